@@ -1,0 +1,60 @@
+# The two set-up commands of the README: `make run` (the terminal) and `make test` (the tests).
+# Each installs what is missing (system packages, .venv, the native build, the models) and is
+# quick when nothing changed: stamps in .cache/stamps remember what was done.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+             command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+             && { command -v $$p; break; }; done)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMPS := .cache/stamps
+NATIVE_SOURCES := $(shell find native models -type f 2>/dev/null) pyproject.toml
+PYTEST_ARGS ?=
+RUN_ARGS ?=
+
+.PHONY: help run test bench doctor clean
+
+help:
+	@echo "make run    build everything needed and start the terminal (daka run)"
+	@echo "make test   build everything needed and run the tests"
+
+$(STAMPS)/system: scripts/install_system_deps.sh
+	@mkdir -p $(STAMPS)
+	bash scripts/install_system_deps.sh
+	@touch $@
+
+$(PY): $(STAMPS)/system
+	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.11 found" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	@touch $@
+
+# Build requirements live in the venv so that the editable install can reuse build/ and
+# recompile only what changed (no build isolation).
+$(STAMPS)/install: $(PY) $(NATIVE_SOURCES)
+	$(PY) -m pip install -q "scikit-build-core>=0.10" "pybind11>=2.12" "setuptools<82" wheel
+	$(PY) -m pip install -q --no-build-isolation -e ".[test]"
+	@touch $@
+
+$(STAMPS)/models: $(STAMPS)/install
+	$(VENV)/bin/daka models install
+	@touch $@
+
+run: $(STAMPS)/models
+	$(VENV)/bin/daka run $(RUN_ARGS)
+
+# pytest's exit code 5 (no tests collected) is a failure here, not a pass.
+test: $(STAMPS)/models
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+bench: $(STAMPS)/models
+	$(VENV)/bin/daka bench native
+
+doctor: $(STAMPS)/install
+	$(VENV)/bin/daka doctor
+
+clean:
+	rm -rf build $(STAMPS)

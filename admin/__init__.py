@@ -1,0 +1,1 @@
+"""Daka admin: the Flask blueprint(s), JSON API and pages (built on the app services)."""

@@ -1,0 +1,1 @@
+"""The `daka` command line."""

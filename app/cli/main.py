@@ -1,0 +1,157 @@
+"""`daka`: one entry point. JSON goes to stdout; progress and logs go to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="daka", description="Daka (打卡) face-recognition clock-in terminal")
+    p.add_argument("--instance", metavar="DIR", default=None,
+                   help="instance folder (config, database, photos, journal); default $DAKA_INSTANCE "
+                        "or the platform default")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="start the terminal")
+    run.add_argument("--source", help="camera source URL (overrides [camera] source)")
+    run.add_argument("--headless", action="store_true", help="no window")
+
+    doctor = sub.add_parser("doctor", help="what is installed, found and working")
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    doctor.add_argument("--no-verify", action="store_true", help="skip hashing the model files")
+
+    models = sub.add_parser("models", help="model files")
+    msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    install = msub.add_parser("install", help="verify the weights and build the ONNX descriptor graph")
+    install.add_argument("--force", action="store_true", help="rebuild even when current")
+    msub.add_parser("list", help="print the verified model paths as JSON")
+
+    bench = sub.add_parser("bench", help="benchmarks, printed as JSON")
+    bsub = bench.add_subparsers(dest="bench_command", required=True, metavar="SUITE")
+    native = bsub.add_parser("native", help="descriptor, HOG, gallery and text against baselines")
+    native.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    native.add_argument("--repeat", type=int, default=30, help="timed runs per measurement (median)")
+    return p
+
+
+def _load(args, *, create: bool = True):
+    """Instance folder, validated config and logging, in that order."""
+    from app.config import load_config
+    from app.instance import Instance
+    from app.logs import setup_logging
+
+    instance = Instance.resolve(args.instance)
+    if create:
+        instance.prepare()
+    config = load_config(instance)
+    setup_logging(config.log, instance if create else None)
+    return instance, config
+
+
+def cmd_doctor(args) -> int:
+    from app.config import load_config
+    from app.doctor import format_report, run_doctor
+    from app.instance import Instance
+
+    # The doctor looks without creating anything.
+    instance = Instance.resolve(args.instance)
+    config = load_config(instance)
+    report = run_doctor(config, instance.root, verify_models=not args.no_verify)
+    report["instance"] = str(instance.root)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print(format_report(report))
+    return EXIT_OK if report["ok"] else EXIT_FAIL
+
+
+def cmd_models(args) -> int:
+    from app.models import resolve
+    from app.models.install import install_models
+
+    _, config = _load(args)
+    directory = config.models.dir or None
+    if args.models_command == "install":
+        install_models(directory, force=args.force)
+        return EXIT_OK
+    models = resolve(directory, verify=config.models.verify)
+    print(json.dumps({k: str(v) for k, v in models.files.items()}, indent=2))
+    return EXIT_OK
+
+
+def cmd_bench(args) -> int:
+    from app.bench import native as bench_native
+    from app.fonts import find_cjk_font
+    from app.models import resolve
+
+    _, config = _load(args)
+    models = resolve(config.models.dir or None, verify=config.models.verify)
+    result = bench_native.run(models, find_cjk_font(config.ui.font or None), repeat=max(3, args.repeat))
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    from loguru import logger
+
+    from app.fonts import find_cjk_font
+    from app.models import resolve
+    from app.vision.engine import FaceEngine
+
+    instance, config = _load(args)
+    logger.info("Daka {} starting, instance {}", __import__("app").__version__, instance.root)
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        logger.info("no display: windows would render offscreen (SDL)")
+    models = resolve(config.models.dir or None, verify=config.models.verify)
+    font = find_cjk_font(config.ui.font or None)
+    engine = FaceEngine(models, config.vision)
+    logger.info("face engine ready: descriptor {} ({}), font {}", engine.descriptor.name,
+                getattr(engine.descriptor, "providers", ["dlib"])[0], font.path)
+    source = args.source or config.camera.source
+    if source and Path(source).is_file():
+        import cv2
+        import numpy as np
+
+        frame = cv2.imdecode(np.fromfile(source, np.uint8), cv2.IMREAD_COLOR)
+        if frame is None:
+            logger.error("not an image: {}", source)
+            return EXIT_FAIL
+        faces = engine.analyse(frame)
+        print(json.dumps([f.as_dict() for f in faces], ensure_ascii=False))
+    logger.warning(
+        "this build is the foundation only: the native core, models, config and logs are ready; "
+        "the camera, the vision pipeline, the kiosk UI and the admin are not part of it yet"
+    )
+    return EXIT_OK
+
+
+COMMANDS = {"run": cmd_run, "doctor": cmd_doctor, "models": cmd_models, "bench": cmd_bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from app.config import ConfigError
+    from app.fonts import FontError
+    from app.instance import InstanceError
+    from app.models import ModelError
+
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ConfigError, InstanceError) as exc:
+        print(f"daka: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ModelError, FontError) as exc:
+        print(f"daka: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1014 @@
+"""Device/installation configuration: ``daka.toml`` in the instance folder.
+
+The schema is declared once, below, as frozen dataclasses (one per section)
+whose fields carry a default, a one-line doc and the allowed values. From it
+come the defaults, validation, the commented default file
+(:func:`render_default_config`) and ``docs/config.md``
+(:func:`render_markdown`).
+
+Values are taken, lowest to highest precedence, from the defaults, the file,
+the plain ``DATABASE_URL`` variable (for ``storage.database_url`` only) and
+``DAKA_<SECTION>_<KEY>`` environment variables.
+
+Regenerate the docs with ``python -m app.config markdown > docs/config.md``.
+"""
+
+import difflib
+import ipaddress
+import math
+import os
+import re
+import socket
+import sys
+import tomllib
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import tomli_w
+
+from app.instance import Instance
+
+__all__ = [
+    "CROSS_CHECKS",
+    "CAMERA_SCHEMES",
+    "ENV_PREFIX",
+    "SCHEMA",
+    "Config",
+    "ConfigError",
+    "KeySpec",
+    "SectionSpec",
+    "dump_config",
+    "env_var_name",
+    "load_config",
+    "load_config_file",
+    "render_default_config",
+    "render_markdown",
+    "resolve_database_url",
+    "resolve_device_id",
+]
+
+ENV_PREFIX = "DAKA_"
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+ROTATIONS = (0, 90, 180, 270)
+CAMERA_SCHEMES = ("csi", "v4l2", "file", "rtsp", "rtsps", "http", "https", "gst", "test")
+NO_PIN = -1
+
+Check = Callable[[Any], str | None]
+
+
+class ConfigError(Exception):
+    """Invalid configuration. ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        head = f"invalid configuration ({count} problem{'s' if count != 1 else ''}):"
+        super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
+
+
+# --------------------------------------------------------------------------
+# Schema building blocks
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Meta:
+    doc: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Any, ...] | None = None
+    check: Check | None = None
+    allowed: str | None = None  # human text for custom checks
+    normalize: Callable[[Any], Any] | None = None
+    hex: bool = False
+
+
+def setting(
+    default: Any,
+    doc: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    choices: tuple[Any, ...] | None = None,
+    check: Check | None = None,
+    allowed: str | None = None,
+    normalize: Callable[[Any], Any] | None = None,
+    hex: bool = False,
+) -> Any:
+    """Declare one config key (a dataclass field with schema metadata)."""
+    meta = _Meta(doc, min, max, choices, check, allowed, normalize, hex)
+    return field(default=default, metadata={"daka": meta})
+
+
+def _section(cls: type) -> Any:
+    return field(default_factory=cls, metadata={"daka_section": True})
+
+
+# --------------------------------------------------------------------------
+# Custom checks (return an error text or None)
+# --------------------------------------------------------------------------
+
+
+def _check_name(value: str) -> str | None:
+    if not value.strip():
+        return "must not be empty"
+    if len(value) > 64:
+        return f"is {len(value)} characters long, at most 64 allowed"
+    if any(ord(c) < 32 for c in value):
+        return "must not contain control characters"
+    return None
+
+
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _check_device_id(value: str) -> str | None:
+    if value and not _ID_RE.fullmatch(value):
+        return f"{_show(value)} is not a valid id"
+    return None
+
+
+def _check_timezone(value: str) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(value)
+        return None
+    except (ValueError, KeyError, OSError):
+        pass
+    known = zoneinfo.available_timezones()
+    if not known:  # no time zone database at all: cannot judge
+        return None
+    return f"unknown time zone {_show(value)}{_suggest(value, sorted(known))}"
+
+
+def _check_camera_source(value: str) -> str | None:
+    if value in ("auto", "none"):
+        return None
+    if "://" not in value:
+        hint = f" (did you mean \"v4l2://{value}\"?)" if value.startswith("/dev/") else ""
+        return f"{_show(value)} is not auto, none or a camera URL{hint}"
+    parts = urlsplit(value)
+    scheme = parts.scheme.lower()
+    if scheme not in CAMERA_SCHEMES:
+        return f"unknown camera scheme {scheme!r}{_suggest(scheme, CAMERA_SCHEMES)}"
+    if scheme == "csi" and not parts.netloc.isdigit():
+        return f"{_show(value)}: the CSI sensor number is missing (e.g. csi://0)"
+    if scheme == "v4l2" and not (parts.path or parts.netloc.isdigit()):
+        return f"{_show(value)}: the device is missing (e.g. v4l2:///dev/video0)"
+    if scheme == "file" and not (parts.path or parts.netloc):
+        return f"{_show(value)}: the file path is missing (e.g. file:///path/clip.mp4)"
+    if scheme in ("rtsp", "rtsps", "http", "https") and not parts.netloc:
+        return f"{_show(value)}: the host is missing"
+    if scheme == "gst" and not value.split("://", 1)[1].strip():
+        return f"{_show(value)}: the GStreamer pipeline is missing"
+    for name, number in parse_qsl(parts.query):
+        if name in ("width", "height", "fps") and not number.isdigit():
+            return f"{_show(value)}: {name}={number!r} is not a whole number"
+    return None
+
+
+def _check_serial_port(value: str) -> str | None:
+    if value == "auto" or value.startswith("/") or "://" in value:
+        return None
+    if re.fullmatch(r"COM\d+", value):
+        return None
+    return f"{_show(value)} is not auto, a device path (/dev/ttyTHS1) or a port URL"
+
+
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_RE = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*")
+
+
+def _check_host(value: str) -> str | None:
+    try:
+        ipaddress.ip_address(value)
+        return None
+    except ValueError:
+        pass
+    if len(value) <= 253 and _HOST_RE.fullmatch(value):
+        return None
+    return f"{_show(value)} is not an IP address or host name"
+
+
+def _check_database_url(value: str) -> str | None:
+    if value and not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value):
+        return "is not a database URL"
+    return None
+
+
+def _normalize_database_url(value: str) -> str:
+    # Heroku-style "postgres://" is rejected by SQLAlchemy; use the full name.
+    if value.startswith("postgres://"):
+        return "postgresql://" + value[len("postgres://") :]
+    return value
+
+
+# --------------------------------------------------------------------------
+# The schema
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """Identity and locale of this terminal."""
+
+    name: str = setting(
+        "Daka-01",
+        "Name shown on screen and in reports.",
+        check=_check_name,
+        allowed="text, 1-64 characters",
+    )
+    id: str = setting(
+        "",
+        "Stable device id used in records; empty = derived from the host name.",
+        check=_check_device_id,
+        allowed="empty, or letters, digits, '.', '_', '-' (max 64)",
+    )
+    timezone: str = setting(
+        "Asia/Shanghai",
+        "Time zone for clock-in times and schedules.",
+        check=_check_timezone,
+        allowed="IANA time zone name, e.g. Asia/Shanghai",
+    )
+    language: str = setting("zh_CN", "User interface language.", choices=("zh_CN", "en"))
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """Video source and capture format."""
+
+    source: str = setting(
+        "auto",
+        "Video source: auto = first camera found, none = no camera, or a URL such as "
+        "csi://0, v4l2:///dev/video0, rtsp://host/stream.",
+        check=_check_camera_source,
+        allowed="auto, none, or a URL " + ", ".join(f"{s}://..." for s in CAMERA_SCHEMES),
+    )
+    width: int = setting(1280, "Capture width in pixels.", min=160, max=4096)
+    height: int = setting(720, "Capture height in pixels.", min=120, max=4096)
+    fps: int = setting(30, "Capture frame rate.", min=1, max=120)
+    rotate: int = setting(0, "Rotate frames clockwise by this many degrees.", choices=ROTATIONS)
+    flip: bool = setting(False, "Mirror frames horizontally.")
+
+
+@dataclass(frozen=True)
+class VisionConfig:
+    """Face detection and descriptor computation."""
+
+    detect_downscale: float = setting(
+        0.5, "Scale frames by this factor before face detection.", min=0.1, max=1.0
+    )
+    detect_upsample: int = setting(
+        0, "Detector upsampling passes (finds smaller faces, much slower).", min=0, max=2
+    )
+    min_face_px: int = setting(
+        100, "Ignore faces narrower than this (pixels, full-size frame).", min=40, max=1000
+    )
+    detect_every_n_frames: int = setting(
+        5, "Run the detector on every n-th frame; track in between.", min=1, max=60
+    )
+    recognize_stale_frames: int = setting(
+        40, "Re-run recognition on a tracked face after this many frames.", min=1, max=1000
+    )
+    descriptor_threads: int = setting(
+        1, "Threads used to compute face descriptors.", min=1, max=16
+    )
+    descriptor_backend: str = setting(
+        "onnx", "Face descriptor implementation.", choices=("onnx", "dlib")
+    )
+
+
+@dataclass(frozen=True)
+class RecognitionConfig:
+    """Matching a face against enrolled people."""
+
+    threshold: float = setting(
+        0.93,
+        "Minimum cosine similarity between descriptors to accept a match.",
+        min=0.0,
+        max=1.0,
+    )
+    margin: float = setting(
+        0.02,
+        "Best match must beat the next person's similarity by at least this much.",
+        min=0.0,
+        max=1.0,
+    )
+    min_observations: int = setting(
+        2, "Consecutive agreeing observations needed before clocking in.", min=1, max=20
+    )
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    """Presence/distance sensor on a serial port (Modbus)."""
+
+    enabled: bool = setting(False, "Use the distance sensor to wake recognition.")
+    port: str = setting(
+        "auto",
+        "Serial port of the sensor, e.g. /dev/ttyTHS1; auto = probe known ports.",
+        check=_check_serial_port,
+        allowed="auto, a device path, COMn, or a pyserial URL",
+    )
+    baud: int = setting(115200, "Serial baud rate.", min=9600, max=921600)
+    slave_id: int = setting(0x50, "Modbus slave address of the sensor.", min=0, max=247, hex=True)
+    near_mm: int = setting(
+        800, "A person closer than this (mm) is approaching.", min=100, max=3000
+    )
+    far_mm: int = setting(
+        1200, "A person farther than this (mm) has left; must exceed near_mm.", min=100, max=5000
+    )
+
+
+_PIN = {"min": NO_PIN, "max": 63}
+
+
+@dataclass(frozen=True)
+class GpioConfig:
+    """Door relay, buzzer, LEDs and exit button. Pin -1 = not connected."""
+
+    enabled: bool = setting(True, "Drive GPIO outputs and read inputs.")
+    pin_factory: str = setting(
+        "auto",
+        "GPIO backend; mock = simulate (for tests and PCs).",
+        choices=("auto", "mock", "lgpio", "rpigpio", "native"),
+    )
+    relay_pin: int = setting(NO_PIN, "Door relay output pin (-1 = none).", **_PIN)
+    relay_active_high: bool = setting(True, "Relay energises when the pin is high.")
+    relay_pulse_ms: int = setting(
+        1000, "How long the relay stays on to open the door (ms).", min=50, max=10000
+    )
+    buzzer_pin: int = setting(NO_PIN, "Buzzer output pin (-1 = none).", **_PIN)
+    led_green_pin: int = setting(NO_PIN, "Green LED pin, lit on success (-1 = none).", **_PIN)
+    led_red_pin: int = setting(NO_PIN, "Red LED pin, lit on failure (-1 = none).", **_PIN)
+    exit_button_pin: int = setting(
+        NO_PIN, "Exit button input pin, opens the door (-1 = none).", **_PIN
+    )
+
+
+@dataclass(frozen=True)
+class AdminConfig:
+    """Built-in web administration interface."""
+
+    host: str = setting(
+        "0.0.0.0",
+        "Address to listen on; 127.0.0.1 = this device only.",
+        check=_check_host,
+        allowed="IP address or host name",
+    )
+    port: int = setting(8080, "TCP port to listen on.", min=1, max=65535)
+    session_timeout_min: int = setting(
+        30, "Log administrators out after this many idle minutes.", min=1, max=1440
+    )
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """Database and stored images."""
+
+    database_url: str = setting(
+        "",
+        "SQLAlchemy database URL; empty = daka.sqlite3 in the instance folder.",
+        check=_check_database_url,
+        allowed="empty or a URL such as postgresql://user@host/db",
+        normalize=_normalize_database_url,
+    )
+    photo_max_mb: int = setting(5, "Largest accepted enrolment photo upload (MB).", min=1, max=50)
+    retention_days: int = setting(
+        90, "Delete clock-in snapshots older than this; 0 = keep forever.", min=0, max=3650
+    )
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    """Neural network model files."""
+
+    dir: str = setting("", "Folder with model files; empty = the bundled models.")
+    verify: bool = setting(True, "Check model file checksums at start.")
+
+
+@dataclass(frozen=True)
+class UiConfig:
+    """On-device screen."""
+
+    fullscreen: bool = setting(True, "Run the terminal screen full screen.")
+    rotation: int = setting(0, "Rotate the screen clockwise (degrees).", choices=ROTATIONS)
+    font: str = setting("", "Font file for the screen; empty = bundled CJK font.")
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """Logging to the console and to logs/daka.log in the instance folder."""
+
+    level: str = setting(
+        "INFO", "Lowest level that is logged.", choices=LOG_LEVELS, normalize=str.upper
+    )
+    file_max_mb: int = setting(5, "Rotate the log file when it reaches this size (MB).", min=1, max=100)
+    file_count: int = setting(
+        3, "Log files kept, including the current one (caps disk use).", min=1, max=20
+    )
+    console: bool = setting(True, "Also log to the console (stderr).")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated, read-only configuration (``cfg.admin.port`` ...)."""
+
+    device: DeviceConfig = _section(DeviceConfig)
+    camera: CameraConfig = _section(CameraConfig)
+    vision: VisionConfig = _section(VisionConfig)
+    recognition: RecognitionConfig = _section(RecognitionConfig)
+    sensor: SensorConfig = _section(SensorConfig)
+    gpio: GpioConfig = _section(GpioConfig)
+    admin: AdminConfig = _section(AdminConfig)
+    storage: StorageConfig = _section(StorageConfig)
+    models: ModelsConfig = _section(ModelsConfig)
+    ui: UiConfig = _section(UiConfig)
+    log: LogConfig = _section(LogConfig)
+    #: The file that was read (None if there was none); not compared.
+    path: Path | None = field(default=None, compare=False)
+    #: Environment variables that overrode values; not compared.
+    env_overrides: tuple[str, ...] = field(default=(), compare=False)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """All values as ``{section: {key: value}}``."""
+        return {
+            s.name: {k.name: getattr(getattr(self, s.name), k.name) for k in s.keys}
+            for s in SCHEMA
+        }
+
+
+# --------------------------------------------------------------------------
+# Schema introspection
+# --------------------------------------------------------------------------
+
+_TYPE_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One key of the schema."""
+
+    section: str
+    name: str
+    type: type
+    default: Any
+    meta: _Meta
+
+    @property
+    def path(self) -> str:
+        return f"{self.section}.{self.name}"
+
+    @property
+    def doc(self) -> str:
+        return self.meta.doc
+
+    @property
+    def env_var(self) -> str:
+        return env_var_name(self.section, self.name)
+
+    @property
+    def type_name(self) -> str:
+        return _TYPE_NAMES[self.type]
+
+    def allowed(self) -> str:
+        """Human description of the allowed values."""
+        m = self.meta
+        if m.choices is not None:
+            return "one of " + ", ".join(_show(c) for c in m.choices)
+        if m.allowed:
+            return m.allowed
+        if self.type is bool:
+            return "true or false"
+        if m.min is not None or m.max is not None:
+            lo = "" if m.min is None else _show(self.type(m.min))
+            hi = "" if m.max is None else _show(self.type(m.max))
+            return f"{self.type_name} {lo}..{hi}"
+        return "any text" if self.type is str else self.type_name
+
+    def render_value(self, value: Any) -> str:
+        """TOML text of a value of this key."""
+        if self.meta.hex and isinstance(value, int) and value >= 0:
+            return f"0x{value:02X}"
+        return _toml_scalar(value)
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    """One section of the schema."""
+
+    name: str
+    doc: str
+    cls: type
+    keys: tuple[KeySpec, ...]
+
+    def key(self, name: str) -> KeySpec | None:
+        for k in self.keys:
+            if k.name == name:
+                return k
+        return None
+
+
+def _build_schema() -> tuple[SectionSpec, ...]:
+    sections = []
+    for sf in fields(Config):
+        if not sf.metadata.get("daka_section"):
+            continue
+        cls = sf.default_factory  # type: ignore[misc]
+        keys = tuple(
+            KeySpec(sf.name, kf.name, kf.type, kf.default, kf.metadata["daka"])  # type: ignore[arg-type]
+            for kf in fields(cls)
+        )
+        doc = " ".join((cls.__doc__ or "").split())
+        sections.append(SectionSpec(sf.name, doc, cls, keys))
+    return tuple(sections)
+
+
+#: All sections, in file order.
+SCHEMA: tuple[SectionSpec, ...] = _build_schema()
+_SECTIONS: dict[str, SectionSpec] = {s.name: s for s in SCHEMA}
+
+
+def env_var_name(section: str, key: str) -> str:
+    """``DAKA_<SECTION>_<KEY>`` for a key."""
+    return f"{ENV_PREFIX}{section}_{key}".upper()
+
+
+# --------------------------------------------------------------------------
+# Cross-key checks
+# --------------------------------------------------------------------------
+
+CrossCheck = Callable[[dict[str, dict[str, Any]]], list[tuple[str, str]]]
+
+
+def _check_sensor_distances(values: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    near, far = values["sensor"]["near_mm"], values["sensor"]["far_mm"]
+    if far <= near:
+        return [("sensor.far_mm", f"{far} must be greater than sensor.near_mm ({near})")]
+    return []
+
+
+_PIN_KEYS = ("relay_pin", "buzzer_pin", "led_green_pin", "led_red_pin", "exit_button_pin")
+
+
+def _check_gpio_pins(values: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    problems = []
+    used: dict[int, str] = {}
+    for key in _PIN_KEYS:
+        pin = values["gpio"][key]
+        if pin == NO_PIN:
+            continue
+        if pin in used:
+            problems.append((f"gpio.{key}", f"pin {pin} is already used by gpio.{used[pin]}"))
+        else:
+            used[pin] = key
+    return problems
+
+
+#: Checks involving several keys: (involved keys, doc, function).
+CROSS_CHECKS: tuple[tuple[tuple[str, ...], str, CrossCheck], ...] = (
+    (
+        ("sensor.near_mm", "sensor.far_mm"),
+        "`sensor.far_mm` must be greater than `sensor.near_mm`.",
+        _check_sensor_distances,
+    ),
+    (
+        tuple(f"gpio.{k}" for k in _PIN_KEYS),
+        "GPIO pins other than -1 must all be different.",
+        _check_gpio_pins,
+    ),
+)
+
+
+# --------------------------------------------------------------------------
+# Value helpers
+# --------------------------------------------------------------------------
+
+
+def _toml_scalar(value: Any) -> str:
+    return tomli_w.dumps({"v": value}).strip()[len("v = ") :]
+
+
+def _show(value: Any) -> str:
+    """Short display of a value in messages and docs (TOML-like)."""
+    if isinstance(value, (str, bool, int, float)):
+        try:
+            return _toml_scalar(value)
+        except (TypeError, ValueError):
+            pass
+    return repr(value)
+
+
+def _suggest(word: str, candidates: Any) -> str:
+    match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _from_toml(spec: KeySpec, value: Any) -> tuple[Any, str | None]:
+    """Type-check a value read from TOML."""
+    want = spec.type
+    if want is bool:
+        if isinstance(value, bool):
+            return value, None
+    elif want is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value, None
+        if isinstance(value, float) and value.is_integer():
+            return None, f"{_show(value)} must be a whole number (write {int(value)})"
+    elif want is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value), None
+    elif want is str:
+        if isinstance(value, str):
+            return value, None
+    what = _toml_kind(value)
+    hint = ""
+    if isinstance(value, str) and want is not str:
+        hint = " (remove the quotes)"
+    elif want is str and not isinstance(value, (dict, list)):
+        hint = " (put the text in double quotes)"
+    return None, f"expected {_article(spec.type_name)}, got {what} {_show(value)}{hint}"
+
+
+def _toml_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return "a date/time"
+
+
+def _article(type_name: str) -> str:
+    return f"an {type_name}" if type_name[0] in "aeiou" else f"a {type_name}"
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _from_env(spec: KeySpec, text: str) -> tuple[Any, str | None]:
+    """Parse an environment variable value with the key's type."""
+    if spec.type is str:
+        return text, None
+    stripped = text.strip()
+    if spec.type is bool:
+        low = stripped.lower()
+        if low in _TRUE:
+            return True, None
+        if low in _FALSE:
+            return False, None
+        return None, f"{_show(text)} is not a boolean (use 1/0, true/false, yes/no, on/off)"
+    if spec.type is int:
+        try:
+            return int(stripped, 10), None
+        except ValueError:
+            pass
+        try:
+            return int(stripped, 0), None  # 0x50, 0o17, 0b101
+        except ValueError:
+            return None, f"{_show(text)} is not an integer"
+    try:
+        number = float(stripped)
+    except ValueError:
+        return None, f"{_show(text)} is not a number"
+    return number, None
+
+
+def _check_value(spec: KeySpec, value: Any) -> tuple[Any, str | None]:
+    """Normalise and check range/choices/custom rules of a typed value."""
+    m = spec.meta
+    if m.normalize is not None:
+        value = m.normalize(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None, f"{_show(value)} is not a finite number"
+    if m.choices is not None and value not in m.choices:
+        hint = _suggest(value, m.choices) if isinstance(value, str) else ""
+        return None, f"{_show(value)} is not allowed{hint}"
+    lo, hi = m.min, m.max
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        return None, f"{_show(value)} is out of range"
+    if m.check is not None:
+        problem = m.check(value)
+        if problem:
+            return None, problem
+    return value, None
+
+
+# --------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------
+
+_TOML_POS_RE = re.compile(r"at line (\d+), column (\d+)")
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.bad_keys: set[str] = set()
+
+    def add(self, source: str, where: str, problem: str, spec: KeySpec | None = None) -> None:
+        self.bad_keys.add(where)
+        text = f"{source}: {where}: {problem}"
+        if spec is not None:
+            text += f"; allowed: {spec.allowed()}"
+        self.problems.append(text)
+
+
+def _read_toml(path: Path, out: _Collector) -> dict[str, Any]:
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        out.add(source, "file", f"cannot read: {exc.strerror or exc}")
+        return {}
+    try:
+        text = raw.decode("utf-8-sig")  # tolerate a BOM from Windows editors
+    except UnicodeDecodeError as exc:
+        out.add(source, "file", f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8")
+        return {}
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        where = "TOML syntax error"
+        pos = _TOML_POS_RE.search(msg)
+        if pos:
+            lineno = int(pos.group(1))
+            lines = text.splitlines()
+            if 1 <= lineno <= len(lines):
+                msg += f": {lines[lineno - 1].strip()!r}"
+            where = f"line {lineno}, column {pos.group(2)}"
+            msg = msg.replace(f" ({pos.group(0)})", "")
+        out.add(source, where, f"TOML syntax error: {msg}")
+        return {}
+
+
+def _apply_file(data: dict[str, Any], source: str, values: dict, origin: dict, out: _Collector) -> None:
+    for sname, table in data.items():
+        section = _SECTIONS.get(sname)
+        if section is None:
+            hint = _suggest(sname, _SECTIONS) or f"; known sections: {', '.join(_SECTIONS)}"
+            out.add(source, f"[{sname}]", "unknown section" + hint)
+            continue
+        if not isinstance(table, dict):
+            out.add(source, sname, f"must be a section ([{sname}]), got {_toml_kind(table)}")
+            continue
+        for kname, raw in table.items():
+            spec = section.key(kname)
+            if spec is None:
+                out.add(source, f"{sname}.{kname}", "unknown key" + _suggest_key(sname, kname))
+                continue
+            value, problem = _from_toml(spec, raw)
+            if problem is None:
+                value, problem = _check_value(spec, value)
+            if problem is not None:
+                out.add(source, spec.path, problem, spec)
+                continue
+            values[sname][kname] = value
+            origin[spec.path] = source
+
+
+def _suggest_key(sname: str, kname: str) -> str:
+    section = _SECTIONS[sname]
+    hint = _suggest(kname, [k.name for k in section.keys])
+    if hint:
+        return hint
+    elsewhere = [s.name + "." + kname for s in SCHEMA if s.key(kname) is not None]
+    if elsewhere:
+        return f" (did you mean {' or '.join(repr(e) for e in elsewhere)}?)"
+    return f"; known keys: {', '.join(k.name for k in section.keys)}"
+
+
+def _apply_env_value(spec: KeySpec, var: str, text: str, values: dict, origin: dict,
+                     out: _Collector) -> bool:
+    source = f"environment variable {var}"
+    value, problem = _from_env(spec, text)
+    if problem is None:
+        value, problem = _check_value(spec, value)
+    if problem is not None:
+        out.add(source, spec.path, problem, spec)
+        return False
+    values[spec.section][spec.name] = value
+    origin[spec.path] = source
+    return True
+
+
+def _apply_env(env: Mapping[str, str], values: dict, origin: dict, out: _Collector) -> list[str]:
+    applied: list[str] = []
+    db_spec = _SECTIONS["storage"].key("database_url")
+    assert db_spec is not None
+    if "DATABASE_URL" in env and env_var_name("storage", "database_url") not in env:
+        if _apply_env_value(db_spec, "DATABASE_URL", env["DATABASE_URL"], values, origin, out):
+            applied.append("DATABASE_URL")
+    for var in sorted(env):
+        if not var.startswith(ENV_PREFIX):
+            continue
+        rest = var[len(ENV_PREFIX) :]
+        sname, _, kname = rest.partition("_")
+        section = _SECTIONS.get(sname.lower())
+        # Other DAKA_* variables (DAKA_INSTANCE, build settings) are not ours.
+        if section is None or not kname:
+            continue
+        spec = section.key(kname.lower())
+        if spec is None:
+            known = [env_var_name(section.name, k.name) for k in section.keys]
+            out.add(f"environment variable {var}", f"{section.name}.{kname.lower()}",
+                    "unknown key" + _suggest(var, known))
+            continue
+        if _apply_env_value(spec, var, env[var], values, origin, out):
+            applied.append(var)
+    return applied
+
+
+def _default_values() -> dict[str, dict[str, Any]]:
+    return {s.name: {k.name: k.default for k in s.keys} for s in SCHEMA}
+
+
+def load_config_file(path: Path | None, env: Mapping[str, str] | None = None) -> Config:
+    """Load and validate a config file (missing file = defaults) plus env overrides.
+
+    Raises :class:`ConfigError` listing every problem found.
+    """
+    env = os.environ if env is None else env
+    out = _Collector()
+    values = _default_values()
+    origin: dict[str, str] = {}
+    if path is not None:
+        data = _read_toml(path, out)
+        _apply_file(data, str(path), values, origin, out)
+    applied = _apply_env(env, values, origin, out)
+
+    for involved, _doc, check in CROSS_CHECKS:
+        if any(k in out.bad_keys for k in involved):
+            continue  # already reported; the comparison would be meaningless
+        for key, problem in check(values):
+            sources = [origin[k] for k in (key, *involved) if k in origin]
+            source = sources[0] if sources else "defaults"
+            out.add(source, key, problem)
+    if out.problems:
+        raise ConfigError(out.problems)
+
+    sections = {s.name: s.cls(**values[s.name]) for s in SCHEMA}
+    file_path = path if path is not None and path.is_file() else None
+    return Config(**sections, path=file_path, env_overrides=tuple(applied))
+
+
+def load_config(instance: Instance, env: Mapping[str, str] | None = None) -> Config:
+    """Load ``daka.toml`` of an instance, apply env overrides and validate."""
+    return load_config_file(instance.config_path, env)
+
+
+# --------------------------------------------------------------------------
+# Derived values
+# --------------------------------------------------------------------------
+
+
+def resolve_database_url(cfg: Config, instance: Instance) -> str:
+    """The configured database URL, or the instance's SQLite file."""
+    if cfg.storage.database_url:
+        return cfg.storage.database_url
+    return "sqlite:///" + instance.database_path.as_posix()
+
+
+def resolve_device_id(cfg: Config, hostname: str | None = None) -> str:
+    """``device.id``, or an id derived from the host name when empty."""
+    if cfg.device.id:
+        return cfg.device.id
+    host = (hostname if hostname is not None else socket.gethostname()).split(".")[0]
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", host).strip("-._")[:64]
+    return cleaned or "daka"
+
+
+# --------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------
+
+
+def render_default_config() -> str:
+    """The default ``daka.toml``: every key documented and commented out."""
+    lines = [
+        "# Daka (打卡) configuration: settings of this device and installation.",
+        "#",
+        "# Every key is listed with its default value, commented out. To change a",
+        "# setting, remove the leading '#' and edit the value. The file is UTF-8.",
+        "# Environment variables DAKA_<SECTION>_<KEY> (e.g. DAKA_ADMIN_PORT=9090)",
+        "# override this file. Reference: docs/config.md.",
+    ]
+    for section in SCHEMA:
+        lines += ["", "", f"# {section.doc}", f"[{section.name}]"]
+        for key in section.keys:
+            lines += [
+                "",
+                f"# {key.doc}",
+                f"# Allowed: {key.allowed()}.",
+                f"#{key.name} = {key.render_value(key.default)}",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def dump_config(cfg: Config) -> str:
+    """The effective values of a :class:`Config` as TOML."""
+    return tomli_w.dumps(cfg.to_dict())
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown() -> str:
+    """The reference page ``docs/config.md``."""
+    out = [
+        "# Configuration reference",
+        "",
+        "<!-- Generated from app/config.py by `python -m app.config markdown`."
+        " Do not edit by hand. -->",
+        "",
+        "Device and installation settings live in `daka.toml` in the instance folder.",
+        "",
+        "## Instance folder",
+        "",
+        "Every `daka` command works on an instance folder holding `daka.toml`, the",
+        "database `daka.sqlite3` and the folders `photos/`, `journal/`, `logs/` and",
+        "`snapshots/`. It is chosen by, in order:",
+        "",
+        "1. the `--instance DIR` option;",
+        "2. the `DAKA_INSTANCE` environment variable;",
+        "3. the platform default: on Linux `/var/lib/daka` when running as root or when",
+        "   that folder exists and is writable, otherwise `$XDG_DATA_HOME/daka` or",
+        "   `~/.local/share/daka`; on macOS `~/Library/Application Support/Daka`; on",
+        "   Windows `%LOCALAPPDATA%\\Daka`.",
+        "",
+        "The folder is created with mode 0700 (owner only), and a default `daka.toml`",
+        "with every key commented out is written when none exists.",
+        "",
+        "## Precedence and validation",
+        "",
+        "Values come from, lowest to highest precedence: the defaults below, `daka.toml`,",
+        "`DATABASE_URL` (for `storage.database_url` only), and environment variables",
+        "`DAKA_<SECTION>_<KEY>`, e.g. `DAKA_ADMIN_PORT=9090`. Environment values are",
+        "parsed with the key's type; booleans accept 1/0, true/false, yes/no, on/off.",
+        "",
+        "At start all problems are collected and reported together, one line each:",
+        "unknown sections and keys (with the closest known name), wrong types,",
+        "values out of range, TOML syntax errors (with line and column), and these",
+        "rules involving several keys:",
+        "",
+    ]
+    out += [f"- {doc}" for _keys, doc, _fn in CROSS_CHECKS]
+    for section in SCHEMA:
+        out += [
+            "",
+            f"## [{section.name}]",
+            "",
+            section.doc,
+            "",
+            "| Key | Type | Default | Allowed | Environment variable | Description |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for key in section.keys:
+            cells = [
+                f"`{key.name}`",
+                key.type_name,
+                f"`{_md(key.render_value(key.default))}`",
+                _md(key.allowed()),
+                f"`{key.env_var}`",
+                _md(key.doc),
+            ]
+            out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def _main(argv: list[str]) -> int:
+    usage = "usage: python -m app.config {markdown|default|check DIR}"
+    if argv == ["markdown"]:
+        sys.stdout.write(render_markdown())
+    elif argv == ["default"]:
+        sys.stdout.write(render_default_config())
+    elif len(argv) == 2 and argv[0] == "check":
+        try:
+            cfg = load_config(Instance(Path(argv[1])))
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        sys.stdout.write(dump_config(cfg))
+    else:
+        print(usage, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))

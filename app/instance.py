@@ -1,0 +1,290 @@
+"""Instance folder: where one Daka installation keeps its state.
+
+Every ``daka`` command works on an *instance folder* holding the config file,
+the database, enrolment photos, the clock-in journal, logs and snapshots.
+The folder is chosen, in order of precedence, by
+
+1. the ``--instance DIR`` command-line option,
+2. the ``DAKA_INSTANCE`` environment variable,
+3. a per-platform default (see :func:`default_instance_dir`).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "ENV_INSTANCE",
+    "SYSTEM_INSTANCE_DIR",
+    "Instance",
+    "InstanceError",
+    "default_instance_dir",
+    "resolve_instance",
+]
+
+#: Environment variable naming the instance folder.
+ENV_INSTANCE = "DAKA_INSTANCE"
+
+#: System-wide instance folder used on Linux by root or when it is writable.
+SYSTEM_INSTANCE_DIR = Path("/var/lib/daka")
+
+CONFIG_FILE_NAME = "daka.toml"
+DATABASE_FILE_NAME = "daka.sqlite3"
+
+# Permissions of the instance root: it holds biometric data, so owner only.
+ROOT_MODE = 0o700
+
+
+class InstanceError(Exception):
+    """The instance folder cannot be used (not creatable, not writable, ...)."""
+
+
+def _is_root() -> bool:
+    geteuid = getattr(os, "geteuid", None)
+    return geteuid is not None and geteuid() == 0
+
+
+def _home(env: Mapping[str, str], platform: str) -> Path:
+    var = "USERPROFILE" if platform == "win32" else "HOME"
+    value = env.get(var)
+    return Path(value) if value else Path.home()
+
+
+def default_instance_dir(
+    *,
+    env: Mapping[str, str] | None = None,
+    platform: str | None = None,
+    is_root: bool | None = None,
+    system_dir: Path = SYSTEM_INSTANCE_DIR,
+) -> Path:
+    """Return the per-platform default instance folder.
+
+    * Linux/other POSIX: ``/var/lib/daka`` when running as root or when that
+      folder already exists and is writable; otherwise
+      ``$XDG_DATA_HOME/daka`` (if set to an absolute path) or
+      ``~/.local/share/daka``.
+    * macOS: ``~/Library/Application Support/Daka``.
+    * Windows: ``%LOCALAPPDATA%\\Daka`` (or ``~/AppData/Local/Daka``).
+
+    The keyword arguments exist for tests; they default to the real system.
+    """
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    if platform == "win32":
+        local = env.get("LOCALAPPDATA")
+        base = Path(local) if local else _home(env, platform) / "AppData" / "Local"
+        return base / "Daka"
+    if platform == "darwin":
+        return _home(env, platform) / "Library" / "Application Support" / "Daka"
+
+    root = _is_root() if is_root is None else is_root
+    if root or (system_dir.is_dir() and os.access(system_dir, os.W_OK | os.X_OK)):
+        return system_dir
+    xdg = env.get("XDG_DATA_HOME", "")
+    # The XDG spec says relative values must be ignored.
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "daka"
+    return _home(env, platform) / ".local" / "share" / "daka"
+
+
+def resolve_instance(
+    cli_value: str | os.PathLike[str] | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    **default_kwargs: object,
+) -> Path:
+    """Pick the instance folder: CLI value, then ``DAKA_INSTANCE``, then default.
+
+    Empty strings count as "not given". ``~`` is expanded and the result is
+    made absolute (symlinks are kept as they are). Extra keyword arguments are
+    passed to :func:`default_instance_dir` (for tests).
+    """
+    env = os.environ if env is None else env
+    chosen: str | os.PathLike[str] | None = None
+    if cli_value is not None and os.fspath(cli_value) != "":
+        chosen = cli_value
+    elif env.get(ENV_INSTANCE):
+        chosen = env[ENV_INSTANCE]
+    if chosen is None:
+        path = default_instance_dir(env=env, **default_kwargs)  # type: ignore[arg-type]
+    else:
+        path = Path(chosen).expanduser()
+    return Path(os.path.abspath(path))
+
+
+def _describe_os_error(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "no space left on device"
+    if exc.errno == errno.EROFS:
+        return "read-only file system"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.ENOTDIR:
+        return "a parent of it is a file, not a folder"
+    return exc.strerror or str(exc)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """An instance folder and the paths derived from it."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    @classmethod
+    def resolve(
+        cls, cli_value: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None
+    ) -> Instance:
+        """Build an :class:`Instance` from ``--instance`` / ``DAKA_INSTANCE`` / default."""
+        return cls(resolve_instance(cli_value, env=env))
+
+    def __str__(self) -> str:
+        return str(self.root)
+
+    # Derived paths -----------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        """The TOML config file, ``daka.toml``."""
+        return self.root / CONFIG_FILE_NAME
+
+    @property
+    def database_path(self) -> Path:
+        """The default SQLite database file, ``daka.sqlite3``."""
+        return self.root / DATABASE_FILE_NAME
+
+    @property
+    def photos_dir(self) -> Path:
+        """Enrolment photos."""
+        return self.root / "photos"
+
+    @property
+    def journal_dir(self) -> Path:
+        """Clock-in journal (append-only records)."""
+        return self.root / "journal"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Rotated log files."""
+        return self.root / "logs"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        """Camera snapshots taken at clock-in."""
+        return self.root / "snapshots"
+
+    @property
+    def subdirs(self) -> tuple[Path, ...]:
+        return (self.photos_dir, self.journal_dir, self.logs_dir, self.snapshots_dir)
+
+    # Creation ----------------------------------------------------------
+    def create_dirs(self) -> Instance:
+        """Create the folder tree (root mode 0o700) and check it is writable.
+
+        Raises :class:`InstanceError` with a one-line explanation when the
+        folder cannot be created or written to.
+        """
+        root = self.root
+        if root.exists() and not root.is_dir():
+            raise InstanceError(f"instance folder {root} exists but is not a folder")
+        try:
+            created = not root.exists()
+            root.mkdir(mode=ROOT_MODE, parents=True, exist_ok=True)
+            if created or (root.stat().st_mode & 0o077):
+                self._tighten(root)
+        except OSError as exc:
+            raise InstanceError(
+                f"cannot create instance folder {root}: {_describe_os_error(exc)}"
+            ) from exc
+        self._check_writable()
+        for sub in self.subdirs:
+            if sub.exists() and not sub.is_dir():
+                raise InstanceError(f"{sub} in instance folder {root} is not a folder")
+            try:
+                sub.mkdir(mode=ROOT_MODE, exist_ok=True)
+            except OSError as exc:
+                raise InstanceError(
+                    f"cannot create {sub} in instance folder {root}: {_describe_os_error(exc)}"
+                ) from exc
+        return self
+
+    @staticmethod
+    def _tighten(root: Path) -> None:
+        # Only the owner may change the mode; do not fail on a shared folder
+        # owned by someone else as long as it is writable (checked later).
+        try:
+            os.chmod(root, ROOT_MODE)
+        except PermissionError:
+            pass
+
+    def _check_writable(self) -> None:
+        """Write, sync and delete a small probe file in the root."""
+        root = self.root
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=root)
+        except OSError as exc:
+            raise InstanceError(
+                f"instance folder {root} is not writable: {_describe_os_error(exc)}"
+            ) from exc
+        try:
+            try:
+                os.write(fd, b"daka")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise InstanceError(
+                f"cannot write to instance folder {root}: {_describe_os_error(exc)}"
+            ) from exc
+        finally:
+            try:
+                os.unlink(probe)
+            except OSError:
+                pass
+
+    def write_default_config(self, *, overwrite: bool = False) -> bool:
+        """Write the commented default ``daka.toml`` if it does not exist.
+
+        Returns True when a file was written. The write is atomic (temporary
+        file + rename) so a full disk never leaves a truncated config behind.
+        """
+        from app.config import render_default_config  # avoid an import cycle
+
+        path = self.config_path
+        if path.exists() and not overwrite:
+            return False
+        text = render_default_config()
+        tmp: str | None = None
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".daka.toml-", dir=self.root)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+            tmp = None
+        except OSError as exc:
+            raise InstanceError(
+                f"cannot write default config file {path}: {_describe_os_error(exc)}"
+            ) from exc
+        finally:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+        return True
+
+    def prepare(self) -> Instance:
+        """Create the folder tree and a default config file when missing."""
+        self.create_dirs()
+        self.write_default_config()
+        return self

@@ -1,0 +1,1 @@
+"""Vision: the face engine (detection, landmarks, chips, descriptors) and, later, the pipeline."""
