@@ -75,7 +75,7 @@ def cmd_models(args) -> int:
     from app.models import resolve
     from app.models.install import install_models
 
-    _, config = _load(args)
+    _, config = _load(args, create=False)
     directory = config.models.dir or None
     if args.models_command == "install":
         install_models(directory, force=args.force)
@@ -90,7 +90,7 @@ def cmd_bench(args) -> int:
     from app.fonts import find_cjk_font
     from app.models import resolve
 
-    _, config = _load(args)
+    _, config = _load(args, create=False)
     models = resolve(config.models.dir or None, verify=config.models.verify)
     result = bench_native.run(models, find_cjk_font(config.ui.font or None), repeat=max(3, args.repeat))
     print(json.dumps(result, ensure_ascii=False, indent=2))

@@ -15,16 +15,26 @@ namespace {
 
 using U8Array = py::array_t<uint8_t>;
 
-// Accept any uint8 HxWx3 array whose pixels are packed (rows may be strided, as in a crop).
-BgrView bgr_view(const U8Array& frame, const char* what = "frame") {
+std::string shape_of(const py::array& a) {
+    std::string s = "(";
+    for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+    return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+// Accept any uint8 HxWx3 array whose pixels are packed (rows may be strided, as in a crop);
+// anything else is an error, never a silent conversion.
+BgrView bgr_view(const py::array& frame, const char* what = "frame") {
+    if (!frame.dtype().is(py::dtype::of<uint8_t>()))
+        throw py::type_error(std::string(what) + " must be a uint8 array, got dtype " +
+                             std::string(py::str(frame.dtype())));
     if (frame.ndim() != 3 || frame.shape(2) != 3)
-        throw py::value_error(std::string(what) + " must be a uint8 array of shape (H, W, 3), got ndim=" +
-                              std::to_string(frame.ndim()));
+        throw py::value_error(std::string(what) + " must have shape (H, W, 3), got " + shape_of(frame));
+    if (frame.shape(0) < 1 || frame.shape(1) < 1)
+        throw py::value_error(std::string(what) + " is empty: " + shape_of(frame));
     if (frame.strides(2) != 1 || frame.strides(1) != 3 || frame.strides(0) < frame.shape(1) * 3)
         throw py::value_error(std::string(what) + " must have packed BGR pixels (use np.ascontiguousarray)");
-    if (frame.shape(0) < 1 || frame.shape(1) < 1) throw py::value_error(std::string(what) + " is empty");
-    return BgrView{frame.data(), static_cast<long>(frame.shape(0)), static_cast<long>(frame.shape(1)),
-                   static_cast<long>(frame.strides(0))};
+    return BgrView{static_cast<const uint8_t*>(frame.data()), static_cast<long>(frame.shape(0)),
+                   static_cast<long>(frame.shape(1)), static_cast<long>(frame.strides(0))};
 }
 
 std::vector<Detection> boxes_from(const py::array_t<double>& boxes) {
@@ -57,7 +67,10 @@ std::vector<Landmarks5> shapes_from(const py::array_t<float, py::array::c_style 
     return out;
 }
 
-void check_chips(const U8Array& chips) {
+void check_chips(const py::array& chips) {
+    if (!chips.dtype().is(py::dtype::of<uint8_t>()))
+        throw py::type_error("chips must be a uint8 array of shape (n, 150, 150, 3), got dtype " +
+                             std::string(py::str(chips.dtype())));
     if (chips.ndim() != 4 || chips.shape(1) != kChipSize || chips.shape(2) != kChipSize || chips.shape(3) != 3)
         throw py::value_error("chips must be a uint8 array of shape (n, 150, 150, 3)");
     if (!(chips.flags() & py::array::c_style)) throw py::value_error("chips must be C-contiguous");
@@ -90,7 +103,7 @@ void bind_face(py::module_& m) {
     py::class_<FaceDetector>(m, "FaceDetector", "dlib's HOG frontal face detector on BGR frames.")
         .def(py::init<>())
         .def("detect",
-             [](const FaceDetector& self, const U8Array& frame, double downscale, int upsample, int min_face,
+             [](const FaceDetector& self, const py::array& frame, double downscale, int upsample, int min_face,
                 double adjust_threshold, bool grayscale) {
                  BgrView view = bgr_view(frame);
                  DetectOptions opt{downscale, upsample, min_face, adjust_threshold, grayscale};
@@ -124,7 +137,7 @@ void bind_face(py::module_& m) {
     py::class_<LandmarkModel>(m, "LandmarkModel", "dlib's 5-point shape predictor.")
         .def(py::init<const std::string&>(), py::arg("path"))
         .def("predict",
-             [](const LandmarkModel& self, const U8Array& frame, const py::array_t<double>& boxes) {
+             [](const LandmarkModel& self, const py::array& frame, const py::array_t<double>& boxes) {
                  BgrView view = bgr_view(frame);
                  auto rects = boxes_from(boxes);
                  std::vector<Landmarks5> shapes;
@@ -141,7 +154,7 @@ void bind_face(py::module_& m) {
              py::arg("frame"), py::arg("boxes"), "Landmarks (n, 5, 2) as x, y for each box (n, 4).");
 
     m.def("extract_chips",
-          [](const U8Array& frame, const py::array_t<float, py::array::c_style | py::array::forcecast>& landmarks,
+          [](const py::array& frame, const py::array_t<float, py::array::c_style | py::array::forcecast>& landmarks,
              int size, double padding) {
               BgrView view = bgr_view(frame);
               auto shapes = shapes_from(landmarks);
@@ -162,11 +175,11 @@ void bind_face(py::module_& m) {
     py::class_<DlibDescriptor>(m, "DlibDescriptor", "dlib's own ResNet descriptor path (reference and fallback).")
         .def(py::init<const std::string&>(), py::arg("path"))
         .def("compute",
-             [](const DlibDescriptor& self, const U8Array& chips) {
+             [](const DlibDescriptor& self, const py::array& chips) {
                  check_chips(chips);
                  const long n = static_cast<long>(chips.shape(0));
                  py::array_t<float> out({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(kDescriptorDim)});
-                 const uint8_t* src = chips.data();
+                 const uint8_t* src = static_cast<const uint8_t*>(chips.data());
                  float* dst = out.mutable_data();
                  {
                      py::gil_scoped_release nogil;

@@ -140,7 +140,11 @@ void bind_text(py::module_& m) {
         .def_readonly("baseline", &TextMetrics::baseline, "Distance from the top of the text box down to the baseline.")
         .def("__len__", [](const TextMetrics&) { return 3; })
         .def("__iter__", [](const TextMetrics& t) { return metrics_tuple(t).attr("__iter__")(); })
-        .def("__getitem__", [](const TextMetrics& t, py::object i) { return metrics_tuple(t)[i]; })
+        .def("__getitem__",
+             [](const TextMetrics& t, const py::object& i) -> py::object {
+                 const py::object tup = metrics_tuple(t);
+                 return tup[i];  // converted to an owned object before `tup` goes away
+             })
         .def("__eq__",
              [](const TextMetrics& t, const py::object& other) -> py::object {
                  if (py::isinstance<TextMetrics>(other))

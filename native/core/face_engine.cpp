@@ -87,6 +87,9 @@ struct FaceDetector::Impl {
         for (int i = 0; i < upsample; ++i) dlib::pyramid_up(img);
         std::vector<dlib::rect_detection> dets;
         detector(img, dets, adjust);
+        // Back to the downscaled frame's coordinates exactly as dlib maps pyramid_up results.
+        dlib::pyramid_down<2> pyr;
+        for (auto& d : dets) d.rect = pyr.rect_down(d.rect, upsample);
         return dets;
     }
 };
@@ -105,7 +108,7 @@ std::vector<Detection> FaceDetector::detect(const BgrView& frame, const DetectOp
     if (opt.upsample < 0 || opt.upsample > 3) throw std::invalid_argument("upsample must be between 0 and 3");
     if (opt.min_face < 0) throw std::invalid_argument("min_face must be >= 0");
     const double eff = effective_scale(opt);
-    const double down = eff / std::pow(2.0, opt.upsample);
+    const double down = eff / std::pow(2.0, opt.upsample);  // rects come back at this scale
     if (std::lround(frame.rows * eff) < kHogWindow / 2 || std::lround(frame.cols * eff) < kHogWindow / 2)
         return {};  // too small to hold any face at this scale
 
@@ -119,10 +122,15 @@ std::vector<Detection> FaceDetector::detect(const BgrView& frame, const DetectOp
     out.reserve(raw.size());
     for (const auto& d : raw) {
         Detection det;
-        det.left = std::lround(d.rect.left() / eff);
-        det.top = std::lround(d.rect.top() / eff);
-        det.right = std::lround((d.rect.right() + 1) / eff) - 1;
-        det.bottom = std::lround((d.rect.bottom() + 1) / eff) - 1;
+        if (down == 1.0) {
+            det.left = d.rect.left(); det.top = d.rect.top();
+            det.right = d.rect.right(); det.bottom = d.rect.bottom();
+        } else {
+            det.left = std::lround(d.rect.left() / down);
+            det.top = std::lround(d.rect.top() / down);
+            det.right = std::lround((d.rect.right() + 1) / down) - 1;
+            det.bottom = std::lround((d.rect.bottom() + 1) / down) - 1;
+        }
         det.score = d.detection_confidence;
         det.view = static_cast<int>(d.weight_index);
         if (det.right - det.left + 1 < opt.min_face) continue;
