@@ -170,7 +170,8 @@ def run_doctor(config, instance_dir: Path, *, verify_models: bool = True) -> dic
 def format_report(report: dict) -> str:
     lines = [f"Daka doctor: {'OK' if report['ok'] else 'PROBLEMS FOUND'}"]
     for section, body in report.items():
-        if section == "ok":
+        if not isinstance(body, dict):
+            lines.append(f"   {section}: {body}")
             continue
         mark = "ok " if body.get("ok") else "!! "
         lines.append(f"{mark}{section}")
