@@ -469,6 +469,13 @@ def test_missing_font_file(tmp_path):
         TextRenderer(str(missing))
 
 
+def test_bad_font_path_types():
+    with pytest.raises(ValueError, match="NUL"):
+        TextRenderer(FONT + "\0.ttf")
+    with pytest.raises(TypeError):
+        TextRenderer(42)
+
+
 @pytest.mark.parametrize("content", [b"", b"this is not a font\n" * 100, b"\x00\x01\x00\x00" + b"\x00" * 60])
 def test_non_font_file(tmp_path, content):
     p = tmp_path / "fake.ttf"
@@ -525,13 +532,11 @@ def test_cache_is_bounded_and_eviction_does_not_change_pixels():
 # --- threads -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["draw", "measure"])
-def test_gil_is_released_during_native_work(method):
-    # One long native call (cold cache: every glyph is rasterised and dilated at a large
-    # size) while a Python thread keeps looping. If the call held the GIL, the loop would
-    # stall for the whole call: its longest pause would be about as long as the call.
-    rr = TextRenderer(FONT, cache_bytes=0)
-    text = "张伟李娜欧阳娜娜" * 12
+def _spin_during_native_call(method, repeat):
+    """Run one long native call while a Python thread loops; return (duration, loops
+    during the call, the loop's longest pause)."""
+    rr = TextRenderer(FONT, cache_bytes=0)  # cold: every glyph is rasterised and dilated
+    text = "张伟李娜欧阳娜娜" * repeat
     frame = blank(300, 800)
     state = {"n": 0, "max_gap": 0.0}
     stop = threading.Event()
@@ -560,9 +565,21 @@ def test_gil_is_released_during_native_work(method):
     finally:
         stop.set()
         t.join()
-    assert duration > 0.1, f"native call took only {duration:.3f}s, too short to tell"
-    assert n1 - n0 > 1000
-    assert state["max_gap"] < duration / 2, (state, duration)
+    return duration, n1 - n0, state["max_gap"]
+
+
+@pytest.mark.parametrize("method", ["draw", "measure"])
+def test_gil_is_released_during_native_work(method):
+    # If the native call held the GIL, the Python loop would stall for the whole call: its
+    # longest pause would be about as long as the call, and it would barely advance.
+    repeat = 12
+    duration, loops, max_gap = _spin_during_native_call(method, repeat)
+    while duration < 0.2 and repeat < 400:  # a fast machine: make the call longer
+        repeat *= 3
+        duration, loops, max_gap = _spin_during_native_call(method, repeat)
+    assert duration >= 0.1, f"native call took only {duration:.3f}s, too short to tell"
+    assert loops > 1000, (loops, duration)
+    assert max_gap < duration / 2, (max_gap, duration)
 
 
 def test_concurrent_draws_match_sequential():

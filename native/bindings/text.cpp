@@ -179,6 +179,7 @@ baseline's offset from its top. Nothing draw() writes for the text lies outside
 )doc")
         .def(py::init([](const py::object& font_path, int face_index, std::size_t cache_bytes) {
                  const std::string path = py::module_::import("os").attr("fsencode")(font_path).cast<std::string>();
+                 if (path.find('\0') != std::string::npos) throw py::value_error("font_path contains a NUL byte");
                  try {
                      py::gil_scoped_release nogil;
                      return std::make_unique<TextRenderer>(path, face_index, cache_bytes);

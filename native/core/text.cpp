@@ -492,6 +492,8 @@ TextRenderer::TextRenderer(const std::string& font_path, int face_index, std::si
     d.face_index = face_index;
     d.capacity_bytes = cache_bytes;
 
+    if (font_path.find('\0') != std::string::npos)
+        throw FontError(FontError::Kind::NotFound, "font path contains a NUL byte");
     struct stat st {};
     if (::stat(font_path.c_str(), &st) != 0) {
         const int e = errno;
