@@ -259,7 +259,14 @@ class VisionConfig:
     """Face detection and descriptor computation."""
 
     detect_downscale: float = setting(
-        0.5, "Scale frames by this factor before face detection.", min=0.1, max=1.0
+        0.0,
+        "Scale frames by this factor before face detection; 0 = auto (a min_face_px face "
+        "just fits the detector's 80 px window).",
+        min=0.0,
+        max=1.0,
+    )
+    detect_threads: int = setting(
+        2, "Threads for one face detection (2 splits the image pyramid).", min=1, max=2
     )
     detect_upsample: int = setting(
         0, "Detector upsampling passes (finds smaller faces, much slower).", min=0, max=2

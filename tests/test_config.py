@@ -60,7 +60,7 @@ def test_defaults_without_file(inst: Instance) -> None:
     assert cfg.admin.port == 8080
     assert cfg.device.name == "Daka-01"
     assert cfg.device.timezone == "Asia/Shanghai"
-    assert cfg.vision.detect_downscale == 0.5
+    assert cfg.vision.detect_downscale == 0.0  # auto: derived from min_face_px
     assert cfg.sensor.slave_id == 0x50
     assert cfg.log.level == "INFO"
     assert cfg.gpio.enabled is True
@@ -304,7 +304,7 @@ level = "LOUD"
     problems = problems_of(inst)
     assert len(problems) == 5
     by_key = {p.split(": ")[1]: p for p in problems}
-    assert "1.5 is out of range; allowed: number 0.1..1.0" in by_key["vision.detect_downscale"]
+    assert "1.5 is out of range; allowed: number 0.0..1.0" in by_key["vision.detect_downscale"]
     assert "10 is out of range; allowed: integer 40..1000" in by_key["vision.min_face_px"]
     assert "did you mean 'onnx'" in by_key["vision.descriptor_backend"]
     assert 'allowed: one of "onnx", "dlib"' in by_key["vision.descriptor_backend"]

@@ -60,6 +60,21 @@ def test_grayscale_and_terminal_settings_find_the_same_face(frames, detector):
         assert iou > 0.6, (name, ref, boxes[0])
 
 
+def test_two_thread_detection_finds_the_same_faces(photos, detector):
+    import cv2
+
+    for name in ("obama.jpg", "obama2.jpg", "biden.jpg", "obama_partial_face.jpg", "32bit.png"):
+        frame = cv2.imread(str(photos[name]))
+        for options in ({"downscale": 1.0}, {"downscale": 0, "min_face": 100}, {"downscale": 0.5, "upsample": 1}):
+            one = detector.detect(frame, threads=1, **options)
+            two = detector.detect(frame, threads=2, **options)
+            assert len(one[0]) == len(two[0]) >= 1, (name, options)
+            np.testing.assert_allclose(two[1], one[1], rtol=1e-9)  # same windows fired
+            assert np.abs(two[0] - one[0]).max() <= 2, (name, options, one[0], two[0])
+    with pytest.raises(ValueError, match="threads"):
+        detector.detect(frame, threads=3)
+
+
 def test_min_face_drops_small_faces(frames, detector):
     frame = frames["obama.jpg"]
     (box,), _, _ = detector.detect(frame, downscale=1.0)

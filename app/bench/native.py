@@ -96,8 +96,9 @@ def bench_hog(frame: np.ndarray, repeat: int, log) -> dict:
     det = native.FaceDetector()
     full = median_ms(lambda: det.detect(frame, downscale=1.0, upsample=0, grayscale=False), repeat)
     full_gray = median_ms(lambda: det.detect(frame, downscale=1.0, upsample=0), repeat)
-    terminal = median_ms(lambda: det.detect(frame, downscale=0, upsample=0, min_face=100), repeat)
-    faces = len(det.detect(frame, downscale=0, min_face=100)[0])
+    terminal_1t = median_ms(lambda: det.detect(frame, downscale=0, upsample=0, min_face=100), repeat)
+    terminal = median_ms(lambda: det.detect(frame, downscale=0, upsample=0, min_face=100, threads=2), repeat)
+    faces = len(det.detect(frame, downscale=0, min_face=100, threads=2)[0])
     base = None
     dlib = _dlib_bin()
     if dlib is not None:
@@ -109,7 +110,10 @@ def bench_hog(frame: np.ndarray, repeat: int, log) -> dict:
         "faces_found_terminal": faces,
         "hog_640x480_colour": _pair(full, base, "dlib-bin get_frontal_face_detector()(rgb, 0)"),
         "hog_640x480_gray": _pair(full_gray, base, "dlib-bin get_frontal_face_detector()(rgb, 0)"),
-        "hog_640x480_terminal_min_face_100": _pair(terminal, base, "dlib-bin get_frontal_face_detector()(rgb, 0)"),
+        "hog_640x480_terminal_min_face_100_1thread": _pair(terminal_1t, base,
+                                                           "dlib-bin get_frontal_face_detector()(rgb, 0)"),
+        "hog_640x480_terminal_min_face_100_2threads": _pair(terminal, base,
+                                                            "dlib-bin get_frontal_face_detector()(rgb, 0)"),
     }
 
 

@@ -47,6 +47,7 @@ class FaceEngine:
             downscale=self.vision.detect_downscale,
             upsample=self.vision.detect_upsample,
             min_face=self.vision.min_face_px,
+            threads=self.vision.detect_threads,
         )
         return boxes, scores
 

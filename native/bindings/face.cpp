@@ -104,9 +104,9 @@ void bind_face(py::module_& m) {
         .def(py::init<>())
         .def("detect",
              [](const FaceDetector& self, const py::array& frame, double downscale, int upsample, int min_face,
-                double adjust_threshold, bool grayscale) {
+                double adjust_threshold, bool grayscale, int threads) {
                  BgrView view = bgr_view(frame);
-                 DetectOptions opt{downscale, upsample, min_face, adjust_threshold, grayscale};
+                 DetectOptions opt{downscale, upsample, min_face, adjust_threshold, grayscale, threads};
                  std::vector<Detection> dets;
                  {
                      py::gil_scoped_release nogil;
@@ -125,12 +125,13 @@ void bind_face(py::module_& m) {
                  return py::make_tuple(boxes, scores, views);
              },
              py::arg("frame"), py::arg("downscale") = 1.0, py::arg("upsample") = 0, py::arg("min_face") = 0,
-             py::arg("adjust_threshold") = 0.0, py::arg("grayscale") = true,
+             py::arg("adjust_threshold") = 0.0, py::arg("grayscale") = true, py::arg("threads") = 1,
              "Detect faces. Returns (boxes (n,4) left,top,right,bottom inclusive, scores (n,), views (n,)).\n"
-             "downscale <= 0 derives the scale from min_face so a min_face face fits the 80 px HOG window.")
+             "downscale <= 0 derives the scale from min_face so a min_face face fits the 80 px HOG window.\n"
+             "threads=2 splits the image pyramid over two threads (same faces; far-level boxes within ~1 px).")
         .def_static("effective_scale",
                     [](double downscale, int upsample, int min_face) {
-                        return FaceDetector::effective_scale(DetectOptions{downscale, upsample, min_face, 0.0, true});
+                        return FaceDetector::effective_scale(DetectOptions{downscale, upsample, min_face, 0.0, true, 1});
                     },
                     py::arg("downscale") = 1.0, py::arg("upsample") = 0, py::arg("min_face") = 0);
 

@@ -73,23 +73,91 @@ void copy_pixels(const BgrView& src, dlib::array2d<P>& dst) {
 }  // namespace
 
 struct FaceDetector::Impl {
-    dlib::frontal_face_detector detector = dlib::get_frontal_face_detector();
+    using Detector = dlib::frontal_face_detector;
+    static constexpr unsigned long kNearLevels = 2;  // levels 0-1 hold about half of the work
+
+    Detector detector = dlib::get_frontal_face_detector();
+    Detector near_levels, far_levels;  // the two halves, without suppression of their own
+    dlib::test_box_overlap suppression = detector.get_overlap_tester();
     dlib::array2d<unsigned char> gray;
     dlib::array2d<dlib::rgb_pixel> colour;
 
+    Impl() {
+        std::vector<Detector::feature_vector_type> weights;
+        for (unsigned long i = 0; i < detector.num_detectors(); ++i) weights.push_back(detector.get_w(i));
+        const dlib::test_box_overlap keep_all(1.0, 1.0);  // no ratio exceeds 1: nothing overlaps
+        dlib::scan_fhog_pyramid<dlib::pyramid_down<6>> near_scanner, far_scanner;
+        near_scanner.copy_configuration(detector.get_scanner());
+        near_scanner.set_max_pyramid_levels(kNearLevels);
+        far_scanner.copy_configuration(detector.get_scanner());
+        near_levels = Detector(near_scanner, keep_all, weights);
+        far_levels = Detector(far_scanner, keep_all, weights);
+    }
+
+    // The number of pyramid levels dlib's scanner uses for an image of this size.
+    unsigned long pyramid_levels(long rows, long cols) const {
+        const auto& sc = detector.get_scanner();
+        dlib::pyramid_down<6> pyr;
+        dlib::rectangle rect(cols, rows);
+        unsigned long levels = 0;
+        do {
+            rect = pyr.rect_down(rect);
+            ++levels;
+        } while (rect.width() >= sc.get_min_pyramid_layer_width() &&
+                 rect.height() >= sc.get_min_pyramid_layer_height() && levels < sc.get_max_pyramid_levels());
+        return levels;
+    }
+
     template <typename P>
-    std::vector<dlib::rect_detection> run(const BgrView& frame, double scale, int upsample, double adjust,
+    std::vector<dlib::rect_detection> split_detect(const dlib::array2d<P>& img, double adjust) {
+        std::vector<dlib::rect_detection> near, far;
+        const bool has_far = pyramid_levels(img.nr(), img.nc()) > kNearLevels;
+#pragma omp parallel sections num_threads(2) if (has_far)
+        {
+#pragma omp section
+            near_levels(img, near, adjust);
+#pragma omp section
+            if (has_far) {
+                // The same images dlib's pyramid would make for levels 1 and 2.
+                dlib::pyramid_down<6> pyr;
+                dlib::array2d<P> level1, level2;
+                pyr(img, level1);
+                pyr(level1, level2);
+                far_levels(level2, far, adjust);
+                for (auto& d : far) d.rect = pyr.rect_up(dlib::drectangle(d.rect), kNearLevels);
+            }
+        }
+        near.insert(near.end(), far.begin(), far.end());
+        // dlib's own non-maximum suppression: strongest first, drop what overlaps a kept box.
+        std::stable_sort(near.begin(), near.end(), [](const auto& a, const auto& b) {
+            return a.detection_confidence > b.detection_confidence;
+        });
+        std::vector<dlib::rect_detection> kept;
+        for (const auto& d : near) {
+            bool overlaps = false;
+            for (const auto& k : kept)
+                if (suppression(k.rect, d.rect)) { overlaps = true; break; }
+            if (!overlaps) kept.push_back(d);
+        }
+        return kept;
+    }
+
+    template <typename P>
+    std::vector<dlib::rect_detection> run(const BgrView& frame, double scale, const DetectOptions& opt,
                                           dlib::array2d<P>& img) {
         if (scale == 1.0)
             copy_pixels(frame, img);
         else
             resample(frame, scale, img);
-        for (int i = 0; i < upsample; ++i) dlib::pyramid_up(img);
+        for (int i = 0; i < opt.upsample; ++i) dlib::pyramid_up(img);
         std::vector<dlib::rect_detection> dets;
-        detector(img, dets, adjust);
+        if (opt.threads > 1)
+            dets = split_detect(img, opt.adjust_threshold);
+        else
+            detector(img, dets, opt.adjust_threshold);
         // Back to the downscaled frame's coordinates exactly as dlib maps pyramid_up results.
         dlib::pyramid_down<2> pyr;
-        for (auto& d : dets) d.rect = pyr.rect_down(d.rect, upsample);
+        for (auto& d : dets) d.rect = pyr.rect_down(d.rect, opt.upsample);
         return dets;
     }
 };
@@ -107,6 +175,7 @@ std::vector<Detection> FaceDetector::detect(const BgrView& frame, const DetectOp
     if (opt.downscale > 1.0) throw std::invalid_argument("downscale must be <= 1 (use upsample to enlarge)");
     if (opt.upsample < 0 || opt.upsample > 3) throw std::invalid_argument("upsample must be between 0 and 3");
     if (opt.min_face < 0) throw std::invalid_argument("min_face must be >= 0");
+    if (opt.threads < 1 || opt.threads > 2) throw std::invalid_argument("threads must be 1 or 2");
     const double eff = effective_scale(opt);
     const double down = eff / std::pow(2.0, opt.upsample);  // rects come back at this scale
     if (std::lround(frame.rows * eff) < kHogWindow / 2 || std::lround(frame.cols * eff) < kHogWindow / 2)
@@ -115,8 +184,7 @@ std::vector<Detection> FaceDetector::detect(const BgrView& frame, const DetectOp
     std::vector<dlib::rect_detection> raw;
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        raw = opt.grayscale ? impl_->run(frame, down, opt.upsample, opt.adjust_threshold, impl_->gray)
-                            : impl_->run(frame, down, opt.upsample, opt.adjust_threshold, impl_->colour);
+        raw = opt.grayscale ? impl_->run(frame, down, opt, impl_->gray) : impl_->run(frame, down, opt, impl_->colour);
     }
     std::vector<Detection> out;
     out.reserve(raw.size());

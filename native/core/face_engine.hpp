@@ -25,6 +25,9 @@ struct DetectOptions {
     int min_face = 0;          // drop detections narrower than this, in frame pixels
     double adjust_threshold = 0.0;
     bool grayscale = true;     // HOG on luminance: a third of the gradient work of colour HOG
+    // 2 splits the image pyramid between two threads (levels 0-1 | levels 2+), merged by the same
+    // non-maximum suppression; boxes found on the far levels may differ from 1 thread by ~1 px.
+    int threads = 1;
 };
 
 constexpr int kHogWindow = 80;
