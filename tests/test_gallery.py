@@ -354,15 +354,18 @@ def test_search_argument_errors():
 
 
 def test_concurrent_search_while_updating():
-    """One thread searches in a loop while another adds, removes and replaces.
+    """One thread searches in a loop while another adds, replaces and removes.
 
-    Stable ids have fixed vectors near the origin; a query equal to stable vector i must
-    always return i first (distance 0) and then the other stable ids in a fixed order.
-    Churn ids live far away, and each churn id only ever holds one of two known vectors,
-    so any churn result must carry the distance to one of them (no torn rows).
+    Every search must see a state between two whole updates:
+      * stable ids (fixed vectors near the origin) are always there: a query equal to stable
+        vector i returns i first at distance 0, then the other stable ids in a fixed order;
+      * a full listing (k > rows) holds every stable and filler id once, no duplicate, and
+        the churn ids of the current batch either all or none (add and remove are batches);
+      * each churn id only ever holds one of two known vectors, so its distance must match
+        one of them (no torn rows).
     """
     rng = np.random.default_rng(12)
-    n_stable, n_filler, n_churn = 16, PARALLEL_ROWS + 500, 400
+    n_stable, n_filler, n_churn, batch = 16, PARALLEL_ROWS + 500, 1000, 200
     stable = rng.standard_normal((n_stable, DIM), dtype=np.float32)
     stable_ids = np.arange(n_stable, dtype=np.int64) * 2 + 1
     filler = rng.standard_normal((n_filler, DIM), dtype=np.float32) + 100.0
@@ -370,40 +373,49 @@ def test_concurrent_search_while_updating():
     churn_ids = np.arange(n_churn, dtype=np.int64) + 5_000_000
     churn_a = rng.standard_normal((n_churn, DIM), dtype=np.float32) + 60.0
     churn_b = churn_a + 5.0
+    fixed_ids = np.sort(np.concatenate([stable_ids, filler_ids]))
 
     g = GalleryIndex(DIM)
     g.add(stable_ids, stable)
     g.add(filler_ids, filler)
 
-    k = n_stable + 4
-    queries = stable.copy()
-    ref_ids, _ = reference(stable_ids, stable, queries, n_stable)
-    qa = np.sqrt(((queries[:, None, :].astype(np.float64) - churn_a[None]) ** 2).sum(-1))
-    qb = np.sqrt(((queries[:, None, :].astype(np.float64) - churn_b[None]) ** 2).sum(-1))
+    k_small = n_stable + 4
+    k_full = n_stable + n_filler + batch + 10
+    ref_ids, _ = reference(stable_ids, stable, stable, n_stable)
+    probe = stable[0]
+    da = np.sqrt(((churn_a.astype(np.float64) - probe) ** 2).sum(-1))
+    db = np.sqrt(((churn_b.astype(np.float64) - probe) ** 2).sum(-1))
 
     stop = threading.Event()
     errors = []
     searches = [0]
 
+    def check_full(ids, d):
+        valid = ids >= 0
+        n_valid = int(valid.sum())
+        assert (ids[n_valid:] == -1).all() and np.isinf(d[n_valid:]).all()
+        ids, d = ids[:n_valid], d[:n_valid]
+        assert ids[0] == stable_ids[0] and d[0] == 0
+        same = d[1:] == d[:-1]
+        assert ((d[1:] > d[:-1]) | (same & (ids[1:] > ids[:-1]))).all(), "order"
+        assert len(np.unique(ids)) == n_valid, "duplicate ids"
+        churn = ids[ids >= 5_000_000]
+        assert len(churn) in (0, batch), f"partial batch: {len(churn)} churn ids"
+        np.testing.assert_array_equal(np.sort(ids[ids < 5_000_000]), fixed_ids)
+        if len(churn):
+            cd = d[ids >= 5_000_000].astype(np.float64)
+            j = churn - 5_000_000
+            ok = np.isclose(cd, da[j], rtol=1e-5) | np.isclose(cd, db[j], rtol=1e-5)
+            assert ok.all(), "a churn row matches neither of its vectors"
+
     def searcher():
         try:
             while not stop.is_set():
-                ids, d = g.search(queries, k)
+                ids, d = g.search(stable, k_small)
                 np.testing.assert_array_equal(ids[:, :n_stable], ref_ids)
                 assert (d[:, 0] == 0).all()
-                assert (np.diff(d, axis=1) >= 0).all()
-                tail_ids, tail_d = ids[:, n_stable:], d[:, n_stable:]
-                for qi in range(len(queries)):
-                    for cid, cd in zip(tail_ids[qi], tail_d[qi]):
-                        if cid == -1:
-                            raise AssertionError("gallery never has fewer than k rows")
-                        if 5_000_000 <= cid < 5_000_000 + n_churn:
-                            j = cid - 5_000_000
-                            assert np.isclose(cd, qa[qi, j], rtol=1e-5) or np.isclose(
-                                cd, qb[qi, j], rtol=1e-5
-                            ), (cid, cd)
-                        else:
-                            assert 1_000_000 <= cid < 1_000_000 + n_filler, cid
+                ids, d = g.search(probe, k_full)
+                check_full(ids[0], d[0])
                 searches[0] += 1
         except BaseException as e:  # noqa: BLE001 - reported by the main thread
             errors.append(e)
@@ -415,13 +427,15 @@ def test_concurrent_search_while_updating():
     try:
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline and not stop.is_set():
-            sel = rng.permutation(n_churn)[:100]
+            sel = rng.permutation(n_churn)[:batch]
             g.add(churn_ids[sel], churn_a[sel])
-            g.replace(churn_ids[sel[:50]], churn_b[sel[:50]])
-            g.replace(churn_ids[sel[25:75]], churn_a[sel[25:75]])
-            with pytest.raises(ValueError):  # a failed batch mid-way must change nothing
+            g.replace(churn_ids[sel[:100]], churn_b[sel[:100]])
+            g.replace(churn_ids[sel[50:150]], churn_a[sel[50:150]])
+            with pytest.raises(ValueError):  # a failed batch must change nothing
                 g.add(np.concatenate([churn_ids[sel[:1]] + 10**7, stable_ids[:1]]), churn_a[:2])
-            assert g.remove(churn_ids[sel]) == 100
+            with pytest.raises(KeyError):
+                g.replace(np.concatenate([churn_ids[sel[:1]], [8]]), churn_b[:2])  # 8: absent
+            assert g.remove(churn_ids[sel]) == batch
             updates += 1
     finally:
         stop.set()

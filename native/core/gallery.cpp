@@ -1,8 +1,14 @@
 #include "gallery.hpp"
 
 #include <omp.h>
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mman.h>
+#endif
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -25,6 +31,9 @@ namespace {
 constexpr std::size_t kAlign = 64;            // bytes; one cache line
 constexpr std::size_t kLaneFloats = kAlign / sizeof(float);  // 16: row stride granule
 constexpr std::size_t kBlockRows = 64;        // rows per scan block (32 KiB at dim 128)
+constexpr std::size_t kUnitRows = 2048;       // rows per unit of parallel work (1 MiB at 128)
+constexpr std::size_t kPrefetchBytes = 4096;  // how far ahead a scan prefetches
+constexpr std::size_t kHugeAlign = std::size_t{2} << 20;  // transparent huge page size
 
 std::size_t round_up(std::size_t x, std::size_t to) { return (x + to - 1) / to * to; }
 
@@ -131,43 +140,61 @@ inline void sqdist4(const float* q, const float* r0, const float* r1, const floa
 
 // ---------------------------------------------------------------------------------------
 // Top-k selection: a bounded max-heap (worst candidate at the front) over caller-provided
-// storage, ordered by (squared distance, id). Ids are unique, so the order is total and
-// the k best are well defined whatever order rows are offered in.
+// storage, ordered by (reported distance, id), the reported distance being the float
+// sqrt of the squared distance. Ordering by the reported value (not by the squared one)
+// keeps "ties broken by the smaller id" exact even when two different squared distances
+// round to the same float distance. Ids are unique, so the order is total and the k best
+// are well defined whatever order rows are offered in.
 // ---------------------------------------------------------------------------------------
 struct Cand {
-    float d2;
+    float dist;  // Euclidean distance as reported
     std::int64_t id;
 };
 
 struct CandLess {
     bool operator()(const Cand& a, const Cand& b) const {
-        return a.d2 < b.d2 || (a.d2 == b.d2 && a.id < b.id);
+        return a.dist < b.dist || (a.dist == b.dist && a.id < b.id);
     }
 };
+
+// The largest squared distance whose float sqrt is <= r: a squared distance above it can
+// be rejected without taking its square root. Only a few steps of nextafter, and only
+// when the k-th best changes.
+float sq_limit(float r) {
+    const float inf = std::numeric_limits<float>::infinity();
+    if (!(r < inf)) return inf;
+    float x = r * r;
+    while (x > 0.f && std::sqrt(x) > r) x = std::nextafter(x, 0.f);
+    for (;;) {
+        const float up = std::nextafter(x, inf);
+        if (!(std::sqrt(up) <= r)) break;
+        x = up;
+    }
+    return x;
+}
 
 class TopK {
 public:
     TopK() = default;
     TopK(Cand* storage, std::size_t k) : h_(storage), k_(k) {}
 
-    // Offers n candidates (d2[i], ids[i]). The common case, a candidate worse than the
-    // current k-th, costs one comparison.
+    // Offers n candidates (squared distance d2[i], id ids[i]). The common case, a row
+    // farther than the current k-th best, costs one comparison.
     void offer_block(const float* d2, const std::int64_t* ids, std::size_t n) {
         std::size_t i = 0;
         for (; i < n && n_ < k_; ++i) {  // filling up
-            h_[n_++] = Cand{d2[i], ids[i]};
+            h_[n_++] = Cand{std::sqrt(d2[i]), ids[i]};
             std::push_heap(h_, h_ + n_, CandLess{});
+            if (n_ == k_) limit_ = sq_limit(h_[0].dist);
         }
-        if (i == n) return;
-        float worst = h_[0].d2;
         for (; i < n; ++i) {
-            if (d2[i] > worst) continue;
-            const Cand c{d2[i], ids[i]};
-            if (!CandLess{}(c, h_[0])) continue;  // equal distance but larger id
+            if (d2[i] > limit_) continue;
+            const Cand c{std::sqrt(d2[i]), ids[i]};
+            if (!CandLess{}(c, h_[0])) continue;  // same distance, larger id
             std::pop_heap(h_, h_ + n_, CandLess{});
             h_[n_ - 1] = c;
             std::push_heap(h_, h_ + n_, CandLess{});
-            worst = h_[0].d2;
+            limit_ = sq_limit(h_[0].dist);
         }
     }
 
@@ -183,22 +210,34 @@ private:
     Cand* h_ = nullptr;
     std::size_t k_ = 0;
     std::size_t n_ = 0;
+    float limit_ = std::numeric_limits<float>::infinity();
 };
 
 // Scans rows [r_begin, r_end) against queries [q_begin, q_end) (each `stride` floats),
 // feeding tops[q - q_begin]. Rows are visited in cache-sized blocks so that a batch of
-// queries reuses each block while it is in L1.
+// queries reuses each block while it is in L1. The first query of a block prefetches the
+// rows about kPrefetchBytes ahead: the hardware prefetchers stop at 4 KiB page boundaries,
+// and a search over a gallery that has dropped out of the caches (the usual case between
+// two camera frames) is bound by how fast memory is streamed in.
 void scan(const float* data, std::size_t stride, const std::int64_t* row_ids,
           std::size_t r_begin, std::size_t r_end, const float* queries, std::size_t q_begin,
           std::size_t q_end, TopK* tops) {
     alignas(kAlign) float d2[kBlockRows];
+    const std::size_t group_bytes = 4 * stride * sizeof(float);
+    const std::size_t ahead = round_up(std::max(kPrefetchBytes, group_bytes), group_bytes) /
+                              (stride * sizeof(float));  // rows, a multiple of 4
     for (std::size_t b = r_begin; b < r_end; b += kBlockRows) {
         const std::size_t e = std::min(b + kBlockRows, r_end);
         for (std::size_t q = q_begin; q < q_end; ++q) {
             const float* qv = queries + q * stride;
+            const bool prefetch = q == q_begin;
             std::size_t i = b;
             for (; i + 4 <= e; i += 4) {
                 const float* r = data + i * stride;
+                if (prefetch && i + ahead + 4 <= r_end) {
+                    const char* p = reinterpret_cast<const char*>(r + ahead * stride);
+                    for (std::size_t o = 0; o < group_bytes; o += kAlign) __builtin_prefetch(p + o);
+                }
                 sqdist4(qv, r, r + stride, r + 2 * stride, r + 3 * stride, stride, d2 + (i - b));
             }
             for (; i < e; ++i) {
@@ -212,12 +251,65 @@ void scan(const float* data, std::size_t stride, const std::int64_t* row_ids,
     }
 }
 
+#if defined(__linux__)
+// Keeps the calling OpenMP helper thread off `cpu` (the CPU the searching thread is on).
+// Without this, Linux may wake a helper on the caller's own, busy CPU (seen on VMs, where
+// an idle vCPU does not look idle to the scheduler); two team threads then share one CPU
+// and whichever reaches libgomp's spinning join barrier first holds the CPU until the next
+// scheduler tick: a 1 ms search took 4-8 ms. Setting the mask migrates the helper at once,
+// and later wake-ups land on an allowed CPU directly. The mask only ever drops the
+// caller's CPU from the mask the helper had when first seen, and is redone only when the
+// caller has moved, so the usual cost is one comparison.
+void keep_helper_off_cpu(int cpu) {
+    thread_local bool have_base = false;
+    thread_local cpu_set_t base;
+    thread_local int avoided = -1;
+    if (cpu < 0 || cpu >= CPU_SETSIZE || cpu == avoided) return;
+    if (!have_base) {
+        CPU_ZERO(&base);
+        if (pthread_getaffinity_np(pthread_self(), sizeof base, &base) != 0) return;
+        have_base = true;
+    }
+    avoided = cpu;
+    cpu_set_t mask = base;
+    if (!CPU_ISSET(cpu, &mask)) return;
+    CPU_CLR(cpu, &mask);
+    if (CPU_COUNT(&mask) == 0) return;  // nowhere else to go
+    pthread_setaffinity_np(pthread_self(), sizeof mask, &mask);
+}
+
+int current_cpu() { return sched_getcpu(); }
+#else
+void keep_helper_off_cpu(int) {}
+int current_cpu() { return -1; }
+#endif
+
+// Runs body(thread, unit) for every unit in [0, units) on an OpenMP team. Units are
+// claimed one at a time from an atomic counter (the only state the threads share; each
+// thread writes only its own results), so a helper that starts late or shares its CPU
+// with another process just takes fewer units instead of holding up the search.
+template <class Body>
+void run_units(int threads, std::size_t units, const Body& body) {
+    std::atomic<std::size_t> next{0};
+    const int caller_cpu = current_cpu();
+#pragma omp parallel num_threads(threads)
+    {
+        const auto t = static_cast<std::size_t>(omp_get_thread_num());
+        if (t != 0) keep_helper_off_cpu(caller_cpu);
+        for (;;) {
+            const std::size_t u = next.fetch_add(1, std::memory_order_relaxed);
+            if (u >= units) break;
+            body(t, u);
+        }
+    }
+}
+
 // Writes one query's sorted candidates (n of them, n <= k) and pads to k.
 void write_result(const Cand* c, std::size_t n, std::size_t k, std::int64_t* out_ids,
                   float* out_dist) {
     for (std::size_t j = 0; j < n; ++j) {
         out_ids[j] = c[j].id;
-        out_dist[j] = std::sqrt(c[j].d2);
+        out_dist[j] = c[j].dist;
     }
     for (std::size_t j = n; j < k; ++j) {
         out_ids[j] = -1;
@@ -290,10 +382,21 @@ void GalleryIndex::grow_locked(std::size_t rows) {
     std::size_t cap = std::max<std::size_t>({rows, capacity_ + capacity_ / 2, 64});
     if (cap > std::numeric_limits<std::size_t>::max() / sizeof(float) / stride_)
         throw std::length_error("gallery too large");
-    const std::size_t bytes = cap * stride_ * sizeof(float);  // a multiple of kAlign
-    float* p = static_cast<float*>(std::aligned_alloc(kAlign, bytes));
+    const std::size_t row_bytes = stride_ * sizeof(float);  // a multiple of kAlign
+    std::size_t bytes = cap * row_bytes;
+    // Large matrices are aligned to and padded to 2 MiB and asked to be backed by huge
+    // pages: far fewer TLB misses when a search streams through tens of MiB.
+    const bool huge = bytes >= 2 * kHugeAlign;
+    if (huge) {
+        bytes = round_up(bytes, kHugeAlign);
+        cap = bytes / row_bytes;
+    }
+    float* p = static_cast<float*>(std::aligned_alloc(huge ? kHugeAlign : kAlign, bytes));
     if (!p) throw std::bad_alloc();
-    if (size_) std::memcpy(p, data_.get(), size_ * stride_ * sizeof(float));
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (huge) madvise(p, bytes, MADV_HUGEPAGE);  // advisory; failure is harmless
+#endif
+    if (size_) std::memcpy(p, data_.get(), size_ * row_bytes);
     data_.reset(p);
     capacity_ = cap;
 }
@@ -462,74 +565,66 @@ void GalleryIndex::search(const float* queries, std::size_t m, std::size_t k,
     // Threads: one unless the work (rows visited) pays for a team; then each thread gets
     // at least kParallelMinRows / 2 row visits.
     const std::size_t work = (n > std::numeric_limits<std::size_t>::max() / m) ? n : n * m;
-    int threads = omp_get_max_threads();
+    std::size_t threads = static_cast<std::size_t>(std::max(1, omp_get_max_threads()));
     const int cap = max_threads_.load(std::memory_order_relaxed);
-    if (cap > 0) threads = std::min(threads, cap);
-    if (work < kParallelMinRows || threads < 1) {
-        threads = 1;
-    } else {
-        threads = static_cast<int>(std::min<std::size_t>(threads, work / (kParallelMinRows / 2)));
-    }
-    // Small gallery but many queries: split the queries, not the rows (no merge needed).
-    const bool split_queries = threads > 1 && n < kParallelMinRows;
-    if (split_queries) threads = static_cast<int>(std::min<std::size_t>(threads, m));
+    if (cap > 0) threads = std::min(threads, static_cast<std::size_t>(cap));
+    threads = work < kParallelMinRows ? 1 : std::min(threads, work / (kParallelMinRows / 2));
 
     const float* data = data_.get();
     const std::int64_t* row_ids = row_ids_.data();
 
-    if (threads == 1 || split_queries) {
+    if (threads == 1) {
         std::vector<Cand> store(m * kk);
         std::vector<TopK> tops(m);
         for (std::size_t i = 0; i < m; ++i) tops[i] = TopK(store.data() + i * kk, kk);
-        auto run = [&](std::size_t q0, std::size_t q1) {
+        scan(data, stride_, row_ids, 0, n, q, 0, m, tops.data());
+        for (std::size_t i = 0; i < m; ++i) {
+            const std::size_t got = tops[i].finish();
+            write_result(tops[i].data(), got, k, out_ids + i * k, out_dist + i * k);
+        }
+        return;
+    }
+
+    if (n < kParallelMinRows) {
+        // Small gallery, many queries: each unit is a group of queries scanned over all
+        // rows and written out by the thread that claimed it; nothing to merge.
+        const std::size_t per_unit = std::max<std::size_t>(1, kUnitRows / n);
+        const std::size_t units = (m + per_unit - 1) / per_unit;
+        std::vector<Cand> store(m * kk);
+        std::vector<TopK> tops(m);
+        for (std::size_t i = 0; i < m; ++i) tops[i] = TopK(store.data() + i * kk, kk);
+        run_units(static_cast<int>(std::min(threads, units)), units, [&](std::size_t, std::size_t u) {
+            const std::size_t q0 = u * per_unit, q1 = std::min(m, q0 + per_unit);
             scan(data, stride_, row_ids, 0, n, q, q0, q1, tops.data() + q0);
             for (std::size_t i = q0; i < q1; ++i) {
                 const std::size_t got = tops[i].finish();
                 write_result(tops[i].data(), got, k, out_ids + i * k, out_dist + i * k);
             }
-        };
-        if (threads == 1) {
-            run(0, m);
-        } else {
-#pragma omp parallel num_threads(threads)
-            {
-                const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
-                const std::size_t nt = static_cast<std::size_t>(omp_get_num_threads());
-                run(m * t / nt, m * (t + 1) / nt);
-            }
-        }
+        });
         return;
     }
 
-    // Split the rows: thread t scans its own contiguous slice into its own top-k lists
-    // (nothing shared is written), then the lists are merged in a fixed order.
-    const std::size_t nt_max = static_cast<std::size_t>(threads);
-    std::vector<Cand> store(nt_max * m * kk);
-    std::vector<TopK> tops(nt_max * m);
-    std::vector<std::size_t> counts(nt_max * m, 0);
-    std::size_t team = 1;
-#pragma omp parallel num_threads(threads)
-    {
-        const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
-        const std::size_t nt = static_cast<std::size_t>(omp_get_num_threads());
-#pragma omp single
-        team = nt;  // the implicit barrier publishes it
-        TopK* mine = tops.data() + t * m;
-        for (std::size_t i = 0; i < m; ++i) mine[i] = TopK(store.data() + (t * m + i) * kk, kk);
-        // Slice boundaries on multiples of 4 rows keep the kernel on its 4-row path.
-        const std::size_t groups = (n + 3) / 4;
-        const std::size_t r0 = std::min(n, groups * t / nt * 4);
-        const std::size_t r1 = std::min(n, groups * (t + 1) / nt * 4);
-        scan(data, stride_, row_ids, r0, r1, q, 0, m, mine);
-        for (std::size_t i = 0; i < m; ++i) counts[t * m + i] = mine[i].finish();
-    }
+    // Large gallery: each unit is a slice of rows scanned for all queries into the
+    // claiming thread's own top-k lists (nothing shared is written); the lists are merged
+    // afterwards. The merge is exact under the total (distance, id) order, so the result
+    // does not depend on which thread scanned which slice.
+    const std::size_t units = (n + kUnitRows - 1) / kUnitRows;
+    threads = std::min(threads, units);
+    std::vector<Cand> store(threads * m * kk);
+    std::vector<TopK> tops(threads * m);
+    for (std::size_t j = 0; j < threads * m; ++j) tops[j] = TopK(store.data() + j * kk, kk);
+    run_units(static_cast<int>(threads), units, [&](std::size_t t, std::size_t u) {
+        const std::size_t r0 = u * kUnitRows, r1 = std::min(n, r0 + kUnitRows);
+        scan(data, stride_, row_ids, r0, r1, q, 0, m, tops.data() + t * m);
+    });
     std::vector<Cand> merged;
-    merged.reserve(team * kk);
+    merged.reserve(threads * kk);
     for (std::size_t i = 0; i < m; ++i) {
         merged.clear();
-        for (std::size_t t = 0; t < team; ++t) {
-            const Cand* c = store.data() + (t * m + i) * kk;
-            merged.insert(merged.end(), c, c + counts[t * m + i]);
+        for (std::size_t t = 0; t < threads; ++t) {
+            TopK& top = tops[t * m + i];
+            const std::size_t got = top.finish();
+            merged.insert(merged.end(), top.data(), top.data() + got);
         }
         const std::size_t got = std::min(kk, merged.size());
         std::partial_sort(merged.begin(), merged.begin() + got, merged.end(), CandLess{});

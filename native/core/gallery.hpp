@@ -10,6 +10,9 @@
 // updates an exclusive one. A search therefore always sees a state between two whole
 // updates, never a half-applied batch.
 //
+// Searches over large galleries (or big query batches) run on an OpenMP team; Linux helper
+// threads of that team are kept off the CPU of the searching thread (see gallery.cpp).
+//
 // This header never includes Python headers; the bindings live in bindings/gallery.cpp.
 #pragma once
 
