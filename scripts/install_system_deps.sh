@@ -24,6 +24,25 @@ if [[ -z "$have_python" || "$(command -v "$have_python")" == /usr/bin/* ]]; then
   packages+=("python${ver}" "python${ver}-venv" "python${ver}-dev")
 fi
 
+# dlib's reference descriptor path calls libblas.so.3: it must resolve to OpenBLAS (netlib's
+# reference BLAS is ~3x slower than no BLAS at all). Debian's alternatives pick OpenBLAS by
+# priority once it is installed; a system set by hand to netlib is put back, loudly.
+select_openblas() {
+  local arch name current wanted
+  arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo "$(uname -m)-linux-gnu")
+  for name in libblas.so.3 liblapack.so.3; do
+    current=$(update-alternatives --query "$name-$arch" 2>/dev/null | sed -n 's/^Value: //p')
+    wanted=$(update-alternatives --list "$name-$arch" 2>/dev/null | grep -m1 openblas || true)
+    if [[ -n "$wanted" && "$current" != "$wanted" ]]; then
+      echo "system packages: selecting OpenBLAS for $name (was ${current:-unset})" >&2
+      $sudo update-alternatives --set "$name-$arch" "$wanted" >&2
+    fi
+  done
+}
+
+sudo=""
+if [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null; then sudo="sudo"; fi
+
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
@@ -31,15 +50,16 @@ for p in "${packages[@]}"; do
 done
 if ((${#missing[@]} == 0)); then
   echo "system packages: all present" >&2
+  select_openblas
   exit 0
 fi
 
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then
-  command -v sudo >/dev/null || { echo "error: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-  sudo="sudo"
+if [[ $(id -u) -ne 0 && -z "$sudo" ]]; then
+  echo "error: need root or sudo to install: ${missing[*]}" >&2
+  exit 1
 fi
 echo "system packages: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+select_openblas
