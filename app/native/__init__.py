@@ -2,7 +2,6 @@
 
 try:
     from ._core import *  # noqa: F401,F403
-    from ._core import build_info, loaded_libraries  # noqa: F401
 except ImportError as exc:  # pragma: no cover - only without a build
     raise ImportError(
         "the native core app.native._core is not built: run `make test` or `make run` "
