@@ -1,0 +1,110 @@
+"""The live gallery: enrolled face templates, searched by cosine similarity per identity.
+
+Templates (one per enrolled photo) are stored L2-normalised in the native GalleryIndex, so its
+Euclidean ranking is the cosine ranking (cos = 1 - d^2 / 2). A person may have several
+templates; a match reports the best template of the best person and the best similarity of any
+*other* person, whose difference is the decision margin. Thread-safe: the index allows one
+thread to search while another enrols; the id maps are guarded by a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from app import native
+
+
+@dataclass(frozen=True)
+class GalleryMatch:
+    staff_id: int | None      # best person, None when the gallery is empty
+    template_id: int | None
+    similarity: float         # cosine similarity to that person's best template
+    runner_up_staff_id: int | None
+    runner_up_similarity: float  # best similarity of any other person (-1 when none)
+
+    @property
+    def margin(self) -> float:
+        return self.similarity - self.runner_up_similarity
+
+
+def normalise(descriptors: np.ndarray) -> np.ndarray:
+    d = np.ascontiguousarray(descriptors, dtype=np.float32)
+    norms = np.linalg.norm(d, axis=-1, keepdims=True)
+    if np.any(norms == 0) or not np.all(np.isfinite(norms)):
+        raise ValueError("descriptor with zero or non-finite norm")
+    return np.ascontiguousarray(d / norms, dtype=np.float32)
+
+
+class FaceGallery:
+    def __init__(self, dim: int = 128, search_depth: int = 32):
+        self._index = native.GalleryIndex(dim)
+        self._staff_of: dict[int, int] = {}
+        self._lock = threading.Lock()
+        self.dim = dim
+        self.search_depth = search_depth
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def staff_ids(self) -> set[int]:
+        with self._lock:
+            return set(self._staff_of.values())
+
+    def add(self, template_id: int, staff_id: int, descriptor: np.ndarray) -> None:
+        vector = normalise(np.asarray(descriptor).reshape(1, self.dim))
+        with self._lock:
+            if template_id in self._staff_of:
+                self._index.replace(np.array([template_id], np.int64), vector)
+            else:
+                self._index.add(np.array([template_id], np.int64), vector)
+            self._staff_of[template_id] = staff_id
+
+    def remove_templates(self, template_ids) -> int:
+        ids = np.asarray(list(template_ids), np.int64)
+        with self._lock:
+            removed = self._index.remove(ids) if len(ids) else 0
+            for t in ids.tolist():
+                self._staff_of.pop(t, None)
+        return removed
+
+    def remove_staff(self, staff_id: int) -> int:
+        with self._lock:
+            templates = [t for t, s in self._staff_of.items() if s == staff_id]
+        return self.remove_templates(templates)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._index.remove(self._index.ids())
+            self._staff_of.clear()
+
+    def match(self, descriptor: np.ndarray) -> GalleryMatch:
+        """The best person for one descriptor, with the runner-up for the margin."""
+        return self.match_many(np.asarray(descriptor).reshape(1, self.dim))[0]
+
+    def match_many(self, descriptors: np.ndarray) -> list[GalleryMatch]:
+        queries = normalise(np.asarray(descriptors).reshape(-1, self.dim))
+        k = min(len(self._index), self.search_depth)
+        if k == 0:
+            return [GalleryMatch(None, None, -1.0, None, -1.0) for _ in range(len(queries))]
+        ids, distances = self._index.search(queries, k)
+        with self._lock:
+            staff_of = dict(self._staff_of)
+        out = []
+        for row_ids, row_d in zip(ids, distances):
+            best: dict[int, tuple[float, int]] = {}
+            for t, d in zip(row_ids.tolist(), row_d.tolist()):
+                staff = staff_of.get(t)
+                if t < 0 or staff is None or staff in best:
+                    continue  # results come best first: the first hit per person is their best
+                best[staff] = (1.0 - d * d / 2.0, t)
+            ranked = sorted(best.items(), key=lambda item: -item[1][0])
+            if not ranked:
+                out.append(GalleryMatch(None, None, -1.0, None, -1.0))
+                continue
+            (staff, (sim, template)) = ranked[0]
+            runner = ranked[1] if len(ranked) > 1 else (None, (-1.0, None))
+            out.append(GalleryMatch(staff, template, sim, runner[0], runner[1][0]))
+        return out
