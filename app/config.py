@@ -316,7 +316,8 @@ class SensorConfig:
     enabled: bool = setting(False, "Use the distance sensor to wake recognition.")
     port: str = setting(
         "auto",
-        "Serial port of the sensor, e.g. /dev/ttyTHS1; auto = probe known ports.",
+        "Serial port of the sensor, e.g. /dev/ttyTHS1; auto = probe known ports; "
+        "sim:// = the built-in simulator.",
         check=_check_serial_port,
         allowed="auto, a device path, COMn, or a pyserial URL",
     )
@@ -328,6 +329,7 @@ class SensorConfig:
     far_mm: int = setting(
         1200, "A person farther than this (mm) has left; must exceed near_mm.", min=100, max=5000
     )
+    poll_hz: int = setting(20, "Distance readings per second.", min=10, max=50)
 
 
 _PIN = {"min": NO_PIN, "max": 63}

@@ -165,3 +165,24 @@ def test_missing_port_is_no_sensor_not_a_crash(tmp_path):
     with Tof200fSensor(str(tmp_path / "ttyNONE")) as sensor:
         wait_for(lambda: sensor.status().state == NO_SENSOR, 2)
         assert "cannot use" in sensor.status().reason and sensor.status().present is None
+
+
+def test_sensor_from_config(tmp_path):
+    import dataclasses
+
+    from app.config import SensorConfig
+    from app.hardware.tof200f import find_port, sensor_from_config
+
+    assert sensor_from_config(SensorConfig(enabled=False)) is None
+    cfg = dataclasses.replace(SensorConfig(), enabled=True, port="sim://", near_mm=700, far_mm=900, poll_hz=25)
+    sensor = sensor_from_config(cfg)
+    with sensor:
+        wait_for(lambda: sensor.status().state == OK, 2)
+        assert sensor.simulator is not None and sensor.port == sensor.simulator.port
+        assert (sensor.presence.near_mm, sensor.presence.far_mm) == (700, 900)
+        assert sensor.period == pytest.approx(0.04)
+    assert sensor.simulator._thread is None  # stopped with the sensor
+    with Tof200fSimulator() as sim:  # auto: the first listed port where the sensor answers
+        ports = [str(tmp_path / "ttyNONE"), sim.port]
+        assert find_port(115200, 0x50, candidates=ports) == sim.port
+        assert find_port(115200, 0x51, candidates=ports) is None

@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     native = bsub.add_parser("native", help="descriptor, HOG, gallery and text against baselines")
     native.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
     native.add_argument("--repeat", type=int, default=30, help="timed runs per measurement (median)")
+    _hw_parser(sub)
     return p
 
 
@@ -131,7 +132,58 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "doctor": cmd_doctor, "models": cmd_models, "bench": cmd_bench}
+# --- hardware (daka hw ...) ---------------------------------------------------------------
+
+
+def _hw_parser(sub) -> None:
+    hw = sub.add_parser("hw", help="camera, distance sensor and GPIO")
+    hsub = hw.add_subparsers(dest="hw_command", required=True, metavar="ACTION")
+    test = hsub.add_parser("test", help="exercise camera, sensor, relay, buzzer and LEDs once")
+    test.add_argument("--source", help="camera source URL (overrides [camera] source)")
+    test.add_argument("--sensor-port", help="sensor serial port, or sim:// for the simulator")
+    test.add_argument("--gpio", choices=("config", "mock"), default="config",
+                      help="mock = simulated pins (all devices on pins 17, 18, 22, 23)")
+    test.add_argument("--frames", type=int, default=30, help="camera frames to capture")
+    test.add_argument("--readings", type=int, default=10, help="distance readings to take")
+    test.add_argument("--json", action="store_true", help="print the results as JSON")
+    bench = hsub.add_parser("bench", help="camera loss/recovery times, capture rate, sensor intervals (JSON)")
+    bench.add_argument("--repeat", type=int, default=5, help="unplug/replug cycles per source")
+
+
+def cmd_hw(args) -> int:
+    import dataclasses
+
+    from app.hardware import selftest
+
+    _, config = _load(args, create=False)
+    if args.hw_command == "bench":
+        from app.hardware import bench
+
+        print(json.dumps(bench.run(repeat=max(1, args.repeat)), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    gpio_cfg, factory = config.gpio, None
+    if args.gpio == "mock":
+        from app.hardware.gpio import make_pin_factory
+
+        gpio_cfg = dataclasses.replace(gpio_cfg, enabled=True, relay_pin=17, buzzer_pin=18,
+                                       led_green_pin=22, led_red_pin=23)
+        factory = make_pin_factory("mock")
+    results = [
+        selftest.check_camera(config.camera, args.source, frames=max(1, args.frames)),
+        selftest.check_sensor(config.sensor, args.sensor_port, readings=max(1, args.readings)),
+        *selftest.check_gpio(gpio_cfg, factory),
+    ]
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False, indent=2))
+    else:
+        print(selftest.format_report(results))
+    return EXIT_FAIL if any(r["result"] == selftest.FAILED for r in results) else EXIT_OK
+
+
+# --- end of hardware ----------------------------------------------------------------------
+
+
+COMMANDS = {"run": cmd_run, "doctor": cmd_doctor, "models": cmd_models, "bench": cmd_bench, "hw": cmd_hw}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -208,7 +208,7 @@ class TerminalGpio:
         self.beeper: Beeper | None = None
         self.leds: StatusLeds | None = None
         self.exit_button = None
-        self.problems: list[str] = []
+        self.problems: dict[str, str] = {}  # device name -> why it could not be set up
         self.state, self.reason = "disabled", ""
         if not gpio_cfg.enabled:
             self.reason = "GPIO disabled in the configuration ([gpio] enabled = false)"
@@ -225,16 +225,16 @@ class TerminalGpio:
         def pin(value: int) -> int | None:
             return None if value < 0 else value
 
-        self.relay = self._build("relay_pin", lambda: DoorRelay(
+        self.relay = self._build("relay", lambda: DoorRelay(
             gpio_cfg.relay_pin, active_high=gpio_cfg.relay_active_high,
             pulse_ms=gpio_cfg.relay_pulse_ms, pin_factory=factory), gpio_cfg.relay_pin)
-        self.beeper = self._build("buzzer_pin", lambda: Beeper(gpio_cfg.buzzer_pin, pin_factory=factory),
+        self.beeper = self._build("buzzer", lambda: Beeper(gpio_cfg.buzzer_pin, pin_factory=factory),
                                   gpio_cfg.buzzer_pin)
         if pin(gpio_cfg.led_green_pin) is not None or pin(gpio_cfg.led_red_pin) is not None:
-            self.leds = self._build("led pins", lambda: StatusLeds(
+            self.leds = self._build("leds", lambda: StatusLeds(
                 pin(gpio_cfg.led_green_pin), pin(gpio_cfg.led_red_pin), pin_factory=factory), 0)
         if pin(gpio_cfg.exit_button_pin) is not None:
-            self.exit_button = self._build("exit_button_pin", lambda: self._button(
+            self.exit_button = self._build("exit_button", lambda: self._button(
                 gpio_cfg.exit_button_pin, factory, on_exit_button), gpio_cfg.exit_button_pin)
 
     def _button(self, pin: int, factory, callback):
@@ -250,7 +250,7 @@ class TerminalGpio:
         try:
             return make()
         except Exception as exc:  # an invalid or busy pin disables that device only
-            self.problems.append(f"{what}: {exc}")
+            self.problems[what] = str(exc)
             logger.error("gpio: {} unusable: {}", what, exc)
             return None
 
@@ -278,7 +278,7 @@ class TerminalGpio:
 
     def summary(self) -> dict:
         return {
-            "state": self.state, "reason": self.reason, "problems": list(self.problems),
+            "state": self.state, "reason": self.reason, "problems": dict(self.problems),
             "relay": self.relay is not None, "buzzer": self.beeper is not None,
             "leds": self.leds is not None, "exit_button": self.exit_button is not None,
         }

@@ -135,6 +135,7 @@ class Tof200fSensor:
         self._errors = 0
         self._stamps: collections.deque[float] = collections.deque(maxlen=20)
         self.history: collections.deque[Reading] = collections.deque(maxlen=200)
+        self.simulator = None  # the Tof200fSimulator behind a sim:// port, owned by this sensor
 
     # -- one transaction --------------------------------------------------------------------
 
@@ -195,6 +196,8 @@ class Tof200fSensor:
         self.close()
         with self._lock:
             self._state = STOPPED
+        if self.simulator is not None:
+            self.simulator.stop()
 
     def __enter__(self) -> "Tof200fSensor":
         return self.start()
@@ -271,10 +274,23 @@ def find_port(baud: int, slave_id: int, candidates=AUTO_PORTS) -> str | None:
 
 
 def sensor_from_config(sensor_cfg, port: str | None = None, **kwargs) -> Tof200fSensor | None:
-    """The sensor for the [sensor] section, or None when disabled or not found on any port."""
+    """The sensor for the [sensor] section, or None when disabled or not found on any port.
+
+    ``sim://`` runs the simulator (:mod:`app.hardware.tof_sim`) in this process and reads it
+    through a pseudo-terminal: the whole driver path, without the hardware.
+    """
     if not sensor_cfg.enabled and port is None:
         return None
     port = port or sensor_cfg.port
+    kwargs.setdefault("poll_hz", getattr(sensor_cfg, "poll_hz", 20))
+    if port.startswith("sim://"):
+        from app.hardware.tof_sim import Tof200fSimulator
+
+        simulator = Tof200fSimulator(baud=sensor_cfg.baud, slave_id=sensor_cfg.slave_id).start()
+        sensor = Tof200fSensor(simulator.port, baud=sensor_cfg.baud, slave_id=sensor_cfg.slave_id,
+                               near_mm=sensor_cfg.near_mm, far_mm=sensor_cfg.far_mm, **kwargs)
+        sensor.simulator = simulator
+        return sensor
     if port == "auto":
         port = find_port(sensor_cfg.baud, sensor_cfg.slave_id)
         if port is None:

@@ -1,0 +1,49 @@
+"""`daka hw test`: every device exercised once, against the simulator, mock pins and a test scene."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.cli.main import main
+
+
+def run_cli(capsys, tmp_path, *args) -> tuple[int, str]:
+    code = main(["--instance", str(tmp_path / "inst"), "hw", *args])
+    return code, capsys.readouterr().out
+
+
+def test_hw_test_exercises_every_device(capsys, tmp_path):
+    code, out = run_cli(capsys, tmp_path, "test", "--source", "test://?width=320&height=240&fps=30",
+                        "--sensor-port", "sim://", "--gpio", "mock", "--json")
+    results = {r["device"]: r for r in json.loads(out)}
+    assert code == 0, results
+    assert set(results) == {"camera", "sensor", "buzzer", "relay", "leds"}
+    assert all(r["result"] == "ok" for r in results.values())
+    camera = results["camera"]
+    assert camera["frames"] == 30 and (camera["width"], camera["height"]) == (320, 240)
+    assert 20 <= camera["fps"] <= 40
+    sensor = results["sensor"]
+    assert len(sensor["readings"]) == 10 and "(simulator)" in sensor["port"]
+    assert all(v is None or 0 < v <= 4000 for v in sensor["readings"])
+    assert sensor["max_interval_ms"] <= 100
+
+
+def test_hw_test_plain_report_and_failure_status(capsys, tmp_path):
+    code, out = run_cli(capsys, tmp_path, "test", "--source", "v4l2:///dev/video-missing", "--gpio", "mock")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("摄像头 camera") and "故障 FAILED" in lines[0] and "does not exist" in lines[0]
+    assert "未启用 skipped" in lines[1] and "sensor.enabled = false" in lines[1]
+    assert "1 项故障 failed" in lines[-1]
+
+
+@pytest.mark.skipif(any(Path("/dev").glob("gpiochip*")), reason="this machine has GPIO")
+def test_hw_test_without_gpio_says_so(capsys, tmp_path):
+    code, out = run_cli(capsys, tmp_path, "test", "--source", "test://", "--frames", "5", "--json")
+    results = json.loads(out)
+    gpio = [r for r in results if r["device"] == "gpio"]
+    assert gpio and gpio[0]["result"] == "skipped" and "no GPIO" in gpio[0]["detail"]
+    assert code == 0  # absent GPIO on a PC is not a failure
