@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from app.hardware.camera import NO_CAMERA, STREAMING, Camera, transform
 from app.hardware.camera_url import parse_camera_source
-from app.hardware.sources import CameraUnavailable, GstProcessSource, gst_source
+from app.hardware.sources import CameraLost, CameraUnavailable, FrameSource, GstProcessSource
 
 needs_gst = pytest.mark.skipif(shutil.which("gst-launch-1.0") is None, reason="gst-launch-1.0 not installed")
 
@@ -207,3 +208,68 @@ def test_auto_without_any_camera_is_a_clear_no_camera_state():
     with Camera(parse_camera_source("auto")) as camera:
         wait_for(lambda: camera.status().state == NO_CAMERA, 15)
         assert "no camera found" in camera.status().reason
+
+
+class BlockingSource(FrameSource):
+    """Delivers a few frames, then blocks in read() ignoring the timeout (as a wedged V4L2 read can)."""
+
+    description = "blocking"
+
+    def __init__(self, frames: int = 5) -> None:
+        self.left = frames
+        self.release = threading.Event()
+
+    def open(self) -> None:
+        pass
+
+    def read(self, timeout: float):
+        if self.left > 0:
+            self.left -= 1
+            time.sleep(0.02)
+            return np.zeros((8, 8, 3), np.uint8)
+        self.release.wait()
+        raise CameraLost("read gave up")
+
+    def interrupt(self) -> None:
+        self.release.set()
+
+
+def test_a_read_that_never_returns_still_shows_no_camera_in_time():
+    made = []
+
+    def factory(spec):
+        made.append(BlockingSource())
+        return made[-1]
+
+    camera = Camera(parse_camera_source("test://"), stall_s=0.3, source_factory=factory).start()
+    try:
+        wait_for(lambda: camera.status().frames == 5, 3)
+        lost = wait_for(lambda: camera.status().state == NO_CAMERA, LOST_WITHIN_S)
+        assert lost <= 0.6 and "no frame for" in camera.status().reason
+        made[0].release.set()  # the read finally returns: the camera opens a new source
+        wait_for(lambda: len(made) == 2 and camera.status().frames > 5, BACK_WITHIN_S)
+    finally:
+        camera.stop()
+
+
+def test_auto_tries_csi_then_each_v4l2_device(monkeypatch):
+    import app.hardware.camera as camera_module
+
+    monkeypatch.setattr(camera_module, "v4l2_devices", lambda: ["/dev/video-x3", "/dev/video-x7"])
+    spec = parse_camera_source("auto", 640, 480, 15)
+    names = [s.description for s in camera_module.auto_candidates(spec, csi_available=True)]
+    assert names == ["csi://0", "v4l2:///dev/video-x3", "v4l2:///dev/video-x7"]
+    assert [s.description for s in camera_module.auto_candidates(spec, csi_available=False)][0] == "v4l2:///dev/video-x3"
+
+
+@needs_gst
+def test_auto_reports_why_each_candidate_failed(monkeypatch):
+    import app.hardware.camera as camera_module
+
+    monkeypatch.setattr(camera_module, "v4l2_devices", lambda: ["/dev/video-x3"])
+    monkeypatch.setattr(camera_module, "gst_element_exists", lambda name: True)  # pretend a Jetson
+    with Camera(parse_camera_source("auto")) as camera:
+        wait_for(lambda: camera.status().state == NO_CAMERA, 10)
+        reason = camera.status().reason
+    assert "csi://0" in reason and "nvarguscamerasrc" in reason  # gst-launch: no such element here
+    assert "/dev/video-x3 does not exist" in reason
