@@ -167,6 +167,13 @@ def _check_camera_source(value: str) -> str | None:
     for name, number in parse_qsl(parts.query):
         if name in ("width", "height", "fps") and not number.isdigit():
             return f"{_show(value)}: {name}={number!r} is not a whole number"
+    # The camera's own parser has the last word (unknown parameters, flip range ...).
+    from app.hardware.camera_url import CameraUrlError, parse_camera_source
+
+    try:
+        parse_camera_source(value)
+    except CameraUrlError as exc:
+        return str(exc)
     return None
 
 

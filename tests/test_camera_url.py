@@ -89,3 +89,15 @@ def test_gst_pipeline_is_taken_verbatim_and_given_a_bgr_tail():
 def test_bad_urls_are_clear_errors(url, message):
     with pytest.raises(CameraUrlError, match=message):
         parse_camera_source(url)
+
+
+def test_the_config_rejects_what_the_camera_cannot_open(tmp_path):
+    from app.config import ConfigError, load_config
+    from app.instance import Instance
+
+    inst = Instance(tmp_path / "inst").create_dirs()
+    inst.config_path.write_text('[camera]\nsource = "csi://0?flip=9"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="flip-method 0..7"):
+        load_config(inst)
+    inst.config_path.write_text('[camera]\nsource = "csi://0?flip=2&fps=60"\n', encoding="utf-8")
+    assert load_config(inst).camera.source == "csi://0?flip=2&fps=60"

@@ -137,6 +137,7 @@ class Camera:
         if self.spec.scheme == "none" or self._thread is not None:
             return self
         self._stop.clear()
+        self.slot.reopen()
         self._thread = threading.Thread(target=self._run, daemon=True, name="camera")
         self._thread.start()
         return self

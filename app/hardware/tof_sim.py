@@ -78,11 +78,11 @@ class WalkUpScene:
 
     def __call__(self, t: float) -> float | None:
         phase = t % self.period_s
-        walk, stay = 2.0, 3.0
+        walk, stay = self.period_s / 6, self.period_s / 4  # 2 s and 3 s of a 12 s cycle
         if phase < walk:
             return self.wall_mm + (self.stand_mm - self.wall_mm) * phase / walk
         if phase < walk + stay:
-            return self.stand_mm + 15 * math.sin(phase * 3)  # sways a little
+            return self.stand_mm + 15 * math.sin(phase * 18 / self.period_s * 2)  # sways a little
         if phase < 2 * walk + stay:
             return self.stand_mm + (self.wall_mm - self.stand_mm) * (phase - walk - stay) / walk
         return self.wall_mm
