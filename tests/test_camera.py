@@ -245,7 +245,7 @@ def test_a_read_that_never_returns_still_shows_no_camera_in_time():
     try:
         wait_for(lambda: camera.status().frames == 5, 3)
         lost = wait_for(lambda: camera.status().state == NO_CAMERA, LOST_WITHIN_S)
-        assert lost <= 0.6 and "no frame for" in camera.status().reason
+        assert lost <= 1.0 and "no frame for" in camera.status().reason
         made[0].release.set()  # the read finally returns: the camera opens a new source
         wait_for(lambda: len(made) == 2 and camera.status().frames > 5, BACK_WITHIN_S)
     finally:
