@@ -273,3 +273,63 @@ def test_auto_reports_why_each_candidate_failed(monkeypatch):
         reason = camera.status().reason
     assert "csi://0" in reason and "nvarguscamerasrc" in reason  # gst-launch: no such element here
     assert "/dev/video-x3 does not exist" in reason
+
+
+class MjpegServer:
+    """An HTTP MJPEG camera (multipart/x-mixed-replace, as IP cameras serve) on a local port.
+    ``live.clear()`` unplugs it: streams end and new requests get 503."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        live = self.live = threading.Event()
+        live.set()
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if not live.is_set():
+                    self.send_error(503)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                i = 0
+                try:
+                    while live.is_set():
+                        ok, jpg = cv2.imencode(".jpg", np.full((120, 160, 3), (i * 7) % 256, np.uint8))
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
+                                         % len(jpg) + jpg.tobytes() + b"\r\n")
+                        i += 1
+                        time.sleep(0.04)
+                except OSError:  # the client went away
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/stream.mjpg"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.live.clear()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_network_stream_dropped_and_restored():
+    server = MjpegServer()
+    try:
+        with Camera(parse_camera_source(server.url)) as camera:
+            items = collect(camera, 1.0)
+            assert len(items) >= 15 and items[0].frame.shape == (120, 160, 3)
+            server.live.clear()  # the IP camera goes away
+            wait_for(lambda: camera.status().state == NO_CAMERA, LOST_WITHIN_S)
+            time.sleep(1.0)
+            assert camera.status().state == NO_CAMERA
+            server.live.set()
+            wait_for(lambda: camera.status().state == STREAMING, BACK_WITHIN_S)
+            assert camera.slot.get(timeout=1) is not None and camera.status().reconnects >= 1
+    finally:
+        server.close()
