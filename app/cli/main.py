@@ -148,6 +148,10 @@ def _hw_parser(sub) -> None:
     test.add_argument("--json", action="store_true", help="print the results as JSON")
     bench = hsub.add_parser("bench", help="camera loss/recovery times, capture rate, sensor intervals (JSON)")
     bench.add_argument("--repeat", type=int, default=5, help="unplug/replug cycles per source")
+    sim = hsub.add_parser("tof-sim", help="run the TOF200F simulator on a pseudo-terminal until Ctrl-C")
+    sim.add_argument("--link", help="also make this path a symlink to the pty (a stable port name)")
+    sim.add_argument("--baud", type=int, default=None, help="sensor baud rate (default [sensor] baud)")
+    sim.add_argument("--slave-id", type=lambda t: int(t, 0), default=None, help="default [sensor] slave_id")
 
 
 def cmd_hw(args) -> int:
@@ -160,6 +164,19 @@ def cmd_hw(args) -> int:
         from app.hardware import bench
 
         print(json.dumps(bench.run(repeat=max(1, args.repeat)), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if args.hw_command == "tof-sim":
+        import threading
+
+        from app.hardware.tof_sim import Tof200fSimulator
+
+        sim = Tof200fSimulator(baud=args.baud or config.sensor.baud,
+                               slave_id=config.sensor.slave_id if args.slave_id is None else args.slave_id,
+                               link=args.link)
+        with sim:
+            print(json.dumps({"port": sim.path, "pty": sim.port, "baud": sim.baud, "slave_id": sim.slave_id}),
+                  flush=True)
+            threading.Event().wait()  # until Ctrl-C or a signal
         return EXIT_OK
     gpio_cfg, factory = config.gpio, None
     if args.gpio == "mock":
