@@ -286,6 +286,24 @@ class VisionConfig:
     descriptor_backend: str = setting(
         "onnx", "Face descriptor implementation.", choices=("onnx", "dlib")
     )
+    flip_augment: bool = setting(
+        True,
+        "Describe each face chip and its mirror image and average the two (better accuracy, "
+        "twice the descriptor time).",
+    )
+    better_view_factor: float = setting(
+        1.3,
+        "Recognise a tracked face again when a view's quality score beats its best recognised "
+        "view by this factor.",
+        min=1.0,
+        max=10.0,
+    )
+    track_min_iou: float = setting(
+        0.3, "Minimum box overlap (IoU) for a detection to continue a track.", min=0.05, max=0.95
+    )
+    track_max_missed: int = setting(
+        1, "A track expires after this many detection passes in a row without it.", min=0, max=30
+    )
 
 
 @dataclass(frozen=True)
@@ -293,13 +311,14 @@ class RecognitionConfig:
     """Matching a face against enrolled people."""
 
     threshold: float = setting(
-        0.93,
-        "Minimum cosine similarity between descriptors to accept a match.",
+        0.948,
+        "Minimum cosine similarity between descriptors to accept a match (calibrated with "
+        "`daka eval lfw`: false-positive identification rate 1% over a 774-person gallery).",
         min=0.0,
         max=1.0,
     )
     margin: float = setting(
-        0.02,
+        0.01,
         "Best match must beat the next person's similarity by at least this much.",
         min=0.0,
         max=1.0,
