@@ -275,7 +275,19 @@ class VisionConfig:
         100, "Ignore faces narrower than this (pixels, full-size frame).", min=40, max=1000
     )
     detect_every_n_frames: int = setting(
-        5, "Run the detector on every n-th frame; track in between.", min=1, max=60
+        10,
+        "Run the detector on every n-th frame; track in between (and, with nobody in view, "
+        "on every frame in which something moved).",
+        min=1,
+        max=60,
+    )
+    idle_motion_level: int = setting(
+        12,
+        "With nobody in view, search a frame only if a cell of its 64x36 thumbnail changed by "
+        "more than this many grey levels since the previous frame (else every n-th frame); "
+        "0 = search every frame.",
+        min=0,
+        max=255,
     )
     recognize_stale_frames: int = setting(
         40, "Re-run recognition on a tracked face after this many frames.", min=1, max=1000

@@ -128,11 +128,24 @@ def test_moving_face_keeps_one_track_and_is_followed(parts, actors, gallery_vect
     assert detector.calls == 4
 
 
-def test_detector_runs_every_frame_when_nobody_is_tracked(parts, gallery_vectors):
+def test_with_nobody_in_view_the_detector_runs_when_something_moves(parts, gallery_vectors):
     pipeline, detector = make_pipeline(parts, make_gallery(gallery_vectors), detect_every_n_frames=5)
-    empty = background(640, 480)
+    still = background(640, 480)
+    for _ in range(11):
+        assert pipeline.process(still).tracks == []
+    assert detector.calls == 3                      # frames 0, 5, 10: a still scene
+    moving = still.copy()
+    for k in range(6):                              # something (not a face) moves: every frame
+        moving[100:200, 40 * k:40 * k + 40] = 255
+        pipeline.process(moving.copy())
+    assert detector.calls == 3 + 6
+
+
+def test_without_the_motion_gate_the_detector_runs_every_idle_frame(parts, gallery_vectors):
+    pipeline, detector = make_pipeline(parts, make_gallery(gallery_vectors), idle_motion_level=0)
+    still = background(640, 480)
     for _ in range(7):
-        assert pipeline.process(empty).tracks == []
+        pipeline.process(still)
     assert detector.calls == 7
 
 

@@ -74,7 +74,7 @@ def open_set_split(identities: list[str], numbers: list[int]):
             genuine.extend(idx[1:])
         else:
             impostor.append(idx[0])
-    return np.array(gallery), np.array(genuine), np.array(impostor)
+    return np.array(gallery, int), np.array(genuine, int), np.array(impostor, int)
 
 
 def identification(best_id: np.ndarray, score: np.ndarray, true_id: np.ndarray, is_genuine: np.ndarray,
@@ -90,15 +90,17 @@ def identification(best_id: np.ndarray, score: np.ndarray, true_id: np.ndarray, 
     out = {
         "genuine_probes": int(g.sum()),
         "impostor_probes": int(i.sum()),
-        "rank1": float(np.mean(correct[g])),
+        "rank1": float(np.mean(correct[g])) if g.any() else None,
     }
     for name, rate in (("1e-2", 1e-2), ("1e-3", 1e-3)):
+        if not i.any() or not g.any():
+            continue  # no impostors (or no genuine probes): no open-set rates
         t = threshold_at_rate(score[i], rate)
         out[f"fnir_at_fpir_{name}"] = float(np.mean(~(correct[g] & (score[g] >= t))))
         out[f"threshold_at_fpir_{name}"] = t
     if accepted is not None:
         out["configured"] = {
-            "fnir": float(np.mean(~(correct[g] & accepted[g]))),
-            "fpir": float(np.mean(accepted[i])),
+            "fnir": float(np.mean(~(correct[g] & accepted[g]))) if g.any() else None,
+            "fpir": float(np.mean(accepted[i])) if i.any() else None,
         }
     return out

@@ -130,8 +130,10 @@ def evaluate_lfw(root, pairs_path, models, config, baseline: str | None = None, 
                         "failure_rate": float(np.mean(failures)),
                         "found_on_retry": int((found_by == "retry").sum()),
                         "centre_box_fallback": int((found_by == "centre").sum()),
-                        "note": "failure = no face at the first detection pass; retries add upsampling and "
-                                "lower the HOG threshold; then the centred box LFW's faces sit in"}
+                        "note": ("failure = no face at the first detection pass; " + (
+                            "then the centred box LFW's faces sit in" if euclidean else
+                            "retries add upsampling and lower the HOG threshold; then the centred box "
+                            "LFW's faces sit in"))}
     per_image = _time_sample(extractor, folder.images, timing_sample)
     out["timing"] = {"seconds_per_image": per_image, "sample_images": min(timing_sample, len(folder.images)),
                      "seconds_per_image_uncached_run": fresh_seconds}

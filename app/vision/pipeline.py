@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from app import native
@@ -58,7 +59,8 @@ class PipelineSettings:
     detect_upsample: int = 0
     detect_threads: int = 2
     min_face_px: int = 100
-    detect_every_n_frames: int = 5
+    detect_every_n_frames: int = 10
+    idle_motion_level: int = 12
     recognize_stale_frames: int = 40
     better_view_factor: float = 1.3
     track_min_iou: float = 0.3
@@ -69,7 +71,7 @@ class PipelineSettings:
         return cls(
             detect_downscale=vision.detect_downscale, detect_upsample=vision.detect_upsample,
             detect_threads=vision.detect_threads, min_face_px=vision.min_face_px,
-            detect_every_n_frames=vision.detect_every_n_frames,
+            detect_every_n_frames=vision.detect_every_n_frames, idle_motion_level=vision.idle_motion_level,
             recognize_stale_frames=vision.recognize_stale_frames,
             better_view_factor=vision.better_view_factor, track_min_iou=vision.track_min_iou,
             track_max_missed=vision.track_max_missed,
@@ -89,6 +91,7 @@ class VisionPipeline:
         self.tracker = FaceTracker(self.settings.track_min_iou, self.settings.track_max_missed)
         self.index = -1
         self._last_detection = None
+        self._thumb = None
 
     @classmethod
     def from_config(cls, models, config, gallery, embedder=None) -> "VisionPipeline":
@@ -111,13 +114,29 @@ class VisionPipeline:
     def reset(self) -> None:
         self.tracker.clear()
         self._last_detection = None
+        self._thumb = None
 
-    def _detect_due(self) -> bool:
-        # With nothing tracked every frame is searched, so a face entering is found at once;
-        # while tracking, the detector runs every n-th frame and tracks are followed between.
-        if not self.tracker.tracks or self._last_detection is None:
+    def _moved(self, frame: np.ndarray) -> bool:
+        """Did anything change since the previous frame? (a 64x36 thumbnail, any cell by > level)"""
+        thumb = cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
+        previous, self._thumb = self._thumb, thumb
+        if previous is None or previous.shape != thumb.shape:
             return True
-        return self.index - self._last_detection >= self.settings.detect_every_n_frames
+        return int(cv2.absdiff(thumb, previous).max()) > self.settings.idle_motion_level
+
+    def _detect_due(self, frame: np.ndarray) -> bool:
+        # With nothing tracked, every frame in which something moved is searched (so a face
+        # entering is found at once) and a still scene every n-th frame; while tracking, the
+        # detector runs every n-th frame and the tracks are followed between.
+        since = None if self._last_detection is None else self.index - self._last_detection
+        if since is None or since >= self.settings.detect_every_n_frames:
+            if not self.tracker.tracks and self.settings.idle_motion_level > 0:
+                self._moved(frame)
+            return True
+        if not self.tracker.tracks:
+            return self.settings.idle_motion_level <= 0 or self._moved(frame)
+        self._thumb = None
+        return False
 
     def _detect(self, frame: np.ndarray) -> None:
         s = self.settings
@@ -140,7 +159,7 @@ class VisionPipeline:
     def process(self, frame: np.ndarray, timestamp: float | None = None) -> FrameResult:
         t0 = time.perf_counter()
         self.index += 1
-        detected = self._detect_due()
+        detected = self._detect_due(frame)
         if detected:
             self._detect(frame)
         else:

@@ -51,9 +51,32 @@ class Track:
     last_recognised_frame: int | None = None
     recognised_quality: float = 0.0   # best quality score among the recognised views
 
+    def __post_init__(self):
+        self.anchor()
+
     @property
     def width(self) -> float:
         return float(self.box[2] - self.box[0] + 1)
+
+    def anchor(self) -> None:
+        """Remember where the detector's box sits relative to the landmarks (in eye distances)."""
+        d = max(eye_distance(self.landmarks), 1.0)
+        self._anchor_d = d
+        centre = np.asarray(self.landmarks, np.float64).mean(axis=0)
+        self._offset = (np.array([self.box[0], self.box[1]]) - centre) / d
+        self._size = np.array([self.box[2] - self.box[0], self.box[3] - self.box[1]]) / d
+
+    def box_for(self, landmarks: np.ndarray) -> np.ndarray:
+        """The box the detector would give for these landmarks (same geometry as at the last detection)."""
+        d = max(eye_distance(landmarks), 1.0)
+        # A face does not change size fast (5% a frame, a third between detections); the clamp
+        # stops a loop where a too-large box spreads the landmarks, which grow the box.
+        last = eye_distance(self.landmarks)
+        if last >= 1.0:
+            d = float(np.clip(d, 0.95 * last, 1.05 * last))
+        d = float(np.clip(d, 0.75 * self._anchor_d, 1.33 * self._anchor_d))
+        top_left = np.asarray(landmarks, np.float64).mean(axis=0) + self._offset * d
+        return np.concatenate([top_left, top_left + self._size * d])
 
 
 class FaceTracker:
@@ -76,6 +99,7 @@ class FaceTracker:
                 if ti in unmatched_tracks and di in unmatched_dets:
                     track = self.tracks[ti]
                     track.box, track.landmarks = boxes[di].copy(), landmarks[di].copy()
+                    track.anchor()
                     track.last_detected_frame = frame_index
                     track.detections += 1
                     track.missed = 0
@@ -90,24 +114,22 @@ class FaceTracker:
         return opened
 
     def follow(self, frame: np.ndarray, landmark_model) -> None:
-        """Move every track to where its landmarks are in `frame` (no detection)."""
+        """Move every track to where its landmarks are in `frame` (no detection).
+
+        The landmarks are predicted in the track's last box, the box is re-placed from them
+        (keeping the box-to-landmarks geometry of the last detection, so errors do not compound),
+        and the landmarks are predicted once more in the re-placed box: a face that moved far
+        since the last frame is then seen centred, as the landmark model expects.
+        """
         if not self.tracks:
             return
         h, w = frame.shape[:2]
         boxes = np.stack([t.box for t in self.tracks])
-        shapes = landmark_model.predict(frame, boxes)
-        for track, new in zip(self.tracks, shapes):
-            old = track.landmarks
-            old_d, new_d = eye_distance(old), eye_distance(new)
-            scale = new_d / old_d if old_d > 1e-6 and new_d > 1e-6 else 1.0
-            scale = float(np.clip(scale, 0.8, 1.25))  # a face does not change size fast
-            shift = new.mean(axis=0) - old.mean(axis=0)
-            cx = (track.box[0] + track.box[2]) / 2 + shift[0]
-            cy = (track.box[1] + track.box[3]) / 2 + shift[1]
-            half_w = (track.box[2] - track.box[0]) / 2 * scale
-            half_h = (track.box[3] - track.box[1]) / 2 * scale
-            track.box = np.array([cx - half_w, cy - half_h, cx + half_w, cy + half_h])
-            track.landmarks = np.asarray(new, np.float32)
+        for _ in range(2):
+            shapes = landmark_model.predict(frame, boxes)
+            boxes = np.stack([t.box_for(shape) for t, shape in zip(self.tracks, shapes)])
+        for track, box, shape in zip(self.tracks, boxes, shapes):
+            track.box, track.landmarks = box, np.asarray(shape, np.float32)
         # a track followed entirely out of the frame is gone
         self.tracks = [t for t in self.tracks
                        if t.box[2] > 0 and t.box[3] > 0 and t.box[0] < w - 1 and t.box[1] < h - 1]
