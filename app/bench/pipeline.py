@@ -185,7 +185,8 @@ def realtime_latency(system, scene: Scene) -> dict:
     period = 1.0 / scene.fps
     clock, last = 0.0, -1
     known_at: dict[int, float] = {}
-    first_face_at: dict[int, float] = {}
+    first_face_at: dict[str, float] = {}
+    named: dict[str, int] = {}
     processed = 0
     n = len(scene.frames)
     while True:
@@ -203,9 +204,14 @@ def realtime_latency(system, scene: Scene) -> dict:
             for e, (enter, end, who) in enumerate(scene.episodes):
                 if enter <= newest < end and e not in known_at and who in names:
                     known_at[e] = clock - enter * period
-        elif names:
-            first_face_at.setdefault(0, clock)
+        else:
+            for name in names:
+                if name is not None:
+                    first_face_at.setdefault(name, clock)
+                    named[name] = named.get(name, 0) + 1
     out = {"frames_offered": n, "frames_processed": processed}
+    if not scene.episodes:  # no truth: who was named, first when, in how many processed frames
+        out["named"] = {k: {"first_s": round(first_face_at[k], 3), "frames": named[k]} for k in sorted(named)}
     if scene.episodes:
         lat = [1000 * known_at[e] for e in sorted(known_at)]
         out.update({

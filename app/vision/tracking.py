@@ -118,14 +118,17 @@ class FaceTracker:
 
         The landmarks are predicted in the track's last box, the box is re-placed from them
         (keeping the box-to-landmarks geometry of the last detection, so errors do not compound),
-        and the landmarks are predicted once more in the re-placed box: a face that moved far
-        since the last frame is then seen centred, as the landmark model expects.
+        and, when that moved the box far, the landmarks are predicted once more in the new box:
+        the face is then seen centred, as the landmark model expects.
         """
         if not self.tracks:
             return
         h, w = frame.shape[:2]
-        boxes = np.stack([t.box for t in self.tracks])
-        for _ in range(2):
+        before = np.stack([t.box for t in self.tracks])
+        shapes = landmark_model.predict(frame, before)
+        boxes = np.stack([t.box_for(shape) for t, shape in zip(self.tracks, shapes)])
+        shift = np.abs(boxes[:, :2] - before[:, :2]).max(axis=1) / np.maximum(before[:, 2] - before[:, 0], 1)
+        if np.any(shift > 0.08):  # moved far: look again with the face centred in its box
             shapes = landmark_model.predict(frame, boxes)
             boxes = np.stack([t.box_for(shape) for t, shape in zip(self.tracks, shapes)])
         for track, box, shape in zip(self.tracks, boxes, shapes):
