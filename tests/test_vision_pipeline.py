@@ -128,6 +128,18 @@ def test_moving_face_keeps_one_track_and_is_followed(parts, actors, gallery_vect
     assert detector.calls == 4
 
 
+def test_following_a_still_face_keeps_its_box_size(parts, actors, gallery_vectors):
+    """Regression: a box a bit too large spread the landmarks, which grew the box frame after frame."""
+    pipeline, detector = make_pipeline(parts, make_gallery(gallery_vectors), detect_every_n_frames=60)
+    frame = place(actors["obama3.jpg"], face_px=180)
+    widths = []
+    for _ in range(30):
+        box = pipeline.process(frame).tracks[0].box
+        widths.append(box[2] - box[0])
+    assert detector.calls == 1
+    assert max(widths) / widths[0] < 1.1 and min(widths) / widths[0] > 0.9
+
+
 def test_with_nobody_in_view_the_detector_runs_when_something_moves(parts, gallery_vectors):
     pipeline, detector = make_pipeline(parts, make_gallery(gallery_vectors), detect_every_n_frames=5)
     still = background(640, 480)

@@ -99,7 +99,8 @@ def evaluate_lfw(root, pairs_path, models, config, baseline: str | None = None, 
     out: dict = {"dataset": str(Path(root)), "model": extractor.model_id, "settings": extractor.settings,
                  "metric": "negative euclidean distance" if euclidean else "cosine similarity",
                  "decision": {"threshold": rule.threshold, "margin": rule.margin,
-                              "min_observations": rule.min_observations}}
+                              "min_observations": rule.min_observations,
+                              "note": "one photo is one observation: min_observations applies to camera tracks"}}
     if pairs is not None:
         a, b = vectors[pairs.first], vectors[pairs.second]
         scores = -np.linalg.norm(a - b, axis=1) if euclidean else np.sum(a * b, axis=1)
