@@ -289,6 +289,13 @@ class VisionConfig:
         min=0,
         max=255,
     )
+    full_detect_every_n_passes: int = setting(
+        5,
+        "Detection passes search only where the picture changed and around tracked faces; "
+        "every n-th pass searches the whole frame.",
+        min=1,
+        max=100,
+    )
     recognize_stale_frames: int = setting(
         40, "Re-run recognition on a tracked face after this many frames.", min=1, max=1000
     )

@@ -28,9 +28,11 @@ class CountingDetector:
     def __init__(self):
         self.inner = native.FaceDetector()
         self.calls = 0
+        self.shapes = []
 
     def detect(self, frame, **kwargs):
         self.calls += 1
+        self.shapes.append(frame.shape[:2])
         return self.inner.detect(frame, **kwargs)
 
 
@@ -140,17 +142,40 @@ def test_following_a_still_face_keeps_its_box_size(parts, actors, gallery_vector
     assert max(widths) / widths[0] < 1.1 and min(widths) / widths[0] > 0.9
 
 
-def test_with_nobody_in_view_the_detector_runs_when_something_moves(parts, gallery_vectors):
-    pipeline, detector = make_pipeline(parts, make_gallery(gallery_vectors), detect_every_n_frames=5)
+def test_with_nobody_in_view_the_detector_searches_only_what_moved(parts, gallery_vectors):
+    pipeline, detector = make_pipeline(parts, make_gallery(gallery_vectors), detect_every_n_frames=5,
+                                       full_detect_every_n_passes=20)
     still = background(640, 480)
     for _ in range(11):
         assert pipeline.process(still).tracks == []
-    assert detector.calls == 3                      # frames 0, 5, 10: a still scene
+    assert detector.calls == 1 and detector.shapes == [(480, 640)]   # one full pass, then nothing moved
     moving = still.copy()
-    for k in range(6):                              # something (not a face) moves: every frame
+    for k in range(6):                              # something (not a face) moves: searched every frame
         moving[100:200, 40 * k:40 * k + 40] = 255
         pipeline.process(moving.copy())
-    assert detector.calls == 3 + 6
+    assert detector.calls == 1 + 6
+    # ... only around the change (the 40x100 patch plus a face width on each side)
+    assert all(h * w < 0.5 * 480 * 640 for h, w in detector.shapes[1:])
+
+
+def test_a_full_frame_pass_comes_every_few_passes(parts, gallery_vectors):
+    pipeline, detector = make_pipeline(parts, make_gallery(gallery_vectors), detect_every_n_frames=5,
+                                       full_detect_every_n_passes=2)
+    still = background(640, 480)
+    for _ in range(16):
+        pipeline.process(still)
+    assert detector.shapes == [(480, 640), (480, 640)]    # frames 0 and 15; 5 and 10 had nothing new
+
+
+def test_a_face_appearing_is_found_in_the_changed_region(parts, actors, gallery_vectors):
+    pipeline, detector = make_pipeline(parts, make_gallery(gallery_vectors), detect_every_n_frames=5)
+    still = background(1280, 720)
+    pipeline.process(still)
+    frame = place(actors["obama2.jpg"], 1280, 720, centre=(900, 360), face_px=130, base=still)
+    view = pipeline.process(frame).tracks[0]
+    assert detector.shapes[-1] != (720, 1280)           # a region, not the whole frame
+    true = np.array([900 - 65, 360 - 65, 900 + 65, 360 + 65])
+    assert iou(np.array(view.box), true)[0, 0] > 0.5    # boxes come back in frame coordinates
 
 
 def test_without_the_motion_gate_the_detector_runs_every_idle_frame(parts, gallery_vectors):

@@ -64,6 +64,7 @@ def _add_vision_commands(sub, bsub) -> None:
     pipe.add_argument("--enrol", metavar="DIR", action="append", default=[],
                       help="with --video: a folder of <person>/<photo> to enrol (repeatable)")
     pipe.add_argument("--no-baseline", action="store_true", help="skip the face_recognition run")
+    pipe.add_argument("--repeat", type=int, default=3, help="throughput runs per system (median)")
 
 
 def cmd_eval(args) -> int:
@@ -90,7 +91,7 @@ def cmd_bench_pipeline(args, config, models) -> int:
     from app.bench import pipeline as bench_pipeline
 
     result = bench_pipeline.run(models, config, video=args.video, enrol_dirs=args.enrol,
-                                baseline=not args.no_baseline)
+                                baseline=not args.no_baseline, repeat=max(1, args.repeat))
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return EXIT_OK
 

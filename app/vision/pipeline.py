@@ -23,6 +23,7 @@ from app import native
 
 from .decision import DecisionRule, Recognition, decide
 from .quality import Quality, QualityThresholds, assess
+from .scene_change import changed, changed_box, grow, thumbnail
 from .tracking import FaceTracker, Track
 
 
@@ -61,6 +62,7 @@ class PipelineSettings:
     min_face_px: int = 100
     detect_every_n_frames: int = 10
     idle_motion_level: int = 12
+    full_detect_every_n_passes: int = 5
     recognize_stale_frames: int = 40
     better_view_factor: float = 1.3
     track_min_iou: float = 0.3
@@ -72,6 +74,7 @@ class PipelineSettings:
             detect_downscale=vision.detect_downscale, detect_upsample=vision.detect_upsample,
             detect_threads=vision.detect_threads, min_face_px=vision.min_face_px,
             detect_every_n_frames=vision.detect_every_n_frames, idle_motion_level=vision.idle_motion_level,
+            full_detect_every_n_passes=vision.full_detect_every_n_passes,
             recognize_stale_frames=vision.recognize_stale_frames,
             better_view_factor=vision.better_view_factor, track_min_iou=vision.track_min_iou,
             track_max_missed=vision.track_max_missed,
@@ -91,7 +94,8 @@ class VisionPipeline:
         self.tracker = FaceTracker(self.settings.track_min_iou, self.settings.track_max_missed)
         self.index = -1
         self._last_detection = None
-        self._thumb = None
+        self._previous = self._reference = None   # thumbnails: previous frame, last detection pass
+        self._passes = 0                          # detection passes since the last full-frame one
 
     @classmethod
     def from_config(cls, models, config, gallery, embedder=None) -> "VisionPipeline":
@@ -114,39 +118,63 @@ class VisionPipeline:
     def reset(self) -> None:
         self.tracker.clear()
         self._last_detection = None
-        self._thumb = None
+        self._previous = self._reference = None
+        self._passes = 0
 
-    def _moved(self, frame: np.ndarray) -> bool:
-        """Did anything change since the previous frame? (a 64x36 thumbnail, any cell by > level)"""
-        # every 4th pixel first (cheap), then cell means: noise averages out over ~25+ pixels a cell
-        thumb = cv2.resize(frame[::4, ::4], (64, 36), interpolation=cv2.INTER_AREA)
-        previous, self._thumb = self._thumb, thumb
-        if previous is None or previous.shape != thumb.shape:
-            return True
-        return int(cv2.absdiff(thumb, previous).max()) > self.settings.idle_motion_level
+    def _plan_detection(self, frame: np.ndarray):
+        """Whether and where to run the detector on this frame.
 
-    def _detect_due(self, frame: np.ndarray) -> bool:
-        # With nothing tracked, every frame in which something moved is searched (so a face
-        # entering is found at once) and a still scene every n-th frame; while tracking, the
-        # detector runs every n-th frame and the tracks are followed between.
-        since = None if self._last_detection is None else self.index - self._last_detection
-        if since is None or since >= self.settings.detect_every_n_frames:
-            if not self.tracker.tracks and self.settings.idle_motion_level > 0:
-                self._moved(frame)
-            return True
-        if not self.tracker.tracks:
-            return self.settings.idle_motion_level <= 0 or self._moved(frame)
-        self._thumb = None
-        return False
-
-    def _detect(self, frame: np.ndarray) -> None:
+        None = no pass (follow the tracks); "skip" = a pass with nothing to search; "full" = the
+        whole frame; else a region (x0, y0, x1, y1). With nobody tracked, a frame is searched
+        when something moved since the previous frame (a face entering is found at once); while
+        tracking, every n-th frame. A pass searches only where the picture changed since the
+        last pass, plus around the tracks: a face cannot appear where nothing changed. Every
+        `full_detect_every_n_passes`-th pass (and whenever the change is large) searches the
+        whole frame, so nothing is missed for long.
+        """
         s = self.settings
-        boxes, _, _ = self.detector.detect(frame, downscale=s.detect_downscale, upsample=s.detect_upsample,
+        gated = s.idle_motion_level > 0
+        thumb = thumbnail(frame) if gated else None
+        previous, self._previous = self._previous, thumb
+        since = None if self._last_detection is None else self.index - self._last_detection
+        if since is not None and since < s.detect_every_n_frames:
+            if self.tracker.tracks or (gated and not changed(thumb, previous, s.idle_motion_level)):
+                return None
+        self._last_detection = self.index
+        if not gated or self._reference is None or self._passes >= s.full_detect_every_n_passes:
+            self._reference, self._passes = thumb, 0
+            return "full"
+        change = changed_box(thumb, self._reference, s.idle_motion_level, frame.shape)
+        self._reference = thumb
+        self._passes += 1
+        boxes = [grow(t.box, 0.5 * t.width) for t in self.tracker.tracks]
+        if change is not None:
+            boxes.append(grow(change, s.min_face_px))
+        if not boxes:
+            return "skip"
+        h, w = frame.shape[:2]
+        b = np.stack(boxes)
+        x0, y0 = max(0, int(b[:, 0].min())), max(0, int(b[:, 1].min()))
+        x1, y1 = min(w, int(np.ceil(b[:, 2].max())) + 1), min(h, int(np.ceil(b[:, 3].max())) + 1)
+        if (x1 - x0) * (y1 - y0) > 0.8 * w * h:  # nearly all of it: the whole frame is as cheap
+            self._passes = 0
+            return "full"
+        return (x0, y0, x1, y1)
+
+    def _detect(self, frame: np.ndarray, region) -> None:
+        s = self.settings
+        if region == "full":
+            image, offset = frame, None
+        else:
+            x0, y0, x1, y1 = region
+            image, offset = np.ascontiguousarray(frame[y0:y1, x0:x1]), np.array([x0, y0, x0, y0], np.float64)
+        boxes, _, _ = self.detector.detect(image, downscale=s.detect_downscale, upsample=s.detect_upsample,
                                            min_face=s.min_face_px, threads=s.detect_threads)
+        if offset is not None and len(boxes):
+            boxes = boxes + offset
         shapes = (self.landmark_model.predict(frame, boxes) if len(boxes)
                   else np.zeros((0, 5, 2), np.float32))
         self.tracker.update(self.index, boxes, shapes)
-        self._last_detection = self.index
 
     def _recognition_due(self, track: Track, quality: Quality) -> bool:
         if not quality.ok:
@@ -160,9 +188,10 @@ class VisionPipeline:
     def process(self, frame: np.ndarray, timestamp: float | None = None) -> FrameResult:
         t0 = time.perf_counter()
         self.index += 1
-        detected = self._detect_due(frame)
+        region = self._plan_detection(frame)
+        detected = region is not None and region != "skip"
         if detected:
-            self._detect(frame)
+            self._detect(frame, region)
         else:
             self.tracker.follow(frame, self.landmark_model)
         tracks = list(self.tracker.tracks)
