@@ -290,9 +290,10 @@ class VisionConfig:
         max=255,
     )
     full_detect_every_n_passes: int = setting(
-        5,
+        10,
         "Detection passes search only where the picture changed and around tracked faces; "
-        "every n-th pass searches the whole frame.",
+        "every n-th pass searches the whole frame (a safety net: a face cannot appear where "
+        "nothing changed).",
         min=1,
         max=100,
     )

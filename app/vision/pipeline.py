@@ -62,7 +62,7 @@ class PipelineSettings:
     min_face_px: int = 100
     detect_every_n_frames: int = 10
     idle_motion_level: int = 12
-    full_detect_every_n_passes: int = 5
+    full_detect_every_n_passes: int = 10
     recognize_stale_frames: int = 40
     better_view_factor: float = 1.3
     track_min_iou: float = 0.3
