@@ -66,7 +66,7 @@ class PipelineSettings:
     recognize_stale_frames: int = 40
     better_view_factor: float = 1.3
     track_min_iou: float = 0.3
-    track_max_missed: int = 1
+    track_max_missed: int = 0
 
     @classmethod
     def from_config(cls, vision) -> "PipelineSettings":
