@@ -322,10 +322,9 @@ class VisionConfig:
         0.3, "Minimum box overlap (IoU) for a detection to continue a track.", min=0.05, max=0.95
     )
     track_max_missed: int = setting(
-        0,
-        "A track expires when more than this many detection passes in a row miss it (0: the "
-        "first pass that does not find it ends it, so a track left behind by a face that went "
-        "away lasts at most detect_every_n_frames frames).",
+        1,
+        "A track expires when more than this many detection passes in a row miss it; while "
+        "missed it keeps its id but reports no identity.",
         min=0,
         max=30,
     )

@@ -208,6 +208,18 @@ def test_face_leaving_expires_its_track_and_returning_opens_a_new_one(parts, act
     assert pipeline.process(frame).tracks[0].track_id != first
 
 
+def test_a_track_missed_by_a_detection_pass_names_nobody(parts, actors, gallery_vectors):
+    """Regression: a face that left kept lending its name to a track following the background."""
+    pipeline, _ = make_pipeline(parts, make_gallery(gallery_vectors), detect_every_n_frames=5)
+    face = place(actors["obama2.jpg"])
+    assert [pipeline.process(face).tracks[0].staff_id for _ in range(3)][-1] == OBAMA
+    empty = background(640, 480)
+    views = [pipeline.process(empty).tracks for _ in range(8)]   # frames 3..10; passes at 5 and 10
+    after_pass = [v for frame_views in views[2:] for v in frame_views]
+    assert all(v.staff_id is None for v in after_pass)
+    assert views[-1] == []                                        # expired at the second pass
+
+
 # --- recognition schedule ------------------------------------------------------------------------
 
 

@@ -66,7 +66,7 @@ class PipelineSettings:
     recognize_stale_frames: int = 40
     better_view_factor: float = 1.3
     track_min_iou: float = 0.3
-    track_max_missed: int = 0
+    track_max_missed: int = 1
 
     @classmethod
     def from_config(cls, vision) -> "PipelineSettings":
@@ -177,7 +177,7 @@ class VisionPipeline:
         self.tracker.update(self.index, boxes, shapes)
 
     def _recognition_due(self, track: Track, quality: Quality) -> bool:
-        if not quality.ok:
+        if not quality.ok or track.missed:
             return False
         if track.last_recognised_frame is None or len(track.evidence) < self.rule.min_observations:
             return True
@@ -214,8 +214,10 @@ class VisionPipeline:
                 track.recognised_quality = max(track.recognised_quality, quality.score)
         due_set = set(due)
         result.tracks = [
-            TrackView(t.id, tuple(float(v) for v in t.box), t.landmarks.copy(), q, t.recognition,
-                      i in due_set, t.first_frame)
+            # A track the last detection pass missed may be following nothing (the face left):
+            # it keeps its id until the next pass, but names nobody.
+            TrackView(t.id, tuple(float(v) for v in t.box), t.landmarks.copy(), q,
+                      None if t.missed else t.recognition, i in due_set, t.first_frame)
             for i, (t, q) in enumerate(zip(tracks, qualities))
         ]
         result.recognised = len(due)
