@@ -36,6 +36,9 @@ $(PY): $(STAMPS)/system
 $(STAMPS)/install: $(PY) $(NATIVE_SOURCES)
 	$(PY) -m pip install -q "scikit-build-core>=0.10" "pybind11>=2.12" "setuptools<82" wheel
 	$(PY) -m pip install -q --no-build-isolation -e ".[test]"
+	# The accuracy/speed baseline; --no-deps because it requires "dlib", which the dlib-bin
+	# wheel of the test extra provides (never build dlib from source).
+	$(PY) -m pip install -q --no-deps "face_recognition==1.3.0"
 	@touch $@
 
 $(STAMPS)/models: $(STAMPS)/install

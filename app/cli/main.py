@@ -38,7 +38,66 @@ def _parser() -> argparse.ArgumentParser:
     native.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
     native.add_argument("--repeat", type=int, default=30, help="timed runs per measurement (median)")
     _hw_parser(sub)
+    _add_vision_commands(sub, bsub)
     return p
+
+
+# --- vision: daka eval lfw, daka bench pipeline -------------------------------------------------
+
+
+def _add_vision_commands(sub, bsub) -> None:
+    ev = sub.add_parser("eval", help="accuracy evaluations, printed as JSON")
+    esub = ev.add_subparsers(dest="eval_command", required=True, metavar="SUITE")
+    lfw = esub.add_parser("lfw", help="verification pairs and open-set identification on an LFW-layout folder")
+    lfw.add_argument("dir", metavar="DIR", help="folder of <Name>/<Name>_NNNN.jpg")
+    lfw.add_argument("--pairs", metavar="FILE", help="LFW-format pairs file (default DIR/pairs.txt)")
+    lfw.add_argument("--baseline", choices=["face_recognition"], help="evaluate a baseline library instead")
+    lfw.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    lfw.add_argument("--upsample", type=int, default=0, choices=[0, 1, 2],
+                     help="detector upsampling at the first pass (LFW's ~100 px faces need none)")
+    lfw.add_argument("--min-face", type=int, default=0, help="minimum face size in pixels (0 = none)")
+    lfw.add_argument("--no-cache", action="store_true", help="describe every image again")
+    lfw.add_argument("--timing-sample", type=int, default=50, help="images timed afresh for seconds/image")
+
+    pipe = bsub.add_parser("pipeline", help="frames/s and time to identity against face_recognition")
+    pipe.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    pipe.add_argument("--video", metavar="FILE", help="a video file (default: a clip synthesised from photos)")
+    pipe.add_argument("--enrol", metavar="DIR", action="append", default=[],
+                      help="with --video: a folder of <person>/<photo> to enrol (repeatable)")
+    pipe.add_argument("--no-baseline", action="store_true", help="skip the face_recognition run")
+    pipe.add_argument("--repeat", type=int, default=3, help="throughput runs per system (median)")
+
+
+def cmd_eval(args) -> int:
+    from app.devdata import cache_dir
+    from app.eval.lfw import DatasetError
+    from app.eval.run import evaluate_lfw
+    from app.models import resolve
+
+    _, config = _load(args, create=False)
+    models = resolve(config.models.dir or None, verify=config.models.verify)
+    try:
+        result = evaluate_lfw(args.dir, args.pairs, models, config, baseline=args.baseline,
+                              upsample=args.upsample, min_face=args.min_face,
+                              cache_dir=None if args.no_cache else cache_dir() / "eval",
+                              timing_sample=args.timing_sample)
+    except (DatasetError, FileNotFoundError, RuntimeError) as exc:
+        print(f"daka: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_bench_pipeline(args, config, models) -> int:
+    from app.bench import pipeline as bench_pipeline
+
+    result = bench_pipeline.run(models, config, video=args.video, enrol_dirs=args.enrol,
+                                baseline=not args.no_baseline, repeat=max(1, args.repeat))
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+# --- end vision ------------------------------------------------------------------------------
 
 
 def _load(args, *, create: bool = True):
@@ -93,6 +152,8 @@ def cmd_bench(args) -> int:
 
     _, config = _load(args, create=False)
     models = resolve(config.models.dir or None, verify=config.models.verify)
+    if args.bench_command == "pipeline":
+        return cmd_bench_pipeline(args, config, models)
     result = bench_native.run(models, find_cjk_font(config.ui.font or None), repeat=max(3, args.repeat))
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return EXIT_OK
@@ -200,7 +261,9 @@ def cmd_hw(args) -> int:
 # --- end of hardware ----------------------------------------------------------------------
 
 
-COMMANDS = {"run": cmd_run, "doctor": cmd_doctor, "models": cmd_models, "bench": cmd_bench, "hw": cmd_hw}
+COMMANDS = {
+    "run": cmd_run, "doctor": cmd_doctor, "models": cmd_models, "bench": cmd_bench, "hw": cmd_hw, "eval": cmd_eval,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

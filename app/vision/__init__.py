@@ -1,1 +1,1 @@
-"""Vision: the face engine (detection, landmarks, chips, descriptors) and, later, the pipeline."""
+"""Vision: the face engine, embedders, tracking, quality, decisions, the pipeline and its worker thread."""

@@ -1,0 +1,154 @@
+"""Synthesised camera clips from real face photos: people walking up to the terminal.
+
+Each *episode* takes one photo, cuts out the head with a soft elliptical mask and moves it
+across a textured background: it enters from one side while growing (approaching), bobs as a
+walker does, settles in front of the camera, then steps out. Frames are rendered on demand
+(`frame(k)`), so a long clip costs no memory; the truth (face box, identity, the frame where
+the face is first fully in view) comes with it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A photo and where its face is in it."""
+
+    name: str
+    image: np.ndarray        # BGR
+    face_box: np.ndarray     # l, t, r, b in the photo
+
+    @property
+    def face_width(self) -> float:
+        return float(self.face_box[2] - self.face_box[0] + 1)
+
+    @property
+    def face_centre(self) -> tuple[float, float]:
+        l, t, r, b = self.face_box
+        return (l + r) / 2, (t + b) / 2
+
+
+def find_actor(name: str, image: np.ndarray, detector) -> Actor:
+    boxes, _, _ = detector.detect(image, downscale=0.0, min_face=80, threads=1)
+    if len(boxes) == 0:
+        boxes, _, _ = detector.detect(image, downscale=1.0, upsample=1)
+    if len(boxes) == 0:
+        raise ValueError(f"no face found in the photo of {name}")
+    widths = boxes[:, 2] - boxes[:, 0]
+    return Actor(name, image, boxes[int(np.argmax(widths))].astype(np.float64))
+
+
+@dataclass(frozen=True)
+class Episode:
+    actor: Actor
+    start: int              # first frame of the episode
+    frames: int             # length in frames
+    from_left: bool = True
+    start_width: float = 170.0
+    end_width: float = 260.0
+
+
+def background(width: int, height: int, seed: int = 7) -> np.ndarray:
+    """A wall-like textured background (low-frequency shading plus fine noise)."""
+    rng = np.random.default_rng(seed)
+    coarse = cv2.resize(rng.integers(60, 180, (9, 16, 3), dtype=np.uint8), (width, height),
+                        interpolation=cv2.INTER_CUBIC)
+    fine = rng.normal(0, 6, (height, width, 3))
+    return np.clip(coarse.astype(np.float64) + fine, 0, 255).astype(np.uint8)
+
+
+class WalkUpClip:
+    """Episodes one after another, with empty frames between (`gap` frames)."""
+
+    def __init__(self, actors: list[Actor], width: int = 1280, height: int = 720, fps: float = 25.0,
+                 episode_frames: int = 75, gap: int = 12, repeats: int = 1):
+        self.width, self.height, self.fps = width, height, fps
+        self.background = background(width, height)
+        self.episodes: list[Episode] = []
+        start = gap
+        for r in range(repeats):
+            for i, actor in enumerate(actors):
+                self.episodes.append(Episode(actor, start, episode_frames, from_left=(i + r) % 2 == 0))
+                start += episode_frames + gap
+        self.length = start
+        self._cutouts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _pose(self, episode: Episode, k: int) -> tuple[float, float, float]:
+        """Face centre x, y and width at frame k of the episode."""
+        u = k / max(1, episode.frames - 1)
+        enter, leave = 0.30, 0.85     # walking in until 30%, standing until 85%, then out
+        w = episode.start_width + (episode.end_width - episode.start_width) * min(1.0, u / enter)
+        centre_x = self.width / 2
+        outside = -0.6 * w
+        if u < enter:
+            x = outside + (centre_x - outside) * (u / enter)
+        elif u < leave:
+            x = centre_x + 0.02 * self.width * math.sin(2 * math.pi * (u - enter) * 1.5)
+        else:
+            x = centre_x + (self.width + 0.6 * w - centre_x) * ((u - leave) / (1 - leave))
+        if not episode.from_left:
+            x = self.width - x
+        bob = 6.0 * math.sin(2 * math.pi * k / 12.0) if (u < enter or u >= leave) else 0.0
+        y = self.height * 0.45 + bob
+        return x, y, w
+
+    def _cutout(self, actor: Actor) -> tuple[np.ndarray, np.ndarray]:
+        if actor.name not in self._cutouts:
+            h, w = actor.image.shape[:2]
+            cx, cy = actor.face_centre
+            mask = np.zeros((h, w), np.float32)
+            axes = (int(actor.face_width * 0.95), int(actor.face_width * 1.25))
+            cv2.ellipse(mask, (int(cx), int(cy + 0.1 * actor.face_width)), axes, 0, 0, 360, 1.0, -1)
+            mask = cv2.GaussianBlur(mask, (0, 0), actor.face_width * 0.08)
+            self._cutouts[actor.name] = (actor.image, mask)
+        return self._cutouts[actor.name]
+
+    def truth(self, index: int):
+        """(actor name, face box l,t,r,b in the frame) or None when nobody is in view."""
+        for ep in self.episodes:
+            if ep.start <= index < ep.start + ep.frames:
+                x, y, w = self._pose(ep, index - ep.start)
+                scale = w / ep.actor.face_width
+                l, t, r, b = ep.actor.face_box
+                cx, cy = ep.actor.face_centre
+                box = np.array([x + (l - cx) * scale, y + (t - cy) * scale, x + (r - cx) * scale,
+                                y + (b - cy) * scale])
+                return ep.actor.name, box, ep
+        return None
+
+    def entered(self, episode: Episode) -> int:
+        """The first frame where the episode's face is fully inside the frame."""
+        for k in range(episode.start, episode.start + episode.frames):
+            _, box, _ = self.truth(k)
+            if box[0] >= 0 and box[1] >= 0 and box[2] <= self.width - 1 and box[3] <= self.height - 1:
+                return k
+        raise ValueError("the face never enters the frame")
+
+    def frame(self, index: int) -> np.ndarray:
+        out = self.background.copy()
+        truth = self.truth(index)
+        if truth is None:
+            return out
+        _, _, ep = truth
+        x, y, w = self._pose(ep, index - ep.start)
+        image, mask = self._cutout(ep.actor)
+        scale = w / ep.actor.face_width
+        cx, cy = ep.actor.face_centre
+        m = np.array([[scale, 0, x - cx * scale], [0, scale, y - cy * scale]])
+        size = (self.width, self.height)
+        warped = cv2.warpAffine(image, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        alpha = cv2.warpAffine(mask, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)[..., None]
+        return (out * (1 - alpha) + warped * alpha).astype(np.uint8)
+
+    def __iter__(self):
+        for k in range(self.length):
+            yield self.frame(k)

@@ -1,0 +1,1 @@
+"""Accuracy evaluation: `daka eval lfw` (verification pairs and open-set identification)."""

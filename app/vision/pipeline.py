@@ -1,0 +1,225 @@
+"""The per-frame vision pipeline: detect or follow, judge quality, recognise when due, decide.
+
+`VisionPipeline.process(frame)` is single-threaded and deterministic (tests drive it directly);
+`app.vision.worker.VisionWorker` runs it on its own thread over a latest-frame slot.
+
+Recognition schedule for a track (the seed recognised every frame; it need not):
+- a new track is recognised on its first good-quality view;
+- until it has `min_observations` observations it is recognised on each good view, so the
+  agreement rule can be met within a few frames;
+- after that only when its last recognition is `recognize_stale_frames` old, or when a view
+  arrives whose quality score beats the best recognised one by `better_view_factor`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from app import native
+
+from .decision import DecisionRule, Recognition, decide
+from .quality import Quality, QualityThresholds, assess
+from .scene_change import changed, changed_box, grow, thumbnail
+from .tracking import FaceTracker, Track
+
+
+@dataclass(frozen=True)
+class TrackView:
+    """What one frame says about one track (copied: safe to hand to another thread)."""
+
+    track_id: int
+    box: tuple[float, float, float, float]
+    landmarks: np.ndarray
+    quality: Quality
+    recognition: Recognition | None
+    recognised_now: bool
+    first_frame: int
+
+    @property
+    def staff_id(self) -> int | None:
+        return self.recognition.staff_id if self.recognition else None
+
+
+@dataclass
+class FrameResult:
+    index: int
+    timestamp: float
+    detected: bool                    # the detector ran on this frame (else tracks were followed)
+    tracks: list[TrackView] = field(default_factory=list)
+    recognised: int = 0               # descriptors computed on this frame
+    seconds: float = 0.0              # processing time
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    detect_downscale: float = 0.0
+    detect_upsample: int = 0
+    detect_threads: int = 2
+    min_face_px: int = 100
+    detect_every_n_frames: int = 10
+    idle_motion_level: int = 12
+    full_detect_every_n_passes: int = 10
+    recognize_stale_frames: int = 40
+    better_view_factor: float = 1.3
+    track_min_iou: float = 0.3
+    track_max_missed: int = 1
+
+    @classmethod
+    def from_config(cls, vision) -> "PipelineSettings":
+        return cls(
+            detect_downscale=vision.detect_downscale, detect_upsample=vision.detect_upsample,
+            detect_threads=vision.detect_threads, min_face_px=vision.min_face_px,
+            detect_every_n_frames=vision.detect_every_n_frames, idle_motion_level=vision.idle_motion_level,
+            full_detect_every_n_passes=vision.full_detect_every_n_passes,
+            recognize_stale_frames=vision.recognize_stale_frames,
+            better_view_factor=vision.better_view_factor, track_min_iou=vision.track_min_iou,
+            track_max_missed=vision.track_max_missed,
+        )
+
+
+class VisionPipeline:
+    def __init__(self, detector, landmark_model, embedder, gallery, rule: DecisionRule,
+                 settings: PipelineSettings | None = None, quality: QualityThresholds | None = None):
+        self.detector = detector
+        self.landmark_model = landmark_model
+        self.embedder = embedder
+        self.gallery = gallery
+        self.rule = rule
+        self.settings = settings or PipelineSettings()
+        self.quality = quality or QualityThresholds(min_face_px=self.settings.min_face_px)
+        self.tracker = FaceTracker(self.settings.track_min_iou, self.settings.track_max_missed)
+        self.index = -1
+        self._last_detection = None
+        self._previous = self._reference = None   # thumbnails: previous frame, last detection pass
+        self._passes = 0                          # detection passes since the last full-frame one
+
+    @classmethod
+    def from_config(cls, models, config, gallery, embedder=None) -> "VisionPipeline":
+        from .descriptors import open_descriptor
+        from .embedders import DlibEmbedder
+
+        vision = config.vision
+        if embedder is None:
+            descriptor = open_descriptor(models, vision.descriptor_backend, vision.descriptor_threads)
+            embedder = DlibEmbedder(descriptor, flip=vision.flip_augment)
+        return cls(native.FaceDetector(),
+                   native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks"))),
+                   embedder, gallery, DecisionRule.from_config(config.recognition),
+                   PipelineSettings.from_config(vision))
+
+    @property
+    def tracks(self) -> list[Track]:
+        return self.tracker.tracks
+
+    def reset(self) -> None:
+        self.tracker.clear()
+        self._last_detection = None
+        self._previous = self._reference = None
+        self._passes = 0
+
+    def _plan_detection(self, frame: np.ndarray):
+        """Whether and where to run the detector on this frame.
+
+        None = no pass (follow the tracks); "skip" = a pass with nothing to search; "full" = the
+        whole frame; else a region (x0, y0, x1, y1). With nobody tracked, a frame is searched
+        when something moved since the previous frame (a face entering is found at once); while
+        tracking, every n-th frame. A pass searches only where the picture changed since the
+        last pass, plus around the tracks: a face cannot appear where nothing changed. Every
+        `full_detect_every_n_passes`-th pass (and whenever the change is large) searches the
+        whole frame, so nothing is missed for long.
+        """
+        s = self.settings
+        gated = s.idle_motion_level > 0
+        thumb = thumbnail(frame) if gated else None
+        previous, self._previous = self._previous, thumb
+        since = None if self._last_detection is None else self.index - self._last_detection
+        if since is not None and since < s.detect_every_n_frames:
+            if self.tracker.tracks or (gated and not changed(thumb, previous, s.idle_motion_level)):
+                return None
+        self._last_detection = self.index
+        if not gated or self._reference is None or self._passes >= s.full_detect_every_n_passes:
+            self._reference, self._passes = thumb, 0
+            return "full"
+        change = changed_box(thumb, self._reference, s.idle_motion_level, frame.shape)
+        self._reference = thumb
+        self._passes += 1
+        boxes = [grow(t.box, 0.5 * t.width) for t in self.tracker.tracks]
+        if change is not None:
+            boxes.append(grow(change, s.min_face_px))
+        if not boxes:
+            return "skip"
+        h, w = frame.shape[:2]
+        b = np.stack(boxes)
+        x0, y0 = max(0, int(b[:, 0].min())), max(0, int(b[:, 1].min()))
+        x1, y1 = min(w, int(np.ceil(b[:, 2].max())) + 1), min(h, int(np.ceil(b[:, 3].max())) + 1)
+        if (x1 - x0) * (y1 - y0) > 0.8 * w * h:  # nearly all of it: the whole frame is as cheap
+            self._passes = 0
+            return "full"
+        return (x0, y0, x1, y1)
+
+    def _detect(self, frame: np.ndarray, region) -> None:
+        s = self.settings
+        if region == "full":
+            image, offset = frame, None
+        else:
+            x0, y0, x1, y1 = region
+            image, offset = np.ascontiguousarray(frame[y0:y1, x0:x1]), np.array([x0, y0, x0, y0], np.float64)
+        boxes, _, _ = self.detector.detect(image, downscale=s.detect_downscale, upsample=s.detect_upsample,
+                                           min_face=s.min_face_px, threads=s.detect_threads)
+        if offset is not None and len(boxes):
+            boxes = boxes + offset
+        shapes = (self.landmark_model.predict(frame, boxes) if len(boxes)
+                  else np.zeros((0, 5, 2), np.float32))
+        self.tracker.update(self.index, boxes, shapes)
+
+    def _recognition_due(self, track: Track, quality: Quality) -> bool:
+        if not quality.ok or track.missed:
+            return False
+        if track.last_recognised_frame is None or len(track.evidence) < self.rule.min_observations:
+            return True
+        if self.index - track.last_recognised_frame >= self.settings.recognize_stale_frames:
+            return True
+        return quality.score > track.recognised_quality * self.settings.better_view_factor
+
+    def process(self, frame: np.ndarray, timestamp: float | None = None) -> FrameResult:
+        t0 = time.perf_counter()
+        self.index += 1
+        region = self._plan_detection(frame)
+        detected = region is not None and region != "skip"
+        if detected:
+            self._detect(frame, region)
+        else:
+            self.tracker.follow(frame, self.landmark_model)
+        tracks = list(self.tracker.tracks)
+        result = FrameResult(self.index, time.monotonic() if timestamp is None else timestamp, detected)
+        if not tracks:
+            result.seconds = time.perf_counter() - t0
+            return result
+
+        chips = self.embedder.chips(frame, np.stack([t.landmarks for t in tracks]))
+        qualities = [assess(frame.shape, t.box, t.landmarks, chip, self.quality) for t, chip in zip(tracks, chips)]
+        due = [i for i, (t, q) in enumerate(zip(tracks, qualities)) if self._recognition_due(t, q)]
+        if due:
+            vectors = self.embedder.embed_chips(np.ascontiguousarray(chips[due]))
+            votes = self.gallery.match_many(vectors)
+            for i, vector, vote in zip(due, vectors, votes):
+                track, quality = tracks[i], qualities[i]
+                track.evidence.add(vector, quality.score, vote.staff_id)
+                track.recognition = decide(self.gallery, track.evidence, self.rule)
+                track.last_recognised_frame = self.index
+                track.recognised_quality = max(track.recognised_quality, quality.score)
+        due_set = set(due)
+        result.tracks = [
+            # A track the last detection pass missed may be following nothing (the face left):
+            # it keeps its id until the next pass, but names nobody.
+            TrackView(t.id, tuple(float(v) for v in t.box), t.landmarks.copy(), q,
+                      None if t.missed else t.recognition, i in due_set, t.first_frame)
+            for i, (t, q) in enumerate(zip(tracks, qualities))
+        ]
+        result.recognised = len(due)
+        result.seconds = time.perf_counter() - t0
+        return result
