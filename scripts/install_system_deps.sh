@@ -8,6 +8,7 @@ packages=(
   libdlib-dev libopenblas-dev libopenblas0-pthread liblapack-dev libblas-dev
   libjpeg-dev libpng-dev libfreetype-dev libharfbuzz-dev fonts-wqy-microhei
   libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1
+  postgresql
 )
 
 # A Python >= 3.11 with venv and headers: the system one on Debian 12 / Ubuntu 24.04,

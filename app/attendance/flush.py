@@ -1,0 +1,64 @@
+"""PunchFlusher: move journaled punches into the database (and the push outbox) in batches."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from loguru import logger
+from sqlalchemy import select
+
+from app.store import OutboxItem, Punch, Staff, Store
+
+from .journal import PunchJournal
+from .records import PunchRecord
+
+CHUNK = 200  # rows per INSERT statement (SQLite's bound-parameter limit)
+
+
+def insert_punches(store: Store, session, rows: list[dict]) -> list[int]:
+    """INSERT ... ON CONFLICT (uuid) DO NOTHING; the ids of the rows actually inserted."""
+    if store.dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    ids: list[int] = []
+    for i in range(0, len(rows), CHUNK):
+        stmt = (insert(Punch).values(rows[i:i + CHUNK])
+                .on_conflict_do_nothing(index_elements=["uuid"]).returning(Punch.id))
+        ids.extend(session.scalars(stmt).all())
+    return ids
+
+
+class PunchFlusher:
+    def __init__(self, store: Store, journal: PunchJournal, *, push_enabled: bool = False,
+                 after_flush: Callable[[int], None] | None = None):
+        self.store, self.journal = store, journal
+        self.push_enabled = push_enabled
+        self.after_flush = after_flush
+        self._lock = threading.Lock()
+
+    def flush(self) -> int:
+        """Store every sealed journal record; the number of punches newly inserted."""
+        with self._lock:
+            sealed = self.journal.seal()
+            inserted: list[int] = []
+            if sealed.records:
+                rows = [PunchRecord.from_journal(r).to_row() for r in sealed.records]
+                with self.store.session() as s:
+                    # A person deleted between confirm and flush keeps the punch, unlinked.
+                    wanted = {r["staff_id"] for r in rows if r["staff_id"] is not None}
+                    known = set(s.scalars(select(Staff.id).where(Staff.id.in_(wanted)))) if wanted else set()
+                    for r in rows:
+                        if r["staff_id"] not in known:
+                            r["staff_id"] = None
+                    inserted = insert_punches(self.store, s, rows)
+                    if self.push_enabled and inserted:
+                        s.add_all(OutboxItem(punch_id=i) for i in sorted(inserted))
+            # Only a committed batch may leave the journal.
+            self.journal.discard(sealed)
+        if sealed.records:
+            logger.debug("flush: {} journaled, {} new", len(sealed.records), len(inserted))
+        if inserted and self.after_flush is not None:
+            self.after_flush(len(inserted))
+        return len(inserted)

@@ -1,0 +1,153 @@
+"""PunchJournal: the crash-safe, append-only file a punch is written to before it counts.
+
+A record is one line: ``<length:8 hex> <crc32:8 hex> <json>\\n``. ``append`` writes it with
+one ``write`` on an O_APPEND descriptor and ``fdatasync``s before returning, so a confirmed
+punch survives ``kill -9`` and power loss. A torn last line (crash between write and sync, or
+mid-write) fails the length or CRC check and is skipped on replay: its ``append`` never
+returned, so nobody was told the punch counted.
+
+Records live in numbered segments ``punches-<n>.jnl``. The flush job ``seal``s the active
+segment (later appends go to a new one), stores the sealed records in the database
+idempotently (UUID unique), then ``discard``s the sealed segments. A crash at any point
+leaves the sealed segments in place and the next flush stores them again, which the UUID
+constraint turns into no-ops: a punch is never lost and never doubled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from loguru import logger
+
+SEGMENT_RE = re.compile(r"punches-(\d{12})\.jnl")
+HEADER_LEN = 18  # 8 hex + space + 8 hex + space
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """The records of the segments sealed for one flush."""
+
+    segments: tuple[Path, ...]
+    records: tuple[dict, ...]
+
+
+def encode_record(record: dict) -> bytes:
+    body = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+    return b"%08x %08x " % (len(body), zlib.crc32(body)) + body + b"\n"
+
+
+def decode_segment(data: bytes) -> tuple[list[dict], int]:
+    """The intact records of a segment and how many bytes at its end were torn."""
+    records, pos = [], 0
+    while pos < len(data):
+        try:
+            length = int(data[pos:pos + 8], 16)
+            crc = int(data[pos + 9:pos + 17], 16)
+        except ValueError:
+            break
+        start = pos + HEADER_LEN
+        body = data[start:start + length]
+        if len(body) != length or data[start + length:start + length + 1] != b"\n" \
+                or zlib.crc32(body) != crc:
+            break
+        records.append(json.loads(body))
+        pos = start + length + 1
+    return records, len(data) - pos
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class PunchJournal:
+    """Append-only punch records in a folder; thread-safe."""
+
+    def __init__(self, directory: Path):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._pending: list[dict] = []  # appended since the last seal, in order
+        numbers = self._numbers()
+        self._active = (numbers[-1] + 1) if numbers else 1
+        # Records of segments left by an earlier run are pending until a flush stores them.
+        for n in numbers:
+            records, torn = decode_segment(self._path(n).read_bytes())
+            if torn:
+                logger.warning("journal {}: skipped a torn record of {} bytes at its end",
+                               self._path(n).name, torn)
+            self._pending.extend(records)
+
+    # -- paths ---------------------------------------------------------
+    def _path(self, number: int) -> Path:
+        return self.dir / f"punches-{number:012d}.jnl"
+
+    def _numbers(self) -> list[int]:
+        return sorted(int(m.group(1)) for p in self.dir.iterdir()
+                      if (m := SEGMENT_RE.fullmatch(p.name)))
+
+    # -- writing -------------------------------------------------------
+    def append(self, record: dict) -> None:
+        """Write one record durably; returns only after it is on disk."""
+        line = encode_record(record)
+        with self._lock:
+            if self._fd is None:
+                path = self._path(self._active)
+                self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                os.fsync(self._fd)
+                _fsync_dir(self.dir)  # the new segment's name must survive power loss too
+            written = os.write(self._fd, line)
+            if written != len(line):  # a full disk; the partial line fails its CRC on replay
+                raise OSError(f"journal: short write ({written} of {len(line)} bytes)")
+            os.fdatasync(self._fd)
+            self._pending.append(record)
+
+    def pending(self) -> list[dict]:
+        """Records not yet stored by a flush (a copy), oldest first."""
+        with self._lock:
+            return list(self._pending)
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    # -- flushing ------------------------------------------------------
+    def seal(self) -> Sealed:
+        """Close the active segment and return every sealed segment's records."""
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+                self._active += 1
+            numbers = [n for n in self._numbers() if n < self._active]
+        records: list[dict] = []
+        for n in numbers:
+            part, _ = decode_segment(self._path(n).read_bytes())
+            records.extend(part)
+        return Sealed(tuple(self._path(n) for n in numbers), tuple(records))
+
+    def discard(self, sealed: Sealed) -> None:
+        """Delete sealed segments once their records are committed to the database."""
+        stored = {r["uuid"] for r in sealed.records}
+        for path in sealed.segments:
+            path.unlink(missing_ok=True)
+        if sealed.segments:
+            _fsync_dir(self.dir)
+        with self._lock:
+            self._pending = [r for r in self._pending if r["uuid"] not in stored]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
