@@ -1,0 +1,73 @@
+"""PunchJournal: durable appends, torn tails skipped, seal/discard, replay after restart."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+from app.attendance.journal import PunchJournal, decode_segment, encode_record
+
+
+def _rec(i):
+    return {"uuid": str(uuid.uuid4()), "i": i, "name": "张三"}
+
+
+def test_round_trip_and_replay_after_restart(tmp_path):
+    j = PunchJournal(tmp_path)
+    records = [_rec(i) for i in range(5)]
+    for r in records:
+        j.append(r)
+    j.close()
+    again = PunchJournal(tmp_path)
+    assert again.pending() == records
+
+
+def test_torn_or_corrupt_tail_is_skipped(tmp_path):
+    good = [_rec(0), _rec(1)]
+    blob = b"".join(encode_record(r) for r in good)
+    torn = encode_record(_rec(2))
+    for tail in (torn[:5], torn[:-1], torn[:-3] + b"xx\n", b"zzzzzzzz"):
+        records, skipped = decode_segment(blob + tail)
+        assert records == good and skipped == len(tail)
+    flipped = bytearray(blob)
+    flipped[30] ^= 0x01  # a bit flip inside the first record's JSON
+    assert decode_segment(bytes(flipped))[0] == []
+
+
+def test_append_after_a_torn_tail_starts_a_new_segment(tmp_path):
+    j = PunchJournal(tmp_path)
+    first = _rec(0)
+    j.append(first)
+    j.close()
+    segment = next(tmp_path.iterdir())
+    with open(segment, "ab") as fh:
+        fh.write(encode_record(_rec(1))[:7])  # the crash tore this one
+    j = PunchJournal(tmp_path)
+    second = _rec(2)
+    j.append(second)
+    assert j.pending() == [first, second]
+    sealed = j.seal()
+    assert list(sealed.records) == [first, second]
+
+
+def test_seal_then_discard_keeps_later_appends(tmp_path):
+    j = PunchJournal(tmp_path)
+    a, b = _rec(0), _rec(1)
+    j.append(a)
+    sealed = j.seal()
+    j.append(b)  # arrives while the flush is storing `a`
+    j.discard(sealed)
+    assert j.pending() == [b]
+    names = sorted(os.listdir(tmp_path))
+    assert len(names) == 1
+    j.close()
+    assert PunchJournal(tmp_path).pending() == [b]
+
+
+def test_a_crash_before_discard_replays_the_sealed_records(tmp_path):
+    j = PunchJournal(tmp_path)
+    a = _rec(0)
+    j.append(a)
+    j.seal()  # stored in the database, then the process died before discard
+    j.close()
+    assert PunchJournal(tmp_path).pending() == [a]
