@@ -48,7 +48,7 @@ _db_numbers = itertools.count(1)
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    from pgserver import PostgresServer, find_bindir
+    from app.store.pgserver import PostgresServer, find_bindir
 
     bindir = find_bindir()
     if bindir is None:

@@ -39,8 +39,11 @@ def test_append_after_a_torn_tail_starts_a_new_segment(tmp_path):
     first = _rec(0)
     j.append(first)
     j.close()
-    segment = next(tmp_path.iterdir())
-    with open(segment, "ab") as fh:
+    segment = sorted(tmp_path.iterdir())[0]
+    data = segment.read_bytes()
+    used = len(data.rstrip(b"\0"))
+    with open(segment, "r+b") as fh:
+        fh.seek(used)
         fh.write(encode_record(_rec(1))[:7])  # the crash tore this one
     j = PunchJournal(tmp_path)
     second = _rec(2)
@@ -58,8 +61,7 @@ def test_seal_then_discard_keeps_later_appends(tmp_path):
     j.append(b)  # arrives while the flush is storing `a`
     j.discard(sealed)
     assert j.pending() == [b]
-    names = sorted(os.listdir(tmp_path))
-    assert len(names) == 1
+    assert os.listdir(tmp_path) == ["punches-000000000002.jnl"]  # a's segment is gone
     j.close()
     assert PunchJournal(tmp_path).pending() == [b]
 
@@ -71,3 +73,17 @@ def test_a_crash_before_discard_replays_the_sealed_records(tmp_path):
     j.seal()  # stored in the database, then the process died before discard
     j.close()
     assert PunchJournal(tmp_path).pending() == [a]
+
+
+def test_segments_are_preallocated_and_can_overflow(tmp_path):
+    j = PunchJournal(tmp_path, segment_bytes=1024)
+    records = [_rec(i) for i in range(20)]  # about 2 KB: past the preallocated size
+    for r in records:
+        j.append(r)
+    segment = sorted(tmp_path.iterdir())[0]
+    assert segment.stat().st_size > 1024
+    j.close()
+    assert PunchJournal(tmp_path).pending() == records
+    fresh = PunchJournal(tmp_path / "other", segment_bytes=4096)
+    (only,) = list((tmp_path / "other").iterdir())
+    assert only.read_bytes() == bytes(4096) and fresh.pending() == []

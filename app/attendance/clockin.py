@@ -16,6 +16,9 @@ from .journal import PunchJournal
 from .records import NAME_MAX, STAFF_NO_MAX, Candidate, ClockInResult, PunchRecord
 
 PUNCH_SOURCES = ("face", "makeup", "manual")
+# Plain rows, not ORM objects: confirm runs on the screen's time.
+_RECORD_COLUMNS = (Punch.uuid, Punch.staff_id, Punch.staff_no, Punch.name, Punch.punched_at,
+                   Punch.local_date, Punch.device_id, Punch.score, Punch.source, Punch.snapshot_file)
 
 
 class ClockInService:
@@ -60,10 +63,10 @@ class ClockInService:
         """This person's punches on the terminal's current date: stored ones and journaled ones."""
         now = now or self._clock()
         day = now.astimezone(self.tz).date()
-        with self.store.session() as s:
-            rows = s.scalars(select(Punch).where(Punch.staff_id == staff_id, Punch.local_date == day)
-                             .order_by(Punch.punched_at)).all()
-            found = {r.uuid: PunchRecord.from_row(r, self.tz) for r in rows}
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(select(*_RECORD_COLUMNS).where(
+                Punch.staff_id == staff_id, Punch.local_date == day)).all()
+        found = {r.uuid: PunchRecord.from_row(r, self.tz) for r in rows}
         for raw in self.journal.pending():
             if raw["staff_id"] == staff_id and raw["local_date"] == day.isoformat():
                 rec = PunchRecord.from_journal(raw)
@@ -75,10 +78,11 @@ class ClockInService:
         if cached is not None:
             return cached
         since = (now - self.dedupe).replace(tzinfo=None)
-        with self.store.session() as s:
-            row = s.scalars(select(Punch).where(Punch.staff_id == staff_id, Punch.punched_at >= since)
-                            .order_by(Punch.punched_at.desc()).limit(1)).first()
-            best = PunchRecord.from_row(row, self.tz) if row is not None else None
+        with self.store.engine.connect() as conn:
+            row = conn.execute(select(*_RECORD_COLUMNS).where(
+                Punch.staff_id == staff_id, Punch.punched_at >= since)
+                .order_by(Punch.punched_at.desc()).limit(1)).first()
+        best = PunchRecord.from_row(row, self.tz) if row is not None else None
         for raw in self.journal.pending():
             if raw["staff_id"] == staff_id:
                 rec = PunchRecord.from_journal(raw)

@@ -6,7 +6,10 @@ punch survives ``kill -9`` and power loss. A torn last line (crash between write
 mid-write) fails the length or CRC check and is skipped on replay: its ``append`` never
 returned, so nobody was told the punch counted.
 
-Records live in numbered segments ``punches-<n>.jnl``. The flush job ``seal``s the active
+Records live in numbered segments ``punches-<n>.jnl``, each created ahead of use by the flush
+thread, filled with zeros and synced: an append then overwrites allocated blocks, so its
+``fdatasync`` writes one data block and need not wait for the file system's metadata journal,
+which the database's own commits keep busy. Writing past the preallocated size still works. The flush job ``seal``s the active
 segment (later appends go to a new one), stores the sealed records in the database
 idempotently (UUID unique), then ``discard``s the sealed segments. A crash at any point
 leaves the sealed segments in place and the next flush stores them again, which the UUID
@@ -27,6 +30,7 @@ from loguru import logger
 
 SEGMENT_RE = re.compile(r"punches-(\d{12})\.jnl")
 HEADER_LEN = 18  # 8 hex + space + 8 hex + space
+SEGMENT_BYTES = 64 * 1024  # preallocated: about 250 punches
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ def decode_segment(data: bytes) -> tuple[list[dict], int]:
             break
         records.append(json.loads(body))
         pos = start + length + 1
-    return records, len(data) - pos
+    return records, len(data[pos:].rstrip(b"\0"))  # zeros are unused preallocated space
 
 
 def _fsync_dir(path: Path) -> None:
@@ -72,13 +76,17 @@ def _fsync_dir(path: Path) -> None:
 class PunchJournal:
     """Append-only punch records in a folder; thread-safe."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, segment_bytes: int = SEGMENT_BYTES):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.segment_bytes = segment_bytes
         self._lock = threading.Lock()
+        self._prepare_lock = threading.Lock()  # taken after _lock, never before it
         self._fd: int | None = None
+        self._offset = 0
         self._pending: list[dict] = []  # appended since the last seal, in order
         numbers = self._numbers()
+        # Never append to a segment an earlier run wrote: its tail may be torn.
         self._active = (numbers[-1] + 1) if numbers else 1
         # Records of segments left by an earlier run are pending until a flush stores them.
         for n in numbers:
@@ -87,6 +95,7 @@ class PunchJournal:
                 logger.warning("journal {}: skipped a torn record of {} bytes at its end",
                                self._path(n).name, torn)
             self._pending.extend(records)
+        self._prepare(self._active)
 
     # -- paths ---------------------------------------------------------
     def _path(self, number: int) -> Path:
@@ -96,6 +105,24 @@ class PunchJournal:
         return sorted(int(m.group(1)) for p in self.dir.iterdir()
                       if (m := SEGMENT_RE.fullmatch(p.name)))
 
+    def _prepare(self, number: int) -> None:
+        """Create a zero-filled, synced segment (outside the append path)."""
+        with self._prepare_lock:
+            self._prepare_locked(self._path(number))
+
+    def _prepare_locked(self, path: Path) -> None:
+        if path.exists():
+            return
+        tmp = path.with_suffix(".new")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, bytes(self.segment_bytes))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        _fsync_dir(self.dir)
+
     # -- writing -------------------------------------------------------
     def append(self, record: dict) -> None:
         """Write one record durably; returns only after it is on disk."""
@@ -103,13 +130,15 @@ class PunchJournal:
         with self._lock:
             if self._fd is None:
                 path = self._path(self._active)
-                self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-                os.fsync(self._fd)
-                _fsync_dir(self.dir)  # the new segment's name must survive power loss too
-            written = os.write(self._fd, line)
+                if not path.exists():  # only if preparing it failed earlier
+                    self._prepare(self._active)
+                self._fd = os.open(path, os.O_WRONLY)
+                self._offset = 0
+            written = os.pwrite(self._fd, line, self._offset)
             if written != len(line):  # a full disk; the partial line fails its CRC on replay
                 raise OSError(f"journal: short write ({written} of {len(line)} bytes)")
             os.fdatasync(self._fd)
+            self._offset += written
             self._pending.append(record)
 
     def pending(self) -> list[dict]:
@@ -123,13 +152,15 @@ class PunchJournal:
 
     # -- flushing ------------------------------------------------------
     def seal(self) -> Sealed:
-        """Close the active segment and return every sealed segment's records."""
+        """Close the active segment if it holds records; return every sealed segment's records."""
         with self._lock:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
                 self._active += 1
-            numbers = [n for n in self._numbers() if n < self._active]
+            active = self._active
+            numbers = [n for n in self._numbers() if n < active]
+        self._prepare(active)  # the next appends' segment, made here on the flush thread
         records: list[dict] = []
         for n in numbers:
             part, _ = decode_segment(self._path(n).read_bytes())
@@ -139,10 +170,9 @@ class PunchJournal:
     def discard(self, sealed: Sealed) -> None:
         """Delete sealed segments once their records are committed to the database."""
         stored = {r["uuid"] for r in sealed.records}
+        # No sync needed: a deletion lost to a power cut only replays stored records (no-ops).
         for path in sealed.segments:
             path.unlink(missing_ok=True)
-        if sealed.segments:
-            _fsync_dir(self.dir)
         with self._lock:
             self._pending = [r for r in self._pending if r["uuid"] not in stored]
 

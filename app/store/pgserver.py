@@ -1,4 +1,4 @@
-"""A throw-away PostgreSQL cluster from Debian's package, on a free loopback port."""
+"""A throw-away PostgreSQL cluster from Debian's package on a free loopback port (tests, benchmarks)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,12 @@ class PostgresServer:
                              autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def __enter__(self) -> PostgresServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
     def stop(self) -> None:
         try:
