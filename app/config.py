@@ -39,6 +39,7 @@ __all__ = [
     "SCHEMA",
     "Config",
     "ConfigError",
+    "check_setting",
     "KeySpec",
     "SectionSpec",
     "dump_config",
@@ -793,6 +794,23 @@ def _check_value(spec: KeySpec, value: Any) -> tuple[Any, str | None]:
         if problem:
             return None, problem
     return value, None
+
+
+def check_setting(path: str, value: Any) -> Any:
+    """Type-check and validate one value for ``section.key``; the normalised value.
+
+    Raises :class:`ConfigError` naming the key. Used for settings changed at run time.
+    """
+    section, _, name = path.partition(".")
+    spec = _SECTIONS[section].key(name) if section in _SECTIONS else None
+    if spec is None:
+        raise ConfigError([f"{path}: unknown setting"])
+    typed, problem = _from_toml(spec, value)
+    if problem is None:
+        typed, problem = _check_value(spec, typed)
+    if problem is not None:
+        raise ConfigError([f"{path}: {problem}; allowed: {spec.allowed()}"])
+    return typed
 
 
 # --------------------------------------------------------------------------
