@@ -133,6 +133,8 @@ def test_the_outbox_survives_a_restart(store, instance, make_config, person, rec
     a.pusher.deliver()
     backlog = a.pusher.backlog()
     assert backlog.pending == 3 and backlog.last_error
+    status = a.status()
+    assert (status["push_pending"], status["journal_pending"]) == (3, 0) and status["push_last_error"]
     a.journal.close()
     # Restart with the receiver up (same database): everything arrives, in order.
     b = open_attendance(_config(make_config, receiver.url), instance, store)

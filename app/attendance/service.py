@@ -27,6 +27,17 @@ class Attendance:
         """Store what an earlier run journaled but did not flush; call once at start."""
         return self.flusher.flush()
 
+    def status(self) -> dict:
+        """What waits: punches not yet in the database and punches not yet at HR."""
+        backlog = self.pusher.backlog() if self.pusher.enabled else None
+        return {
+            "journal_pending": self.journal.pending_count(),
+            "push_enabled": self.pusher.enabled,
+            "push_pending": backlog.pending if backlog else 0,
+            "push_oldest_utc": backlog.oldest_created_at.isoformat() if backlog and backlog.oldest_created_at else None,
+            "push_last_error": backlog.last_error if backlog else None,
+        }
+
     def close(self) -> None:
         """Flush what is waiting and close the journal (a clean stop)."""
         self.flusher.flush()
