@@ -61,9 +61,31 @@ def test_seal_then_discard_keeps_later_appends(tmp_path):
     j.append(b)  # arrives while the flush is storing `a`
     j.discard(sealed)
     assert j.pending() == [b]
-    assert os.listdir(tmp_path) == ["punches-000000000002.jnl"]  # a's segment is gone
     j.close()
-    assert PunchJournal(tmp_path).pending() == [b]
+    # `a` is still in the active segment: replayed after a restart, a no-op for the database
+    assert PunchJournal(tmp_path).pending() == [a, b]
+
+
+def test_full_segments_roll_over_and_are_deleted_once_stored(tmp_path):
+    records = [_rec(i) for i in range(7)]
+    j = PunchJournal(tmp_path, segment_bytes=3 * len(encode_record(records[0])) + 10)  # 3 fit
+    for r in records[:4]:
+        j.append(r)
+    assert sorted(os.listdir(tmp_path)) == ["punches-000000000001.jnl"]  # next not prepared yet
+    sealed = j.seal()  # prepares segment 2 on the flush thread
+    assert sealed.records == tuple(records[:4]) and sealed.segments == ()
+    for r in records[4:]:
+        j.append(r)  # the full segment 1 is left for the prepared segment 2
+    j.discard(sealed)
+    sealed = j.seal()
+    assert [p.name for p in sealed.segments] == ["punches-000000000001.jnl"]
+    assert sealed.records == tuple(records[4:])
+    j.discard(sealed)
+    assert j.pending() == []
+    names = sorted(os.listdir(tmp_path))
+    assert "punches-000000000001.jnl" not in names and "punches-000000000002.jnl" in names
+    j.close()
+    assert [r["i"] for r in PunchJournal(tmp_path).pending()] == [4, 5, 6]
 
 
 def test_a_crash_before_discard_replays_the_sealed_records(tmp_path):

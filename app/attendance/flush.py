@@ -13,21 +13,31 @@ from app.store import OutboxItem, Punch, Staff, Store
 from .journal import PunchJournal
 from .records import PunchRecord
 
-CHUNK = 200  # rows per INSERT statement (SQLite's bound-parameter limit)
+
+
+_INSERT_CACHE: dict[str, object] = {}
+
+
+def _insert_statement(dialect: str):
+    # One statement, compiled once and run as an executemany ("insertmanyvalues"): far less
+    # Python work per flush than a fresh multi-row VALUES, so confirm seldom waits on the GIL.
+    stmt = _INSERT_CACHE.get(dialect)
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(Punch).on_conflict_do_nothing(index_elements=["uuid"]).returning(Punch.id)
+        _INSERT_CACHE[dialect] = stmt
+    return stmt
 
 
 def insert_punches(store: Store, session, rows: list[dict]) -> list[int]:
     """INSERT ... ON CONFLICT (uuid) DO NOTHING; the ids of the rows actually inserted."""
-    if store.dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    ids: list[int] = []
-    for i in range(0, len(rows), CHUNK):
-        stmt = (insert(Punch).values(rows[i:i + CHUNK])
-                .on_conflict_do_nothing(index_elements=["uuid"]).returning(Punch.id))
-        ids.extend(session.scalars(stmt).all())
-    return ids
+    if not rows:
+        return []
+    connection = session.connection()
+    return list(connection.execute(_insert_statement(store.dialect), rows).scalars())
 
 
 class PunchFlusher:

@@ -1,19 +1,22 @@
 """PunchJournal: the crash-safe, append-only file a punch is written to before it counts.
 
-A record is one line: ``<length:8 hex> <crc32:8 hex> <json>\\n``. ``append`` writes it with
-one ``write`` on an O_APPEND descriptor and ``fdatasync``s before returning, so a confirmed
-punch survives ``kill -9`` and power loss. A torn last line (crash between write and sync, or
-mid-write) fails the length or CRC check and is skipped on replay: its ``append`` never
-returned, so nobody was told the punch counted.
+A record is one line: ``<length:8 hex> <crc32:8 hex> <json>\n``. ``append`` writes it with one
+``pwrite`` and ``fdatasync``s before returning, so a confirmed punch survives ``kill -9`` and
+power loss. A torn last line (crash between write and sync, or mid-write) fails the length or
+CRC check and is skipped on replay: its ``append`` never returned, so nobody was told the punch
+counted.
 
-Records live in numbered segments ``punches-<n>.jnl``, each created ahead of use by the flush
-thread, filled with zeros and synced: an append then overwrites allocated blocks, so its
-``fdatasync`` writes one data block and need not wait for the file system's metadata journal,
-which the database's own commits keep busy. Writing past the preallocated size still works. The flush job ``seal``s the active
-segment (later appends go to a new one), stores the sealed records in the database
-idempotently (UUID unique), then ``discard``s the sealed segments. A crash at any point
-leaves the sealed segments in place and the next flush stores them again, which the UUID
-constraint turns into no-ops: a punch is never lost and never doubled.
+Records live in numbered segments ``punches-<n>.jnl`` of a fixed size, created ahead of use on
+the flush thread, zero-filled and synced: an append overwrites allocated blocks, so its
+``fdatasync`` writes data only and does not wait for the file system's metadata journal, which
+the database's commits keep busy. When a segment is full the next appends go to the next one
+(or run past the end if it is not ready yet).
+
+The flush job takes ``seal()`` -- the records not yet stored, kept in memory as they were
+synced -- stores them idempotently (UUID unique), commits, then ``discard()``s them: full
+segments are deleted, the active one stays until it fills. A crash at any point only means
+that stored records are replayed at the next start, which the UUID constraint turns into
+no-ops: a punch is never lost and never doubled. Deletions need no sync for the same reason.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ SEGMENT_BYTES = 64 * 1024  # preallocated: about 250 punches
 
 @dataclass(frozen=True)
 class Sealed:
-    """The records of the segments sealed for one flush."""
+    """What one flush stores: the pending records, and the full segments it may then delete."""
 
     segments: tuple[Path, ...]
     records: tuple[dict, ...]
@@ -84,11 +87,11 @@ class PunchJournal:
         self._prepare_lock = threading.Lock()  # taken after _lock, never before it
         self._fd: int | None = None
         self._offset = 0
-        self._pending: list[dict] = []  # appended since the last seal, in order
+        self._pending: list[dict] = []  # synced, not yet stored, oldest first
         numbers = self._numbers()
+        self._closed: list[int] = list(numbers)  # segments no longer appended to
         # Never append to a segment an earlier run wrote: its tail may be torn.
         self._active = (numbers[-1] + 1) if numbers else 1
-        # Records of segments left by an earlier run are pending until a flush stores them.
         for n in numbers:
             records, torn = decode_segment(self._path(n).read_bytes())
             if torn:
@@ -106,33 +109,34 @@ class PunchJournal:
                       if (m := SEGMENT_RE.fullmatch(p.name)))
 
     def _prepare(self, number: int) -> None:
-        """Create a zero-filled, synced segment (outside the append path)."""
+        """Create a zero-filled, synced segment (off the append path when possible)."""
         with self._prepare_lock:
-            self._prepare_locked(self._path(number))
-
-    def _prepare_locked(self, path: Path) -> None:
-        if path.exists():
-            return
-        tmp = path.with_suffix(".new")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, bytes(self.segment_bytes))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        _fsync_dir(self.dir)
+            path = self._path(number)
+            if path.exists():
+                return
+            tmp = path.with_suffix(".new")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, bytes(self.segment_bytes))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+            _fsync_dir(self.dir)  # the name must survive power loss with the punches in it
 
     # -- writing -------------------------------------------------------
     def append(self, record: dict) -> None:
         """Write one record durably; returns only after it is on disk."""
         line = encode_record(record)
         with self._lock:
-            if self._fd is None:
-                path = self._path(self._active)
-                if not path.exists():  # only if preparing it failed earlier
-                    self._prepare(self._active)
-                self._fd = os.open(path, os.O_WRONLY)
+            full = self._offset + len(line) > self.segment_bytes
+            if self._fd is None or (full and self._path(self._active + 1).exists()):
+                if self._fd is not None:
+                    os.close(self._fd)
+                    self._closed.append(self._active)
+                    self._active += 1
+                self._prepare(self._active)  # a no-op unless the flush thread fell behind
+                self._fd = os.open(self._path(self._active), os.O_WRONLY)
                 self._offset = 0
             written = os.pwrite(self._fd, line, self._offset)
             if written != len(line):  # a full disk; the partial line fails its CRC on replay
@@ -152,29 +156,23 @@ class PunchJournal:
 
     # -- flushing ------------------------------------------------------
     def seal(self) -> Sealed:
-        """Close the active segment if it holds records; return every sealed segment's records."""
+        """The records to store now, and the full segments that hold nothing else."""
         with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
-                self._active += 1
-            active = self._active
-            numbers = [n for n in self._numbers() if n < active]
-        self._prepare(active)  # the next appends' segment, made here on the flush thread
-        records: list[dict] = []
-        for n in numbers:
-            part, _ = decode_segment(self._path(n).read_bytes())
-            records.extend(part)
-        return Sealed(tuple(self._path(n) for n in numbers), tuple(records))
+            records = tuple(self._pending)
+            closed = tuple(self._closed)
+            upcoming = self._active + 1
+        self._prepare(upcoming)  # the next segment, made here on the flush thread
+        return Sealed(tuple(self._path(n) for n in closed), records)
 
     def discard(self, sealed: Sealed) -> None:
-        """Delete sealed segments once their records are committed to the database."""
+        """Forget sealed records once committed to the database; delete full segments."""
         stored = {r["uuid"] for r in sealed.records}
-        # No sync needed: a deletion lost to a power cut only replays stored records (no-ops).
         for path in sealed.segments:
             path.unlink(missing_ok=True)
+        gone = set(sealed.segments)
         with self._lock:
             self._pending = [r for r in self._pending if r["uuid"] not in stored]
+            self._closed = [n for n in self._closed if self._path(n) not in gone]
 
     def close(self) -> None:
         with self._lock:
