@@ -59,6 +59,13 @@ class ClockInService:
             self.on_batch_full()
         return ClockInResult(True, record, self.today(candidate.staff_id, now))
 
+    def warm_up(self) -> None:
+        """Compile and cache confirm's queries, so the first person after a start waits no longer."""
+        now = self._clock()
+        self._latest(-1, now)
+        self._last.pop(-1, None)
+        self.today(-1, now)
+
     def today(self, staff_id: int, now: dt.datetime | None = None) -> tuple[PunchRecord, ...]:
         """This person's punches on the terminal's current date: stored ones and journaled ones."""
         now = now or self._clock()

@@ -42,14 +42,22 @@ def insert_punches(store: Store, session, rows: list[dict]) -> list[int]:
 
 class PunchFlusher:
     def __init__(self, store: Store, journal: PunchJournal, *, push_enabled: bool = False,
-                 after_flush: Callable[[int], None] | None = None):
+                 batch_size: int = 20, after_flush: Callable[[int], None] | None = None):
         self.store, self.journal = store, journal
+        self.batch_size = batch_size
         self.push_enabled = push_enabled
         self.after_flush = after_flush
         self._lock = threading.Lock()
 
     def flush(self) -> int:
-        """Store every sealed journal record; the number of punches newly inserted."""
+        """Store every journaled record; the number of punches newly inserted."""
+        total = self._flush_once()
+        # Punches that arrived meanwhile and already fill a batch go now, not at the next tick.
+        while self.journal.pending_count() >= self.batch_size:
+            total += self._flush_once()
+        return total
+
+    def _flush_once(self) -> int:
         with self._lock:
             sealed = self.journal.seal()
             inserted: list[int] = []

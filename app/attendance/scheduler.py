@@ -8,6 +8,7 @@ Built by the entry point (``daka run``) with :func:`build_scheduler`, never insi
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -65,21 +66,31 @@ def _guarded(name, func):
 def build_scheduler(config, attendance: Attendance) -> BackgroundScheduler:
     """A not yet started scheduler with the attendance jobs; wires the batch-full wake-up."""
     scheduler = BackgroundScheduler(timezone=config.device.timezone)
-    funcs = {FLUSH_JOB: attendance.flusher.flush, PUSH_JOB: attendance.pusher.deliver,
+    flush_requested = threading.Event()
+
+    def flush():
+        flush_requested.clear()
+        attendance.flusher.flush()
+
+    funcs = {FLUSH_JOB: flush, PUSH_JOB: attendance.pusher.deliver,
              RETENTION_JOB: attendance.retention.run}
     for spec in job_specs(config):
         scheduler.add_job(_guarded(spec.id, funcs[spec.id]), spec.trigger, id=spec.id,
                           name=spec.description, max_instances=1, coalesce=True,
                           misfire_grace_time=None)
 
-    def wake(job_id):
-        def now():
-            job = scheduler.get_job(job_id)
-            if job is not None and scheduler.running:
-                job.modify(next_run_time=dt.datetime.now(dt.UTC))
-        return now
+    def run_now(job_id):
+        job = scheduler.get_job(job_id)
+        if job is not None and scheduler.running:
+            job.modify(next_run_time=dt.datetime.now(dt.UTC))
 
-    attendance.clockin.on_batch_full = wake(FLUSH_JOB)
+    def wake_flush():
+        # Once per batch: confirms keep arriving while the flush they asked for is running.
+        if not flush_requested.is_set():
+            flush_requested.set()
+            run_now(FLUSH_JOB)
+
+    attendance.clockin.on_batch_full = wake_flush
     if config.push.webhook_url:
-        attendance.flusher.after_flush = lambda _n: wake(PUSH_JOB)()
+        attendance.flusher.after_flush = lambda _n: run_now(PUSH_JOB)
     return scheduler

@@ -25,7 +25,9 @@ class Attendance:
 
     def recover(self) -> int:
         """Store what an earlier run journaled but did not flush; call once at start."""
-        return self.flusher.flush()
+        stored = self.flusher.flush()
+        self.clockin.warm_up()
+        return stored
 
     def status(self) -> dict:
         """What waits: punches not yet in the database and punches not yet at HR."""
@@ -51,7 +53,8 @@ def open_attendance(config, instance, store: Store) -> Attendance:
     clockin = ClockInService(store, journal, device_id=device_id, timezone=config.device.timezone,
                              dedupe_seconds=a.dedupe_seconds, flush_batch=a.flush_batch,
                              snapshots_dir=instance.snapshots_dir)
-    flusher = PunchFlusher(store, journal, push_enabled=bool(config.push.webhook_url))
+    flusher = PunchFlusher(store, journal, push_enabled=bool(config.push.webhook_url),
+                           batch_size=a.flush_batch)
     pusher = WebhookPusher(store, config.push, device_id=device_id, timezone=config.device.timezone)
     retention = RetentionService(store, instance.snapshots_dir, days=config.storage.retention_days)
     return Attendance(store, journal, clockin, flusher, pusher, retention)
