@@ -55,9 +55,11 @@ class ClockInService:
             )
             self.journal.append(record.to_journal())  # durable from here on
             self._last[candidate.staff_id] = record
+        result = ClockInResult(True, record, self.today(candidate.staff_id, now))
+        # Last: the flush this wakes must not compete with this confirm's own query.
         if self.on_batch_full is not None and self.journal.pending_count() >= self.flush_batch:
             self.on_batch_full()
-        return ClockInResult(True, record, self.today(candidate.staff_id, now))
+        return result
 
     def warm_up(self) -> None:
         """Compile and cache confirm's queries, so the first person after a start waits no longer."""
