@@ -1,6 +1,11 @@
-"""Shared fixtures: verified models, registry face photos, decoded frames."""
+"""Shared fixtures: verified models, registry face photos, decoded frames, stores on both backends."""
 
 from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -36,11 +41,6 @@ def frames(photos):
 # --------------------------------------------------------------------------
 # Store fixtures: every store test runs on SQLite and on a real PostgreSQL
 # --------------------------------------------------------------------------
-
-import itertools  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 _db_numbers = itertools.count(1)

@@ -49,7 +49,13 @@ def crash_run(instance, make_config, store, url, kills: int, seed: int) -> dict:
         lines: list[str] = []
         reader = threading.Thread(target=_collect, args=(proc, lines))
         reader.start()
-        time.sleep(rng.uniform(0.2, 1.6))  # sometimes during start-up and recovery
+        if rng.random() < 0.2:
+            time.sleep(rng.uniform(0.0, 0.6))  # during start-up and recovery
+        else:
+            deadline = time.monotonic() + 60
+            while not lines and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.02, 1.0))  # while punching and flushing
         if proc.poll() is not None:
             reader.join()
             pytest.fail(f"child exited by itself ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")

@@ -46,11 +46,14 @@ def zip_items(path: Path, *, max_bytes: int, max_files: int) -> Iterator[tuple[s
     # The archive stays open for readers still held by the caller; it closes when collected.
 
 
+def _folder_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*")
+                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
 def folder_items(root: Path, *, max_bytes: int) -> Iterator[tuple[str, Callable[[], bytes]]]:
     """Files under a folder (recursively, hidden ones skipped), in name order."""
-    files = sorted(p for p in root.rglob("*")
-                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
-    for path in files:
+    for path in _folder_files(root):
         def read(path=path) -> bytes:
             if path.stat().st_size > max_bytes:
                 raise Refused("too_large", f"{path.stat().st_size / 1e6:.1f} MB")
@@ -59,7 +62,8 @@ def folder_items(root: Path, *, max_bytes: int) -> Iterator[tuple[str, Callable[
 
 
 def count_items(path: Path) -> int:
+    """How many files folder_items / zip_items will yield (for the progress bar)."""
     if path.is_dir():
-        return sum(1 for p in path.rglob("*") if p.is_file())
+        return len(_folder_files(path))
     with zipfile.ZipFile(path) as archive:
-        return sum(1 for i in archive.infolist() if not i.is_dir())
+        return sum(1 for i in archive.infolist() if not i.is_dir() and not _zip_name(i).startswith("."))
