@@ -39,6 +39,7 @@ __all__ = [
     "SCHEMA",
     "Config",
     "ConfigError",
+    "check_setting",
     "KeySpec",
     "SectionSpec",
     "dump_config",
@@ -203,6 +204,22 @@ def _check_host(value: str) -> str | None:
 def _check_database_url(value: str) -> str | None:
     if value and not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value):
         return "is not a database URL"
+    return None
+
+
+def _check_hhmm(value: str) -> str | None:
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", value)
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        return f"{_show(value)} is not a time of day HH:MM"
+    return None
+
+
+def _check_webhook_url(value: str) -> str | None:
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"{_show(value)} is not an http:// or https:// URL"
     return None
 
 
@@ -437,8 +454,72 @@ class StorageConfig:
     )
     photo_max_mb: int = setting(5, "Largest accepted enrolment photo upload (MB).", min=1, max=50)
     retention_days: int = setting(
-        90, "Delete clock-in snapshots older than this; 0 = keep forever.", min=0, max=3650
+        400, "Delete punches and their snapshots older than this many days; 0 = keep forever.",
+        min=0, max=3650,
     )
+    retention_time: str = setting(
+        "03:30",
+        "Local time of day when the retention job runs (HH:MM).",
+        check=_check_hhmm,
+        allowed="HH:MM, 24-hour clock",
+    )
+
+
+@dataclass(frozen=True)
+class AttendanceConfig:
+    """Clock-in journal, batched flush into the database, repeated punches."""
+
+    flush_seconds: int = setting(
+        5, "Flush journaled punches into the database at least this often (seconds).",
+        min=1, max=600,
+    )
+    flush_batch: int = setting(
+        20, "Flush at once when this many punches are waiting.", min=1, max=10000
+    )
+    dedupe_seconds: int = setting(
+        60, "A second clock-in by the same person within this many seconds is not recorded.",
+        min=0, max=86400,
+    )
+
+
+@dataclass(frozen=True)
+class PushConfig:
+    """Delivery of punches to an HR system's webhook (signed JSON POST)."""
+
+    webhook_url: str = setting(
+        "", "URL that receives punches; empty = no push.",
+        check=_check_webhook_url, allowed="empty or an http(s):// URL",
+    )
+    secret: str = setting("", "Shared secret for the X-Daka-Signature HMAC-SHA256 header.")
+    batch: int = setting(50, "Punches per request at most.", min=1, max=1000)
+    timeout_seconds: float = setting(5.0, "Request timeout (seconds).", min=0.1, max=120.0)
+    backoff_base_seconds: float = setting(
+        2.0, "First retry delay after a failed delivery; doubles on each failure.",
+        min=0.01, max=3600.0,
+    )
+    backoff_max_seconds: float = setting(
+        300.0, "Longest delay between retries (seconds).", min=0.01, max=86400.0
+    )
+    poll_seconds: float = setting(
+        1.0, "How often the delivery job looks for waiting punches (seconds).",
+        min=0.1, max=600.0,
+    )
+
+
+@dataclass(frozen=True)
+class LibraryConfig:
+    """Face library enrolment."""
+
+    min_face_px: int = setting(
+        80, "Refuse enrolment photos whose face is narrower than this (pixels).", min=40, max=1000
+    )
+    duplicate_similarity: float = setting(
+        0.93,
+        "A new photo this similar (cosine) to another staff member's face is refused as a "
+        "duplicate.",
+        min=0.0, max=1.0,
+    )
+    max_zip_files: int = setting(5000, "Most photos accepted from one zip archive.", min=1, max=100000)
 
 
 @dataclass(frozen=True)
@@ -484,6 +565,9 @@ class Config:
     gpio: GpioConfig = _section(GpioConfig)
     admin: AdminConfig = _section(AdminConfig)
     storage: StorageConfig = _section(StorageConfig)
+    attendance: AttendanceConfig = _section(AttendanceConfig)
+    push: PushConfig = _section(PushConfig)
+    library: LibraryConfig = _section(LibraryConfig)
     models: ModelsConfig = _section(ModelsConfig)
     ui: UiConfig = _section(UiConfig)
     log: LogConfig = _section(LogConfig)
@@ -762,6 +846,23 @@ def _check_value(spec: KeySpec, value: Any) -> tuple[Any, str | None]:
         if problem:
             return None, problem
     return value, None
+
+
+def check_setting(path: str, value: Any) -> Any:
+    """Type-check and validate one value for ``section.key``; the normalised value.
+
+    Raises :class:`ConfigError` naming the key. Used for settings changed at run time.
+    """
+    section, _, name = path.partition(".")
+    spec = _SECTIONS[section].key(name) if section in _SECTIONS else None
+    if spec is None:
+        raise ConfigError([f"{path}: unknown setting"])
+    typed, problem = _from_toml(spec, value)
+    if problem is None:
+        typed, problem = _check_value(spec, typed)
+    if problem is not None:
+        raise ConfigError([f"{path}: {problem}; allowed: {spec.allowed()}"])
+    return typed
 
 
 # --------------------------------------------------------------------------

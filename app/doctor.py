@@ -140,6 +140,13 @@ def check_database(url: str, instance_dir: Path) -> dict:
     return result
 
 
+def check_scheduler(config) -> dict:
+    """The jobs the terminal's one scheduler runs (built by `daka run`, not here)."""
+    from app.attendance.scheduler import describe_jobs
+
+    return describe_jobs(config)
+
+
 def _redact(url: str) -> str:
     # postgresql://user:secret@host/db -> postgresql://user:***@host/db
     if "@" in url and "://" in url:
@@ -162,6 +169,7 @@ def run_doctor(config, instance_dir: Path, *, verify_models: bool = True) -> dic
         "serial": check_serial(),
         "gpio": check_gpio(),
         "database": check_database(config.storage.database_url, instance_dir),
+        "scheduler": check_scheduler(config),
     }
     report["ok"] = all(report[k]["ok"] for k in ("native", "models", "font", "database"))
     return {"ok": report.pop("ok"), **report}

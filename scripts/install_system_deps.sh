@@ -9,6 +9,7 @@ packages=(
   libjpeg-dev libpng-dev libfreetype-dev libharfbuzz-dev fonts-wqy-microhei
   libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  postgresql
 )
 
 # A Python >= 3.11 with venv and headers: the system one on Debian 12 / Ubuntu 24.04,

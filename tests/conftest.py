@@ -1,6 +1,11 @@
-"""Shared fixtures: verified models, registry face photos, decoded frames."""
+"""Shared fixtures: verified models, registry face photos, decoded frames, stores on both backends."""
 
 from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -31,3 +36,64 @@ def frames(photos):
         assert img is not None, name
         out[name] = img
     return out
+
+
+# --------------------------------------------------------------------------
+# Store fixtures: every store test runs on SQLite and on a real PostgreSQL
+# --------------------------------------------------------------------------
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+_db_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    from app.store.pgserver import PostgresServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found: install Debian's postgresql "
+                    "package (scripts/install_system_deps.sh does) to run the PostgreSQL tests")
+    root = Path(tempfile.mkdtemp(prefix="daka-pg-"))
+    server = PostgresServer(root, bindir).start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request):
+    """None for the instance's SQLite file; a fresh database URL on the test PostgreSQL."""
+    if request.param == "sqlite":
+        return None
+    server = request.getfixturevalue("postgres_server")
+    return server.create_database(f"t{next(_db_numbers)}")
+
+
+@pytest.fixture
+def instance(tmp_path):
+    from app.instance import Instance
+
+    return Instance(tmp_path / "instance").prepare()
+
+
+@pytest.fixture
+def make_config(instance):
+    """A config from the defaults plus ``{section: {key: value}}`` overrides."""
+    import tomli_w
+
+    from app.config import load_config
+
+    def make(**sections):
+        instance.config_path.write_text(tomli_w.dumps(sections), encoding="utf-8")
+        return load_config(instance)
+    return make
+
+
+@pytest.fixture
+def store(instance, make_config, database_url):
+    from app.store import open_store
+
+    s = open_store(make_config(), instance, url=database_url)
+    yield s
+    s.dispose()

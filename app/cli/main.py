@@ -39,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     native.add_argument("--repeat", type=int, default=30, help="timed runs per measurement (median)")
     _hw_parser(sub)
     _add_vision_commands(sub, bsub)
+    # -- attendance core (store, library, clock-in) --------------------------------------------
+    store_bench = bsub.add_parser("store", help="confirm latency, flush throughput, range queries")
+    store_bench.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    store_bench.add_argument("--confirms", type=int, default=2000, help="timed confirm calls")
+    store_bench.add_argument("--postgres", default="auto",
+                             help="PostgreSQL URL, 'auto' = start a throw-away server, 'off' = skip")
+    enroll = sub.add_parser("enroll", help="enrol photos named 工号_姓名.jpg from a folder or a zip")
+    enroll.add_argument("path", metavar="DIR|ZIP", help="folder (searched recursively) or zip archive")
+    sub.add_parser("reindex", help="recompute every face template with the current model")
     return p
 
 
@@ -146,6 +155,8 @@ def cmd_models(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    if args.bench_command == "store":
+        return cmd_bench_store(args)
     from app.bench import native as bench_native
     from app.fonts import find_cjk_font
     from app.models import resolve
@@ -261,8 +272,80 @@ def cmd_hw(args) -> int:
 # --- end of hardware ----------------------------------------------------------------------
 
 
+
+def _open_library(instance, config):
+    from app.library import FaceLibrary
+    from app.models import resolve
+    from app.store import open_store
+    from app.vision.engine import FaceEngine
+    from app.vision.gallery import FaceGallery
+
+    store = open_store(config, instance)
+    engine = FaceEngine(resolve(config.models.dir or None, verify=config.models.verify), config.vision)
+    library = FaceLibrary(store, engine, FaceGallery(), instance.photos_dir, config.library,
+                          max_bytes=config.storage.photo_max_mb * 1024 * 1024)
+    library.load_gallery()
+    return library
+
+
+def cmd_enroll(args) -> int:
+    import zipfile
+
+    from app.cli.progress import ProgressBar
+    from app.library import folder_items, zip_items
+    from app.library.sources import count_items
+
+    instance, config = _load(args)
+    source = Path(args.path)
+    max_bytes = config.storage.photo_max_mb * 1024 * 1024
+    if source.is_dir():
+        items = folder_items(source, max_bytes=max_bytes)
+    elif zipfile.is_zipfile(source):
+        items = zip_items(source, max_bytes=max_bytes, max_files=config.library.max_zip_files)
+    else:
+        print(f"daka: {source} is neither a folder nor a zip archive", file=sys.stderr)
+        return EXIT_USAGE
+    library = _open_library(instance, config)
+    bar = ProgressBar(count_items(source), "enrol")
+    results = []
+    for i, result in enumerate(library.enroll_many(items), 1):
+        results.append(result.as_dict())
+        bar.update(i, result.file)
+    bar.update(bar.total)
+    ok = sum(r["ok"] for r in results)
+    print(json.dumps({"enrolled": ok, "refused": len(results) - ok, "files": results},
+                     ensure_ascii=False, indent=2))
+    return EXIT_OK if ok == len(results) else EXIT_FAIL
+
+
+def cmd_reindex(args) -> int:
+    from app.cli.progress import ProgressBar
+
+    instance, config = _load(args)
+    library = _open_library(instance, config)
+    bar: list[ProgressBar] = []
+
+    def progress(done, total):
+        if not bar:
+            bar.append(ProgressBar(total, "reindex"))
+        bar[0].update(done)
+    report = library.reindex(progress)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return EXIT_OK if not report["failed"] else EXIT_FAIL
+
+
+def cmd_bench_store(args) -> int:
+    from app.bench import store as bench_store
+
+    instance, config = _load(args)
+    result = bench_store.run(config, confirms=args.confirms, postgres=args.postgres)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
 COMMANDS = {
     "run": cmd_run, "doctor": cmd_doctor, "models": cmd_models, "bench": cmd_bench, "hw": cmd_hw, "eval": cmd_eval,
+    "enroll": cmd_enroll, "reindex": cmd_reindex,
 }
 
 

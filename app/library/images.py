@@ -1,0 +1,57 @@
+"""Decode an uploaded photo from bytes, refusing anything that is not a sane still image.
+
+Pillow reads the header first, so an image whose header claims too many pixels (a
+decompression bomb) is refused before anything is decoded. EXIF orientation is applied.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps
+
+FORMATS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp"}
+MAX_PIXELS = 40_000_000
+
+
+class ImageRefused(ValueError):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    bgr: np.ndarray
+    extension: str  # for the stored copy: .jpg .png .webp .bmp
+
+
+def decode_image(data: bytes, *, max_bytes: int) -> DecodedImage:
+    if len(data) > max_bytes:
+        raise ImageRefused("too_large", f"{len(data) / 1e6:.1f} MB, at most {max_bytes / 1e6:.0f} MB")
+    if not data:
+        raise ImageRefused("not_image", "the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise ImageRefused("too_large", f"too many pixels ({exc})") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageRefused("not_image", "not an image Daka can read") from exc
+    with image:
+        if image.format not in FORMATS:
+            raise ImageRefused("not_image", f"{image.format} is not accepted; use JPEG, PNG, WebP or BMP")
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise ImageRefused("too_large", f"{width}x{height} pixels, at most {MAX_PIXELS // 1_000_000} MP")
+        try:
+            upright = ImageOps.exif_transpose(image)  # decodes the pixels
+            rgb = np.asarray(upright.convert("RGB"))
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            raise ImageRefused("not_image", f"the image is damaged or incomplete ({exc})") from exc
+        extension = FORMATS[image.format]
+    return DecodedImage(np.ascontiguousarray(rgb[:, :, ::-1]), extension)

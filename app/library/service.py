@@ -1,0 +1,225 @@
+"""FaceLibrary: enrol staff photos, keep the live gallery in step, recompute templates.
+
+One usable face per photo or a clear per-file reason. Photos are stored under the instance's
+photos folder with generated names; the template row points at the file; the injected
+:class:`~app.vision.gallery.FaceGallery` is updated at once, so no restart is needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from sqlalchemy import select
+
+from app import native
+from app.store import FaceTemplate, Staff, Store
+from app.vision.quality import REASONS as QUALITY_REASONS
+from app.vision.quality import QualityThresholds, assess
+
+from .images import ImageRefused, decode_image
+from .names import BadName, parse_photo_name
+
+MODEL_ID = "dlib_face_recognition_resnet_model_v1"
+MAX_SIDE = 1600  # larger photos are scaled down before detection: faster, same faces
+
+# code -> (zh_CN, en); quality codes come from app.vision.quality
+REASONS: dict[str, tuple[str, str]] = {
+    "not_image": ("不是可读取的图片", "Not a readable image"),
+    "too_large": ("文件过大", "File too large"),
+    "bad_name": ("文件名应为 工号_姓名", "File name must be staffno_name"),
+    "name_conflict": ("工号已登记为其他姓名", "Staff no already enrolled under another name"),
+    "no_face": ("未检测到人脸", "No face found"),
+    "several_faces": ("照片中有多张人脸", "Several faces in the photo"),
+    "duplicate_face": ("此人脸已登记在其他工号下", "This face is already enrolled under another staff no"),
+    "duplicate_photo": ("此照片已登记", "This photo is already enrolled"),
+    **{code: msgs for code, msgs in QUALITY_REASONS.items()},
+}
+
+
+@dataclass(frozen=True)
+class EnrollResult:
+    file: str
+    ok: bool
+    reason: str | None = None
+    detail: str = ""
+    staff_no: str | None = None
+    name: str | None = None
+    template_id: int | None = None
+
+    def message(self, language: str = "zh_CN") -> str:
+        if self.ok:
+            return "登记成功" if language.startswith("zh") else "Enrolled"
+        zh, en = REASONS[self.reason]
+        return zh if language.startswith("zh") else en
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "message": self.message(), "message_en": self.message("en")}
+
+
+class Refused(Exception):
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(detail or reason)
+        self.reason, self.detail = reason, detail
+
+
+@dataclass(frozen=True)
+class FaceSample:
+    descriptor: np.ndarray
+    quality: float
+
+
+class FaceLibrary:
+    def __init__(self, store: Store, engine, gallery, photos_dir: Path, library_cfg, *,
+                 max_bytes: int, model_id: str = MODEL_ID):
+        self.store, self.engine, self.gallery = store, engine, gallery
+        self.photos_dir = Path(photos_dir)
+        self.cfg, self.max_bytes, self.model_id = library_cfg, max_bytes, model_id
+        self.limits = QualityThresholds(min_face_px=library_cfg.min_face_px)
+        self._lock = threading.Lock()
+
+    # -- gallery -------------------------------------------------------
+    def load_gallery(self) -> int:
+        """Fill the live gallery from the templates of active staff."""
+        self.gallery.clear()
+        with self.store.session() as s:
+            rows = s.execute(select(FaceTemplate.id, FaceTemplate.staff_id, FaceTemplate.descriptor)
+                             .join(Staff).where(Staff.active.is_(True))).all()
+        for t_id, staff_id, blob in rows:
+            self.gallery.add(t_id, staff_id, np.frombuffer(blob, "<f4"))
+        return len(rows)
+
+    # -- analysis ------------------------------------------------------
+    def analyse(self, bgr: np.ndarray) -> FaceSample:
+        """The one usable face of a photo, or :class:`Refused` with the reason."""
+        scale = min(1.0, MAX_SIDE / max(bgr.shape[:2]))
+        if scale < 1.0:
+            bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        frame = np.ascontiguousarray(bgr)
+        smallest = max(40, self.cfg.min_face_px // 2)  # find small faces to say "too small"
+        boxes, _, _ = self.engine.detector.detect(frame, downscale=0.0, upsample=0, min_face=smallest,
+                                                  threads=self.engine.vision.detect_threads)
+        if len(boxes) == 0:
+            raise Refused("no_face")
+        if len(boxes) > 1:
+            raise Refused("several_faces", f"{len(boxes)} faces")
+        landmarks = self.engine.landmarks.predict(frame, boxes)
+        chips = native.extract_chips(frame, landmarks)
+        quality = assess(frame.shape, boxes[0], landmarks[0], chips[0], self.limits)
+        if not quality.ok:
+            raise Refused(quality.reason, f"face {quality.face_px:.0f} px, brightness "
+                                          f"{quality.brightness:.0f}, sharpness {quality.sharpness:.0f}")
+        descriptor = np.asarray(self.engine.descriptor.compute(chips)[0], dtype="<f4")
+        return FaceSample(descriptor, quality.score)
+
+    # -- enrolment -----------------------------------------------------
+    def enroll_bytes(self, data: bytes, filename: str, *, department: str = "") -> EnrollResult:
+        """Enrol one photo named 工号_姓名.ext."""
+        try:
+            who = parse_photo_name(filename)
+        except BadName as exc:
+            return EnrollResult(filename, False, "bad_name", str(exc))
+        try:
+            image = decode_image(data, max_bytes=self.max_bytes)
+            sample = self.analyse(image.bgr)
+            template_id = self._store_template(who, data, image.extension, sample, filename, department)
+        except ImageRefused as exc:
+            return EnrollResult(filename, False, exc.reason, exc.detail, who.staff_no, who.name)
+        except Refused as exc:
+            return EnrollResult(filename, False, exc.reason, exc.detail, who.staff_no, who.name)
+        return EnrollResult(filename, True, None, "", who.staff_no, who.name, template_id)
+
+    def _store_template(self, who, data: bytes, extension: str, sample: FaceSample,
+                        filename: str, department: str) -> int:
+        digest = hashlib.sha256(data).hexdigest()
+        with self._lock:  # one enrolment at a time: the duplicate checks then hold
+            with self.store.session() as s:
+                staff = s.scalar(select(Staff).where(Staff.staff_no == who.staff_no))
+                if staff is not None and staff.name != who.name:
+                    raise Refused("name_conflict", f"{who.staff_no} is {staff.name}")
+                if staff is not None and s.scalar(select(FaceTemplate.id).where(
+                        FaceTemplate.staff_id == staff.id, FaceTemplate.photo_sha256 == digest)):
+                    raise Refused("duplicate_photo")
+                match = self.gallery.match(sample.descriptor)
+                if match.staff_id is not None and match.similarity >= self.cfg.duplicate_similarity \
+                        and (staff is None or match.staff_id != staff.id):
+                    other = s.get(Staff, match.staff_id)
+                    raise Refused("duplicate_face", f"similarity {match.similarity:.3f} to "
+                                  f"{other.staff_no if other else match.staff_id}")
+                if staff is None:
+                    staff = Staff(staff_no=who.staff_no, name=who.name, department=department)
+                    s.add(staff)
+                stored = f"{uuid.uuid4().hex}{extension}"
+                path = self.photos_dir / stored
+                path.write_bytes(data)
+                try:
+                    template = FaceTemplate(staff=staff, descriptor=sample.descriptor.tobytes(),
+                                            model_id=self.model_id, photo_file=stored,
+                                            photo_sha256=digest, original_name=filename[:255],
+                                            quality=sample.quality)
+                    s.add(template)
+                    s.flush()
+                    self.store.audit(s, "library", "enroll", staff_no=who.staff_no, template=template.id,
+                                     file=filename)
+                except BaseException:
+                    path.unlink(missing_ok=True)
+                    raise
+                ids = (template.id, staff.id)
+            self.gallery.add(ids[0], ids[1], sample.descriptor)
+            return ids[0]
+
+    def enroll_many(self, items: Iterable[tuple[str, Callable[[], bytes]]]) -> Iterator[EnrollResult]:
+        """Enrol (file name, reader) pairs one by one; a reader may raise :class:`Refused`."""
+        for name, read in items:
+            try:
+                data = read()
+            except Refused as exc:
+                yield EnrollResult(name, False, exc.reason, exc.detail)
+                continue
+            yield self.enroll_bytes(data, name)
+
+    # -- removal -------------------------------------------------------
+    def remove_template(self, template_id: int, actor: str = "library") -> bool:
+        with self._lock, self.store.session() as s:
+            template = s.get(FaceTemplate, template_id)
+            if template is None:
+                return False
+            photo = template.photo_file
+            s.delete(template)
+            self.store.audit(s, actor, "remove_template", template=template_id)
+        self.gallery.remove_templates([template_id])
+        (self.photos_dir / photo).unlink(missing_ok=True)
+        return True
+
+    # -- model change --------------------------------------------------
+    def reindex(self, progress: Callable[[int, int], None] | None = None) -> dict:
+        """Recompute every template from its stored photo with the current model."""
+        with self.store.session() as s:
+            rows = s.execute(select(FaceTemplate.id, FaceTemplate.photo_file).order_by(FaceTemplate.id)).all()
+        done, failed = 0, []
+        for i, (t_id, photo) in enumerate(rows, 1):
+            try:
+                data = (self.photos_dir / photo).read_bytes()
+                sample = self.analyse(decode_image(data, max_bytes=max(self.max_bytes, len(data))).bgr)
+            except (OSError, ImageRefused, Refused) as exc:
+                failed.append({"template_id": t_id, "photo": photo,
+                               "reason": getattr(exc, "reason", "missing_photo"), "detail": str(exc)})
+            else:
+                with self.store.session() as s:
+                    template = s.get(FaceTemplate, t_id)
+                    if template is not None:
+                        template.descriptor = sample.descriptor.tobytes()
+                        template.model_id, template.quality = self.model_id, sample.quality
+                done += 1
+            if progress:
+                progress(i, len(rows))
+        with self.store.session() as s:
+            self.store.audit(s, "library", "reindex", updated=done, failed=len(failed), model=self.model_id)
+        self.load_gallery()
+        return {"templates": len(rows), "updated": done, "failed": failed, "model_id": self.model_id}

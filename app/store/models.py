@@ -1,0 +1,125 @@
+"""Tables of the terminal: staff, face templates, punches, settings, audit log, push outbox.
+
+Times are stored as naive UTC (SQLite keeps no zone); ``Punch.local_date`` is the terminal's
+calendar date at the moment of the punch, so a day's query needs no zone arithmetic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid as uuid_mod
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+PUNCH_SOURCES = ("face", "makeup", "manual")
+# 64-bit ids on PostgreSQL; SQLite autoincrements only an INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Staff(db.Model):
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_no: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    department: Mapped[str] = mapped_column(String(64), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    templates: Mapped[list[FaceTemplate]] = relationship(
+        back_populates="staff", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class FaceTemplate(db.Model):
+    __tablename__ = "face_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    descriptor: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian
+    model_id: Mapped[str] = mapped_column(String(64))
+    photo_file: Mapped[str] = mapped_column(String(128))    # relative to the photos folder
+    photo_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    original_name: Mapped[str] = mapped_column(String(255), default="")
+    quality: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    staff: Mapped[Staff] = relationship(back_populates="templates")
+
+
+class Punch(db.Model):
+    __tablename__ = "punches"
+    __table_args__ = (
+        CheckConstraint(f"source IN {PUNCH_SOURCES!r}", name="source"),
+        Index("ix_punches_local_date_staff", "local_date", "staff_id"),
+        Index("ix_punches_staff_punched_at", "staff_id", "punched_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    uuid: Mapped[uuid_mod.UUID] = mapped_column(Uuid, unique=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    staff_no: Mapped[str] = mapped_column(String(32))   # snapshot at punch time
+    name: Mapped[str] = mapped_column(String(64))       # snapshot at punch time
+    punched_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)  # UTC
+    local_date: Mapped[dt.date] = mapped_column(Date)
+    device_id: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(16), default="face")
+    snapshot_file: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Setting(db.Model):
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)  # JSON
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class AuditEntry(db.Model):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+
+
+class OutboxItem(db.Model):
+    """One punch waiting to be (or already) delivered to the HR webhook, in id order."""
+
+    __tablename__ = "push_outbox"
+    __table_args__ = (Index("ix_push_outbox_pending", "delivered_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    punch_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("punches.id", ondelete="CASCADE"), unique=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -1,0 +1,207 @@
+"""Face library enrolment: real photos, a corpus of bad files, zip and folder sources, reindex."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from app.library import FaceLibrary, folder_items, parse_photo_name, zip_items
+from app.library.names import BadName
+from app.store import AuditEntry, FaceTemplate, Staff
+from app.vision.engine import FaceEngine
+from app.vision.gallery import FaceGallery
+
+
+@pytest.fixture(scope="module")
+def engine(models):
+    from app.config import load_config_file
+
+    return FaceEngine(models, load_config_file(None, env={}).vision)
+
+
+@pytest.fixture
+def library(store, engine, instance):
+    config = store.app.config["DAKA_CONFIG"]
+    lib = FaceLibrary(store, engine, FaceGallery(), instance.photos_dir, config.library,
+                      max_bytes=config.storage.photo_max_mb * 1024 * 1024)
+    lib.load_gallery()
+    return lib
+
+
+def _jpeg(bgr, quality=92) -> bytes:
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return buf.tobytes()
+
+
+def _png_header(width, height) -> bytes:
+    """A PNG whose IHDR claims width x height (a decompression bomb's header)."""
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) \
+        + chunk(b"IEND", b"")
+
+
+def test_enrolls_a_real_photo_and_updates_the_live_gallery(library, photos, frames, store, instance):
+    result = library.enroll_bytes(photos["obama.jpg"].read_bytes(), "HR0878_奥巴马.jpg")
+    assert result.ok, result
+    assert (result.staff_no, result.name) == ("HR0878", "奥巴马")
+    with store.session() as s:
+        template = s.get(FaceTemplate, result.template_id)
+        staff = s.get(Staff, template.staff_id)
+        assert staff.staff_no == "HR0878" and staff.name == "奥巴马"
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "enroll")) == 1
+    stored = instance.photos_dir / template.photo_file
+    assert stored.read_bytes() == photos["obama.jpg"].read_bytes()
+    assert "奥巴马" not in template.photo_file and "/" not in template.photo_file
+    # no restart: another photo of the same man matches at once
+    face = library.analyse(frames["obama2.jpg"])
+    match = library.gallery.match(face.descriptor)
+    assert match.staff_id == staff.id and match.similarity > 0.93
+
+
+def test_several_photos_per_person_and_duplicates_refused(library, photos):
+    assert library.enroll_bytes(photos["obama.jpg"].read_bytes(), "A1_Obama.jpg").ok
+    second = library.enroll_bytes(photos["obama2.jpg"].read_bytes(), "A1_Obama_2.jpg")
+    assert second.ok, second
+    again = library.enroll_bytes(photos["obama.jpg"].read_bytes(), "A1_Obama(3).jpg")
+    assert (again.ok, again.reason) == (False, "duplicate_photo")
+    other = library.enroll_bytes(photos["obama3.jpg"].read_bytes(), "B2_Someone.jpg")
+    assert (other.ok, other.reason) == (False, "duplicate_face")
+    assert "A1" in other.detail
+    conflict = library.enroll_bytes(photos["biden.jpg"].read_bytes(), "A1_Biden.jpg")
+    assert (conflict.ok, conflict.reason) == (False, "name_conflict")
+    biden = library.enroll_bytes(photos["biden.jpg"].read_bytes(), "C3_Biden.jpg")
+    assert biden.ok, biden
+    assert len(library.gallery) == 3
+
+
+def test_exif_orientation_is_honoured(library, frames):
+    # Store the photo lying on its side with an EXIF tag saying "rotate 90° clockwise to view".
+    sideways = cv2.rotate(frames["obama.jpg"], cv2.ROTATE_90_COUNTERCLOCKWISE)
+    image = Image.fromarray(sideways[:, :, ::-1])
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", exif=exif.tobytes(), quality=92)
+    assert library.enroll_bytes(buf.getvalue(), "E1_旋转.jpg").ok
+    # Without the tag the face lies sideways and is not found.
+    plain = io.BytesIO()
+    image.save(plain, "JPEG", quality=92)
+    assert library.enroll_bytes(plain.getvalue(), "E2_横躺.jpg").reason == "no_face"
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP", "BMP"])
+def test_other_formats(library, frames, fmt):
+    buf = io.BytesIO()
+    half = cv2.resize(frames["biden.jpg"], None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    Image.fromarray(half[:, :, ::-1]).save(buf, fmt)
+    result = library.enroll_bytes(buf.getvalue(), f"F1_拜登.{fmt.lower()}")
+    assert result.ok, result
+
+
+def _corpus(photos, frames):
+    good = photos["obama.jpg"].read_bytes()
+    face = frames["obama.jpg"]
+    gif = io.BytesIO()
+    Image.fromarray(face[:, :, ::-1]).save(gif, "GIF")
+    two = np.hstack([frames["obama.jpg"], frames["biden.jpg"][: face.shape[0], :]])
+    small = cv2.resize(face, None, fx=0.22, fy=0.22, interpolation=cv2.INTER_AREA)  # face ~57 px
+    canvas = np.full((480, 640, 3), 128, np.uint8)
+    canvas[100:100 + small.shape[0], 100:100 + small.shape[1]] = small
+    return [
+        ("truncated.jpg", "T1_截断.jpg", good[: len(good) // 2], "not_image"),
+        ("zero bytes", "Z1_空.jpg", b"", "not_image"),
+        ("bomb header", "P1_炸弹.png", _png_header(100000, 100000), "too_large"),
+        ("too many bytes", "L1_大.jpg", good + b"\0" * (5 * 1024 * 1024), "too_large"),
+        ("gif", "G1_动图.jpg", gif.getvalue(), "not_image"),
+        ("text", "X1_文本.jpg", "这不是图片\n".encode() * 20, "not_image"),
+        ("path", "../../x_名.jpg", good, "bad_name"),
+        ("300 chars", "N1_" + "长" * 300 + ".jpg", good, "bad_name"),
+        ("no underscore", "obama.jpg", good, "bad_name"),
+        ("empty name", "N2_.jpg", good, "bad_name"),
+        ("no face", "N3_空白.jpg", _jpeg(np.full((480, 640, 3), 120, np.uint8)), "no_face"),
+        ("two faces", "N4_两人.jpg", _jpeg(two), "several_faces"),
+        ("small face", "N5_小.jpg", _jpeg(canvas), "too_small"),
+        ("blurry", "N6_模糊.jpg", _jpeg(cv2.GaussianBlur(face, (0, 0), 6)), "blurry"),
+        ("dark", "N7_暗.jpg", _jpeg((face * 0.15).astype(np.uint8)), "too_dark"),
+    ]
+
+
+def test_bad_file_corpus_gives_a_reason_per_file_and_stores_nothing(library, photos, frames,
+                                                                   store, instance):
+    for label, filename, data, reason in _corpus(photos, frames):
+        result = library.enroll_bytes(data, filename)
+        assert (result.ok, result.reason) == (False, reason), (label, result)
+        assert result.message() and result.message("en")
+    assert list(instance.photos_dir.iterdir()) == []
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Staff)) == 0
+    assert len(library.gallery) == 0
+
+
+def test_zip_and_folder_sources(library, photos, frames, tmp_path):
+    corpus = _corpus(photos, frames)
+    archive = tmp_path / "faces.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("部门/HR0001_奥巴马.jpg", photos["obama.jpg"].read_bytes())
+        zf.writestr("HR0002_拜登.jpg", photos["biden.jpg"].read_bytes())
+        for _, filename, data, _ in corpus[:6]:
+            zf.writestr(filename, data)
+    items = list(zip_items(archive, max_bytes=library.max_bytes, max_files=100))
+    results = list(library.enroll_many(items))
+    ok = sorted(r.file for r in results if r.ok)
+    assert ok == ["HR0001_奥巴马.jpg", "HR0002_拜登.jpg"]
+    assert sorted(r.reason for r in results if not r.ok) == sorted(c[3] for c in corpus[:6])
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "HR0003_Obama.jpg").write_bytes(photos["obama2.jpg"].read_bytes())
+    (folder / "obama3.jpg").write_bytes(photos["obama3.jpg"].read_bytes())
+    results = {r.file: r for r in library.enroll_many(folder_items(folder, max_bytes=library.max_bytes))}
+    assert results["HR0003_Obama.jpg"].reason == "duplicate_face"
+    assert results["obama3.jpg"].reason == "bad_name"
+
+
+def test_reindex_recomputes_every_template(library, photos, store):
+    assert library.enroll_bytes(photos["obama.jpg"].read_bytes(), "R1_Obama.jpg").ok
+    assert library.enroll_bytes(photos["biden.jpg"].read_bytes(), "R2_Biden.jpg").ok
+    with store.session() as s:
+        for t in s.scalars(select(FaceTemplate)):
+            t.descriptor, t.model_id = np.ones(128, "<f4").tobytes(), "old-model"
+    library.load_gallery()
+    seen = []
+    report = library.reindex(progress=lambda i, n: seen.append((i, n)))
+    assert report["updated"] == 2 and report["failed"] == [] and seen[-1] == (2, 2)
+    with store.session() as s:
+        assert {t.model_id for t in s.scalars(select(FaceTemplate))} == {library.model_id}
+    assert library.gallery.match(library.analyse(
+        cv2.imdecode(np.fromfile(photos["obama2.jpg"], np.uint8), cv2.IMREAD_COLOR)).descriptor).similarity > 0.93
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("HR0878_张三.jpg", ("HR0878", "张三")),
+    ("HR0878_张三_2.jpg", ("HR0878", "张三")),
+    ("HR0878_张三（2）.png", ("HR0878", "张三")),
+    ("A-1_Mary_Ann.webp", ("A-1", "Mary_Ann")),
+    ("7_Zoë.bmp", ("7", "Zoë")),
+])
+def test_photo_names(name, expected):
+    got = parse_photo_name(name)
+    assert (got.staff_no, got.name) == expected
+
+
+@pytest.mark.parametrize("name", ["", "noname.jpg", "_张三.jpg", "HR 1_张三.jpg", "HR1_.jpg",
+                                  "a/HR1_x.jpg", "HR1_a\x07b.jpg", "HR1_" + "x" * 65 + ".jpg"])
+def test_bad_photo_names(name):
+    with pytest.raises(BadName):
+        parse_photo_name(name)

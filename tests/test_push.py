@@ -1,0 +1,179 @@
+"""Push to HR: a real local HTTP server verifies signatures and fails on purpose."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import select
+
+from app.attendance import Candidate, build_scheduler, open_attendance
+from app.attendance.push import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
+from app.store import OutboxItem, Staff
+
+SECRET = "s3cret-钥匙"
+
+
+class Receiver:
+    """An HR endpoint: checks the signature, records punches, fails the requests it is told to."""
+
+    def __init__(self, fail=lambda n: False):
+        self.punches: list[dict] = []
+        self.requests = 0
+        self.bad_signatures = 0
+        self.arrival: dict[str, float] = {}
+        self.fail = fail
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests += 1
+                if not verify(SECRET, self.headers[TIMESTAMP_HEADER], body, self.headers[SIGNATURE_HEADER]):
+                    receiver.bad_signatures += 1
+                    self.send_response(401)
+                elif receiver.fail(receiver.requests):
+                    self.send_response(503)
+                else:
+                    for p in json.loads(body)["punches"]:
+                        receiver.punches.append(p)
+                        receiver.arrival[p["uuid"]] = time.monotonic()
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hr/punches"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def person(store):
+    with store.session() as s:
+        p = Staff(staff_no="HR0878", name="张三")
+        s.add(p)
+    return p
+
+
+def _config(make_config, url, **push):
+    return make_config(attendance={"dedupe_seconds": 0, "flush_seconds": 1, "flush_batch": 100},
+                       push={"webhook_url": url, "secret": SECRET, "backoff_base_seconds": 0.05,
+                             "backoff_max_seconds": 0.2, "batch": 2, **push})
+
+
+def _punch(a, person, n):
+    return [a.clockin.confirm(Candidate(person.id, person.staff_no, person.name, 0.9)).punch.uuid
+            for _ in range(n)]
+
+
+def _drain(a, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while a.pusher.backlog().pending and time.monotonic() < deadline:
+        a.pusher.deliver()
+        time.sleep(0.01)
+    return a.pusher.backlog()
+
+
+def test_signature_scheme():
+    body = b'{"punches": []}'
+    ts = str(int(time.time()))
+    good = sign(SECRET, ts, body)
+    assert verify(SECRET, ts, body, good)
+    assert not verify("other", ts, body, good)
+    assert not verify(SECRET, ts, body + b" ", good)
+    assert not verify(SECRET, str(int(ts) - 3600), body, sign(SECRET, str(int(ts) - 3600), body))
+
+
+def test_in_order_delivery_with_failures_and_backoff(store, instance, make_config, person):
+    receiver = Receiver(fail=lambda n: n % 3 != 0)  # two of every three requests fail
+    try:
+        a = open_attendance(_config(make_config, receiver.url), instance, store)
+        uuids = [str(u) for u in _punch(a, person, 7)]
+        a.flusher.flush()
+        assert a.pusher.backlog().pending == 7
+        assert a.pusher.deliver() == 0 and receiver.requests == 1  # failed: backing off
+        assert a.pusher.deliver() == 0 and receiver.requests == 1  # not due yet: no request
+        with store.session() as s:
+            head = s.scalars(select(OutboxItem).order_by(OutboxItem.id)).first()
+            assert head.attempts == 1 and head.last_error == "HTTP 503"
+        assert _drain(a).pending == 0
+        assert [p["uuid"] for p in receiver.punches] == uuids
+        assert receiver.bad_signatures == 0 and receiver.requests > 7
+        assert {p["name"] for p in receiver.punches} == {"张三"}
+        a.journal.close()
+    finally:
+        receiver.close()
+
+
+def test_the_outbox_survives_a_restart(store, instance, make_config, person, receiver):
+    # The HR system is down: nothing listens on this port.
+    down = Receiver()
+    dead_url = down.url
+    down.close()
+    a = open_attendance(_config(make_config, dead_url), instance, store)
+    uuids = [str(u) for u in _punch(a, person, 3)]
+    a.flusher.flush()
+    a.pusher.deliver()
+    backlog = a.pusher.backlog()
+    assert backlog.pending == 3 and backlog.last_error
+    status = a.status()
+    assert (status["push_pending"], status["journal_pending"]) == (3, 0) and status["push_last_error"]
+    a.journal.close()
+    # Restart with the receiver up (same database): everything arrives, in order.
+    b = open_attendance(_config(make_config, receiver.url), instance, store)
+    time.sleep(0.25)  # past the backoff
+    assert _drain(b).pending == 0
+    assert [p["uuid"] for p in receiver.punches] == uuids
+    b.journal.close()
+
+
+def test_a_punch_reaches_the_webhook_within_the_flush_interval_plus_one_second(
+        store, instance, make_config, person, receiver):
+    config = _config(make_config, receiver.url, poll_seconds=5.0)
+    a = open_attendance(config, instance, store)
+    scheduler = build_scheduler(config, a)
+    scheduler.start()
+    try:
+        time.sleep(0.3)
+        started = time.monotonic()
+        uuid = str(_punch(a, person, 1)[0])
+        deadline = started + config.attendance.flush_seconds + 1.0
+        while uuid not in receiver.arrival and time.monotonic() < deadline + 1:
+            time.sleep(0.01)
+        assert uuid in receiver.arrival
+        assert receiver.arrival[uuid] - started <= config.attendance.flush_seconds + 1.0
+    finally:
+        scheduler.shutdown()
+        a.journal.close()
+
+
+def test_no_webhook_means_no_outbox(store, instance, make_config, person):
+    a = open_attendance(make_config(), instance, store)
+    _punch(a, person, 1)
+    a.flusher.flush()
+    assert a.pusher.backlog().pending == 0 and a.pusher.deliver() == 0
+    a.journal.close()
+
+
+def test_backoff_doubles_up_to_the_cap(store, instance, make_config):
+    a = open_attendance(make_config(push={"backoff_base_seconds": 2, "backoff_max_seconds": 30}),
+                        instance, store)
+    assert [a.pusher.backoff(n) for n in range(1, 7)] == [2, 4, 8, 16, 30, 30]
+    a.journal.close()
