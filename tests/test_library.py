@@ -205,3 +205,19 @@ def test_photo_names(name, expected):
 def test_bad_photo_names(name):
     with pytest.raises(BadName):
         parse_photo_name(name)
+
+
+def test_truncated_jpeg_is_refused_even_when_pillow_is_told_to_load_truncated(photos, monkeypatch):
+    # face_recognition sets ImageFile.LOAD_TRUNCATED_IMAGES = True when imported; an upload cut
+    # in half must still be refused, and the global switch left as it was.
+    from PIL import ImageFile
+
+    from app.library.images import ImageRefused, decode_image
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    good = photos["obama.jpg"].read_bytes()
+    with pytest.raises(ImageRefused) as refused:
+        decode_image(good[: len(good) // 2], max_bytes=5_000_000)
+    assert refused.value.reason == "not_image"
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+    assert decode_image(good, max_bytes=5_000_000).bgr.shape[2] == 3

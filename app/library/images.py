@@ -7,11 +7,13 @@ decompression bomb) is refused before anything is decoded. EXIF orientation is a
 from __future__ import annotations
 
 import io
+import threading
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 
 FORMATS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp"}
 MAX_PIXELS = 40_000_000
@@ -21,6 +23,22 @@ class ImageRefused(ValueError):
     def __init__(self, reason: str, detail: str):
         super().__init__(detail)
         self.reason, self.detail = reason, detail
+
+
+_strict_lock = threading.Lock()
+
+
+@contextmanager
+def _refuse_truncated():
+    # Pillow's switch is process-wide and other libraries turn it on at import (face_recognition
+    # does): hold it off while decoding, so an incomplete upload is refused, not half-grey.
+    with _strict_lock:
+        saved = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = saved
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,8 @@ def decode_image(data: bytes, *, max_bytes: int) -> DecodedImage:
         if width * height > MAX_PIXELS:
             raise ImageRefused("too_large", f"{width}x{height} pixels, at most {MAX_PIXELS // 1_000_000} MP")
         try:
+            with _refuse_truncated():
+                image.load()
             upright = ImageOps.exif_transpose(image)  # decodes the pixels
             rgb = np.asarray(upright.convert("RGB"))
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
