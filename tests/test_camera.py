@@ -17,22 +17,13 @@ import pytest
 from app.hardware.camera import NO_CAMERA, STREAMING, Camera, transform
 from app.hardware.camera_url import parse_camera_source
 from app.hardware.sources import CameraLost, CameraUnavailable, FrameSource, GstProcessSource
+from waiting import wait_for
 
 needs_gst = pytest.mark.skipif(shutil.which("gst-launch-1.0") is None, reason="gst-launch-1.0 not installed")
 
 # Targets of the hardware issue: unplug -> no-camera state within 2 s, replug -> frames within 5 s.
 LOST_WITHIN_S = 2.0
 BACK_WITHIN_S = 5.0
-
-
-def wait_for(predicate, timeout: float, step: float = 0.01) -> float:
-    """Seconds until predicate() is true; fails the test after ``timeout``."""
-    t0 = time.monotonic()
-    while not predicate():
-        if time.monotonic() - t0 > timeout:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(step)
-    return time.monotonic() - t0
 
 
 def collect(camera: Camera, seconds: float) -> list:

@@ -9,15 +9,7 @@ import pytest
 
 from app.hardware.tof200f import NO_SENSOR, OK, PresenceFilter, Tof200fSensor
 from app.hardware.tof_sim import MAX_RANGE_MM, NO_TARGET, Tof200fSimulator
-
-
-def wait_for(predicate, timeout: float, step: float = 0.01) -> float:
-    t0 = time.monotonic()
-    while not predicate():
-        if time.monotonic() - t0 > timeout:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(step)
-    return time.monotonic() - t0
+from waiting import wait_for
 
 
 def readings_during(sensor: Tof200fSensor, seconds: float) -> list:

@@ -7,23 +7,11 @@ the way most projects do it (the `dlib-bin` wheel, numpy, OpenCV), with the rati
 from __future__ import annotations
 
 import os
-import statistics
 import sys
-import time
-from typing import Callable
 
 import numpy as np
 
-
-def median_ms(fn: Callable[[], object], repeat: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000.0
+from app.bench.timing import median_ms
 
 
 def _pair(ours: float, baseline: float | None, baseline_name: str, unit: str = "ms") -> dict:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
-import statistics
 import tempfile
 import time
 import uuid
@@ -24,6 +23,7 @@ from sqlalchemy import func, insert, select, text
 from app.attendance import Candidate, build_scheduler, open_attendance
 from app.attendance.journal import encode_record
 from app.attendance.records import PunchRecord
+from app.bench.timing import median_ms
 from app.instance import Instance
 from app.store import Punch, Staff, open_store
 
@@ -37,13 +37,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _timed(fn, repeat: int = 7) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000.0
+    return median_ms(fn, repeat, warmup=1)
 
 
 def _fsync_floor(folder: Path, n: int) -> list[float]:
