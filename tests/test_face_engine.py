@@ -254,3 +254,20 @@ def test_descriptor_input_errors(onnx, dlib_path, chips):
         with pytest.raises(ValueError, match=r"\(n, 150, 150, 3\)"):
             backend.compute(chips)
     assert onnx.compute(np.zeros((0, 150, 150, 3), np.uint8)).shape == (0, 128)
+
+
+def test_uint8_arrays_with_an_equal_but_distinct_dtype_are_accepted(frames, detector, landmarks, dlib_path):
+    """Regression: the bindings compared dtypes by identity, so unpickled frames were refused."""
+    import pickle
+
+    frame = frames["obama.jpg"]
+    copy = pickle.loads(pickle.dumps(frame))
+    assert copy.dtype == np.uint8 and copy.dtype is not np.dtype(np.uint8)
+    boxes, _, _ = detector.detect(copy)
+    np.testing.assert_array_equal(boxes, detector.detect(frame)[0])
+    shapes = landmarks.predict(copy, boxes)
+    np.testing.assert_array_equal(shapes, landmarks.predict(frame, boxes))
+    chips = pickle.loads(pickle.dumps(native.extract_chips(copy, shapes)))
+    assert chips.dtype is not np.dtype(np.uint8)
+    np.testing.assert_array_equal(chips, native.extract_chips(frame, shapes))
+    np.testing.assert_array_equal(dlib_path.compute(chips), dlib_path.compute(native.extract_chips(frame, shapes)))

@@ -15,6 +15,7 @@ from app.vision.descriptors import OnnxDescriptor
 from app.vision.embedders import DlibEmbedder
 from app.vision.gallery import FaceGallery
 from app.vision.pipeline import PipelineSettings, VisionPipeline
+from app.vision.scene_change import changed_box, thumbnail
 from app.vision.tracking import FaceTracker, iou
 from app.vision.worker import LatestFrameSlot, VisionWorker
 
@@ -30,10 +31,25 @@ class CountingDetector:
         self.calls = 0
         self.shapes = []
 
+        self.min_faces = []
+
     def detect(self, frame, **kwargs):
         self.calls += 1
         self.shapes.append(frame.shape[:2])
+        self.min_faces.append(kwargs.get("min_face", 0))
         return self.inner.detect(frame, **kwargs)
+
+
+class CountingLandmarks:
+    """The real landmark model, counting the boxes it is asked about."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.boxes = 0
+
+    def predict(self, frame, boxes):
+        self.boxes += len(boxes)
+        return self.inner.predict(frame, boxes)
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +156,81 @@ def test_following_a_still_face_keeps_its_box_size(parts, actors, gallery_vector
         widths.append(box[2] - box[0])
     assert detector.calls == 1
     assert max(widths) / widths[0] < 1.1 and min(widths) / widths[0] > 0.9
+
+
+def test_a_moving_face_is_looked_for_where_its_motion_takes_it(parts, actors, gallery_vectors):
+    """Following starts from the box moved as the face moved over the last frame: one landmark call."""
+    landmarks, embedder = parts
+    counting = CountingLandmarks(landmarks)
+    pipeline = VisionPipeline(CountingDetector(), counting, embedder, make_gallery(gallery_vectors), RULE,
+                              PipelineSettings(detect_every_n_frames=60))
+    centres, calls = [], []
+    for k in range(16):
+        before = counting.boxes
+        view = pipeline.process(place(actors["obama2.jpg"], centre=(150 + 20 * k, 230))).tracks[0]
+        calls.append(counting.boxes - before)
+        centres.append((view.box[0] + view.box[2]) / 2)
+    # 20 px a frame is too far for one look from the last box; from the predicted box it is not
+    assert calls[1] == 2 and calls[3:] == [1] * 13
+    assert np.diff(centres)[2:] == pytest.approx([20] * 13, abs=4)
+
+
+def test_around_a_tracked_face_the_detector_searches_at_its_size(parts, actors, gallery_vectors):
+    pipeline, detector = make_pipeline(parts, make_gallery(gallery_vectors), detect_every_n_frames=5,
+                                       full_detect_every_n_passes=10)
+    still = background(1280, 720)
+    frame = place(actors["obama3.jpg"], 1280, 720, centre=(640, 360), face_px=220, base=still)
+    first = pipeline.process(frame).tracks[0]
+    for _ in range(5):
+        view = pipeline.process(frame).tracks[0]
+    assert detector.calls == 2 and detector.shapes[0] == (720, 1280)
+    h, w = detector.shapes[1]
+    assert h * w < 0.4 * 720 * 1280                                      # around the face only
+    assert detector.min_faces[1] >= 0.7 * (first.box[2] - first.box[0]) - 1 > 100   # coarser than min_face_px
+    assert view.track_id == first.track_id and view.staff_id == OBAMA
+    assert pipeline.tracks[0].last_detected_frame == 5                    # the pass confirmed the track
+
+
+def test_a_smaller_face_appearing_beside_a_tracked_one_is_found(parts, actors, gallery_vectors):
+    pipeline, detector = make_pipeline(parts, make_gallery(gallery_vectors), detect_every_n_frames=5,
+                                       full_detect_every_n_passes=10)
+    still = background(1280, 720)
+    one = place(actors["obama3.jpg"], 1280, 720, centre=(400, 360), face_px=240, base=still)
+    for _ in range(5):
+        pipeline.process(one)
+    two = place(actors["biden.jpg"], 1280, 720, centre=(1000, 360), face_px=120, base=one)
+    result = pipeline.process(two)
+    # one pass, two searches: the changed region at min_face_px, around the tracked face coarser
+    assert detector.calls == 3 and (720, 1280) not in detector.shapes[1:]
+    assert sorted(detector.min_faces[1:])[0] == 100 and sorted(detector.min_faces[1:])[1] > 150
+    assert len(result.tracks) == 2
+    new = max(result.tracks, key=lambda v: v.box[0])
+    assert abs((new.box[0] + new.box[2]) / 2 - 1000) < 30 and new.box[2] - new.box[0] < 160
+
+
+def test_changed_box_ignores_cells_inside_excluded_boxes():
+    before = np.zeros((720, 1280, 3), np.uint8)
+    after = before.copy()
+    after[100:300, 100:300] = 200      # inside the excluded box
+    after[600:700, 1000:1100] = 200    # outside it
+    kw = dict(level=12, frame_shape=after.shape)
+    t0, t1 = thumbnail(before), thumbnail(after)
+    everything = changed_box(t1, t0, **kw)
+    assert everything[0] <= 100 and everything[2] >= 1099
+    outside = changed_box(t1, t0, exclude=[np.array([50.0, 50.0, 350.0, 350.0])], **kw)
+    assert outside[0] >= 980 and outside[1] >= 580 and outside[2] <= 1120
+    # a box covering only part of a changed cell (20x20 px here) does not hide that cell
+    partial = changed_box(t1, t0, exclude=[np.array([110.0, 110.0, 310.0, 310.0])], **kw)
+    np.testing.assert_array_equal(partial, everything)
+    assert everything[0] == 100 and everything[1] == 100
+    assert changed_box(t1, t0, exclude=[np.array([0.0, 0.0, 1279.0, 719.0])], **kw) is None
+
+
+def test_thumbnail_is_cell_means_of_every_fourth_pixel():
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+    expected = cv2.resize(np.ascontiguousarray(frame[::4, ::4]), (64, 36), interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(thumbnail(frame), expected)
 
 
 def test_with_nobody_in_view_the_detector_searches_only_what_moved(parts, gallery_vectors):

@@ -24,7 +24,23 @@ from app import native
 from .decision import DecisionRule, Recognition, decide
 from .quality import Quality, QualityThresholds, assess
 from .scene_change import changed, changed_box, grow, thumbnail
-from .tracking import FaceTracker, Track
+from .tracking import FaceTracker, Track, iou
+
+
+# A tracked face cannot shrink by more than this between two detection passes (a face changes
+# size by a few percent a frame): around a track the detector looks for faces this big or bigger.
+TRACKED_FACE_SHRINK = 0.7
+
+
+def _clip(boxes: np.ndarray, w: int, h: int) -> tuple[int, int, int, int]:
+    """The integer frame region (x0, y0, x1, y1), x1/y1 exclusive, around boxes (n, 4)."""
+    x0, y0 = max(0, int(boxes[:, 0].min())), max(0, int(boxes[:, 1].min()))
+    x1, y1 = min(w, int(np.ceil(boxes[:, 2].max())) + 1), min(h, int(np.ceil(boxes[:, 3].max())) + 1)
+    return x0, y0, x1, y1
+
+
+def _inside(a, b) -> bool:
+    return a[0] >= b[0] and a[1] >= b[1] and a[2] <= b[2] and a[3] <= b[3]
 
 
 @dataclass(frozen=True)
@@ -125,12 +141,13 @@ class VisionPipeline:
         """Whether and where to run the detector on this frame.
 
         None = no pass (follow the tracks); "skip" = a pass with nothing to search; "full" = the
-        whole frame; else a region (x0, y0, x1, y1). With nobody tracked, a frame is searched
-        when something moved since the previous frame (a face entering is found at once); while
-        tracking, every n-th frame. A pass searches only where the picture changed since the
-        last pass, plus around the tracks: a face cannot appear where nothing changed. Every
-        `full_detect_every_n_passes`-th pass (and whenever the change is large) searches the
-        whole frame, so nothing is missed for long.
+        whole frame; else a list of searches ((x0, y0, x1, y1), min_face). With nobody tracked, a
+        frame is searched when something moved since the previous frame (a face entering is found
+        at once); while tracking, every n-th frame. A pass searches around the tracks, for faces
+        of about their size (a coarser, cheaper scale), and, at `min_face_px`, where the picture
+        changed since the last pass outside those neighbourhoods: a face cannot appear where
+        nothing changed. Every `full_detect_every_n_passes`-th pass (and whenever the change is
+        large) searches the whole frame at `min_face_px`, so nothing is missed for long.
         """
         s = self.settings
         gated = s.idle_motion_level > 0
@@ -144,37 +161,46 @@ class VisionPipeline:
         if not gated or self._reference is None or self._passes >= s.full_detect_every_n_passes:
             self._reference, self._passes = thumb, 0
             return "full"
-        change = changed_box(thumb, self._reference, s.idle_motion_level, frame.shape)
+        change = changed_box(thumb, self._reference, s.idle_motion_level, frame.shape,
+                             exclude=[grow(t.box, 0.5 * t.width) for t in self.tracker.tracks])
         self._reference = thumb
         self._passes += 1
-        boxes = [grow(t.box, 0.5 * t.width) for t in self.tracker.tracks]
-        if change is not None:
-            boxes.append(grow(change, s.min_face_px))
-        if not boxes:
-            return "skip"
         h, w = frame.shape[:2]
-        b = np.stack(boxes)
-        x0, y0 = max(0, int(b[:, 0].min())), max(0, int(b[:, 1].min()))
-        x1, y1 = min(w, int(np.ceil(b[:, 2].max())) + 1), min(h, int(np.ceil(b[:, 3].max())) + 1)
-        if (x1 - x0) * (y1 - y0) > 0.8 * w * h:  # nearly all of it: the whole frame is as cheap
+        searches = []
+        if change is not None:
+            searches.append((_clip(grow(change, s.min_face_px)[None], w, h), s.min_face_px))
+        # Around the tracks only faces about their size can be: a coarser, cheaper scale suffices
+        # (for the tracks the change search above does not already cover).
+        near = [t for t in self.tracker.tracks
+                if not searches or not _inside(_clip(grow(t.box, 0.5 * t.width)[None], w, h), searches[0][0])]
+        if near:
+            region = _clip(np.stack([grow(t.box, 0.5 * t.width) for t in near]), w, h)
+            searches.append((region, max(s.min_face_px, int(TRACKED_FACE_SHRINK * min(t.width for t in near)))))
+        if not searches:
+            return "skip"
+        union = _clip(np.array([r for r, _ in searches], np.float64) - [0, 0, 1, 1], w, h)
+        if (union[2] - union[0]) * (union[3] - union[1]) > 0.8 * w * h:  # the whole frame is as cheap
             self._passes = 0
             return "full"
-        return (x0, y0, x1, y1)
+        return searches
 
-    def _detect(self, frame: np.ndarray, region) -> None:
+    def _detect(self, frame: np.ndarray, plan) -> None:
         s = self.settings
-        if region == "full":
-            image, offset = frame, None
-        else:
-            x0, y0, x1, y1 = region
-            image, offset = np.ascontiguousarray(frame[y0:y1, x0:x1]), np.array([x0, y0, x0, y0], np.float64)
-        boxes, _, _ = self.detector.detect(image, downscale=s.detect_downscale, upsample=s.detect_upsample,
-                                           min_face=s.min_face_px, threads=s.detect_threads)
-        if offset is not None and len(boxes):
-            boxes = boxes + offset
-        shapes = (self.landmark_model.predict(frame, boxes) if len(boxes)
+        searches = [((0, 0, frame.shape[1], frame.shape[0]), s.min_face_px)] if plan == "full" else plan
+        found = np.zeros((0, 4), np.float64)
+        for (x0, y0, x1, y1), min_face in searches:
+            whole = (x0, y0, x1, y1) == (0, 0, frame.shape[1], frame.shape[0])
+            image = frame if whole else np.ascontiguousarray(frame[y0:y1, x0:x1])
+            boxes, _, _ = self.detector.detect(image, downscale=s.detect_downscale, upsample=s.detect_upsample,
+                                               min_face=min_face, threads=s.detect_threads)
+            if len(boxes):
+                boxes = boxes + np.array([x0, y0, x0, y0], np.float64)
+                if len(found):  # the searches may overlap: one face, one box
+                    boxes = boxes[iou(boxes, found).max(axis=1) < 0.5]
+                found = np.concatenate([found, boxes])
+        shapes = (self.landmark_model.predict(frame, found) if len(found)
                   else np.zeros((0, 5, 2), np.float32))
-        self.tracker.update(self.index, boxes, shapes)
+        self.tracker.update(self.index, found, shapes)
 
     def _recognition_due(self, track: Track, quality: Quality) -> bool:
         if not quality.ok or track.missed:

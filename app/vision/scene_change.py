@@ -13,8 +13,11 @@ GRID = (64, 36)
 
 
 def thumbnail(frame: np.ndarray) -> np.ndarray:
-    # every 4th pixel first (cheap), then cell means: camera noise averages out over ~25 pixels a cell
-    return cv2.resize(frame[::4, ::4], GRID, interpolation=cv2.INTER_AREA)
+    # every 4th pixel first (cheap), then cell means: camera noise averages out over ~25 pixels a cell.
+    # The nearest-neighbour resize picks the same pixels as frame[::4, ::4] without copying a strided view.
+    h, w = frame.shape[:2]
+    sampled = cv2.resize(frame, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_NEAREST)
+    return cv2.resize(sampled, GRID, interpolation=cv2.INTER_AREA)
 
 
 def _changed_cells(thumb: np.ndarray, reference: np.ndarray | None, level: int) -> np.ndarray | None:
@@ -30,16 +33,25 @@ def changed(thumb: np.ndarray, reference: np.ndarray | None, level: int) -> bool
     return True if cells is None else bool(cells.any())
 
 
-def changed_box(thumb, reference, level: int, frame_shape) -> np.ndarray | None:
-    """The frame box (l, t, r, b) around every changed cell; the whole frame without a reference."""
+def changed_box(thumb, reference, level: int, frame_shape, exclude=()) -> np.ndarray | None:
+    """The frame box (l, t, r, b) around every changed cell; the whole frame without a reference.
+
+    Cells lying entirely inside one of the `exclude` frame boxes do not count.
+    """
     h, w = frame_shape[:2]
     cells = _changed_cells(thumb, reference, level)
     if cells is None:
         return np.array([0.0, 0.0, w - 1.0, h - 1.0])
+    cw, ch = w / GRID[0], h / GRID[1]
+    for box in exclude:
+        # cells [c0, c1) x [r0, r1) lie wholly inside the box
+        c0, r0 = int(np.ceil(box[0] / cw)), int(np.ceil(box[1] / ch))
+        c1, r1 = int(np.floor((box[2] + 1) / cw)), int(np.floor((box[3] + 1) / ch))
+        if c1 > c0 and r1 > r0:
+            cells[max(r0, 0):max(r1, 0), max(c0, 0):max(c1, 0)] = False
     if not cells.any():
         return None
     ys, xs = np.nonzero(cells)
-    cw, ch = w / GRID[0], h / GRID[1]
     return np.array([xs.min() * cw, ys.min() * ch, (xs.max() + 1) * cw - 1, (ys.max() + 1) * ch - 1])
 
 

@@ -50,6 +50,7 @@ class Track:
     recognition: Recognition | None = None
     last_recognised_frame: int | None = None
     recognised_quality: float = 0.0   # best quality score among the recognised views
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # box centre, pixels a frame
 
     def __post_init__(self):
         self.anchor()
@@ -116,7 +117,8 @@ class FaceTracker:
     def follow(self, frame: np.ndarray, landmark_model) -> None:
         """Move every track to where its landmarks are in `frame` (no detection).
 
-        The landmarks are predicted in the track's last box, the box is re-placed from them
+        The landmarks are predicted in the track's last box moved on by the track's last motion
+        (a face walking in keeps its speed from frame to frame), the box is re-placed from them
         (keeping the box-to-landmarks geometry of the last detection, so errors do not compound),
         and, when that moved the box far, the landmarks are predicted once more in the new box:
         the face is then seen centred, as the landmark model expects.
@@ -124,14 +126,17 @@ class FaceTracker:
         if not self.tracks:
             return
         h, w = frame.shape[:2]
-        before = np.stack([t.box for t in self.tracks])
+        last = np.stack([t.box for t in self.tracks])
+        # where the face should be if it keeps moving as it did over the last frame
+        before = last + np.stack([np.tile(t.velocity, 2) for t in self.tracks])
         shapes = landmark_model.predict(frame, before)
         boxes = np.stack([t.box_for(shape) for t, shape in zip(self.tracks, shapes)])
         shift = np.abs(boxes[:, :2] - before[:, :2]).max(axis=1) / np.maximum(before[:, 2] - before[:, 0], 1)
         if np.any(shift > 0.08):  # moved far: look again with the face centred in its box
             shapes = landmark_model.predict(frame, boxes)
             boxes = np.stack([t.box_for(shape) for t, shape in zip(self.tracks, shapes)])
-        for track, box, shape in zip(self.tracks, boxes, shapes):
+        for track, box, shape, previous in zip(self.tracks, boxes, shapes, last):
+            track.velocity = (box[:2] + box[2:] - previous[:2] - previous[2:]) / 2
             track.box, track.landmarks = box, np.asarray(shape, np.float32)
         # a track followed entirely out of the frame is gone
         self.tracks = [t for t in self.tracks

@@ -24,7 +24,7 @@ std::string shape_of(const py::array& a) {
 // Accept any uint8 HxWx3 array whose pixels are packed (rows may be strided, as in a crop);
 // anything else is an error, never a silent conversion.
 BgrView bgr_view(const py::array& frame, const char* what = "frame") {
-    if (!frame.dtype().is(py::dtype::of<uint8_t>()))
+    if (!frame.dtype().equal(py::dtype::of<uint8_t>()))
         throw py::type_error(std::string(what) + " must be a uint8 array, got dtype " +
                              std::string(py::str(frame.dtype())));
     if (frame.ndim() != 3 || frame.shape(2) != 3)
@@ -68,7 +68,7 @@ std::vector<Landmarks5> shapes_from(const py::array_t<float, py::array::c_style 
 }
 
 void check_chips(const py::array& chips) {
-    if (!chips.dtype().is(py::dtype::of<uint8_t>()))
+    if (!chips.dtype().equal(py::dtype::of<uint8_t>()))
         throw py::type_error("chips must be a uint8 array of shape (n, 150, 150, 3), got dtype " +
                              std::string(py::str(chips.dtype())));
     if (chips.ndim() != 4 || chips.shape(1) != kChipSize || chips.shape(2) != kChipSize || chips.shape(3) != 3)
