@@ -54,7 +54,7 @@ def test_run_analyses_a_photo_and_says_what_is_missing(tmp_path, photos):
     assert proc.returncode == 0, proc.stderr
     faces = json.loads(proc.stdout)
     assert len(faces) == 1 and 0.9 < faces[0]["descriptor_norm"] < 2.0
-    assert "foundation only" in proc.stderr
+    assert "kiosk is not assembled yet" in proc.stderr
     assert (tmp_path / "inst" / "daka.toml").is_file()
     assert (tmp_path / "inst" / "logs" / "daka.log").is_file()
 

@@ -198,8 +198,9 @@ def cmd_run(args) -> int:
         faces = engine.analyse(frame)
         print(json.dumps([f.as_dict() for f in faces], ensure_ascii=False))
     logger.warning(
-        "this build is the foundation only: the native core, models, config and logs are ready; "
-        "the camera, the vision pipeline, the kiosk UI and the admin are not part of it yet"
+        "the kiosk is not assembled yet: the engine, camera layer (daka hw test), vision pipeline "
+        "(daka bench pipeline) and attendance core (daka enroll) exist, but the window, the run loop "
+        "that joins them and the admin are not part of this build"
     )
     return EXIT_OK
 
