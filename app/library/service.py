@@ -39,7 +39,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "several_faces": ("照片中有多张人脸", "Several faces in the photo"),
     "duplicate_face": ("此人脸已登记在其他工号下", "This face is already enrolled under another staff no"),
     "duplicate_photo": ("此照片已登记", "This photo is already enrolled"),
-    **{code: msgs for code, msgs in QUALITY_REASONS.items()},
+    **QUALITY_REASONS,
 }
 
 
