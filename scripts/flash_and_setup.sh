@@ -7,6 +7,7 @@
 # Run from a clone of the repository: it is copied to /opt/daka/src and built there.
 set -Eeuo pipefail
 
+ARGS="$*"
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TEMPLATES="$SCRIPT_DIR/setup"
 
@@ -106,7 +107,7 @@ if [[ -n $ROOT && $DRY_RUN -eq 0 ]]; then
   die "--root (or DAKA_SETUP_ROOT) is for --dry-run only; to prepare another system run this script inside it (chroot)"
 fi
 if ((DRY_RUN == 0)) && [[ $(id -u) -ne 0 ]]; then
-  die "run as root: sudo $0 $*"
+  die "run as root: sudo $0 $ARGS"
 fi
 
 # --- output, log, change count -------------------------------------------------------------
@@ -118,7 +119,7 @@ fi
 if [[ -n $LOG_FILE ]]; then
   mkdir -p "$(dirname "$LOG_FILE")"
   exec > >(tee -a "$LOG_FILE") 2>&1
-  echo "=== $(date -u '+%Y-%m-%d %H:%M:%S UTC') flash_and_setup.sh $*"
+  echo "=== $(date -u '+%Y-%m-%d %H:%M:%S UTC') flash_and_setup.sh $ARGS"
 fi
 ERROR_SEEN=$(mktemp)
 on_error() {
@@ -180,11 +181,12 @@ touch_matrix() {
   if [[ -n $TOUCH_MATRIX ]]; then
     echo "$base 0 0 1"; return
   fi
+  # libinput's documented matrices for a screen turned clockwise (xrandr right / inverted / left).
   case $ROTATE in
     0) echo "1 0 0 0 1 0 0 0 1" ;;
-    90) echo "0 1 0 -1 0 1 0 0 1" ;;
+    90) echo "0 -1 1 1 0 0 0 0 1" ;;
     180) echo "-1 0 1 0 -1 1 0 0 1" ;;
-    270) echo "0 -1 1 1 0 0 0 0 1" ;;
+    270) echo "0 1 0 -1 0 1 0 0 1" ;;
   esac
 }
 
@@ -195,8 +197,7 @@ put_file() {
   tmp=$(mktemp)
   cat >"$tmp"
   if [[ -n ${DAKA_SETUP_STAGE:-} ]]; then  # tests: keep what would be written
-    mkdir -p "$DAKA_SETUP_STAGE$(dirname "$dest")"
-    cp "$tmp" "$DAKA_SETUP_STAGE$dest"
+    install -D -m "$mode" "$tmp" "$DAKA_SETUP_STAGE$dest"
   fi
   if [[ -f $target ]] && cmp -s "$tmp" "$target" \
      && [[ $(stat -c %a "$target") == "${mode#0}" ]] \
@@ -244,6 +245,9 @@ put_block() {
       echo "# daka-setup end"
     fi
   } >"$new"
+  if [[ -n ${DAKA_SETUP_STAGE:-} ]]; then
+    install -D -m 644 "$new" "$DAKA_SETUP_STAGE$file"
+  fi
   if [[ -f $(at "$file") ]] && cmp -s "$new" "$(at "$file")"; then
     ok "$file unchanged"
   elif [[ ! -f $(at "$file") && $mode != set ]]; then
@@ -345,6 +349,12 @@ wants() { [[ -z $ONLY || ",$ONLY," == *",$1,"* ]]; }
 # Packages beyond `make run`'s (scripts/install_system_deps.sh): the device's own.
 device_packages() {
   local p=(sudo rsync ca-certificates curl tzdata systemd-sysv udev)
+  # Name the Python packages here: install_system_deps.sh guesses them from the Python it finds,
+  # which on a bare system differs before and after the first install (not idempotent).
+  case $PYTHON_ROUTE in
+    system) p+=(python3 python3-venv python3-dev) ;;
+    archive-3.11) p+=(python3.11 python3.11-venv python3.11-dev) ;;
+  esac
   # Debian ships timesyncd apart from systemd since 12; older Ubuntu has it inside systemd.
   if [[ $OS_ID == debian ]] || [[ $OS_ID == ubuntu && ${OS_VERSION%%.*} -ge 20 ]]; then
     p+=(systemd-timesyncd)
