@@ -354,6 +354,7 @@ device_packages() {
   case $PYTHON_ROUTE in
     system) p+=(python3 python3-venv python3-dev) ;;
     archive-3.11) p+=(python3.11 python3.11-venv python3.11-dev) ;;
+    standalone) p+=(python3-venv) ;;  # the system Python only runs uv, which brings 3.11
   esac
   # Debian ships timesyncd apart from systemd since 12; older Ubuntu has it inside systemd.
   if [[ $OS_ID == debian ]] || [[ $OS_ID == ubuntu && ${OS_VERSION%%.*} -ge 20 ]]; then
@@ -365,11 +366,13 @@ device_packages() {
   echo "${p[@]}"
 }
 
-# Package names of install_system_deps.sh that Ubuntu 18.04 (JetPack 4.6) spells differently.
+# Arguments for install_system_deps.sh: names Ubuntu 18.04 (JetPack 4.6) spells differently, and
+# no Python packages where the python step brings its own.
 package_renames() {
   if [[ $OS_ID == ubuntu && ${OS_VERSION%%.*} -lt 20 ]]; then
     echo "libfreetype-dev=libfreetype6-dev libopenblas0-pthread=libopenblas-base"
   fi
+  if [[ $PYTHON_ROUTE == standalone ]]; then echo "--no-python"; fi
 }
 
 step_packages() {
@@ -378,12 +381,11 @@ step_packages() {
   read -r -a extra <<<"$(device_packages)"
   read -r -a renames <<<"$(package_renames)"
   # dpkg-query reads the target's package database (DPKG_ADMINDIR) when --root is given.
-  mapfile -t missing < <(DPKG_ADMINDIR="$(at /var/lib/dpkg)" PATH="$APP_DIR/python/bin:$PATH" \
-    bash "$deps" --print-missing "${extra[@]}" "${renames[@]}")
+  mapfile -t missing < <(DPKG_ADMINDIR="$(at /var/lib/dpkg)" bash "$deps" --print-missing "${extra[@]}" "${renames[@]}")
   if ((${#missing[@]} == 0)); then
     ok "all present"
   else
-    act "install ${missing[*]}" env PATH="$APP_DIR/python/bin:$PATH" bash "$deps" "${extra[@]}" "${renames[@]}"
+    act "install ${missing[*]}" bash "$deps" "${extra[@]}" "${renames[@]}"
   fi
 }
 

@@ -13,11 +13,14 @@ packages=(
 )
 
 # Arguments (flash_and_setup.sh passes them; `make` passes none): more packages to install,
-# OLD=NEW to use another name on an older release, --print-missing to list what is missing.
+# OLD=NEW to use another name on an older release, --print-missing to list what is missing,
+# --no-python when the caller brings its own Python (JetPack 4.6 / 5 have no 3.11 packages).
 print_missing=0
+want_python=1
 for arg in "$@"; do
   case $arg in
     --print-missing) print_missing=1 ;;
+    --no-python) want_python=0 ;;
     *=*) for i in "${!packages[@]}"; do
            if [[ ${packages[i]} == "${arg%%=*}" ]]; then packages[i]=${arg#*=}; fi
          done ;;
@@ -33,7 +36,7 @@ for py in python3.13 python3.12 python3.11 python3; do
     have_python="$py"; break
   fi
 done
-if [[ -z "$have_python" || "$(command -v "$have_python")" == /usr/bin/* ]]; then
+if ((want_python)) && [[ -z "$have_python" || "$(command -v "$have_python")" == /usr/bin/* ]]; then
   ver=3
   if [[ -z "$have_python" ]]; then ver=3.11; fi
   packages+=("python${ver}" "python${ver}-venv" "python${ver}-dev")

@@ -135,6 +135,7 @@ def test_jetpack_4_6_gets_a_newer_python_cuda_dlib_and_bionic_package_names(boar
     assert "standalone" in python and "install CPython 3.11 into /opt/daka/python" in python
     packages = run.step("packages")
     assert "libfreetype6-dev" in packages and "libfreetype-dev " not in packages
+    assert "python3-venv" in packages and "python3.11" not in packages  # 18.04 has no 3.11 packages
     assert "systemd-timesyncd" not in packages  # part of systemd on 18.04
     app = run.step("app")
     assert "build dlib with CUDA (CUDA and cuDNN found)" in app and "dlib CUDA on" in app
@@ -146,6 +147,7 @@ def test_jetpack_5_without_cuda_builds_the_cpu_core(board_run):
     run = board_run("jetpack5")
     assert "JetPack 5" in run.out and "CUDA+cuDNN no" in run.out
     assert "install CPython 3.11" in run.step("python")  # Ubuntu 20.04 has Python 3.8
+    assert "python3.11" not in run.step("packages")
     assert "systemd-timesyncd" in run.step("packages")
     assert "dlib with CUDA" not in run.step("app")
     assert "1024 MB" in run.step("swap")
