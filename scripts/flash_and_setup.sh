@@ -595,8 +595,9 @@ build_cuda_dlib() {
   work=$(mktemp -d)
   "$APP_DIR/venv/bin/pip" download -q --no-binary :all: --no-deps "dlib==19.24.6" -d "$work"
   tar -xzf "$work"/dlib-*.tar.gz -C "$work"
+  # Static and position-independent: linked into the app's module, no run-time library path.
   cmake -S "$work"/dlib-19.24.6/dlib -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DDLIB_USE_CUDA=ON \
-    -DBUILD_SHARED_LIBS=ON -DCMAKE_INSTALL_PREFIX="$APP_DIR/dlib"
+    -DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DCMAKE_INSTALL_PREFIX="$APP_DIR/dlib"
   cmake --build "$work/build" -j "$(nproc)"
   cmake --install "$work/build"
   touch "$APP_DIR/dlib/.daka-cuda"

@@ -209,6 +209,8 @@ def test_second_run_changes_nothing(debian):
     second = debian.setup(*SETUP_ARGS)
     assert second.code == 0, second.out[-5000:]
     assert second.changes == 0, [line for line in second.out.splitlines() if line.startswith("  + ")]
+    dry = debian.setup("--dry-run", *SETUP_ARGS)
+    assert dry.code == 0 and "==> dry run: 0 change(s) would be made" in dry.out, dry.out[-3000:]
     after = debian.snapshot()
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
     assert changed == []
