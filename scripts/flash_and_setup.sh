@@ -541,7 +541,9 @@ copy_source() {
 
 source_hash() {
   [[ -d $(at "$APP_DIR/src") ]] || { echo none; return 0; }
-  (cd "$(at "$APP_DIR/src")" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)
+  # Names, sizes and times of the files as copied (not the build/ folder the build leaves there).
+  rsync -r --times --exclude=/.git --filter=':- .gitignore' --list-only "$(at "$APP_DIR/src")/" \
+    | LC_ALL=C sort | sha256sum | cut -c1-64
 }
 
 step_app() {
@@ -586,7 +588,18 @@ step_app() {
     fi
     act "build and install the app (native core$( ((CUDA)) && echo ", dlib CUDA on")) into $APP_DIR/venv" build_app "$hash"
   fi
-  act "install and verify the models (daka models install)" "$(at "$APP_DIR/venv/bin/daka")" models install
+  if [[ -f $(at "$APP_DIR/venv/.daka-models") && $(cat "$(at "$APP_DIR/venv/.daka-models")") == "$hash" ]]; then
+    ok "models installed and verified for this build"
+  else
+    act "install and verify the models (daka models install)" install_models "$hash"
+  fi
+}
+
+install_models() {
+  "$APP_DIR/venv/bin/daka" models install
+  # Written by root with private modes; the service user must read them.
+  chmod -R a+rX "$APP_DIR/venv/share/daka/models"
+  echo "$1" >"$APP_DIR/venv/.daka-models"
 }
 
 build_cuda_dlib() {
