@@ -12,6 +12,22 @@ packages=(
   postgresql
 )
 
+# Arguments (flash_and_setup.sh passes them; `make` passes none): more packages to install,
+# OLD=NEW to use another name on an older release, --print-missing to list what is missing,
+# --no-python when the caller brings its own Python (JetPack 4.6 / 5 have no 3.11 packages).
+print_missing=0
+want_python=1
+for arg in "$@"; do
+  case $arg in
+    --print-missing) print_missing=1 ;;
+    --no-python) want_python=0 ;;
+    *=*) for i in "${!packages[@]}"; do
+           if [[ ${packages[i]} == "${arg%%=*}" ]]; then packages[i]=${arg#*=}; fi
+         done ;;
+    *) packages+=("$arg") ;;
+  esac
+done
+
 # A Python >= 3.11 with venv and headers: the system one on Debian 12 / Ubuntu 24.04,
 # python3.11 from the archive on Ubuntu 22.04.
 have_python=""
@@ -20,7 +36,7 @@ for py in python3.13 python3.12 python3.11 python3; do
     have_python="$py"; break
   fi
 done
-if [[ -z "$have_python" || "$(command -v "$have_python")" == /usr/bin/* ]]; then
+if ((want_python)) && [[ -z "$have_python" || "$(command -v "$have_python")" == /usr/bin/* ]]; then
   ver=3
   if [[ -z "$have_python" ]]; then ver=3.11; fi
   packages+=("python${ver}" "python${ver}-venv" "python${ver}-dev")
@@ -50,6 +66,10 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
   [[ "$status" == ii* ]] || missing+=("$p")
 done
+if ((print_missing)); then
+  if ((${#missing[@]})); then printf '%s\n' "${missing[@]}"; fi
+  exit 0
+fi
 if ((${#missing[@]} == 0)); then
   echo "system packages: all present" >&2
   select_openblas

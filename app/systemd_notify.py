@@ -1,0 +1,150 @@
+"""Tell systemd how the service is doing (sd_notify) over $NOTIFY_SOCKET, with no dependency.
+
+`daka run` under the unit installed by scripts/flash_and_setup.sh (Type=notify, WatchdogSec=):
+
+    notify("READY=1")                      # once the terminal is up
+    feeder = WatchdogFeeder(health=lambda: worker.alive())
+    feeder.start()                         # pings WATCHDOG=1 while health() is true
+    ...
+    notify("STOPPING=1"); feeder.stop()
+
+Outside systemd (no NOTIFY_SOCKET) every call is a quiet no-op, so the same code runs from a shell.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable, Mapping
+
+__all__ = ["NotifyError", "WatchdogFeeder", "notify", "watchdog_interval"]
+
+ENV_SOCKET = "NOTIFY_SOCKET"
+
+
+class NotifyError(Exception):
+    """NOTIFY_SOCKET is set but cannot be used (bad address, no listener)."""
+
+
+def _address(value: str) -> str | bytes:
+    if value.startswith("@"):  # Linux abstract namespace
+        return b"\0" + value[1:].encode()
+    if value.startswith("/"):
+        return value
+    raise NotifyError(f"{ENV_SOCKET}={value!r} is neither a path nor an abstract name (@...)")
+
+
+def notify(state: str, *, env: Mapping[str, str] | None = None) -> bool:
+    """Send one state message ("READY=1", "WATCHDOG=1", "STOPPING=1", "STATUS=...").
+
+    Returns False when not run by systemd (no NOTIFY_SOCKET), True once sent. Raises
+    NotifyError when the socket is named but unusable: a unit waiting for READY would
+    otherwise time out with no hint why.
+    """
+    env = os.environ if env is None else env
+    value = env.get(ENV_SOCKET, "")
+    if not value:
+        return False
+    if not state or "\0" in state:
+        raise ValueError(f"not a notify state: {state!r}")
+    address = _address(value)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        try:
+            sock.sendto(state.encode(), address)
+        except OSError as exc:
+            raise NotifyError(f"cannot notify systemd at {value}: {exc.strerror or exc}") from exc
+    return True
+
+
+def watchdog_interval(env: Mapping[str, str] | None = None, *, pid: int | None = None) -> float | None:
+    """Seconds between pings for this process: half of WATCHDOG_USEC, or None if no watchdog.
+
+    WATCHDOG_PID, when set, must name this process (a child inheriting the environment must not
+    feed its parent's watchdog).
+    """
+    env = os.environ if env is None else env
+    usec = env.get("WATCHDOG_USEC", "")
+    if not usec:
+        return None
+    owner = env.get("WATCHDOG_PID", "")
+    if owner and int(owner) != (os.getpid() if pid is None else pid):
+        return None
+    value = int(usec)
+    if value <= 0:
+        raise NotifyError(f"WATCHDOG_USEC={usec!r} is not a positive number of microseconds")
+    return value / 2_000_000
+
+
+class WatchdogFeeder:
+    """A daemon thread sending WATCHDOG=1 every `interval` seconds while `health()` is true.
+
+    `interval=None` takes it from the environment (half of WATCHDOG_USEC); with no watchdog
+    configured, start() does nothing. When `health()` returns false (or raises) the feeder skips
+    that ping, so a stuck terminal stops feeding and systemd restarts it.
+    """
+
+    def __init__(
+        self,
+        interval: float | None = None,
+        *,
+        health: Callable[[], bool] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self._env = dict(os.environ if env is None else env)
+        self.interval = watchdog_interval(self._env) if interval is None else float(interval)
+        if self.interval is not None and self.interval <= 0:
+            raise ValueError(f"watchdog interval must be positive, not {interval}")
+        self._health = health
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.pings = 0
+        self.missed = 0
+        self.last_error: Exception | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.interval is not None and bool(self._env.get(ENV_SOCKET))
+
+    def start(self) -> WatchdogFeeder:
+        if not self.enabled or self._thread is not None:
+            return self
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="systemd-watchdog", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout)
+
+    def _healthy(self) -> bool:
+        if self._health is None:
+            return True
+        try:
+            return bool(self._health())
+        except Exception as exc:  # a failing check is an unhealthy terminal, not a dead feeder
+            self.last_error = exc
+            return False
+
+    def _run(self) -> None:
+        assert self.interval is not None
+        while True:
+            if self._healthy():
+                try:
+                    notify("WATCHDOG=1", env=self._env)
+                    self.pings += 1
+                except NotifyError as exc:
+                    self.last_error = exc
+            else:
+                self.missed += 1
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> WatchdogFeeder:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()

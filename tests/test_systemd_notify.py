@@ -1,0 +1,129 @@
+"""sd_notify over a real unix datagram socket, as systemd listens for it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+
+import pytest
+
+from app.systemd_notify import NotifyError, WatchdogFeeder, notify, watchdog_interval
+from tests.waiting import wait_for
+
+
+@pytest.fixture
+def listener(tmp_path):
+    path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(5)
+    yield str(path), sock
+    sock.close()
+
+
+def received(sock, count: int = 1) -> list[str]:
+    return [sock.recv(4096).decode() for _ in range(count)]
+
+
+def test_notify_sends_each_state_to_the_socket(listener):
+    path, sock = listener
+    env = {"NOTIFY_SOCKET": path}
+    assert notify("READY=1", env=env) is True
+    assert notify("STATUS=识别中 / recognising", env=env) is True
+    assert notify("STOPPING=1", env=env) is True
+    assert received(sock, 3) == ["READY=1", "STATUS=识别中 / recognising", "STOPPING=1"]
+
+
+def test_notify_reaches_an_abstract_socket():
+    name = f"daka-test-{uuid.uuid4().hex}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(b"\0" + name.encode())
+        sock.settimeout(5)
+        assert notify("READY=1", env={"NOTIFY_SOCKET": "@" + name})
+        assert sock.recv(64) == b"READY=1"
+
+
+def test_without_systemd_notify_is_a_no_op():
+    assert notify("READY=1", env={}) is False
+    assert notify("READY=1", env={"NOTIFY_SOCKET": ""}) is False
+
+
+def test_a_named_but_missing_socket_is_a_clear_error(tmp_path):
+    with pytest.raises(NotifyError, match="cannot notify systemd"):
+        notify("READY=1", env={"NOTIFY_SOCKET": str(tmp_path / "absent.sock")})
+    with pytest.raises(NotifyError, match="neither a path"):
+        notify("READY=1", env={"NOTIFY_SOCKET": "relative.sock"})
+
+
+def test_bad_states_are_refused(listener):
+    path, _ = listener
+    for state in ("", "READY=1\0"):
+        with pytest.raises(ValueError):
+            notify(state, env={"NOTIFY_SOCKET": path})
+
+
+def test_watchdog_interval_is_half_the_timeout_and_only_for_this_process():
+    assert watchdog_interval({}) is None
+    assert watchdog_interval({"WATCHDOG_USEC": "30000000"}) == 15.0
+    assert watchdog_interval({"WATCHDOG_USEC": "3000000", "WATCHDOG_PID": str(os.getpid())}) == 1.5
+    assert watchdog_interval({"WATCHDOG_USEC": "3000000", "WATCHDOG_PID": "1"}, pid=4242) is None
+    with pytest.raises(NotifyError):
+        watchdog_interval({"WATCHDOG_USEC": "0"})
+
+
+def test_feeder_pings_repeatedly_until_stopped(listener):
+    path, sock = listener
+    env = {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "40000"}  # a ping every 20 ms
+    feeder = WatchdogFeeder(env=env)
+    assert feeder.enabled and feeder.interval == pytest.approx(0.02)
+    feeder.start()
+    try:
+        assert received(sock, 3) == ["WATCHDOG=1"] * 3
+    finally:
+        feeder.stop()
+    count = feeder.pings
+    sock.settimeout(0.2)
+    drained = 0
+    try:
+        while True:
+            sock.recv(64)
+            drained += 1
+    except TimeoutError:
+        pass
+    assert feeder.pings == count  # no ping after stop()
+    assert drained == count - 3
+
+
+def test_an_unhealthy_terminal_stops_feeding(listener):
+    path, sock = listener
+    healthy = {"ok": True}
+    feeder = WatchdogFeeder(0.01, health=lambda: healthy["ok"], env={"NOTIFY_SOCKET": path})
+    with feeder:
+        assert received(sock) == ["WATCHDOG=1"]
+        healthy["ok"] = False
+        wait_for(lambda: feeder.missed >= 3, timeout=5)
+        pings = feeder.pings
+        wait_for(lambda: feeder.missed >= 6, timeout=5)
+        assert feeder.pings == pings
+
+
+def test_a_raising_health_check_counts_as_unhealthy(listener):
+    path, _ = listener
+
+    def broken() -> bool:
+        raise RuntimeError("vision worker gone")
+
+    with WatchdogFeeder(0.01, health=broken, env={"NOTIFY_SOCKET": path}) as feeder:
+        wait_for(lambda: feeder.missed >= 2, timeout=5)
+    assert feeder.pings == 0
+    assert isinstance(feeder.last_error, RuntimeError)
+
+
+def test_feeder_without_watchdog_does_nothing(listener):
+    path, _ = listener
+    feeder = WatchdogFeeder(env={"NOTIFY_SOCKET": path}).start()
+    assert not feeder.enabled and feeder._thread is None
+    feeder.stop()
+    with pytest.raises(ValueError):
+        WatchdogFeeder(0, env={"NOTIFY_SOCKET": path})
