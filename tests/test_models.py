@@ -114,6 +114,9 @@ def test_install_rebuilds_a_removed_graph(model_dir):
     assert found.onnx == onnx_path and sha256_of(onnx_path) == before  # deterministic export
     meta = json.loads(sidecar_of(onnx_path).read_text())
     assert meta["max_abs_diff"] < 1e-5
+    # readable by the service user when root installed them (mkstemp alone gives 0600)
+    assert onnx_path.stat().st_mode & 0o777 == 0o644
+    assert sidecar_of(onnx_path).stat().st_mode & 0o777 == 0o644
     assert any("ready" in m for m in messages)
     messages.clear()
     install_models(model_dir, log=messages.append)

@@ -30,6 +30,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
     try:
+        os.fchmod(fd, 0o644)  # models are not secret; the service user must read what root installed
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
