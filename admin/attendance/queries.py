@@ -1,0 +1,125 @@
+"""Attendance queries shared by the pages, the exports and the JSON API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+
+from app.store import Punch, Staff
+
+
+class BadRange(ValueError):
+    pass
+
+
+TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
+
+
+def parse_local(text: str, tz: zoneinfo.ZoneInfo, *, end: bool = False) -> dt.datetime:
+    """A terminal-local time as naive UTC; a bare date is the start (or, with end, the end) of it."""
+    text = (text or "").strip()
+    for fmt in TIME_FORMATS:
+        try:
+            t = dt.datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        if fmt == "%Y-%m-%d" and end:
+            t += dt.timedelta(days=1)
+        return t.replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
+    raise BadRange(f"{text!r} is not a time like 2022-04-18 15:56:00")
+
+
+@dataclass(frozen=True)
+class PunchFilter:
+    start_utc: dt.datetime
+    end_utc: dt.datetime       # exclusive
+    staff: str = ""            # staff no or part of a name
+    department: str = ""
+
+    def where(self) -> list:
+        w = [Punch.punched_at >= self.start_utc, Punch.punched_at < self.end_utc]
+        if self.staff:
+            like = f"%{_escape(self.staff)}%"
+            w.append(or_(Punch.staff_no == self.staff, Punch.name.like(like, escape="\\")))
+        if self.department:
+            w.append(Punch.staff_id.in_(select(Staff.id).where(Staff.department == self.department)))
+        return w
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def day_filter(first: dt.date, last: dt.date, tz, **kw) -> PunchFilter:
+    if last < first:
+        raise BadRange("the end date is before the start date")
+    start = dt.datetime.combine(first, dt.time()).replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time()).replace(tzinfo=tz)
+    return PunchFilter(start, end.astimezone(dt.UTC).replace(tzinfo=None), **kw)
+
+
+def count(session, f: PunchFilter) -> int:
+    return session.scalar(select(func.count()).select_from(Punch).where(*f.where()))
+
+
+def page(session, f: PunchFilter, *, offset: int = 0, limit: int | None = 50) -> list[Punch]:
+    q = select(Punch).where(*f.where()).order_by(Punch.punched_at, Punch.id).offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
+    return list(session.scalars(q))
+
+
+def local_time(p: Punch, tz) -> str:
+    return p.punched_at.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass(frozen=True)
+class DayRow:
+    date: dt.date
+    staff_no: str
+    name: str
+    department: str
+    first: str | None
+    last: str | None
+    count: int
+
+    @property
+    def state(self) -> str:
+        return "missing" if self.count == 0 else ("single" if self.count == 1 else "ok")
+
+
+def daily_summary(session, first: dt.date, last: dt.date, tz, *, staff: str = "",
+                  department: str = "") -> list[DayRow]:
+    """Per active staff member and day: first in, last out, count; no punch = missing."""
+    f = day_filter(first, last, tz, staff=staff, department=department)
+    rows = session.execute(
+        select(Punch.staff_id, Punch.local_date, func.min(Punch.punched_at), func.max(Punch.punched_at),
+               func.count()).where(*f.where(), Punch.staff_id.is_not(None))
+        .group_by(Punch.staff_id, Punch.local_date)).all()
+    seen = {(r[0], r[1]): r for r in rows}
+    people = select(Staff).where(Staff.active.is_(True))
+    if staff:
+        people = people.where(or_(Staff.staff_no == staff, Staff.name.like(f"%{_escape(staff)}%", escape="\\")))
+    if department:
+        people = people.where(Staff.department == department)
+    out = []
+    day = first
+    staff_rows = list(session.scalars(people.order_by(Staff.staff_no)))
+    while day <= last:
+        for st in staff_rows:
+            r = seen.get((st.id, day))
+            hhmm = (lambda t: t.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%H:%M:%S"))
+            out.append(DayRow(day, st.staff_no, st.name, st.department,
+                              hhmm(r[2]) if r else None, hhmm(r[3]) if r and r[4] > 1 else None,
+                              r[4] if r else 0))
+        day += dt.timedelta(days=1)
+    return out
+
+
+def local_time_of(utc_naive: dt.datetime | None, tz) -> str | None:
+    if utc_naive is None:
+        return None
+    return utc_naive.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
