@@ -6,8 +6,10 @@ from app.config import ConfigError
 
 from ..context import services
 from ..i18n import gettext as _
+from ..security import require_admin
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
+bp.before_request(require_admin)  # settings hold the webhook secret: administrators only
 
 # (key, label, input kind); choices come from the config schema
 FIELDS = (
