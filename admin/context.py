@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import threading
+import time
 import zoneinfo
 from collections.abc import Callable
 
@@ -16,6 +17,9 @@ from app.store import OutboxItem, Punch
 from app.store.settings import SettingsService
 
 
+SETTING_TTL_S = 1.0
+
+
 class AdminServices:
     def __init__(self, config, instance, store, *, library=None, attendance=None,
                  status_provider: Callable[[], dict] | None = None):
@@ -24,6 +28,20 @@ class AdminServices:
         self.status_provider = status_provider
         self.settings = SettingsService(store, config)
         self._lock = threading.Lock()
+        self._cached: dict[str, tuple[float, object]] = {}
+
+    def setting(self, key: str):
+        """A run-time setting read at most once a second (pages read a few on every request)."""
+        now = time.monotonic()
+        hit = self._cached.get(key)
+        if hit is not None and now - hit[0] < SETTING_TTL_S:
+            return hit[1]
+        value = self.settings.get(key)
+        self._cached[key] = (now, value)
+        return value
+
+    def forget_settings(self) -> None:
+        self._cached.clear()
 
     @property
     def library(self):
@@ -51,10 +69,10 @@ class AdminServices:
         if self.attendance is not None:
             return self.attendance.retention
         return RetentionService(self.store, self.instance.snapshots_dir,
-                                days=self.settings.get("storage.retention_days"))
+                                days=self.setting("storage.retention_days"))
 
     def timezone(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.settings.get("device.timezone"))
+        return zoneinfo.ZoneInfo(self.setting("device.timezone"))
 
     def today(self) -> dt.date:
         return dt.datetime.now(self.timezone()).date()

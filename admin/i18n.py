@@ -5,7 +5,7 @@ The language is the session's choice (the 中文 / English switch), else the dev
 
 from __future__ import annotations
 
-from flask import Flask, session
+from flask import Flask, g, session
 
 LANGUAGES = ("zh_CN", "en")
 
@@ -58,16 +58,15 @@ EN = {
 
 
 def language() -> str:
-    lang = session.get("lang")
-    if lang in LANGUAGES:
-        return lang
-    from .context import services
+    lang = g.get("language")
+    if lang is None:
+        lang = session.get("lang")
+        if lang not in LANGUAGES:
+            from .context import services
 
-    try:
-        lang = services().settings.get("device.language")
-    except Exception:  # the page still renders in the default language
-        lang = "zh_CN"
-    return lang if lang in LANGUAGES else "zh_CN"
+            lang = services().setting("device.language")
+        g.language = lang if lang in LANGUAGES else "zh_CN"
+    return g.language
 
 
 def gettext(text: str) -> str:

@@ -182,3 +182,18 @@ def test_cli_creates_users_from_stdin_and_prints_tokens_once(tmp_path, app, sqli
     token = r.stdout.strip()
     assert token.startswith("daka_")
     assert app.test_client().get("/api/get_face_libraries", headers=bearer(token)).status_code == 200
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe",
+                                  "Asia/Kathmandu"])
+def test_local_times_match_the_zone_rules_across_offset_changes(zone):
+    import zoneinfo
+
+    from admin.attendance.queries import LocalTimes, local_time_of
+
+    tz = zoneinfo.ZoneInfo(zone)
+    fmt = LocalTimes(tz)
+    t = dt.datetime(2025, 1, 1)
+    while t < dt.datetime(2026, 1, 1):  # every 7 minutes 13 seconds of a year, DST changes included
+        assert fmt(t) == local_time_of(t, tz), (zone, t)
+        t += dt.timedelta(minutes=7, seconds=13)

@@ -110,8 +110,8 @@ def get_attend_infos():
     with services().store.session() as s:
         rows = s.execute(select(Punch.name, Punch.staff_no, Punch.punched_at).where(*f.where())
                          .order_by(Punch.punched_at, Punch.id)).all()
-    return jsonify([{"name": n, "staff_id": no, "attend_time": queries.local_time_of(t, tz)}
-                    for n, no, t in rows])
+    local = queries.LocalTimes(tz)
+    return jsonify([{"name": n, "staff_id": no, "attend_time": local(t)} for n, no, t in rows])
 
 
 @bp.get("/download_facelib")

@@ -123,3 +123,20 @@ def local_time_of(utc_naive: dt.datetime | None, tz) -> str | None:
     if utc_naive is None:
         return None
     return utc_naive.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class LocalTimes:
+    """Format many UTC times as terminal-local text; the zone offset is looked up once per slot."""
+
+    def __init__(self, tz):
+        self.tz = tz
+        self._offsets: dict[dt.datetime, dt.timedelta] = {}
+
+    def __call__(self, utc_naive: dt.datetime) -> str:
+        # Zone offsets are whole quarter hours and change at whole local hours, so a change never
+        # falls inside a quarter-hour slot of UTC.
+        slot = utc_naive.replace(minute=utc_naive.minute - utc_naive.minute % 15, second=0, microsecond=0)
+        offset = self._offsets.get(slot)
+        if offset is None:
+            offset = self._offsets[slot] = slot.replace(tzinfo=dt.UTC).astimezone(self.tz).utcoffset()
+        return (utc_naive + offset).replace(microsecond=0).isoformat(" ")

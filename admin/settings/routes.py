@@ -67,6 +67,7 @@ def index():
                 settings.set(key, value, actor=g.actor)
             except ConfigError as exc:
                 errors[key] = "; ".join(exc.problems)
+        services().forget_settings()
         if not errors:
             flash(_("已保存"))
             return redirect(url_for("settings.index"))

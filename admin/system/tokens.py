@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import threading
+import time
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -13,6 +16,20 @@ from app.store.models import ADMIN_ROLES, utcnow
 
 PREFIX = "daka_"
 TOUCH_EVERY = dt.timedelta(seconds=60)  # last_used_at is refreshed at most this often
+# A verified token is trusted this long without asking the database again. A revocation made in
+# this process applies at once; one made by another process (the CLI) within this delay.
+CACHE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Verified:
+    id: int
+    name: str
+    role: str
+
+
+_cache: dict[str, tuple[float, Verified]] = {}
+_cache_lock = threading.Lock()
 
 
 def _digest(token: str) -> str:
@@ -34,17 +51,25 @@ def create(store, name: str, actor: str, role: str = "admin") -> str:
     return token
 
 
-def verify(store, token: str) -> ApiToken | None:
+def verify(store, token: str) -> Verified | None:
     if not token.startswith(PREFIX):
         return None
+    digest = _digest(token)
+    with _cache_lock:
+        hit = _cache.get(digest)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
     with store.session() as s:
-        row = s.scalar(select(ApiToken).where(ApiToken.token_sha256 == _digest(token)))
+        row = s.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest))
         if row is None or row.revoked_at is not None:
             return None
         now = utcnow()
         if row.last_used_at is None or now - row.last_used_at > TOUCH_EVERY:
             row.last_used_at = now
-        return row
+        verified = Verified(row.id, row.name, row.role)
+    with _cache_lock:
+        _cache[digest] = (time.monotonic(), verified)
+    return verified
 
 
 def revoke(store, token_id: int, actor: str) -> bool:
@@ -54,4 +79,6 @@ def revoke(store, token_id: int, actor: str) -> bool:
             return False
         row.revoked_at = utcnow()
         store.audit(s, actor, "revoke_token", token=token_id, name=row.name)
-        return True
+    with _cache_lock:
+        _cache.pop(row.token_sha256, None)
+    return True
