@@ -197,3 +197,24 @@ def test_local_times_match_the_zone_rules_across_offset_changes(zone):
     while t < dt.datetime(2026, 1, 1):  # every 7 minutes 13 seconds of a year, DST changes included
         assert fmt(t) == local_time_of(t, tz), (zone, t)
         t += dt.timedelta(minutes=7, seconds=13)
+
+
+def test_api_and_makeup_on_both_databases(store, instance, admin_config):
+    """The same flow on SQLite and PostgreSQL: make-up approval, attendance query, clear."""
+    from admin.makeup import service as makeup
+
+    app = build_app(admin_config(), instance, store)
+    svc = app.extensions["daka_admin"]
+    sid = add_staff(store, "PG1", "数据库")
+    add_punch(store, sid, "PG1", "数据库", dt.datetime(2022, 4, 18, 8, 0, 5))
+    req = makeup.create(svc, "PG1", "2022-04-18 17:30", "外出", actor="test")
+    punch_id = makeup.decide(svc, req, True, actor="test")
+    assert punch_id is not None
+    with pytest.raises(makeup.MakeupError):
+        makeup.decide(svc, req, False, actor="test")
+    c = app.test_client()
+    h = bearer(api_token(store))
+    rows = c.post("/api/get_attend_infos", headers=h,
+                  json={"start_time": "2022-04-18 00:00:00", "end_time": "2022-04-18 23:59:59"}).get_json()
+    assert [r["attend_time"] for r in rows] == ["2022-04-18 08:00:05", "2022-04-18 17:30:00"]
+    assert c.get("/api/clear_data?start_time=2022-04-18&end_time=2022-04-18", headers=h).get_json()["deleted"] == 2

@@ -41,3 +41,15 @@ def test_set_time_script_refuses_bad_arguments_before_touching_the_clock():
                  ["2026-01-02", "03:04:05", "extra"], ["1999-01-02", "03:04:05"], ["2026-02-30", "03:04:05"]):
         r = subprocess.run(["sh", str(SCRIPT), *args], capture_output=True, text=True, timeout=10)
         assert r.returncode != 0, args
+
+
+def test_bench_admin_runs_end_to_end_on_a_small_database():
+    """The benchmark's plumbing (seed, server, client process, JSON); the figures are not judged."""
+    from admin import bench
+
+    out = bench.run(punches=1500, clients=3, requests=30)
+    assert out["punches"] == 1500 and out["days"] == 3
+    for key in ("attendance_api_one_day", "attendance_api_one_hour", "dashboard"):
+        concurrent = out[key]["concurrent"]
+        assert concurrent["requests"] == 30 and concurrent["errors"] == 0 and concurrent["p99_ms"] > 0
+    assert out["attendance_api_one_day"]["rows_per_response"] == 500

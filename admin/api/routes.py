@@ -107,9 +107,9 @@ def get_attend_infos():
     if end <= start:
         raise BadRequest("end_time must be after start_time")
     f = queries.PunchFilter(start, end)
-    with services().store.session() as s:
-        rows = s.execute(select(Punch.name, Punch.staff_no, Punch.punched_at).where(*f.where())
-                         .order_by(Punch.punched_at, Punch.id)).all()
+    with services().store.engine.connect() as conn:  # a read: no ORM session, no transaction to commit
+        rows = conn.execute(select(Punch.name, Punch.staff_no, Punch.punched_at).where(*f.where())
+                            .order_by(Punch.punched_at, Punch.id)).all()
     local = queries.LocalTimes(tz)
     return jsonify([{"name": n, "staff_id": no, "attend_time": local(t)} for n, no, t in rows])
 

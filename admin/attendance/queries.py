@@ -130,13 +130,15 @@ class LocalTimes:
 
     def __init__(self, tz):
         self.tz = tz
-        self._offsets: dict[dt.datetime, dt.timedelta] = {}
+        self._offsets: dict[tuple, dt.timedelta] = {}
 
     def __call__(self, utc_naive: dt.datetime) -> str:
         # Zone offsets are whole quarter hours and change at whole local hours, so a change never
         # falls inside a quarter-hour slot of UTC.
-        slot = utc_naive.replace(minute=utc_naive.minute - utc_naive.minute % 15, second=0, microsecond=0)
+        t = utc_naive
+        slot = (t.year, t.month, t.day, t.hour, t.minute // 15)
         offset = self._offsets.get(slot)
         if offset is None:
-            offset = self._offsets[slot] = slot.replace(tzinfo=dt.UTC).astimezone(self.tz).utcoffset()
-        return (utc_naive + offset).replace(microsecond=0).isoformat(" ")
+            start = dt.datetime(*slot[:4], slot[4] * 15, tzinfo=dt.UTC)
+            offset = self._offsets[slot] = start.astimezone(self.tz).utcoffset()
+        return (t + offset).isoformat(" ", "seconds")
