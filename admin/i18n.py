@@ -53,7 +53,7 @@ EN = {
     "请求过大": "Request too large", "已登记照片": "Enrolled photos", "缩略图": "Thumbnail",
     "确定删除？照片和人脸模板将一并删除。": "Delete? Photos and face templates are removed too.",
     "补卡已创建": "Make-up request created", "已处理": "Done", "人员": "Staff",
-    "终端进程未提供": "not reported by the terminal", "健康": "Health",
+    "终端进程未提供": "not reported by the terminal", "健康": "Health", "新建人员": "New staff member",
 }
 
 

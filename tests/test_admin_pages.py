@@ -312,3 +312,17 @@ def test_docs_page_and_openapi_are_served_locally(admin_client):
     js = admin_client.get("/static/app.js")
     assert b"EventSource" in js.data
     js.close()
+
+
+def test_add_a_person_without_photos(admin_client, sqlite_store):
+    r = post(admin_client, "/staff/new", {"staff_no": "HR0200", "name": "陈一", "department": "品质部"}, page="/staff/")
+    assert r.status_code == 302 and "/staff/" in r.location
+    with sqlite_store.session() as s:
+        st = s.scalar(select(Staff).where(Staff.staff_no == "HR0200"))
+    assert (st.name, st.department, st.active) == ("陈一", "品质部", True)
+    again = post(admin_client, "/staff/new", {"staff_no": "HR0200", "name": "别人"}, page="/staff/")
+    bad = post(admin_client, "/staff/new", {"staff_no": "HR 0201/..", "name": "坏"}, page="/staff/")
+    assert again.status_code == 303 and bad.status_code == 303
+    with sqlite_store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Staff)) == 1
+    assert "create_staff" in _actions(sqlite_store)

@@ -39,6 +39,17 @@ def index():
                            total=total, pages=max(1, -(-total // PAGE_SIZE)))
 
 
+@bp.post("/new")
+def create():
+    try:
+        staff_id = service.create(services(), request.form.get("staff_no", ""), request.form.get("name", ""),
+                                  request.form.get("department", ""), g.actor)
+    except ValueError as exc:
+        flash(str(exc))
+        return redirect(url_for("staff.index")), 303
+    return redirect(url_for("staff.edit", staff_id=staff_id))
+
+
 @bp.post("/upload")
 def upload():
     files = [f for f in request.files.getlist("files") if f and f.filename]

@@ -66,6 +66,27 @@ def update(svc: AdminServices, staff_id: int, name: str, department: str, actor:
                         new={"name": name, "department": department})
 
 
+def create(svc: AdminServices, staff_no: str, name: str, department: str, actor: str) -> int:
+    """A person without photos yet (faces are added by uploads named staffno_name)."""
+    from app.library.names import BadName, parse_photo_name
+
+    staff_no, name, department = staff_no.strip(), name.strip(), department.strip()
+    try:  # the same rules as a photo's file name, so that later uploads match this person
+        parse_photo_name(f"{staff_no}_{name}.jpg")
+    except BadName as exc:
+        raise ValueError(str(exc)) from exc
+    if len(department) > 64 or any(ord(c) < 32 for c in department):
+        raise ValueError("department: at most 64 characters, no control characters")
+    with svc.store.session() as s:
+        if s.scalar(select(Staff.id).where(Staff.staff_no == staff_no)):
+            raise ValueError(f"staff no {staff_no} exists")
+        st = Staff(staff_no=staff_no, name=name, department=department)
+        s.add(st)
+        s.flush()
+        svc.store.audit(s, actor, "create_staff", staff_no=staff_no, name=name, department=department)
+        return st.id
+
+
 def enroll_uploads(svc: AdminServices, files, actor: str) -> list[dict]:
     """Enrol uploaded images and zip archives; one result per photo (zip members included)."""
     cfg = svc.config
