@@ -218,3 +218,43 @@ def test_api_and_makeup_on_both_databases(store, instance, admin_config):
                   json={"start_time": "2022-04-18 00:00:00", "end_time": "2022-04-18 23:59:59"}).get_json()
     assert [r["attend_time"] for r in rows] == ["2022-04-18 08:00:05", "2022-04-18 17:30:00"]
     assert c.get("/api/clear_data?start_time=2022-04-18&end_time=2022-04-18", headers=h).get_json()["deleted"] == 2
+
+
+@pytest.mark.parametrize("zone,first,last", [
+    ("Asia/Shanghai", "2025-03-29 00:00:00", "2025-03-31 23:59:59"),    # no offset change
+    ("Europe/Berlin", "2025-03-28 00:00:00", "2025-03-29 23:59:59"),    # before the change: fixed offset
+    ("Europe/Berlin", "2025-03-29 00:00:00", "2025-03-31 23:59:59"),    # across the change
+    ("Europe/Berlin", "2025-01-01 00:00:00", "2025-12-31 23:59:59"),    # a year
+])
+def test_attendance_times_are_local_whichever_path_formats_them(store, instance, admin_config, zone, first, last):
+    import zoneinfo
+
+    from admin.attendance.queries import local_time_of
+
+    app = build_app(admin_config(device={"timezone": zone}), instance, store)
+    sid = add_staff(store, "TZ1", "时区")
+    tz = zoneinfo.ZoneInfo(zone)
+    from app.store import Punch
+
+    with store.session() as s:
+        utc_times = [dt.datetime(2025, 3, 28, 22, 0) + dt.timedelta(minutes=37 * i, microseconds=123456)
+                     for i in range(200)]
+        for t in utc_times:
+            s.add(Punch(uuid=__import__("uuid").uuid4(), staff_id=sid, staff_no="TZ1", name="时区", punched_at=t,
+                        local_date=t.date(), device_id="t", source="face"))
+    start = dt.datetime.strptime(first, "%Y-%m-%d %H:%M:%S")
+    end = dt.datetime.strptime(last, "%Y-%m-%d %H:%M:%S")
+    expected = [local_time_of(t, tz) for t in utc_times
+                if start <= dt.datetime.strptime(local_time_of(t, tz), "%Y-%m-%d %H:%M:%S") <= end]
+    rows = app.test_client().post("/api/get_attend_infos", headers=bearer(api_token(store)),
+                                  json={"start_time": first, "end_time": last}).get_json()
+    assert [r["attend_time"] for r in rows] == expected and expected
+
+
+def test_the_end_of_a_range_is_inclusive_to_its_last_second(api, sqlite_store):
+    sid = add_staff(sqlite_store, "E1", "末秒")
+    add_punch(sqlite_store, sid, "E1", "末秒", dt.datetime(2022, 4, 18, 23, 59, 59, 500000))
+    add_punch(sqlite_store, sid, "E1", "末秒", dt.datetime(2022, 4, 19, 0, 0, 0))
+    rows = api.post("/api/get_attend_infos", json={"start_time": "2022-04-18 00:00:00",
+                                                   "end_time": "2022-04-18 23:59:59"}).get_json()
+    assert [r["attend_time"] for r in rows] == ["2022-04-18 23:59:59"]

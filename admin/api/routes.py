@@ -5,7 +5,7 @@ import functools
 from flask import Blueprint, current_app, g, jsonify, render_template, request, send_file
 from sqlalchemy import select
 
-from app.store import FaceTemplate, Punch, Staff
+from app.store import FaceTemplate, Staff
 
 from ..attendance import queries
 from ..context import services
@@ -108,10 +108,8 @@ def get_attend_infos():
         raise BadRequest("end_time must be after start_time")
     f = queries.PunchFilter(start, end)
     with services().store.engine.connect() as conn:  # a read: no ORM session, no transaction to commit
-        rows = conn.execute(select(Punch.name, Punch.staff_no, Punch.punched_at).where(*f.where())
-                            .order_by(Punch.punched_at, Punch.id)).all()
-    local = queries.LocalTimes(tz)
-    return jsonify([{"name": n, "staff_id": no, "attend_time": local(t)} for n, no, t in rows])
+        rows = queries.punch_rows(conn, f, tz)
+    return jsonify([{"name": n, "staff_id": no, "attend_time": t} for n, no, t in rows])
 
 
 @bp.get("/download_facelib")

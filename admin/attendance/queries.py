@@ -26,8 +26,9 @@ def parse_local(text: str, tz: zoneinfo.ZoneInfo, *, end: bool = False) -> dt.da
             t = dt.datetime.strptime(text, fmt)
         except ValueError:
             continue
-        if fmt == "%Y-%m-%d" and end:
-            t += dt.timedelta(days=1)
+        if end:  # the end is inclusive to its last unit: a day, a minute or a second
+            t += {"%Y-%m-%d": dt.timedelta(days=1)}.get(fmt, dt.timedelta(minutes=1) if fmt.endswith("%M")
+                                                        else dt.timedelta(seconds=1))
         return t.replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
     raise BadRange(f"{text!r} is not a time like 2022-04-18 15:56:00")
 
@@ -142,3 +143,38 @@ class LocalTimes:
             start = dt.datetime(*slot[:4], slot[4] * 15, tzinfo=dt.UTC)
             offset = self._offsets[slot] = start.astimezone(self.tz).utcoffset()
         return (t + offset).isoformat(" ", "seconds")
+
+
+def fixed_offset(tz, start_utc: dt.datetime, end_utc: dt.datetime) -> dt.timedelta | None:
+    """The zone's offset if it is the same over the whole range, else None.
+
+    Zones change offset at most a few times a year, months apart: within 30 days, equal offsets
+    at both ends mean no change in between.
+    """
+    if end_utc - start_utc > dt.timedelta(days=30):
+        return None
+    first = start_utc.replace(tzinfo=dt.UTC).astimezone(tz).utcoffset()
+    last = end_utc.replace(tzinfo=dt.UTC).astimezone(tz).utcoffset()
+    return first if first == last else None
+
+
+def local_text_column(dialect: str, offset: dt.timedelta):
+    """punched_at as terminal-local 'YYYY-MM-DD HH:MM:SS' text, computed by the database."""
+    minutes = int(offset.total_seconds() // 60)
+    if dialect == "sqlite":
+        return func.strftime("%Y-%m-%d %H:%M:%S", Punch.punched_at, f"{minutes:+d} minutes")
+    if dialect == "postgresql":
+        return func.to_char(Punch.punched_at + offset, "YYYY-MM-DD HH24:MI:SS")
+    return None
+
+
+def punch_rows(conn, f: PunchFilter, tz) -> list[tuple[str, str, str]]:
+    """(name, staff no, local time text) of the punches, in time order."""
+    offset = fixed_offset(tz, f.start_utc, f.end_utc)
+    column = local_text_column(conn.dialect.name, offset) if offset is not None else None
+    order = (Punch.punched_at, Punch.id)
+    if column is not None:  # the usual case: the database formats, Python only passes rows on
+        return conn.execute(select(Punch.name, Punch.staff_no, column).where(*f.where()).order_by(*order)).all()
+    local = LocalTimes(tz)
+    rows = conn.execute(select(Punch.name, Punch.staff_no, Punch.punched_at).where(*f.where()).order_by(*order))
+    return [(n, no, local(t)) for n, no, t in rows]
