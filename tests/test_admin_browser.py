@@ -36,7 +36,7 @@ def browser(tmp_path):
     opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
                                            "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
-    driver.implicitly_wait(5)
+    driver.implicitly_wait(20)  # a loaded shared machine can take seconds to enrol
     driver.downloads = downloads
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     yield driver
@@ -61,9 +61,15 @@ def shot(driver, name: str) -> None:
 
 
 def wait_for(predicate, timeout: float = 20.0):
+    """Poll until predicate() is truthy; elements replaced by a page load meanwhile are looked up again."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        value = predicate()
+        try:
+            value = predicate()
+        except (StaleElementReferenceException, NoSuchElementException):
+            value = None
         if value:
             return value
         time.sleep(0.1)
@@ -111,6 +117,7 @@ def test_log_in_enrol_query_export_and_approve_a_makeup(browser, server, photos,
     for field, value in (("from", "2022-04-18"), ("to", "2022-04-18")):
         d.execute_script("arguments[0].value = arguments[1]", d.find_element(By.ID, field), value)
     d.find_element(By.ID, "query").click()
+    wait_for(lambda: "from=2022-04-18" in d.current_url)
     wait_for(lambda: d.find_element(By.ID, "total").text == "2")
     shot(d, "04-attendance")
     d.find_element(By.ID, "export-csv").click()
