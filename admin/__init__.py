@@ -1,1 +1,82 @@
-"""Daka admin: the Flask blueprint(s), JSON API and pages (built on the app services)."""
+"""Daka admin: the Flask blueprints (pages and the JSON API) built on the app services.
+
+``create_app`` is the one place that wires things: the store's Flask app, the admin's config,
+the extensions, the blueprints. It never starts a scheduler; the terminal passes its live
+store / library / attendance so that an enrolment here updates the live gallery at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from pathlib import Path
+
+
+
+__all__ = ["create_app"]
+
+SECRET_FILE = "admin_secret.key"
+
+
+def _secret_key(root: Path) -> bytes:
+    """A per-instance key kept in the instance folder (0600), made on first use."""
+    path = Path(root) / SECRET_FILE
+    try:
+        data = path.read_bytes()
+        if len(data) >= 32:
+            return data
+    except FileNotFoundError:
+        pass
+    data = secrets.token_bytes(48)
+    path.touch(mode=0o600)
+    path.write_bytes(data)
+    return data
+
+
+def create_app(config, instance, *, store=None, library=None, attendance=None,
+               status_provider=None, test_config: dict | None = None):
+    from flask import Flask
+
+    from app.store import open_store
+
+    from . import api, attendance as attendance_pages, auth, dashboard, makeup, settings, staff, system
+    from .context import AdminServices
+    from .extensions import csrf, login_manager
+    from .i18n import init_i18n
+    from .security import init_security
+
+    if store is None:
+        store = open_store(config, instance)
+    # Pages use store.session(); the app itself binds no database extension.
+    app = Flask("admin", instance_path=str(instance.root))
+    admin = config.admin
+    app.config.update(
+        SECRET_KEY=_secret_key(instance.root),
+        MAX_CONTENT_LENGTH=admin.max_upload_mb * 1024 * 1024,
+        SESSION_COOKIE_NAME="daka_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=admin.cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=admin.session_timeout_min),
+        WTF_CSRF_TIME_LIMIT=None,  # the session's own timeout bounds the token
+        SSE_MAX_SECONDS=55.0,
+        SSE_POLL_SECONDS=1.0,
+        DAKA_SET_TIME_COMMAND=admin.set_time_command,
+    )
+    # The seed's field order, UTF-8 Chinese rather than \u escapes: smaller and cheaper answers.
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["daka_admin"] = AdminServices(
+        config, instance, store, library=library, attendance=attendance, status_provider=status_provider)
+
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    init_i18n(app)
+    init_security(app)
+    for module in (auth, dashboard, staff, attendance_pages, makeup, settings, system, api):
+        app.register_blueprint(module.bp)
+    app.register_blueprint(api.docs_bp)
+    return app

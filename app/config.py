@@ -414,6 +414,10 @@ class GpioConfig:
     )
     relay_pin: int = setting(NO_PIN, "Door relay output pin (-1 = none).", **_PIN)
     relay_active_high: bool = setting(True, "Relay energises when the pin is high.")
+    relay_mode: str = setting(
+        "pulse", "Door relay: pulse = open on each clock-in, off = never open.",
+        choices=("pulse", "off"),
+    )
     relay_pulse_ms: int = setting(
         1000, "How long the relay stays on to open the door (ms).", min=50, max=10000
     )
@@ -438,6 +442,25 @@ class AdminConfig:
     port: int = setting(8080, "TCP port to listen on.", min=1, max=65535)
     session_timeout_min: int = setting(
         30, "Log administrators out after this many idle minutes.", min=1, max=1440
+    )
+    cookie_secure: bool = setting(
+        False, "Send the session cookie over HTTPS only (turn on behind a TLS proxy)."
+    )
+    max_upload_mb: int = setting(
+        100, "Largest request body accepted (photo uploads, zip archives, restores) (MB).",
+        min=1, max=2048,
+    )
+    login_attempts: int = setting(
+        5, "Failed sign-ins in a row that lock an account (and, per address, slow it down).",
+        min=1, max=100,
+    )
+    lockout_minutes: int = setting(
+        15, "How long a locked account stays locked (minutes).", min=1, max=1440
+    )
+    threads: int = setting(8, "Worker threads of the admin's web server.", min=2, max=64)
+    set_time_command: str = setting(
+        "sudo -n /usr/local/sbin/daka-set-time",
+        "Command that sets the system clock, called with DATE and TIME (see docs/admin.md).",
     )
 
 
@@ -479,6 +502,10 @@ class AttendanceConfig:
     dedupe_seconds: int = setting(
         60, "A second clock-in by the same person within this many seconds is not recorded.",
         min=0, max=86400,
+    )
+    confirm_seconds: int = setting(
+        8, "How long the confirm card waits for a tap before it goes away (seconds).",
+        min=2, max=120,
     )
 
 

@@ -10,6 +10,7 @@ packages=(
   libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   postgresql
+  chromium chromium-driver
 )
 
 # Arguments (flash_and_setup.sh passes them; `make` passes none): more packages to install,

@@ -48,6 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     enroll = sub.add_parser("enroll", help="enrol photos named 工号_姓名.jpg from a folder or a zip")
     enroll.add_argument("path", metavar="DIR|ZIP", help="folder (searched recursively) or zip archive")
     sub.add_parser("reindex", help="recompute every face template with the current model")
+    # -- admin web (issue 5) ----------------------------------------------------------------------
+    from admin.cli import add_parser as add_admin_parser
+
+    add_admin_parser(sub)
+    admin_bench = bsub.add_parser("admin", help="attendance API and dashboard under 50 concurrent clients")
+    admin_bench.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    admin_bench.add_argument("--punches", type=int, default=200_000, help="punches in the database")
+    admin_bench.add_argument("--clients", type=int, default=50, help="concurrent clients")
+    admin_bench.add_argument("--requests", type=int, default=2000, help="timed requests per endpoint")
+    # -- end admin ---------------------------------------------------------------------------------
     return p
 
 
@@ -157,6 +167,8 @@ def cmd_models(args) -> int:
 def cmd_bench(args) -> int:
     if args.bench_command == "store":
         return cmd_bench_store(args)
+    if args.bench_command == "admin":
+        return cmd_bench_admin(args)
     from app.bench import native as bench_native
     from app.fonts import find_cjk_font
     from app.models import resolve
@@ -344,9 +356,32 @@ def cmd_bench_store(args) -> int:
     return EXIT_OK
 
 
+# --- admin web (issue 5) ----------------------------------------------------------------------
+
+
+def cmd_admin(args) -> int:
+    from admin.cli import run
+
+    instance, config = _load(args)
+    return run(args, instance, config)
+
+
+def cmd_bench_admin(args) -> int:
+    from admin import bench
+
+    _load(args, create=False)
+    result = bench.run(punches=args.punches, clients=args.clients, requests=args.requests)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+# --- end admin ---------------------------------------------------------------------------------
+
+
 COMMANDS = {
     "run": cmd_run, "doctor": cmd_doctor, "models": cmd_models, "bench": cmd_bench, "hw": cmd_hw, "eval": cmd_eval,
     "enroll": cmd_enroll, "reindex": cmd_reindex,
+    "admin": cmd_admin,
 }
 
 

@@ -9,14 +9,18 @@ scheduler jobs.
 from __future__ import annotations
 
 from .extensions import NAMING_CONVENTION, db, migrate
-from .models import AuditEntry, FaceTemplate, OutboxItem, Punch, Setting, Staff
+from .models import (AdminUser, ApiToken, AuditEntry, FaceTemplate, MakeupRequest, OutboxItem, Punch,
+                     Setting, Staff)
 from .setup import MIGRATIONS_DIR, Store, create_store_app, database_url, open_store
 
 __all__ = [
     "MIGRATIONS_DIR",
     "NAMING_CONVENTION",
+    "AdminUser",
+    "ApiToken",
     "AuditEntry",
     "FaceTemplate",
+    "MakeupRequest",
     "OutboxItem",
     "Punch",
     "Setting",

@@ -125,3 +125,68 @@ class OutboxItem(db.Model):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+# -- the admin's tables (users, API tokens, make-up requests) ------------------------------------
+
+ADMIN_ROLES = ("admin", "viewer")
+MAKEUP_STATES = ("pending", "approved", "rejected")
+
+
+class AdminUser(db.Model):
+    """A person who signs in to the admin; ``session_epoch`` bumps to end every session."""
+
+    __tablename__ = "admin_users"
+    __table_args__ = (CheckConstraint(f"role IN {ADMIN_ROLES!r}", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="viewer")
+    active: Mapped[bool] = mapped_column(default=True)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ApiToken(db.Model):
+    """A bearer token for the JSON API, stored as its SHA-256 only (shown once when made)."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint(f"role IN {ADMIN_ROLES!r}", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in lists to tell tokens apart
+    role: Mapped[str] = mapped_column(String(16), default="admin")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class MakeupRequest(db.Model):
+    """补卡: a missed punch asked for; approval turns it into a punch with source ``makeup``."""
+
+    __tablename__ = "makeup_requests"
+    __table_args__ = (
+        CheckConstraint(f"state IN {MAKEUP_STATES!r}", name="state"),
+        Index("ix_makeup_requests_state_created", "state", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    staff_no: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(64))
+    punched_at: Mapped[dt.datetime] = mapped_column(DateTime)  # UTC, the time asked for
+    local_date: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    requested_by: Mapped[str] = mapped_column(String(64))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    punch_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("punches.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -24,6 +24,12 @@ RUNTIME_KEYS = (
     "storage.retention_days",
     "push.webhook_url",
     "push.secret",
+    # the admin's settings page
+    "attendance.confirm_seconds",
+    "attendance.flush_seconds",
+    "gpio.relay_mode",
+    "device.timezone",
+    "device.language",
 )
 
 

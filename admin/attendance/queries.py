@@ -1,0 +1,180 @@
+"""Attendance queries shared by the pages, the exports and the JSON API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+
+from app.store import Punch, Staff
+
+
+class BadRange(ValueError):
+    pass
+
+
+TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
+
+
+def parse_local(text: str, tz: zoneinfo.ZoneInfo, *, end: bool = False) -> dt.datetime:
+    """A terminal-local time as naive UTC; a bare date is the start (or, with end, the end) of it."""
+    text = (text or "").strip()
+    for fmt in TIME_FORMATS:
+        try:
+            t = dt.datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        if end:  # the end is inclusive to its last unit: a day, a minute or a second
+            t += {"%Y-%m-%d": dt.timedelta(days=1)}.get(fmt, dt.timedelta(minutes=1) if fmt.endswith("%M")
+                                                        else dt.timedelta(seconds=1))
+        return t.replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
+    raise BadRange(f"{text!r} is not a time like 2022-04-18 15:56:00")
+
+
+@dataclass(frozen=True)
+class PunchFilter:
+    start_utc: dt.datetime
+    end_utc: dt.datetime       # exclusive
+    staff: str = ""            # staff no or part of a name
+    department: str = ""
+
+    def where(self) -> list:
+        w = [Punch.punched_at >= self.start_utc, Punch.punched_at < self.end_utc]
+        if self.staff:
+            like = f"%{_escape(self.staff)}%"
+            w.append(or_(Punch.staff_no == self.staff, Punch.name.like(like, escape="\\")))
+        if self.department:
+            w.append(Punch.staff_id.in_(select(Staff.id).where(Staff.department == self.department)))
+        return w
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def day_filter(first: dt.date, last: dt.date, tz, **kw) -> PunchFilter:
+    if last < first:
+        raise BadRange("the end date is before the start date")
+    start = dt.datetime.combine(first, dt.time()).replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time()).replace(tzinfo=tz)
+    return PunchFilter(start, end.astimezone(dt.UTC).replace(tzinfo=None), **kw)
+
+
+def count(session, f: PunchFilter) -> int:
+    return session.scalar(select(func.count()).select_from(Punch).where(*f.where()))
+
+
+def page(session, f: PunchFilter, *, offset: int = 0, limit: int | None = 50) -> list[Punch]:
+    q = select(Punch).where(*f.where()).order_by(Punch.punched_at, Punch.id).offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
+    return list(session.scalars(q))
+
+
+def local_time(p: Punch, tz) -> str:
+    return p.punched_at.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass(frozen=True)
+class DayRow:
+    date: dt.date
+    staff_no: str
+    name: str
+    department: str
+    first: str | None
+    last: str | None
+    count: int
+
+    @property
+    def state(self) -> str:
+        return "missing" if self.count == 0 else ("single" if self.count == 1 else "ok")
+
+
+def daily_summary(session, first: dt.date, last: dt.date, tz, *, staff: str = "",
+                  department: str = "") -> list[DayRow]:
+    """Per active staff member and day: first in, last out, count; no punch = missing."""
+    f = day_filter(first, last, tz, staff=staff, department=department)
+    rows = session.execute(
+        select(Punch.staff_id, Punch.local_date, func.min(Punch.punched_at), func.max(Punch.punched_at),
+               func.count()).where(*f.where(), Punch.staff_id.is_not(None))
+        .group_by(Punch.staff_id, Punch.local_date)).all()
+    seen = {(r[0], r[1]): r for r in rows}
+    people = select(Staff).where(Staff.active.is_(True))
+    if staff:
+        people = people.where(or_(Staff.staff_no == staff, Staff.name.like(f"%{_escape(staff)}%", escape="\\")))
+    if department:
+        people = people.where(Staff.department == department)
+    out = []
+    day = first
+    staff_rows = list(session.scalars(people.order_by(Staff.staff_no)))
+    while day <= last:
+        for st in staff_rows:
+            r = seen.get((st.id, day))
+            hhmm = (lambda t: t.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%H:%M:%S"))
+            out.append(DayRow(day, st.staff_no, st.name, st.department,
+                              hhmm(r[2]) if r else None, hhmm(r[3]) if r and r[4] > 1 else None,
+                              r[4] if r else 0))
+        day += dt.timedelta(days=1)
+    return out
+
+
+def local_time_of(utc_naive: dt.datetime | None, tz) -> str | None:
+    if utc_naive is None:
+        return None
+    return utc_naive.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class LocalTimes:
+    """Format many UTC times as terminal-local text; the zone offset is looked up once per slot."""
+
+    def __init__(self, tz):
+        self.tz = tz
+        self._offsets: dict[tuple, dt.timedelta] = {}
+
+    def __call__(self, utc_naive: dt.datetime) -> str:
+        # Zone offsets are whole quarter hours and change at whole local hours, so a change never
+        # falls inside a quarter-hour slot of UTC.
+        t = utc_naive
+        slot = (t.year, t.month, t.day, t.hour, t.minute // 15)
+        offset = self._offsets.get(slot)
+        if offset is None:
+            start = dt.datetime(*slot[:4], slot[4] * 15, tzinfo=dt.UTC)
+            offset = self._offsets[slot] = start.astimezone(self.tz).utcoffset()
+        return (t + offset).isoformat(" ", "seconds")
+
+
+def fixed_offset(tz, start_utc: dt.datetime, end_utc: dt.datetime) -> dt.timedelta | None:
+    """The zone's offset if it is the same over the whole range, else None.
+
+    Zones change offset at most a few times a year, months apart: within 30 days, equal offsets
+    at both ends mean no change in between.
+    """
+    if end_utc - start_utc > dt.timedelta(days=30):
+        return None
+    first = start_utc.replace(tzinfo=dt.UTC).astimezone(tz).utcoffset()
+    last = end_utc.replace(tzinfo=dt.UTC).astimezone(tz).utcoffset()
+    return first if first == last else None
+
+
+def local_text_column(dialect: str, offset: dt.timedelta):
+    """punched_at as terminal-local 'YYYY-MM-DD HH:MM:SS' text, computed by the database."""
+    minutes = int(offset.total_seconds() // 60)
+    if dialect == "sqlite":
+        return func.strftime("%Y-%m-%d %H:%M:%S", Punch.punched_at, f"{minutes:+d} minutes")
+    if dialect == "postgresql":
+        return func.to_char(Punch.punched_at + offset, "YYYY-MM-DD HH24:MI:SS")
+    return None
+
+
+def punch_rows(conn, f: PunchFilter, tz) -> list[tuple[str, str, str]]:
+    """(name, staff no, local time text) of the punches, in time order."""
+    offset = fixed_offset(tz, f.start_utc, f.end_utc)
+    column = local_text_column(conn.dialect.name, offset) if offset is not None else None
+    order = (Punch.punched_at, Punch.id)
+    if column is not None:  # the usual case: the database formats, Python only passes rows on
+        return conn.execute(select(Punch.name, Punch.staff_no, column).where(*f.where()).order_by(*order)).all()
+    local = LocalTimes(tz)
+    rows = conn.execute(select(Punch.name, Punch.staff_no, Punch.punched_at).where(*f.where()).order_by(*order))
+    return [(n, no, local(t)) for n, no, t in rows]

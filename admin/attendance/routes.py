@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, Response, abort, render_template, request
+from sqlalchemy import select
+
+from app.store import Staff
+
+from ..context import services
+from ..i18n import gettext as _
+from . import queries
+from .export import to_csv, to_xlsx
+
+bp = Blueprint("attendance", __name__, url_prefix="/attendance")
+PAGE_SIZE = 50
+
+
+def _form():
+    tz = services().timezone()
+    today = services().today()
+    try:
+        first = dt.date.fromisoformat(request.args.get("from") or today.isoformat())
+        last = dt.date.fromisoformat(request.args.get("to") or first.isoformat())
+        if (last - first).days > 366:
+            raise ValueError("at most one year at a time")
+        f = queries.day_filter(first, last, tz, staff=request.args.get("staff", "").strip(),
+                               department=request.args.get("department", "").strip())
+    except ValueError as exc:
+        abort(400, description=str(exc))
+    return tz, first, last, f
+
+
+def _filter_args() -> dict:
+    return {k: v for k, v in request.args.items() if k in ("from", "to", "staff", "department")}
+
+
+def _departments(s) -> list[str]:
+    return [d for d in s.scalars(select(Staff.department).distinct().order_by(Staff.department)) if d]
+
+
+@bp.get("/")
+def index():
+    tz, first, last, f = _form()
+    pg = max(1, request.args.get("page", 1, type=int))
+    with services().store.session() as s:
+        total = queries.count(s, f)
+        rows = queries.page(s, f, offset=(pg - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        shown = [(p, queries.local_time(p, tz)) for p in rows]
+        departments = _departments(s)
+    return render_template("attendance/index.html", rows=shown, total=total, page=pg,
+                           pages=max(1, -(-total // PAGE_SIZE)), first=first, last=last,
+                           departments=departments, args=_filter_args())
+
+
+@bp.get("/summary")
+def summary():
+    tz, first, last, f = _form()
+    with services().store.session() as s:
+        rows = queries.daily_summary(s, first, last, tz, staff=f.staff, department=f.department)
+        departments = _departments(s)
+    return render_template("attendance/summary.html", rows=rows, first=first, last=last,
+                           departments=departments, args=_filter_args())
+
+
+@bp.get("/export.<fmt>")
+def export(fmt: str):
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    tz, first, last, f = _form()
+    with services().store.session() as s:
+        if request.args.get("view") == "summary":
+            header = [_("日期"), _("工号"), _("姓名"), _("部门"), _("首次打卡"), _("末次打卡"), _("次数"), _("状态")]
+            states = {"ok": _("正常"), "single": _("单次"), "missing": _("缺卡")}
+            data = [[r.date.isoformat(), r.staff_no, r.name, r.department, r.first, r.last, r.count,
+                     states[r.state]] for r in queries.daily_summary(s, first, last, tz, staff=f.staff,
+                                                                     department=f.department)]
+            title = "summary"
+        else:
+            header = [_("工号"), _("姓名"), _("时间"), _("来源"), _("设备")]
+            data = [[p.staff_no, p.name, queries.local_time(p, tz), p.source, p.device_id]
+                    for p in queries.page(s, f, limit=None)]
+            title = "punches"
+    name = f"attendance-{title}-{first.isoformat()}_{last.isoformat()}.{fmt}"
+    if fmt == "csv":
+        body, mime = to_csv(header, data), "text/csv; charset=utf-8"
+    else:
+        body = to_xlsx(header, data, title)
+        mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(body, mimetype=mime, headers={"Content-Disposition": f"attachment; filename={name}"})

@@ -1,0 +1,105 @@
+"""`daka bench admin`: the attendance API and the dashboard over 200,000 punches, 50 clients.
+
+The server is the real one (waitress in a thread of this process, SQLite in a temporary
+instance); the clients run in a separate process on loopback (admin/bench_client.py). The
+baseline, measured in the same run, is one client alone: the ratio shows what concurrency costs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from app.config import load_config
+from app.instance import Instance
+from app.store import Punch, Staff, open_store
+
+STAFF = 500
+FIRST_DAY = dt.date(2025, 1, 1)
+PASSWORD = "bench password"
+
+
+def seed(store, punches: int) -> int:
+    """``punches`` punches of STAFF people, spread over working hours; the number of days."""
+    rng = random.Random(7)
+    per_day = STAFF  # one punch per person and day on average
+    days = max(1, punches // per_day)
+    with store.session() as s:
+        s.execute(insert(Staff), [{"staff_no": f"E{i:05d}", "name": f"员工{i}", "department": f"部门{i % 12}",
+                                   "active": True} for i in range(STAFF)])
+    batch: list[dict] = []
+    for n in range(punches):
+        staff = rng.randrange(STAFF)
+        day = FIRST_DAY + dt.timedelta(days=n // per_day)
+        local = dt.datetime.combine(day, dt.time(7)) + dt.timedelta(seconds=rng.randrange(13 * 3600))
+        batch.append({"uuid": uuid.uuid4(), "staff_id": staff + 1, "staff_no": f"E{staff:05d}",
+                      "name": f"员工{staff}", "punched_at": local - dt.timedelta(hours=8), "local_date": day,
+                      "device_id": "bench", "score": 0.97, "source": "face"})
+        if len(batch) == 20_000:
+            with store.session() as s:
+                s.execute(insert(Punch), batch)
+            batch = []
+    if batch:
+        with store.session() as s:
+            s.execute(insert(Punch), batch)
+    return days
+
+
+def run(*, punches: int = 200_000, clients: int = 50, requests: int = 2000) -> dict:
+    from admin import create_app
+    from admin.auth.users import create_user
+    from admin.server import AdminServer
+    from admin.system.tokens import create as create_token
+
+    with tempfile.TemporaryDirectory(prefix="daka-bench-admin-") as tmp:
+        instance = Instance(Path(tmp)).prepare()
+        config = load_config(instance)
+        store = open_store(config, instance)
+        t0 = time.perf_counter()
+        days = seed(store, punches)
+        seeded = time.perf_counter() - t0
+        create_user(store, "bench", PASSWORD, "admin", actor="bench")
+        token = create_token(store, "bench", "bench")
+        app = create_app(config, instance, store=store)
+        server = AdminServer(app, "127.0.0.1", 0, threads=config.admin.threads).start()
+        epoch = int(dt.datetime.combine(FIRST_DAY, dt.time(), dt.UTC).timestamp())
+        results = {}
+        try:
+            for span in ("day", "hour"):
+                cmd = [sys.executable, "-m", "admin.bench_client", "--url", server.url, "--token", token,
+                       "--user", "bench", "--password", PASSWORD, "--clients", str(clients),
+                       "--requests", str(requests), "--days", str(days), "--first-day-epoch", str(epoch),
+                       "--range", span]
+                done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800,
+                                      env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+                if done.returncode != 0:
+                    raise RuntimeError(f"bench client failed: {done.stderr[-2000:]}")
+                results[span] = json.loads(done.stdout)
+        finally:
+            server.stop()
+            store.dispose()
+    api_day = results["day"]["attendance_api"]
+    out = {
+        "punches": punches, "staff": STAFF, "days": days, "seed_seconds": round(seeded, 1),
+        "server": f"waitress, {config.admin.threads} threads, SQLite (WAL)", "clients": clients,
+        "cpu_count": os.cpu_count(),
+        "attendance_api_one_day": api_day,
+        "attendance_api_one_hour": results["hour"]["attendance_api"],
+        "dashboard": results["day"]["dashboard"],
+        "target_p99_ms": 200,
+    }
+    out["attendance_api_one_day"]["rows_per_response"] = punches // days
+    for key in ("attendance_api_one_day", "attendance_api_one_hour", "dashboard"):
+        c, b = out[key]["concurrent"], out[key]["baseline_one_client"]
+        out[key]["throughput_ratio_vs_one_client"] = round(c["requests_per_s"] / b["requests_per_s"], 2)
+    return out

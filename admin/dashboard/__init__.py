@@ -1,0 +1,5 @@
+"""Dashboard: today's counts, the live punch feed (server-sent events), terminal status."""
+
+from .routes import bp
+
+__all__ = ["bp"]

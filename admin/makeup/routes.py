@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from app.store import MakeupRequest
+
+from ..context import services
+from ..i18n import gettext as _
+from . import service
+
+bp = Blueprint("makeup", __name__, url_prefix="/makeup")
+PAGE_SIZE = 50
+
+
+@bp.get("/")
+def index(error: str | None = None, form=None):
+    state = request.args.get("state", "pending")
+    pg = max(1, request.args.get("page", 1, type=int))
+    where = [] if state == "all" else [MakeupRequest.state == state]
+    tz = services().timezone()
+    with services().store.session() as s:
+        total = s.scalar(select(func.count()).select_from(MakeupRequest).where(*where))
+        rows = list(s.scalars(select(MakeupRequest).where(*where).order_by(MakeupRequest.id.desc())
+                              .offset((pg - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+    shown = [(r, r.punched_at.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M")) for r in rows]
+    return render_template("makeup/index.html", rows=shown, state=state, page=pg, total=total,
+                           pages=max(1, -(-total // PAGE_SIZE)), error=error, form=form or {}), \
+        (400 if error else 200)
+
+
+@bp.post("/")
+def create():
+    try:
+        service.create(services(), request.form.get("staff_no", ""), request.form.get("time", ""),
+                       request.form.get("reason", ""), g.actor)
+    except service.MakeupError as exc:
+        return index(error=str(exc), form=request.form)
+    flash(_("补卡已创建"))
+    return redirect(url_for("makeup.index"))
+
+
+@bp.post("/<int:request_id>/<any(approve, reject):decision>")
+def decide(request_id: int, decision: str):
+    try:
+        service.decide(services(), request_id, decision == "approve", g.actor)
+    except LookupError:
+        abort(404)
+    except service.MakeupError as exc:
+        abort(409, description=str(exc))
+    flash(_("已处理"))
+    return redirect(url_for("makeup.index"))

@@ -1,0 +1,68 @@
+"""补卡 workflow: an approved request becomes a punch with source ``makeup`` (and goes to HR)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import select
+
+from app.config import resolve_device_id
+from app.store import MakeupRequest, OutboxItem, Punch, Staff
+from app.store.models import utcnow
+
+from ..context import AdminServices
+
+
+class MakeupError(ValueError):
+    pass
+
+
+def create(svc: AdminServices, staff_no: str, local_time: str, reason: str, actor: str) -> int:
+    tz = svc.timezone()
+    try:
+        at = dt.datetime.strptime(local_time.strip().replace("T", " ")[:16], "%Y-%m-%d %H:%M")
+    except ValueError as exc:
+        raise MakeupError("time must look like 2026-11-24 08:30") from exc
+    aware = at.replace(tzinfo=tz)
+    if aware > dt.datetime.now(tz) + dt.timedelta(minutes=1):
+        raise MakeupError("a make-up punch cannot be in the future")
+    reason = reason.strip()
+    if len(reason) > 255:
+        raise MakeupError("reason: at most 255 characters")
+    with svc.store.session() as s:
+        st = s.scalar(select(Staff).where(Staff.staff_no == staff_no.strip()))
+        if st is None:
+            raise MakeupError(f"no staff member {staff_no!r}")
+        req = MakeupRequest(staff_id=st.id, staff_no=st.staff_no, name=st.name,
+                            punched_at=aware.astimezone(dt.UTC).replace(tzinfo=None), local_date=at.date(),
+                            reason=reason, requested_by=actor)
+        s.add(req)
+        s.flush()
+        svc.store.audit(s, actor, "makeup_create", request=req.id, staff_no=st.staff_no,
+                        time=at.isoformat(sep=" "), reason=reason)
+        return req.id
+
+
+def decide(svc: AdminServices, request_id: int, approve: bool, actor: str) -> int | None:
+    """Approve (the new punch's id) or reject (None) a pending request."""
+    with svc.store.session() as s:
+        req = s.get(MakeupRequest, request_id, with_for_update=True)
+        if req is None:
+            raise LookupError(request_id)
+        if req.state != "pending":
+            raise MakeupError(f"request {request_id} is already {req.state}")
+        req.state, req.decided_by, req.decided_at = ("approved" if approve else "rejected"), actor, utcnow()
+        punch_id = None
+        if approve:
+            punch = Punch(uuid=uuid.uuid4(), staff_id=req.staff_id, staff_no=req.staff_no, name=req.name,
+                          punched_at=req.punched_at, local_date=req.local_date,
+                          device_id=resolve_device_id(svc.config), score=None, source="makeup")
+            s.add(punch)
+            s.flush()
+            req.punch_id = punch_id = punch.id
+            if svc.settings.get("push.webhook_url"):
+                s.add(OutboxItem(punch_id=punch.id))
+        svc.store.audit(s, actor, "makeup_approve" if approve else "makeup_reject", request=request_id,
+                        staff_no=req.staff_no, punch=punch_id)
+        return punch_id

@@ -1,0 +1,147 @@
+"""Cross-cutting protections: who may reach what, headers, safe redirects, login throttling."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, g, jsonify, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+
+# Endpoints that answer without a session: signing in, the first-run password, health, assets.
+PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "auth.health", "static"}
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+VIEWER_ACTIONS = {"auth.logout", "auth.language"}
+
+CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+       "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+
+
+def safe_next(target: str | None) -> str | None:
+    """A same-site path to go back to after signing in, or None (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
+        return None
+    return target
+
+
+class LoginThrottle:
+    """Failed sign-ins per client address in a sliding window (an account lock lives in the DB)."""
+
+    def __init__(self, limit: int, window_seconds: float = 300.0):
+        self.limit, self.window = limit, window_seconds
+        self._failures: dict[str, deque] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _prune(self, key: str, now: float) -> deque:
+        q = self._failures[key]
+        while q and now - q[0] > self.window:
+            q.popleft()
+        return q
+
+    def blocked(self, key: str) -> bool:
+        with self._lock:
+            return len(self._prune(key, time.monotonic())) >= self.limit
+
+    def failed(self, key: str) -> None:
+        with self._lock:
+            self._prune(key, time.monotonic()).append(time.monotonic())
+
+    def reset(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+def wants_json() -> bool:
+    return request.blueprint == "api" or request.path.startswith("/api/")
+
+
+def init_security(app: Flask) -> None:
+    admin_cfg = app.extensions["daka_admin"].config.admin
+    # Per address: twice the per-account limit, so one address cannot walk through accounts.
+    app.extensions["daka_login_throttle"] = LoginThrottle(admin_cfg.login_attempts * 2)
+    timeout = admin_cfg.session_timeout_min * 60
+
+    @app.before_request
+    def require_login():
+        endpoint = request.endpoint
+        if endpoint is None:
+            return None  # 404 / 405 follow
+        if endpoint in PUBLIC_ENDPOINTS or app.view_functions[endpoint].__dict__.get("public"):
+            return None
+        if wants_json():
+            return None  # the API checks its bearer token itself
+        from .auth.users import any_user
+
+        if not any_user():
+            return redirect(url_for("auth.setup"))
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        seen = session.get("seen", 0)
+        now = time.time()
+        if now - seen > timeout:
+            logout_user()
+            session.clear()
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        if request.endpoint != "dashboard.events":  # the live feed must not keep a session alive
+            session["seen"] = now
+        session.permanent = True
+        g.actor = current_user.username
+        # Viewers (HR) only read: every change is refused, whatever the page.
+        if request.method not in SAFE_METHODS and endpoint not in VIEWER_ACTIONS \
+                and current_user.role != "admin":
+            abort(403)
+        return None
+
+    @app.after_request
+    def headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.endpoint != "static":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(413)
+    def too_large(_exc):
+        from .i18n import gettext
+
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        body = {"error": "too_large", "message": gettext("请求过大"), "limit_bytes": limit}
+        return jsonify(body), 413
+
+    for code in (400, 401, 403, 404, 405, 409, 429):
+        app.register_error_handler(code, _error_handler(code))
+
+
+def _error_handler(code: int):
+    def handle(exc):
+        from flask import render_template
+
+        if wants_json():
+            return jsonify({"error": getattr(exc, "name", str(code)).lower().replace(" ", "_"),
+                            "message": getattr(exc, "description", "")}), code
+        return render_template("error.html", code=code, exc=exc), code
+    return handle
+
+
+def require_admin():
+    """Viewers (HR) read; only administrators change things."""
+    if not current_user.is_authenticated or current_user.role != "admin":
+        abort(403)
+
+
+def admin_only(view):
+    import functools
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        require_admin()
+        return view(*args, **kwargs)
+    return wrapped

@@ -1,0 +1,51 @@
+"""AdminServer: the admin app on waitress in a daemon thread of the calling process."""
+
+from __future__ import annotations
+
+import threading
+
+from loguru import logger
+from waitress.server import create_server
+
+
+class AdminServer:
+    def __init__(self, app, host: str, port: int, *, threads: int = 8):
+        # port 0 = any free port (tests, benchmarks); .url tells which one
+        self._server = create_server(app, host=host, port=port, threads=threads, ident="daka",
+                                     channel_timeout=60, clear_untrusted_proxy_headers=True)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._server.effective_port
+
+    @property
+    def url(self) -> str:
+        host = self._server.effective_host
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> AdminServer:
+        self._thread = threading.Thread(target=self._run, name="daka-admin", daemon=True)
+        self._thread.start()
+        logger.info("admin: listening on {}", self.url)
+        return self
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except OSError:  # the socket closed under it by stop()
+            pass
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread (``daka admin serve``)."""
+        logger.info("admin: listening on {}", self.url)
+        self._run()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._server.close()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout)

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+
+from app.config import ConfigError
+
+from ..context import services
+from ..i18n import gettext as _
+from ..security import require_admin
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+bp.before_request(require_admin)  # settings hold the webhook secret: administrators only
+
+# (key, label, input kind); choices come from the config schema
+FIELDS = (
+    ("device.name", "设备名称", "text"),
+    ("recognition.threshold", "识别阈值", "number"),
+    ("attendance.confirm_seconds", "确认超时（秒）", "number"),
+    ("attendance.dedupe_seconds", "重复打卡间隔（秒）", "number"),
+    ("attendance.flush_seconds", "写入间隔（秒）", "number"),
+    ("storage.retention_days", "保留天数", "number"),
+    ("push.webhook_url", "推送地址", "text"),
+    ("push.secret", "推送密钥", "secret"),
+    ("gpio.relay_mode", "门禁继电器", "choice"),
+    ("device.timezone", "时区", "text"),
+    ("device.language", "语言", "choice"),
+)
+CHOICES = {
+    "gpio.relay_mode": (("pulse", "每次打卡开门"), ("off", "关闭")),
+    "device.language": (("zh_CN", "中文"), ("en", "English")),
+}
+
+
+def _typed(key: str, text: str):
+    default = services().settings.default(key)
+    if isinstance(default, bool):
+        return text in ("1", "true", "on")
+    if isinstance(default, int):
+        try:
+            return int(text.strip())
+        except ValueError:
+            return text
+    if isinstance(default, float):
+        try:
+            return float(text.strip())
+        except ValueError:
+            return text
+    return text
+
+
+@bp.route("/", methods=["GET", "POST"])
+def index():
+    settings = services().settings
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        current = settings.all()
+        for key, _label, kind in FIELDS:
+            if key not in request.form:
+                continue
+            text = request.form[key]
+            if kind == "secret" and text == "":
+                continue  # an empty secret field keeps the stored secret
+            value = _typed(key, text)
+            if value == current.get(key):
+                continue
+            try:
+                settings.set(key, value, actor=g.actor)
+            except ConfigError as exc:
+                errors[key] = "; ".join(exc.problems)
+        services().forget_settings()
+        if not errors:
+            flash(_("已保存"))
+            return redirect(url_for("settings.index"))
+    values = settings.all()
+    return render_template("settings/index.html", fields=FIELDS, values=values, errors=errors,
+                           choices=CHOICES), (400 if errors else 200)

@@ -1,0 +1,140 @@
+"""Staff changes the admin makes beside enrolment: edit, (de)activate, delete, uploads."""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from pathlib import Path
+
+from sqlalchemy import select
+
+from app.library import zip_items
+from app.store import FaceTemplate, Staff
+
+from ..context import AdminServices
+
+
+class NotFound(LookupError):
+    pass
+
+
+def delete_staff(svc: AdminServices, staff_id: int, actor: str) -> dict:
+    """Delete a person with their templates and photos (their punches stay, unlinked)."""
+    with svc.store.session() as s:
+        st = s.get(Staff, staff_id)
+        if st is None:
+            raise NotFound(staff_id)
+        photos = list(s.scalars(select(FaceTemplate.photo_file).where(FaceTemplate.staff_id == staff_id)))
+        who = {"staff_no": st.staff_no, "name": st.name, "templates": len(photos)}
+        s.delete(st)
+        svc.store.audit(s, actor, "delete_staff", **who)
+    if svc.library_loaded:
+        svc.library.gallery.remove_staff(staff_id)
+    for name in photos:
+        _unlink_inside(svc.instance.photos_dir, name)
+    return who
+
+
+def _unlink_inside(folder: Path, name: str) -> None:
+    path = (folder / name).resolve()
+    if folder.resolve() in path.parents:
+        path.unlink(missing_ok=True)
+
+
+def set_active(svc: AdminServices, staff_id: int, active: bool, actor: str) -> None:
+    with svc.store.session() as s:
+        st = s.get(Staff, staff_id)
+        if st is None:
+            raise NotFound(staff_id)
+        st.active = active
+        svc.store.audit(s, actor, "activate_staff" if active else "deactivate_staff", staff_no=st.staff_no)
+    if svc.library_loaded:
+        svc.library.load_gallery()  # inactive people leave the live gallery; active ones return
+
+
+def update(svc: AdminServices, staff_id: int, name: str, department: str, actor: str) -> None:
+    name, department = name.strip(), department.strip()
+    if not name or len(name) > 64 or len(department) > 64 or any(ord(c) < 32 for c in name + department):
+        raise ValueError("name 1-64 characters, department at most 64, no control characters")
+    with svc.store.session() as s:
+        st = s.get(Staff, staff_id)
+        if st is None:
+            raise NotFound(staff_id)
+        old = {"name": st.name, "department": st.department}
+        st.name, st.department = name, department
+        svc.store.audit(s, actor, "edit_staff", staff_no=st.staff_no, old=old,
+                        new={"name": name, "department": department})
+
+
+def create(svc: AdminServices, staff_no: str, name: str, department: str, actor: str) -> int:
+    """A person without photos yet (faces are added by uploads named staffno_name)."""
+    from app.library.names import BadName, parse_photo_name
+
+    staff_no, name, department = staff_no.strip(), name.strip(), department.strip()
+    try:  # the same rules as a photo's file name, so that later uploads match this person
+        parse_photo_name(f"{staff_no}_{name}.jpg")
+    except BadName as exc:
+        raise ValueError(str(exc)) from exc
+    if len(department) > 64 or any(ord(c) < 32 for c in department):
+        raise ValueError("department: at most 64 characters, no control characters")
+    with svc.store.session() as s:
+        if s.scalar(select(Staff.id).where(Staff.staff_no == staff_no)):
+            raise ValueError(f"staff no {staff_no} exists")
+        st = Staff(staff_no=staff_no, name=name, department=department)
+        s.add(st)
+        s.flush()
+        svc.store.audit(s, actor, "create_staff", staff_no=staff_no, name=name, department=department)
+        return st.id
+
+
+def enroll_uploads(svc: AdminServices, files, actor: str) -> list[dict]:
+    """Enrol uploaded images and zip archives; one result per photo (zip members included)."""
+    cfg = svc.config
+    max_bytes = cfg.storage.photo_max_mb * 1024 * 1024
+    results = []
+    library = svc.library
+    for f in files:
+        name = f.filename or "upload"
+        with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as tmp:
+            f.save(tmp)
+            tmp.seek(0)
+            is_zip = name.lower().endswith(".zip") or zipfile.is_zipfile(tmp)
+            tmp.seek(0)
+            if is_zip:
+                results.extend(_enroll_zip(library, tmp, cfg, max_bytes))
+                continue
+            data = tmp.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            results.append(_refused(name, "too_large"))
+            continue
+        results.append(library.enroll_bytes(data, name).as_dict())
+    with svc.store.session() as s:
+        svc.store.audit(s, actor, "upload_photos", files=len(results),
+                        enrolled=sum(r["ok"] for r in results))
+    return results
+
+
+def _enroll_zip(library, fh, cfg, max_bytes) -> list[dict]:
+    with tempfile.NamedTemporaryFile(suffix=".zip") as disk:
+        disk.write(fh.read())
+        disk.flush()
+        try:
+            items = list(zip_items(Path(disk.name), max_bytes=max_bytes, max_files=cfg.library.max_zip_files))
+        except (zipfile.BadZipFile, ValueError) as exc:
+            return [_refused("archive.zip", "not_image", str(exc))]
+        return [r.as_dict() for r in library.enroll_many(items)]
+
+
+def _refused(name: str, reason: str, detail: str = "") -> dict:
+    from app.library import EnrollResult
+
+    return EnrollResult(name, False, reason, detail).as_dict()
+
+
+def photo_path(svc: AdminServices, template: FaceTemplate) -> Path | None:
+    """The stored photo of a template, only if it lies inside the photos folder."""
+    folder = svc.instance.photos_dir.resolve()
+    path = (folder / template.photo_file).resolve()
+    if folder not in path.parents or not path.is_file():
+        return None
+    return path

@@ -1,0 +1,81 @@
+"""SQLite backup and restore with the online backup API (safe while the terminal writes)."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from pathlib import Path
+
+from alembic.script import ScriptDirectory
+from alembic.config import Config as AlembicConfig
+
+from app.store import MIGRATIONS_DIR
+
+
+class BackupError(ValueError):
+    pass
+
+
+def sqlite_path(store) -> Path:
+    if store.dialect != "sqlite":
+        raise BackupError("backup and restore here are for SQLite; use pg_dump for PostgreSQL")
+    return Path(store.engine.url.database)
+
+
+def backup_to(store, target: Path) -> Path:
+    src = sqlite3.connect(sqlite_path(store))
+    try:
+        dst = sqlite3.connect(target)
+        with dst:
+            src.backup(dst)
+        dst.close()
+    finally:
+        src.close()
+    return target
+
+
+def _head() -> str:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def check_backup(path: Path) -> None:
+    """A readable SQLite file at this code's schema revision, or BackupError."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(16) != b"SQLite format 3\x00":
+                raise BackupError("not an SQLite database")
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            if con.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                raise BackupError("the database fails its integrity check")
+            rev = con.execute("SELECT version_num FROM alembic_version").fetchone()
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"not a Daka database: {exc}") from exc
+    if rev is None or rev[0] != _head():
+        raise BackupError(f"schema revision {rev[0] if rev else None} is not this version's {_head()}")
+
+
+def restore_from(store, upload: Path) -> None:
+    check_backup(upload)
+    live = sqlite_path(store)
+    store.engine.dispose()  # pooled connections would keep reading the old pages
+    src = sqlite3.connect(upload)
+    try:
+        dst = sqlite3.connect(live, timeout=30)
+        with dst:
+            src.backup(dst)
+        dst.close()
+    finally:
+        src.close()
+
+
+def temp_file(suffix: str = ".sqlite3") -> Path:
+    fd, name = tempfile.mkstemp(suffix=suffix, prefix="daka-backup-")
+    import os
+
+    os.close(fd)
+    return Path(name)

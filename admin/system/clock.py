@@ -1,0 +1,45 @@
+"""Set the system clock through the privileged helper (scripts/daka-set-time via one sudo rule)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shlex
+import subprocess
+
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+TIME_RE = re.compile(r"\d{2}:\d{2}:\d{2}")
+
+
+class ClockError(ValueError):
+    pass
+
+
+def parse(date: str, time: str) -> tuple[str, str]:
+    """The seed's {"date": "2022-04-18", "time": "15:56:00"}, checked strictly."""
+    if not isinstance(date, str) or not isinstance(time, str):
+        raise ClockError("date and time must be strings")
+    if len(time) == 5:
+        time += ":00"
+    if not DATE_RE.fullmatch(date) or not TIME_RE.fullmatch(time):
+        raise ClockError("date must be YYYY-MM-DD and time HH:MM:SS")
+    try:
+        when = dt.datetime.strptime(f"{date} {time}", "%Y-%m-%d %H:%M:%S")
+    except ValueError as exc:
+        raise ClockError(str(exc)) from exc
+    if not 2000 <= when.year <= 2099:
+        raise ClockError("the year must be between 2000 and 2099")
+    return date, time
+
+
+def set_system_time(command: str, date: str, time: str) -> str:
+    """Run ``command DATE TIME``; what it printed, or ClockError."""
+    date, time = parse(date, time)
+    argv = [*shlex.split(command), date, time]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=15)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ClockError(f"{argv[0]}: {exc}") from exc
+    if done.returncode != 0:
+        raise ClockError((done.stderr or done.stdout).strip() or f"exit status {done.returncode}")
+    return done.stdout.strip()

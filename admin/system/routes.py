@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from flask import (Blueprint, abort, after_this_request, current_app, flash, g, redirect, render_template,
+                   request, send_file, session, url_for)
+from sqlalchemy import func, select
+
+from app.store import AdminUser, ApiToken, AuditEntry
+
+from ..auth import users
+from ..context import services
+from ..i18n import gettext as _
+from ..security import require_admin
+from . import backup, clock, tokens
+
+bp = Blueprint("system", __name__, url_prefix="/system")
+bp.before_request(require_admin)  # the whole system section is for administrators
+LOG_TAIL_LINES = 300
+AUDIT_PAGE = 50
+
+
+def _log_files() -> dict[str, object]:
+    folder = services().instance.logs_dir
+    return {p.name: p for p in sorted(folder.glob("*.log*")) if p.is_file()} if folder.is_dir() else {}
+
+
+@bp.get("/")
+def index():
+    svc = services()
+    logs = _log_files()
+    tail = ""
+    if logs:
+        newest = max(logs.values(), key=lambda p: p.stat().st_mtime)
+        lines = newest.read_text("utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        tail = "\n".join(lines)
+    with svc.store.session() as s:
+        token_rows = list(s.scalars(select(ApiToken).order_by(ApiToken.id.desc())))
+        user_rows = list(s.scalars(select(AdminUser).order_by(AdminUser.username)))
+    now = dt.datetime.now(svc.timezone())
+    return render_template("system/index.html", logs=list(logs), tail=tail, tokens=token_rows,
+                           users=user_rows, now=now, new_token=session.pop("new_token", None),
+                           sqlite=svc.store.dialect == "sqlite")
+
+
+@bp.post("/time")
+def set_time():
+    try:
+        out = clock.set_system_time(current_app.config["DAKA_SET_TIME_COMMAND"],
+                                    request.form.get("date", ""), request.form.get("time", ""))
+    except clock.ClockError as exc:
+        flash(f"{_('设置时间失败')}: {exc}")
+        return redirect(url_for("system.index")), 303
+    with services().store.session() as s:
+        services().store.audit(s, g.actor, "set_time", date=request.form["date"], time=request.form["time"],
+                               output=out)
+    flash(_("时间已设置"))
+    return redirect(url_for("system.index"))
+
+
+@bp.get("/logs/<name>")
+def log_file(name: str):
+    path = _log_files().get(name)  # only names listed from the folder, never a path from the client
+    if path is None:
+        abort(404)
+    return send_file(path, as_attachment=True, download_name=name, mimetype="text/plain")
+
+
+@bp.get("/backup")
+def download_backup():
+    svc = services()
+    try:
+        target = backup.backup_to(svc.store, backup.temp_file())
+    except backup.BackupError as exc:
+        abort(409, description=str(exc))
+
+    @after_this_request
+    def _cleanup(response):
+        target.unlink(missing_ok=True)
+        return response
+
+    with svc.store.session() as s:
+        svc.store.audit(s, g.actor, "backup")
+    stamp = dt.datetime.now(svc.timezone()).strftime("%Y%m%d-%H%M%S")
+    return send_file(target, as_attachment=True, download_name=f"daka-{stamp}.sqlite3",
+                     mimetype="application/vnd.sqlite3")
+
+
+@bp.post("/restore")
+def restore():
+    svc = services()
+    upload = request.files.get("file")
+    if upload is None:
+        abort(400, description="no file")
+    path = backup.temp_file()
+    try:
+        upload.save(path)
+        backup.restore_from(svc.store, path)
+    except backup.BackupError as exc:
+        flash(f"{_('不是有效的备份文件')}: {exc}")
+        return redirect(url_for("system.index")), 303
+    finally:
+        path.unlink(missing_ok=True)
+    with svc.store.session() as s:
+        svc.store.audit(s, g.actor, "restore")
+    if svc.library_loaded:
+        svc.library.load_gallery()
+    flash(_("备份已恢复"))
+    return redirect(url_for("system.index"))
+
+
+@bp.post("/tokens")
+def create_token():
+    try:
+        token = tokens.create(services().store, request.form.get("name", ""), g.actor,
+                              role=request.form.get("role", "admin"))
+    except ValueError as exc:
+        abort(400, description=str(exc))
+    session["new_token"] = token  # shown once on the next page, then gone
+    return redirect(url_for("system.index"))
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+def revoke_token(token_id: int):
+    if not tokens.revoke(services().store, token_id, g.actor):
+        abort(404)
+    return redirect(url_for("system.index"))
+
+
+@bp.post("/users")
+def create_user():
+    form = request.form
+    try:
+        if form.get("password", "") != form.get("confirm", ""):
+            raise users.UserError("两次输入的密码不一致")
+        users.create_user(services().store, form.get("username", ""), form.get("password", ""),
+                          form.get("role", "viewer"), g.actor)
+    except users.UserError as exc:
+        flash(_(str(exc)))
+        return redirect(url_for("system.index")), 303
+    flash(_("已保存"))
+    return redirect(url_for("system.index"))
+
+
+@bp.post("/users/<int:user_id>/password")
+def set_password(user_id: int):
+    form = request.form
+    try:
+        if form.get("password", "") != form.get("confirm", ""):
+            raise users.UserError("两次输入的密码不一致")
+        users.set_password(services().store, user_id, form.get("password", ""), g.actor)
+    except users.UserError as exc:
+        flash(_(str(exc)))
+        return redirect(url_for("system.index")), 303
+    flash(_("已保存"))
+    return redirect(url_for("system.index"))
+
+
+@bp.get("/audit")
+def audit():
+    pg = max(1, request.args.get("page", 1, type=int))
+    with services().store.session() as s:
+        total = s.scalar(select(func.count()).select_from(AuditEntry))
+        rows = list(s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())
+                              .offset((pg - 1) * AUDIT_PAGE).limit(AUDIT_PAGE)))
+    shown = [(r, json.loads(r.detail or "{}")) for r in rows]
+    return render_template("system/audit.html", rows=shown, page=pg, pages=max(1, -(-total // AUDIT_PAGE)),
+                           total=total)

@@ -1,0 +1,55 @@
+"""AdminServer: waitress in a daemon thread, on a real socket; the set-time helper script."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from admin_support import admin_config, build_app, fake_clock, sqlite_store  # noqa: F401
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "daka-set-time"
+
+
+def test_server_serves_and_stops(admin_config, instance, sqlite_store):
+    from admin.server import AdminServer
+
+    app = build_app(admin_config(), instance, sqlite_store)
+    server = AdminServer(app, "127.0.0.1", 0, threads=2).start()
+    try:
+        with urllib.request.urlopen(server.url + "/health", timeout=10) as r:
+            assert json.load(r) == {"ok": True}
+        try:
+            urllib.request.urlopen(server.url + "/api/get_face_libraries", timeout=10)
+            raise AssertionError("the API answered without a token")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401
+            exc.close()
+    finally:
+        server.stop()
+    try:
+        urllib.request.urlopen(server.url + "/health", timeout=2)
+        raise AssertionError("still serving after stop()")
+    except urllib.error.URLError:
+        pass
+
+
+def test_set_time_script_refuses_bad_arguments_before_touching_the_clock():
+    for args in (["2026-01-02"], ["2026-01-02", "03:04"], ["2026-01-02;id", "03:04:05"],
+                 ["2026-01-02", "03:04:05", "extra"], ["1999-01-02", "03:04:05"], ["2026-02-30", "03:04:05"]):
+        r = subprocess.run(["sh", str(SCRIPT), *args], capture_output=True, text=True, timeout=10)
+        assert r.returncode != 0, args
+
+
+def test_bench_admin_runs_end_to_end_on_a_small_database():
+    """The benchmark's plumbing (seed, server, client process, JSON); the figures are not judged."""
+    from admin import bench
+
+    out = bench.run(punches=1500, clients=3, requests=30)
+    assert out["punches"] == 1500 and out["days"] == 3
+    for key in ("attendance_api_one_day", "attendance_api_one_hour", "dashboard"):
+        concurrent = out[key]["concurrent"]
+        assert concurrent["requests"] == 30 and concurrent["errors"] == 0 and concurrent["p99_ms"] > 0
+    assert out["attendance_api_one_day"]["rows_per_response"] == 500
