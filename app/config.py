@@ -335,6 +335,20 @@ class VisionConfig:
         "Describe each face chip and its mirror image and average the two (better accuracy, "
         "twice the descriptor time).",
     )
+    embedder: str = setting(
+        "fused",
+        "Face embedder: dlib (dlib's ResNet), faceres (HSE MobileNet from the npm registry) or "
+        "fused (both; the similarity is their weighted mean; see ACCURACY.md).",
+        choices=("dlib", "faceres", "fused"),
+    )
+    fusion_dlib_weight: float = setting(
+        0.5, "Weight of dlib's similarity in the fused similarity (faceres gets the rest).",
+        min=0.05, max=0.95,
+    )
+    faceres_padding: float = setting(
+        0.4, "Margin around the aligned face in faceres' 224 px chip, as a fraction of the face.",
+        min=0.0, max=1.0,
+    )
     better_view_factor: float = setting(
         1.3,
         "Recognise a tracked face again when a view's quality score beats its best recognised "
@@ -373,6 +387,19 @@ class RecognitionConfig:
     )
     min_observations: int = setting(
         2, "Consecutive agreeing observations needed before clocking in.", min=1, max=20
+    )
+    faceres_threshold: float = setting(
+        0.5, "threshold when [vision] embedder = faceres.", min=-1.0, max=1.0
+    )
+    faceres_margin: float = setting(
+        0.01, "margin when [vision] embedder = faceres.", min=0.0, max=1.0
+    )
+    fused_threshold: float = setting(
+        0.7, "threshold when [vision] embedder = fused (the weighted mean of both similarities).",
+        min=-1.0, max=1.0,
+    )
+    fused_margin: float = setting(
+        0.01, "margin when [vision] embedder = fused.", min=0.0, max=1.0
     )
 
 

@@ -24,7 +24,12 @@ class DecisionRule:
     min_observations: int = 1
 
     @classmethod
-    def from_config(cls, recognition) -> "DecisionRule":
+    def from_config(cls, recognition, embedder: str = "dlib") -> "DecisionRule":
+        """The rule for an embedder kind: each has its own similarity scale, so its own figures."""
+        if embedder == "faceres":
+            return cls(recognition.faceres_threshold, recognition.faceres_margin, recognition.min_observations)
+        if embedder == "fused":
+            return cls(recognition.fused_threshold, recognition.fused_margin, recognition.min_observations)
         return cls(recognition.threshold, recognition.margin, recognition.min_observations)
 
     def passes(self, similarity: float, margin: float) -> bool:
