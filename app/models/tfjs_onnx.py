@@ -123,7 +123,7 @@ def convert(model_json: str | Path, outputs: dict[str, str], graph_name: str = "
     spec = json.loads(model_json.read_text(encoding="utf-8"))
     weights = read_weights(model_json)
     nodes = {n["name"]: n for n in spec["modelTopology"]["node"]}
-    b = _Builder()
+    b = _Builder(names=set(outputs.values()))   # the output names are taken first
     values: dict[str, _Value] = {}
     inputs = []
 

@@ -50,6 +50,7 @@ class Recognition:
     agreeing: int              # observations whose own best person is the candidate
     observations: int
     reason: str                # "accepted", "below_threshold", "low_margin", "few_observations", "empty_gallery"
+    attributes: object | None = None  # FaceAttributes (gender, age) when the embedder estimates them
 
     @property
     def known(self) -> bool:
