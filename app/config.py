@@ -341,8 +341,16 @@ class VisionConfig:
         "fused (both; the similarity is their weighted mean; see ACCURACY.md).",
         choices=("dlib", "faceres", "fused"),
     )
+    onnx_providers: str = setting(
+        "cpu",
+        "ONNX Runtime devices for both embedders: cpu, or auto = TensorRT, then CUDA, then the CPU "
+        "(with NVIDIA's onnxruntime-gpu wheel on a Jetson).",
+        choices=("cpu", "auto"),
+    )
     fusion_dlib_weight: float = setting(
-        0.5, "Weight of dlib's similarity in the fused similarity (faceres gets the rest).",
+        0.85,
+        "Weight of dlib's similarity in the fused similarity (faceres gets the rest); chosen by "
+        "`daka eval lfw` on half the people (dlib's cosines spread over a narrower range).",
         min=0.05, max=0.95,
     )
     faceres_padding: float = setting(
@@ -389,17 +397,24 @@ class RecognitionConfig:
         2, "Consecutive agreeing observations needed before clocking in.", min=1, max=20
     )
     faceres_threshold: float = setting(
-        0.5, "threshold when [vision] embedder = faceres.", min=-1.0, max=1.0
+        0.688,
+        "threshold when [vision] embedder = faceres (FPIR 1% of `daka eval lfw`, as for dlib).",
+        min=-1.0, max=1.0,
     )
     faceres_margin: float = setting(
         0.01, "margin when [vision] embedder = faceres.", min=0.0, max=1.0
     )
     fused_threshold: float = setting(
-        0.7, "threshold when [vision] embedder = fused (the weighted mean of both similarities).",
+        0.9,
+        "threshold when [vision] embedder = fused: on the fused similarity, the weighted mean of "
+        "both models' cosines (FPIR 1% of `daka eval lfw`).",
         min=-1.0, max=1.0,
     )
     fused_margin: float = setting(
-        0.01, "margin when [vision] embedder = fused.", min=0.0, max=1.0
+        0.0,
+        "margin when [vision] embedder = fused (0: on half the people the margin rule did not "
+        "help the fusion, see ACCURACY.md).",
+        min=0.0, max=1.0,
     )
 
 

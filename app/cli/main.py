@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     native.add_argument("--repeat", type=int, default=30, help="timed runs per measurement (median)")
     _hw_parser(sub)
     _add_vision_commands(sub, bsub)
+    # -- second embedder (faceres) ---------------------------------------------------------------
+    fr_bench = bsub.add_parser("faceres", help="faceres forward pass and fused recognition against baselines")
+    fr_bench.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    fr_bench.add_argument("--repeat", type=int, default=30, help="timed runs per measurement (median)")
     # -- attendance core (store, library, clock-in) --------------------------------------------
     store_bench = bsub.add_parser("store", help="confirm latency, flush throughput, range queries")
     store_bench.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
@@ -150,7 +154,10 @@ def cmd_models(args) -> int:
         install_models(directory, force=args.force)
         return EXIT_OK
     models = resolve(directory, verify=config.models.verify)
-    print(json.dumps({k: str(v) for k, v in models.files.items()}, indent=2))
+    listed = {k: str(v) for k, v in models.files.items()}
+    if models.faceres:
+        listed["faceres"] = str(models.faceres)
+    print(json.dumps(listed, indent=2))
     return EXIT_OK
 
 
@@ -165,6 +172,11 @@ def cmd_bench(args) -> int:
     models = resolve(config.models.dir or None, verify=config.models.verify)
     if args.bench_command == "pipeline":
         return cmd_bench_pipeline(args, config, models)
+    if args.bench_command == "faceres":
+        from app.bench import faceres as bench_faceres
+
+        print(json.dumps(bench_faceres.run(models, config, repeat=max(3, args.repeat)), indent=2))
+        return EXIT_OK
     result = bench_native.run(models, find_cjk_font(config.ui.font or None), repeat=max(3, args.repeat))
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return EXIT_OK

@@ -54,7 +54,9 @@ class EngineExtractor:
         self.upsample, self.min_face, self.detect_threads = upsample, min_face, detect_threads
         # Each model's vector is kept apart (concatenated in `embedder.kinds` order): one pass over
         # the photos evaluates each model alone and any fusion of them.
-        self.model_id = embedder.model_id + "/parts"
+        # The fusion weight is not part of the key: the parts do not depend on it.
+        members = getattr(embedder, "members", (embedder,))
+        self.model_id = "+".join(m.model_id for m in members) + "/parts"
         self.settings = f"hog upsample={upsample} min_face={min_face} retries={RETRIES} fallback=centre{CENTRE_BOX}"
 
     def find_face(self, image: np.ndarray) -> tuple[np.ndarray, str]:

@@ -145,13 +145,17 @@ def install_tfjs(manifest: dict | None = None, say=print) -> Path:
     return folder / "node_modules"
 
 
-def tfjs_outputs(model_json: Path, inputs: np.ndarray, manifest: dict | None = None, say=print) -> dict:
-    """Run the TF.js model with TensorFlow.js itself on float32 NHWC inputs; {output name: array}."""
+def tfjs_outputs(model_json: Path, inputs: np.ndarray, manifest: dict | None = None, say=print,
+                 timing_runs: int = 0) -> dict:
+    """Run the TF.js model with TensorFlow.js itself on float32 NHWC inputs; {output name: array}.
+
+    With `timing_runs`, also the median milliseconds of one run under "median_ms" (benchmarks).
+    """
     modules = install_tfjs(manifest, say)
     x = np.ascontiguousarray(inputs, "<f4")
     with tempfile.TemporaryDirectory(prefix="daka-tfjs-") as tmp:
         (Path(tmp) / "input.f32").write_bytes(x.tobytes())
-        env = {**os.environ, "NODE_PATH": str(modules)}
+        env = {**os.environ, "NODE_PATH": str(modules), "DAKA_TFJS_REPEAT": str(int(timing_runs))}
         proc = subprocess.run(["node", str(REFERENCE_SCRIPT), str(model_json), str(Path(tmp) / "input.f32"),
                                ",".join(map(str, x.shape)), str(Path(tmp) / "out"), ",".join(OUTPUTS)],
                               capture_output=True, text=True, env=env)
@@ -161,6 +165,8 @@ def tfjs_outputs(model_json: Path, inputs: np.ndarray, manifest: dict | None = N
         for i, name in enumerate(OUTPUTS.values()):
             shape = json.loads((Path(tmp) / f"out.{i}.json").read_text())["shape"]
             out[name] = np.fromfile(Path(tmp) / f"out.{i}.f32", "<f4").reshape(shape)
+        if timing_runs:
+            out["median_ms"] = json.loads(proc.stdout.strip().splitlines()[-1])["median_ms"]
     return out
 
 

@@ -156,10 +156,15 @@ class FusedEmbedder:
 EMBEDDERS = ("dlib", "faceres", "fused")
 
 
-def open_embedder(models, vision, providers="cpu"):
-    """The embedder `[vision] embedder` names (dlib, faceres or fused), on ONNX Runtime."""
+def open_embedder(models, vision, providers=None):
+    """The embedder `[vision] embedder` names (dlib, faceres or fused), on ONNX Runtime.
+
+    `providers` (default `[vision] onnx_providers`): "cpu", or "auto" for TensorRT, then CUDA, then
+    the CPU; both networks run in the same engine, so on a Jetson both move to the GPU together.
+    """
     from .descriptors import open_descriptor
 
+    providers = providers or getattr(vision, "onnx_providers", "cpu")
     kind = vision.embedder
     if kind not in EMBEDDERS:
         raise ValueError(f"unknown embedder {kind!r} ({', '.join(EMBEDDERS)})")

@@ -4,7 +4,8 @@
 //   node reference.js MODEL.json INPUT.f32 N,H,W,C OUTPUT_PREFIX OUT_NAME[,OUT_NAME...]
 //
 // INPUT.f32 holds little-endian float32 values in NHWC order; each output is written to
-// OUTPUT_PREFIX.<index>.f32 with its shape in OUTPUT_PREFIX.<index>.json.
+// OUTPUT_PREFIX.<index>.f32 with its shape in OUTPUT_PREFIX.<index>.json. With DAKA_TFJS_REPEAT=n
+// it also prints the median time of n runs as JSON on stdout.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -36,6 +37,20 @@ async function main() {
   const values = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
   const input = tf.tensor(values, shape, 'float32');
   const names = outNames.split(',');
+  const repeat = Number(process.env.DAKA_TFJS_REPEAT || 0);
+  if (repeat > 0) {
+    // Timing mode (daka bench faceres): median wall time of one execute + download, after a warm-up.
+    const times = [];
+    for (let i = 0; i < repeat + 1; i++) {
+      const t0 = process.hrtime.bigint();
+      const res = model.execute(input, names);
+      await Promise.all((Array.isArray(res) ? res : [res]).map((t) => t.data()));
+      tf.dispose(res);
+      if (i > 0) times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    times.sort((a, b) => a - b);
+    process.stdout.write(JSON.stringify({ median_ms: times[Math.floor(times.length / 2)], runs: repeat }) + '\n');
+  }
   const outputs = model.execute(input, names);
   const list = Array.isArray(outputs) ? outputs : [outputs];
   for (let i = 0; i < list.length; i++) {
