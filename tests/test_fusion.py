@@ -18,7 +18,7 @@ from app.vision.engine import FaceEngine
 from app.vision.gallery import FaceGallery
 from app.vision.pipeline import PipelineSettings, VisionPipeline
 
-from .test_vision_pipeline import place
+from test_vision_pipeline import place
 
 OBAMA, BIDEN = 1, 2
 DEFAULTS = load_config_file(None, env={})

@@ -194,9 +194,8 @@ class FaceLibrary:
                                               model_id=kind, photo_file=stored, photo_sha256=digest,
                                               original_name=filename[:255], quality=sample.quality)
                                  for kind in self.kinds]
-                    for t in templates:   # the primary template first: the lowest id
-                        s.add(t)
-                        s.flush()
+                    s.add_all(templates)   # inserted in this order: the primary template gets the lowest id
+                    s.flush()
                     template = templates[0]
                     self.store.audit(s, "library", "enroll", staff_no=who.staff_no, template=template.id,
                                      file=filename)
