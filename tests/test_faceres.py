@@ -297,3 +297,13 @@ def test_changed_graph_is_reported_corrupt(models, tmp_path):
     path.unlink()
     with pytest.raises(ModelError, match="missing"):
         faceres_setup.check_installed(derived)
+
+
+def test_faceres_releases_the_gil(faceres_net, aligned):
+    from test_face_engine import _python_keeps_running_during
+
+    batch = np.ascontiguousarray(np.repeat(aligned["obama.jpg"][None], 8, axis=0))
+    duration, gap = _python_keeps_running_during(lambda: faceres_net.run(batch))
+    assert duration > 0.04
+    # Holding the GIL would leave one gap as long as the whole call.
+    assert gap < duration / 3, (duration, gap)

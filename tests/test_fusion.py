@@ -143,3 +143,15 @@ def test_reindex_adds_the_missing_model_to_old_templates(store, instance, models
     assert len(fused_library.gallery) == 2 and fused_library.incomplete == 0
     again = fused_library.reindex()   # idempotent: rows are updated, not added
     assert again["updated"] == 2 and len(_rows(store)) == 4
+
+
+def test_bench_faceres_command_reports_both_figures(tmp_path, capsys):
+    import json
+
+    from app.cli.main import main
+
+    assert main(["--instance", str(tmp_path / "inst"), "bench", "faceres", "--repeat", "3", "--tfjs-runs", "0"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    forward, recognise = out["faceres_forward"], out["recognise_one_face"]
+    assert forward["ours_ms"] > 0 and forward["baseline_ms"] is None
+    assert recognise["ours_ms"] > 0 and recognise["baseline_ms"] > 0 and "fused" in recognise["what"]

@@ -17,6 +17,19 @@ import numpy as np
 from app.bench.timing import median_ms
 
 
+def _median_and_best(fn, repeat: int) -> tuple[float, float]:
+    """Median and fastest run (ms): on a shared machine the fastest shows the unloaded cost."""
+    import time
+
+    fn(), fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000.0)
+    return float(np.median(times)), float(min(times))
+
+
 def _face(models):
     from app import native
     from app.bench.native import _frame_640x480
@@ -62,11 +75,13 @@ def run(models, config, repeat: int = 30, tfjs_runs: int = 5, log=None) -> dict:
     two = FaceresNetwork(models.faceres, threads=2)
     chip = FaceresEmbedder(one).chips(frame, shapes)
     batch = np.ascontiguousarray(np.repeat(chip, 4, axis=0))
-    single_1t = median_ms(lambda: one.run(chip), repeat)
+    single_1t, single_best = _median_and_best(lambda: one.run(chip), repeat)
     single_2t = median_ms(lambda: two.run(chip), repeat)
     batch_1t = median_ms(lambda: one.run(batch), max(5, repeat // 4)) / 4
     log("bench: the same graph in TensorFlow.js (Node, CPU backend) …")
     try:
+        if tfjs_runs <= 0:
+            raise ModelError("not asked for (--tfjs-runs 0)")
         tfjs = tfjs_outputs(source_folder(models.derived_dir) / "faceres.json", preprocess(chip),
                             say=log, timing_runs=tfjs_runs)
         tfjs_ms = float(tfjs["median_ms"])
@@ -74,7 +89,8 @@ def run(models, config, repeat: int = 30, tfjs_runs: int = 5, log=None) -> dict:
         log(f"bench: TensorFlow.js unavailable ({exc})")
         tfjs_ms = None
     out["faceres_forward"] = {
-        "ours_ms": round(single_1t, 3), "ours_2_threads_ms": round(single_2t, 3),
+        "ours_ms": round(single_1t, 3), "ours_fastest_ms": round(single_best, 3),
+        "ours_2_threads_ms": round(single_2t, 3),
         "ours_batch4_per_face_ms": round(batch_1t, 3),
         "baseline": "TensorFlow.js 4.22 (tfjs-backend-cpu) running faceres.json in Node, one face",
         "baseline_ms": None if tfjs_ms is None else round(tfjs_ms, 3),
@@ -92,12 +108,13 @@ def run(models, config, repeat: int = 30, tfjs_runs: int = 5, log=None) -> dict:
         described = embedder.describe(frame, shapes)
         return gallery.match_many(embedder.combine(described.parts))
 
-    fused_ms = median_ms(lambda: recognise(fused, g_fused), repeat)
-    dlib_ms = median_ms(lambda: recognise(dlib, g_dlib), repeat)
+    fused_ms, fused_best = _median_and_best(lambda: recognise(fused, g_fused), repeat)
+    dlib_ms, dlib_best = _median_and_best(lambda: recognise(dlib, g_dlib), repeat)
     out["recognise_one_face"] = {
-        "ours_ms": round(fused_ms, 3), "what": f"{fused.model_id}: chips, both models, fusion, "
+        "ours_ms": round(fused_ms, 3), "ours_fastest_ms": round(fused_best, 3), "what": f"{fused.model_id}: chips, both models, fusion, "
                                               "search of 1,000 people (1 thread each)",
         "baseline": "dlib alone (with flip), same steps", "baseline_ms": round(dlib_ms, 3),
+        "baseline_fastest_ms": round(dlib_best, 3),
         "cost_ratio": round(fused_ms / dlib_ms, 2), "target_ms": 30.0,
     }
     return out

@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     fr_bench = bsub.add_parser("faceres", help="faceres forward pass and fused recognition against baselines")
     fr_bench.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
     fr_bench.add_argument("--repeat", type=int, default=30, help="timed runs per measurement (median)")
+    fr_bench.add_argument("--tfjs-runs", type=int, default=5, help="TensorFlow.js baseline runs (0 = skip)")
     # -- attendance core (store, library, clock-in) --------------------------------------------
     store_bench = bsub.add_parser("store", help="confirm latency, flush throughput, range queries")
     store_bench.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
@@ -175,7 +176,8 @@ def cmd_bench(args) -> int:
     if args.bench_command == "faceres":
         from app.bench import faceres as bench_faceres
 
-        print(json.dumps(bench_faceres.run(models, config, repeat=max(3, args.repeat)), indent=2))
+        print(json.dumps(bench_faceres.run(models, config, repeat=max(3, args.repeat), tfjs_runs=args.tfjs_runs),
+                         indent=2))
         return EXIT_OK
     result = bench_native.run(models, find_cjk_font(config.ui.font or None), repeat=max(3, args.repeat))
     print(json.dumps(result, ensure_ascii=False, indent=2))
