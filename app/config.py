@@ -561,6 +561,15 @@ class LibraryConfig:
         "duplicate.",
         min=0.0, max=1.0,
     )
+    fused_duplicate_similarity: float = setting(
+        0.874,
+        "duplicate_similarity when [vision] embedder = fused (flags the same share of strangers "
+        "on `daka eval lfw` as 0.93 does for dlib).",
+        min=0.0, max=1.0,
+    )
+    faceres_duplicate_similarity: float = setting(
+        0.61, "duplicate_similarity when [vision] embedder = faceres (same calibration).", min=0.0, max=1.0,
+    )
     max_zip_files: int = setting(5000, "Most photos accepted from one zip archive.", min=1, max=100000)
 
 

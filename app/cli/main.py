@@ -295,14 +295,11 @@ def _open_library(instance, config):
     from app.vision.engine import FaceEngine
     from app.vision.gallery import FaceGallery
 
-    from app.vision.embedders import open_embedder
-
     store = open_store(config, instance)
-    models = resolve(config.models.dir or None, verify=config.models.verify)
-    engine = FaceEngine(models, config.vision)
-    embedder = open_embedder(models, config.vision)   # templates for every model in use
-    library = FaceLibrary(store, engine, FaceGallery(dim=embedder.dim), instance.photos_dir, config.library,
-                          max_bytes=config.storage.photo_max_mb * 1024 * 1024, embedder=embedder)
+    engine = FaceEngine(resolve(config.models.dir or None, verify=config.models.verify), config.vision)
+    # The library makes templates with the engine's configured embedder (one row per model).
+    library = FaceLibrary(store, engine, FaceGallery(), instance.photos_dir, config.library,
+                          max_bytes=config.storage.photo_max_mb * 1024 * 1024)
     library.load_gallery()
     return library
 

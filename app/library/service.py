@@ -26,7 +26,7 @@ from app.vision.quality import QualityThresholds, assess
 from .images import ImageRefused, decode_image
 from .names import BadName, parse_photo_name
 
-MODEL_ID = "dlib_face_recognition_resnet_model_v1"
+MODEL_ID = "dlib_face_recognition_resnet_model_v1"   # dlib's template kind (DlibEmbedder.kind)
 MAX_SIDE = 1600  # larger photos are scaled down before detection: faster, same faces
 
 # code -> (zh_CN, en); quality codes come from app.vision.quality
@@ -79,19 +79,17 @@ class FaceSample:
 
 class FaceLibrary:
     def __init__(self, store: Store, engine, gallery, photos_dir: Path, library_cfg, *,
-                 max_bytes: int, model_id: str = MODEL_ID, embedder=None):
+                 max_bytes: int, embedder=None):
         """`embedder` (app.vision.embedders) makes the templates: one FaceTemplate row per model
         it runs (`embedder.kinds`, stored as the row's model_id) for each photo; the first kind's
-        row is the photo's primary template and its id keys the gallery. Without an embedder,
-        dlib's descriptor of the engine alone (the single-model library)."""
-        from app.vision.embedders import DlibEmbedder
-
+        row is the photo's primary template and its id keys the gallery. Without one, the
+        engine's configured embedder (the same `[vision] embedder` the pipeline uses)."""
         self.store, self.engine, self.gallery = store, engine, gallery
-        self.embedder = embedder or DlibEmbedder(engine.descriptor, flip=False)
+        self.embedder = embedder or engine.embedder
         self.kinds = tuple(self.embedder.kinds)
         self.photos_dir = Path(photos_dir)
         self.cfg, self.max_bytes = library_cfg, max_bytes
-        self.model_id = model_id if embedder is None else self.kinds[0]
+        self.model_id = self.kinds[0]
         self.limits = QualityThresholds(min_face_px=library_cfg.min_face_px)
         self.incomplete = 0   # photos whose templates lack a model the embedder needs (reindex)
         self._lock = threading.Lock()
@@ -178,7 +176,7 @@ class FaceLibrary:
                         FaceTemplate.staff_id == staff.id, FaceTemplate.photo_sha256 == digest)):
                     raise Refused("duplicate_photo")
                 match = self.gallery.match(sample.descriptor)
-                if match.staff_id is not None and match.similarity >= self.cfg.duplicate_similarity \
+                if match.staff_id is not None and match.similarity >= self._duplicate_similarity() \
                         and (staff is None or match.staff_id != staff.id):
                     other = s.get(Staff, match.staff_id)
                     raise Refused("duplicate_face", f"similarity {match.similarity:.3f} to "
@@ -205,6 +203,14 @@ class FaceLibrary:
                 ids = (template.id, staff.id)
             self.gallery.add(ids[0], ids[1], sample.descriptor)
             return ids[0]
+
+    def _duplicate_similarity(self) -> float:
+        """The duplicate threshold on the scale of the similarity in use (each embedder has its own)."""
+        if len(self.kinds) > 1:
+            return self.cfg.fused_duplicate_similarity
+        if self.kinds == ("faceres",):
+            return self.cfg.faceres_duplicate_similarity
+        return self.cfg.duplicate_similarity
 
     def _stored(self, sample: FaceSample, kind: str) -> np.ndarray:
         vector = sample.parts[kind] if sample.parts else sample.descriptor
