@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from loguru import logger
 from sqlalchemy import select
 
 from app import native
@@ -119,6 +120,9 @@ class FaceLibrary:
             vector = self.embedder.combine({k: group["parts"][k] for k in self.kinds})[0]
             self.gallery.add(group["ids"][self.kinds[0]], group["staff"], vector)
             loaded += 1
+        if self.incomplete:
+            logger.warning("{} enrolled photo(s) lack a template of {} and are not recognised: run "
+                           "`daka reindex`", self.incomplete, " / ".join(self.kinds))
         return loaded
 
     # -- analysis ------------------------------------------------------
