@@ -335,6 +335,28 @@ class VisionConfig:
         "Describe each face chip and its mirror image and average the two (better accuracy, "
         "twice the descriptor time).",
     )
+    embedder: str = setting(
+        "fused",
+        "Face embedder: dlib (dlib's ResNet), faceres (HSE MobileNet from the npm registry) or "
+        "fused (both; the similarity is their weighted mean; see ACCURACY.md).",
+        choices=("dlib", "faceres", "fused"),
+    )
+    onnx_providers: str = setting(
+        "cpu",
+        "ONNX Runtime devices for both embedders: cpu, or auto = TensorRT, then CUDA, then the CPU "
+        "(with NVIDIA's onnxruntime-gpu wheel on a Jetson).",
+        choices=("cpu", "auto"),
+    )
+    fusion_dlib_weight: float = setting(
+        0.85,
+        "Weight of dlib's similarity in the fused similarity (faceres gets the rest); chosen by "
+        "`daka eval lfw` on half the people (dlib's cosines spread over a narrower range).",
+        min=0.05, max=0.95,
+    )
+    faceres_padding: float = setting(
+        0.4, "Margin around the aligned face in faceres' 224 px chip, as a fraction of the face.",
+        min=0.0, max=1.0,
+    )
     better_view_factor: float = setting(
         1.3,
         "Recognise a tracked face again when a view's quality score beats its best recognised "
@@ -373,6 +395,26 @@ class RecognitionConfig:
     )
     min_observations: int = setting(
         2, "Consecutive agreeing observations needed before clocking in.", min=1, max=20
+    )
+    faceres_threshold: float = setting(
+        0.688,
+        "threshold when [vision] embedder = faceres (FPIR 1% of `daka eval lfw`, as for dlib).",
+        min=-1.0, max=1.0,
+    )
+    faceres_margin: float = setting(
+        0.01, "margin when [vision] embedder = faceres.", min=0.0, max=1.0
+    )
+    fused_threshold: float = setting(
+        0.9,
+        "threshold when [vision] embedder = fused: on the fused similarity, the weighted mean of "
+        "both models' cosines (FPIR 1% of `daka eval lfw`).",
+        min=-1.0, max=1.0,
+    )
+    fused_margin: float = setting(
+        0.0,
+        "margin when [vision] embedder = fused (0: on half the people the margin rule did not "
+        "help the fusion, see ACCURACY.md).",
+        min=0.0, max=1.0,
     )
 
 
@@ -545,6 +587,15 @@ class LibraryConfig:
         "A new photo this similar (cosine) to another staff member's face is refused as a "
         "duplicate.",
         min=0.0, max=1.0,
+    )
+    fused_duplicate_similarity: float = setting(
+        0.874,
+        "duplicate_similarity when [vision] embedder = fused (flags the same share of strangers "
+        "on `daka eval lfw` as 0.93 does for dlib).",
+        min=0.0, max=1.0,
+    )
+    faceres_duplicate_similarity: float = setting(
+        0.61, "duplicate_similarity when [vision] embedder = faceres (same calibration).", min=0.0, max=1.0,
     )
     max_zip_files: int = setting(5000, "Most photos accepted from one zip archive.", min=1, max=100000)
 

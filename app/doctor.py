@@ -75,6 +75,7 @@ def check_models(configured_dir: str | None = None, verify: bool = True) -> dict
         "derived_dir": str(models.derived_dir),
         "files": {key: str(path) for key, path in models.files.items()},
         "onnx": str(models.onnx) if models.onnx else None,
+        "faceres": str(models.faceres) if models.faceres else None,  # needed by [vision] embedder faceres/fused
     }
 
 

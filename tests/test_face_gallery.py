@@ -50,12 +50,27 @@ def test_live_updates_and_removal():
 
 
 def test_bad_descriptors_are_refused():
-    g = FaceGallery()
+    g = FaceGallery(dim=128)
     with pytest.raises(ValueError):
         g.add(1, 1, np.zeros(128, np.float32))
     with pytest.raises(ValueError):
         g.add(1, 1, np.ones(64, np.float32))
     assert len(g) == 0
+
+
+def test_a_gallery_takes_its_size_from_the_first_template_until_cleared():
+    g = FaceGallery()
+    with pytest.raises(ValueError):
+        g.add(1, 1, np.zeros(1152, np.float32))   # refused before it fixes the size
+    g.add(1, 1, np.ones(1152, np.float32))
+    assert g.dim == 1152 and g.match(np.ones(1152, np.float32)).staff_id == 1
+    with pytest.raises(ValueError, match="size 128 for a gallery of size 1152"):
+        g.add(2, 2, np.ones(128, np.float32))
+    with pytest.raises(ValueError, match="query of size 128"):
+        g.match(np.ones(128, np.float32))
+    g.clear()   # e.g. before reloading the templates of another embedder
+    g.add(3, 3, np.ones(128, np.float32))
+    assert g.dim == 128 and len(g) == 1
 
 
 def test_real_photos_match_their_person(frames, models):

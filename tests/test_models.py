@@ -15,7 +15,7 @@ from app.models.resnet_onnx import ExportError, build_resnet_onnx
 @pytest.fixture()
 def model_dir(tmp_path, models):
     """A configured models folder holding copies of the verified files and the ONNX graph."""
-    for path in models.files.values():
+    for path in [*models.files.values(), *([models.faceres] if models.faceres else [])]:
         shutil.copy(path, tmp_path / path.name)
         if sidecar_of(path).exists():
             shutil.copy(sidecar_of(path), tmp_path / sidecar_of(path).name)
@@ -120,7 +120,7 @@ def test_install_rebuilds_a_removed_graph(model_dir):
     assert any("ready" in m for m in messages)
     messages.clear()
     install_models(model_dir, log=messages.append)
-    assert messages == ["models: dlib_face_recognition_resnet_v1.onnx is current"]
+    assert messages == ["models: dlib_face_recognition_resnet_v1.onnx is current", "models: faceres.onnx is current"]
 
 
 def test_builder_rejects_what_it_does_not_know():

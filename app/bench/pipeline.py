@@ -282,7 +282,9 @@ def run(models, config, video: str | None = None, enrol_dirs=(), baseline: bool 
                               "recognize_stale_frames": config.vision.recognize_stale_frames,
                               "detect_threads": config.vision.detect_threads,
                               "flip_augment": config.vision.flip_augment,
-                              "threshold": config.recognition.threshold, "margin": config.recognition.margin,
+                              "embedder": systems[0].pipeline.embedder.model_id,
+                              "threshold": systems[0].pipeline.rule.threshold,
+                              "margin": systems[0].pipeline.rule.margin,
                               "min_observations": config.recognition.min_observations}}
     for key, system in zip(("ours", "baseline"), systems):
         _log(f"bench: {system.name}: throughput …")

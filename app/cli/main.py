@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     native.add_argument("--repeat", type=int, default=30, help="timed runs per measurement (median)")
     _hw_parser(sub)
     _add_vision_commands(sub, bsub)
+    # -- second embedder (faceres) ---------------------------------------------------------------
+    fr_bench = bsub.add_parser("faceres", help="faceres forward pass and fused recognition against baselines")
+    fr_bench.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    fr_bench.add_argument("--repeat", type=int, default=30, help="timed runs per measurement (median)")
+    fr_bench.add_argument("--tfjs-runs", type=int, default=5, help="TensorFlow.js baseline runs (0 = skip)")
     # -- attendance core (store, library, clock-in) --------------------------------------------
     store_bench = bsub.add_parser("store", help="confirm latency, flush throughput, range queries")
     store_bench.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
@@ -160,7 +165,10 @@ def cmd_models(args) -> int:
         install_models(directory, force=args.force)
         return EXIT_OK
     models = resolve(directory, verify=config.models.verify)
-    print(json.dumps({k: str(v) for k, v in models.files.items()}, indent=2))
+    listed = {k: str(v) for k, v in models.files.items()}
+    if models.faceres:
+        listed["faceres"] = str(models.faceres)
+    print(json.dumps(listed, indent=2))
     return EXIT_OK
 
 
@@ -177,6 +185,12 @@ def cmd_bench(args) -> int:
     models = resolve(config.models.dir or None, verify=config.models.verify)
     if args.bench_command == "pipeline":
         return cmd_bench_pipeline(args, config, models)
+    if args.bench_command == "faceres":
+        from app.bench import faceres as bench_faceres
+
+        print(json.dumps(bench_faceres.run(models, config, repeat=max(3, args.repeat), tfjs_runs=args.tfjs_runs),
+                         indent=2))
+        return EXIT_OK
     result = bench_native.run(models, find_cjk_font(config.ui.font or None), repeat=max(3, args.repeat))
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return EXIT_OK
@@ -295,6 +309,7 @@ def _open_library(instance, config):
 
     store = open_store(config, instance)
     engine = FaceEngine(resolve(config.models.dir or None, verify=config.models.verify), config.vision)
+    # The library makes templates with the engine's configured embedder (one row per model).
     library = FaceLibrary(store, engine, FaceGallery(), instance.photos_dir, config.library,
                           max_bytes=config.storage.photo_max_mb * 1024 * 1024)
     library.load_gallery()

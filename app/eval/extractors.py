@@ -52,7 +52,11 @@ class EngineExtractor:
         self.landmarks = native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks")))
         self.embedder = embedder
         self.upsample, self.min_face, self.detect_threads = upsample, min_face, detect_threads
-        self.model_id = embedder.model_id
+        # Each model's vector is kept apart (concatenated in `embedder.kinds` order): one pass over
+        # the photos evaluates each model alone and any fusion of them.
+        # The fusion weight is not part of the key: the parts do not depend on it.
+        members = getattr(embedder, "members", (embedder,))
+        self.model_id = "+".join(m.model_id for m in members) + "/parts"
         self.settings = f"hog upsample={upsample} min_face={min_face} retries={RETRIES} fallback=centre{CENTRE_BOX}"
 
     def find_face(self, image: np.ndarray) -> tuple[np.ndarray, str]:
@@ -68,7 +72,16 @@ class EngineExtractor:
     def describe_image(self, image: np.ndarray) -> tuple[np.ndarray, str]:
         box, how = self.find_face(image)
         shapes = self.landmarks.predict(image, box)
-        return self.embedder.embed(image, shapes)[0], how
+        parts = self.embedder.describe(image, shapes).parts
+        return np.concatenate([parts[k][0] for k in self.embedder.kinds]), how
+
+    def split_parts(self, vectors: np.ndarray) -> dict[str, np.ndarray]:
+        """The per-model columns of vectors described by this extractor."""
+        out, start = {}, 0
+        for kind, member in zip(self.embedder.kinds, getattr(self.embedder, "members", (self.embedder,))):
+            out[kind] = vectors[:, start:start + member.dim]
+            start += member.dim
+        return out
 
     def describe_file(self, path: Path) -> tuple[np.ndarray, str]:
         return self.describe_image(read_bgr(path))

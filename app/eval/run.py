@@ -33,15 +33,11 @@ def make_extractor(baseline: str | None, models, config, upsample: int, min_face
         return FaceRecognitionExtractor()
     if baseline:
         raise ValueError(f"unknown baseline {baseline!r} (face_recognition)")
-    from app.vision.descriptors import open_descriptor
-    from app.vision.embedders import DlibEmbedder
+    from app.vision.embedders import open_embedder
 
     from .extractors import EngineExtractor
 
-    vision = config.vision
-    descriptor = open_descriptor(models, vision.descriptor_backend, vision.descriptor_threads)
-    return EngineExtractor(models, DlibEmbedder(descriptor, flip=vision.flip_augment),
-                           upsample=upsample, min_face=min_face)
+    return EngineExtractor(models, open_embedder(models, config.vision), upsample=upsample, min_face=min_face)
 
 
 def _time_sample(extractor, images: list[Path], count: int) -> float | None:
@@ -92,12 +88,43 @@ def evaluate_lfw(root, pairs_path, models, config, baseline: str | None = None, 
     vectors, found_by, fresh_seconds = describe_all(folder.images, extractor, cache, extractor.model_id)
 
     euclidean = extractor.metric == "euclidean"
-    rule = DecisionRule.from_config(config.recognition)
+    names = sorted(set(folder.identities))
+    number_of = {n: i for i, n in enumerate(names)}
+    person_of = np.array([number_of[n] for n in folder.identities])
     if euclidean:
         rule = DecisionRule(threshold=-extractor.threshold, margin=0.0)
+        out = {"dataset": str(Path(root)), "model": extractor.model_id, "settings": extractor.settings}
+        out.update(_score(vectors, rule, folder, pairs, person_of, extractor, euclidean=True))
+    else:
+        embedder = extractor.embedder
+        parts = extractor.split_parts(vectors)
+        kind = config.vision.embedder
+        rule = DecisionRule.from_config(config.recognition, kind)
+        out = {"dataset": str(Path(root)), "model": extractor.model_id, "settings": extractor.settings,
+               "embedder": kind}
+        out.update(_score(embedder.combine(parts), rule, folder, pairs, person_of, extractor))
+        if len(parts) > 1:
+            out["embedders"] = _each_embedder(parts, embedder, config.recognition, folder, pairs, person_of,
+                                              extractor)
+            out["fusion_tuning"] = tune_fusion(parts, folder, person_of)
+    failures = found_by != "detected"
+    out["detection"] = {"images": len(folder.images), "failures": int(failures.sum()),
+                        "failure_rate": float(np.mean(failures)),
+                        "found_on_retry": int((found_by == "retry").sum()),
+                        "centre_box_fallback": int((found_by == "centre").sum()),
+                        "note": ("failure = no face at the first detection pass; " + (
+                            "then the centred box LFW's faces sit in" if euclidean else
+                            "retries add upsampling and lower the HOG threshold; then the centred box "
+                            "LFW's faces sit in"))}
+    per_image = _time_sample(extractor, folder.images, timing_sample)
+    out["timing"] = {"seconds_per_image": per_image, "sample_images": min(timing_sample, len(folder.images)),
+                     "seconds_per_image_uncached_run": fresh_seconds}
+    return out
 
-    out: dict = {"dataset": str(Path(root)), "model": extractor.model_id, "settings": extractor.settings,
-                 "metric": "negative euclidean distance" if euclidean else "cosine similarity",
+
+def _score(vectors, rule, folder, pairs, person_of, extractor, euclidean: bool = False) -> dict:
+    """Verification (when pairs exist) and open-set identification of one set of vectors."""
+    out: dict = {"metric": "negative euclidean distance" if euclidean else "cosine similarity",
                  "decision": {"threshold": rule.threshold, "margin": rule.margin,
                               "min_observations": rule.min_observations,
                               "note": "one photo is one observation: min_observations applies to camera tracks"}}
@@ -105,10 +132,6 @@ def evaluate_lfw(root, pairs_path, models, config, baseline: str | None = None, 
         a, b = vectors[pairs.first], vectors[pairs.second]
         scores = -np.linalg.norm(a - b, axis=1) if euclidean else np.sum(a * b, axis=1)
         out["verification"] = metrics.verification(scores, pairs.same, pairs.fold, rule.threshold)
-
-    names = sorted(set(folder.identities))
-    number_of = {n: i for i, n in enumerate(names)}
-    person_of = np.array([number_of[n] for n in folder.identities])
     gallery_idx, genuine_idx, impostor_idx = metrics.open_set_split(folder.identities, folder.numbers)
     probe_idx = np.concatenate([genuine_idx, impostor_idx])
     is_genuine = np.r_[np.ones(len(genuine_idx), bool), np.zeros(len(impostor_idx), bool)]
@@ -126,16 +149,93 @@ def evaluate_lfw(root, pairs_path, models, config, baseline: str | None = None, 
     ident["gallery"] = int(len(gallery_idx))
     ident["swept_score"] = sweep_name
     out["identification"] = ident
-    failures = found_by != "detected"
-    out["detection"] = {"images": len(folder.images), "failures": int(failures.sum()),
-                        "failure_rate": float(np.mean(failures)),
-                        "found_on_retry": int((found_by == "retry").sum()),
-                        "centre_box_fallback": int((found_by == "centre").sum()),
-                        "note": ("failure = no face at the first detection pass; " + (
-                            "then the centred box LFW's faces sit in" if euclidean else
-                            "retries add upsampling and lower the HOG threshold; then the centred box "
-                            "LFW's faces sit in"))}
-    per_image = _time_sample(extractor, folder.images, timing_sample)
-    out["timing"] = {"seconds_per_image": per_image, "sample_images": min(timing_sample, len(folder.images)),
-                     "seconds_per_image_uncached_run": fresh_seconds}
     return out
+
+
+def _each_embedder(parts, embedder, recognition, folder, pairs, person_of, extractor) -> dict:
+    """The same figures for each model alone and for the fusion, from the same faces."""
+    from app.vision.embedders import unit_rows
+
+    out = {}
+    for kind, name in zip(embedder.kinds, ("dlib", "faceres")):
+        rule = DecisionRule.from_config(recognition, name)
+        out[name] = _score(unit_rows(parts[kind]), rule, folder, pairs, person_of, extractor)
+    out["fused"] = _score(embedder.combine(parts), DecisionRule.from_config(recognition, "fused"),
+                          folder, pairs, person_of, extractor)
+    return out
+
+
+def tuning_half(identity: str) -> bool:
+    """Which half of the people an identity falls in: a stable hash of the name, not the data order."""
+    import hashlib
+
+    return hashlib.sha1(identity.encode()).digest()[0] % 2 == 0
+
+
+def _open_set(vectors, identities, numbers, person_of, margin: float, threshold: float | None = None) -> dict:
+    """Open-set figures; with `threshold`, also the rates of that fixed decision ("configured")."""
+    gallery_idx, genuine_idx, impostor_idx = metrics.open_set_split(identities, numbers)
+    probe_idx = np.concatenate([genuine_idx, impostor_idx])
+    is_genuine = np.r_[np.ones(len(genuine_idx), bool), np.zeros(len(impostor_idx), bool)]
+    rule = DecisionRule(2.0 if threshold is None else threshold, margin)
+    best, score, m, accepted = _identify_ours(vectors, gallery_idx, probe_idx, person_of, rule)
+    ident = metrics.identification(best, np.where(m >= margin, score, -2.0), person_of[probe_idx], is_genuine,
+                                   None if threshold is None else accepted)
+    ident["gallery"] = int(len(gallery_idx))
+    return ident
+
+
+def tune_fusion(parts: dict, folder, person_of, weights=(0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95),
+                margins=(0.0, 0.005, 0.01, 0.015, 0.02)) -> dict:
+    """Choose the fusion weight and margin on half the people; report on the other half.
+
+    The people are split by a hash of their name; each half runs the open-set protocol on its own
+    people only. The choice minimises FNIR at FPIR 1% plus FNIR at FPIR 0.1% on the tuning half;
+    the tuning half's FPIR-1% threshold is then applied, unchanged, to the held-out half.
+    """
+    from app.vision.embedders import unit_rows
+
+    kinds = list(parts)
+    dlib, faceres = unit_rows(parts[kinds[0]]), unit_rows(parts[kinds[1]])
+    in_tuning = np.array([tuning_half(n) for n in folder.identities])
+    halves = {}
+    for name, mask in (("tuning", in_tuning), ("held_out", ~in_tuning)):
+        idx = np.flatnonzero(mask)
+        halves[name] = (idx, [folder.identities[i] for i in idx], [folder.numbers[i] for i in idx])
+
+    def run(half, w, margin, threshold=None):
+        idx, ids, nums = halves[half]
+        if w is None:   # faceres alone
+            v = faceres[idx]
+        elif w == 1.0:  # dlib alone
+            v = dlib[idx]
+        else:
+            v = np.concatenate([np.sqrt(w) * dlib[idx], np.sqrt(1 - w) * faceres[idx]], axis=1)
+        return _open_set(v, ids, nums, person_of[idx], margin, threshold)
+
+    grid = []
+    for w in weights:
+        for margin in margins:
+            r = run("tuning", w, margin)
+            grid.append({"dlib_weight": w, "margin": margin, "fnir_at_fpir_1e-2": r.get("fnir_at_fpir_1e-2"),
+                         "fnir_at_fpir_1e-3": r.get("fnir_at_fpir_1e-3")})
+    scored = [g for g in grid if g["fnir_at_fpir_1e-2"] is not None and g["fnir_at_fpir_1e-3"] is not None]
+    if not scored:
+        return {"note": "too few people to tune the fusion: each half needs genuine and impostor probes"}
+    best = min(scored, key=lambda g: g["fnir_at_fpir_1e-2"] + g["fnir_at_fpir_1e-3"])
+    held = {}
+    for name, w, margin in (("dlib", 1.0, 0.01), ("faceres", None, 0.01),
+                            ("fused", best["dlib_weight"], best["margin"])):
+        tuned_threshold = run("tuning", w, margin)["threshold_at_fpir_1e-2"]
+        r = run("held_out", w, margin, tuned_threshold)
+        held[name] = {k: r.get(k) for k in ("rank1", "fnir_at_fpir_1e-2", "fnir_at_fpir_1e-3",
+                                            "threshold_at_fpir_1e-2", "threshold_at_fpir_1e-3", "gallery",
+                                            "genuine_probes", "impostor_probes")}
+        held[name]["margin"] = margin
+        held[name]["tuning_half_threshold_at_fpir_1e-2"] = tuned_threshold
+        held[name]["at_tuning_half_threshold"] = r.get("configured")
+    return {"split": "people split in two halves by a hash of their name (app.eval.run.tuning_half)",
+            "tuning_people": int(len(set(halves["tuning"][1]))),
+            "held_out_people": int(len(set(halves["held_out"][1]))),
+            "grid_on_tuning_half": grid, "chosen": {"dlib_weight": best["dlib_weight"], "margin": best["margin"]},
+            "held_out": held}

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from loguru import logger
 from sqlalchemy import select
 
 from app import native
@@ -26,7 +27,7 @@ from app.vision.quality import QualityThresholds, assess
 from .images import ImageRefused, decode_image
 from .names import BadName, parse_photo_name
 
-MODEL_ID = "dlib_face_recognition_resnet_model_v1"
+MODEL_ID = "dlib_face_recognition_resnet_model_v1"   # dlib's template kind (DlibEmbedder.kind)
 MAX_SIDE = 1600  # larger photos are scaled down before detection: faster, same faces
 
 # code -> (zh_CN, en); quality codes come from app.vision.quality
@@ -71,29 +72,58 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class FaceSample:
-    descriptor: np.ndarray
+    descriptor: np.ndarray           # the gallery vector (the embedder's combination of `parts`)
     quality: float
+    parts: dict | None = None        # template kind -> float32 vector, one stored row each
+    attributes: object | None = None
 
 
 class FaceLibrary:
     def __init__(self, store: Store, engine, gallery, photos_dir: Path, library_cfg, *,
-                 max_bytes: int, model_id: str = MODEL_ID):
+                 max_bytes: int, embedder=None):
+        """`embedder` (app.vision.embedders) makes the templates: one FaceTemplate row per model
+        it runs (`embedder.kinds`, stored as the row's model_id) for each photo; the first kind's
+        row is the photo's primary template and its id keys the gallery. Without one, the
+        engine's configured embedder (the same `[vision] embedder` the pipeline uses)."""
         self.store, self.engine, self.gallery = store, engine, gallery
+        self.embedder = embedder or engine.embedder
+        self.kinds = tuple(self.embedder.kinds)
         self.photos_dir = Path(photos_dir)
-        self.cfg, self.max_bytes, self.model_id = library_cfg, max_bytes, model_id
+        self.cfg, self.max_bytes = library_cfg, max_bytes
+        self.model_id = self.kinds[0]
         self.limits = QualityThresholds(min_face_px=library_cfg.min_face_px)
+        self.incomplete = 0   # photos whose templates lack a model the embedder needs (reindex)
         self._lock = threading.Lock()
 
     # -- gallery -------------------------------------------------------
     def load_gallery(self) -> int:
-        """Fill the live gallery from the templates of active staff."""
+        """Fill the live gallery from the templates of active staff; returns the photos loaded.
+
+        Photos without a template of every model in use (enrolled before a model was added)
+        are left out and counted in `incomplete`: `daka reindex` computes the missing ones.
+        """
         self.gallery.clear()
         with self.store.session() as s:
-            rows = s.execute(select(FaceTemplate.id, FaceTemplate.staff_id, FaceTemplate.descriptor)
-                             .join(Staff).where(Staff.active.is_(True))).all()
-        for t_id, staff_id, blob in rows:
-            self.gallery.add(t_id, staff_id, np.frombuffer(blob, "<f4"))
-        return len(rows)
+            rows = s.execute(select(FaceTemplate.id, FaceTemplate.staff_id, FaceTemplate.descriptor,
+                                    FaceTemplate.model_id, FaceTemplate.photo_file)
+                             .join(Staff).where(Staff.active.is_(True)).order_by(FaceTemplate.id)).all()
+        photos: dict[str, dict] = {}
+        for t_id, staff_id, blob, model_id, photo in rows:
+            group = photos.setdefault(photo, {"staff": staff_id, "ids": {}, "parts": {}})
+            group["ids"].setdefault(model_id, t_id)
+            group["parts"].setdefault(model_id, np.frombuffer(blob, "<f4")[None, :])
+        loaded = self.incomplete = 0
+        for group in photos.values():
+            if not all(k in group["parts"] for k in self.kinds):
+                self.incomplete += 1
+                continue
+            vector = self.embedder.combine({k: group["parts"][k] for k in self.kinds})[0]
+            self.gallery.add(group["ids"][self.kinds[0]], group["staff"], vector)
+            loaded += 1
+        if self.incomplete:
+            logger.warning("{} enrolled photo(s) lack a template of {} and are not recognised: run "
+                           "`daka reindex`", self.incomplete, " / ".join(self.kinds))
+        return loaded
 
     # -- analysis ------------------------------------------------------
     def analyse(self, bgr: np.ndarray) -> FaceSample:
@@ -115,8 +145,11 @@ class FaceLibrary:
         if not quality.ok:
             raise Refused(quality.reason, f"face {quality.face_px:.0f} px, brightness "
                                           f"{quality.brightness:.0f}, sharpness {quality.sharpness:.0f}")
-        descriptor = np.asarray(self.engine.descriptor.compute(chips)[0], dtype="<f4")
-        return FaceSample(descriptor, quality.score)
+        described = self.embedder.describe(frame, landmarks)
+        parts = {k: np.asarray(v[0], dtype="<f4") for k, v in described.parts.items()}
+        vector = np.asarray(self.embedder.combine(described.parts)[0], dtype="<f4")
+        return FaceSample(vector, quality.score, parts,
+                          described.attributes[0] if described.attributes else None)
 
     # -- enrolment -----------------------------------------------------
     def enroll_bytes(self, data: bytes, filename: str, *, department: str = "") -> EnrollResult:
@@ -147,7 +180,7 @@ class FaceLibrary:
                         FaceTemplate.staff_id == staff.id, FaceTemplate.photo_sha256 == digest)):
                     raise Refused("duplicate_photo")
                 match = self.gallery.match(sample.descriptor)
-                if match.staff_id is not None and match.similarity >= self.cfg.duplicate_similarity \
+                if match.staff_id is not None and match.similarity >= self._duplicate_similarity() \
                         and (staff is None or match.staff_id != staff.id):
                     other = s.get(Staff, match.staff_id)
                     raise Refused("duplicate_face", f"similarity {match.similarity:.3f} to "
@@ -159,12 +192,13 @@ class FaceLibrary:
                 path = self.photos_dir / stored
                 path.write_bytes(data)
                 try:
-                    template = FaceTemplate(staff=staff, descriptor=sample.descriptor.tobytes(),
-                                            model_id=self.model_id, photo_file=stored,
-                                            photo_sha256=digest, original_name=filename[:255],
-                                            quality=sample.quality)
-                    s.add(template)
+                    templates = [FaceTemplate(staff=staff, descriptor=self._stored(sample, kind).tobytes(),
+                                              model_id=kind, photo_file=stored, photo_sha256=digest,
+                                              original_name=filename[:255], quality=sample.quality)
+                                 for kind in self.kinds]
+                    s.add_all(templates)   # inserted in this order: the primary template gets the lowest id
                     s.flush()
+                    template = templates[0]
                     self.store.audit(s, "library", "enroll", staff_no=who.staff_no, template=template.id,
                                      file=filename)
                 except BaseException:
@@ -173,6 +207,18 @@ class FaceLibrary:
                 ids = (template.id, staff.id)
             self.gallery.add(ids[0], ids[1], sample.descriptor)
             return ids[0]
+
+    def _duplicate_similarity(self) -> float:
+        """The duplicate threshold on the scale of the similarity in use (each embedder has its own)."""
+        if len(self.kinds) > 1:
+            return self.cfg.fused_duplicate_similarity
+        if self.kinds == ("faceres",):
+            return self.cfg.faceres_duplicate_similarity
+        return self.cfg.duplicate_similarity
+
+    def _stored(self, sample: FaceSample, kind: str) -> np.ndarray:
+        vector = sample.parts[kind] if sample.parts else sample.descriptor
+        return np.asarray(vector, dtype="<f4")
 
     def enroll_many(self, items: Iterable[tuple[str, Callable[[], bytes]]]) -> Iterator[EnrollResult]:
         """Enrol (file name, reader) pairs one by one; a reader may raise :class:`Refused`."""
@@ -186,40 +232,63 @@ class FaceLibrary:
 
     # -- removal -------------------------------------------------------
     def remove_template(self, template_id: int, actor: str = "library") -> bool:
+        """Remove a photo's templates (every model's row of that photo) and the photo."""
         with self._lock, self.store.session() as s:
             template = s.get(FaceTemplate, template_id)
             if template is None:
                 return False
             photo = template.photo_file
-            s.delete(template)
+            siblings = s.scalars(select(FaceTemplate).where(FaceTemplate.photo_file == photo)).all()
+            ids = [t.id for t in siblings]
+            for t in siblings:
+                s.delete(t)
             self.store.audit(s, actor, "remove_template", template=template_id)
-        self.gallery.remove_templates([template_id])
+        self.gallery.remove_templates(ids)
         (self.photos_dir / photo).unlink(missing_ok=True)
         return True
 
     # -- model change --------------------------------------------------
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> dict:
-        """Recompute every template from its stored photo with the current model."""
+        """Recompute every photo's templates with the current models (one row per model)."""
         with self.store.session() as s:
-            rows = s.execute(select(FaceTemplate.id, FaceTemplate.photo_file).order_by(FaceTemplate.id)).all()
+            rows = s.execute(select(FaceTemplate.photo_file, FaceTemplate.id)
+                             .order_by(FaceTemplate.id)).all()
+        photos = list(dict.fromkeys(photo for photo, _ in rows))
         done, failed = 0, []
-        for i, (t_id, photo) in enumerate(rows, 1):
+        for i, photo in enumerate(photos, 1):
             try:
                 data = (self.photos_dir / photo).read_bytes()
                 sample = self.analyse(decode_image(data, max_bytes=max(self.max_bytes, len(data))).bgr)
             except (OSError, ImageRefused, Refused) as exc:
-                failed.append({"template_id": t_id, "photo": photo,
+                first = next(t for p, t in rows if p == photo)
+                failed.append({"template_id": first, "photo": photo,
                                "reason": getattr(exc, "reason", "missing_photo"), "detail": str(exc)})
             else:
-                with self.store.session() as s:
-                    template = s.get(FaceTemplate, t_id)
-                    if template is not None:
-                        template.descriptor = sample.descriptor.tobytes()
-                        template.model_id, template.quality = self.model_id, sample.quality
+                self._replace_templates(photo, sample)
                 done += 1
             if progress:
-                progress(i, len(rows))
+                progress(i, len(photos))
         with self.store.session() as s:
             self.store.audit(s, "library", "reindex", updated=done, failed=len(failed), model=self.model_id)
         self.load_gallery()
-        return {"templates": len(rows), "updated": done, "failed": failed, "model_id": self.model_id}
+        return {"templates": len(photos), "updated": done, "failed": failed, "model_id": self.model_id,
+                "models": list(self.kinds)}
+
+    def _replace_templates(self, photo: str, sample: FaceSample) -> None:
+        """Give a photo one up-to-date row per model: rows of other models are reused, then added."""
+        with self.store.session() as s:
+            rows = s.scalars(select(FaceTemplate).where(FaceTemplate.photo_file == photo)
+                             .order_by(FaceTemplate.id)).all()
+            if not rows:
+                return
+            by_kind = {t.model_id: t for t in rows}
+            spare = [t for t in rows if t.model_id not in self.kinds]
+            for kind in self.kinds:
+                t = by_kind.get(kind) or (spare.pop(0) if spare else None)
+                if t is None:
+                    first = rows[0]
+                    t = FaceTemplate(staff_id=first.staff_id, photo_file=photo, photo_sha256=first.photo_sha256,
+                                     original_name=first.original_name, model_id=kind)
+                    s.add(t)
+                t.descriptor = self._stored(sample, kind).tobytes()
+                t.model_id, t.quality = kind, sample.quality

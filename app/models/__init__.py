@@ -32,6 +32,7 @@ class ModelSet:
     derived_dir: Path
     files: dict[str, Path]
     onnx: Path | None  # the ONNX descriptor graph, None when not built yet
+    faceres: Path | None = None  # the converted faceres graph, None when not installed
 
     def path(self, key: str) -> Path:
         return self.files[key]
@@ -160,4 +161,13 @@ def resolve(
         files[key] = path
         if path.suffix == ".onnx":
             onnx_path = path
-    return ModelSet(source_dir=src, derived_dir=out_dir, files=files, onnx=onnx_path)
+    faceres_path = None
+    if "npm" in manifest:
+        from .faceres import check_installed, onnx_path as faceres_onnx
+
+        try:
+            check_installed(out_dir, manifest)
+            faceres_path = faceres_onnx(out_dir, manifest)
+        except ModelError:
+            pass  # optional for dlib-only terminals; open_embedder names the fix when it is needed
+    return ModelSet(source_dir=src, derived_dir=out_dir, files=files, onnx=onnx_path, faceres=faceres_path)

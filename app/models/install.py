@@ -1,4 +1,4 @@
-"""Set-up step: build the derived models (the ONNX descriptor graph) and verify them."""
+"""Set-up step: build the derived models (the ONNX descriptor graph, faceres) and verify them."""
 
 from __future__ import annotations
 
@@ -86,6 +86,9 @@ def install_models(configured_dir: str | Path | None = None, *, force: bool = Fa
         }
         _atomic_write(sidecar_of(target), json.dumps(meta, indent=2).encode())
         say(f"models: {target} ready (max |diff| {max_diff:.1e}, {time.monotonic() - t0:.1f} s)")
+    from .faceres import install_faceres
+
+    install_faceres(models.derived_dir, force=force, log=say)
     return resolve(configured_dir, verify=False, require_derived=True)
 
 

@@ -24,7 +24,12 @@ class DecisionRule:
     min_observations: int = 1
 
     @classmethod
-    def from_config(cls, recognition) -> "DecisionRule":
+    def from_config(cls, recognition, embedder: str = "dlib") -> "DecisionRule":
+        """The rule for an embedder kind: each has its own similarity scale, so its own figures."""
+        if embedder == "faceres":
+            return cls(recognition.faceres_threshold, recognition.faceres_margin, recognition.min_observations)
+        if embedder == "fused":
+            return cls(recognition.fused_threshold, recognition.fused_margin, recognition.min_observations)
         return cls(recognition.threshold, recognition.margin, recognition.min_observations)
 
     def passes(self, similarity: float, margin: float) -> bool:
@@ -45,6 +50,7 @@ class Recognition:
     agreeing: int              # observations whose own best person is the candidate
     observations: int
     reason: str                # "accepted", "below_threshold", "low_margin", "few_observations", "empty_gallery"
+    attributes: object | None = None  # FaceAttributes (gender, age) when the embedder estimates them
 
     @property
     def known(self) -> bool:

@@ -25,30 +25,35 @@ def _check_chips(chips: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(chips)
 
 
+def make_session(path: str | Path, threads: int = 1, providers: str | list[str] = "cpu"):
+    """An ONNX Runtime session: `threads` intra-op threads, sequential; "auto" puts GPU providers first."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, int(threads))
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    available = ort.get_available_providers()
+    if providers == "auto":
+        chosen = [p for p in GPU_FIRST if p in available] + ["CPUExecutionProvider"]
+    elif providers == "cpu":
+        chosen = ["CPUExecutionProvider"]
+    else:
+        chosen = list(providers)
+    return ort.InferenceSession(str(path), options, providers=chosen)
+
+
 class OnnxDescriptor:
     """dlib's ResNet exported to ONNX, run by ONNX Runtime."""
 
     name = "onnx"
 
     def __init__(self, path: str | Path, threads: int = 1, providers: str | list[str] = "cpu"):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, int(threads))
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
-        available = ort.get_available_providers()
-        if providers == "auto":
-            chosen = [p for p in GPU_FIRST if p in available] + ["CPUExecutionProvider"]
-        elif providers == "cpu":
-            chosen = ["CPUExecutionProvider"]
-        else:
-            chosen = list(providers)
         self.path = Path(path)
-        self.threads = options.intra_op_num_threads
-        self._session = ort.InferenceSession(str(path), options, providers=chosen)
+        self.threads = max(1, int(threads))
+        self._session = make_session(path, threads, providers)
         self._input = self._session.get_inputs()[0].name
 
     @property

@@ -33,12 +33,23 @@ class Face:
 
 class FaceEngine:
     def __init__(self, models, vision, descriptor=None):
+        self.models = models
         self.vision = vision
+        self._embedder = None
         self.detector = native.FaceDetector()
         self.landmarks = native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks")))
         self.descriptor = descriptor or open_descriptor(
             models, backend=vision.descriptor_backend, threads=vision.descriptor_threads
         )
+
+    @property
+    def embedder(self):
+        """The configured embedder (`[vision] embedder`: dlib, faceres or fused), made on first use."""
+        if self._embedder is None:
+            from .embedders import open_embedder
+
+            self._embedder = open_embedder(self.models, self.vision)
+        return self._embedder
 
     def detect(self, frame: np.ndarray):
         """Boxes (n, 4), scores (n,) at the configured scale and minimum face size."""

@@ -39,33 +39,46 @@ def normalise(descriptors: np.ndarray) -> np.ndarray:
 
 
 class FaceGallery:
-    def __init__(self, dim: int = 128, search_depth: int = 32):
-        self._index = native.GalleryIndex(dim)
+    """`dim` None: the vector size is taken from the first template added (dlib's 128, faceres'
+    1024 or the fused 1152), so a gallery made before the embedder is chosen still fits it."""
+
+    def __init__(self, dim: int | None = None, search_depth: int = 32):
+        self._index = native.GalleryIndex(dim) if dim else None
         self._staff_of: dict[int, int] = {}
         self._lock = threading.Lock()
         self.dim = dim
+        self._fixed_dim = dim
         self.search_depth = search_depth
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self._index) if self._index is not None else 0
+
+    def _index_for(self, dim: int):
+        if self._index is None:
+            self._index, self.dim = native.GalleryIndex(dim), dim
+        elif dim != self.dim:
+            raise ValueError(f"descriptor of size {dim} for a gallery of size {self.dim} "
+                             "(templates of another model: run `daka reindex`)")
+        return self._index
 
     def staff_ids(self) -> set[int]:
         with self._lock:
             return set(self._staff_of.values())
 
     def add(self, template_id: int, staff_id: int, descriptor: np.ndarray) -> None:
-        vector = normalise(np.asarray(descriptor).reshape(1, self.dim))
+        vector = normalise(np.asarray(descriptor).reshape(1, -1))
         with self._lock:
+            index = self._index_for(vector.shape[1])
             if template_id in self._staff_of:
-                self._index.replace(np.array([template_id], np.int64), vector)
+                index.replace(np.array([template_id], np.int64), vector)
             else:
-                self._index.add(np.array([template_id], np.int64), vector)
+                index.add(np.array([template_id], np.int64), vector)
             self._staff_of[template_id] = staff_id
 
     def remove_templates(self, template_ids) -> int:
         ids = np.asarray(list(template_ids), np.int64)
         with self._lock:
-            removed = self._index.remove(ids) if len(ids) else 0
+            removed = self._index.remove(ids) if len(ids) and self._index is not None else 0
             for t in ids.tolist():
                 self._staff_of.pop(t, None)
         return removed
@@ -77,18 +90,23 @@ class FaceGallery:
 
     def clear(self) -> None:
         with self._lock:
-            self._index.remove(self._index.ids())
+            if self._fixed_dim is None:   # the next templates may come from another embedder
+                self._index, self.dim = None, None
+            elif self._index is not None:
+                self._index.remove(self._index.ids())
             self._staff_of.clear()
 
     def match(self, descriptor: np.ndarray) -> GalleryMatch:
         """The best person for one descriptor, with the runner-up for the margin."""
-        return self.match_many(np.asarray(descriptor).reshape(1, self.dim))[0]
+        return self.match_many(np.asarray(descriptor).reshape(1, -1))[0]
 
     def match_many(self, descriptors: np.ndarray) -> list[GalleryMatch]:
-        queries = normalise(np.asarray(descriptors).reshape(-1, self.dim))
-        k = min(len(self._index), self.search_depth)
+        queries = normalise(np.atleast_2d(np.asarray(descriptors)))
+        k = min(len(self), self.search_depth)
         if k == 0:
             return [GalleryMatch(None, None, -1.0, None, -1.0) for _ in range(len(queries))]
+        if queries.shape[1] != self.dim:
+            raise ValueError(f"query of size {queries.shape[1]} for a gallery of size {self.dim}")
         ids, distances = self._index.search(queries, k)
         with self._lock:
             staff_of = dict(self._staff_of)

@@ -14,7 +14,7 @@ Recognition schedule for a track (the seed recognised every frame; it need not):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -115,16 +115,14 @@ class VisionPipeline:
 
     @classmethod
     def from_config(cls, models, config, gallery, embedder=None) -> "VisionPipeline":
-        from .descriptors import open_descriptor
-        from .embedders import DlibEmbedder
+        from .embedders import open_embedder
 
         vision = config.vision
         if embedder is None:
-            descriptor = open_descriptor(models, vision.descriptor_backend, vision.descriptor_threads)
-            embedder = DlibEmbedder(descriptor, flip=vision.flip_augment)
+            embedder = open_embedder(models, vision)   # dlib, faceres or fused, as configured
         return cls(native.FaceDetector(),
                    native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks"))),
-                   embedder, gallery, DecisionRule.from_config(config.recognition),
+                   embedder, gallery, DecisionRule.from_config(config.recognition, vision.embedder),
                    PipelineSettings.from_config(vision))
 
     @property
@@ -230,12 +228,16 @@ class VisionPipeline:
         qualities = [assess(frame.shape, t.box, t.landmarks, chip, self.quality) for t, chip in zip(tracks, chips)]
         due = [i for i, (t, q) in enumerate(zip(tracks, qualities)) if self._recognition_due(t, q)]
         if due:
-            vectors = self.embedder.embed_chips(np.ascontiguousarray(chips[due]))
+            # Every model of the embedder in one batch; faceres adds gender and age (information only).
+            described = self.embedder.describe(frame, np.stack([tracks[i].landmarks for i in due]))
+            vectors = self.embedder.combine(described.parts)
             votes = self.gallery.match_many(vectors)
-            for i, vector, vote in zip(due, vectors, votes):
+            for k, (i, vector, vote) in enumerate(zip(due, vectors, votes)):
                 track, quality = tracks[i], qualities[i]
                 track.evidence.add(vector, quality.score, vote.staff_id)
                 track.recognition = decide(self.gallery, track.evidence, self.rule)
+                if described.attributes:
+                    track.recognition = replace(track.recognition, attributes=described.attributes[k])
                 track.last_recognised_frame = self.index
                 track.recognised_quality = max(track.recognised_quality, quality.score)
         due_set = set(due)

