@@ -47,6 +47,10 @@ def test_upload_list_thumbnail_download_and_delete(admin_client, photos, sqlite_
     assert "attachment" in full.headers["Content-Disposition"]
     full.close()
 
+    # One entry per photo on the person's page, whatever the number of embedding models
+    edit = admin_client.get(f"/staff/{obama.id}").get_data(as_text=True)
+    assert edit.count("thumb=1") == 1
+
     gallery = app.extensions["daka_admin"].library.gallery
     assert len(gallery) == 2
     photos_dir = app.extensions["daka_admin"].instance.photos_dir
@@ -54,7 +58,7 @@ def test_upload_list_thumbnail_download_and_delete(admin_client, photos, sqlite_
     assert post(admin_client, f"/staff/{obama.id}/delete", page="/staff/").status_code == 302
     with sqlite_store.session() as s:
         assert s.get(Staff, obama.id) is None
-        assert s.scalar(select(func.count()).select_from(FaceTemplate)) == 1
+        assert s.scalar(select(func.count(func.distinct(FaceTemplate.photo_file)))) == 1
     assert len(gallery) == 1 and len(list(photos_dir.iterdir())) == 1
     assert "delete_staff" in _actions(sqlite_store)
 

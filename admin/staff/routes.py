@@ -32,9 +32,8 @@ def index():
                                 .offset((pg - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
         ids = [p.id for p in people]
         templates: dict[int, list[int]] = {i: [] for i in ids}
-        for t_id, st_id in s.execute(select(FaceTemplate.id, FaceTemplate.staff_id)
-                                     .where(FaceTemplate.staff_id.in_(ids)).order_by(FaceTemplate.id)):
-            templates[st_id].append(t_id)
+        for t in s.scalars(service.photo_templates(ids)):
+            templates[t.staff_id].append(t.id)
     return render_template("staff/index.html", people=people, templates=templates, q=q, page=pg,
                            total=total, pages=max(1, -(-total // PAGE_SIZE)))
 
@@ -82,8 +81,7 @@ def edit(staff_id: int):
             error = str(exc)
     with services().store.session() as s:
         st = _staff_or_404(s, staff_id)
-        templates = list(s.scalars(select(FaceTemplate).where(FaceTemplate.staff_id == staff_id)
-                                   .order_by(FaceTemplate.id)))
+        templates = list(s.scalars(service.photo_templates([staff_id])))
     return render_template("staff/edit.html", st=st, templates=templates, error=error), (400 if error else 200)
 
 

@@ -6,7 +6,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 
 from app.library import zip_items
 from app.store import FaceTemplate, Staff
@@ -18,13 +18,20 @@ class NotFound(LookupError):
     pass
 
 
+def photo_templates(staff_ids) -> Select:
+    """One template per photo, the photo's first (each photo has a row per embedding model)."""
+    first = select(func.min(FaceTemplate.id)).group_by(FaceTemplate.photo_file)
+    return (select(FaceTemplate).where(FaceTemplate.staff_id.in_(staff_ids), FaceTemplate.id.in_(first))
+            .order_by(FaceTemplate.id))
+
+
 def delete_staff(svc: AdminServices, staff_id: int, actor: str) -> dict:
     """Delete a person with their templates and photos (their punches stay, unlinked)."""
     with svc.store.session() as s:
         st = s.get(Staff, staff_id)
         if st is None:
             raise NotFound(staff_id)
-        photos = list(s.scalars(select(FaceTemplate.photo_file).where(FaceTemplate.staff_id == staff_id)))
+        photos = [t.photo_file for t in s.scalars(photo_templates([staff_id]))]
         who = {"staff_no": st.staff_no, "name": st.name, "templates": len(photos)}
         s.delete(st)
         svc.store.audit(s, actor, "delete_staff", **who)
