@@ -1,0 +1,167 @@
+"""The liveness decision for one track, from its cues over the frames seen so far.
+
+States (what the screen shows):
+- ``checking``: not enough evidence yet (nothing shown; the confirm card waits);
+- ``live``: the recognition may become a confirm card;
+- ``spoof``: "活体检测未通过"; sticky for the track (moving the picture about does not retry).
+
+Levels:
+- ``off``: every track is live at once.
+- ``normal``: a face whose size does not fit the TOF distance is a spoof; live = the size fits
+  over `min_frames` frames. Without a sensor reading (no sensor, nothing in range) the scale cue
+  abstains and the track is live after `min_frames` frames: nothing is caught then.
+- ``strict``: a narrower range of eye distances, more frames of fitting size, and no sensor
+  reading means no decision (the confirm card never comes).
+
+The planarity cue (see `cues`) is computed and reported with every result, but it does not
+decide: with the 5-point landmarks (four eye corners and the nose base, ~2 cm of depth between
+them) and the landmark noise measured on rendered frames, a real head turning and a hand-held
+picture tilting give overlapping figures (`daka eval liveness` reports both). A life-size
+picture held at the right distance passes every level: that is the stated limit.
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from .camera import CameraModel
+from .cues import CONSISTENT, INCONSISTENT, PlanarityEvidence, ScaleEvidence, planarity_cue, scale_cue
+
+OFF, NORMAL, STRICT = "off", "normal", "strict"
+LEVELS = (OFF, NORMAL, STRICT)
+CHECKING, LIVE, SPOOF = "checking", "live", "spoof"
+
+# state -> (zh_CN, en) for the screen
+MESSAGES: dict[str, tuple[str, str]] = {
+    CHECKING: ("", ""),
+    LIVE: ("", ""),
+    SPOOF: ("活体检测未通过", "Liveness check failed"),
+}
+
+
+@dataclass(frozen=True)
+class LivenessPolicy:
+    level: str = NORMAL
+    eye_mm_range: tuple[float, float] = (49.0, 80.0)
+    min_frames: int = 3               # frames of fitting size before live
+    window: int = 50                  # frames the planarity cue looks back over
+    planarity_min_frames: int = 8
+    depth_threshold: float = 0.020   # rank-2 residual (eye distances) that counts as depth
+    flat_depth: float = 0.012        # below this a tilted face is a plane
+    turn_threshold: float = 0.08     # anisotropy spread of a plane that visibly tilted
+
+    @classmethod
+    def for_level(cls, level: str, **overrides) -> "LivenessPolicy":
+        if level not in LEVELS:
+            raise ValueError(f"unknown liveness level {level!r} (one of {', '.join(LEVELS)})")
+        base = {"level": level}
+        if level == STRICT:
+            base.update(eye_mm_range=(53.0, 75.0), min_frames=6)
+        base.update(overrides)
+        return cls(**base)
+
+
+@dataclass(frozen=True)
+class LivenessResult:
+    state: str
+    reason: str            # off / scale / size_fits / no_sensor / waiting
+    frames: int
+    scale: ScaleEvidence | None = None
+    planarity: PlanarityEvidence | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.state == LIVE
+
+    def message(self, language: str = "zh_CN") -> str:
+        zh, en = MESSAGES[self.state]
+        return zh if language.startswith("zh") else en
+
+    def as_dict(self) -> dict:
+        return {"state": self.state, "reason": self.reason, "frames": self.frames,
+                "scale": self.scale.as_dict() if self.scale else None,
+                "planarity": self.planarity.as_dict() if self.planarity else None}
+
+
+class TrackLiveness:
+    """Accumulates one track's landmarks and distances; `update` gives the decision so far."""
+
+    def __init__(self, policy: LivenessPolicy, camera: CameraModel):
+        self.policy = policy
+        self.camera = camera
+        self.landmarks: deque = deque(maxlen=policy.window)
+        self.distances: deque = deque(maxlen=policy.window)
+        self.frames = 0
+        self.result = LivenessResult(CHECKING, "waiting", 0)
+
+    def update(self, landmarks: np.ndarray, distance_mm: float | None) -> LivenessResult:
+        p = self.policy
+        self.frames += 1
+        if p.level == OFF:
+            self.result = LivenessResult(LIVE, "off", self.frames)
+            return self.result
+        self.landmarks.append(np.asarray(landmarks, np.float64).reshape(5, 2))
+        self.distances.append(distance_mm)
+        if self.result.state == SPOOF:   # sticky
+            self.result = LivenessResult(SPOOF, self.result.reason, self.frames, self.result.scale, self.result.planarity)
+            return self.result
+        marks = np.stack(self.landmarks)
+        scale = scale_cue(marks, list(self.distances), self.camera, p.eye_mm_range, p.min_frames)
+        plane = planarity_cue(marks, p.planarity_min_frames, p.depth_threshold, p.turn_threshold, p.flat_depth)
+        state, reason = self._decide(scale, plane)
+        self.result = LivenessResult(state, reason, self.frames, scale, plane)
+        return self.result
+
+    def _decide(self, scale: ScaleEvidence, plane: PlanarityEvidence) -> tuple[str, str]:
+        p = self.policy
+        if scale.verdict == INCONSISTENT:
+            return SPOOF, "scale"
+        if scale.verdict == CONSISTENT:
+            return LIVE, "size_fits"
+        if self.frames >= p.min_frames and not any(d for d in self.distances):
+            if p.level == NORMAL:
+                return LIVE, "no_sensor"    # the scale cue abstains: nothing is caught
+            return CHECKING, "no_sensor"
+        return CHECKING, "waiting"
+
+
+class LivenessMonitor:
+    """Liveness for every track of a pipeline: one `TrackLiveness` per track id.
+
+    The TOF distance belongs to the face in front of the sensor: the largest face (the sensor's
+    beam is on the camera axis, and the person using the terminal is the nearest). Other faces
+    get no distance: their scale cue abstains.
+    """
+
+    def __init__(self, policy: LivenessPolicy, camera_focal_px_at_640: float = 0.0):
+        self.policy = policy
+        self.focal_px_at_640 = camera_focal_px_at_640
+        self._tracks: dict[int, TrackLiveness] = {}
+        self._camera: CameraModel | None = None
+
+    def camera_for(self, width: int, height: int) -> CameraModel:
+        if self._camera is None or (self._camera.width, self._camera.height) != (width, height):
+            self._camera = CameraModel.for_frame(width, height, self.focal_px_at_640)
+        return self._camera
+
+    def update(self, frame_shape, tracks, distance_mm: float | None) -> dict[int, LivenessResult]:
+        """tracks: objects with `.id`, `.landmarks`, `.width` and `.missed`; returns {id: result}."""
+        camera = self.camera_for(frame_shape[1], frame_shape[0])
+        live_ids = {t.id for t in tracks}
+        for gone in set(self._tracks) - live_ids:
+            del self._tracks[gone]
+        nearest = max(tracks, key=lambda t: t.width).id if tracks else None
+        out = {}
+        for t in tracks:
+            state = self._tracks.get(t.id)
+            if state is None:
+                state = self._tracks[t.id] = TrackLiveness(self.policy, camera)
+            if t.missed:   # followed without a detection: the landmarks may be on nothing
+                out[t.id] = state.result
+                continue
+            out[t.id] = state.update(t.landmarks, distance_mm if t.id == nearest else None)
+        return out
+
+    def reset(self) -> None:
+        self._tracks.clear()
