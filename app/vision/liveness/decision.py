@@ -18,6 +18,8 @@ decide: with the 5-point landmarks (four eye corners and the nose base, ~2 cm of
 them) and the landmark noise measured on rendered frames, a real head turning and a hand-held
 picture tilting give overlapping figures (`daka eval liveness` reports both). A life-size
 picture held at the right distance passes every level: that is the stated limit.
+"""
+
 from __future__ import annotations
 
 from collections import deque
@@ -47,9 +49,9 @@ class LivenessPolicy:
     min_frames: int = 3               # frames of fitting size before live
     window: int = 50                  # frames the planarity cue looks back over
     planarity_min_frames: int = 8
-    depth_threshold: float = 0.020   # rank-2 residual (eye distances) that counts as depth
-    flat_depth: float = 0.012        # below this a tilted face is a plane
-    turn_threshold: float = 0.08     # anisotropy spread of a plane that visibly tilted
+    depth_threshold: float = 0.010   # rank-2 residual (eye distances) that counts as depth
+    flat_depth: float = 0.005        # below this a tilted face is a plane
+    turn_threshold: float = 0.015    # anisotropy spread of a plane that visibly tilted
 
     @classmethod
     def for_level(cls, level: str, **overrides) -> "LivenessPolicy":

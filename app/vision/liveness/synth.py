@@ -24,20 +24,20 @@ import numpy as np
 
 from .camera import EYE_DISTANCE_MM, CameraModel
 
-# Average adult 5-point landmarks in mm, head frame: x to the person's left as seen by the camera,
-# y down, z towards the camera; origin at the nose base. Points follow the 5-point model's order:
+# Average adult 5-point landmarks in mm, head frame facing the camera: x as the camera's x, y down,
+# z away from the camera (depth, as the camera's z); origin at the nose base. Points follow the 5-point model's order:
 # 0-1 one eye (outer, inner corner), 2-3 the other eye (outer, inner), 4 the nose base.
 # Inner eye corners ~32 mm apart, outer ~92 mm; the outer corners sit ~14 mm behind the inner
 # ones; the nose base is ~40 mm below the eye line and ~12 mm in front of the inner corners.
 FACE_POINTS_MM = np.array([
-    [46.0, -38.0, -26.0],
-    [16.0, -40.0, -12.0],
-    [-46.0, -38.0, -26.0],
-    [-16.0, -40.0, -12.0],
+    [46.0, -38.0, 26.0],
+    [16.0, -40.0, 12.0],
+    [-46.0, -38.0, 26.0],
+    [-16.0, -40.0, 12.0],
     [0.0, 0.0, 0.0],
 ])
 # the head turns about a point ~90 mm behind the nose base (the neck)
-HEAD_PIVOT_MM = np.array([0.0, 0.0, -90.0])
+HEAD_PIVOT_MM = np.array([0.0, 0.0, 90.0])
 TOF_NOISE_MM = 8.0   # the sensor's repeatability at 0.3-1 m (about 1%)
 
 
