@@ -73,7 +73,7 @@ def _add_vision_commands(sub, bsub) -> None:
     live.add_argument("--extras", metavar="DIR", default=None,
                       help="folder with video/ and spoof/ (default ../shared/data/extras; skipped when absent)")
     live.add_argument("--seed", type=int, default=9, help="seed of the synthetic attacks and heads")
-    live.add_argument("--per-cell", type=int, default=12, help="attacks per species and distance")
+    live.add_argument("--per-cell", type=int, default=20, help="attacks per species and distance")
     live.add_argument("--live", type=int, default=400, help="simulated live attempts")
     live.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
 

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -24,7 +25,7 @@ import numpy as np
 
 from app.vision.liveness.camera import CameraModel, eye_distance_px
 from app.vision.liveness.cues import planarity_measures
-from app.vision.liveness.decision import LEVELS, LIVE, LivenessPolicy, TrackLiveness
+from app.vision.liveness.decision import CHALLENGE, LEVELS, LIVE, SPOOF, STRICT, LivenessPolicy, TrackLiveness
 from app.vision.liveness.synth import IMPLAUSIBLE, PLAUSIBLE, SPECIES, AttackGenerator, LiveHeadSimulator
 
 WIDTH, HEIGHT = 640, 480
@@ -61,15 +62,34 @@ class LandmarkReader:
         return self.shapes.predict(image, widest)[0].astype(np.float64)
 
 
-def _decide(policy: LivenessPolicy, camera: CameraModel, landmarks, distances) -> tuple[bool, int | None]:
-    """(reached live, first frame index at which it did) for one sequence."""
+REACTION_FRAMES = 12   # a person starts turning about half a second after the prompt appears
+
+
+@dataclass
+class Outcome:
+    live_at: int | None = None        # first frame that reached live (the card would show)
+    challenged_at: int | None = None  # first frame that asked to turn the head
+    final: str = "checking"
+
+
+def _decide(policy: LivenessPolicy, camera: CameraModel, landmarks, distances) -> Outcome:
+    """Run one sequence through a fresh track until it reaches live."""
     track = TrackLiveness(policy, camera)
+    out = Outcome()
     for k, (marks, d) in enumerate(zip(landmarks, distances)):
         if marks is None:
             continue
-        if track.update(marks, d).state == LIVE:
-            return True, k
-    return False, None
+        out.final = track.update(marks, d).state
+        if out.final == CHALLENGE and out.challenged_at is None:
+            out.challenged_at = k
+        if out.final == LIVE:
+            out.live_at = k
+            break
+    return out
+
+
+def _answer_turn(outcome: Outcome) -> int | None:
+    return None if outcome.challenged_at is None else outcome.challenged_at + REACTION_FRAMES
 
 
 def _non_affine_noise(detected: np.ndarray, truth: np.ndarray) -> float:
@@ -102,11 +122,12 @@ def evaluate_attacks(models, faces_dir: Path, seed: int, per_cell: int, frames: 
     for species in SPECIES:
         for mode in (PLAUSIBLE, IMPLAUSIBLE):
             accepted = {lvl: [] for lvl in policies}
-            undetected = 0
+            undetected = challenged = 0
             for _ in range(per_cell):
                 _, image, marks = sources[k % len(sources)]
                 k += 1
-                seq = generator.sequence(image, marks, species, mode, frames=frames)
+                seed_k = int(rng.integers(2 ** 62))
+                seq = generator.sequence(image, marks, species, mode, frames=frames, seed=seed_k)
                 detected = [reader.read(f) for f in seq.frames]
                 found = [i for i, m in enumerate(detected) if m is not None]
                 if len(found) < 3:
@@ -115,9 +136,17 @@ def evaluate_attacks(models, faces_dir: Path, seed: int, per_cell: int, frames: 
                 noise.extend(_non_affine_noise(detected[i], seq.truth[i]) for i in found)
                 planarity.append(planarity_measures(np.stack([detected[i] for i in found]))[0])
                 for lvl, policy in policies.items():
-                    accepted[lvl].append(_decide(policy, camera, detected, seq.distances_mm)[0])
+                    outcome = _decide(policy, camera, detected, seq.distances_mm)
+                    if lvl == STRICT and outcome.live_at is None and outcome.final != SPOOF:
+                        # undecided: the attacker goes on and, when asked, tilts the picture
+                        longer = generator.sequence(image, marks, species, mode, frames=_strict_frames(policy),
+                                                    turn_from=_answer_turn(outcome), seed=seed_k)
+                        challenged += outcome.challenged_at is not None
+                        outcome = _decide(policy, camera, [reader.read(f) for f in longer.frames],
+                                          longer.distances_mm)
+                    accepted[lvl].append(outcome.live_at is not None)
             cells[f"{species}/{mode}"] = {
-                "attacks": per_cell, "undetected": undetected,
+                "attacks": per_cell, "undetected": undetected, "challenged_strict": challenged,
                 "apcer_percent": {lvl: _rate(a) for lvl, a in accepted.items()},
                 "eye_mm": list(SPECIES[species].eye_mm),
             }
@@ -125,24 +154,37 @@ def evaluate_attacks(models, faces_dir: Path, seed: int, per_cell: int, frames: 
     return cells, float(np.median(noise)) if noise else 0.012, planarity
 
 
+def _strict_frames(policy: LivenessPolicy) -> int:
+    return policy.challenge_after + policy.challenge_frames + 5
+
+
 def evaluate_live(camera: CameraModel, seed: int, count: int, frames: int, noise: float, policies: dict,
                   fps: float = 25.0) -> tuple[dict, list]:
     rng = np.random.default_rng(seed + 1)
     rejected = {lvl: [] for lvl in policies}
     to_live = {lvl: [] for lvl in policies}
-    planarity = []
+    planarity, challenged = [], 0
     for i in range(count):
         # the device's true focal length differs from the configured one by the calibration error
         true_camera = CameraModel(camera.focal_px * rng.uniform(0.97, 1.03), camera.width, camera.height)
-        sim = LiveHeadSimulator(true_camera, seed=seed * 100003 + i, landmark_noise=noise, fps=fps)
-        seq = sim.sequence(frames, still=bool(i % 4 == 0))
-        planarity.append(planarity_measures(seq.landmarks)[0])
+        sim = LiveHeadSimulator(true_camera, landmark_noise=noise, fps=fps)
+        still, seed_i = bool(i % 4 == 0), int(rng.integers(2 ** 62))
         for lvl, policy in policies.items():
-            ok, first = _decide(policy, camera, list(seq.landmarks), seq.distances_mm)
-            rejected[lvl].append(not ok)
-            if ok:
-                to_live[lvl].append(1000.0 * first / fps)
-    out = {"attempts": count, "frames": frames, "fps": fps, "landmark_noise_eye_distances": round(noise, 4),
+            n = _strict_frames(policy) if lvl == STRICT else frames
+            seq = sim.sequence(n, still=still, seed=seed_i)
+            if lvl == STRICT:
+                planarity.append(planarity_measures(seq.landmarks[:frames])[0])
+            outcome = _decide(policy, camera, list(seq.landmarks), seq.distances_mm)
+            if lvl == STRICT and outcome.live_at is None and outcome.challenged_at is not None:
+                challenged += 1    # asked to turn: the person does, half a second later
+                seq = sim.sequence(n, still=still, turn_from=_answer_turn(outcome), seed=seed_i)
+                outcome = _decide(policy, camera, list(seq.landmarks), seq.distances_mm)
+            rejected[lvl].append(outcome.live_at is None)
+            if outcome.live_at is not None:
+                to_live[lvl].append(1000.0 * outcome.live_at / fps)
+    out = {"attempts": count, "frames": frames, "strict_frames": _strict_frames(policies[STRICT]), "fps": fps,
+           "landmark_noise_eye_distances": round(noise, 4), "still_share": 0.25,
+           "challenged_strict_percent": round(100.0 * challenged / count, 1),
            "bpcer_percent": {lvl: _rate(r) for lvl, r in rejected.items()},
            "ms_to_live_median": {lvl: (round(float(np.median(t)), 1) if t else None) for lvl, t in to_live.items()},
            "ms_to_live_p95": {lvl: (round(float(np.percentile(t, 95)), 1) if t else None) for lvl, t in to_live.items()}}
@@ -173,11 +215,13 @@ def evaluate_video(models, video: Path, policies: dict, window: int = 25) -> dic
             current.append(m)
     windows = [r[i:i + window] for r in runs for i in range(0, len(r) - window + 1, window)]
     depth = [planarity_measures(np.stack(w))[0] for w in windows]
-    decisions = {lvl: _rate([_decide(p, CameraModel.for_frame(640, 360), w, [None] * len(w))[0] for w in windows])
+    decisions = {lvl: _rate([_decide(p, CameraModel.for_frame(640, 360), w, [None] * len(w)).live_at is not None
+                             for w in windows])
                  for lvl, p in policies.items()}
     return {"video": video.name, "frames": len(marks), "frames_with_face": sum(m is not None for m in marks),
             "windows": len(windows), "window_frames": window,
             "planarity_depth_median": round(float(np.median(depth)), 4) if depth else None,
+            "windows_with_depth_percent": _rate([d >= policies[STRICT].depth_threshold for d in depth]),
             "accepted_percent_without_sensor": decisions}
 
 
@@ -222,7 +266,7 @@ def _auc(negatives: list, positives: list) -> float | None:
     return round(float(((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())), 3)
 
 
-def evaluate_liveness(models, faces_dir: Path, extras_dir: Path | None, seed: int = 9, per_cell: int = 25,
+def evaluate_liveness(models, faces_dir: Path, extras_dir: Path | None, seed: int = 9, per_cell: int = 20,
                       frames: int = 25, live_count: int = 400) -> dict:
     camera = CameraModel.for_frame(WIDTH, HEIGHT)
     policies = {lvl: LivenessPolicy.for_level(lvl) for lvl in LEVELS}

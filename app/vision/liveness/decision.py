@@ -2,6 +2,7 @@
 
 States (what the screen shows):
 - ``checking``: not enough evidence yet (nothing shown; the confirm card waits);
+- ``challenge``: strict level, the size fits but no depth was seen: "请缓慢转头" (turn slowly);
 - ``live``: the recognition may become a confirm card;
 - ``spoof``: "活体检测未通过"; sticky for the track (moving the picture about does not retry).
 
@@ -10,14 +11,17 @@ Levels:
 - ``normal``: a face whose size does not fit the TOF distance is a spoof; live = the size fits
   over `min_frames` frames. Without a sensor reading (no sensor, nothing in range) the scale cue
   abstains and the track is live after `min_frames` frames: nothing is caught then.
-- ``strict``: a narrower range of eye distances, more frames of fitting size, and no sensor
-  reading means no decision (the confirm card never comes).
+- ``strict``: a narrower range of eye distances, and depth must be seen as well: the planarity
+  cue over the last `window` frames at `min_distance_mm` or farther (closer, a tilting picture's
+  perspective looks like depth). Natural head motion often shows it; when it has not after
+  `challenge_after` frames the person is asked to turn the head; no depth within
+  `challenge_frames` more frames is a spoof. No sensor reading: no decision (no confirm card).
 
-The planarity cue (see `cues`) is computed and reported with every result, but it does not
-decide: with the 5-point landmarks (four eye corners and the nose base, ~2 cm of depth between
-them) and the landmark noise measured on rendered frames, a real head turning and a hand-held
-picture tilting give overlapping figures (`daka eval liveness` reports both). A life-size
-picture held at the right distance passes every level: that is the stated limit.
+At the normal level the planarity cue is computed and reported but does not decide: with the
+5-point landmarks (four eye corners and the nose base, ~2 cm of depth between them) natural
+sway and a hand-held picture's tilt give overlapping figures; only a deliberate turn separates
+them (`daka eval liveness`). A life-size picture at the right distance passes the normal level:
+that is its stated limit.
 """
 
 from __future__ import annotations
@@ -28,15 +32,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from .camera import CameraModel
-from .cues import CONSISTENT, INCONSISTENT, PlanarityEvidence, ScaleEvidence, planarity_cue, scale_cue
+from .cues import CONSISTENT, DEPTH, INCONSISTENT, PlanarityEvidence, ScaleEvidence, planarity_cue, scale_cue
 
 OFF, NORMAL, STRICT = "off", "normal", "strict"
 LEVELS = (OFF, NORMAL, STRICT)
-CHECKING, LIVE, SPOOF = "checking", "live", "spoof"
+CHECKING, CHALLENGE, LIVE, SPOOF = "checking", "challenge", "live", "spoof"
 
-# state -> (zh_CN, en) for the screen
+# state (or reason) -> (zh_CN, en) for the screen
 MESSAGES: dict[str, tuple[str, str]] = {
     CHECKING: ("", ""),
+    CHALLENGE: ("请缓慢转头", "Please turn your head slowly"),
+    "too_close": ("请稍微后退", "Please step back a little"),
     LIVE: ("", ""),
     SPOOF: ("活体检测未通过", "Liveness check failed"),
 }
@@ -47,11 +53,14 @@ class LivenessPolicy:
     level: str = NORMAL
     eye_mm_range: tuple[float, float] = (49.0, 80.0)
     min_frames: int = 3               # frames of fitting size before live
-    window: int = 50                  # frames the planarity cue looks back over
-    planarity_min_frames: int = 8
-    depth_threshold: float = 0.010   # rank-2 residual (eye distances) that counts as depth
+    window: int = 25                  # frames the planarity cue looks back over
+    planarity_min_frames: int = 12
+    depth_threshold: float = 0.011   # rank-2 residual (eye distances) that counts as depth
     flat_depth: float = 0.005        # below this a tilted face is a plane
     turn_threshold: float = 0.015    # anisotropy spread of a plane that visibly tilted
+    min_distance_mm: float = 350.0   # strict: depth only counts this far from the camera or farther
+    challenge_after: int = 15         # strict: frames without depth before asking to turn
+    challenge_frames: int = 75        # strict: frames allowed to answer the challenge
 
     @classmethod
     def for_level(cls, level: str, **overrides) -> "LivenessPolicy":
@@ -67,7 +76,7 @@ class LivenessPolicy:
 @dataclass(frozen=True)
 class LivenessResult:
     state: str
-    reason: str            # off / scale / size_fits / no_sensor / waiting
+    reason: str            # off / scale / size_fits / no_sensor / depth / too_close / challenge / challenge_timeout / waiting
     frames: int
     scale: ScaleEvidence | None = None
     planarity: PlanarityEvidence | None = None
@@ -77,7 +86,8 @@ class LivenessResult:
         return self.state == LIVE
 
     def message(self, language: str = "zh_CN") -> str:
-        zh, en = MESSAGES[self.state]
+        """What the screen says about this face ("" = nothing)."""
+        zh, en = MESSAGES.get(self.reason) if self.state == CHECKING and self.reason in MESSAGES else MESSAGES[self.state]
         return zh if language.startswith("zh") else en
 
     def as_dict(self) -> dict:
@@ -95,6 +105,7 @@ class TrackLiveness:
         self.landmarks: deque = deque(maxlen=policy.window)
         self.distances: deque = deque(maxlen=policy.window)
         self.frames = 0
+        self.depth_seen = False
         self.result = LivenessResult(CHECKING, "waiting", 0)
 
     def update(self, landmarks: np.ndarray, distance_mm: float | None) -> LivenessResult:
@@ -111,20 +122,38 @@ class TrackLiveness:
         marks = np.stack(self.landmarks)
         scale = scale_cue(marks, list(self.distances), self.camera, p.eye_mm_range, p.min_frames)
         plane = planarity_cue(marks, p.planarity_min_frames, p.depth_threshold, p.turn_threshold, p.flat_depth)
+        if plane.verdict == DEPTH and self._far_enough():
+            self.depth_seen = True
         state, reason = self._decide(scale, plane)
         self.result = LivenessResult(state, reason, self.frames, scale, plane)
         return self.result
+
+    def _far_enough(self) -> bool:
+        near = [d for d in self.distances if d]
+        return bool(near) and float(np.median(near)) >= self.policy.min_distance_mm
 
     def _decide(self, scale: ScaleEvidence, plane: PlanarityEvidence) -> tuple[str, str]:
         p = self.policy
         if scale.verdict == INCONSISTENT:
             return SPOOF, "scale"
-        if scale.verdict == CONSISTENT:
-            return LIVE, "size_fits"
-        if self.frames >= p.min_frames and not any(d for d in self.distances):
-            if p.level == NORMAL:
+        no_reading = self.frames >= p.min_frames and not any(d for d in self.distances)
+        if p.level == NORMAL:
+            if scale.verdict == CONSISTENT:
+                return LIVE, "size_fits"
+            if no_reading:
                 return LIVE, "no_sensor"    # the scale cue abstains: nothing is caught
+            return CHECKING, "waiting"
+        # strict: a fitting size and depth seen far enough from the camera
+        if no_reading:
             return CHECKING, "no_sensor"
+        if scale.verdict == CONSISTENT and self.depth_seen:
+            return LIVE, "depth"
+        if self.frames >= p.challenge_after + p.challenge_frames:
+            return SPOOF, "challenge_timeout"
+        if scale.verdict == CONSISTENT and not self._far_enough():
+            return CHECKING, "too_close"
+        if self.frames >= p.challenge_after:
+            return CHALLENGE, "challenge"
         return CHECKING, "waiting"
 
 

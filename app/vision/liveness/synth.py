@@ -56,15 +56,27 @@ def project(points_cam: np.ndarray, camera: CameraModel) -> np.ndarray:
     return camera.focal_px * points_cam[:, :2] / z + np.array([camera.width / 2, camera.height / 2])
 
 
+def _streams(seed: int, count: int) -> list[np.random.Generator]:
+    """Independent random streams for the parts of one sequence: a longer sequence of the same
+    seed starts with the same frames (a challenge can be answered from a given frame on)."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(count)]
+
+
 def _sway(rng: np.random.Generator, frames: int, fps: float, amplitude: float) -> np.ndarray:
-    """A smooth random motion: a sum of slow sinusoids (0.2-1.5 Hz) plus a little tremor."""
+    """A smooth random motion within +-amplitude: slow sinusoids (0.2-1.5 Hz) plus a little tremor."""
     t = np.arange(frames) / fps
-    out = np.zeros(frames)
-    for _ in range(3):
-        out += rng.uniform(0.3, 1.0) * np.sin(2 * math.pi * rng.uniform(0.2, 1.5) * t + rng.uniform(0, 2 * math.pi))
-    out *= amplitude / max(np.abs(out).max(), 1e-9)
-    tremor = np.convolve(rng.normal(0, 0.08 * amplitude, frames), np.ones(3) / 3, mode="same")
-    return out + tremor
+    weights = rng.uniform(0.3, 1.0, 3)
+    rates, phases = rng.uniform(0.2, 1.5, 3), rng.uniform(0, 2 * math.pi, 3)
+    out = (weights[:, None] * np.sin(2 * math.pi * rates[:, None] * t + phases[:, None])).sum(axis=0)
+    out *= 0.9 * amplitude / weights.sum()
+    noise = rng.normal(0, 0.1 * amplitude, frames + 2)
+    return out + (noise[:-2] + noise[1:-1] + noise[2:]) / 3
+
+
+def _turn(frames: int, start: int, fps: float, degrees: float = 25.0, seconds: float = 1.5) -> np.ndarray:
+    """Yaw (radians) of a slow turn to `degrees` over `seconds`, from frame `start` on."""
+    t = np.clip((np.arange(frames) - start) / fps, 0, None)
+    return math.radians(degrees) * np.sin(np.minimum(t / seconds, 1) * math.pi / 2)
 
 
 @dataclass
@@ -89,40 +101,46 @@ class LiveHeadSimulator:
         self.noise = landmark_noise
         self.fps = fps
 
-    def person(self) -> np.ndarray:
+    @staticmethod
+    def person(rng: np.random.Generator) -> np.ndarray:
         """A head's 5 points: the average scaled to an adult eye distance, with shape variation."""
-        eye_mm = float(np.clip(self.rng.normal(EYE_DISTANCE_MM, 3.6), 54.0, 73.0))
+        eye_mm = float(np.clip(rng.normal(EYE_DISTANCE_MM, 3.6), 54.0, 73.0))
         pts = FACE_POINTS_MM * (eye_mm / 62.0)     # the average's eye-centre distance is 62 mm
-        pts = pts + self.rng.normal(0, 1.5, pts.shape) * np.array([1.0, 1.0, 2.0])
-        pts[:, 2] = pts[:, 2] * self.rng.uniform(0.7, 1.2)   # flatter and deeper faces
+        pts = pts + rng.normal(0, 1.5, pts.shape) * np.array([1.0, 1.0, 2.0])
+        pts[:, 2] = pts[:, 2] * rng.uniform(0.7, 1.2)   # flatter and deeper faces
         return pts
 
     def sequence(self, frames: int = 50, still: bool = False, turn_from: int | None = None,
-                 distance_mm: tuple[float, float] | None = None, sensor: bool = True) -> Presentation:
+                 distance_mm: tuple[float, float] | None = None, sensor: bool = True,
+                 seed: int | None = None) -> Presentation:
         """A person approaching then facing the terminal; `still`: barely moving (the hard case);
-        `turn_from`: from this frame the person slowly turns the head (a challenge answered)."""
-        rng = self.rng
-        pts = self.person()
+        `turn_from`: from this frame the person slowly turns the head (a challenge answered).
+        The same `seed` gives the same person and motion (drawn from the simulator's seed if None)."""
+        if seed is None:
+            seed = int(self.rng.integers(2 ** 62))
+        rng, tof_noise, mark_noise, *motion = _streams(seed, 8)
+        pts = self.person(rng)
         start, end = distance_mm or (rng.uniform(550, 900), rng.uniform(350, 600))
+        side = rng.choice([-1, 1])
         approach = np.minimum(np.arange(frames) / max(1, rng.integers(10, 30)), 1.0)
         dist = start + (end - start) * (1 - (1 - approach) ** 2)
         amp = math.radians(rng.uniform(0.5, 1.5) if still else rng.uniform(2.0, 8.0))
-        yaw, pitch, roll = (_sway(rng, frames, self.fps, amp * k) for k in (1.0, 0.7, 0.4))
-        yaw = yaw + math.radians(rng.uniform(-5, 5))
-        pitch = pitch + math.radians(rng.uniform(-5, 5))
+        yaw = _sway(motion[0], frames, self.fps, amp) + math.radians(rng.uniform(-5, 5))
+        pitch = _sway(motion[1], frames, self.fps, 0.7 * amp) + math.radians(rng.uniform(-5, 5))
+        roll = _sway(motion[2], frames, self.fps, 0.4 * amp)
         if turn_from is not None:
-            t = np.clip((np.arange(frames) - turn_from) / self.fps, 0, None)
-            yaw = yaw + math.radians(rng.choice([-1, 1]) * 25.0) * np.sin(np.minimum(t / 1.5, 1) * math.pi / 2)
-        drift = np.stack([_sway(rng, frames, self.fps, rng.uniform(5, 25)) for _ in range(2)], axis=1)
-        truth, readings = [], []
+            yaw = yaw + side * _turn(frames, turn_from, self.fps)
+        drift = np.stack([_sway(motion[3 + i], frames, self.fps, rng.uniform(5, 25)) for i in range(2)], axis=1)
+        truth = []
         for k in range(frames):
             r = rotation(yaw[k], pitch[k], roll[k])
             cam = (pts - HEAD_PIVOT_MM) @ r.T + HEAD_PIVOT_MM + np.array([drift[k, 0], drift[k, 1], dist[k]])
             truth.append(project(cam, self.camera))
-            readings.append(float(dist[k] - rng.uniform(0, 10) + rng.normal(0, TOF_NOISE_MM)) if sensor else None)
         truth = np.array(truth)
+        tof = tof_noise.normal(0, TOF_NOISE_MM, frames)
+        readings = [float(dist[k] - 5.0 + tof[k]) if sensor else None for k in range(frames)]
         eye = np.hypot(*(truth[:, 0:2].mean(axis=1) - truth[:, 2:4].mean(axis=1)).T)
-        measured = truth + rng.normal(0, 1, truth.shape) * (self.noise * eye)[:, None, None]
+        measured = truth + mark_noise.normal(0, 1, (frames, 5, 2)) * (self.noise * eye)[:, None, None]
         return Presentation("live", measured, readings, self.fps, truth,
                             meta={"eye_mm": float(np.hypot(*(pts[0:2, :2].mean(0) - pts[2:4, :2].mean(0)))),
                                   "still": still, "turn_from": turn_from})
@@ -184,21 +202,27 @@ class AttackGenerator:
         self.rng = np.random.default_rng(seed)
         self.fps = fps
 
-    def _distance(self, eye_mm: float, mode: str) -> float:
+    def _distance(self, rng: np.random.Generator, eye_mm: float, mode: str) -> float:
         f = self.camera.focal_px
         if mode == PLAUSIBLE:
             # held where the face looks like a person's at a usable distance (eye 40-90 px at 640)
-            eye_px = self.rng.uniform(40, 90) * self.camera.width / 640.0
+            eye_px = rng.uniform(40, 90) * self.camera.width / 640.0
             return f * eye_mm / eye_px
         if mode == IMPLAUSIBLE:
             # right in front of the lens, as long as the face still fits the frame
             near = max(90.0, f * eye_mm / (120.0 * self.camera.width / 640.0))
-            return self.rng.uniform(near, max(near + 20.0, 220.0))
+            return rng.uniform(near, max(near + 20.0, 220.0))
         raise ValueError(f"unknown distance mode {mode!r}")
 
     def sequence(self, photo: np.ndarray, photo_landmarks: np.ndarray, species: str, mode: str,
-                 frames: int = 50, still: bool = False) -> Presentation:
-        rng, cam = self.rng, self.camera
+                 frames: int = 50, still: bool = False, turn_from: int | None = None,
+                 seed: int | None = None) -> Presentation:
+        """`turn_from`: from this frame the attacker tilts the picture (answering a challenge).
+        The same `seed` gives the same attack (drawn from the generator's seed if None)."""
+        if seed is None:
+            seed = int(self.rng.integers(2 ** 62))
+        rng, sensing, *motion = _streams(seed, 8)
+        cam = self.camera
         spec = SPECIES[species]
         picture, pad = _picture(rng, photo, spec.medium)
         marks = np.asarray(photo_landmarks, np.float64).reshape(5, 2) + pad
@@ -207,12 +231,15 @@ class AttackGenerator:
         mm_per_px = eye_mm / eye_photo
         centre = marks.mean(axis=0)
         to_plane = np.array([[mm_per_px, 0, -centre[0] * mm_per_px], [0, mm_per_px, -centre[1] * mm_per_px], [0, 0, 1]])
-        dist = self._distance(eye_mm, mode)
+        dist = self._distance(rng, eye_mm, mode)
         amp = math.radians(rng.uniform(0.5, 2.0) if still else rng.uniform(2.0, 12.0))
-        yaw, pitch, roll = (_sway(rng, frames, self.fps, amp * k) for k in (1.0, 0.8, 0.4))
-        yaw = yaw + math.radians(rng.uniform(-8, 8))
-        pitch = pitch + math.radians(rng.uniform(-8, 8))
-        shift = np.stack([_sway(rng, frames, self.fps, rng.uniform(2, 0.06 * dist)) for _ in range(3)], axis=1)
+        yaw = _sway(motion[0], frames, self.fps, amp) + math.radians(rng.uniform(-8, 8))
+        pitch = _sway(motion[1], frames, self.fps, 0.8 * amp) + math.radians(rng.uniform(-8, 8))
+        roll = _sway(motion[2], frames, self.fps, 0.4 * amp)
+        side = rng.choice([-1, 1])
+        if turn_from is not None:
+            yaw = yaw + side * _turn(frames, turn_from, self.fps)
+        shift = np.stack([_sway(motion[3 + i], frames, self.fps, rng.uniform(2, 0.06 * dist)) for i in range(3)], axis=1)
         h_img, w_img = picture.shape[:2]
         corners = np.array([[0, 0], [w_img, 0], [w_img, h_img], [0, h_img]], np.float64)
         wall = _wall(rng, cam.width, cam.height)
@@ -241,13 +268,13 @@ class AttackGenerator:
                 gx, gy, gr, gv = glare
                 yy, xx = np.ogrid[0:cam.height, 0:cam.width]
                 img += (gv * np.exp(-((xx - gx) ** 2 + (yy - gy) ** 2) / (2 * gr ** 2)))[..., None] * (mask[..., None] > 0)
-            img = cv2.GaussianBlur(img, (0, 0), blur) + rng.normal(0, noise, img.shape).astype(np.float32)
+            img = cv2.GaussianBlur(img, (0, 0), blur) + sensing.normal(0, noise, img.shape).astype(np.float32)
             out_frames.append(np.clip(img, 0, 255).astype(np.uint8))
             truth.append(cv2.perspectiveTransform(marks[None], hom)[0])
             # the sensor's beam on the camera axis meets the picture's plane at depth n.t / n_z
             normal = r[:, 2]
             depth = float(normal @ t / normal[2]) if abs(normal[2]) > 1e-6 else float(t[2])
-            readings.append(depth + rng.normal(0, TOF_NOISE_MM))
+            readings.append(depth + sensing.normal(0, TOF_NOISE_MM))
         return Presentation(species, np.array(truth), readings, self.fps, np.array(truth), out_frames,
                             meta={"mode": mode, "eye_mm": eye_mm, "distance_mm": dist, "still": still,
                                   "medium": spec.medium})
