@@ -114,3 +114,27 @@ def test_a_refused_attempt_is_logged_once_with_a_snapshot(parts, gallery_vectors
     detail = json.loads(entries[0].detail)
     assert detail["reason"] == "scale" and detail["candidate_staff_id"] == OBAMA
     assert detail["snapshot"] == written[0] and detail["liveness"]["scale"]["verdict"] == "inconsistent"
+
+
+def test_bench_live_person_with_simulated_tof_is_identified(models, frames, tmp_path):
+    from app.bench.clip import WalkUpClip
+    from app.bench.pipeline import OursLive, Scene, realtime_latency
+    from app.config import load_config
+    from app.instance import Instance
+
+    detector = native.FaceDetector()
+    actors = [find_actor("obama", frames["obama2.jpg"], detector), find_actor("biden", frames["biden.jpg"], detector)]
+    clip = WalkUpClip(actors, 960, 540, episode_frames=40, gap=5)
+    episodes = [(clip.entered(ep), ep.start + ep.frames, ep.actor.name) for ep in clip.episodes]
+    scene = Scene(list(clip), clip.fps, {"obama": [frames["obama.jpg"]], "biden": [frames["biden.jpg"]]},
+                  episodes, "test clip")
+    live = OursLive(models, load_config(Instance.resolve(str(tmp_path))), scene.enrol)
+    out = realtime_latency(live, scene)
+    assert out["identified"] == out["episodes"] == 2
+    live.reset()
+    reasons = []
+    for frame in scene.frames[episodes[0][0]:episodes[0][0] + 12]:
+        live.tof.frame_shape = frame.shape
+        reasons += [v.liveness.reason for v in live.pipeline.process(frame).tracks]
+    # the simulated sensor fits the face: live by its size, never for want of a reading
+    assert "size_fits" in reasons and "no_sensor" not in reasons and "scale" not in reasons, reasons

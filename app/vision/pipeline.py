@@ -256,7 +256,8 @@ class VisionPipeline:
         due_set = set(due)
         if distance_mm is None and self.distance_source is not None:
             distance_mm = self.distance_source()
-        alive = self.liveness.update(frame.shape, tracks, distance_mm) if self.liveness is not None else {}
+        alive = ({} if self.liveness is None else
+                 self.liveness.update(frame.shape, tracks, distance_mm, [q.ok for q in qualities]))
         result.tracks = [
             # A track the last detection pass missed may be following nothing (the face left):
             # it keeps its id until the next pass, but names nobody.

@@ -176,19 +176,24 @@ class LivenessMonitor:
             self._camera = CameraModel.for_frame(width, height, self.focal_px_at_640)
         return self._camera
 
-    def update(self, frame_shape, tracks, distance_mm: float | None) -> dict[int, LivenessResult]:
-        """tracks: objects with `.id`, `.landmarks`, `.width` and `.missed`; returns {id: result}."""
+    def update(self, frame_shape, tracks, distance_mm: float | None, usable=None) -> dict[int, LivenessResult]:
+        """tracks: objects with `.id`, `.landmarks`, `.width` and `.missed`; returns {id: result}.
+
+        `usable` (one bool per track): views good enough to judge (the quality check passed); a
+        face half out of the frame or turned away gives landmarks that would mislead the cues.
+        """
         camera = self.camera_for(frame_shape[1], frame_shape[0])
         live_ids = {t.id for t in tracks}
         for gone in set(self._tracks) - live_ids:
             del self._tracks[gone]
         nearest = max(tracks, key=lambda t: t.width).id if tracks else None
         out = {}
-        for t in tracks:
+        for i, t in enumerate(tracks):
             state = self._tracks.get(t.id)
             if state is None:
                 state = self._tracks[t.id] = TrackLiveness(self.policy, camera)
-            if t.missed:   # followed without a detection: the landmarks may be on nothing
+            # followed without a detection (the landmarks may be on nothing), or a poor view
+            if t.missed or (usable is not None and not usable[i]):
                 out[t.id] = state.result
                 continue
             out[t.id] = state.update(t.landmarks, distance_mm if t.id == nearest else None)

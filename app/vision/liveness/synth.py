@@ -278,3 +278,28 @@ class AttackGenerator:
         return Presentation(species, np.array(truth), readings, self.fps, np.array(truth), out_frames,
                             meta={"mode": mode, "eye_mm": eye_mm, "distance_mm": dist, "still": still,
                                   "medium": spec.medium})
+
+
+class FittingTof:
+    """A TOF sensor in front of a live person: the distance that fits the largest face the
+    pipeline tracked on the previous frame (eye distance `eye_mm`), with the sensor's noise; None
+    while nobody is tracked. For benchmarks and demos of a live person without the hardware."""
+
+    def __init__(self, pipeline, eye_mm: float = EYE_DISTANCE_MM, seed: int = 0, focal_px_at_640: float = 0.0):
+        self.pipeline = pipeline
+        self.eye_mm = eye_mm
+        self.focal_px_at_640 = focal_px_at_640
+        self.rng = np.random.default_rng(seed)
+        self.frame_shape = None   # set by the caller before each frame is processed
+
+    def __call__(self) -> float | None:
+        from .camera import eye_distance_px
+        from .cues import FACE_DEPTH_OFFSET_MM
+
+        tracks = [t for t in self.pipeline.tracks if not t.missed]
+        if not tracks or self.frame_shape is None:
+            return None
+        face = max(tracks, key=lambda t: t.width)
+        focal = CameraModel.for_frame(self.frame_shape[1], self.frame_shape[0], self.focal_px_at_640).focal_px
+        d = focal * self.eye_mm / max(eye_distance_px(face.landmarks), 1.0) - FACE_DEPTH_OFFSET_MM
+        return float(d + self.rng.normal(0, TOF_NOISE_MM))
