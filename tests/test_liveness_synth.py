@@ -78,6 +78,7 @@ def test_a_life_size_print_passes_normal_but_not_strict_without_depth(obama_phot
     assert "live" not in states and states[-1] in ("challenge", "checking")
 
 
+@pytest.mark.slow   # ~1-2 min: renders and detects ~600 frames
 @pytest.mark.skipif(not (DATA / "faces").is_dir(), reason="third-party face photos not present")
 def test_eval_liveness_reports_rates_per_level(tmp_path):
     extras = tmp_path / "extras"
