@@ -96,3 +96,10 @@ def test_eval_liveness_reports_rates_per_level(tmp_path):
     if (extras / "spoof").exists():
         assert {s["label"] for s in result["samples"]} == {"live", "print_attack", "replay_attack"}
         assert all(s["face_found"] for s in result["samples"])
+
+
+def test_eval_liveness_refuses_unknown_cells(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "app.cli.main", "--instance", str(tmp_path / "inst"), "eval",
+                          "liveness", "--faces", str(tmp_path), "--cells", "hologram/plausible"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "unknown attack cell" in out.stderr and out.stdout == ""

@@ -75,6 +75,8 @@ def _add_vision_commands(sub, bsub) -> None:
     live.add_argument("--seed", type=int, default=9, help="seed of the synthetic attacks and heads")
     live.add_argument("--per-cell", type=int, default=20, help="attacks per species and distance")
     live.add_argument("--live", type=int, default=400, help="simulated live attempts")
+    live.add_argument("--cells", nargs="+", metavar="SPECIES/DISTANCE",
+                      help="only these attack cells, e.g. phone_screen/implausible (default: all eight)")
     live.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
 
     pipe = bsub.add_parser("pipeline", help="frames/s and time to identity against face_recognition")
@@ -95,8 +97,12 @@ def cmd_eval_liveness(args, config, models) -> int:
     if not faces.is_dir():
         print(f"daka: no face photo folder at {faces} (--faces DIR)", file=sys.stderr)
         return EXIT_FAIL
-    result = evaluate_liveness(models, faces, extras if extras.is_dir() else None, seed=args.seed,
-                               per_cell=max(1, args.per_cell), live_count=max(1, args.live))
+    try:
+        result = evaluate_liveness(models, faces, extras if extras.is_dir() else None, seed=args.seed,
+                                   per_cell=max(1, args.per_cell), live_count=max(1, args.live), cells=args.cells)
+    except ValueError as exc:
+        print(f"daka: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return EXIT_OK
 

@@ -106,7 +106,7 @@ def _rate(accepted: list[bool]) -> float | None:
 
 
 def evaluate_attacks(models, faces_dir: Path, seed: int, per_cell: int, frames: int, camera: CameraModel,
-                     policies: dict) -> tuple[dict, float, list]:
+                     policies: dict, cells_wanted=None) -> tuple[dict, float, list]:
     rng = np.random.default_rng(seed)
     reader = LandmarkReader(models)
     photos = _photos(faces_dir, per_cell * 4, rng)
@@ -121,6 +121,8 @@ def evaluate_attacks(models, faces_dir: Path, seed: int, per_cell: int, frames: 
     k = 0
     for species in SPECIES:
         for mode in (PLAUSIBLE, IMPLAUSIBLE):
+            if cells_wanted and f"{species}/{mode}" not in cells_wanted:
+                continue
             accepted = {lvl: [] for lvl in policies}
             undetected = challenged = 0
             for _ in range(per_cell):
@@ -267,11 +269,15 @@ def _auc(negatives: list, positives: list) -> float | None:
 
 
 def evaluate_liveness(models, faces_dir: Path, extras_dir: Path | None, seed: int = 9, per_cell: int = 20,
-                      frames: int = 25, live_count: int = 400) -> dict:
+                      frames: int = 25, live_count: int = 400, cells=None) -> dict:
+    known = [f"{species}/{mode}" for species in SPECIES for mode in (PLAUSIBLE, IMPLAUSIBLE)]
+    unknown = sorted(set(cells or ()) - set(known))
+    if unknown:
+        raise ValueError(f"unknown attack cell(s) {', '.join(unknown)}; known: {', '.join(known)}")
     camera = CameraModel.for_frame(WIDTH, HEIGHT)
     policies = {lvl: LivenessPolicy.for_level(lvl) for lvl in LEVELS}
-    _log(f"eval liveness: rendering {8 * per_cell} attacks x {frames} frames …")
-    cells, noise, attack_depth = evaluate_attacks(models, faces_dir, seed, per_cell, frames, camera, policies)
+    _log(f"eval liveness: rendering {(len(cells) if cells else 8) * per_cell} attacks x {frames} frames …")
+    cells, noise, attack_depth = evaluate_attacks(models, faces_dir, seed, per_cell, frames, camera, policies, cells)
     live, live_depth = evaluate_live(camera, seed, live_count, frames, noise, policies)
     overall = {}
     for lvl in policies:
