@@ -119,3 +119,25 @@ def test_live_head_simulator_is_seedable():
     assert np.array_equal(a.landmarks, b.landmarks) and a.distances_mm == b.distances_mm
     assert not np.array_equal(a.landmarks, c.landmarks)
     assert 54.0 <= a.meta["eye_mm"] <= 74.0
+
+
+def test_a_reading_belongs_only_to_a_face_on_the_beam():
+    # a small picture held off-axis, its pixel size tuned to the holder's distance the sensor reads
+    phone = turning(FACE_POINTS_MM * 0.45, distance=225.0, degrees=3.0) + np.array([220.0, 0.0])
+    holder = [500.0] * len(phone)
+    results = run(LivenessPolicy.for_level("normal"), phone, holder)
+    assert all(r.state == "checking" for r in results) and results[-1].reason == "off_centre"
+    assert results[-1].message() == "请正对屏幕中央"
+    assert results[-1].scale.frames == 0     # the holder's distance was never taken as the picture's
+    # centred, the same picture gets the reading and fails it
+    centred = run(LivenessPolicy.for_level("normal"), phone - np.array([220.0, 0.0]), [225.0] * len(phone))
+    assert centred[-1].state == "spoof"
+
+
+def test_a_second_face_beside_the_sensor_reading_is_not_passed_for_want_of_one():
+    head = turning(FACE_POINTS_MM, distance=500.0, degrees=3.0)
+    track = TrackLiveness(LivenessPolicy.for_level("normal"), CAMERA)
+    states = [track.update(m, None, sensor_present=True).state for m in head]
+    assert "live" not in states
+    lonely = TrackLiveness(LivenessPolicy.for_level("normal"), CAMERA)
+    assert [lonely.update(m, None).state for m in head][-1] == "live"   # no sensor at all: not caught

@@ -7,6 +7,11 @@ States (what the screen shows):
 - ``spoof``: "活体检测未通过"; sticky for the track (moving the picture about does not retry).
 
 Levels:
+The TOF beam measures whatever is on the camera axis, so a reading is taken as a face's only
+while the face covers the frame centre (`on_beam`); a face elsewhere while the sensor reads is
+"off_centre" ("请正对屏幕中央") and waits: a small picture held off-axis cannot borrow the
+distance of the person holding it, and a second face cannot pass for want of a reading.
+
 - ``off``: every track is live at once.
 - ``normal``: a face whose size does not fit the TOF distance is a spoof; live = the size fits
   over `min_frames` frames. Without a sensor reading (no sensor, nothing in range) the scale cue
@@ -31,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .camera import CameraModel
+from .camera import CameraModel, eye_distance_px
 from .cues import CONSISTENT, DEPTH, INCONSISTENT, PlanarityEvidence, ScaleEvidence, planarity_cue, scale_cue
 
 OFF, NORMAL, STRICT = "off", "normal", "strict"
@@ -43,6 +48,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     CHECKING: ("", ""),
     CHALLENGE: ("请缓慢转头", "Please turn your head slowly"),
     "too_close": ("请稍微后退", "Please step back a little"),
+    "off_centre": ("请正对屏幕中央", "Please centre your face"),
     LIVE: ("", ""),
     SPOOF: ("活体检测未通过", "Liveness check failed"),
 }
@@ -76,7 +82,7 @@ class LivenessPolicy:
 @dataclass(frozen=True)
 class LivenessResult:
     state: str
-    reason: str            # off / scale / size_fits / no_sensor / depth / too_close / challenge / challenge_timeout / waiting
+    reason: str            # off / scale / size_fits / no_sensor / depth / too_close / off_centre / challenge / challenge_timeout / waiting
     frames: int
     scale: ScaleEvidence | None = None
     planarity: PlanarityEvidence | None = None
@@ -96,6 +102,18 @@ class LivenessResult:
                 "planarity": self.planarity.as_dict() if self.planarity else None}
 
 
+def on_beam(landmarks: np.ndarray, camera: CameraModel) -> bool:
+    """Is the face where the TOF beam points (the camera axis: the frame centre)?
+
+    The face region is taken as the eye-nose centre +- 1.3 eye distances across and 1.6 down/up
+    (about the detector's box): the beam's spot must fall on it.
+    """
+    p = np.asarray(landmarks, np.float64).reshape(5, 2)
+    eye = max(eye_distance_px(p), 1.0)
+    dx, dy = p.mean(axis=0) - np.array([camera.width / 2, camera.height / 2])
+    return abs(dx) <= 1.3 * eye and abs(dy) <= 1.6 * eye
+
+
 class TrackLiveness:
     """Accumulates one track's landmarks and distances; `update` gives the decision so far."""
 
@@ -106,16 +124,27 @@ class TrackLiveness:
         self.distances: deque = deque(maxlen=policy.window)
         self.frames = 0
         self.depth_seen = False
+        self.sensor_seen = False
+        self.on_beam = True
         self.result = LivenessResult(CHECKING, "waiting", 0)
 
-    def update(self, landmarks: np.ndarray, distance_mm: float | None) -> LivenessResult:
+    def update(self, landmarks: np.ndarray, distance_mm: float | None,
+               sensor_present: bool | None = None) -> LivenessResult:
+        """One view of the face. `distance_mm`: the TOF reading (None = none for this face);
+        `sensor_present` (default: a reading was given): a sensor is reading, even if not this
+        face (another face is in front of it): then the scale cue cannot be skipped."""
         p = self.policy
         self.frames += 1
         if p.level == OFF:
             self.result = LivenessResult(LIVE, "off", self.frames)
             return self.result
-        self.landmarks.append(np.asarray(landmarks, np.float64).reshape(5, 2))
-        self.distances.append(distance_mm)
+        marks = np.asarray(landmarks, np.float64).reshape(5, 2)
+        self.sensor_seen |= distance_mm is not None if sensor_present is None else bool(sensor_present)
+        # the beam measures whatever is on the camera axis: a reading belongs to a face only when
+        # the face is there (else a small picture held off-axis would borrow the holder's distance)
+        self.on_beam = on_beam(marks, self.camera)
+        self.landmarks.append(marks)
+        self.distances.append(distance_mm if self.on_beam else None)
         if self.result.state == SPOOF:   # sticky
             self.result = LivenessResult(SPOOF, self.result.reason, self.frames, self.result.scale, self.result.planarity)
             return self.result
@@ -136,16 +165,18 @@ class TrackLiveness:
         p = self.policy
         if scale.verdict == INCONSISTENT:
             return SPOOF, "scale"
-        no_reading = self.frames >= p.min_frames and not any(d for d in self.distances)
+        no_sensor = self.frames >= p.min_frames and not self.sensor_seen
         if p.level == NORMAL:
             if scale.verdict == CONSISTENT:
                 return LIVE, "size_fits"
-            if no_reading:
+            if no_sensor:
                 return LIVE, "no_sensor"    # the scale cue abstains: nothing is caught
-            return CHECKING, "waiting"
+            return CHECKING, "waiting" if self.on_beam else "off_centre"
         # strict: a fitting size and depth seen far enough from the camera
-        if no_reading:
+        if no_sensor:
             return CHECKING, "no_sensor"
+        if not self.on_beam and scale.verdict != CONSISTENT:
+            return CHECKING, "off_centre"
         if scale.verdict == CONSISTENT and self.depth_seen:
             return LIVE, "depth"
         if self.frames >= p.challenge_after + p.challenge_frames:
@@ -196,7 +227,8 @@ class LivenessMonitor:
             if t.missed or (usable is not None and not usable[i]):
                 out[t.id] = state.result
                 continue
-            out[t.id] = state.update(t.landmarks, distance_mm if t.id == nearest else None)
+            out[t.id] = state.update(t.landmarks, distance_mm if t.id == nearest else None,
+                                     sensor_present=distance_mm is not None)
         return out
 
     def reset(self) -> None:
