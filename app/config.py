@@ -382,9 +382,11 @@ class LivenessConfig:
 
     level: str = setting(
         "normal",
-        "off = no check; normal = refuse faces whose size does not fit the TOF distance; strict = "
-        "a narrower size range, more frames, and no confirmation without a distance reading. "
-        "Measured error rates per level: ACCURACY.md (daka eval liveness).",
+        "off = no check; normal = refuse faces whose size does not fit the TOF distance (with "
+        "[sensor] enabled, a face without a reading is not confirmed; without a sensor nothing is "
+        "caught); strict = a narrower size range, depth seen (the person may be asked to turn the "
+        "head) and a reading required. Measured error rates per level: ACCURACY.md (daka eval "
+        "liveness).",
         choices=("off", "normal", "strict"),
     )
     focal_px: float = setting(

@@ -138,3 +138,13 @@ def test_bench_live_person_with_simulated_tof_is_identified(models, frames, tmp_
         reasons += [v.liveness.reason for v in live.pipeline.process(frame).tracks]
     # the simulated sensor fits the face: live by its size, never for want of a reading
     assert "size_fits" in reasons and "no_sensor" not in reasons and "scale" not in reasons, reasons
+
+
+def test_with_a_sensor_fitted_a_missing_reading_does_not_pass(parts, gallery_vectors, obama):
+    # something held up that absorbs or deflects the beam: the sensor reads nothing
+    landmarks, embedder = parts
+    monitor = LivenessMonitor(LivenessPolicy.for_level("normal"), sensor_fitted=True)
+    pipeline = VisionPipeline(native.FaceDetector(), landmarks, embedder, make_gallery(gallery_vectors), RULE,
+                              liveness=monitor)
+    views = [r.tracks[0] for _, r in walk(pipeline, obama, frames=8)]
+    assert all(v.staff_id is None for v in views) and views[-1].liveness.state == "checking"

@@ -137,7 +137,8 @@ class VisionPipeline:
                    native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks"))),
                    embedder, gallery, DecisionRule.from_config(config.recognition),
                    PipelineSettings.from_config(vision),
-                   liveness=LivenessMonitor(LivenessPolicy.for_level(config.liveness.level), config.liveness.focal_px))
+                   liveness=LivenessMonitor(LivenessPolicy.for_level(config.liveness.level), config.liveness.focal_px,
+                                            sensor_fitted=config.sensor.enabled))
 
     @property
     def tracks(self) -> list[Track]:

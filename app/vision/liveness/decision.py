@@ -196,9 +196,12 @@ class LivenessMonitor:
     get no distance: their scale cue abstains.
     """
 
-    def __init__(self, policy: LivenessPolicy, camera_focal_px_at_640: float = 0.0):
+    def __init__(self, policy: LivenessPolicy, camera_focal_px_at_640: float = 0.0, sensor_fitted: bool = False):
         self.policy = policy
         self.focal_px_at_640 = camera_focal_px_at_640
+        # fitted: a frame without a reading means nothing was measured (the beam absorbed or
+        # deflected by what is held up), never "no sensor": the scale cue cannot be skipped
+        self.sensor_fitted = sensor_fitted
         self._tracks: dict[int, TrackLiveness] = {}
         self._camera: CameraModel | None = None
 
@@ -228,7 +231,7 @@ class LivenessMonitor:
                 out[t.id] = state.result
                 continue
             out[t.id] = state.update(t.landmarks, distance_mm if t.id == nearest else None,
-                                     sensor_present=distance_mm is not None)
+                                     sensor_present=self.sensor_fitted or distance_mm is not None)
         return out
 
     def reset(self) -> None:
