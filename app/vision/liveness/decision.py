@@ -6,15 +6,15 @@ States (what the screen shows):
 - ``live``: the recognition may become a confirm card;
 - ``spoof``: "活体检测未通过"; sticky for the track (moving the picture about does not retry).
 
-Levels:
 The TOF beam measures whatever is on the camera axis, so a reading is taken as a face's only
 while the face covers the frame centre (`on_beam`); a face elsewhere while the sensor reads is
 "off_centre" ("请正对屏幕中央") and waits: a small picture held off-axis cannot borrow the
 distance of the person holding it, and a second face cannot pass for want of a reading.
 
+Levels:
 - ``off``: every track is live at once.
 - ``normal``: a face whose size does not fit the TOF distance is a spoof; live = the size fits
-  over `min_frames` frames. Without a sensor reading (no sensor, nothing in range) the scale cue
+  over `min_frames` frames. Without a sensor (none fitted, and no reading given) the scale cue
   abstains and the track is live after `min_frames` frames: nothing is caught then.
 - ``strict``: a narrower range of eye distances, and depth must be seen as well: the planarity
   cue over the last `window` frames at `min_distance_mm` or farther (closer, a tilting picture's

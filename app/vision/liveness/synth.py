@@ -9,9 +9,11 @@
   plausible or implausible distance, with print artefacts (paper white, halftone, reduced
   dynamic range, border) or screen artefacts (moiré, gamma, glare, bezel); yields real frames for
   the detector and landmark model, the true landmark positions, and TOF readings of the picture.
+- `FittingTof`: a TOF sensor in front of a live person, for benchmarks (the distance that fits
+  the face the pipeline tracks).
 
-Every draw comes from one `numpy.random.Generator` seeded by the caller: the same seed gives the
-same sequences.
+Every sequence is drawn from its own seed (given, or drawn from the generator's seed): the same
+seed gives the same sequence, and a longer sequence of the same seed starts with the same frames.
 """
 
 from __future__ import annotations
