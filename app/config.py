@@ -419,6 +419,28 @@ class RecognitionConfig:
 
 
 @dataclass(frozen=True)
+class LivenessConfig:
+    """Anti-spoofing: refuse photos and screens held up to the camera (see ACCURACY.md)."""
+
+    level: str = setting(
+        "normal",
+        "off = no check; normal = refuse faces whose size does not fit the TOF distance (with "
+        "[sensor] enabled, a face without a reading is not confirmed; without a sensor nothing is "
+        "caught); strict = a narrower size range, depth seen (the person may be asked to turn the "
+        "head) and a reading required. Measured error rates per level: ACCURACY.md (daka eval "
+        "liveness).",
+        choices=("off", "normal", "strict"),
+    )
+    focal_px: float = setting(
+        0.0,
+        "Camera focal length in pixels for 640-pixel-wide frames, calibrated on this device; "
+        "0 = from the IMX219 module's 77-degree diagonal field of view (503 px).",
+        min=0.0,
+        max=10000.0,
+    )
+
+
+@dataclass(frozen=True)
 class SensorConfig:
     """Presence/distance sensor on a serial port (Modbus)."""
 
@@ -639,6 +661,7 @@ class Config:
     camera: CameraConfig = _section(CameraConfig)
     vision: VisionConfig = _section(VisionConfig)
     recognition: RecognitionConfig = _section(RecognitionConfig)
+    liveness: LivenessConfig = _section(LivenessConfig)
     sensor: SensorConfig = _section(SensorConfig)
     gpio: GpioConfig = _section(GpioConfig)
     admin: AdminConfig = _section(AdminConfig)

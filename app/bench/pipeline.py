@@ -44,8 +44,9 @@ def _read_bgr(path: Path) -> np.ndarray:
 class Scene:
     """Frames, fps, enrolment photos {name: [BGR]} and, when known, the truth per episode."""
 
-    def __init__(self, frames, fps, enrol, episodes, description):
+    def __init__(self, frames, fps, enrol, episodes, description, facing=None):
         self.frames, self.fps, self.enrol, self.episodes, self.description = frames, fps, enrol, episodes, description
+        self.facing = facing   # episodes timed from when the face is in front of the camera (and its TOF beam)
 
 
 def synthesised_scene(detector) -> Scene:
@@ -61,11 +62,23 @@ def synthesised_scene(detector) -> Scene:
     _log(f"bench: rendering {len(clip)} frames 1280x720 …")
     frames = list(clip)
     episodes = [(clip.entered(ep), ep.start + ep.frames, ep.actor.name) for ep in clip.episodes]
+    facing = [(_facing(clip, ep), ep.start + ep.frames, ep.actor.name) for ep in clip.episodes]
     enrol = {"obama": [photos["obama.jpg"]], "biden": [photos["biden.jpg"]]}
-    return Scene(frames, clip.fps, enrol, episodes,
+    return Scene(frames, clip.fps, enrol, episodes, facing=facing, description=
                  "synthesised 1280x720 25 fps: obama2/biden/obama3 photos (face_recognition 1.3.0 sdist) "
                  "walking in from the side while approaching (face 170->260 px), bobbing, standing, leaving; "
                  "x2; enrolled: obama.jpg, biden.jpg")
+
+
+def _facing(clip, episode) -> int:
+    """The first frame where the face is fully in view and in front of the camera: its centre
+    within half a face width of the frame centre (where the TOF beam points)."""
+    for k in range(clip.entered(episode), episode.start + episode.frames):
+        _, box, _ = clip.truth(k)
+        w = box[2] - box[0]
+        if abs((box[0] + box[2]) / 2 - clip.width / 2) <= 0.5 * w and abs((box[1] + box[3]) / 2 - clip.height / 2) <= 0.6 * w:
+            return k
+    raise ValueError("the face never stands in front of the camera")
 
 
 def video_scene(path: str, enrol_dirs: list[str], max_frames: int = 900) -> Scene:
@@ -119,6 +132,29 @@ class Ours:
     def process(self, frame) -> list[str | None]:
         result = self.pipeline.process(frame)
         return [self.names.get(v.staff_id) for v in result.tracks]
+
+
+class OursLive(Ours):
+    """Ours with liveness at the normal level, a TOF sensor in front of a live person simulated."""
+
+    name = "daka pipeline, liveness normal (simulated TOF of a live person)"
+
+    def __init__(self, models, config, enrol):
+        from app.vision.liveness.synth import FittingTof
+
+        super().__init__(models, _liveness(config, "normal"), enrol)
+        self.tof = FittingTof(self.pipeline, focal_px_at_640=config.liveness.focal_px)
+        self.pipeline.distance_source = self.tof
+
+    def process(self, frame) -> list[str | None]:
+        self.tof.frame_shape = frame.shape
+        return super().process(frame)
+
+
+def _liveness(config, level: str):
+    from dataclasses import replace
+
+    return replace(config, liveness=replace(config.liveness, level=level))
 
 
 class FaceRecognitionWebcam:
@@ -270,7 +306,7 @@ def run(models, config, video: str | None = None, enrol_dirs=(), baseline: bool 
     from app import native
 
     scene = video_scene(video, list(enrol_dirs)) if video else synthesised_scene(native.FaceDetector())
-    systems = [Ours(models, config, scene.enrol)]
+    systems = [Ours(models, _liveness(config, "off"), scene.enrol)]   # liveness: measured apart, below
     if baseline:
         try:
             systems.append(FaceRecognitionWebcam(scene.enrol))
@@ -294,6 +330,23 @@ def run(models, config, video: str | None = None, enrol_dirs=(), baseline: bool 
         _log(f"bench: {system.name}: GIL ticker …")
         entry["gil"] = gil_hold(system, scene.frames[: min(len(scene.frames), 200)])
         out[key] = entry
+    # the time liveness adds until the confirm card, for a live person, in the same replay
+    live = OursLive(models, config, scene.enrol)
+    _log(f"bench: {live.name}: throughput, real-time replay …")
+    out["ours_liveness"] = {"system": live.name, "throughput": throughput(live, scene.frames, repeat),
+                            "realtime": realtime_latency(live, scene)}
+    if scene.facing:
+        # a live person facing the terminal: timed from when the face is in front of the camera
+        facing = Scene(scene.frames, scene.fps, scene.enrol, scene.facing, scene.description)
+        _log("bench: liveness off / normal, timed from facing the camera …")
+        out["ours"]["realtime_facing"] = realtime_latency(systems[0], facing)
+        out["ours_liveness"]["realtime_facing"] = realtime_latency(live, facing)
+    for key in ("realtime", "realtime_facing"):
+        with_live, without = out["ours_liveness"].get(key, {}), out["ours"].get(key, {})
+        if with_live.get("median_ms") is not None and without.get("median_ms") is not None:
+            suffix = "" if key == "realtime" else "_facing"
+            out[f"liveness_added_median_ms{suffix}"] = round(with_live["median_ms"] - without["median_ms"], 1)
+            out[f"liveness_added_p95_ms{suffix}"] = round(with_live["p95_ms"] - without["p95_ms"], 1)
     if "baseline" in out:
         ours, base = out["ours"], out["baseline"]
         out["ratio_frames_per_s"] = round(ours["throughput"]["frames_per_s"] / base["throughput"]["frames_per_s"], 2)

@@ -82,6 +82,17 @@ def _add_vision_commands(sub, bsub) -> None:
     lfw.add_argument("--min-face", type=int, default=0, help="minimum face size in pixels (0 = none)")
     lfw.add_argument("--no-cache", action="store_true", help="describe every image again")
     lfw.add_argument("--timing-sample", type=int, default=50, help="images timed afresh for seconds/image")
+    # -- liveness (issue 9) --
+    live = esub.add_parser("liveness", help="APCER/BPCER of the liveness decision on synthetic attacks and live faces")
+    live.add_argument("--faces", metavar="DIR", default=None, help="LFW-layout photo folder (default ../shared/data/faces)")
+    live.add_argument("--extras", metavar="DIR", default=None,
+                      help="folder with video/ and spoof/ (default ../shared/data/extras; skipped when absent)")
+    live.add_argument("--seed", type=int, default=9, help="seed of the synthetic attacks and heads")
+    live.add_argument("--per-cell", type=int, default=20, help="attacks per species and distance")
+    live.add_argument("--live", type=int, default=400, help="simulated live attempts")
+    live.add_argument("--cells", nargs="+", metavar="SPECIES/DISTANCE",
+                      help="only these attack cells, e.g. phone_screen/implausible (default: all eight)")
+    live.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
 
     pipe = bsub.add_parser("pipeline", help="frames/s and time to identity against face_recognition")
     pipe.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
@@ -92,6 +103,25 @@ def _add_vision_commands(sub, bsub) -> None:
     pipe.add_argument("--repeat", type=int, default=3, help="throughput runs per system (median)")
 
 
+def cmd_eval_liveness(args, config, models) -> int:
+    from app.eval.liveness import evaluate_liveness
+
+    data = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    faces = Path(args.faces) if args.faces else data / "faces"
+    extras = Path(args.extras) if args.extras else data / "extras"
+    if not faces.is_dir():
+        print(f"daka: no face photo folder at {faces} (--faces DIR)", file=sys.stderr)
+        return EXIT_FAIL
+    try:
+        result = evaluate_liveness(models, faces, extras if extras.is_dir() else None, seed=args.seed,
+                                   per_cell=max(1, args.per_cell), live_count=max(1, args.live), cells=args.cells)
+    except ValueError as exc:
+        print(f"daka: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
 def cmd_eval(args) -> int:
     from app.devdata import cache_dir
     from app.eval.lfw import DatasetError
@@ -100,6 +130,8 @@ def cmd_eval(args) -> int:
 
     _, config = _load(args, create=False)
     models = resolve(config.models.dir or None, verify=config.models.verify)
+    if args.eval_command == "liveness":
+        return cmd_eval_liveness(args, config, models)
     try:
         result = evaluate_lfw(args.dir, args.pairs, models, config, baseline=args.baseline,
                               upsample=args.upsample, min_face=args.min_face,

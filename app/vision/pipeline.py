@@ -22,6 +22,7 @@ import numpy as np
 from app import native
 
 from .decision import DecisionRule, Recognition, decide
+from .liveness import LivenessMonitor, LivenessPolicy, LivenessResult
 from .quality import Quality, QualityThresholds, assess
 from .scene_change import changed, changed_box, grow, thumbnail
 from .tracking import FaceTracker, Track, iou
@@ -54,10 +55,16 @@ class TrackView:
     recognition: Recognition | None
     recognised_now: bool
     first_frame: int
+    liveness: LivenessResult | None = None   # None: no liveness check configured
+
+    @property
+    def live(self) -> bool:
+        return self.liveness is None or self.liveness.passed
 
     @property
     def staff_id(self) -> int | None:
-        return self.recognition.staff_id if self.recognition else None
+        """The recognised person, only once the face passed liveness (what may become a confirm card)."""
+        return self.recognition.staff_id if self.recognition and self.live else None
 
 
 @dataclass
@@ -99,7 +106,8 @@ class PipelineSettings:
 
 class VisionPipeline:
     def __init__(self, detector, landmark_model, embedder, gallery, rule: DecisionRule,
-                 settings: PipelineSettings | None = None, quality: QualityThresholds | None = None):
+                 settings: PipelineSettings | None = None, quality: QualityThresholds | None = None,
+                 liveness: LivenessMonitor | None = None, distance_source=None):
         self.detector = detector
         self.landmark_model = landmark_model
         self.embedder = embedder
@@ -112,6 +120,9 @@ class VisionPipeline:
         self._last_detection = None
         self._previous = self._reference = None   # thumbnails: previous frame, last detection pass
         self._passes = 0                          # detection passes since the last full-frame one
+        # liveness: a distance (mm, None = no reading) comes with the frame or from distance_source()
+        self.liveness = liveness
+        self.distance_source = distance_source
 
     @classmethod
     def from_config(cls, models, config, gallery, embedder=None) -> "VisionPipeline":
@@ -123,7 +134,9 @@ class VisionPipeline:
         return cls(native.FaceDetector(),
                    native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks"))),
                    embedder, gallery, DecisionRule.from_config(config.recognition, vision.embedder),
-                   PipelineSettings.from_config(vision))
+                   PipelineSettings.from_config(vision),
+                   liveness=LivenessMonitor(LivenessPolicy.for_level(config.liveness.level), config.liveness.focal_px,
+                                            sensor_fitted=config.sensor.enabled))
 
     @property
     def tracks(self) -> list[Track]:
@@ -134,6 +147,8 @@ class VisionPipeline:
         self._last_detection = None
         self._previous = self._reference = None
         self._passes = 0
+        if self.liveness is not None:
+            self.liveness.reset()
 
     def _plan_detection(self, frame: np.ndarray):
         """Whether and where to run the detector on this frame.
@@ -209,7 +224,8 @@ class VisionPipeline:
             return True
         return quality.score > track.recognised_quality * self.settings.better_view_factor
 
-    def process(self, frame: np.ndarray, timestamp: float | None = None) -> FrameResult:
+    def process(self, frame: np.ndarray, timestamp: float | None = None,
+                distance_mm: float | None = None) -> FrameResult:
         t0 = time.perf_counter()
         self.index += 1
         region = self._plan_detection(frame)
@@ -241,11 +257,15 @@ class VisionPipeline:
                 track.last_recognised_frame = self.index
                 track.recognised_quality = max(track.recognised_quality, quality.score)
         due_set = set(due)
+        if distance_mm is None and self.distance_source is not None:
+            distance_mm = self.distance_source()
+        alive = ({} if self.liveness is None else
+                 self.liveness.update(frame.shape, tracks, distance_mm, [q.ok for q in qualities]))
         result.tracks = [
             # A track the last detection pass missed may be following nothing (the face left):
             # it keeps its id until the next pass, but names nobody.
             TrackView(t.id, tuple(float(v) for v in t.box), t.landmarks.copy(), q,
-                      None if t.missed else t.recognition, i in due_set, t.first_frame)
+                      None if t.missed else t.recognition, i in due_set, t.first_frame, alive.get(t.id))
             for i, (t, q) in enumerate(zip(tracks, qualities))
         ]
         result.recognised = len(due)

@@ -1,0 +1,303 @@
+"""`daka eval liveness`: APCER and BPCER (ISO/IEC 30107-3) of the liveness decision, per level.
+
+- Attacks: face photos from the LFW-layout folder rendered by `AttackGenerator` (flat prints and
+  phone/tablet screens moving rigidly in front of a simulated IMX219 camera at 640x480, at
+  plausible and implausible distances, with print and screen artefacts). Every frame goes
+  through the terminal's detector and 5-point landmark model; the decision sees the detected
+  landmarks and the simulated TOF readings. An attack counts as accepted (APCER) when any frame
+  of it reaches ``live``: the confirm card would show. Attacks the detector never finds are
+  reported apart (not accepted, not classified).
+- Bona fide: `LiveHeadSimulator` heads (adult eye distances, approaching and swaying, some
+  nearly still) with the landmark noise measured on the rendered attack frames in the same run,
+  a focal-length calibration error of up to ±3%, and the TOF noise; rejected (BPCER) when no
+  frame within the attempt reaches ``live``. Also the real moving faces of the video clip
+  (no distance sensor: the scale cue abstains) and the four still samples, one by one.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from app.vision.liveness.camera import CameraModel, eye_distance_px
+from app.vision.liveness.cues import planarity_measures
+from app.vision.liveness.decision import CHALLENGE, LEVELS, LIVE, SPOOF, STRICT, LivenessPolicy, TrackLiveness
+from app.vision.liveness.synth import IMPLAUSIBLE, PLAUSIBLE, SPECIES, AttackGenerator, LiveHeadSimulator
+
+WIDTH, HEIGHT = 640, 480
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _photos(faces_dir: Path, count: int, rng: np.random.Generator) -> list[Path]:
+    people = sorted(p for p in faces_dir.iterdir() if p.is_dir())
+    if not people:
+        raise FileNotFoundError(f"no identity folders in {faces_dir}")
+    picks = rng.choice(len(people), size=min(count, len(people)), replace=False)
+    return [sorted(people[i].glob("*.jpg"))[0] for i in sorted(picks)]
+
+
+class LandmarkReader:
+    """The terminal's detector and 5-point model on one frame: the widest face's landmarks or None."""
+
+    def __init__(self, models, min_face: int = 40):
+        from app import native
+
+        self.detector = native.FaceDetector()
+        self.shapes = native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks")))
+        self.min_face = min_face
+
+    def read(self, image: np.ndarray, upsample: int = 0) -> np.ndarray | None:
+        boxes, _, _ = self.detector.detect(image, downscale=1.0 if upsample else 0.0, upsample=upsample,
+                                           min_face=0 if upsample else self.min_face, threads=1)
+        if len(boxes) == 0:
+            return None
+        widest = boxes[[int(np.argmax(boxes[:, 2] - boxes[:, 0]))]]
+        return self.shapes.predict(image, widest)[0].astype(np.float64)
+
+
+REACTION_FRAMES = 12   # a person starts turning about half a second after the prompt appears
+
+
+@dataclass
+class Outcome:
+    live_at: int | None = None        # first frame that reached live (the card would show)
+    challenged_at: int | None = None  # first frame that asked to turn the head
+    final: str = "checking"
+
+
+def _decide(policy: LivenessPolicy, camera: CameraModel, landmarks, distances) -> Outcome:
+    """Run one sequence through a fresh track until it reaches live."""
+    track = TrackLiveness(policy, camera)
+    out = Outcome()
+    for k, (marks, d) in enumerate(zip(landmarks, distances)):
+        if marks is None:
+            continue
+        out.final = track.update(marks, d).state
+        if out.final == CHALLENGE and out.challenged_at is None:
+            out.challenged_at = k
+        if out.final == LIVE:
+            out.live_at = k
+            break
+    return out
+
+
+def _answer_turn(outcome: Outcome) -> int | None:
+    return None if outcome.challenged_at is None else outcome.challenged_at + REACTION_FRAMES
+
+
+def _non_affine_noise(detected: np.ndarray, truth: np.ndarray) -> float:
+    """Landmark noise (eye distances): the part of detected - true that no affine map explains."""
+    src = np.hstack([truth, np.ones((5, 1))])
+    coef, *_ = np.linalg.lstsq(src, detected, rcond=None)
+    residual = detected - src @ coef
+    # 10 coordinates, 6 absorbed by the affine fit
+    return float(np.sqrt((residual ** 2).sum() / 4) / np.sqrt(2) / eye_distance_px(truth))
+
+
+def _rate(accepted: list[bool]) -> float | None:
+    return None if not accepted else round(100.0 * sum(accepted) / len(accepted), 2)
+
+
+def evaluate_attacks(models, faces_dir: Path, seed: int, per_cell: int, frames: int, camera: CameraModel,
+                     policies: dict, cells_wanted=None) -> tuple[dict, float, list]:
+    rng = np.random.default_rng(seed)
+    reader = LandmarkReader(models)
+    photos = _photos(faces_dir, per_cell * 4, rng)
+    sources = []
+    for path in photos:
+        image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+        marks = reader.read(image, upsample=1) if image is not None else None
+        if marks is not None:
+            sources.append((path, image, marks))
+    generator = AttackGenerator(camera, seed=seed)
+    cells, noise, planarity = {}, [], []
+    k = 0
+    for species in SPECIES:
+        for mode in (PLAUSIBLE, IMPLAUSIBLE):
+            if cells_wanted and f"{species}/{mode}" not in cells_wanted:
+                continue
+            accepted = {lvl: [] for lvl in policies}
+            undetected = challenged = 0
+            for _ in range(per_cell):
+                _, image, marks = sources[k % len(sources)]
+                k += 1
+                seed_k = int(rng.integers(2 ** 62))
+                seq = generator.sequence(image, marks, species, mode, frames=frames, seed=seed_k)
+                detected = [reader.read(f) for f in seq.frames]
+                found = [i for i, m in enumerate(detected) if m is not None]
+                if len(found) < 3:
+                    undetected += 1
+                    continue
+                noise.extend(_non_affine_noise(detected[i], seq.truth[i]) for i in found)
+                planarity.append(planarity_measures(np.stack([detected[i] for i in found]))[0])
+                for lvl, policy in policies.items():
+                    outcome = _decide(policy, camera, detected, seq.distances_mm)
+                    if lvl == STRICT and outcome.live_at is None and outcome.final != SPOOF:
+                        # undecided: the attacker goes on and, when asked, tilts the picture
+                        longer = generator.sequence(image, marks, species, mode, frames=_strict_frames(policy),
+                                                    turn_from=_answer_turn(outcome), seed=seed_k)
+                        challenged += outcome.challenged_at is not None
+                        outcome = _decide(policy, camera, [reader.read(f) for f in longer.frames],
+                                          longer.distances_mm)
+                    accepted[lvl].append(outcome.live_at is not None)
+            cells[f"{species}/{mode}"] = {
+                "attacks": per_cell, "undetected": undetected, "challenged_strict": challenged,
+                "apcer_percent": {lvl: _rate(a) for lvl, a in accepted.items()},
+                "eye_mm": list(SPECIES[species].eye_mm),
+            }
+            _log(f"eval liveness: {species}/{mode}: {cells[f'{species}/{mode}']['apcer_percent']}")
+    return cells, float(np.median(noise)) if noise else 0.012, planarity
+
+
+def _strict_frames(policy: LivenessPolicy) -> int:
+    return policy.challenge_after + policy.challenge_frames + 5
+
+
+def evaluate_live(camera: CameraModel, seed: int, count: int, frames: int, noise: float, policies: dict,
+                  fps: float = 25.0) -> tuple[dict, list]:
+    rng = np.random.default_rng(seed + 1)
+    rejected = {lvl: [] for lvl in policies}
+    to_live = {lvl: [] for lvl in policies}
+    planarity, challenged = [], 0
+    for i in range(count):
+        # the device's true focal length differs from the configured one by the calibration error
+        true_camera = CameraModel(camera.focal_px * rng.uniform(0.97, 1.03), camera.width, camera.height)
+        sim = LiveHeadSimulator(true_camera, landmark_noise=noise, fps=fps)
+        still, seed_i = bool(i % 4 == 0), int(rng.integers(2 ** 62))
+        for lvl, policy in policies.items():
+            n = _strict_frames(policy) if lvl == STRICT else frames
+            seq = sim.sequence(n, still=still, seed=seed_i)
+            if lvl == STRICT:
+                planarity.append(planarity_measures(seq.landmarks[:frames])[0])
+            outcome = _decide(policy, camera, list(seq.landmarks), seq.distances_mm)
+            if lvl == STRICT and outcome.live_at is None and outcome.challenged_at is not None:
+                challenged += 1    # asked to turn: the person does, half a second later
+                seq = sim.sequence(n, still=still, turn_from=_answer_turn(outcome), seed=seed_i)
+                outcome = _decide(policy, camera, list(seq.landmarks), seq.distances_mm)
+            rejected[lvl].append(outcome.live_at is None)
+            if outcome.live_at is not None:
+                to_live[lvl].append(1000.0 * outcome.live_at / fps)
+    out = {"attempts": count, "frames": frames, "strict_frames": _strict_frames(policies[STRICT]), "fps": fps,
+           "landmark_noise_eye_distances": round(noise, 4), "still_share": 0.25,
+           "challenged_strict_percent": round(100.0 * challenged / count, 1),
+           "bpcer_percent": {lvl: _rate(r) for lvl, r in rejected.items()},
+           "ms_to_live_median": {lvl: (round(float(np.median(t)), 1) if t else None) for lvl, t in to_live.items()},
+           "ms_to_live_p95": {lvl: (round(float(np.percentile(t, 95)), 1) if t else None) for lvl, t in to_live.items()}}
+    return out, planarity
+
+
+def evaluate_video(models, video: Path, policies: dict, window: int = 25) -> dict:
+    """The clip's faces (real, moving; no sensor): planarity per window and the decisions."""
+    reader = LandmarkReader(models, min_face=60)
+    capture = cv2.VideoCapture(str(video))
+    marks = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        marks.append(reader.read(frame))
+    capture.release()
+    runs, current = [], []
+    for m in marks + [None]:
+        if m is not None and current and np.hypot(*(m.mean(0) - current[-1].mean(0))) > eye_distance_px(m):
+            runs.append(current)   # the face jumped (a cut): a new attempt
+            current = []
+        if m is None:
+            if current:
+                runs.append(current)
+            current = []
+        else:
+            current.append(m)
+    windows = [r[i:i + window] for r in runs for i in range(0, len(r) - window + 1, window)]
+    depth = [planarity_measures(np.stack(w))[0] for w in windows]
+    decisions = {lvl: _rate([_decide(p, CameraModel.for_frame(640, 360), w, [None] * len(w)).live_at is not None
+                             for w in windows])
+                 for lvl, p in policies.items()}
+    return {"video": video.name, "frames": len(marks), "frames_with_face": sum(m is not None for m in marks),
+            "windows": len(windows), "window_frames": window,
+            "planarity_depth_median": round(float(np.median(depth)), 4) if depth else None,
+            "windows_with_depth_percent": _rate([d >= policies[STRICT].depth_threshold for d in depth]),
+            "accepted_percent_without_sensor": decisions}
+
+
+def evaluate_samples(models, spoof_dir: Path, policies: dict) -> list:
+    from PIL import Image, ImageOps
+
+    reader = LandmarkReader(models, min_face=0)
+    out = []
+    for path in sorted(spoof_dir.rglob("*.jpg")):
+        with Image.open(path) as im:
+            orientation = im.getexif().get(0x0112, 1)
+            rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+        image = np.ascontiguousarray(rgb[:, :, ::-1])
+        scale = 640.0 / max(image.shape[:2])
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        marks = reader.read(small)
+        if marks is None:
+            marks = reader.read(small, upsample=1)
+        entry = {"file": str(path.relative_to(spoof_dir)), "label": path.parent.name, "exif_orientation": orientation,
+                 "face_found": marks is not None}
+        if marks is not None:
+            entry["eye_px_at_640"] = round(eye_distance_px(marks), 1)
+            camera = CameraModel.for_frame(small.shape[1], small.shape[0])
+            # a still photograph: no distance reading, no motion
+            entry["decision_without_sensor"] = {lvl: _state_after(p, camera, marks) for lvl, p in policies.items()}
+        out.append(entry)
+    return out
+
+
+def _state_after(policy, camera, marks, frames: int = 10) -> str:
+    track = TrackLiveness(policy, camera)
+    for _ in range(frames):
+        state = track.update(marks, None).state
+    return state
+
+
+def _auc(negatives: list, positives: list) -> float | None:
+    """P(a live sequence's depth > an attack's): how well planarity alone separates them."""
+    if not negatives or not positives:
+        return None
+    neg, pos = np.asarray(negatives), np.asarray(positives)
+    return round(float(((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())), 3)
+
+
+def evaluate_liveness(models, faces_dir: Path, extras_dir: Path | None, seed: int = 9, per_cell: int = 20,
+                      frames: int = 25, live_count: int = 400, cells=None) -> dict:
+    known = [f"{species}/{mode}" for species in SPECIES for mode in (PLAUSIBLE, IMPLAUSIBLE)]
+    unknown = sorted(set(cells or ()) - set(known))
+    if unknown:
+        raise ValueError(f"unknown attack cell(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    camera = CameraModel.for_frame(WIDTH, HEIGHT)
+    policies = {lvl: LivenessPolicy.for_level(lvl) for lvl in LEVELS}
+    _log(f"eval liveness: rendering {(len(cells) if cells else 8) * per_cell} attacks x {frames} frames …")
+    cells, noise, attack_depth = evaluate_attacks(models, faces_dir, seed, per_cell, frames, camera, policies, cells)
+    live, live_depth = evaluate_live(camera, seed, live_count, frames, noise, policies)
+    overall = {}
+    for lvl in policies:
+        rates = [c["apcer_percent"][lvl] for c in cells.values() if c["apcer_percent"][lvl] is not None]
+        overall[lvl] = {"apcer_percent_all_attacks": round(float(np.mean(rates)), 2) if rates else None,
+                        "apcer_percent_worst_cell": max(rates) if rates else None,
+                        "bpcer_percent": live["bpcer_percent"][lvl]}
+    out = {"seed": seed, "camera": {"width": WIDTH, "height": HEIGHT, "focal_px": round(camera.focal_px, 1),
+                                    "model": "IMX219, 77 deg diagonal"},
+           "summary": overall, "attacks": cells, "bona_fide_simulated": live,
+           "planarity": {"attack_depth_median": round(float(np.median(attack_depth)), 4) if attack_depth else None,
+                         "live_depth_median": round(float(np.median(live_depth)), 4),
+                         "auc_live_above_attack": _auc(attack_depth, live_depth),
+                         "used_in_decision": False}}
+    if extras_dir is not None:
+        video = extras_dir / "video" / "short_hamilton_clip.mp4"
+        if video.exists():
+            _log("eval liveness: video clip …")
+            out["bona_fide_video"] = evaluate_video(models, video, policies)
+        spoof = extras_dir / "spoof"
+        if spoof.exists():
+            out["samples"] = evaluate_samples(models, spoof, policies)
+    return out

@@ -1,0 +1,12 @@
+"""Liveness (anti-spoofing): refuse photos and screens held up to the terminal.
+
+`cues`: scale vs TOF distance, planarity of the landmark tracks; `decision`: the per-track state
+(`LivenessMonitor` for a pipeline); `synth`: seedable synthetic attacks and live heads;
+`audit`: the snapshot and audit entry of a refused attempt.
+"""
+
+from .camera import CameraModel, calibrate_focal_px
+from .decision import CHECKING, LEVELS, LIVE, OFF, SPOOF, LivenessMonitor, LivenessPolicy, LivenessResult, TrackLiveness
+
+__all__ = ["CHECKING", "LEVELS", "LIVE", "OFF", "SPOOF", "CameraModel", "LivenessMonitor", "LivenessPolicy",
+           "LivenessResult", "TrackLiveness", "calibrate_focal_px"]

@@ -1,0 +1,238 @@
+"""The liveness decision for one track, from its cues over the frames seen so far.
+
+States (what the screen shows):
+- ``checking``: not enough evidence yet (nothing shown; the confirm card waits);
+- ``challenge``: strict level, the size fits but no depth was seen: "请缓慢转头" (turn slowly);
+- ``live``: the recognition may become a confirm card;
+- ``spoof``: "活体检测未通过"; sticky for the track (moving the picture about does not retry).
+
+The TOF beam measures whatever is on the camera axis, so a reading is taken as a face's only
+while the face covers the frame centre (`on_beam`); a face elsewhere while the sensor reads is
+"off_centre" ("请正对屏幕中央") and waits: a small picture held off-axis cannot borrow the
+distance of the person holding it, and a second face cannot pass for want of a reading.
+
+Levels:
+- ``off``: every track is live at once.
+- ``normal``: a face whose size does not fit the TOF distance is a spoof; live = the size fits
+  over `min_frames` frames. Without a sensor (none fitted, and no reading given) the scale cue
+  abstains and the track is live after `min_frames` frames: nothing is caught then.
+- ``strict``: a narrower range of eye distances, and depth must be seen as well: the planarity
+  cue over the last `window` frames at `min_distance_mm` or farther (closer, a tilting picture's
+  perspective looks like depth). Natural head motion often shows it; when it has not after
+  `challenge_after` frames the person is asked to turn the head; no depth within
+  `challenge_frames` more frames is a spoof. No sensor reading: no decision (no confirm card).
+
+At the normal level the planarity cue is computed and reported but does not decide: with the
+5-point landmarks (four eye corners and the nose base, ~2 cm of depth between them) natural
+sway and a hand-held picture's tilt give overlapping figures; only a deliberate turn separates
+them (`daka eval liveness`). A life-size picture at the right distance passes the normal level:
+that is its stated limit.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from .camera import CameraModel, eye_distance_px
+from .cues import CONSISTENT, DEPTH, INCONSISTENT, PlanarityEvidence, ScaleEvidence, planarity_cue, scale_cue
+
+OFF, NORMAL, STRICT = "off", "normal", "strict"
+LEVELS = (OFF, NORMAL, STRICT)
+CHECKING, CHALLENGE, LIVE, SPOOF = "checking", "challenge", "live", "spoof"
+
+# state (or reason) -> (zh_CN, en) for the screen
+MESSAGES: dict[str, tuple[str, str]] = {
+    CHECKING: ("", ""),
+    CHALLENGE: ("请缓慢转头", "Please turn your head slowly"),
+    "too_close": ("请稍微后退", "Please step back a little"),
+    "off_centre": ("请正对屏幕中央", "Please centre your face"),
+    LIVE: ("", ""),
+    SPOOF: ("活体检测未通过", "Liveness check failed"),
+}
+
+
+@dataclass(frozen=True)
+class LivenessPolicy:
+    level: str = NORMAL
+    eye_mm_range: tuple[float, float] = (49.0, 80.0)
+    min_frames: int = 3               # frames of fitting size before live
+    window: int = 25                  # frames the planarity cue looks back over
+    planarity_min_frames: int = 12
+    depth_threshold: float = 0.011   # rank-2 residual (eye distances) that counts as depth
+    flat_depth: float = 0.005        # below this a tilted face is a plane
+    turn_threshold: float = 0.015    # anisotropy spread of a plane that visibly tilted
+    min_distance_mm: float = 350.0   # strict: depth only counts this far from the camera or farther
+    challenge_after: int = 15         # strict: frames without depth before asking to turn
+    challenge_frames: int = 75        # strict: frames allowed to answer the challenge
+
+    @classmethod
+    def for_level(cls, level: str, **overrides) -> "LivenessPolicy":
+        if level not in LEVELS:
+            raise ValueError(f"unknown liveness level {level!r} (one of {', '.join(LEVELS)})")
+        base = {"level": level}
+        if level == STRICT:
+            base.update(eye_mm_range=(53.0, 75.0), min_frames=6)
+        base.update(overrides)
+        return cls(**base)
+
+
+@dataclass(frozen=True)
+class LivenessResult:
+    state: str
+    reason: str            # off / scale / size_fits / no_sensor / depth / too_close / off_centre / challenge / challenge_timeout / waiting
+    frames: int
+    scale: ScaleEvidence | None = None
+    planarity: PlanarityEvidence | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.state == LIVE
+
+    def message(self, language: str = "zh_CN") -> str:
+        """What the screen says about this face ("" = nothing)."""
+        zh, en = MESSAGES.get(self.reason) if self.state == CHECKING and self.reason in MESSAGES else MESSAGES[self.state]
+        return zh if language.startswith("zh") else en
+
+    def as_dict(self) -> dict:
+        return {"state": self.state, "reason": self.reason, "frames": self.frames,
+                "scale": self.scale.as_dict() if self.scale else None,
+                "planarity": self.planarity.as_dict() if self.planarity else None}
+
+
+def on_beam(landmarks: np.ndarray, camera: CameraModel) -> bool:
+    """Is the face where the TOF beam points (the camera axis: the frame centre)?
+
+    The face region is taken as the eye-nose centre +- 1.3 eye distances across and 1.6 down/up
+    (about the detector's box): the beam's spot must fall on it.
+    """
+    p = np.asarray(landmarks, np.float64).reshape(5, 2)
+    eye = max(eye_distance_px(p), 1.0)
+    dx, dy = p.mean(axis=0) - np.array([camera.width / 2, camera.height / 2])
+    return abs(dx) <= 1.3 * eye and abs(dy) <= 1.6 * eye
+
+
+class TrackLiveness:
+    """Accumulates one track's landmarks and distances; `update` gives the decision so far."""
+
+    def __init__(self, policy: LivenessPolicy, camera: CameraModel):
+        self.policy = policy
+        self.camera = camera
+        self.landmarks: deque = deque(maxlen=policy.window)
+        self.distances: deque = deque(maxlen=policy.window)
+        self.frames = 0
+        self.depth_seen = False
+        self.sensor_seen = False
+        self.on_beam = True
+        self.result = LivenessResult(CHECKING, "waiting", 0)
+
+    def update(self, landmarks: np.ndarray, distance_mm: float | None,
+               sensor_present: bool | None = None) -> LivenessResult:
+        """One view of the face. `distance_mm`: the TOF reading (None = none for this face);
+        `sensor_present` (default: a reading was given): a sensor is reading, even if not this
+        face (another face is in front of it): then the scale cue cannot be skipped."""
+        p = self.policy
+        self.frames += 1
+        if p.level == OFF:
+            self.result = LivenessResult(LIVE, "off", self.frames)
+            return self.result
+        marks = np.asarray(landmarks, np.float64).reshape(5, 2)
+        self.sensor_seen |= distance_mm is not None if sensor_present is None else bool(sensor_present)
+        # the beam measures whatever is on the camera axis: a reading belongs to a face only when
+        # the face is there (else a small picture held off-axis would borrow the holder's distance)
+        self.on_beam = on_beam(marks, self.camera)
+        self.landmarks.append(marks)
+        self.distances.append(distance_mm if self.on_beam else None)
+        if self.result.state == SPOOF:   # sticky
+            self.result = LivenessResult(SPOOF, self.result.reason, self.frames, self.result.scale, self.result.planarity)
+            return self.result
+        marks = np.stack(self.landmarks)
+        scale = scale_cue(marks, list(self.distances), self.camera, p.eye_mm_range, p.min_frames)
+        plane = planarity_cue(marks, p.planarity_min_frames, p.depth_threshold, p.turn_threshold, p.flat_depth)
+        if plane.verdict == DEPTH and self._far_enough():
+            self.depth_seen = True
+        state, reason = self._decide(scale, plane)
+        self.result = LivenessResult(state, reason, self.frames, scale, plane)
+        return self.result
+
+    def _far_enough(self) -> bool:
+        near = [d for d in self.distances if d]
+        return bool(near) and float(np.median(near)) >= self.policy.min_distance_mm
+
+    def _decide(self, scale: ScaleEvidence, plane: PlanarityEvidence) -> tuple[str, str]:
+        p = self.policy
+        if scale.verdict == INCONSISTENT:
+            return SPOOF, "scale"
+        no_sensor = self.frames >= p.min_frames and not self.sensor_seen
+        if p.level == NORMAL:
+            if scale.verdict == CONSISTENT:
+                return LIVE, "size_fits"
+            if no_sensor:
+                return LIVE, "no_sensor"    # the scale cue abstains: nothing is caught
+            return CHECKING, "waiting" if self.on_beam else "off_centre"
+        # strict: a fitting size and depth seen far enough from the camera
+        if no_sensor:
+            return CHECKING, "no_sensor"
+        if not self.on_beam and scale.verdict != CONSISTENT:
+            return CHECKING, "off_centre"
+        if scale.verdict == CONSISTENT and self.depth_seen:
+            return LIVE, "depth"
+        if self.frames >= p.challenge_after + p.challenge_frames:
+            return SPOOF, "challenge_timeout"
+        if scale.verdict == CONSISTENT and not self._far_enough():
+            return CHECKING, "too_close"
+        if self.frames >= p.challenge_after:
+            return CHALLENGE, "challenge"
+        return CHECKING, "waiting"
+
+
+class LivenessMonitor:
+    """Liveness for every track of a pipeline: one `TrackLiveness` per track id.
+
+    The TOF distance belongs to the face in front of the sensor: the largest face (the sensor's
+    beam is on the camera axis, and the person using the terminal is the nearest). Other faces
+    get no distance: their scale cue abstains.
+    """
+
+    def __init__(self, policy: LivenessPolicy, camera_focal_px_at_640: float = 0.0, sensor_fitted: bool = False):
+        self.policy = policy
+        self.focal_px_at_640 = camera_focal_px_at_640
+        # fitted: a frame without a reading means nothing was measured (the beam absorbed or
+        # deflected by what is held up), never "no sensor": the scale cue cannot be skipped
+        self.sensor_fitted = sensor_fitted
+        self._tracks: dict[int, TrackLiveness] = {}
+        self._camera: CameraModel | None = None
+
+    def camera_for(self, width: int, height: int) -> CameraModel:
+        if self._camera is None or (self._camera.width, self._camera.height) != (width, height):
+            self._camera = CameraModel.for_frame(width, height, self.focal_px_at_640)
+        return self._camera
+
+    def update(self, frame_shape, tracks, distance_mm: float | None, usable=None) -> dict[int, LivenessResult]:
+        """tracks: objects with `.id`, `.landmarks`, `.width` and `.missed`; returns {id: result}.
+
+        `usable` (one bool per track): views good enough to judge (the quality check passed); a
+        face half out of the frame or turned away gives landmarks that would mislead the cues.
+        """
+        camera = self.camera_for(frame_shape[1], frame_shape[0])
+        live_ids = {t.id for t in tracks}
+        for gone in set(self._tracks) - live_ids:
+            del self._tracks[gone]
+        nearest = max(tracks, key=lambda t: t.width).id if tracks else None
+        out = {}
+        for i, t in enumerate(tracks):
+            state = self._tracks.get(t.id)
+            if state is None:
+                state = self._tracks[t.id] = TrackLiveness(self.policy, camera)
+            # followed without a detection (the landmarks may be on nothing), or a poor view
+            if t.missed or (usable is not None and not usable[i]):
+                out[t.id] = state.result
+                continue
+            out[t.id] = state.update(t.landmarks, distance_mm if t.id == nearest else None,
+                                     sensor_present=self.sensor_fitted or distance_mm is not None)
+        return out
+
+    def reset(self) -> None:
+        self._tracks.clear()
