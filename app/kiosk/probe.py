@@ -1,0 +1,68 @@
+"""Frame intervals of the UI thread, split into our own time and the OS scheduler's.
+
+A long interval between two frames is either the UI thread busy or waiting on something
+(our fault: a blocking call, a held lock or GIL) or the thread ready to run but not given a
+core (the machine is shared: not our fault). Linux counts the second per thread in
+/proc/self/task/<tid>/schedstat (time spent waiting on a run queue); subtracting it from
+the wall-clock interval leaves the time the UI thread was blocked by this process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _schedstat_path() -> Path | None:
+    path = Path(f"/proc/self/task/{threading.get_native_id()}/schedstat")
+    return path if path.exists() else None
+
+
+@dataclass
+class FrameProbe:
+    """Call `frame()` once per UI frame, on the UI thread."""
+
+    intervals: list[float] = field(default_factory=list)   # wall seconds between frames
+    own: list[float] = field(default_factory=list)         # the same minus run-queue waits
+    _last: float | None = None
+    _last_wait: float = 0.0
+    _path: Path | None = None
+
+    def frame(self) -> None:
+        now = time.perf_counter()
+        if self._path is None:
+            self._path = _schedstat_path() or Path("/nonexistent")
+        wait = self._runqueue_wait()
+        if self._last is not None:
+            dt = now - self._last
+            self.intervals.append(dt)
+            self.own.append(max(0.0, dt - (wait - self._last_wait)))
+        self._last, self._last_wait = now, wait
+
+    def _runqueue_wait(self) -> float:
+        try:
+            return int(self._path.read_text().split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def reset(self) -> None:
+        self.intervals.clear()
+        self.own.clear()
+        self._last = None
+
+    def summary(self) -> dict:
+        if not self.intervals:
+            return {"frames": 0}
+        ordered = sorted(self.intervals)
+        median = ordered[len(ordered) // 2]
+        return {
+            "frames": len(self.intervals),
+            "fps_median": round(1.0 / median, 1) if median > 0 else None,
+            "fps_mean": round(len(self.intervals) / sum(self.intervals), 1),
+            "worst_interval_ms": round(1000 * ordered[-1], 1),
+            "p99_interval_ms": round(1000 * ordered[int(0.99 * (len(ordered) - 1))], 1),
+            "worst_own_interval_ms": round(1000 * max(self.own), 1),
+            "schedstat": self._path is not None and self._path.exists(),
+        }
