@@ -83,8 +83,14 @@ class Kiosk:
         t0 = time.monotonic()
         while not condition():
             if time.monotonic() - t0 > timeout:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what} "
-                                     f"(screen {self.screen}, status {self.terminal.status()['camera']})")
+                update = self.app.latest_update
+                seen = [(t.track_id, t.quality.reason, t.recognition and t.recognition.reason,
+                         t.recognition and round(t.recognition.similarity, 3)) for t in update.result.tracks] \
+                    if update else None
+                raise AssertionError(f"timed out after {timeout} s waiting for {what} (screen {self.screen}, "
+                                     f"camera {self.terminal.status()['camera']}, last tracks {seen}, "
+                                     f"vision frames {self.terminal.worker.processed}, flow {vars(self.app.flow)}, "
+                                     f"cards {update and list(update.cards)})")
             self.pump()
         return time.monotonic() - t0
 
@@ -113,6 +119,7 @@ class Kiosk:
 
     def close(self) -> None:
         self.app.detach()
+        self.app.dispatch("on_stop")   # kv's `app` proxy forgets this app only on its on_stop
         if self.app.root is not None and self.app.root.parent is not None:
             self.window.remove_widget(self.app.root)
         self.terminal.stop()

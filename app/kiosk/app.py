@@ -87,6 +87,7 @@ class KioskApp(App):
         return self.manager
 
     def on_start(self):
+        self.root_window.bind(on_request_close=self.on_request_close)
         logger.info("kiosk window ready ({}x{})", *SCREEN_SIZE)
 
     def detach(self) -> None:
@@ -95,6 +96,8 @@ class KioskApp(App):
             event.cancel()
         self._vision_trigger.cancel()
         self._presence_trigger.cancel()
+        if self.root_window is not None:
+            self.root_window.unbind(on_request_close=self.on_request_close)
 
     def on_request_close(self, *args):
         logger.info("window closed: stopping")

@@ -77,6 +77,7 @@ class ClockInFlow:
         self.submitting = False
         self._screen_until: float | None = None
         self._settled: set[int] = set()      # tracks that had their card, result or dismissal
+        self._told_unknown: set[int] = set() # tracks told "not recognised" (may still be recognised later)
         self._not_me: set[tuple[int, int]] = set()
         self._quiet: dict[int, float] = {}   # staff id -> not asked again before this time
         self._unknown_since: dict[int, float] = {}
@@ -112,20 +113,22 @@ class ClockInFlow:
             return
         for t in tracks:
             rec = t.recognition
-            if t.track_id in self._settled or rec is None or rec.known or not t.quality.ok:
+            if t.track_id in self._settled or t.track_id in self._told_unknown or rec is None \
+                    or rec.known or not t.quality.ok:
                 continue
             if rec.reason in ("below_threshold", "low_margin", "empty_gallery"):
                 since = self._unknown_since.setdefault(t.track_id, now)
                 if now - since >= self.times.unknown_s:
-                    self._settled.add(t.track_id)
+                    self._told_unknown.add(t.track_id)
                     self._show(Outcome(UNKNOWN), now)
                     return
 
     def presence(self, present: bool | None, now: float) -> None:
         """The distance sensor's debounced presence (None: no sensor answering)."""
+        if present or self._present:   # someone is near, or has just left: count from now
+            self._last_activity = now
         self._present = present
         if present:
-            self._last_activity = now
             if self.screen == IDLE:
                 self._go(LIVE, now)
 
@@ -188,6 +191,8 @@ class ClockInFlow:
             if self.screen == CONFIRM and self.pending is not None:
                 self._settle(self.pending, now)   # the card timed out: not again for this face
             self._back_to_live(now)
+        if self._present:
+            self._last_activity = now
         if self.screen == LIVE:
             nobody = self._present is False if self.have_sensor and self._present is not None else True
             if nobody and now - self._last_activity >= self.times.idle_s:

@@ -109,6 +109,7 @@ class Terminal:
         self._housekeeper: threading.Thread | None = None
         self._last_recognition: dt.datetime | None = None
         self._last_status: dict = {}
+        self._present: bool | None = None
         self._applied: dict = {}
         self.ui_attached = False   # True: the window pings the watchdog (proves the UI thread alive)
         self.started = self.stopped = False
@@ -215,6 +216,9 @@ class Terminal:
             listener(update)
 
     def _on_reading(self, reading, present: bool) -> None:
+        if present == self._present:
+            return
+        self._present = present
         for listener in self._presence_listeners:
             listener(present)
 
