@@ -148,3 +148,17 @@ def test_no_camera_and_back(flow):
 def test_liveness_failure_is_a_result(flow):
     flow.liveness_failed(1.0, track_id=3)
     assert flow.screen == F.RESULT and flow.outcome.kind == F.LIVENESS
+
+
+def test_every_font_size_of_the_screens_is_warmed_up():
+    import re
+    from pathlib import Path
+
+    import app.kiosk as kiosk
+
+    sizes = set()
+    for kv in (Path(kiosk.__file__).parent / "screens").glob("*.kv"):
+        sizes |= {int(v) for v in re.findall(r"font_size: (\d+)", kv.read_text(encoding="utf-8"))}
+    source = (Path(kiosk.__file__).parent / "app.py").read_text(encoding="utf-8")
+    warmed = {int(v) for v in re.search(r"FONT_SIZES = \(([\d, ]+)\)", source).group(1).split(",")}
+    assert sizes <= warmed, f"font sizes not opened at start: {sorted(sizes - warmed)}"

@@ -134,3 +134,18 @@ def test_headless_run_stops_on_sigterm(instance, photos, tmp_path):
         child.close()
     assert "headless: no window" in child.log and "terminal stopped" in child.log
     assert "kivy" not in child.log.lower()
+
+
+@pytest.mark.slow
+def test_bench_ui_prints_the_figures(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "app.cli.main", "--instance", str(tmp_path), "bench", "ui",
+                           "--json", "--seconds", "2", "--walkups", "2"], capture_output=True, text=True,
+                          timeout=600, env={k: v for k, v in os.environ.items() if k != "DISPLAY"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import json
+
+    result = json.loads(proc.stdout)
+    assert result["live_recognising"]["descriptors_per_s"] > 1
+    assert result["live_empty_scene"]["descriptors_per_s"] == 0
+    assert result["walk_ups"]["count"] >= 1 and result["walk_ups"]["results"] == ["success"]
+    assert set(result["targets"]) >= {"ui_fps_median_ge_30", "tap_to_success_le_150ms"}

@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     store_bench.add_argument("--confirms", type=int, default=2000, help="timed confirm calls")
     store_bench.add_argument("--postgres", default="auto",
                              help="PostgreSQL URL, 'auto' = start a throw-away server, 'off' = skip")
+    # -- kiosk (daka bench ui) --
+    ui_bench = bsub.add_parser("ui", help="kiosk UI frames/s and latencies offscreen while recognising")
+    ui_bench.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    ui_bench.add_argument("--seconds", type=float, default=8.0, help="seconds of live view measured")
+    ui_bench.add_argument("--walkups", type=int, default=8, help="face appears / tap / success rounds")
     enroll = sub.add_parser("enroll", help="enrol photos named 工号_姓名.jpg from a folder or a zip")
     enroll.add_argument("path", metavar="DIR|ZIP", help="folder (searched recursively) or zip archive")
     sub.add_parser("reindex", help="recompute every face template with the current model")
@@ -157,6 +162,8 @@ def cmd_models(args) -> int:
 def cmd_bench(args) -> int:
     if args.bench_command == "store":
         return cmd_bench_store(args)
+    if args.bench_command == "ui":
+        return cmd_bench_ui(args)
     from app.bench import native as bench_native
     from app.fonts import find_cjk_font
     from app.models import resolve
@@ -166,6 +173,17 @@ def cmd_bench(args) -> int:
     if args.bench_command == "pipeline":
         return cmd_bench_pipeline(args, config, models)
     result = bench_native.run(models, find_cjk_font(config.ui.font or None), repeat=max(3, args.repeat))
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_bench_ui(args) -> int:
+    from app.bench import ui as bench_ui
+    from app.models import resolve
+
+    _, config = _load(args, create=False)
+    models = resolve(config.models.dir or None, verify=config.models.verify)
+    result = bench_ui.run(models, seconds=max(1.0, args.seconds), walkups=max(1, args.walkups))
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return EXIT_OK
 

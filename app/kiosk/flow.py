@@ -179,6 +179,13 @@ class ClockInFlow:
             self._last_activity = now
             self._go(LIVE, now)
 
+    def forget(self) -> None:
+        """Forget who was asked already (a new round: the bench, or leaving the admin screens)."""
+        self._settled.clear()
+        self._told_unknown.clear()
+        self._not_me.clear()
+        self._quiet.clear()
+
     def dismiss(self, now: float) -> None:
         """A tap on a result: back to the live view at once."""
         if self.screen == RESULT:

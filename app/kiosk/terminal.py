@@ -68,7 +68,7 @@ def local_ip() -> str | None:
 
 class Terminal:
     def __init__(self, config, instance, *, source: str | None = None, sensor_port: str | None = None,
-                 pin_factory=None, models=None):
+                 pin_factory=None, models=None, camera=None):
         from app.attendance import build_scheduler, open_attendance
         from app.hardware.camera import camera_from_config
         from app.hardware.gpio import TerminalGpio
@@ -93,7 +93,7 @@ class Terminal:
         self.library = FaceLibrary(self.store, self.engine, self.gallery, instance.photos_dir, config.library,
                                    max_bytes=config.storage.photo_max_mb * 1024 * 1024)
         self.pipeline = VisionPipeline.from_config(models, config, self.gallery)
-        self.camera = camera_from_config(config.camera, source)
+        self.camera = camera or camera_from_config(config.camera, source)
         self.sensor = sensor_from_config(config.sensor, sensor_port, on_reading=self._on_reading)
         self.gpio = TerminalGpio(config.gpio, pin_factory)
         self.scheduler = build_scheduler(config, self.attendance)
@@ -110,6 +110,7 @@ class Terminal:
         self._last_recognition: dt.datetime | None = None
         self._last_status: dict = {}
         self._present: bool | None = None
+        self.descriptors_computed = 0
         self._applied: dict = {}
         self.ui_attached = False   # True: the window pings the watchdog (proves the UI thread alive)
         self.started = self.stopped = False
@@ -207,6 +208,7 @@ class Terminal:
 
     # -- vision thread ---------------------------------------------------------------------------
     def _on_result(self, result) -> None:
+        self.descriptors_computed += result.recognised
         ids = {t.recognition.staff_id for t in result.tracks if t.recognition is not None and t.recognition.known}
         if ids:
             self._last_recognition = dt.datetime.now(dt.UTC)
