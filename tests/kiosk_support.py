@@ -103,6 +103,25 @@ class Kiosk:
         touch.touch_down()
         touch.touch_up()
 
+    def long_press(self, widget, seconds: float = 2.3) -> None:
+        from kivy.tests.common import UnitTestTouch
+
+        self.pump(2)
+        touch = UnitTestTouch(*widget.to_window(widget.center_x, widget.center_y))
+        touch.touch_down()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            self.pump()
+        touch.touch_up()
+        self.pump(2)
+
+    def type_digits(self, keypad, digits: str) -> None:
+        """Tap the digits, then 确定."""
+        keys = {k.key: k for k in keypad.children}
+        for digit in digits:
+            self.tap(keys[digit])
+        self.tap(keys["ok"])
+
     def widget(self, screen: str, wid: str):
         return self.app.screens[screen].ids[wid]
 

@@ -34,7 +34,7 @@ def terminal_for(make_config, instance, models, photos):
     """A started terminal on a fresh instance with obama.jpg enrolled as E001 奥巴马."""
     made = []
 
-    def build(source: str, *, sensor_port=None, **sections):
+    def build(source: str, *, sensor_port=None, staff="E001_奥巴马.jpg", **sections):
         from app.hardware.gpio import make_pin_factory
         from app.kiosk.terminal import Terminal
 
@@ -43,7 +43,7 @@ def terminal_for(make_config, instance, models, photos):
         factory = make_pin_factory("mock")
         terminal = Terminal(config, instance, models=models, pin_factory=factory, sensor_port=sensor_port)
         terminal.pin_factory = factory
-        enrol(terminal, photos["obama.jpg"], "E001_奥巴马.jpg")
+        enrol(terminal, photos["obama.jpg"], staff)
         made.append(terminal)
         return terminal.start()
     yield build
@@ -227,5 +227,100 @@ def test_ui_thread_is_not_blocked_while_recognising(terminal_for, photos, font, 
         assert recognised >= 10, "recognition was not running"
         assert summary["frames"] >= 40
         assert summary["worst_own_interval_ms"] <= 100, summary
+    finally:
+        kiosk.close()
+
+
+def test_on_device_admin(terminal_for, photos, font, scene):
+    """Long press, PIN, enrol by capture with the keypad, network QR, threshold, self-test."""
+    from app.store import FaceTemplate, Setting
+
+    terminal = terminal_for(scene(photos["obama2.jpg"]), staff="1001_奥巴马.jpg", ui={"admin_pin": "2468"})
+    kiosk = Kiosk(terminal, font, FlowTimes(confirm_s=60))
+    try:
+        kiosk.pump_until(lambda: kiosk.app.latest_update is not None, what="vision")
+        kiosk.app.flow.forget()
+        kiosk.app.manager.current = "live"
+        kiosk.long_press(kiosk.widget("live", "admin_zone"))
+        kiosk.pump_until(lambda: kiosk.screen == "admin_pin", timeout=3, what="the PIN screen")
+        pin = kiosk.widget("admin_pin", "keypad")
+        kiosk.type_digits(pin, "1111")
+        assert kiosk.screen == "admin_pin" and kiosk.app.screens["admin_pin"].message == "密码错误"
+        kiosk.type_digits(pin, "2468")
+        kiosk.pump_until(lambda: kiosk.screen == "admin_menu", timeout=3, what="the admin menu")
+        assert_not_blank(kiosk.screenshot("admin_menu"), "admin menu")
+
+        # enrol by capture: staff no on the keypad, three captures
+        kiosk.tap(kiosk.widget("admin_menu", "enrol"))
+        kiosk.pump_until(lambda: kiosk.screen == "admin_enrol", timeout=3, what="enrol")
+        enrol_screen = kiosk.app.screens["admin_enrol"]
+        kiosk.type_digits(kiosk.widget("admin_enrol", "keypad"), "9999")
+        kiosk.pump_until(lambda: "未登记" in enrol_screen.message, timeout=5, what="unknown staff no")
+        keypad = kiosk.widget("admin_enrol", "keypad")
+        keypad.value = ""
+        kiosk.type_digits(keypad, "1001")
+        kiosk.pump_until(lambda: enrol_screen.step == "capture", timeout=5, what="the capture step")
+        kiosk.pump_until(lambda: enrol_screen.quality_text == "可以拍照", what="a good view")
+        assert_not_blank(kiosk.screenshot("admin_enrol"), "enrol preview")
+        while enrol_screen.done_count < 3:
+            before = enrol_screen.done_count
+            kiosk.pump_until(lambda: enrol_screen.quality_text == "可以拍照" and not enrol_screen.busy,
+                             what="a good view")
+            kiosk.tap(kiosk.widget("admin_enrol", "capture"))
+            kiosk.pump_until(lambda: not enrol_screen.busy, timeout=10, what="the enrolment")
+            assert enrol_screen.done_count >= before, enrol_screen.message
+        assert enrol_screen.step == "done" and "已登记 3 张" in enrol_screen.message
+        with terminal.store.session() as s:
+            assert s.query(FaceTemplate).count() == 4
+
+        # network: the admin URL as text and a QR code
+        kiosk.app.go_admin("admin_network")
+        kiosk.pump(2)
+        network = kiosk.app.screens["admin_network"]
+        ip = terminal.status()["ip"]
+        if ip:
+            assert network.url == f"http://{ip}:{terminal.config.admin.port}/"
+            assert kiosk.widget("admin_network", "qr").texture is not None
+        assert_not_blank(kiosk.screenshot("admin_network"), "network")
+
+        # settings: the threshold goes up one step, stored, audited and applied
+        kiosk.app.go_admin("admin_settings")
+        settings = kiosk.app.screens["admin_settings"]
+        before = terminal.pipeline.rule.threshold
+        kiosk.tap(kiosk.widget("admin_settings", "higher"))
+        kiosk.pump_until(lambda: settings.message == "已保存", timeout=5, what="the saved setting")
+        assert terminal.pipeline.rule.threshold == pytest.approx(before + 0.005)
+        kiosk.tap(kiosk.widget("admin_settings", "sound"))
+        kiosk.pump_until(lambda: settings.message == "已保存" and not terminal.sound, timeout=5, what="sound off")
+        with terminal.store.session() as s:
+            stored = {r.key: r.value for r in s.query(Setting)}
+        assert stored["recognition.threshold"] == str(round(before + 0.005, 3)) and stored["ui.sound"] == "false"
+        assert_not_blank(kiosk.screenshot("admin_settings"), "settings")
+
+        # self-test: the outputs are exercised and the report names every part
+        kiosk.app.go_admin("admin_selftest")
+        selftest = kiosk.app.screens["admin_selftest"]
+        buzzer = terminal.pin_factory.pin(MOCK_PINS["buzzer_pin"])
+        beeps = len(buzzer.states)
+        kiosk.tap(kiosk.widget("admin_selftest", "run"))
+        kiosk.pump_until(lambda: "database" in selftest.report, timeout=10, what="the self-test")
+        assert "OK  camera" in selftest.report and "OK  database" in selftest.report
+        assert len(buzzer.states) > beeps
+        assert_not_blank(kiosk.screenshot("admin_selftest"), "self-test")
+
+        kiosk.app.go_admin("admin_menu")
+        kiosk.tap(kiosk.widget("admin_menu", "exit"))
+        kiosk.pump(2)
+        assert kiosk.screen in ("live", "confirm")
+    finally:
+        kiosk.close()
+
+
+def test_long_press_without_a_pin_keeps_the_admin_closed(terminal_for, font):
+    terminal = terminal_for("test://?width=640&height=480&fps=15")
+    kiosk = Kiosk(terminal, font, FlowTimes(idle_s=60))
+    try:
+        kiosk.long_press(kiosk.widget("live", "admin_zone"))
+        assert kiosk.screen == "live" and kiosk.app.notice_text == "未设置管理密码"
     finally:
         kiosk.close()

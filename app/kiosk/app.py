@@ -26,6 +26,7 @@ from .window import SCREEN_SIZE
 
 #: Font sizes used by the .kv files (opened at start, see `_warm_up_fonts`).
 FONT_SIZES = (13, 14, 15, 18, 20, 22, 26, 30, 34, 40, 96)
+ADMIN_IDLE_S = 90   # the admin screens close after this long without a touch
 
 
 class KioskApp(App):
@@ -36,6 +37,7 @@ class KioskApp(App):
     network_text = StringProperty("")
     sync_text = StringProperty("")
     hint_text = StringProperty("")
+    notice_text = StringProperty("")      # a short message that clears itself
     countdown = NumericProperty(0)
     terminal = ObjectProperty(None, allownone=True)
 
@@ -46,13 +48,17 @@ class KioskApp(App):
         self.font = font
         self.lang = terminal.language
         self.device_name = terminal.device_name
-        self.flow = flow or F.ClockInFlow(have_sensor=terminal.sensor is not None)
+        ui = terminal.config.ui
+        self.flow = flow or F.ClockInFlow(F.FlowTimes(confirm_s=ui.confirm_seconds, result_s=ui.result_seconds,
+                                                      idle_s=ui.idle_seconds), have_sensor=terminal.sensor is not None)
         self.probe = probe
         self.tz = ZoneInfo(terminal.config.device.timezone)
         self.latest_update: F.VisionUpdate | None = None
         self._incoming: F.VisionUpdate | None = None
         self._presence: list[bool | None] = []
-        self._seen_changes = -1
+        self._seen = None
+        self.admin_screen: str | None = None   # an on-device admin screen, shown instead of the flow's
+        self._last_touch = time.monotonic()
         self.screens: dict[str, object] = {}
         self.title = "Daka 打卡"
 
@@ -103,7 +109,7 @@ class KioskApp(App):
         logger.debug("fonts ready in {:.0f} ms", 1000 * (time.perf_counter() - t0))
 
     def on_start(self):
-        self.root_window.bind(on_request_close=self.on_request_close)
+        self.root_window.bind(on_request_close=self.on_request_close, on_touch_down=self._on_any_touch)
         logger.info("kiosk window ready ({}x{})", *SCREEN_SIZE)
 
     def detach(self) -> None:
@@ -113,7 +119,7 @@ class KioskApp(App):
         self._vision_trigger.cancel()
         self._presence_trigger.cancel()
         if self.root_window is not None:
-            self.root_window.unbind(on_request_close=self.on_request_close)
+            self.root_window.unbind(on_request_close=self.on_request_close, on_touch_down=self._on_any_touch)
 
     def on_request_close(self, *args):
         logger.info("window closed: stopping")
@@ -134,6 +140,8 @@ class KioskApp(App):
         if update is None:
             return
         self.latest_update = update
+        if self.admin_screen is not None:
+            return
         self.flow.vision(update, time.monotonic())
         self.hint_text = self.t(f"quality_{self.flow.hint}") if self.flow.hint else ""
         self._sync_screen()
@@ -148,7 +156,11 @@ class KioskApp(App):
         if self.probe is not None:
             self.probe.frame()
         now = time.monotonic()
-        self.flow.tick(now)
+        if self.admin_screen is None:
+            self.flow.tick(now)
+        elif now - self._last_touch > ADMIN_IDLE_S:
+            logger.info("on-device admin: no touch for {} s, leaving", ADMIN_IDLE_S)
+            self.leave_admin()
         self._sync_screen()
         deadline = self.flow.deadline
         self.countdown = max(0, int(deadline - now + 0.999)) if deadline is not None else 0
@@ -172,14 +184,53 @@ class KioskApp(App):
         self._sync_screen()
 
     def _sync_screen(self) -> None:
-        if self.flow.changes == self._seen_changes:
+        key = (self.flow.changes, self.admin_screen)
+        if key == self._seen:
             return
-        self._seen_changes = self.flow.changes
-        screen = self.screens[self.flow.screen]
+        self._seen = key
+        name = self.admin_screen or self.flow.screen
+        screen = self.screens[name]
         if hasattr(screen, "show"):
             screen.show(self)
-        if self.manager.current != self.flow.screen:
-            self.manager.current = self.flow.screen
+        if self.manager.current != name:
+            self.manager.current = name
+        if self.admin_screen is None and self.flow.screen == F.RESULT and self.flow.outcome is not None \
+                and self.flow.outcome.kind in (F.UNKNOWN, F.LIVENESS):
+            self.terminal.run_job(self.terminal.feedback, self.flow.outcome.kind)
+
+    # -- on-device admin ---------------------------------------------------------------------------
+    def open_admin(self) -> None:
+        """A long press on the status bar: the PIN screen (when a PIN is configured)."""
+        if not self.terminal.config.ui.admin_pin:
+            logger.info("long press: on-device admin is off ([ui] admin_pin is empty)")
+            self.notice(self.t("admin_off"))
+            return
+        self.go_admin("admin_pin")
+
+    def notice(self, message: str, seconds: float = 3.0) -> None:
+        self.notice_text = message
+        Clock.schedule_once(lambda _dt: setattr(self, "notice_text", ""), seconds)
+
+    def check_pin(self, pin: str) -> bool:
+        import hmac
+
+        ok = hmac.compare_digest(pin.encode(), self.terminal.config.ui.admin_pin.encode())
+        logger.info("on-device admin: {}", "PIN accepted" if ok else "wrong PIN")
+        return ok
+
+    def go_admin(self, name: str) -> None:
+        self._last_touch = time.monotonic()
+        self.admin_screen = name
+        self._sync_screen()
+
+    def leave_admin(self) -> None:
+        self.admin_screen = None
+        self.flow.forget()
+        self.flow.resume(time.monotonic())
+        self._sync_screen()
+
+    def _on_any_touch(self, *_args) -> None:
+        self._last_touch = time.monotonic()
 
     # -- taps ----------------------------------------------------------------------------------------
     def confirm(self) -> None:

@@ -186,6 +186,11 @@ class ClockInFlow:
         self._not_me.clear()
         self._quiet.clear()
 
+    def resume(self, now: float) -> None:
+        """Back from the admin screens: the live view (or no camera), nothing pending."""
+        self.submitting = False
+        self._back_to_live(now)
+
     def dismiss(self, now: float) -> None:
         """A tap on a result: back to the live view at once."""
         if self.screen == RESULT:

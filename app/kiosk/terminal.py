@@ -83,6 +83,7 @@ class Terminal:
 
         self.config, self.instance = config, instance
         self.device_name = config.device.name
+        self.sound = config.ui.sound
         self.language = config.device.language
         models = models or resolve(config.models.dir or None, verify=config.models.verify)
         self.store = open_store(config, instance)
@@ -193,17 +194,78 @@ class Terminal:
         self.feedback("success" if result.recorded else "already")
         return result
 
+    # -- on-device admin (each runs on the worker: storage never on the UI thread) -----------------
+    def run_job(self, func, *args) -> Future:
+        """Run `func(*args)` on the terminal's worker thread (the one that confirms punches)."""
+        return self._confirmer.submit(func, *args)
+
+    def find_staff(self, staff_no: str) -> StaffCard | None:
+        from app.store import Staff
+
+        with self.store.session() as s:
+            staff_id = s.scalar(select(Staff.id).where(Staff.staff_no == staff_no))
+        return None if staff_id is None else self.card(staff_id, fresh=True)
+
+    def enroll_capture(self, card: StaffCard):
+        """Enrol the newest camera frame as another face template of `card` (an EnrollResult)."""
+        latest = self.camera.slot.latest()
+        if latest is None:
+            raise RuntimeError("no camera frame")
+        ok, jpeg = cv2.imencode(".jpg", latest.frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        if not ok:
+            raise RuntimeError("could not encode the frame")
+        result = self.library.enroll_bytes(jpeg.tobytes(), f"{card.staff_no}_{card.name}.jpg")
+        with self._cards_lock:
+            self._cards.pop(card.staff_id, None)
+        return result
+
+    def change_setting(self, key: str, value, actor: str = "device") -> object:
+        """Store a run-time setting (validated, audited) and apply it at once."""
+        stored = self.settings.set(key, value, actor)
+        self._apply_settings()
+        return stored
+
+    def self_test(self) -> list[tuple[str, bool, str]]:
+        """Check the parts in use (camera, sensor, database, disk) and exercise the outputs."""
+        checks = []
+        cam = self.camera.status()
+        checks.append(("camera", cam.state == "streaming", f"{cam.state} {cam.fps:.0f} fps {cam.reason}".strip()))
+        if self.sensor is not None:
+            sen = self.sensor.status()
+            checks.append(("sensor", sen.state == "ok", f"{sen.state} {sen.distance_mm} mm {sen.reason}".strip()))
+        else:
+            checks.append(("sensor", True, "not configured"))
+        try:
+            with self.store.session() as s:
+                s.execute(select(1)).scalar()
+            checks.append(("database", True, f"journal {self.attendance.journal.pending_count()} pending"))
+        except Exception as exc:
+            checks.append(("database", False, str(exc)))
+        free = shutil.disk_usage(self.instance.root).free
+        checks.append(("disk", free > 200 << 20, f"{free / 2**30:.1f} GB free"))
+        if self.gpio.enabled:
+            self.gpio.beep("double")
+            if self.gpio.leds is not None:
+                self.gpio.leds.cycle(0.2)
+            self.gpio.open_door(200)
+            checks.append(("gpio", not self.gpio.problems, "beep, LEDs, relay pulsed" if not self.gpio.problems
+                           else "; ".join(f"{k}: {v}" for k, v in self.gpio.problems.items())))
+        else:
+            checks.append(("gpio", True, self.gpio.reason))
+        return checks
+
     def feedback(self, kind: str) -> None:
         """Buzzer, LEDs and the door for an outcome (success opens the door when a relay is wired)."""
+        beep = self.gpio.beep if self.sound else (lambda _pattern: False)
         if kind == "success":
-            self.gpio.beep("ok")
+            beep("ok")
             self.gpio.show("success")
             self.gpio.open_door()
         elif kind == "already":
-            self.gpio.beep("double")
+            beep("double")
             self.gpio.show("success")
         elif kind in ("unknown", "liveness", "error"):
-            self.gpio.beep("error")
+            beep("error")
             self.gpio.show("failure")
 
     # -- vision thread ---------------------------------------------------------------------------
@@ -224,12 +286,12 @@ class Terminal:
         for listener in self._presence_listeners:
             listener(present)
 
-    def card(self, staff_id: int) -> StaffCard | None:
+    def card(self, staff_id: int, fresh: bool = False) -> StaffCard | None:
         """Name, staff no and photo of an enrolled person (cached; a database read when stale)."""
         now = time.monotonic()
         with self._cards_lock:
             hit = self._cards.get(staff_id)
-        if hit is not None and now - hit[0] < CARD_CACHE_S:
+        if hit is not None and now - hit[0] < CARD_CACHE_S and not fresh:
             return hit[1]
         from app.store import FaceTemplate, Staff
 
@@ -269,6 +331,7 @@ class Terminal:
             return
         changed = {k: v for k, v in values.items() if self._applied.get(k) != v}
         self.device_name = values["device.name"]
+        self.sound = values["ui.sound"]
         rule = self.pipeline.rule
         self.pipeline.rule = DecisionRule(values["recognition.threshold"], values["recognition.margin"],
                                           rule.min_observations)

@@ -24,6 +24,7 @@ RUNTIME_KEYS = (
     "storage.retention_days",
     "push.webhook_url",
     "push.secret",
+    "ui.sound",
 )
 
 

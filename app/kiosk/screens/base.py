@@ -18,3 +18,5 @@ def load_kv(module_file: str) -> None:
 
 
 load_kv(__file__)
+
+from ..widgets import longpress  # noqa: E402,F401  (registers LongPressZone for the .kv files)
