@@ -189,12 +189,15 @@ def run(models, *, seconds: float = 8.0, walkups: int = 8) -> dict:
                 EventLoop.idle()
                 to_success.append(time.monotonic() - tapped)
                 kinds.append(app.screens["result"].kind)
-            _pump_for(5.0, lambda: app.manager.current == "live" and not source._showing)
+            # a new round once the face has left and vision no longer tracks it
+            _pump_for(8.0, lambda: app.manager.current == "live" and not source._showing
+                      and app.latest_update is not None and not app.latest_update.result.tracks)
             app.flow.forget()
         result["walk_ups"] = {
             "count": len(to_success), "results": sorted(set(kinds)),
             "face_to_card_ms_median": _ms(statistics.median(to_card)) if to_card else None,
             "face_to_card_ms_max": _ms(max(to_card)) if to_card else None,
+            "face_to_card_ms_each": [_ms(v) for v in to_card],
             "tap_to_success_ms_median": _ms(statistics.median(to_success)) if to_success else None,
             "tap_to_success_ms_max": _ms(max(to_success)) if to_success else None,
             "ui": probe.summary(),
