@@ -8,13 +8,27 @@ window serves every test of the session (Kivy has one window per process).
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ARTEFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artefacts" / "kiosk"
 MOCK_PINS = {"pin_factory": "mock", "relay_pin": 17, "buzzer_pin": 18, "led_green_pin": 22, "led_red_pin": 23}
+
+
+@pytest.fixture(autouse=True)
+def loguru_to_this_test():
+    """Log to this test's stderr: an earlier in-process `daka` call may have left loguru writing to
+    a stream pytest has closed since (the kiosk's threads log)."""
+    from loguru import logger
+
+    logger.remove()
+    handler = logger.add(sys.stderr, level="INFO")
+    yield
+    logger.remove(handler)
 
 
 def configure() -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from kiosk_support import loguru_to_this_test  # noqa: F401  (autouse fixture)
 from kiosk_support import MOCK_PINS, Kiosk, assert_not_blank, configure, enrol, portrait
 
 configure()
@@ -207,26 +208,51 @@ def test_no_camera_screen(terminal_for, font):
 
 
 def test_ui_thread_is_not_blocked_while_recognising(terminal_for, photos, font, scene):
-    """Recognise on every frame (recognize_stale_frames = 1) and watch the UI thread's frames:
-    no interval may exceed 100 ms once the time it waited for a CPU (the OS's doing) is removed."""
+    """Recognise on every frame (recognize_stale_frames = 1), confirm a punch, and watch the UI
+    thread. The machine is shared, so wall-clock intervals alone would measure the neighbours:
+    - no storage, vision or network call may run on the UI thread (checked on every call);
+    - the UI thread's own CPU time between two frames stays under 100 ms;
+    - 95% of frame intervals, less the time the thread waited for a CPU, stay under 100 ms."""
+    import threading
+
     from app.kiosk.probe import FrameProbe
 
     terminal = terminal_for(scene(photos["obama2.jpg"], fps=30), vision={"recognize_stale_frames": 1})
+    ui_thread, on_ui_thread = threading.current_thread(), []
+
+    def guard(owner, name):
+        original = getattr(owner, name)
+
+        def checked(*args, **kwargs):
+            if threading.current_thread() is ui_thread:
+                on_ui_thread.append(name)
+            return original(*args, **kwargs)
+        setattr(owner, name, checked)
+    for owner, name in [(terminal.store, "session"), (terminal.attendance.clockin, "confirm"),
+                        (terminal.attendance.clockin, "today"), (terminal.attendance.journal, "append"),
+                        (terminal.pipeline, "process"), (terminal.settings, "all"), (terminal, "status"),
+                        (terminal, "card"), (terminal.library, "enroll_bytes"), (terminal.attendance.pusher, "deliver")]:
+        guard(owner, name)
     probe = FrameProbe()
-    kiosk = Kiosk(terminal, font, FlowTimes(confirm_s=60), probe=probe)
+    kiosk = Kiosk(terminal, font, FlowTimes(confirm_s=60, result_s=1.0), probe=probe)
     try:
         kiosk.pump_until(lambda: kiosk.app.latest_update is not None, what="vision results")
         probe.reset()
-        start = terminal.worker.processed
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < 4.0:
+        start, descriptors = terminal.worker.processed, terminal.descriptors_computed
+        t0, tapped = time.monotonic(), False
+        while time.monotonic() - t0 < 5.0:
             kiosk.pump()
-        recognised = terminal.worker.processed - start
+            if kiosk.screen == "confirm" and not tapped:
+                kiosk.tap(kiosk.widget("confirm", "confirm"))
+                tapped = True
         summary = probe.summary()
-        print("frame probe:", summary, "vision frames:", recognised)
-        assert recognised >= 10, "recognition was not running"
+        print("frame probe:", summary, "vision frames:", terminal.worker.processed - start)
+        assert on_ui_thread == [], f"blocking calls on the UI thread: {sorted(set(on_ui_thread))}"
+        assert tapped and punches(terminal) == [("E001", "奥巴马", "face")]   # (the test's own reads)
+        assert terminal.descriptors_computed - descriptors >= 10, "recognition was not running"
         assert summary["frames"] >= 40
-        assert summary["worst_own_interval_ms"] <= 100, summary
+        assert summary["worst_ui_cpu_ms"] <= 100, summary
+        assert summary["p95_own_interval_ms"] <= 100, summary
     finally:
         kiosk.close()
 
@@ -238,9 +264,9 @@ def test_on_device_admin(terminal_for, photos, font, scene):
     terminal = terminal_for(scene(photos["obama2.jpg"]), staff="1001_奥巴马.jpg", ui={"admin_pin": "2468"})
     kiosk = Kiosk(terminal, font, FlowTimes(confirm_s=60))
     try:
-        kiosk.pump_until(lambda: kiosk.app.latest_update is not None, what="vision")
-        kiosk.app.flow.forget()
-        kiosk.app.manager.current = "live"
+        kiosk.pump_until(lambda: kiosk.screen == "confirm", what="the confirm card")
+        kiosk.tap(kiosk.widget("confirm", "not_me"))   # the face in view is not asked again for a while
+        kiosk.pump_until(lambda: kiosk.screen == "live", timeout=3, what="the live view")
         kiosk.long_press(kiosk.widget("live", "admin_zone"))
         kiosk.pump_until(lambda: kiosk.screen == "admin_pin", timeout=3, what="the PIN screen")
         pin = kiosk.widget("admin_pin", "keypad")

@@ -2,9 +2,11 @@
 
 A long interval between two frames is either the UI thread busy or waiting on something
 (our fault: a blocking call, a held lock or GIL) or the thread ready to run but not given a
-core (the machine is shared: not our fault). Linux counts the second per thread in
-/proc/self/task/<tid>/schedstat (time spent waiting on a run queue); subtracting it from
-the wall-clock interval leaves the time the UI thread was blocked by this process.
+core (the machine is shared: not our fault). Linux counts both per thread in
+/proc/self/task/<tid>/schedstat: time on a CPU and time waiting on a run queue. Per interval
+we keep the wall time, the wall time less the run-queue wait ("own": still includes waiting
+for the GIL while its holder waits for a CPU) and the UI thread's CPU time (work done on the
+UI thread itself, immune to the machine's load).
 """
 
 from __future__ import annotations
@@ -26,30 +28,36 @@ class FrameProbe:
 
     intervals: list[float] = field(default_factory=list)   # wall seconds between frames
     own: list[float] = field(default_factory=list)         # the same minus run-queue waits
+    cpu: list[float] = field(default_factory=list)         # UI thread CPU time in the interval
     _last: float | None = None
     _last_wait: float = 0.0
+    _last_cpu: float = 0.0
     _path: Path | None = None
 
     def frame(self) -> None:
         now = time.perf_counter()
         if self._path is None:
             self._path = _schedstat_path() or Path("/nonexistent")
-        wait = self._runqueue_wait()
+        cpu, wait = self._schedstat()
         if self._last is not None:
             dt = now - self._last
             self.intervals.append(dt)
             self.own.append(max(0.0, dt - (wait - self._last_wait)))
-        self._last, self._last_wait = now, wait
+            self.cpu.append(cpu - self._last_cpu)
+        self._last, self._last_wait, self._last_cpu = now, wait, cpu
 
-    def _runqueue_wait(self) -> float:
+    def _schedstat(self) -> tuple[float, float]:
+        """(seconds on a CPU, seconds waiting on a run queue) of this thread so far."""
         try:
-            return int(self._path.read_text().split()[1]) / 1e9
-        except (OSError, IndexError, ValueError):
-            return 0.0
+            on_cpu, waiting = self._path.read_text().split()[:2]
+            return int(on_cpu) / 1e9, int(waiting) / 1e9
+        except (OSError, ValueError):
+            return time.thread_time(), 0.0
 
     def reset(self) -> None:
         self.intervals.clear()
         self.own.clear()
+        self.cpu.clear()
         self._last = None
 
     def summary(self) -> dict:
@@ -64,5 +72,7 @@ class FrameProbe:
             "worst_interval_ms": round(1000 * ordered[-1], 1),
             "p99_interval_ms": round(1000 * ordered[int(0.99 * (len(ordered) - 1))], 1),
             "worst_own_interval_ms": round(1000 * max(self.own), 1),
+            "p95_own_interval_ms": round(1000 * sorted(self.own)[int(0.95 * (len(self.own) - 1))], 1),
+            "worst_ui_cpu_ms": round(1000 * max(self.cpu), 1),
             "schedstat": self._path is not None and self._path.exists(),
         }

@@ -40,9 +40,13 @@ def extra_services(terminal: Terminal, config, instance) -> list:
     except ImportError:
         logger.warning("admin server not available in this build: the kiosk runs without it")
         return []
-    app = create_app(config, instance, store=terminal.store, library=terminal.library,
-                     attendance=terminal.attendance, status_provider=terminal.status)
-    return [AdminServer(app, config.admin.host, config.admin.port)]
+    try:
+        app = create_app(config, instance, store=terminal.store, library=terminal.library,
+                         attendance=terminal.attendance, status_provider=terminal.status)
+        return [AdminServer(app, config.admin.host, config.admin.port)]
+    except Exception:   # the clock-in screen must come up even when the admin cannot
+        logger.exception("the admin server could not be built: the kiosk runs without it")
+        return []
 
 
 def service_notifier():

@@ -142,8 +142,14 @@ class Terminal:
         if self.sensor is not None:
             self.sensor.start()
         self.scheduler.start()
+        started = []
         for service in self.services:
-            service.start()
+            try:
+                service.start()
+                started.append(service)
+            except Exception:   # e.g. the admin's port is taken: the clock-in screen still comes up
+                logger.exception("service {!r} failed to start", service)
+        self.services = started
         self._housekeeper = threading.Thread(target=self._housekeep, name="housekeeper", daemon=True)
         self._housekeeper.start()
         self.gpio.show("ready")
