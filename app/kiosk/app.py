@@ -110,6 +110,8 @@ class KioskApp(App):
 
     def on_start(self):
         self.root_window.bind(on_request_close=self.on_request_close, on_touch_down=self._on_any_touch)
+        if self.probe is not None:
+            self.root_window.bind(on_draw=self.probe.drawn)
         logger.info("kiosk window ready ({}x{})", *SCREEN_SIZE)
 
     def detach(self) -> None:
@@ -120,6 +122,8 @@ class KioskApp(App):
         self._presence_trigger.cancel()
         if self.root_window is not None:
             self.root_window.unbind(on_request_close=self.on_request_close, on_touch_down=self._on_any_touch)
+            if self.probe is not None:
+                self.root_window.unbind(on_draw=self.probe.drawn)
 
     def on_request_close(self, *args):
         logger.info("window closed: stopping")

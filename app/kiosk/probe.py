@@ -24,11 +24,14 @@ def _schedstat_path() -> Path | None:
 
 @dataclass
 class FrameProbe:
-    """Call `frame()` once per UI frame, on the UI thread."""
+    """Call `frame()` once per UI loop iteration (a Clock tick), on the UI thread, and `drawn()`
+    on each window redraw."""
 
     intervals: list[float] = field(default_factory=list)   # wall seconds between frames
     own: list[float] = field(default_factory=list)         # the same minus run-queue waits
     cpu: list[float] = field(default_factory=list)         # UI thread CPU time in the interval
+    draws: int = 0                                         # window redraws (Kivy draws on change only)
+    _since: float | None = None
     _last: float | None = None
     _last_wait: float = 0.0
     _last_cpu: float = 0.0
@@ -39,12 +42,18 @@ class FrameProbe:
         if self._path is None:
             self._path = _schedstat_path() or Path("/nonexistent")
         cpu, wait = self._schedstat()
+        if self._since is None:
+            self._since = now
         if self._last is not None:
             dt = now - self._last
             self.intervals.append(dt)
             self.own.append(max(0.0, dt - (wait - self._last_wait)))
             self.cpu.append(cpu - self._last_cpu)
         self._last, self._last_wait, self._last_cpu = now, wait, cpu
+
+    def drawn(self, *_args) -> None:
+        """Call from the window's on_draw."""
+        self.draws += 1
 
     def _schedstat(self) -> tuple[float, float]:
         """(seconds on a CPU, seconds waiting on a run queue) of this thread so far."""
@@ -58,7 +67,8 @@ class FrameProbe:
         self.intervals.clear()
         self.own.clear()
         self.cpu.clear()
-        self._last = None
+        self._last = self._since = None
+        self.draws = 0
 
     def summary(self) -> dict:
         if not self.intervals:
@@ -67,6 +77,7 @@ class FrameProbe:
         median = ordered[len(ordered) // 2]
         return {
             "frames": len(self.intervals),
+            "redraws_per_s": round(self.draws / max(1e-9, self._last - self._since), 1),
             "fps_median": round(1.0 / median, 1) if median > 0 else None,
             "fps_mean": round(len(self.intervals) / sum(self.intervals), 1),
             "worst_interval_ms": round(1000 * ordered[-1], 1),
