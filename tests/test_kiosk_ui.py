@@ -149,6 +149,26 @@ def test_not_me_dismisses_and_does_not_punch(terminal_for, photos, font, scene):
         kiosk.close()
 
 
+def test_english_is_one_tap_away(terminal_for, photos, font, scene):
+    terminal = terminal_for(scene(photos["obama2.jpg"]))
+    kiosk = Kiosk(terminal, font, FlowTimes(confirm_s=30))
+    try:
+        kiosk.pump_until(lambda: kiosk.screen == "confirm", what="the confirm card")
+        kiosk.tap(kiosk.widget("confirm", "not_me"))
+        kiosk.pump_until(lambda: kiosk.screen == "live", timeout=3, what="the live view")
+        live = kiosk.app.screens["live"]
+        language = next(w for w in live.walk() if getattr(w, "text", None) == "English")
+        assert language.height >= 48
+        kiosk.tap(language)
+        kiosk.pump(2)
+        assert kiosk.app.lang == "en" and language.text == "中文"
+        assert kiosk.widget("confirm", "confirm").text == "Clock in"
+        assert kiosk.widget("confirm", "not_me").text == "Not me"
+        assert_not_blank(kiosk.screenshot("live_en"), "live view in English")
+    finally:
+        kiosk.close()
+
+
 def test_confirm_card_times_out(terminal_for, photos, font, scene):
     terminal = terminal_for(scene(photos["obama2.jpg"]))
     kiosk = Kiosk(terminal, font, FAST)
@@ -172,6 +192,13 @@ def test_unknown_face_is_told_not_recognised(terminal_for, photos, font, scene):
         assert kiosk.app.screens["result"].title_text == "未识别"
         assert_not_blank(kiosk.screenshot("result_unknown"), "not recognised")
         assert punches(terminal) == []
+        buzzer = terminal.pin_factory.pin(MOCK_PINS["buzzer_pin"])
+        assert any(s.state for s in buzzer.states), "no error beep for 未识别"
+        # the anti-spoofing check (issue 9) reports through the same result screen
+        kiosk.app.flow.liveness_failed(time.monotonic())
+        kiosk.pump(2)
+        assert kiosk.app.screens["result"].title_text == "活体检测未通过"
+        assert_not_blank(kiosk.screenshot("result_liveness"), "liveness failed")
     finally:
         kiosk.close()
 
