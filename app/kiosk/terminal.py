@@ -113,6 +113,7 @@ class Terminal:
         self._present: bool | None = None
         self.descriptors_computed = 0
         self._applied: dict = {}
+        self._settings_lock = threading.Lock()
         self.ui_attached = False   # True: the window pings the watchdog (proves the UI thread alive)
         self.started = self.stopped = False
 
@@ -330,6 +331,10 @@ class Terminal:
             self._halt.wait(STATUS_POLL_S)
 
     def _apply_settings(self) -> None:
+        with self._settings_lock:   # the housekeeper and an on-device change may both apply
+            self._apply_settings_locked()
+
+    def _apply_settings_locked(self) -> None:
         from app.vision.decision import DecisionRule
 
         values = self.settings.all()
