@@ -315,6 +315,9 @@ def test_on_device_admin(terminal_for, photos, font, scene):
         kiosk.pump_until(lambda: enrol_screen.step == "capture", timeout=5, what="the capture step")
         kiosk.pump_until(lambda: enrol_screen.quality_text == "可以拍照", what="a good view")
         assert_not_blank(kiosk.screenshot("admin_enrol"), "enrol preview")
+        preview = kiosk.widget("admin_enrol", "preview")
+        assert preview.texture is not None and preview.height > 100 and preview.opacity == 1, \
+            (preview.texture, preview.size, preview.pos, preview.opacity)
         while enrol_screen.done_count < 3:
             before = enrol_screen.done_count
             kiosk.pump_until(lambda: enrol_screen.quality_text == "可以拍照" and not enrol_screen.busy,

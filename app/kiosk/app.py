@@ -72,6 +72,7 @@ class KioskApp(App):
 
     def toggle_language(self) -> None:
         self.lang = "en" if self.lang.startswith("zh") else "zh_CN"
+        self._slow(0)   # the status bar's texts now, not at the next refresh
 
     # -- build -------------------------------------------------------------------------------
     def build(self):
