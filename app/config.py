@@ -637,6 +637,17 @@ class UiConfig:
     fullscreen: bool = setting(True, "Run the terminal screen full screen.")
     rotation: int = setting(0, "Rotate the screen clockwise (degrees).", choices=ROTATIONS)
     font: str = setting("", "Font file for the screen; empty = bundled CJK font.")
+    sound: bool = setting(True, "Beep on clock-in results (the buzzer); the on-device admin can switch it.")
+    confirm_seconds: int = setting(8, "The confirm card waits this long for a tap (seconds).", min=3, max=60)
+    result_seconds: int = setting(4, "A clock-in result stays on screen this long (seconds).", min=1, max=30)
+    idle_seconds: int = setting(
+        30, "Show the idle clock when nobody has been near (sensor) or in view this long (seconds).", min=5, max=3600
+    )
+    admin_pin: str = setting(
+        "", "PIN that opens the on-device admin screens after a long press on the status bar; "
+        "empty = no on-device admin.", check=lambda v: None if v == "" or (v.isdigit() and 4 <= len(v) <= 8)
+        else "must be empty or 4 to 8 digits", allowed="empty, or 4 to 8 digits",
+    )
 
 
 @dataclass(frozen=True)

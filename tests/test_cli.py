@@ -47,24 +47,12 @@ def test_bad_config_is_a_clear_usage_error(tmp_path):
     assert "admin.port" in proc.stderr and "vision" in proc.stderr
 
 
-def test_run_analyses_a_photo_and_says_what_is_missing(tmp_path, photos):
-    odd_name = tmp_path / "照片 (1).jpg"  # Chinese and odd characters in the path
-    odd_name.write_bytes(photos["obama.jpg"].read_bytes())
-    proc = daka("run", "--source", str(odd_name), instance=tmp_path / "inst")
-    assert proc.returncode == 0, proc.stderr
-    faces = json.loads(proc.stdout)
-    assert len(faces) == 1 and 0.9 < faces[0]["descriptor_norm"] < 2.0
-    assert "kiosk is not assembled yet" in proc.stderr
-    assert (tmp_path / "inst" / "daka.toml").is_file()
-    assert (tmp_path / "inst" / "logs" / "daka.log").is_file()
-
-
-def test_run_rejects_a_non_image(tmp_path):
-    bogus = tmp_path / "not-an-image.jpg"
-    bogus.write_bytes(b"GIF89a but not really" * 10)
-    proc = daka("run", "--source", str(bogus), instance=tmp_path / "inst")
-    assert proc.returncode == 1
-    assert "not an image" in proc.stderr
+def test_run_refuses_a_source_that_is_neither_a_url_nor_a_file(tmp_path):
+    proc = daka("run", "--source", str(tmp_path / "照片 (1).jpg"), instance=tmp_path / "inst", timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "neither a camera URL nor a file" in proc.stderr
+    proc = daka("run", "--source", "ftp://camera/1", instance=tmp_path / "inst", timeout=120)
+    assert proc.returncode == 2 and "unknown camera scheme" in proc.stderr, proc.stderr
 
 
 @pytest.mark.slow

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -19,8 +18,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="start the terminal")
-    run.add_argument("--source", help="camera source URL (overrides [camera] source)")
-    run.add_argument("--headless", action="store_true", help="no window")
+    run.add_argument("--source", help="camera source URL or a picture/video file (overrides [camera] source)")
+    run.add_argument("--headless", action="store_true",
+                     help="no window (camera, vision, scheduler and admin only)")
 
     doctor = sub.add_parser("doctor", help="what is installed, found and working")
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     store_bench.add_argument("--confirms", type=int, default=2000, help="timed confirm calls")
     store_bench.add_argument("--postgres", default="auto",
                              help="PostgreSQL URL, 'auto' = start a throw-away server, 'off' = skip")
+    # -- kiosk (daka bench ui) --
+    ui_bench = bsub.add_parser("ui", help="kiosk UI frames/s and latencies offscreen while recognising")
+    ui_bench.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    ui_bench.add_argument("--seconds", type=float, default=8.0, help="seconds of live view measured")
+    ui_bench.add_argument("--walkups", type=int, default=8, help="face appears / tap / success rounds")
     enroll = sub.add_parser("enroll", help="enrol photos named 工号_姓名.jpg from a folder or a zip")
     enroll.add_argument("path", metavar="DIR|ZIP", help="folder (searched recursively) or zip archive")
     sub.add_parser("reindex", help="recompute every face template with the current model")
@@ -209,6 +214,8 @@ def cmd_bench(args) -> int:
         return cmd_bench_store(args)
     if args.bench_command == "admin":
         return cmd_bench_admin(args)
+    if args.bench_command == "ui":
+        return cmd_bench_ui(args)
     from app.bench import native as bench_native
     from app.fonts import find_cjk_font
     from app.models import resolve
@@ -228,39 +235,29 @@ def cmd_bench(args) -> int:
     return EXIT_OK
 
 
+def cmd_bench_ui(args) -> int:
+    from app.bench import ui as bench_ui
+    from app.models import resolve
+
+    _, config = _load(args, create=False)
+    models = resolve(config.models.dir or None, verify=config.models.verify)
+    result = bench_ui.run(models, seconds=max(1.0, args.seconds), walkups=max(1, args.walkups))
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
 def cmd_run(args) -> int:
     from loguru import logger
 
-    from app.fonts import find_cjk_font
-    from app.models import resolve
-    from app.vision.engine import FaceEngine
+    from app.kiosk.runner import run_terminal
 
     instance, config = _load(args)
     logger.info("Daka {} starting, instance {}", __import__("app").__version__, instance.root)
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        logger.info("no display: windows would render offscreen (SDL)")
-    models = resolve(config.models.dir or None, verify=config.models.verify)
-    font = find_cjk_font(config.ui.font or None)
-    engine = FaceEngine(models, config.vision)
-    logger.info("face engine ready: descriptor {} ({}), font {}", engine.descriptor.name,
-                getattr(engine.descriptor, "providers", ["dlib"])[0], font.path)
-    source = args.source or config.camera.source
-    if source and Path(source).is_file():
-        import cv2
-        import numpy as np
-
-        frame = cv2.imdecode(np.fromfile(source, np.uint8), cv2.IMREAD_COLOR)
-        if frame is None:
-            logger.error("not an image: {}", source)
-            return EXIT_FAIL
-        faces = engine.analyse(frame)
-        print(json.dumps([f.as_dict() for f in faces], ensure_ascii=False))
-    logger.warning(
-        "the kiosk is not assembled yet: the engine, camera layer (daka hw test), vision pipeline "
-        "(daka bench pipeline) and attendance core (daka enroll) exist, but the window, the run loop "
-        "that joins them and the admin are not part of this build"
-    )
-    return EXIT_OK
+    try:
+        return run_terminal(config, instance, source=args.source, headless=args.headless)
+    except (FileNotFoundError, ValueError) as exc:   # a bad --source (CameraUrlError is a ValueError)
+        print(f"daka: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 # --- hardware (daka hw ...) ---------------------------------------------------------------

@@ -30,6 +30,7 @@ RUNTIME_KEYS = (
     "gpio.relay_mode",
     "device.timezone",
     "device.language",
+    "ui.sound",
 )
 
 

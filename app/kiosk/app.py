@@ -1,0 +1,293 @@
+"""The Kivy app (import after `window.configure_kivy`): one ScreenManager, screens chosen by the clock-in flow, results through Clock.
+
+Threads never touch widgets: vision results, presence changes and confirm results are handed
+over with Clock triggers; the UI thread only renders the newest frame (a resize and a few
+boxes, about a millisecond) and runs the flow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from zoneinfo import ZoneInfo
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.text import LabelBase
+from kivy.properties import NumericProperty, ObjectProperty, StringProperty
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+from loguru import logger
+
+from . import flow as F
+from .probe import FrameProbe
+from .texts import text
+from .window import SCREEN_SIZE
+
+
+#: Font sizes used by the .kv files (opened at start, see `_warm_up_fonts`).
+FONT_SIZES = (13, 14, 15, 18, 20, 22, 26, 30, 34, 40, 96)
+ADMIN_IDLE_S = 90   # the admin screens close after this long without a touch
+
+
+class KioskApp(App):
+    lang = StringProperty("zh_CN")
+    clock_text = StringProperty("")
+    date_text = StringProperty("")
+    device_name = StringProperty("")
+    network_text = StringProperty("")
+    sync_text = StringProperty("")
+    hint_text = StringProperty("")
+    notice_text = StringProperty("")      # a short message that clears itself
+    countdown = NumericProperty(0)
+    terminal = ObjectProperty(None, allownone=True)
+
+    def __init__(self, terminal, font, *, flow: F.ClockInFlow | None = None, probe: FrameProbe | None = None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.terminal = terminal
+        self.font = font
+        self.lang = terminal.language
+        self.device_name = terminal.device_name
+        ui = terminal.config.ui
+        self.flow = flow or F.ClockInFlow(F.FlowTimes(confirm_s=ui.confirm_seconds, result_s=ui.result_seconds,
+                                                      idle_s=ui.idle_seconds), have_sensor=terminal.sensor is not None)
+        self.probe = probe
+        self.tz = ZoneInfo(terminal.config.device.timezone)
+        self.latest_update: F.VisionUpdate | None = None
+        self._incoming: F.VisionUpdate | None = None
+        self._presence: list[bool | None] = []
+        self._seen = None
+        self.admin_screen: str | None = None   # an on-device admin screen, shown instead of the flow's
+        self._last_touch = time.monotonic()
+        self.screens: dict[str, object] = {}
+        self.title = "Daka 打卡"
+
+    # -- texts -------------------------------------------------------------------------------
+    def t(self, key: str, lang: str | None = None, **values) -> str:
+        return text(key, lang or self.lang, **values)
+
+    def now(self) -> dt.datetime:
+        """The terminal's local time (its configured time zone, as punches use)."""
+        return dt.datetime.now(self.tz)
+
+    def toggle_language(self) -> None:
+        self.lang = "en" if self.lang.startswith("zh") else "zh_CN"
+        self._slow(0)   # the status bar's texts now, not at the next refresh
+
+    # -- build -------------------------------------------------------------------------------
+    def build(self):
+        from app import native
+
+        from .overlay import LiveRenderer
+        from .screens import SCREENS
+
+        LabelBase.register("daka", str(self.font.path))
+        self.renderer = LiveRenderer(native.TextRenderer(str(self.font.path), self.font.face_index), SCREEN_SIZE)
+        self.manager = ScreenManager(transition=NoTransition())
+        for name, cls in SCREENS.items():
+            screen = cls(name=name)
+            self.screens[name] = screen
+            self.manager.add_widget(screen)
+        self._warm_up_fonts()
+        self._vision_trigger = Clock.create_trigger(self._apply_vision)
+        self._presence_trigger = Clock.create_trigger(self._apply_presence)
+        self.terminal.on_update(self._vision_from_worker)
+        self.terminal.on_presence(self._presence_from_sensor)
+        self._events = [Clock.schedule_interval(self._frame, 0), Clock.schedule_interval(self._slow, 0.5)]
+        self._slow(0)
+        self._sync_screen()
+        return self.manager
+
+    def _warm_up_fonts(self) -> None:
+        """Open the CJK font at every size the screens use now, not at a staff member's first tap
+        (SDL_ttf loads the font file once per size: ~0.1 s for a 5 MB collection)."""
+        from kivy.core.text import Label as CoreLabel
+
+        t0 = time.perf_counter()
+        for size in FONT_SIZES:
+            for bold in (False, True):
+                CoreLabel(text="打卡成功 09:41", font_name="daka", font_size=size, bold=bold).refresh()
+        logger.debug("fonts ready in {:.0f} ms", 1000 * (time.perf_counter() - t0))
+
+    def on_start(self):
+        self.root_window.bind(on_request_close=self.on_request_close, on_touch_down=self._on_any_touch)
+        if self.probe is not None:
+            self.root_window.bind(on_draw=self.probe.drawn)
+        logger.info("kiosk window ready ({}x{})", *SCREEN_SIZE)
+
+    def detach(self) -> None:
+        """Stop this app's clock events (tests run several apps on one window)."""
+        for event in self._events:
+            event.cancel()
+        self._vision_trigger.cancel()
+        self._presence_trigger.cancel()
+        if self.root_window is not None:
+            self.root_window.unbind(on_request_close=self.on_request_close, on_touch_down=self._on_any_touch)
+            if self.probe is not None:
+                self.root_window.unbind(on_draw=self.probe.drawn)
+
+    def on_request_close(self, *args):
+        logger.info("window closed: stopping")
+        return False   # let it close; daka run stops the terminal after the loop ends
+
+    # -- from other threads (never touch widgets there) -----------------------------------------
+    def _vision_from_worker(self, update: F.VisionUpdate) -> None:
+        self._incoming = update
+        self._vision_trigger()
+
+    def _presence_from_sensor(self, present: bool | None) -> None:
+        self._presence.append(present)
+        self._presence_trigger()
+
+    # -- UI thread -------------------------------------------------------------------------------
+    def _apply_vision(self, _dt) -> None:
+        update, self._incoming = self._incoming, None
+        if update is None:
+            return
+        self.latest_update = update
+        if self.admin_screen is not None:
+            return
+        self.flow.vision(update, time.monotonic())
+        self.hint_text = self.t(f"quality_{self.flow.hint}") if self.flow.hint else ""
+        self._sync_screen()
+
+    def _apply_presence(self, _dt) -> None:
+        events, self._presence = self._presence, []
+        for present in events:
+            self.flow.presence(present, time.monotonic())
+        self._sync_screen()
+
+    def _frame(self, _dt) -> None:
+        if self.probe is not None:
+            self.probe.frame()
+        now = time.monotonic()
+        if self.admin_screen is None:
+            self.flow.tick(now)
+        elif now - self._last_touch > ADMIN_IDLE_S:
+            logger.info("on-device admin: no touch for {} s, leaving", ADMIN_IDLE_S)
+            self.leave_admin()
+        self._sync_screen()
+        deadline = self.flow.deadline
+        self.countdown = max(0, int(deadline - now + 0.999)) if deadline is not None else 0
+        screen = self.manager.current_screen
+        if hasattr(screen, "on_frame"):
+            screen.on_frame(self)
+
+    def _slow(self, _dt) -> None:
+        self.terminal.notifier.watchdog()
+        local = self.now()
+        self.clock_text = local.strftime("%H:%M")
+        self.date_text = local.strftime("%Y-%m-%d") + " " + (
+            "一二三四五六日"[local.weekday()] if self.lang.startswith("zh") else local.strftime("%a"))
+        status = self.terminal.last_status
+        self.device_name = self.terminal.device_name
+        if status:
+            self.network_text = status.get("ip") or self.t("offline")
+            waiting = status.get("journal_pending", 0) + status.get("push_pending", 0)
+            self.sync_text = self.t("pending", n=waiting) if waiting else self.t("synced")
+        self.flow.camera(self.terminal.camera.status().state != "no_camera", time.monotonic())
+        self._sync_screen()
+
+    def _sync_screen(self) -> None:
+        key = (self.flow.changes, self.admin_screen)
+        if key == self._seen:
+            return
+        self._seen = key
+        name = self.admin_screen or self.flow.screen
+        screen = self.screens[name]
+        if hasattr(screen, "show"):
+            screen.show(self)
+        if self.manager.current != name:
+            self.manager.current = name
+        if self.admin_screen is None and self.flow.screen == F.RESULT and self.flow.outcome is not None \
+                and self.flow.outcome.kind in (F.UNKNOWN, F.LIVENESS):
+            self.terminal.run_job(self.terminal.feedback, self.flow.outcome.kind)
+
+    # -- on-device admin ---------------------------------------------------------------------------
+    def open_admin(self) -> None:
+        """A long press on the status bar: the PIN screen (when a PIN is configured)."""
+        if not self.terminal.config.ui.admin_pin:
+            logger.info("long press: on-device admin is off ([ui] admin_pin is empty)")
+            self.notice(self.t("admin_off"))
+            return
+        self.go_admin("admin_pin")
+
+    def notice(self, message: str, seconds: float = 3.0) -> None:
+        self.notice_text = message
+        Clock.schedule_once(lambda _dt: setattr(self, "notice_text", ""), seconds)
+
+    def check_pin(self, pin: str) -> bool:
+        import hmac
+
+        ok = hmac.compare_digest(pin.encode(), self.terminal.config.ui.admin_pin.encode())
+        logger.info("on-device admin: {}", "PIN accepted" if ok else "wrong PIN")
+        return ok
+
+    def go_admin(self, name: str) -> None:
+        self._last_touch = time.monotonic()
+        self.admin_screen = name
+        self._sync_screen()
+
+    def leave_admin(self) -> None:
+        self.admin_screen = None
+        self.flow.forget()
+        self.flow.resume(time.monotonic())
+        self._sync_screen()
+
+    def _on_any_touch(self, *_args) -> None:
+        self._last_touch = time.monotonic()
+
+    # -- taps ----------------------------------------------------------------------------------------
+    def confirm(self) -> None:
+        pending = self.flow.tap_confirm(time.monotonic())
+        if pending is None:
+            return
+        future = self.terminal.confirm(pending.card, pending.score, pending.box)
+        future.add_done_callback(lambda f: Clock.schedule_once(lambda _dt: self._confirm_done(f)))
+
+    def _confirm_done(self, future) -> None:
+        now = time.monotonic()
+        try:
+            result = future.result()
+        except Exception as exc:
+            logger.exception("confirm failed")
+            self.flow.confirm_failed(str(exc), now)
+            self.terminal.feedback("error")
+        else:
+            self.flow.confirmed(result, now)
+        self._sync_screen()
+
+    def not_me(self) -> None:
+        self.flow.tap_not_me(time.monotonic())
+        self._sync_screen()
+
+    def wake(self) -> None:
+        self.flow.wake(time.monotonic())
+        self._sync_screen()
+
+    def dismiss(self) -> None:
+        self.flow.dismiss(time.monotonic())
+        self._sync_screen()
+
+    def photo_texture(self, bgr):
+        """A Kivy texture of a BGR image (the enrolled photo on the confirm card)."""
+        return bgr_texture(bgr)
+
+
+def bgr_texture(bgr, texture=None):
+    from kivy.graphics.texture import Texture
+
+    h, w = bgr.shape[:2]
+    if texture is None or tuple(texture.size) != (w, h):
+        texture = Texture.create(size=(w, h), colorfmt="bgr")
+        texture.flip_vertical()
+    texture.blit_buffer(bgr.tobytes(), colorfmt="bgr", bufferfmt="ubyte")
+    return texture
+
+
+def run_kiosk(terminal, font, probe: FrameProbe | None = None) -> KioskApp:
+    """Run the window until it is closed or `app.stop()`; returns the app."""
+    app = KioskApp(terminal, font, probe=probe)
+    app.run()
+    return app
+

@@ -1,0 +1,234 @@
+"""The clock-in flow: which screen to show, decided from vision results, presence, taps and time.
+
+A plain state machine with no UI and no threads: the Kivy app calls it on its own thread and
+shows `flow.screen`; tests drive it directly with made-up times. Screens:
+``live`` (camera view), ``confirm`` (a recognised person is asked to tap), ``result``
+(success, already clocked in, not recognised, failure), ``idle`` (nobody near: a clock) and
+``no_camera``. Confirming itself (the journal write) is not done here: `tap_confirm` returns
+what to confirm, and the app reports back with `confirmed` / `confirm_failed`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+LIVE, CONFIRM, RESULT, IDLE, NO_CAMERA = "live", "confirm", "result", "idle", "no_camera"
+SUCCESS, ALREADY, UNKNOWN, LIVENESS, ERROR = "success", "already", "unknown", "liveness", "error"
+
+
+@dataclass(frozen=True)
+class StaffCard:
+    """What the confirm card shows about a person (looked up off the UI thread)."""
+
+    staff_id: int
+    staff_no: str
+    name: str
+    photo: np.ndarray | None = field(default=None, repr=False, compare=False)  # BGR thumbnail
+
+
+@dataclass(frozen=True)
+class VisionUpdate:
+    """One vision result with the cards of the people it names."""
+
+    result: object                      # app.vision.pipeline.FrameResult
+    cards: dict[int, StaffCard]
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A candidate waiting on the confirm card."""
+
+    card: StaffCard
+    track_id: int
+    score: float
+    box: tuple[float, float, float, float]
+    shown_at: float
+    deadline: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str                          # success, already, unknown, liveness, error
+    card: StaffCard | None = None
+    result: object | None = None       # app.attendance.ClockInResult
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class FlowTimes:
+    confirm_s: float = 8.0     # the confirm card waits this long for a tap
+    result_s: float = 4.0      # a result stays this long
+    unknown_s: float = 2.5     # a good-quality face unknown this long gets "not recognised"
+    idle_s: float = 30.0       # nobody near (or no face) this long: the idle clock
+    quiet_s: float = 10.0      # after a card (confirmed, dismissed, timed out) the person is not asked again
+                               # this long, even if tracking lost and found the face again
+
+
+class ClockInFlow:
+    def __init__(self, times: FlowTimes | None = None, *, have_sensor: bool = False):
+        self.times = times or FlowTimes()
+        self.have_sensor = have_sensor
+        self.screen = LIVE
+        self.pending: Pending | None = None
+        self.outcome: Outcome | None = None
+        self.hint: str | None = None         # quality reason of the nearest face on the live view
+        self.submitting = False
+        self._screen_until: float | None = None
+        self._settled: set[int] = set()      # tracks that had their card, result or dismissal
+        self._told_unknown: set[int] = set() # tracks told "not recognised" (may still be recognised later)
+        self._not_me: set[tuple[int, int]] = set()
+        self._quiet: dict[int, float] = {}   # staff id -> not asked again before this time
+        self._unknown_since: dict[int, float] = {}
+        self._last_activity: float | None = None   # set by the first tick
+        self._camera_ok = True
+        self._present: bool | None = None
+        self.changes = 0                     # counts screen changes (the UI redraws on change)
+
+    # -- inputs ----------------------------------------------------------------------------
+    def vision(self, update: VisionUpdate, now: float) -> None:
+        tracks = update.result.tracks
+        if tracks:
+            self._last_activity = now
+        live_ids = {t.track_id for t in tracks}
+        self._unknown_since = {k: v for k, v in self._unknown_since.items() if k in live_ids}
+        nearest = max(tracks, key=lambda t: t.box[2] - t.box[0], default=None)
+        self.hint = nearest.quality.reason if nearest is not None and not nearest.quality.ok else None
+        if self.screen == IDLE and tracks:
+            self._go(LIVE, now)
+        if self.screen != LIVE:
+            return
+        known = [t for t in tracks if t.recognition is not None and t.recognition.known
+                 and t.track_id not in self._settled
+                 and (t.track_id, t.recognition.staff_id) not in self._not_me
+                 and self._quiet.get(t.recognition.staff_id, 0.0) <= now
+                 and t.recognition.staff_id in update.cards]
+        if known:
+            best = max(known, key=lambda t: t.box[2] - t.box[0])
+            card = update.cards[best.recognition.staff_id]
+            self.pending = Pending(card, best.track_id, best.recognition.similarity, best.box, now,
+                                   now + self.times.confirm_s)
+            self._go(CONFIRM, now, until=self.pending.deadline)
+            return
+        for t in tracks:
+            rec = t.recognition
+            if t.track_id in self._settled or t.track_id in self._told_unknown or rec is None \
+                    or rec.known or not t.quality.ok:
+                continue
+            if rec.reason in ("below_threshold", "low_margin", "empty_gallery"):
+                since = self._unknown_since.setdefault(t.track_id, now)
+                if now - since >= self.times.unknown_s:
+                    self._told_unknown.add(t.track_id)
+                    self._show(Outcome(UNKNOWN), now)
+                    return
+
+    def presence(self, present: bool | None, now: float) -> None:
+        """The distance sensor's debounced presence (None: no sensor answering)."""
+        if present or self._present:   # someone is near, or has just left: count from now
+            self._last_activity = now
+        self._present = present
+        if present:
+            if self.screen == IDLE:
+                self._go(LIVE, now)
+
+    def camera(self, ok: bool, now: float) -> None:
+        self._camera_ok = ok
+        if not ok and self.screen in (LIVE, IDLE):
+            self._go(NO_CAMERA, now)
+        elif ok and self.screen == NO_CAMERA:
+            self._last_activity = now
+            self._go(LIVE, now)
+
+    def tap_confirm(self, now: float) -> Pending | None:
+        """The confirm button: what to confirm (None if there is nothing, or it is under way)."""
+        if self.screen != CONFIRM or self.pending is None or self.submitting:
+            return None
+        self.submitting = True
+        self._settle(self.pending, now)
+        self._screen_until = None   # no timeout while the punch is written
+        return self.pending
+
+    def confirmed(self, result, now: float) -> None:
+        card = self.pending.card if self.pending else None
+        self.submitting = False
+        self._show(Outcome(SUCCESS if result.recorded else ALREADY, card, result), now)
+
+    def confirm_failed(self, detail: str, now: float) -> None:
+        card = self.pending.card if self.pending else None
+        self.submitting = False
+        self._show(Outcome(ERROR, card, None, detail), now)
+
+    def tap_not_me(self, now: float) -> None:
+        if self.screen != CONFIRM or self.pending is None or self.submitting:
+            return
+        self._not_me.add((self.pending.track_id, self.pending.card.staff_id))
+        self._settle(self.pending, now)
+        self.pending = None
+        self._go(LIVE, now)
+
+    def liveness_failed(self, now: float, track_id: int | None = None) -> None:
+        """For the anti-spoofing check (issue 9): the face in view is not a live person."""
+        if track_id is not None:
+            self._settled.add(track_id)
+        self._show(Outcome(LIVENESS), now)
+
+    def wake(self, now: float) -> None:
+        """A tap on the idle clock."""
+        if self.screen == IDLE:
+            self._last_activity = now
+            self._go(LIVE, now)
+
+    def forget(self) -> None:
+        """Forget who was asked already (a new round: the bench, or leaving the admin screens)."""
+        self._settled.clear()
+        self._told_unknown.clear()
+        self._not_me.clear()
+        self._quiet.clear()
+
+    def resume(self, now: float) -> None:
+        """Back from the admin screens: the live view (or no camera), nothing pending."""
+        self.submitting = False
+        self._back_to_live(now)
+
+    def dismiss(self, now: float) -> None:
+        """A tap on a result: back to the live view at once."""
+        if self.screen == RESULT:
+            self._back_to_live(now)
+
+    def tick(self, now: float) -> None:
+        if self._last_activity is None:
+            self._last_activity = now
+        if self._screen_until is not None and now >= self._screen_until:
+            if self.screen == CONFIRM and self.pending is not None:
+                self._settle(self.pending, now)   # the card timed out: not again for this face
+            self._back_to_live(now)
+        if self._present:
+            self._last_activity = now
+        if self.screen == LIVE:
+            nobody = self._present is False if self.have_sensor and self._present is not None else True
+            if nobody and now - self._last_activity >= self.times.idle_s:
+                self._go(IDLE, now)
+
+    # -- internals -------------------------------------------------------------------------
+    def _settle(self, pending: Pending, now: float) -> None:
+        self._settled.add(pending.track_id)
+        self._quiet[pending.card.staff_id] = now + self.times.quiet_s
+
+    def _show(self, outcome: Outcome, now: float) -> None:
+        self.outcome = outcome
+        self._go(RESULT, now, until=now + self.times.result_s)
+
+    def _back_to_live(self, now: float) -> None:
+        self.pending, self.outcome = None, None
+        self._last_activity = now
+        self._go(LIVE if self._camera_ok else NO_CAMERA, now)
+
+    def _go(self, screen: str, now: float, until: float | None = None) -> None:
+        self.screen = screen
+        self._screen_until = until
+        self.changes += 1
+
+    @property
+    def deadline(self) -> float | None:
+        return self._screen_until

@@ -1,0 +1,109 @@
+"""`daka run`: build the terminal, plug in the extra services, show the window, stop cleanly.
+
+SIGTERM, SIGINT and closing the window all end in `Terminal.stop()`: threads joined, the
+journal flushed into the database.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from urllib.parse import quote
+
+from loguru import logger
+
+from .terminal import NullNotifier, Terminal
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def source_url(source: str | None) -> str | None:
+    """A camera URL; a plain path to a picture or a video becomes a looping file:// source."""
+    if not source or "://" in source or source in ("auto", "none"):
+        return source
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"camera source {source!r} is neither a camera URL nor a file")
+    return "file://" + quote(str(path.resolve()))
+
+
+def extra_services(terminal: Terminal, config, instance) -> list:
+    """Services that run with the terminal: the admin web server (issue 5) when it is installed.
+
+    The admin takes the terminal's store, library and attendance (one database, one live
+    gallery) and `terminal.status` for its status page; it runs on its own thread(s).
+    """
+    try:
+        from admin import create_app
+        from admin.server import AdminServer
+    except ImportError:
+        logger.warning("admin server not available in this build: the kiosk runs without it")
+        return []
+    try:
+        app = create_app(config, instance, store=terminal.store, library=terminal.library,
+                         attendance=terminal.attendance, status_provider=terminal.status)
+        return [AdminServer(app, config.admin.host, config.admin.port)]
+    except Exception:   # the clock-in screen must come up even when the admin cannot
+        logger.exception("the admin server could not be built: the kiosk runs without it")
+        return []
+
+
+def service_notifier():
+    """The link to the service manager (systemd sd_notify: READY, WATCHDOG, STOPPING).
+
+    Issue 10 provides it; any object with ready(), watchdog() and stopping() fits. The terminal
+    calls ready() once started, watchdog() from the UI thread every 0.5 s (from the
+    housekeeper every 2 s when headless) and stopping() at the start of a stop.
+    """
+    return NullNotifier()
+
+
+def run_terminal(config, instance, *, source: str | None = None, headless: bool = False) -> int:
+    from app.fonts import find_cjk_font
+
+    from app.hardware.camera_url import parse_camera_source
+
+    font = find_cjk_font(config.ui.font or None)
+    source = source_url(source)
+    parse_camera_source(source or config.camera.source)   # a bad URL is a usage error before anything starts
+    terminal = Terminal(config, instance, source=source)
+    for service in extra_services(terminal, config, instance):
+        terminal.add_service(service)
+    terminal.notifier = service_notifier()
+    stop_requested = threading.Event()
+    app_box: list = []
+
+    def request_stop(signum, _frame):
+        logger.info("signal {}: stopping", signal.Signals(signum).name)
+        stop_requested.set()
+        if app_box:
+            from kivy.clock import Clock
+
+            Clock.schedule_once(lambda _dt: app_box[0].stop())
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        terminal.ui_attached = not headless
+        terminal.start()
+        if headless:
+            logger.info("headless: no window; stop with SIGTERM or Ctrl-C")
+            while not stop_requested.wait(0.5):
+                pass
+        else:
+            from .window import configure_kivy
+
+            if configure_kivy(config):
+                logger.info("no display (DISPLAY and WAYLAND_DISPLAY unset): SDL renders the window offscreen")
+            from .app import KioskApp
+
+            app = KioskApp(terminal, font)
+            app_box.append(app)
+            if not stop_requested.is_set():
+                app.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        terminal.stop()
+    return 0
+

@@ -1,0 +1,46 @@
+"""Settings on the device: match threshold and sound (stored as run-time settings, audited)."""
+
+from __future__ import annotations
+
+from kivy.clock import Clock
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+from kivy.uix.screenmanager import Screen
+
+from .base import load_kv
+
+STEP = 0.005
+
+
+class AdminSettingsScreen(Screen):
+    threshold = NumericProperty(0.0)
+    sound = BooleanProperty(True)
+    message = StringProperty("")
+
+    def show(self, app) -> None:
+        self.threshold = app.terminal.pipeline.rule.threshold
+        self.sound = app.terminal.sound
+        self.message = ""
+
+    def nudge(self, app, steps: int) -> None:
+        value = round(min(1.0, max(0.0, self.threshold + steps * STEP)), 3)
+        self._save(app, "recognition.threshold", value)
+
+    def toggle_sound(self, app) -> None:
+        self._save(app, "ui.sound", not self.sound)
+
+    def _save(self, app, key, value) -> None:
+        self.message = app.t("working")
+        future = app.terminal.run_job(app.terminal.change_setting, key, value)
+        future.add_done_callback(lambda f: Clock.schedule_once(lambda _dt: self._saved(app, f)))
+
+    def _saved(self, app, future) -> None:
+        try:
+            future.result()
+        except Exception as exc:
+            self.message = str(exc)
+            return
+        self.show(app)
+        self.message = app.t("saved")
+
+
+load_kv(__file__)

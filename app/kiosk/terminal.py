@@ -1,0 +1,440 @@
+"""Terminal: every part of a running terminal, built from the config, started and stopped in order.
+
+No Kivy here: the window (`app.kiosk.app`) is one client of the terminal, the admin web server
+another. Threads: camera capture, vision worker, distance sensor, the APScheduler, one confirm
+worker (journal writes), the housekeeper (status and run-time settings) and any extra
+services added with `add_service` (the admin server). `stop()` joins them all and flushes the
+journal into the database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol
+
+import cv2
+import numpy as np
+from loguru import logger
+from sqlalchemy import select
+
+from app.vision.worker import VisionWorker
+
+from .flow import StaffCard, VisionUpdate
+
+SETTINGS_POLL_S = 3.0
+STATUS_POLL_S = 2.0
+CARD_CACHE_S = 30.0
+PHOTO_SIZE = 120
+
+
+class Service(Protocol):
+    """A background service run by the terminal (e.g. the admin web server)."""
+
+    def start(self) -> object: ...
+    def stop(self) -> object: ...
+
+
+class Notifier(Protocol):
+    """The service manager link (systemd sd_notify): ready, watchdog pings, stopping."""
+
+    def ready(self) -> object: ...
+    def watchdog(self) -> object: ...
+    def stopping(self) -> object: ...
+
+
+class NullNotifier:
+    def ready(self) -> None: ...
+    def watchdog(self) -> None: ...
+    def stopping(self) -> None: ...
+
+
+def local_ip() -> str | None:
+    """The address other machines reach this one on (no packet is sent)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: only picks the outgoing interface
+            ip = s.getsockname()[0]
+        return None if ip.startswith("127.") else ip
+    except OSError:
+        return None
+
+
+class Terminal:
+    def __init__(self, config, instance, *, source: str | None = None, sensor_port: str | None = None,
+                 pin_factory=None, models=None, camera=None):
+        from app.attendance import build_scheduler, open_attendance
+        from app.hardware.camera import camera_from_config
+        from app.hardware.gpio import TerminalGpio
+        from app.hardware.tof200f import sensor_from_config
+        from app.library import FaceLibrary
+        from app.models import resolve
+        from app.store import open_store
+        from app.store.settings import SettingsService
+        from app.vision.engine import FaceEngine
+        from app.vision.gallery import FaceGallery
+        from app.vision.pipeline import VisionPipeline
+
+        self.config, self.instance = config, instance
+        self.device_name = config.device.name
+        self.sound = config.ui.sound
+        self.language = config.device.language
+        models = models or resolve(config.models.dir or None, verify=config.models.verify)
+        self.store = open_store(config, instance)
+        self.attendance = open_attendance(config, instance, self.store)
+        self.settings = SettingsService(self.store, config)
+        self.gallery = FaceGallery()
+        self.engine = FaceEngine(models, config.vision)
+        self.library = FaceLibrary(self.store, self.engine, self.gallery, instance.photos_dir, config.library,
+                                   max_bytes=config.storage.photo_max_mb * 1024 * 1024)
+        self.pipeline = VisionPipeline.from_config(models, config, self.gallery)
+        self.camera = camera or camera_from_config(config.camera, source)
+        self.sensor = sensor_from_config(config.sensor, sensor_port, on_reading=self._on_reading)
+        self.gpio = TerminalGpio(config.gpio, pin_factory)
+        self.scheduler = build_scheduler(config, self.attendance)
+        self.worker = CameraVisionWorker(self.pipeline, self.camera.slot, self._on_result)
+        self.services: list[Service] = []
+        self.notifier: Notifier = NullNotifier()
+        self._confirmer = ThreadPoolExecutor(1, thread_name_prefix="confirm")
+        self._listeners: list[Callable[[VisionUpdate], None]] = []
+        self._presence_listeners: list[Callable[[bool | None], None]] = []
+        self._cards: dict[int, tuple[float, StaffCard | None]] = {}
+        self._cards_lock = threading.Lock()
+        self._halt = threading.Event()
+        self._housekeeper: threading.Thread | None = None
+        self._last_recognition: dt.datetime | None = None
+        self._last_status: dict = {}
+        self._present: bool | None = None
+        self.descriptors_computed = 0
+        self._applied: dict = {}
+        self._settings_lock = threading.Lock()
+        self.ui_attached = False   # True: the window pings the watchdog (proves the UI thread alive)
+        self.started = self.stopped = False
+
+    # -- wiring ------------------------------------------------------------------------------
+    def add_service(self, service: Service) -> None:
+        """Run `service` with the terminal: started after the core parts, stopped first."""
+        self.services.append(service)
+
+    def on_update(self, listener: Callable[[VisionUpdate], None]) -> None:
+        """Call `listener` (on the vision thread) with every vision result."""
+        self._listeners.append(listener)
+
+    def on_presence(self, listener: Callable[[bool | None], None]) -> None:
+        """Call `listener` (on the sensor thread) when the sensor's presence changes."""
+        self._presence_listeners.append(listener)
+
+    # -- life cycle --------------------------------------------------------------------------
+    def start(self) -> Terminal:
+        recovered = self.attendance.recover()
+        if recovered:
+            logger.info("stored {} punches journaled by an earlier run", recovered)
+        templates = self.library.load_gallery()
+        logger.info("gallery: {} face templates", templates)
+        self._apply_settings()
+        self.camera.start()
+        self.worker.start()
+        if self.sensor is not None:
+            self.sensor.start()
+        self.scheduler.start()
+        started = []
+        for service in self.services:
+            try:
+                service.start()
+                started.append(service)
+            except Exception:   # e.g. the admin's port is taken: the clock-in screen still comes up
+                logger.exception("service {!r} failed to start", service)
+        self.services = started
+        self._housekeeper = threading.Thread(target=self._housekeep, name="housekeeper", daemon=True)
+        self._housekeeper.start()
+        self.gpio.show("ready")
+        self.started = True
+        self.notifier.ready()
+        logger.info("terminal started: camera {}, sensor {}, gpio {}, {} extra services",
+                    self.camera.spec.url, self.sensor.port if self.sensor else "none", self.gpio.state,
+                    len(self.services))
+        return self
+
+    def stop(self) -> None:
+        """Stop everything, newest first; the journal is flushed into the database last."""
+        if self.stopped:
+            return
+        self.stopped = True
+        self.notifier.stopping()
+        logger.info("terminal stopping")
+        for service in reversed(self.services):
+            _quietly(service.stop, f"service {service!r}")
+        self._halt.set()
+        if self._housekeeper is not None:
+            self._housekeeper.join(timeout=5)
+        self.worker.stop()
+        self.camera.stop()
+        if self.worker.is_alive():
+            self.worker.join(timeout=10)
+        if self.sensor is not None:
+            _quietly(self.sensor.stop, "sensor")
+        self._confirmer.shutdown(wait=True)   # a confirm under way finishes its journal write
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        self.attendance.close()
+        _quietly(self.gpio.close, "gpio")
+        self.store.dispose()
+        logger.info("terminal stopped: journal flushed, {} pending", self.attendance.journal.pending_count())
+
+    # -- clock-in ------------------------------------------------------------------------------
+    def confirm(self, card: StaffCard, score: float | None, box=None) -> Future:
+        """Confirm a punch on the confirm worker; the future gives the ClockInResult."""
+        frame = self.camera.slot.latest()
+        return self._confirmer.submit(self._confirm, card, score, None if frame is None else frame.frame, box)
+
+    def _confirm(self, card: StaffCard, score, frame, box):
+        from app.attendance import Candidate
+
+        result = self.attendance.clockin.confirm(Candidate(card.staff_id, card.staff_no, card.name, score,
+                                                           snapshot_jpeg=_snapshot(frame, box)))
+        self.feedback("success" if result.recorded else "already")
+        return result
+
+    # -- on-device admin (each runs on the worker: storage never on the UI thread) -----------------
+    def run_job(self, func, *args) -> Future:
+        """Run `func(*args)` on the terminal's worker thread (the one that confirms punches)."""
+        return self._confirmer.submit(func, *args)
+
+    def find_staff(self, staff_no: str) -> StaffCard | None:
+        from app.store import Staff
+
+        with self.store.session() as s:
+            staff_id = s.scalar(select(Staff.id).where(Staff.staff_no == staff_no))
+        return None if staff_id is None else self.card(staff_id, fresh=True)
+
+    def enroll_capture(self, card: StaffCard):
+        """Enrol the newest camera frame as another face template of `card` (an EnrollResult)."""
+        latest = self.camera.slot.latest()
+        if latest is None:
+            raise RuntimeError("no camera frame")
+        ok, jpeg = cv2.imencode(".jpg", latest.frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        if not ok:
+            raise RuntimeError("could not encode the frame")
+        result = self.library.enroll_bytes(jpeg.tobytes(), f"{card.staff_no}_{card.name}.jpg")
+        with self._cards_lock:
+            self._cards.pop(card.staff_id, None)
+        return result
+
+    def change_setting(self, key: str, value, actor: str = "device") -> object:
+        """Store a run-time setting (validated, audited) and apply it at once."""
+        stored = self.settings.set(key, value, actor)
+        self._apply_settings()
+        return stored
+
+    def self_test(self) -> list[tuple[str, bool, str]]:
+        """Check the parts in use (camera, sensor, database, disk) and exercise the outputs."""
+        checks = []
+        cam = self.camera.status()
+        checks.append(("camera", cam.state == "streaming", f"{cam.state} {cam.fps:.0f} fps {cam.reason}".strip()))
+        if self.sensor is not None:
+            sen = self.sensor.status()
+            checks.append(("sensor", sen.state == "ok", f"{sen.state} {sen.distance_mm} mm {sen.reason}".strip()))
+        else:
+            checks.append(("sensor", True, "not configured"))
+        try:
+            with self.store.session() as s:
+                s.execute(select(1)).scalar()
+            checks.append(("database", True, f"journal {self.attendance.journal.pending_count()} pending"))
+        except Exception as exc:
+            checks.append(("database", False, str(exc)))
+        free = shutil.disk_usage(self.instance.root).free
+        checks.append(("disk", free > 200 << 20, f"{free / 2**30:.1f} GB free"))
+        if self.gpio.enabled:
+            self.gpio.beep("double")
+            if self.gpio.leds is not None:
+                self.gpio.leds.cycle(0.2)
+            self.gpio.open_door(200)
+            checks.append(("gpio", not self.gpio.problems, "beep, LEDs, relay pulsed" if not self.gpio.problems
+                           else "; ".join(f"{k}: {v}" for k, v in self.gpio.problems.items())))
+        else:
+            checks.append(("gpio", True, self.gpio.reason))
+        return checks
+
+    def feedback(self, kind: str) -> None:
+        """Buzzer, LEDs and the door for an outcome (success opens the door when a relay is wired)."""
+        beep = self.gpio.beep if self.sound else (lambda _pattern: False)
+        if kind == "success":
+            beep("ok")
+            self.gpio.show("success")
+            self.gpio.open_door()
+        elif kind == "already":
+            beep("double")
+            self.gpio.show("success")
+        elif kind in ("unknown", "liveness", "error"):
+            beep("error")
+            self.gpio.show("failure")
+
+    # -- vision thread ---------------------------------------------------------------------------
+    def _on_result(self, result) -> None:
+        self.descriptors_computed += result.recognised
+        ids = {t.recognition.staff_id for t in result.tracks if t.recognition is not None and t.recognition.known}
+        if ids:
+            self._last_recognition = dt.datetime.now(dt.UTC)
+        cards = {i: c for i in ids if (c := self.card(i)) is not None}
+        update = VisionUpdate(result, cards)
+        for listener in self._listeners:
+            listener(update)
+
+    def _on_reading(self, reading, present: bool) -> None:
+        if present == self._present:
+            return
+        self._present = present
+        for listener in self._presence_listeners:
+            listener(present)
+
+    def card(self, staff_id: int, fresh: bool = False) -> StaffCard | None:
+        """Name, staff no and photo of an enrolled person (cached; a database read when stale)."""
+        now = time.monotonic()
+        with self._cards_lock:
+            hit = self._cards.get(staff_id)
+        if hit is not None and now - hit[0] < CARD_CACHE_S and not fresh:
+            return hit[1]
+        from app.store import FaceTemplate, Staff
+
+        with self.store.session() as s:
+            staff = s.get(Staff, staff_id)
+            if staff is None:
+                card = None
+            else:
+                photo = s.scalar(select(FaceTemplate.photo_file).where(FaceTemplate.staff_id == staff_id)
+                                 .order_by(FaceTemplate.quality.desc()).limit(1))
+                card = StaffCard(staff.id, staff.staff_no, staff.name, _thumbnail(self.instance.photos_dir, photo))
+        with self._cards_lock:
+            self._cards[staff_id] = (now, card)
+        return card
+
+    # -- housekeeping: status and run-time settings ----------------------------------------------
+    def _housekeep(self) -> None:
+        next_settings = 0.0
+        while not self._halt.is_set():
+            now = time.monotonic()
+            try:
+                self._last_status = self.status()
+                if now >= next_settings:
+                    self._apply_settings()
+                    next_settings = now + SETTINGS_POLL_S
+                if not self.ui_attached:
+                    self.notifier.watchdog()
+            except Exception:
+                logger.exception("housekeeping failed")
+            self._halt.wait(STATUS_POLL_S)
+
+    def _apply_settings(self) -> None:
+        with self._settings_lock:   # the housekeeper and an on-device change may both apply
+            self._apply_settings_locked()
+
+    def _apply_settings_locked(self) -> None:
+        from app.vision.decision import DecisionRule
+
+        values = self.settings.all()
+        if values == self._applied:
+            return
+        changed = {k: v for k, v in values.items() if self._applied.get(k) != v}
+        self.device_name = values["device.name"]
+        self.sound = values["ui.sound"]
+        rule = self.pipeline.rule
+        self.pipeline.rule = DecisionRule(values["recognition.threshold"], values["recognition.margin"],
+                                          rule.min_observations)
+        self.attendance.clockin.dedupe = dt.timedelta(seconds=values["attendance.dedupe_seconds"])
+        self.attendance.retention.days = values["storage.retention_days"]
+        pusher = self.attendance.pusher
+        if bool(values["push.webhook_url"]) != bool(pusher.cfg.webhook_url):
+            logger.warning("push switched {}: takes effect at the next start",
+                           "on" if values["push.webhook_url"] else "off")
+        else:
+            pusher.cfg = dataclasses.replace(pusher.cfg, webhook_url=values["push.webhook_url"],
+                                             secret=values["push.secret"])
+        if self._applied:
+            logger.info("run-time settings applied: {}", ", ".join(
+                f"{k}={'***' if k == 'push.secret' else v}" for k, v in changed.items()))
+        self._applied = values
+
+    def status(self) -> dict:
+        """What the admin and the status bar show (safe from any thread)."""
+        cam = self.camera.status()
+        att = self.attendance.status()
+        try:
+            free = shutil.disk_usage(self.instance.root).free
+        except OSError:
+            free = None
+        sensor = self.sensor.status().as_dict() if self.sensor is not None else None
+        return {
+            "device_name": self.device_name,
+            "camera": {"state": cam.state, "fps": round(cam.fps, 1), "source": cam.source, "reason": cam.reason},
+            "last_recognition_utc": self._last_recognition.isoformat() if self._last_recognition else None,
+            "journal_pending": att["journal_pending"],
+            "push_enabled": att["push_enabled"],
+            "push_pending": att["push_pending"],
+            "disk_free_bytes": free,
+            "sensor": sensor,
+            "gpio": self.gpio.summary(),
+            "ip": local_ip(),
+            "admin_port": self.config.admin.port,
+            "vision_frames": self.worker.processed,
+        }
+
+    @property
+    def last_status(self) -> dict:
+        """The housekeeper's latest status (no database read: for the UI thread)."""
+        return self._last_status
+
+
+class CameraVisionWorker(VisionWorker):
+    """The vision worker over the camera's `FrameSlot`, keeping the capture timestamps."""
+
+    def __init__(self, pipeline, slot, on_result):
+        super().__init__(pipeline, (), on_result)
+        self.slot = slot
+
+    def _frames(self):
+        while not self._halt.is_set():
+            item = self.slot.get(timeout=0.1)
+            if item is not None:
+                yield item.frame, item.ts
+
+
+def _quietly(func, what: str) -> None:
+    try:
+        func()
+    except Exception:
+        logger.exception("stopping {} failed", what)
+
+
+def _thumbnail(photos_dir, photo_file: str | None) -> np.ndarray | None:
+    if not photo_file:
+        return None
+    data = np.fromfile(photos_dir / photo_file, np.uint8) if (photos_dir / photo_file).is_file() else None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None else None
+    if image is None:
+        return None
+    h, w = image.shape[:2]
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    return cv2.resize(image[y0:y0 + side, x0:x0 + side], (PHOTO_SIZE, PHOTO_SIZE), interpolation=cv2.INTER_AREA)
+
+
+def _snapshot(frame: np.ndarray | None, box) -> bytes | None:
+    """A JPEG of the face (with some context) as evidence of the punch."""
+    if frame is None:
+        return None
+    if box is not None:
+        h, w = frame.shape[:2]
+        l, t, r, b = box
+        pad = 0.5 * (r - l)
+        x0, y0 = max(0, int(l - pad)), max(0, int(t - pad))
+        x1, y1 = min(w, int(r + pad) + 1), min(h, int(b + pad) + 1)
+        if x1 > x0 and y1 > y0:
+            frame = frame[y0:y1, x0:x0 + (x1 - x0)]
+    ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return data.tobytes() if ok else None

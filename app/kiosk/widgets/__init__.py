@@ -1,0 +1,1 @@
+"""Reusable kiosk widgets (one .py and one .kv each)."""

@@ -1,0 +1,164 @@
+"""The clock-in flow as a state machine: vision results, presence, taps and time, no window."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from app.kiosk import flow as F
+from app.vision.decision import Recognition
+from app.vision.quality import Quality
+
+TIMES = F.FlowTimes(confirm_s=8, result_s=4, unknown_s=2, idle_s=30, quiet_s=10)
+CARD = F.StaffCard(7, "E007", "张三")
+
+
+def quality(reason=None):
+    return Quality(reason is None, reason, 1.0, 150, True, 0, 0.8, 0, 120, 40, 100)
+
+
+def track(track_id=1, staff_id=7, reason="accepted", q=None, width=150):
+    rec = None if reason is None else Recognition(staff_id if reason == "accepted" else None, staff_id, 0.97,
+                                                  0.1, 2, 2, reason)
+    return SimpleNamespace(track_id=track_id, box=(100, 100, 100 + width, 100 + width), quality=q or quality(),
+                           recognition=rec)
+
+
+def update(*tracks):
+    return F.VisionUpdate(SimpleNamespace(tracks=list(tracks)), {7: CARD, 8: F.StaffCard(8, "E008", "李四")})
+
+
+def result(recorded=True):
+    return SimpleNamespace(recorded=recorded)
+
+
+@pytest.fixture
+def flow():
+    f = F.ClockInFlow(TIMES)
+    f.tick(0.0)
+    return f
+
+
+def test_a_known_face_gets_the_card_and_a_tap_confirms(flow):
+    flow.vision(update(track()), 1.0)
+    assert flow.screen == F.CONFIRM and flow.pending.card == CARD and flow.deadline == 9.0
+    pending = flow.tap_confirm(2.0)
+    assert pending.card == CARD and flow.tap_confirm(2.1) is None   # a second tap does nothing
+    flow.tick(20.0)
+    assert flow.screen == F.CONFIRM, "no timeout while the punch is being written"
+    flow.confirmed(result(), 20.1)
+    assert flow.screen == F.RESULT and flow.outcome.kind == F.SUCCESS
+    flow.tick(24.2)
+    assert flow.screen == F.LIVE
+    flow.vision(update(track()), 24.3)
+    assert flow.screen == F.LIVE, "the same face is not asked twice"
+
+
+def test_already_clocked_in_and_failure(flow):
+    flow.vision(update(track()), 1.0)
+    flow.tap_confirm(1.5)
+    flow.confirmed(result(recorded=False), 1.6)
+    assert flow.outcome.kind == F.ALREADY
+    flow.dismiss(2.0)
+    assert flow.screen == F.LIVE
+    flow.vision(update(track(track_id=2, staff_id=8)), 3.0)
+    flow.tap_confirm(3.1)
+    flow.confirm_failed("disk full", 3.2)
+    assert flow.outcome.kind == F.ERROR and flow.outcome.detail == "disk full"
+
+
+def test_not_me_and_timeout_keep_that_person_quiet_for_a_while(flow):
+    flow.vision(update(track()), 1.0)
+    flow.tap_not_me(2.0)
+    assert flow.screen == F.LIVE and flow.pending is None
+    flow.vision(update(track(track_id=5)), 3.0)       # tracking lost and found the same face
+    assert flow.screen == F.LIVE
+    flow.vision(update(track(track_id=5)), 12.5)      # quiet time over: asked again
+    assert flow.screen == F.CONFIRM
+    flow.tick(12.5 + TIMES.confirm_s)
+    assert flow.screen == F.LIVE
+    flow.vision(update(track(track_id=6)), 21.0)
+    assert flow.screen == F.LIVE
+
+
+def test_the_nearest_known_face_is_asked_first(flow):
+    flow.vision(update(track(1, 7, width=120), track(2, 8, width=200)), 1.0)
+    assert flow.pending.card.staff_id == 8
+
+
+def test_unknown_after_a_while_and_quality_hints(flow):
+    flow.vision(update(track(q=quality("too_small"), reason=None)), 1.0)
+    assert flow.hint == "too_small" and flow.screen == F.LIVE
+    flow.vision(update(track(reason="below_threshold")), 2.0)
+    assert flow.hint is None and flow.screen == F.LIVE
+    flow.vision(update(track(reason="below_threshold")), 3.9)
+    assert flow.screen == F.LIVE
+    flow.vision(update(track(reason="below_threshold")), 4.1)
+    assert flow.screen == F.RESULT and flow.outcome.kind == F.UNKNOWN
+    flow.tick(8.2)
+    flow.vision(update(track(reason="below_threshold")), 8.3)
+    assert flow.screen == F.LIVE, "told once per face"
+    flow.vision(update(track()), 9.0)   # a better view recognises the face after all
+    assert flow.screen == F.CONFIRM
+
+
+def test_idle_and_wake_with_a_sensor():
+    flow = F.ClockInFlow(TIMES, have_sensor=True)
+    flow.tick(0.0)
+    flow.presence(True, 1.0)
+    flow.tick(40.0)
+    assert flow.screen == F.LIVE, "someone is near: no idle"
+    flow.presence(False, 41.0)
+    flow.tick(60.0)
+    assert flow.screen == F.LIVE
+    flow.tick(71.5)
+    assert flow.screen == F.IDLE
+    flow.presence(True, 72.0)
+    assert flow.screen == F.LIVE
+
+
+def test_idle_without_a_sensor_wakes_on_a_face_or_a_tap(flow):
+    flow.tick(31.0)
+    assert flow.screen == F.IDLE
+    flow.vision(update(track(reason=None)), 32.0)
+    assert flow.screen == F.LIVE
+    flow.tick(63.0)
+    flow.wake(64.0)
+    assert flow.screen == F.LIVE
+
+
+def test_no_camera_and_back(flow):
+    flow.camera(False, 1.0)
+    assert flow.screen == F.NO_CAMERA
+    flow.vision(update(track()), 1.5)
+    assert flow.screen == F.NO_CAMERA
+    flow.camera(True, 2.0)
+    assert flow.screen == F.LIVE
+    flow.vision(update(track()), 2.5)
+    assert flow.screen == F.CONFIRM
+    flow.camera(False, 3.0)
+    assert flow.screen == F.CONFIRM, "a card already shown is finished first"
+    flow.tap_not_me(3.5)
+    assert flow.screen == F.LIVE   # then the next camera check moves to no camera
+    flow.camera(False, 4.0)
+    assert flow.screen == F.NO_CAMERA
+
+
+def test_liveness_failure_is_a_result(flow):
+    flow.liveness_failed(1.0, track_id=3)
+    assert flow.screen == F.RESULT and flow.outcome.kind == F.LIVENESS
+
+
+def test_every_font_size_of_the_screens_is_warmed_up():
+    import re
+    from pathlib import Path
+
+    import app.kiosk as kiosk
+
+    sizes = set()
+    for kv in (Path(kiosk.__file__).parent / "screens").glob("*.kv"):
+        sizes |= {int(v) for v in re.findall(r"font_size: (\d+)", kv.read_text(encoding="utf-8"))}
+    source = (Path(kiosk.__file__).parent / "app.py").read_text(encoding="utf-8")
+    warmed = {int(v) for v in re.search(r"FONT_SIZES = \(([\d, ]+)\)", source).group(1).split(",")}
+    assert sizes <= warmed, f"font sizes not opened at start: {sorted(sizes - warmed)}"

@@ -1,0 +1,151 @@
+"""`daka run` as a process: SIGTERM and window close stop it cleanly, with nothing lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from kiosk_support import MOCK_PINS, portrait
+
+CHILD = Path(__file__).with_name("kiosk_child.py")
+
+
+def prepare(instance, photos, tmp_path, **sections):
+    """An instance with obama.jpg enrolled and a scene showing obama2.jpg; flushes only at exit."""
+    import tomli_w
+
+    from app.config import load_config
+    from app.library import FaceLibrary
+    from app.models import resolve
+    from app.store import open_store
+    from app.vision.engine import FaceEngine
+    from app.vision.gallery import FaceGallery
+
+    image = portrait(photos["obama2.jpg"], tmp_path / "scene")
+    settings = {"camera": {"source": f"test://?image={urllib.parse.quote(str(image))}&width=640&height=480&fps=15"},
+                "gpio": MOCK_PINS, "attendance": {"flush_seconds": 600}, **sections}
+    instance.config_path.write_text(tomli_w.dumps(settings), encoding="utf-8")
+    config = load_config(instance)
+    store = open_store(config, instance)
+    library = FaceLibrary(store, FaceEngine(resolve(None), config.vision), FaceGallery(), instance.photos_dir,
+                          config.library, max_bytes=5 << 20)
+    assert library.enroll_bytes(photos["obama.jpg"].read_bytes(), "E001_奥巴马.jpg").ok
+    store.dispose()
+
+
+class Child:
+    """The kiosk process; its stdout lines and stderr lines are collected by two threads."""
+
+    def __init__(self, args, env=None):
+        full = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+        full.update({"NO_COLOR": "1", **(env or {})})
+        self.proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=full, cwd=Path(__file__).parent)
+        self.lines: list[str] = []
+        self.errors: list[str] = []
+        self._readers = [threading.Thread(target=self.lines.extend, args=(self.proc.stdout,), daemon=True),
+                         threading.Thread(target=self.errors.extend, args=(self.proc.stderr,), daemon=True)]
+        for r in self._readers:
+            r.start()
+
+    @property
+    def log(self) -> str:
+        return "".join(self.errors)
+
+    def wait_for(self, found, timeout: float, what: str) -> None:
+        t0 = time.monotonic()
+        while not found():
+            if self.proc.poll() is not None or time.monotonic() - t0 > timeout:
+                self.proc.kill()
+                pytest.fail(f"no {what} from the kiosk (exit {self.proc.poll()}):\n" + "".join(self.errors[-40:]))
+            time.sleep(0.05)
+
+    def stop(self, sig) -> int:
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=30)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for r in self._readers:
+            r.join(timeout=5)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+def stored_punches(instance):
+    from app.config import load_config
+    from app.store import Punch, open_store
+
+    store = open_store(load_config(instance), instance)
+    with store.session() as s:
+        rows = s.execute(select(Punch.staff_no, Punch.name)).all()
+    store.dispose()
+    return rows
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigint"])
+def test_a_punch_survives_a_stop_signal(instance, photos, tmp_path, how):
+    prepare(instance, photos, tmp_path)
+    child = Child([str(CHILD), str(instance.root), "tap"])
+    try:
+        child.wait_for(lambda: "punched\n" in child.lines, 90, "punch")
+        assert child.stop(signal.SIGTERM if how == "sigterm" else signal.SIGINT) == 0, child.log[-3000:]
+    finally:
+        child.close()
+    log = child.log
+    assert "SDL renders the window offscreen" in log
+    assert f"signal {how.upper()}: stopping" in log
+    assert "terminal stopped: journal flushed, 0 pending" in log
+    # flush_seconds is 600: only the flush at the stop can have stored it
+    assert stored_punches(instance) == [("E001", "奥巴马")]
+
+
+def test_closing_the_window_stops_cleanly(instance, photos, tmp_path):
+    prepare(instance, photos, tmp_path)
+    child = Child([str(CHILD), str(instance.root), "tap", "close"])
+    try:
+        child.wait_for(lambda: "punched\n" in child.lines, 90, "punch")
+        assert child.proc.wait(timeout=30) == 0, child.log[-3000:]
+    finally:
+        child.close()
+    assert "window closed: stopping" in child.log
+    assert "terminal stopped: journal flushed, 0 pending" in child.log
+    assert stored_punches(instance) == [("E001", "奥巴马")]
+
+
+def test_headless_run_stops_on_sigterm(instance, photos, tmp_path):
+    prepare(instance, photos, tmp_path)
+    child = Child(["-m", "app.cli.main", "--instance", str(instance.root), "run", "--headless"])
+    try:
+        child.wait_for(lambda: "terminal started" in child.log, 60, "start")
+        assert child.stop(signal.SIGTERM) == 0, child.log[-3000:]
+    finally:
+        child.close()
+    assert "headless: no window" in child.log and "terminal stopped" in child.log
+    assert "kivy" not in child.log.lower()
+
+
+@pytest.mark.slow
+def test_bench_ui_prints_the_figures(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "app.cli.main", "--instance", str(tmp_path), "bench", "ui",
+                           "--json", "--seconds", "2", "--walkups", "2"], capture_output=True, text=True,
+                          timeout=600, env={k: v for k, v in os.environ.items() if k != "DISPLAY"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import json
+
+    result = json.loads(proc.stdout)
+    assert result["live_recognising"]["descriptors_per_s"] > 1
+    assert result["live_empty_scene"]["descriptors_per_s"] == 0
+    assert result["walk_ups"]["count"] >= 1 and result["walk_ups"]["results"] == ["success"]
+    assert set(result["targets"]) >= {"ui_fps_median_ge_30", "tap_to_success_le_150ms"}
