@@ -638,7 +638,6 @@ class UiConfig:
     rotation: int = setting(0, "Rotate the screen clockwise (degrees).", choices=ROTATIONS)
     font: str = setting("", "Font file for the screen; empty = bundled CJK font.")
     sound: bool = setting(True, "Beep on clock-in results (the buzzer); the on-device admin can switch it.")
-    confirm_seconds: int = setting(8, "The confirm card waits this long for a tap (seconds).", min=3, max=60)
     result_seconds: int = setting(4, "A clock-in result stays on screen this long (seconds).", min=1, max=30)
     idle_seconds: int = setting(
         30, "Show the idle clock when nobody has been near (sensor) or in view this long (seconds).", min=5, max=3600

@@ -18,7 +18,7 @@ import socket
 import threading
 from collections.abc import Callable, Mapping
 
-__all__ = ["NotifyError", "WatchdogFeeder", "notify", "watchdog_interval"]
+__all__ = ["NotifyError", "SystemdNotifier", "WatchdogFeeder", "notify", "watchdog_interval"]
 
 ENV_SOCKET = "NOTIFY_SOCKET"
 
@@ -148,3 +148,52 @@ class WatchdogFeeder:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+class SystemdNotifier:
+    """The terminal's link to systemd: ready(), watchdog(), stopping().
+
+    The kiosk calls watchdog() from its UI thread (every 0.5 s), so a ping proves the screen's
+    loop is turning; pings are sent at most every half watchdog interval. Outside systemd every
+    call does nothing. A named but unusable socket is logged once, never raised into the UI.
+    """
+
+    def __init__(self, env: Mapping[str, str] | None = None,
+                 clock: Callable[[], float] | None = None,
+                 log: Callable[[str], None] | None = None):
+        import time
+
+        self._env = os.environ if env is None else env
+        self._clock = clock or time.monotonic
+        self._log = log
+        self._interval = watchdog_interval(self._env)
+        self._last: float | None = None
+        self._failed = False
+        self._ready = False
+        self.sent: list[str] = []
+
+    def _send(self, state: str) -> None:
+        if self._failed:
+            return
+        try:
+            if notify(state, env=self._env):
+                self.sent.append(state)
+        except NotifyError as exc:
+            self._failed = True
+            if self._log:
+                self._log(str(exc))
+
+    def ready(self) -> None:
+        self._send("READY=1")
+        self._ready = True
+
+    def watchdog(self) -> None:
+        if self._interval is None or not self._ready:   # systemd arms the watchdog at READY
+            return
+        now = self._clock()
+        if self._last is None or now - self._last >= self._interval:   # half of WATCHDOG_USEC
+            self._last = now
+            self._send("WATCHDOG=1")
+
+    def stopping(self) -> None:
+        self._send("STOPPING=1")

@@ -14,6 +14,7 @@ from admin_support import (add_punch, add_staff, admin_client, admin_config, app
 from sqlalchemy import func, select
 
 from app.store import AuditEntry, FaceTemplate, MakeupRequest, Punch, Staff
+from app.vision.decision import DecisionRule
 
 
 def _actions(store) -> list[str]:
@@ -210,15 +211,20 @@ def test_makeup_rejected_makes_no_punch(admin_client, sqlite_store):
 
 def test_settings_are_validated_stored_and_audited(admin_client, app):
     settings = app.extensions["daka_admin"].settings
-    form = {"recognition.threshold": "0.95", "attendance.confirm_seconds": "12", "gpio.relay_mode": "off",
+    # the threshold shown is the one of the embedder in use (each has its own similarity scale)
+    key = DecisionRule.setting_keys(app.extensions["daka_admin"].config.vision.embedder)[0]
+    page = admin_client.get("/settings/").get_data(as_text=True)
+    assert f'name="{key}"' in page
+    assert key == "recognition.threshold" or 'name="recognition.threshold"' not in page
+    form = {key: "0.95", "attendance.confirm_seconds": "12", "gpio.relay_mode": "off",
             "device.timezone": "Europe/Berlin", "device.language": "en", "push.secret": ""}
     assert post(admin_client, "/settings/", form, page="/settings/").status_code == 302
-    assert settings.get("recognition.threshold") == 0.95 and settings.get("gpio.relay_mode") == "off"
+    assert settings.get(key) == 0.95 and settings.get("gpio.relay_mode") == "off"
     assert settings.get("attendance.confirm_seconds") == 12 and settings.get("device.timezone") == "Europe/Berlin"
-    r = post(admin_client, "/settings/", {"recognition.threshold": "1.5", "device.timezone": "Mars/Olympus"},
+    r = post(admin_client, "/settings/", {key: "1.5", "device.timezone": "Mars/Olympus"},
              page="/settings/")
     assert r.status_code == 400 and "out of range" in r.get_data(as_text=True)
-    assert settings.get("recognition.threshold") == 0.95 and settings.get("device.timezone") == "Europe/Berlin"
+    assert settings.get(key) == 0.95 and settings.get("device.timezone") == "Europe/Berlin"
     post(admin_client, "/settings/", {"push.secret": "s3cret"}, page="/settings/")
     assert settings.get("push.secret") == "s3cret"
     assert "s3cret" not in admin_client.get("/settings/").get_data(as_text=True)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import json
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,12 @@ from sqlalchemy import select
 from kiosk_support import MOCK_PINS, portrait
 
 CHILD = Path(__file__).with_name("kiosk_child.py")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def prepare(instance, photos, tmp_path, **sections):
@@ -32,7 +41,8 @@ def prepare(instance, photos, tmp_path, **sections):
 
     image = portrait(photos["obama2.jpg"], tmp_path / "scene")
     settings = {"camera": {"source": f"test://?image={urllib.parse.quote(str(image))}&width=640&height=480&fps=15"},
-                "gpio": MOCK_PINS, "attendance": {"flush_seconds": 600}, **sections}
+                "gpio": MOCK_PINS, "attendance": {"flush_seconds": 600},
+                "admin": {"host": "127.0.0.1", "port": free_port()}, **sections}
     instance.config_path.write_text(tomli_w.dumps(settings), encoding="utf-8")
     config = load_config(instance)
     store = open_store(config, instance)
@@ -124,14 +134,35 @@ def test_closing_the_window_stops_cleanly(instance, photos, tmp_path):
     assert stored_punches(instance) == [("E001", "奥巴马")]
 
 
-def test_headless_run_stops_on_sigterm(instance, photos, tmp_path):
+def test_headless_run_serves_the_admin_tells_systemd_and_stops_on_sigterm(instance, photos, tmp_path):
+    """Under systemd (Type=notify, WatchdogSec=): READY, watchdog pings, STOPPING; the admin answers."""
     prepare(instance, photos, tmp_path)
-    child = Child(["-m", "app.cli.main", "--instance", str(instance.root), "run", "--headless"])
-    try:
-        child.wait_for(lambda: "terminal started" in child.log, 60, "start")
-        assert child.stop(signal.SIGTERM) == 0, child.log[-3000:]
-    finally:
-        child.close()
+    from app.config import load_config
+
+    port = load_config(instance).admin.port
+    path = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(path)
+        listener.settimeout(60)
+        child = Child(["-m", "app.cli.main", "--instance", str(instance.root), "run", "--headless"],
+                      env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})
+        try:
+            assert listener.recv(64) == b"READY=1"
+            child.wait_for(lambda: "terminal started" in child.log, 30, "start")
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as reply:
+                assert reply.status == 200 and json.load(reply)
+            assert listener.recv(64) == b"WATCHDOG=1"    # fed by the running terminal
+            assert child.stop(signal.SIGTERM) == 0, child.log[-3000:]
+            messages = []
+            listener.settimeout(2)
+            try:
+                while True:
+                    messages.append(listener.recv(64))
+            except TimeoutError:
+                pass
+        finally:
+            child.close()
+    assert b"STOPPING=1" in messages
     assert "headless: no window" in child.log and "terminal stopped" in child.log
     assert "kivy" not in child.log.lower()
 

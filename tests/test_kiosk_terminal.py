@@ -11,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
+from app.vision.decision import DecisionRule
+
 from kiosk_support import loguru_to_this_test  # noqa: F401  (autouse fixture)
 from kiosk_support import MOCK_PINS, enrol
 from waiting import wait_for
@@ -90,10 +92,24 @@ def test_services_status_settings_and_a_clean_stop(terminal):
     assert status["camera"]["state"] in ("starting", "streaming") and status["disk_free_bytes"] > 0
 
     # the admin changes the threshold through the settings service: applied within a poll
-    terminal.settings.set("recognition.threshold", 0.9, actor="admin")
+    # (the key of the embedder in use: a dlib threshold must not steer a fused gallery)
+    threshold_key = DecisionRule.setting_keys(terminal.config.vision.embedder)[0]
+    terminal.settings.set(threshold_key, 0.9, actor="admin")
     terminal.settings.set("attendance.dedupe_seconds", 5, actor="admin")
-    wait_for(lambda: terminal.pipeline.rule.threshold == 0.9, timeout=10)
-    assert terminal.attendance.clockin.dedupe.total_seconds() == 5
+    wait_for(lambda: terminal.pipeline.rule.threshold == 0.9
+             and terminal.attendance.clockin.dedupe.total_seconds() == 5, timeout=10)
+    # confirm timeout and door relay mode from the admin's settings page reach the terminal too
+    relay = terminal.gpio.factory.pin(MOCK_PINS["relay_pin"])
+    terminal.feedback("success")
+    wait_for(lambda: any(s.state for s in relay.states), timeout=5)
+    terminal.settings.set("attendance.confirm_seconds", 15, actor="admin")
+    terminal.settings.set("gpio.relay_mode", "off", actor="admin")
+    wait_for(lambda: terminal.confirm_seconds == 15 and terminal.relay_mode == "off", timeout=10)
+    time.sleep(1.5)  # let the pulse end
+    pulses = len(relay.states)
+    terminal.feedback("success")
+    time.sleep(0.3)
+    assert not any(s.state for s in relay.states[pulses:]), "relay_mode off still opened the door"
 
     card = terminal.card(1)
     assert (card.staff_no, card.name) == ("E001", "奥巴马") and card.photo.shape == (120, 120, 3)

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from app.vision.decision import DecisionRule
+
 from kiosk_support import loguru_to_this_test  # noqa: F401  (autouse fixture)
 from kiosk_support import MOCK_PINS, Kiosk, assert_not_blank, configure, enrol, portrait
 
@@ -350,7 +352,8 @@ def test_on_device_admin(terminal_for, photos, font, scene):
         kiosk.pump_until(lambda: settings.message == "已保存" and not terminal.sound, timeout=5, what="sound off")
         with terminal.store.session() as s:
             stored = {r.key: r.value for r in s.query(Setting)}
-        assert stored["recognition.threshold"] == str(round(before + 0.005, 3)) and stored["ui.sound"] == "false"
+        threshold_key = DecisionRule.setting_keys(terminal.config.vision.embedder)[0]
+        assert stored[threshold_key] == str(round(before + 0.005, 3)) and stored["ui.sound"] == "false"
         assert_not_blank(kiosk.screenshot("admin_settings"), "settings")
 
         # self-test: the outputs are exercised and the report names every part

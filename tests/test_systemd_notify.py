@@ -127,3 +127,41 @@ def test_feeder_without_watchdog_does_nothing(listener):
     feeder.stop()
     with pytest.raises(ValueError):
         WatchdogFeeder(0, env={"NOTIFY_SOCKET": path})
+
+
+def test_terminal_notifier_orders_and_paces_its_messages(listener):
+    from app.systemd_notify import SystemdNotifier
+
+    path, sock = listener
+    now = [100.0]
+    n = SystemdNotifier(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "4000000"}, clock=lambda: now[0])
+    n.watchdog()                      # before READY: systemd has not armed the watchdog yet
+    n.ready()
+    for step in (0.0, 0.4, 0.4, 0.4, 0.4, 0.4):   # the UI calls every 0.4 s; pings every 2 s (half of 4)
+        now[0] += step
+        n.watchdog()
+    n.stopping()
+    assert n.sent == ["READY=1", "WATCHDOG=1", "WATCHDOG=1", "STOPPING=1"]
+    assert received(sock, 4) == n.sent
+
+
+def test_terminal_notifier_reports_a_broken_socket_once_and_never_raises(tmp_path):
+    from app.systemd_notify import SystemdNotifier
+
+    errors = []
+    n = SystemdNotifier(env={"NOTIFY_SOCKET": str(tmp_path / "gone.sock"), "WATCHDOG_USEC": "1000000"},
+                        log=errors.append)
+    n.ready()
+    n.watchdog()
+    n.stopping()
+    assert len(errors) == 1 and "gone.sock" in errors[0] and n.sent == []
+
+
+def test_terminal_notifier_outside_systemd_sends_nothing():
+    from app.systemd_notify import SystemdNotifier
+
+    n = SystemdNotifier(env={})
+    n.ready()
+    n.watchdog()
+    n.stopping()
+    assert n.sent == []

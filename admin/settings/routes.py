@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from app.config import ConfigError
+from app.vision.decision import DecisionRule
 
 from ..context import services
 from ..i18n import gettext as _
@@ -31,6 +32,13 @@ CHOICES = {
 }
 
 
+def _fields() -> tuple:
+    """FIELDS with the threshold of the embedder in use (each embedder has its own scale)."""
+    key = DecisionRule.setting_keys(services().config.vision.embedder)[0]
+    return tuple((key, label, kind) if k == "recognition.threshold" else (k, label, kind)
+                 for k, label, kind in FIELDS)
+
+
 def _typed(key: str, text: str):
     default = services().settings.default(key)
     if isinstance(default, bool):
@@ -54,7 +62,7 @@ def index():
     errors: dict[str, str] = {}
     if request.method == "POST":
         current = settings.all()
-        for key, _label, kind in FIELDS:
+        for key, _label, kind in _fields():
             if key not in request.form:
                 continue
             text = request.form[key]
@@ -72,5 +80,5 @@ def index():
             flash(_("已保存"))
             return redirect(url_for("settings.index"))
     values = settings.all()
-    return render_template("settings/index.html", fields=FIELDS, values=values, errors=errors,
+    return render_template("settings/index.html", fields=_fields(), values=values, errors=errors,
                            choices=CHOICES), (400 if errors else 200)

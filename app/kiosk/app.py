@@ -7,6 +7,7 @@ boxes, about a millisecond) and runs the flow.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from zoneinfo import ZoneInfo
@@ -49,7 +50,7 @@ class KioskApp(App):
         self.lang = terminal.language
         self.device_name = terminal.device_name
         ui = terminal.config.ui
-        self.flow = flow or F.ClockInFlow(F.FlowTimes(confirm_s=ui.confirm_seconds, result_s=ui.result_seconds,
+        self.flow = flow or F.ClockInFlow(F.FlowTimes(confirm_s=terminal.confirm_seconds, result_s=ui.result_seconds,
                                                       idle_s=ui.idle_seconds), have_sensor=terminal.sensor is not None)
         self.probe = probe
         self.tz = ZoneInfo(terminal.config.device.timezone)
@@ -181,6 +182,8 @@ class KioskApp(App):
             "一二三四五六日"[local.weekday()] if self.lang.startswith("zh") else local.strftime("%a"))
         status = self.terminal.last_status
         self.device_name = self.terminal.device_name
+        if self.flow.times.confirm_s != self.terminal.confirm_seconds:   # changed in the admin
+            self.flow.times = dataclasses.replace(self.flow.times, confirm_s=self.terminal.confirm_seconds)
         if status:
             self.network_text = status.get("ip") or self.t("offline")
             waiting = status.get("journal_pending", 0) + status.get("push_pending", 0)

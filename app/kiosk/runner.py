@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from loguru import logger
 
-from .terminal import NullNotifier, Terminal
+from .terminal import Terminal
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -52,11 +52,13 @@ def extra_services(terminal: Terminal, config, instance) -> list:
 def service_notifier():
     """The link to the service manager (systemd sd_notify: READY, WATCHDOG, STOPPING).
 
-    Issue 10 provides it; any object with ready(), watchdog() and stopping() fits. The terminal
-    calls ready() once started, watchdog() from the UI thread every 0.5 s (from the
-    housekeeper every 2 s when headless) and stopping() at the start of a stop.
+    The terminal calls ready() once started, watchdog() from the UI thread every 0.5 s (from
+    the housekeeper every 2 s when headless) and stopping() at the start of a stop. Outside
+    systemd (no NOTIFY_SOCKET) the calls do nothing.
     """
-    return NullNotifier()
+    from app.systemd_notify import SystemdNotifier
+
+    return SystemdNotifier(log=lambda message: logger.error("systemd notify: {}", message))
 
 
 def run_terminal(config, instance, *, source: str | None = None, headless: bool = False) -> int:

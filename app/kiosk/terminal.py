@@ -84,6 +84,8 @@ class Terminal:
         self.config, self.instance = config, instance
         self.device_name = config.device.name
         self.sound = config.ui.sound
+        self.confirm_seconds = config.attendance.confirm_seconds   # run-time settings, applied below
+        self.relay_mode = config.gpio.relay_mode
         self.language = config.device.language
         models = models or resolve(config.models.dir or None, verify=config.models.verify)
         self.store = open_store(config, instance)
@@ -262,12 +264,13 @@ class Terminal:
         return checks
 
     def feedback(self, kind: str) -> None:
-        """Buzzer, LEDs and the door for an outcome (success opens the door when a relay is wired)."""
+        """Buzzer, LEDs and the door for an outcome (success opens a wired door unless relay_mode is off)."""
         beep = self.gpio.beep if self.sound else (lambda _pattern: False)
         if kind == "success":
             beep("ok")
             self.gpio.show("success")
-            self.gpio.open_door()
+            if self.relay_mode == "pulse":
+                self.gpio.open_door()
         elif kind == "already":
             beep("double")
             self.gpio.show("success")
@@ -343,9 +346,11 @@ class Terminal:
         changed = {k: v for k, v in values.items() if self._applied.get(k) != v}
         self.device_name = values["device.name"]
         self.sound = values["ui.sound"]
+        self.confirm_seconds = values["attendance.confirm_seconds"]
+        self.relay_mode = values["gpio.relay_mode"]
         rule = self.pipeline.rule
-        self.pipeline.rule = DecisionRule(values["recognition.threshold"], values["recognition.margin"],
-                                          rule.min_observations)
+        threshold_key, margin_key = DecisionRule.setting_keys(self.config.vision.embedder)
+        self.pipeline.rule = DecisionRule(values[threshold_key], values[margin_key], rule.min_observations)
         self.attendance.clockin.dedupe = dt.timedelta(seconds=values["attendance.dedupe_seconds"])
         self.attendance.retention.days = values["storage.retention_days"]
         pusher = self.attendance.pusher

@@ -6,6 +6,8 @@ from kivy.clock import Clock
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
+from app.vision.decision import DecisionRule
+
 from .base import load_kv
 
 STEP = 0.005
@@ -23,7 +25,8 @@ class AdminSettingsScreen(Screen):
 
     def nudge(self, app, steps: int) -> None:
         value = round(min(1.0, max(0.0, self.threshold + steps * STEP)), 3)
-        self._save(app, "recognition.threshold", value)
+        key = DecisionRule.setting_keys(app.terminal.config.vision.embedder)[0]  # the embedder in use
+        self._save(app, key, value)
 
     def toggle_sound(self, app) -> None:
         self._save(app, "ui.sound", not self.sound)
