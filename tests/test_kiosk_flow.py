@@ -6,8 +6,12 @@ from types import SimpleNamespace
 
 import pytest
 
+import numpy as np
+
 from app.kiosk import flow as F
 from app.vision.decision import Recognition
+from app.vision.liveness.decision import LivenessResult
+from app.vision.pipeline import TrackView
 from app.vision.quality import Quality
 
 TIMES = F.FlowTimes(confirm_s=8, result_s=4, unknown_s=2, idle_s=30, quiet_s=10)
@@ -18,11 +22,11 @@ def quality(reason=None):
     return Quality(reason is None, reason, 1.0, 150, True, 0, 0.8, 0, 120, 40, 100)
 
 
-def track(track_id=1, staff_id=7, reason="accepted", q=None, width=150):
+def track(track_id=1, staff_id=7, reason="accepted", q=None, width=150, liveness=None):
     rec = None if reason is None else Recognition(staff_id if reason == "accepted" else None, staff_id, 0.97,
                                                   0.1, 2, 2, reason)
-    return SimpleNamespace(track_id=track_id, box=(100, 100, 100 + width, 100 + width), quality=q or quality(),
-                           recognition=rec)
+    return TrackView(track_id, (100, 100, 100 + width, 100 + width), np.zeros((5, 2), np.float32),
+                     q or quality(), rec, True, 0, liveness)
 
 
 def update(*tracks):
@@ -148,6 +152,33 @@ def test_no_camera_and_back(flow):
 def test_liveness_failure_is_a_result(flow):
     flow.liveness_failed(1.0, track_id=3)
     assert flow.screen == F.RESULT and flow.outcome.kind == F.LIVENESS
+
+
+def test_no_card_until_the_face_passed_liveness(flow):
+    checking = LivenessResult("checking", "waiting", 1)
+    flow.vision(update(track(liveness=checking)), 1.0)
+    assert flow.screen == F.LIVE and flow.pending is None
+    flow.vision(update(track(liveness=LivenessResult("live", "size_fits", 3))), 1.2)
+    assert flow.screen == F.CONFIRM and flow.pending.card == CARD
+
+
+def test_a_refused_face_gets_the_liveness_result_once_and_no_card(flow):
+    spoof = LivenessResult("spoof", "scale", 3)
+    flow.vision(update(track(track_id=5, liveness=spoof)), 1.0)
+    assert flow.screen == F.RESULT and flow.outcome.kind == F.LIVENESS and flow.pending is None
+    assert flow.tap_confirm(1.1) is None
+    flow.tick(6.0)                                   # the result times out
+    flow.vision(update(track(track_id=5, liveness=spoof)), 6.1)
+    assert flow.screen == F.LIVE                     # the same track is not refused again and again
+
+
+def test_a_liveness_request_is_the_live_view_hint(flow):
+    challenge = LivenessResult("challenge", "challenge", 4)
+    flow.vision(update(track(liveness=challenge)), 1.0)
+    assert flow.screen == F.LIVE and flow.hint is None
+    assert flow.liveness_hint is challenge and challenge.message("zh_CN") == "请缓慢转头"
+    flow.vision(update(track(liveness=LivenessResult("live", "size_fits", 5))), 1.2)
+    assert flow.liveness_hint is None
 
 
 def test_every_font_size_of_the_screens_is_warmed_up():

@@ -53,6 +53,7 @@ class KioskApp(App):
         self.flow = flow or F.ClockInFlow(F.FlowTimes(confirm_s=terminal.confirm_seconds, result_s=ui.result_seconds,
                                                       idle_s=ui.idle_seconds), have_sensor=terminal.sensor is not None)
         self.probe = probe
+        self._confirm_seconds = terminal.confirm_seconds
         self.tz = ZoneInfo(terminal.config.device.timezone)
         self.latest_update: F.VisionUpdate | None = None
         self._incoming: F.VisionUpdate | None = None
@@ -149,7 +150,10 @@ class KioskApp(App):
         if self.admin_screen is not None:
             return
         self.flow.vision(update, time.monotonic())
-        self.hint_text = self.t(f"quality_{self.flow.hint}") if self.flow.hint else ""
+        if self.flow.hint:
+            self.hint_text = self.t(f"quality_{self.flow.hint}")
+        else:
+            self.hint_text = self.flow.liveness_hint.message(self.lang) if self.flow.liveness_hint else ""
         self._sync_screen()
 
     def _apply_presence(self, _dt) -> None:
@@ -182,8 +186,9 @@ class KioskApp(App):
             "一二三四五六日"[local.weekday()] if self.lang.startswith("zh") else local.strftime("%a"))
         status = self.terminal.last_status
         self.device_name = self.terminal.device_name
-        if self.flow.times.confirm_s != self.terminal.confirm_seconds:   # changed in the admin
-            self.flow.times = dataclasses.replace(self.flow.times, confirm_s=self.terminal.confirm_seconds)
+        if self.terminal.confirm_seconds != self._confirm_seconds:   # changed in the admin
+            self._confirm_seconds = self.terminal.confirm_seconds
+            self.flow.times = dataclasses.replace(self.flow.times, confirm_s=self._confirm_seconds)
         if status:
             self.network_text = status.get("ip") or self.t("offline")
             waiting = status.get("journal_pending", 0) + status.get("push_pending", 0)

@@ -74,6 +74,7 @@ class ClockInFlow:
         self.pending: Pending | None = None
         self.outcome: Outcome | None = None
         self.hint: str | None = None         # quality reason of the nearest face on the live view
+        self.liveness_hint = None            # the nearest face's LivenessResult while it asks for something
         self.submitting = False
         self._screen_until: float | None = None
         self._settled: set[int] = set()      # tracks that had their card, result or dismissal
@@ -95,18 +96,28 @@ class ClockInFlow:
         self._unknown_since = {k: v for k, v in self._unknown_since.items() if k in live_ids}
         nearest = max(tracks, key=lambda t: t.box[2] - t.box[0], default=None)
         self.hint = nearest.quality.reason if nearest is not None and not nearest.quality.ok else None
+        # a liveness request for a good face (请缓慢转头, 请稍微后退, 请正对屏幕中央)
+        asking = (nearest is not None and self.hint is None and nearest.liveness is not None
+                  and not nearest.live and bool(nearest.liveness.message()))
+        self.liveness_hint = nearest.liveness if asking else None
         if self.screen == IDLE and tracks:
             self._go(LIVE, now)
         if self.screen != LIVE:
             return
-        known = [t for t in tracks if t.recognition is not None and t.recognition.known
+        for t in tracks:   # a recognised face that failed liveness: refused, nothing recorded
+            if t.track_id not in self._settled and t.liveness is not None and t.liveness.state == "spoof" \
+                    and t.recognition is not None and t.recognition.known:
+                self.liveness_failed(now, t.track_id)
+                return
+        # t.staff_id is the recognised person only once the face passed liveness
+        known = [t for t in tracks if t.staff_id is not None
                  and t.track_id not in self._settled
-                 and (t.track_id, t.recognition.staff_id) not in self._not_me
-                 and self._quiet.get(t.recognition.staff_id, 0.0) <= now
-                 and t.recognition.staff_id in update.cards]
+                 and (t.track_id, t.staff_id) not in self._not_me
+                 and self._quiet.get(t.staff_id, 0.0) <= now
+                 and t.staff_id in update.cards]
         if known:
             best = max(known, key=lambda t: t.box[2] - t.box[0])
-            card = update.cards[best.recognition.staff_id]
+            card = update.cards[best.staff_id]
             self.pending = Pending(card, best.track_id, best.recognition.similarity, best.box, now,
                                    now + self.times.confirm_s)
             self._go(CONFIRM, now, until=self.pending.deadline)

@@ -63,7 +63,7 @@ class LiveRenderer:
         for track in update.result.tracks:
             l, t, r, b = fit.box(track.box)
             rec = track.recognition
-            card = update.cards.get(rec.staff_id) if rec is not None and rec.known else None
+            card = update.cards.get(track.staff_id) if track.staff_id is not None else None  # named once live
             if card is not None:
                 color, label = KNOWN, card.name
             elif rec is not None and rec.reason in ("below_threshold", "low_margin", "empty_gallery"):

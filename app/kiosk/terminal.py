@@ -79,6 +79,7 @@ class Terminal:
         from app.store.settings import SettingsService
         from app.vision.engine import FaceEngine
         from app.vision.gallery import FaceGallery
+        from app.vision.liveness.audit import LivenessAudit
         from app.vision.pipeline import VisionPipeline
 
         self.config, self.instance = config, instance
@@ -98,6 +99,9 @@ class Terminal:
         self.pipeline = VisionPipeline.from_config(models, config, self.gallery)
         self.camera = camera or camera_from_config(config.camera, source)
         self.sensor = sensor_from_config(config.sensor, sensor_port, on_reading=self._on_reading)
+        # liveness: the TOF distance goes with each frame; refused attempts are audited with a snapshot
+        self.pipeline.distance_source = self._distance_mm
+        self.liveness_audit = LivenessAudit(self.store, instance.snapshots_dir)
         self.gpio = TerminalGpio(config.gpio, pin_factory)
         self.scheduler = build_scheduler(config, self.attendance)
         self.worker = CameraVisionWorker(self.pipeline, self.camera.slot, self._on_result)
@@ -279,9 +283,17 @@ class Terminal:
             self.gpio.show("failure")
 
     # -- vision thread ---------------------------------------------------------------------------
+    def _distance_mm(self) -> int | None:
+        return self.sensor.status().distance_mm if self.sensor is not None else None
+
     def _on_result(self, result) -> None:
         self.descriptors_computed += result.recognised
-        ids = {t.recognition.staff_id for t in result.tracks if t.recognition is not None and t.recognition.known}
+        if self.worker.frame is not None:
+            try:
+                self.liveness_audit.record(self.worker.frame, result)
+            except Exception:   # an audit failure must not stop recognition
+                logger.exception("liveness audit failed")
+        ids = {t.staff_id for t in result.tracks if t.staff_id is not None}  # passed liveness too
         if ids:
             self._last_recognition = dt.datetime.now(dt.UTC)
         cards = {i: c for i in ids if (c := self.card(i)) is not None}
@@ -401,11 +413,13 @@ class CameraVisionWorker(VisionWorker):
     def __init__(self, pipeline, slot, on_result):
         super().__init__(pipeline, (), on_result)
         self.slot = slot
+        self.frame = None   # the frame being processed (read by on_result, on this thread)
 
     def _frames(self):
         while not self._halt.is_set():
             item = self.slot.get(timeout=0.1)
             if item is not None:
+                self.frame = item.frame
                 yield item.frame, item.ts
 
 
