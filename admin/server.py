@@ -49,3 +49,10 @@ class AdminServer:
             self._thread.join(timeout)
             self._thread = None
         self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout)
+        # Connections still open when the loop ended (keep-alive clients) and the loop's wake-up
+        # trigger: close them now rather than leave their sockets to the garbage collector.
+        for dispatcher in list(self._server._map.values()):
+            try:
+                dispatcher.close()
+            except OSError:
+                pass
