@@ -48,10 +48,12 @@ $(STAMPS)/models: $(STAMPS)/install
 run: $(STAMPS)/models
 	$(VENV)/bin/daka run $(RUN_ARGS)
 
-# The tests' own system tools: shellcheck and debootstrap for the installer's tests.
-$(STAMPS)/test-system: scripts/install_system_deps.sh
+# The tests' own system packages: PostgreSQL (store tests on both backends), Chromium and its
+# driver (the admin's browser tests), shellcheck and debootstrap (the installer's tests).
+TEST_PACKAGES := postgresql chromium chromium-driver shellcheck debootstrap
+$(STAMPS)/test-system: scripts/install_system_deps.sh Makefile
 	@mkdir -p $(STAMPS)
-	bash scripts/install_system_deps.sh shellcheck debootstrap
+	bash scripts/install_system_deps.sh $(TEST_PACKAGES)
 	@touch $@
 
 # pytest's exit code 5 (no tests collected) is a failure here, not a pass.

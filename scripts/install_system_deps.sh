@@ -9,9 +9,10 @@ packages=(
   libjpeg-dev libpng-dev libfreetype-dev libharfbuzz-dev fonts-wqy-microhei
   libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  postgresql
-  chromium chromium-driver
 )
+# Test-only packages (PostgreSQL for the store tests, Chromium for the admin's browser tests, the
+# installer's test tools) are passed as arguments by `make test`, so neither `make run` nor the
+# device installer puts them on a terminal.
 
 # node and npm fetch the faceres model from the npm registry and run TensorFlow.js to verify its
 # conversion. A node that ships its own npm (NodeSource) is kept: Debian's npm would conflict.
