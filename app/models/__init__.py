@@ -103,21 +103,27 @@ def sidecar_of(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def check_derived(path: Path, entry: dict, source_sha256: str) -> dict:
-    """Raise ModelError unless a derived file matches its sidecar and its current source."""
+def check_derived(path: Path, entry: dict, source_sha256: str, *, what: str = "derived model",
+                  version_key: str = "exporter_version", version: int = EXPORTER_VERSION) -> dict:
+    """Raise ModelError unless a derived file matches its sidecar and its current source.
+
+    The sidecar records the builder's version under ``version_key`` (the ONNX exporter of dlib's
+    network, or the TF.js converter of faceres), the source's SHA-256, the file's own SHA-256 and
+    the verification's max |diff|, which must be within the manifest entry's tolerance.
+    """
     meta_path = sidecar_of(path)
     if not path.is_file() or not meta_path.is_file():
-        raise ModelError(f"derived model missing: {path} — {FIX_HINT}")
+        raise ModelError(f"{what} missing: {path} — {FIX_HINT}")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ModelError(f"derived model record unreadable: {meta_path} ({exc}) — {FIX_HINT}") from exc
-    if meta.get("exporter_version") != EXPORTER_VERSION or meta.get("source_sha256") != source_sha256:
-        raise ModelError(f"derived model stale: {path} was built from another source or exporter — {FIX_HINT}")
+        raise ModelError(f"{what} record unreadable: {meta_path} ({exc}) — {FIX_HINT}") from exc
+    if meta.get(version_key) != version or meta.get("source_sha256") != source_sha256:
+        raise ModelError(f"{what} stale: {path} was built from another source or builder — {FIX_HINT}")
     if sha256_of(path) != meta.get("sha256"):
-        raise ModelError(f"derived model corrupt: {path} does not match its record — delete it and {FIX_HINT}")
+        raise ModelError(f"{what} corrupt: {path} does not match its record — delete it and {FIX_HINT}")
     if not meta.get("max_abs_diff", 1.0) <= float(entry["tolerance"]):
-        raise ModelError(f"derived model failed verification: {path} — {FIX_HINT}")
+        raise ModelError(f"{what} failed verification: {path} — {FIX_HINT}")
     return meta
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import FIX_HINT, ModelError, load_manifest, sha256_of, sidecar_of
+from . import ModelError, check_derived, load_manifest, sha256_of, sidecar_of
 
 CONVERTER_VERSION = 1
 INPUT_SIZE = 224
@@ -47,21 +47,8 @@ def source_folder(derived_dir: Path) -> Path:
 def check_installed(derived_dir: Path, manifest: dict | None = None) -> dict:
     """Raise ModelError unless the converted graph is present, unchanged and verified."""
     e = entry(manifest)
-    path = onnx_path(derived_dir, manifest)
-    meta_path = sidecar_of(path)
-    if not path.is_file() or not meta_path.is_file():
-        raise ModelError(f"faceres model missing: {path} — {FIX_HINT}")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"faceres model record unreadable: {meta_path} ({exc}) — {FIX_HINT}") from exc
-    if meta.get("converter_version") != CONVERTER_VERSION or meta.get("source_sha256") != e["sha256"]:
-        raise ModelError(f"faceres model stale: {path} was built from another package or converter — {FIX_HINT}")
-    if sha256_of(path) != meta.get("sha256"):
-        raise ModelError(f"faceres model corrupt: {path} does not match its record — delete it and {FIX_HINT}")
-    if not meta.get("max_abs_diff", 1.0) <= float(e["tolerance"]):
-        raise ModelError(f"faceres model failed verification: {path} — {FIX_HINT}")
-    return meta
+    return check_derived(onnx_path(derived_dir, manifest), e, e["sha256"], what="faceres model",
+                         version_key="converter_version", version=CONVERTER_VERSION)
 
 
 # -- fetching ---------------------------------------------------------------------------------
