@@ -66,6 +66,13 @@ def _staff_or_404(s, staff_id: int) -> Staff:
     return st
 
 
+def _template_or_404(s, template_id: int) -> FaceTemplate:
+    t = s.get(FaceTemplate, template_id)
+    if t is None:
+        abort(404)
+    return t
+
+
 @bp.route("/<int:staff_id>", methods=["GET", "POST"])
 def edit(staff_id: int):
     error = None
@@ -107,10 +114,7 @@ def delete(staff_id: int):
 @bp.post("/template/<int:template_id>/delete")
 def delete_template(template_id: int):
     with services().store.session() as s:
-        t = s.get(FaceTemplate, template_id)
-        if t is None:
-            abort(404)
-        staff_id = t.staff_id
+        staff_id = _template_or_404(s, template_id).staff_id
     services().library.remove_template(template_id, actor=g.actor)
     return redirect(url_for("staff.edit", staff_id=staff_id))
 
@@ -118,9 +122,7 @@ def delete_template(template_id: int):
 @bp.get("/photo/<int:template_id>")
 def photo(template_id: int):
     with services().store.session() as s:
-        t = s.get(FaceTemplate, template_id)
-        if t is None:
-            abort(404)
+        t = _template_or_404(s, template_id)
         path = service.photo_path(services(), t)
         st = s.get(Staff, t.staff_id)
         download = f"{st.staff_no}_{st.name}{path.suffix if path else '.jpg'}"
