@@ -1,12 +1,9 @@
 """Tell systemd how the service is doing (sd_notify) over $NOTIFY_SOCKET, with no dependency.
 
-`daka run` under the unit installed by scripts/flash_and_setup.sh (Type=notify, WatchdogSec=):
-
-    notify("READY=1")                      # once the terminal is up
-    feeder = WatchdogFeeder(health=lambda: worker.alive())
-    feeder.start()                         # pings WATCHDOG=1 while health() is true
-    ...
-    notify("STOPPING=1"); feeder.stop()
+`daka run` under the unit installed by scripts/flash_and_setup.sh (Type=notify, WatchdogSec=)
+holds a :class:`SystemdNotifier`: READY=1 once the terminal is up, WATCHDOG=1 from the kiosk's
+UI loop (so a frozen screen stops the pings and systemd restarts the service), STOPPING=1 at
+the start of a stop.
 
 Outside systemd (no NOTIFY_SOCKET) every call is a quiet no-op, so the same code runs from a shell.
 """
@@ -15,10 +12,9 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 from collections.abc import Callable, Mapping
 
-__all__ = ["NotifyError", "SystemdNotifier", "WatchdogFeeder", "notify", "watchdog_interval"]
+__all__ = ["NotifyError", "SystemdNotifier", "notify", "watchdog_interval"]
 
 ENV_SOCKET = "NOTIFY_SOCKET"
 
@@ -74,80 +70,6 @@ def watchdog_interval(env: Mapping[str, str] | None = None, *, pid: int | None =
     if value <= 0:
         raise NotifyError(f"WATCHDOG_USEC={usec!r} is not a positive number of microseconds")
     return value / 2_000_000
-
-
-class WatchdogFeeder:
-    """A daemon thread sending WATCHDOG=1 every `interval` seconds while `health()` is true.
-
-    `interval=None` takes it from the environment (half of WATCHDOG_USEC); with no watchdog
-    configured, start() does nothing. When `health()` returns false (or raises) the feeder skips
-    that ping, so a stuck terminal stops feeding and systemd restarts it.
-    """
-
-    def __init__(
-        self,
-        interval: float | None = None,
-        *,
-        health: Callable[[], bool] | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
-        self._env = dict(os.environ if env is None else env)
-        self.interval = watchdog_interval(self._env) if interval is None else float(interval)
-        if self.interval is not None and self.interval <= 0:
-            raise ValueError(f"watchdog interval must be positive, not {interval}")
-        self._health = health
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.pings = 0
-        self.missed = 0
-        self.last_error: Exception | None = None
-
-    @property
-    def enabled(self) -> bool:
-        return self.interval is not None and bool(self._env.get(ENV_SOCKET))
-
-    def start(self) -> WatchdogFeeder:
-        if not self.enabled or self._thread is not None:
-            return self
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="systemd-watchdog", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
-
-    def _healthy(self) -> bool:
-        if self._health is None:
-            return True
-        try:
-            return bool(self._health())
-        except Exception as exc:  # a failing check is an unhealthy terminal, not a dead feeder
-            self.last_error = exc
-            return False
-
-    def _run(self) -> None:
-        assert self.interval is not None
-        while True:
-            if self._healthy():
-                try:
-                    notify("WATCHDOG=1", env=self._env)
-                    self.pings += 1
-                except NotifyError as exc:
-                    self.last_error = exc
-            else:
-                self.missed += 1
-            if self._stop.wait(self.interval):
-                return
-
-    def __enter__(self) -> WatchdogFeeder:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
 
 
 class SystemdNotifier:

@@ -8,8 +8,7 @@ import uuid
 
 import pytest
 
-from app.systemd_notify import NotifyError, WatchdogFeeder, notify, watchdog_interval
-from tests.waiting import wait_for
+from app.systemd_notify import NotifyError, notify, watchdog_interval
 
 
 @pytest.fixture
@@ -70,63 +69,6 @@ def test_watchdog_interval_is_half_the_timeout_and_only_for_this_process():
     assert watchdog_interval({"WATCHDOG_USEC": "3000000", "WATCHDOG_PID": "1"}, pid=4242) is None
     with pytest.raises(NotifyError):
         watchdog_interval({"WATCHDOG_USEC": "0"})
-
-
-def test_feeder_pings_repeatedly_until_stopped(listener):
-    path, sock = listener
-    env = {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "40000"}  # a ping every 20 ms
-    feeder = WatchdogFeeder(env=env)
-    assert feeder.enabled and feeder.interval == pytest.approx(0.02)
-    feeder.start()
-    try:
-        assert received(sock, 3) == ["WATCHDOG=1"] * 3
-    finally:
-        feeder.stop()
-    count = feeder.pings
-    sock.settimeout(0.2)
-    drained = 0
-    try:
-        while True:
-            sock.recv(64)
-            drained += 1
-    except TimeoutError:
-        pass
-    assert feeder.pings == count  # no ping after stop()
-    assert drained == count - 3
-
-
-def test_an_unhealthy_terminal_stops_feeding(listener):
-    path, sock = listener
-    healthy = {"ok": True}
-    feeder = WatchdogFeeder(0.01, health=lambda: healthy["ok"], env={"NOTIFY_SOCKET": path})
-    with feeder:
-        assert received(sock) == ["WATCHDOG=1"]
-        healthy["ok"] = False
-        wait_for(lambda: feeder.missed >= 3, timeout=5)
-        pings = feeder.pings
-        wait_for(lambda: feeder.missed >= 6, timeout=5)
-        assert feeder.pings == pings
-
-
-def test_a_raising_health_check_counts_as_unhealthy(listener):
-    path, _ = listener
-
-    def broken() -> bool:
-        raise RuntimeError("vision worker gone")
-
-    with WatchdogFeeder(0.01, health=broken, env={"NOTIFY_SOCKET": path}) as feeder:
-        wait_for(lambda: feeder.missed >= 2, timeout=5)
-    assert feeder.pings == 0
-    assert isinstance(feeder.last_error, RuntimeError)
-
-
-def test_feeder_without_watchdog_does_nothing(listener):
-    path, _ = listener
-    feeder = WatchdogFeeder(env={"NOTIFY_SOCKET": path}).start()
-    assert not feeder.enabled and feeder._thread is None
-    feeder.stop()
-    with pytest.raises(ValueError):
-        WatchdogFeeder(0, env={"NOTIFY_SOCKET": path})
 
 
 def test_terminal_notifier_orders_and_paces_its_messages(listener):
