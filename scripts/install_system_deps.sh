@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   libdlib-dev libopenblas-dev libopenblas0-pthread liblapack-dev libblas-dev
-  libjpeg-dev libpng-dev libfreetype-dev libharfbuzz-dev fonts-wqy-microhei
+  libjpeg-dev libpng-dev libfreetype-dev libharfbuzz-dev libsqlite3-dev fonts-wqy-microhei
   libgl1 libegl1 libgles2 libgl1-mesa-dri libmtdev1
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 )

@@ -10,14 +10,25 @@ store``), so these queries ask for raw column values and convert them once, in o
   (local date, UTC time, id), so the database neither sorts nor visits the table.
 
 :func:`iter_punch_range` streams the same rows in batches by keyset, for exports of any size.
+
+:func:`punch_columns` answers the same question as numpy columns. On SQLite the C++ core reads
+the covering index itself (``app.native.PunchReader``) and no Python object is made per row: a
+month for 1,000 staff in a fraction of the time the row list needs. Reports and summaries that
+aggregate whole months start from it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import threading
+import weakref
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 from sqlalchemy import Select, String, func, select, tuple_, type_coerce
 
 from app.store import Store
@@ -106,3 +117,96 @@ def iter_punch_range(store: Store, first: dt.date, last: dt.date, *, staff_id: i
         key = (rows[-1].local_date, rows[-1].punched_at, last_row[6])
         if len(raw) < batch:
             return
+
+
+EPOCH = dt.date(1970, 1, 1)
+_EPOCH_TIME = dt.datetime(1970, 1, 1)
+
+
+@dataclass(frozen=True, eq=False)
+class PunchColumns:
+    """The punches of a range as columns, one entry per punch, in (local date, time, id) order.
+
+    Texts that repeat are stored once: ``people[person[i]]`` is the (staff no, name) snapshot of
+    punch ``i``, ``sources[source[i]]`` its source.
+    """
+
+    day: np.ndarray            # int32, local date as days since 1970-01-01
+    punched_at_us: np.ndarray  # int64, UTC microseconds since 1970-01-01 00:00
+    id: np.ndarray             # int64
+    staff_id: np.ndarray       # int32, -1 where the staff row is gone
+    person: np.ndarray         # int32 index into people
+    source: np.ndarray         # uint8 index into sources
+    people: tuple[tuple[str, str], ...]
+    sources: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    def rows(self) -> Iterator[PunchRow]:
+        """The punches as :class:`PunchRow` (what :func:`punch_range` returns), one at a time."""
+        for d, us, sid, person, src in zip(self.day.tolist(), self.punched_at_us.tolist(),
+                                            self.staff_id.tolist(), self.person.tolist(),
+                                            self.source.tolist()):
+            no, name = self.people[person]
+            yield PunchRow(EPOCH + dt.timedelta(days=d), _EPOCH_TIME + dt.timedelta(microseconds=us),
+                           None if sid < 0 else sid, no, name, self.sources[src])
+
+    @classmethod
+    def from_rows(cls, rows: list[tuple[PunchRow, int]]) -> PunchColumns:
+        """Columns of (row, punch id) pairs, in the order given (the fallback without the core)."""
+        people: dict[tuple[str, str], int] = {}
+        sources: dict[str, int] = {}
+        day, at, ids, staff, person, source = [], [], [], [], [], []
+        for r, punch_id in rows:
+            day.append((r.local_date - EPOCH).days)
+            at.append((r.punched_at - _EPOCH_TIME) // dt.timedelta(microseconds=1))
+            ids.append(punch_id)
+            staff.append(-1 if r.staff_id is None else r.staff_id)
+            person.append(people.setdefault((r.staff_no, r.name), len(people)))
+            source.append(sources.setdefault(r.source, len(sources)))
+        return cls(np.array(day, np.int32), np.array(at, np.int64), np.array(ids, np.int64),
+                   np.array(staff, np.int32), np.array(person, np.int32), np.array(source, np.uint8),
+                   tuple(people), tuple(sources))
+
+
+_readers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Store -> (file id, reader)
+_readers_lock = threading.Lock()
+
+
+def _native_reader(store: Store):
+    """The core's reader of this store's SQLite file; None for other databases.
+
+    One reader per store, closed with it; reopened when the file was replaced (a new inode).
+    """
+    if store.dialect != "sqlite":
+        return None
+    database = store.engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    st = os.stat(database)
+    file_id = (st.st_dev, st.st_ino)
+    with _readers_lock:
+        known = _readers.get(store)
+        if known is None or known[0] != file_id:
+            from app.native import PunchReader
+
+            known = _readers[store] = (file_id, PunchReader(str(Path(database).resolve())))
+        return known[1]
+
+
+def punch_columns(store: Store, first: dt.date, last: dt.date, *,
+                  staff_id: int | None = None) -> PunchColumns:
+    """Every punch from ``first`` to ``last`` (terminal-local dates, both included), as columns."""
+    if last < first:
+        raise ValueError(f"the range ends ({last}) before it starts ({first})")
+    reader = _native_reader(store)
+    if reader is None:
+        sqlite = store.dialect == "sqlite"
+        query = _filtered(select(*_columns(sqlite), Punch.id), first, last, staff_id).order_by(*_ORDER)
+        with store.engine.connect() as conn:
+            raw = conn.execute(query).all()
+        return PunchColumns.from_rows(list(zip(_convert((r[:6] for r in raw), sqlite), (r[6] for r in raw))))
+    c = reader.read((first - EPOCH).days, (last - EPOCH).days, -1 if staff_id is None else staff_id)
+    return PunchColumns(c["day"], c["punched_at_us"], c["id"], c["staff_id"], c["person"], c["source"],
+                        tuple(c["people"]), tuple(c["sources"]))

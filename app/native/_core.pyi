@@ -1,13 +1,13 @@
 # Generated from the built module by pybind11-stubgen (app.native._core); regenerate after
 # changing the bindings: .venv/bin/pybind11-stubgen app.native._core -o /tmp/stubs
 """
-Daka native core: face engine, gallery index, text renderer
+Daka native core: face engine, gallery index, punch reader, text renderer
 """
 from __future__ import annotations
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['CHIP_SIZE', 'DESCRIPTOR_DIM', 'DlibDescriptor', 'FaceDetector', 'GalleryIndex', 'HOG_WINDOW', 'LandmarkModel', 'TextMetrics', 'TextRenderer', 'build_info', 'export_resnet_layers', 'extract_chips', 'loaded_libraries']
+__all__: list[str] = ['CHIP_SIZE', 'DESCRIPTOR_DIM', 'DlibDescriptor', 'FaceDetector', 'GalleryIndex', 'HOG_WINDOW', 'LandmarkModel', 'PunchReadError', 'PunchReader', 'TextMetrics', 'TextRenderer', 'build_info', 'export_resnet_layers', 'extract_chips', 'loaded_libraries']
 class FaceDetector:
     """
     dlib's HOG frontal face detector on BGR frames.
@@ -109,6 +109,30 @@ class GalleryIndex:
         """
     @max_threads.setter
     def max_threads(self, arg1: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
+class PunchReadError(RuntimeError):
+    pass
+class PunchReader:
+    """
+    Punches of a range of terminal-local dates read from the SQLite file into columns.
+    
+    Opens an existing database (never creates one) on its own read-only connection; one read at a
+    time per reader (a mutex), from any thread, with the GIL released while SQLite works.
+    """
+    def __init__(self, path: str, busy_timeout_ms: typing.SupportsInt | typing.SupportsIndex = 5000) -> None:
+        ...
+    def read(self, first_day: typing.SupportsInt | typing.SupportsIndex, last_day: typing.SupportsInt | typing.SupportsIndex, staff_id: typing.SupportsInt | typing.SupportsIndex = -1) -> dict:
+        """
+        Punches with first_day <= local date <= last_day (days since 1970-01-01), of one
+        staff member when staff_id >= 0, in (local date, time, id) order.
+        
+        Returns a dict: day int32 (days since 1970-01-01), punched_at_us int64 (UTC microseconds since
+        the epoch), id int64, staff_id int32 (-1 = none), person int32 (index into people), source uint8
+        (index into sources), people [(staff no, name)], sources [str]. Raises PunchReadError when the
+        database cannot be read or holds a value in another format, ValueError when last_day < first_day.
+        """
+    @property
+    def path(self) -> str:
         ...
 class TextMetrics:
     """

@@ -4,9 +4,10 @@
 #include "bind.hpp"
 
 PYBIND11_MODULE(_core, m) {
-    m.doc() = "Daka native core: face engine, gallery index, text renderer";
+    m.doc() = "Daka native core: face engine, gallery index, punch reader, text renderer";
     daka::bind_buildinfo(m);
     daka::bind_face(m);
     daka::bind_gallery(m);
+    daka::bind_punches(m);
     daka::bind_text(m);
 }

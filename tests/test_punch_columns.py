@@ -1,0 +1,174 @@
+"""A range of punches as columns: the same punches as the row list, on both backends, and the
+C++ reader's own edges (calendar, stored formats, a replaced file, a missing file)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import uuid
+
+import numpy as np
+import pytest
+from sqlalchemy import select, text
+
+from app.attendance import queries
+from app.attendance.queries import PunchColumns, punch_columns, punch_range
+from app.native import PunchReader, PunchReadError
+from app.store import Punch, Staff
+
+
+@pytest.fixture
+def sqlite_store(instance, make_config):
+    """The instance's SQLite file: what the C++ reader reads (PostgreSQL takes the Python path)."""
+    from app.store import open_store
+
+    s = open_store(make_config(), instance)
+    yield s
+    s.dispose()
+
+
+def _add(store, rows):
+    """rows: (staff, local date, naive UTC time, source); returns the punch ids in insertion order."""
+    with store.session() as s:
+        punches = [Punch(uuid=uuid.uuid4(), staff_id=st.id if st else None,
+                         staff_no=st.staff_no if st else "X-gone", name=st.name if st else "已删除",
+                         punched_at=at, local_date=day, device_id="t", source=src)
+                   for st, day, at, src in rows]
+        s.add_all(punches)
+        s.flush()
+        return [p.id for p in punches]
+
+
+def _people(store, names):
+    with store.session() as s:
+        staff = [Staff(staff_no=no, name=name) for no, name in names]
+        s.add_all(staff)
+    return staff
+
+
+def _ids(store, first, last, staff_id=None):
+    with store.session() as s:
+        q = select(Punch.id).where(Punch.local_date >= first, Punch.local_date <= last)
+        if staff_id is not None:
+            q = q.where(Punch.staff_id == staff_id)
+        return list(s.scalars(q.order_by(Punch.local_date, Punch.punched_at, Punch.id)))
+
+
+ODD_NAMES = [("A001", "张三"), ("A002", "O'Brien \"Bob\""), ("A003", "back\\slash; DROP TABLE punches"),
+             ("A004", "x" * 64), ("A005", "Zoë 🙂")]
+
+
+def test_columns_hold_the_same_punches_as_the_row_list(store):
+    staff = _people(store, ODD_NAMES)
+    base = dt.datetime(2026, 3, 1, 0, 30)
+    rows = []
+    for d in range(6):
+        day = dt.date(2026, 3, 1) + dt.timedelta(days=d)
+        for i, st in enumerate(staff):
+            rows.append((st, day, base + dt.timedelta(days=d, minutes=7 * i, microseconds=123 * i),
+                         ["face", "makeup", "manual"][i % 3]))
+    rows.append((staff[0], dt.date(2026, 3, 3), base + dt.timedelta(days=2), "face"))  # same instant twice
+    _add(store, rows)
+    first, last = dt.date(2026, 3, 2), dt.date(2026, 3, 5)
+
+    cols = punch_columns(store, first, last)
+    assert list(cols.rows()) == punch_range(store, first, last)
+    assert cols.id.tolist() == _ids(store, first, last)
+    assert len(cols) == 4 * len(staff) + 1
+    assert sorted(cols.people) == sorted(ODD_NAMES)  # each snapshot once, texts intact
+    assert set(cols.sources) == {"face", "makeup", "manual"}
+    assert cols.day.dtype == np.int32 and cols.punched_at_us.dtype == np.int64
+    assert cols.day.min() == (first - queries.EPOCH).days and cols.day.max() == (last - queries.EPOCH).days
+
+    one = punch_columns(store, first, last, staff_id=staff[1].id)
+    assert list(one.rows()) == punch_range(store, first, last, staff_id=staff[1].id)
+    assert set(one.staff_id.tolist()) == {staff[1].id}
+
+    empty = punch_columns(store, dt.date(2020, 1, 1), dt.date(2020, 1, 31))
+    assert len(empty) == 0 and list(empty.rows()) == [] and empty.people == ()
+    with pytest.raises(ValueError, match="before it starts"):
+        punch_columns(store, last, first)
+
+
+def test_a_punch_whose_staff_was_deleted_keeps_its_snapshot(store):
+    (st,) = _people(store, [("D001", "李四")])
+    day = dt.date(2026, 4, 1)
+    _add(store, [(st, day, dt.datetime(2026, 4, 1, 1), "face"), (None, day, dt.datetime(2026, 4, 1, 2), "manual")])
+    cols = punch_columns(store, day, day)
+    assert cols.staff_id.tolist() == [st.id, -1]
+    assert [r.staff_id for r in cols.rows()] == [st.id, None]
+    assert list(cols.rows()) == punch_range(store, day, day)
+
+
+def test_the_core_reads_sqlite_files_and_agrees_with_the_python_path(sqlite_store):
+    (st,) = _people(sqlite_store, [("C001", "王五")])
+    # Calendar edges: leap days, century years, the first and the last representable years.
+    days = [dt.date(1, 1, 1), dt.date(1900, 3, 1), dt.date(2000, 2, 29), dt.date(2024, 2, 29),
+            dt.date(2024, 12, 31), dt.date(2100, 2, 28), dt.date(2100, 3, 1), dt.date(9999, 12, 31)]
+    _add(sqlite_store, [(st, d, dt.datetime.combine(d, dt.time(23, 59, 59, 999999)), "face") for d in days])
+    assert queries._native_reader(sqlite_store) is not None
+    native = punch_columns(sqlite_store, dt.date(1, 1, 1), dt.date(9999, 12, 31))
+    with sqlite_store.engine.connect() as conn:
+        raw = conn.execute(select(*queries._columns(True), Punch.id).order_by(*queries._ORDER)).all()
+    python = PunchColumns.from_rows(list(zip(queries._convert((r[:6] for r in raw), True), (r[6] for r in raw))))
+    assert [r.local_date for r in native.rows()] == days
+    for name in ("day", "punched_at_us", "id", "staff_id", "person", "source"):
+        assert getattr(native, name).tolist() == getattr(python, name).tolist(), name
+    assert native.people == python.people and native.sources == python.sources
+
+
+def test_times_written_without_a_fraction_or_with_a_t_are_read(sqlite_store):
+    (st,) = _people(sqlite_store, [("T001", "赵六")])
+    with sqlite_store.engine.begin() as conn:
+        for at in ("2026-05-01 08:00:00", "2026-05-01T08:00:01.5", "2026-05-01 08:00:02.000007"):
+            conn.execute(text("INSERT INTO punches (uuid, staff_id, staff_no, name, punched_at, local_date, "
+                              "device_id, source, created_at) VALUES (:u, :s, 'T001', '赵六', :at, "
+                              "'2026-05-01', 't', 'face', :at)"), {"u": uuid.uuid4().hex, "s": st.id, "at": at})
+    cols = punch_columns(sqlite_store, dt.date(2026, 5, 1), dt.date(2026, 5, 1))
+    start = int(dt.datetime(2026, 5, 1, 8, tzinfo=dt.UTC).timestamp()) * 10**6
+    # (text order puts the 'T' last: the store itself always writes a space)
+    assert sorted((cols.punched_at_us - start).tolist()) == [0, 1_500_000, 2_000_007]
+
+
+@pytest.mark.parametrize("bad", ["2026-05-01 25:00:00", "2026-02-30 08:00:00", "yesterday", "",
+                                 "2026-05-01 08:00:00.1234567", "2026-05-01 08:00:00Z"])
+def test_a_time_in_another_format_is_a_clear_error(sqlite_store, bad):
+    with sqlite_store.engine.begin() as conn:
+        conn.execute(text("INSERT INTO punches (uuid, staff_no, name, punched_at, local_date, device_id, "
+                          "source, created_at) VALUES (:u, 'B1', 'b', :at, '2026-05-01', 't', 'face', "
+                          "'2026-05-01')"), {"u": uuid.uuid4().hex, "at": bad})
+    with pytest.raises(PunchReadError, match="punched_at '.*' is not a time"):
+        punch_columns(sqlite_store, dt.date(2026, 5, 1), dt.date(2026, 5, 1))
+
+
+def test_a_replaced_database_file_is_read_afresh(sqlite_store, tmp_path):
+    (st,) = _people(sqlite_store, [("R001", "钱七")])
+    day = dt.date(2026, 6, 1)
+    _add(sqlite_store, [(st, day, dt.datetime(2026, 6, 1, 1), "face")])
+    path = sqlite_store.engine.url.database
+    copy = tmp_path / "copy.sqlite3"
+    src, dst = sqlite3.connect(path), sqlite3.connect(copy)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    assert len(punch_columns(sqlite_store, day, day)) == 1
+    _add(sqlite_store, [(st, day, dt.datetime(2026, 6, 1, 2), "face")])
+    assert len(punch_columns(sqlite_store, day, day)) == 2
+    with sqlite_store.engine.begin() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    sqlite_store.engine.dispose()
+    copy.replace(path)  # a new file (new inode) where the database was: the one-punch state
+    assert len(punch_columns(sqlite_store, day, day)) == 1
+
+
+def test_the_reader_refuses_a_missing_file_and_a_reversed_range(tmp_path):
+    with pytest.raises(PunchReadError, match="cannot open the database"):
+        PunchReader(str(tmp_path / "nowhere" / "daka.sqlite3"))
+    assert not (tmp_path / "nowhere").exists()
+    db = tmp_path / "empty.sqlite3"
+    sqlite3.connect(db).close()
+    reader = PunchReader(str(db))
+    with pytest.raises(PunchReadError, match="no such table: punches"):
+        reader.read(0, 1)
+    with pytest.raises(ValueError, match="before it starts"):
+        reader.read(5, 4)
