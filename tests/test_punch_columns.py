@@ -172,3 +172,34 @@ def test_the_reader_refuses_a_missing_file_and_a_reversed_range(tmp_path):
         reader.read(0, 1)
     with pytest.raises(ValueError, match="before it starts"):
         reader.read(5, 4)
+
+
+def test_person_days_agree_with_a_group_by_query(store):
+    from sqlalchemy import func
+
+    from app.attendance.summary import person_days
+
+    staff = _people(store, [(f"S{i:02d}", f"员工{i}") for i in range(6)])
+    rnd = __import__("random").Random(5)
+    rows = []
+    for d in range(9):
+        day = dt.date(2026, 2, 25) + dt.timedelta(days=d)  # across a month's end
+        for st in staff:
+            for _ in range(rnd.randrange(0, 4)):
+                rows.append((st, day, dt.datetime.combine(day, dt.time(rnd.randrange(24), rnd.randrange(60)))
+                             - dt.timedelta(hours=8), "face"))
+    rows.append((None, dt.date(2026, 2, 26), dt.datetime(2026, 2, 26, 1), "manual"))  # no staff: not counted
+    _add(store, rows)
+    first, last = dt.date(2026, 2, 26), dt.date(2026, 3, 4)
+    with store.session() as s:
+        expected = {(sid, day): (lo, hi, n) for sid, day, lo, hi, n in s.execute(
+            select(Punch.staff_id, Punch.local_date, func.min(Punch.punched_at), func.max(Punch.punched_at),
+                   func.count()).where(Punch.local_date >= first, Punch.local_date <= last,
+                                       Punch.staff_id.is_not(None))
+            .group_by(Punch.staff_id, Punch.local_date))}
+    got = person_days(store, first, last)
+    assert {k: tuple(v) for k, v in got.items()} == expected
+    assert sum(v.count for v in got.values()) > 30 and any(v.count > 1 for v in got.values())
+    one = person_days(store, first, last, staff_id=staff[2].id)
+    assert one == {k: v for k, v in got.items() if k[0] == staff[2].id}
+    assert person_days(store, dt.date(2020, 1, 1), dt.date(2020, 1, 2)) == {}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 
+from app.attendance.summary import person_days
 from app.store import Punch, Staff
 
 
@@ -92,30 +93,32 @@ class DayRow:
         return "missing" if self.count == 0 else ("single" if self.count == 1 else "ok")
 
 
-def daily_summary(session, first: dt.date, last: dt.date, tz, *, staff: str = "",
+def daily_summary(store, first: dt.date, last: dt.date, tz, *, staff: str = "",
                   department: str = "") -> list[DayRow]:
-    """Per active staff member and day: first in, last out, count; no punch = missing."""
-    f = day_filter(first, last, tz, staff=staff, department=department)
-    rows = session.execute(
-        select(Punch.staff_id, Punch.local_date, func.min(Punch.punched_at), func.max(Punch.punched_at),
-               func.count()).where(*f.where(), Punch.staff_id.is_not(None))
-        .group_by(Punch.staff_id, Punch.local_date)).all()
-    seen = {(r[0], r[1]): r for r in rows}
+    """Per active staff member and day: first in, last out, count; no punch = missing.
+
+    The punches are read as columns and reduced per person-day with numpy
+    (app/attendance/summary.py): a month for 1,000 staff makes no Python object per punch.
+    """
+    if last < first:
+        raise BadRange("the end date is before the start date")
     people = select(Staff).where(Staff.active.is_(True))
     if staff:
         people = people.where(or_(Staff.staff_no == staff, Staff.name.like(f"%{_escape(staff)}%", escape="\\")))
     if department:
         people = people.where(Staff.department == department)
+    with store.session() as s:
+        staff_rows = [(st.id, st.staff_no, st.name, st.department)
+                      for st in s.scalars(people.order_by(Staff.staff_no))]
+    seen = person_days(store, first, last, staff_id=staff_rows[0][0] if len(staff_rows) == 1 else None)
+    hhmm = (lambda t: t.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%H:%M:%S"))
     out = []
     day = first
-    staff_rows = list(session.scalars(people.order_by(Staff.staff_no)))
     while day <= last:
-        for st in staff_rows:
-            r = seen.get((st.id, day))
-            hhmm = (lambda t: t.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%H:%M:%S"))
-            out.append(DayRow(day, st.staff_no, st.name, st.department,
-                              hhmm(r[2]) if r else None, hhmm(r[3]) if r and r[4] > 1 else None,
-                              r[4] if r else 0))
+        for sid, no, name, dept in staff_rows:
+            r = seen.get((sid, day))
+            out.append(DayRow(day, no, name, dept, hhmm(r.first_utc) if r else None,
+                              hhmm(r.last_utc) if r and r.count > 1 else None, r.count if r else 0))
         day += dt.timedelta(days=1)
     return out
 

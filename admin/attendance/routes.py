@@ -57,7 +57,7 @@ def index():
 def summary():
     tz, first, last, f = _form()
     with services().store.session() as s:
-        rows = queries.daily_summary(s, first, last, tz, staff=f.staff, department=f.department)
+        rows = queries.daily_summary(services().store, first, last, tz, staff=f.staff, department=f.department)
         departments = _departments(s)
     return render_template("attendance/summary.html", rows=rows, first=first, last=last,
                            departments=departments, args=_filter_args())
@@ -73,7 +73,7 @@ def export(fmt: str):
             header = [_("日期"), _("工号"), _("姓名"), _("部门"), _("首次打卡"), _("末次打卡"), _("次数"), _("状态")]
             states = {"ok": _("正常"), "single": _("单次"), "missing": _("缺卡")}
             data = [[r.date.isoformat(), r.staff_no, r.name, r.department, r.first, r.last, r.count,
-                     states[r.state]] for r in queries.daily_summary(s, first, last, tz, staff=f.staff,
+                     states[r.state]] for r in queries.daily_summary(services().store, first, last, tz, staff=f.staff,
                                                                      department=f.department)]
             title = "summary"
         else:

@@ -24,6 +24,7 @@ from app.attendance import Candidate, build_scheduler, open_attendance
 from app.attendance.journal import encode_record
 from app.attendance.queries import iter_punch_range, punch_columns, punch_range
 from app.attendance.records import PunchRecord
+from app.attendance.summary import person_days
 from app.bench.timing import median_ms
 from app.instance import Instance
 from app.store import Punch, Staff, open_store
@@ -186,6 +187,18 @@ def _queries(store, staff, month_start: dt.date) -> dict:
     def month_all_columns():
         return punch_columns(store, month_start, month_last)
 
+    def month_person_days():
+        return person_days(store, month_start, month_last)
+
+    def month_person_days_group_by():
+        # The same figures from SQL: GROUP BY person and day (the summary's query before columns)
+        with store.engine.connect() as conn:
+            return conn.execute(select(Punch.staff_id, Punch.local_date, func.min(Punch.punched_at),
+                                       func.max(Punch.punched_at), func.count())
+                                .where(Punch.local_date >= month_start, Punch.local_date <= month_last,
+                                       Punch.staff_id.is_not(None))
+                                .group_by(Punch.staff_id, Punch.local_date)).all()
+
     def month_all_streamed():
         n = 0
         for _ in iter_punch_range(store, month_start, month_last):
@@ -234,6 +247,9 @@ def _queries(store, staff, month_start: dt.date) -> dict:
     return {"month_all_rows": len(month_all()),
             "month_all_staff_columns_ms": round(_timed(month_all_columns, 5), 2),
             "month_all_staff_fetch_ms": round(_timed(month_all, 5), 2),
+            "month_person_days": len(month_person_days()),
+            "month_person_days_ms": round(_timed(month_person_days, 5), 2),
+            "month_person_days_group_by_ms": round(_timed(month_person_days_group_by, 5), 2),
             "month_all_staff_orm_rows_fetch_ms": round(_timed(month_all_orm_rows, 5), 2),
             "month_all_staff_streamed_ms": round(_timed(month_all_streamed, 5), 2),
             "month_all_staff_driver_fetch_ms": round(_timed(month_all_driver, 5), 2),
