@@ -17,16 +17,22 @@ def _cell(value):
     return "" if value is None else value
 
 
-def to_csv(header: list[str], rows: list[list]) -> bytes:
+def iter_csv(header: list[str], rows, *, chunk_rows: int = 2000):
+    """CSV as encoded chunks (a BOM first, so Excel reads Chinese), for a streamed download of any size."""
     buf = io.StringIO()
     w = csv.writer(buf)
+    buf.write("\ufeff")
     w.writerow(header)
-    for r in rows:
+    for n, r in enumerate(rows, 1):
         w.writerow([_cell(v) for v in r])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+        if n % chunk_rows == 0:
+            yield buf.getvalue().encode("utf-8")
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue().encode("utf-8")
 
 
-def to_xlsx(header: list[str], rows: list[list], title: str) -> bytes:
+def to_xlsx(header: list[str], rows, title: str) -> bytes:
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(title[:31])
     ws.append(header)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 from sqlalchemy import select
 
 from app.store import Staff
@@ -10,7 +10,7 @@ from app.store import Staff
 from ..context import services
 from ..i18n import gettext as _
 from . import queries
-from .export import to_csv, to_xlsx
+from .export import iter_csv, to_xlsx
 
 bp = Blueprint("attendance", __name__, url_prefix="/attendance")
 PAGE_SIZE = 50
@@ -68,23 +68,22 @@ def export(fmt: str):
     if fmt not in ("csv", "xlsx"):
         abort(404)
     tz, first, last, f = _form()
-    with services().store.session() as s:
-        if request.args.get("view") == "summary":
-            header = [_("日期"), _("工号"), _("姓名"), _("部门"), _("首次打卡"), _("末次打卡"), _("次数"), _("状态")]
-            states = {"ok": _("正常"), "single": _("单次"), "missing": _("缺卡")}
-            data = [[r.date.isoformat(), r.staff_no, r.name, r.department, r.first, r.last, r.count,
-                     states[r.state]] for r in queries.daily_summary(services().store, first, last, tz, staff=f.staff,
-                                                                     department=f.department)]
-            title = "summary"
-        else:
-            header = [_("工号"), _("姓名"), _("时间"), _("来源"), _("设备")]
-            data = [[p.staff_no, p.name, queries.local_time(p, tz), p.source, p.device_id]
-                    for p in queries.page(s, f, limit=None)]
-            title = "punches"
+    store = services().store
+    if request.args.get("view") == "summary":
+        header = [_("日期"), _("工号"), _("姓名"), _("部门"), _("首次打卡"), _("末次打卡"), _("次数"), _("状态")]
+        states = {"ok": _("正常"), "single": _("单次"), "missing": _("缺卡")}
+        data = ([r.date.isoformat(), r.staff_no, r.name, r.department, r.first, r.last, r.count, states[r.state]]
+                for r in queries.daily_summary(store, first, last, tz, staff=f.staff, department=f.department))
+        title = "summary"
+    else:  # streamed from the database batch by batch: any range in flat memory
+        header = [_("工号"), _("姓名"), _("时间"), _("来源"), _("设备")]
+        local = queries.LocalTimes(tz)
+        data = ([no, name, local(at), source, device] for no, name, at, source, device in queries.iter_punches(store, f))
+        title = "punches"
     name = f"attendance-{title}-{first.isoformat()}_{last.isoformat()}.{fmt}"
+    headers = {"Content-Disposition": f"attachment; filename={name}"}
     if fmt == "csv":
-        body, mime = to_csv(header, data), "text/csv; charset=utf-8"
-    else:
-        body = to_xlsx(header, data, title)
-        mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(body, mimetype=mime, headers={"Content-Disposition": f"attachment; filename={name}"})
+        return Response(stream_with_context(iter_csv(header, data)), mimetype="text/csv; charset=utf-8",
+                        headers=headers)
+    mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(to_xlsx(header, data, title), mimetype=mime, headers=headers)
