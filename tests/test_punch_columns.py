@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, text
 
 from app.attendance import queries
-from app.attendance.queries import PunchColumns, punch_columns, punch_range
+from app.attendance.queries import punch_columns, punch_range
 from app.native import PunchReader, PunchReadError
 from app.store import Punch, Staff
 
@@ -108,9 +108,7 @@ def test_the_core_reads_sqlite_files_and_agrees_with_the_python_path(sqlite_stor
     _add(sqlite_store, [(st, d, dt.datetime.combine(d, dt.time(23, 59, 59, 999999)), "face") for d in days])
     assert queries._native_reader(sqlite_store) is not None
     native = punch_columns(sqlite_store, dt.date(1, 1, 1), dt.date(9999, 12, 31))
-    with sqlite_store.engine.connect() as conn:
-        raw = conn.execute(select(*queries._columns(True), Punch.id).order_by(*queries._ORDER)).all()
-    python = PunchColumns.from_rows(list(zip(queries._convert((r[:6] for r in raw), True), (r[6] for r in raw))))
+    python = queries._columns_through_the_driver(sqlite_store, dt.date(1, 1, 1), dt.date(9999, 12, 31), None)
     assert [r.local_date for r in native.rows()] == days
     for name in ("day", "punched_at_us", "id", "staff_id", "person", "source"):
         assert getattr(native, name).tolist() == getattr(python, name).tolist(), name
@@ -203,3 +201,13 @@ def test_person_days_agree_with_a_group_by_query(store):
     one = person_days(store, first, last, staff_id=staff[2].id)
     assert one == {k: v for k, v in got.items() if k[0] == staff[2].id}
     assert person_days(store, dt.date(2020, 1, 1), dt.date(2020, 1, 2)) == {}
+
+
+def test_calendar_edges_read_alike_on_both_backends(store):
+    (st,) = _people(store, [("E001", "孙八")])
+    days = [dt.date(1970, 1, 1), dt.date(1969, 12, 31), dt.date(2000, 2, 29), dt.date(2100, 3, 1)]
+    _add(store, [(st, d, dt.datetime.combine(d, dt.time(0, 0, 0, 1)), "face") for d in days])
+    cols = punch_columns(store, dt.date(1900, 1, 1), dt.date(2200, 1, 1))
+    assert list(cols.rows()) == punch_range(store, dt.date(1900, 1, 1), dt.date(2200, 1, 1))
+    assert cols.day.tolist() == sorted((d - dt.date(1970, 1, 1)).days for d in days)
+    assert cols.punched_at_us.tolist() == [d * 86_400_000_000 + 1 for d in cols.day.tolist()]

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import Select, String, func, select, tuple_, type_coerce
+from sqlalchemy import Select, String, func, literal_column, select, tuple_, type_coerce
 
 from app.store import Store
 from app.store.models import Punch
@@ -153,21 +153,15 @@ class PunchColumns:
                            None if sid < 0 else sid, no, name, self.sources[src])
 
     @classmethod
-    def from_rows(cls, rows: list[tuple[PunchRow, int]]) -> PunchColumns:
-        """Columns of (row, punch id) pairs, in the order given (the fallback without the core)."""
+    def from_values(cls, day, punched_at_us, ids, staff_id, staff_no, name, source) -> PunchColumns:
+        """Columns from parallel sequences (None for a missing staff id), in the order given."""
         people: dict[tuple[str, str], int] = {}
         sources: dict[str, int] = {}
-        day, at, ids, staff, person, source = [], [], [], [], [], []
-        for r, punch_id in rows:
-            day.append((r.local_date - EPOCH).days)
-            at.append((r.punched_at - _EPOCH_TIME) // dt.timedelta(microseconds=1))
-            ids.append(punch_id)
-            staff.append(-1 if r.staff_id is None else r.staff_id)
-            person.append(people.setdefault((r.staff_no, r.name), len(people)))
-            source.append(sources.setdefault(r.source, len(sources)))
-        return cls(np.array(day, np.int32), np.array(at, np.int64), np.array(ids, np.int64),
-                   np.array(staff, np.int32), np.array(person, np.int32), np.array(source, np.uint8),
-                   tuple(people), tuple(sources))
+        person = [people.setdefault(p, len(people)) for p in zip(staff_no, name)]
+        src = [sources.setdefault(x, len(sources)) for x in source]
+        return cls(np.array(day, np.int32), np.array(punched_at_us, np.int64), np.array(ids, np.int64),
+                   np.array([-1 if x is None else x for x in staff_id], np.int32),
+                   np.array(person, np.int32), np.array(src, np.uint8), tuple(people), tuple(sources))
 
 
 _readers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Store -> (file id, reader)
@@ -202,11 +196,30 @@ def punch_columns(store: Store, first: dt.date, last: dt.date, *,
         raise ValueError(f"the range ends ({last}) before it starts ({first})")
     reader = _native_reader(store)
     if reader is None:
+        return _columns_through_the_driver(store, first, last, staff_id)
+    c = reader.read((first - EPOCH).days, (last - EPOCH).days, -1 if staff_id is None else staff_id)
+    return PunchColumns(c["day"], c["punched_at_us"], c["id"], c["staff_id"], c["person"], c["source"],
+                        tuple(c["people"]), tuple(c["sources"]))
+
+
+def _columns_through_the_driver(store: Store, first: dt.date, last: dt.date,
+                                staff_id: int | None) -> PunchColumns:
+    """PostgreSQL (or SQLite without a file): the database turns dates and times into integers."""
+    if store.dialect == "postgresql":
+        day = literal_column("(punches.local_date - DATE '1970-01-01')")
+        at = literal_column("CAST(EXTRACT(EPOCH FROM punches.punched_at) * 1000000 AS BIGINT)")
+        query = select(day, at, Punch.id, Punch.staff_id, Punch.staff_no, Punch.name, Punch.source)
+        with store.engine.connect() as conn:
+            rows = conn.execute(_filtered(query, first, last, staff_id).order_by(*_ORDER)).all()
+    else:
         sqlite = store.dialect == "sqlite"
         query = _filtered(select(*_columns(sqlite), Punch.id), first, last, staff_id).order_by(*_ORDER)
         with store.engine.connect() as conn:
             raw = conn.execute(query).all()
-        return PunchColumns.from_rows(list(zip(_convert((r[:6] for r in raw), sqlite), (r[6] for r in raw))))
-    c = reader.read((first - EPOCH).days, (last - EPOCH).days, -1 if staff_id is None else staff_id)
-    return PunchColumns(c["day"], c["punched_at_us"], c["id"], c["staff_id"], c["person"], c["source"],
-                        tuple(c["people"]), tuple(c["sources"]))
+        us = dt.timedelta(microseconds=1)
+        rows = [((r.local_date - EPOCH).days, (r.punched_at - _EPOCH_TIME) // us, raw_row[6], r.staff_id,
+                 r.staff_no, r.name, r.source)
+                for r, raw_row in zip(_convert((x[:6] for x in raw), sqlite), raw)]
+    if not rows:
+        return PunchColumns.from_values((), (), (), (), (), (), ())
+    return PunchColumns.from_values(*zip(*rows))
