@@ -6,7 +6,7 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import DateTime, Interval, String, Text, bindparam, cast, func, literal, or_, select
 
 from app.store import Punch, Staff
 
@@ -178,3 +178,57 @@ def punch_rows(conn, f: PunchFilter, tz) -> list[tuple[str, str, str]]:
     local = LocalTimes(tz)
     rows = conn.execute(select(Punch.name, Punch.staff_no, Punch.punched_at).where(*f.where()).order_by(*order))
     return [(n, no, local(t)) for n, no, t in rows]
+
+
+# The seed's answer of /api/get_attend_infos, built by the database as one JSON text: no Python
+# object per row. The keys, their order and the compact separators are those of Flask's jsonify
+# with the admin's settings (ensure_ascii off), so the bytes are the same as the Python path's.
+# One statement per dialect, built once: a request only binds the range and the zone's offset.
+_START = bindparam("start_utc", type_=DateTime)
+_END = bindparam("end_utc", type_=DateTime)
+_IN_RANGE = (Punch.punched_at >= _START, Punch.punched_at < _END)
+
+
+def _sqlite_json():
+    # datetime() gives "YYYY-MM-DD HH:MM:SS" as strftime with that format does, in less time.
+    local = func.datetime(Punch.punched_at, bindparam("shift", type_=String))
+    rows = (select(Punch.name, Punch.staff_no, local.label("attend_time")).where(*_IN_RANGE)
+            .order_by(Punch.punched_at, Punch.id).subquery())
+    # An aggregate over an ordered subquery: SQLite does not flatten it and aggregates in that order.
+    return select(func.json_group_array(func.json_object(
+        "name", rows.c.name, "staff_id", rows.c.staff_no, "attend_time", rows.c.attend_time)))
+
+
+def _postgresql_json():
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+    def quoted(col):  # to_json escapes text exactly as Python's json does with ensure_ascii off
+        return func.coalesce(cast(func.to_json(col), Text), literal("null"))
+
+    local = func.to_char(Punch.punched_at + bindparam("shift", type_=Interval), "YYYY-MM-DD HH24:MI:SS")
+    item = (literal('{"name":') + quoted(Punch.name) + literal(',"staff_id":') + quoted(Punch.staff_no)
+            + literal(',"attend_time":"') + local + literal('"}'))
+    joined = func.string_agg(item, aggregate_order_by(literal(","), Punch.punched_at, Punch.id))
+    return select(literal("[") + func.coalesce(joined, literal("")) + literal("]")).where(*_IN_RANGE)
+
+
+_JSON_BUILDERS = {"sqlite": _sqlite_json, "postgresql": _postgresql_json}
+_json_statements: dict[str, object] = {}
+
+
+def punches_json(conn, start_utc: dt.datetime, end_utc: dt.datetime, tz) -> str | None:
+    """``[{"name", "staff_id", "attend_time"}, ...]`` of the punches in [start, end) as JSON text
+    made by the database, in time order.
+
+    None when the database cannot format the local times itself (the zone's offset changes within
+    the range, or another database): the caller then formats rows from :func:`punch_rows`.
+    """
+    offset = fixed_offset(tz, start_utc, end_utc)
+    dialect = conn.dialect.name
+    if offset is None or dialect not in _JSON_BUILDERS:
+        return None
+    statement = _json_statements.get(dialect)
+    if statement is None:
+        statement = _json_statements[dialect] = _JSON_BUILDERS[dialect]()
+    shift = f"{int(offset.total_seconds() // 60):+d} minutes" if dialect == "sqlite" else offset
+    return conn.execute(statement, {"start_utc": start_utc, "end_utc": end_utc, "shift": shift}).scalar_one()
