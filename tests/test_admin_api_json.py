@@ -77,7 +77,7 @@ def test_database_json_is_byte_for_byte_the_python_answer(store, instance, admin
     assert [r[2] for r in rows] == expected_times
     reference = _reference_body(rows)
     if made_by_db is not None:
-        assert (made_by_db + "\n").encode() == reference
+        assert made_by_db + b"\n" == reference
     answer = app.test_client().post("/api/get_attend_infos", headers={"Authorization": f"Bearer {api_token(store)}"},
                                     json={"start_time": first, "end_time": last})
     assert answer.status_code == 200 and answer.mimetype == "application/json"

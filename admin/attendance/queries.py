@@ -6,7 +6,7 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
 
-from sqlalchemy import DateTime, Interval, String, Text, bindparam, cast, func, literal, or_, select
+from sqlalchemy import DateTime, Interval, LargeBinary, String, Text, bindparam, cast, func, literal, or_, select
 
 from app.store import Punch, Staff
 
@@ -195,8 +195,9 @@ def _sqlite_json():
     rows = (select(Punch.name, Punch.staff_no, local.label("attend_time")).where(*_IN_RANGE)
             .order_by(Punch.punched_at, Punch.id).subquery())
     # An aggregate over an ordered subquery: SQLite does not flatten it and aggregates in that order.
-    return select(func.json_group_array(func.json_object(
-        "name", rows.c.name, "staff_id", rows.c.staff_no, "attend_time", rows.c.attend_time)))
+    array = func.json_group_array(func.json_object(
+        "name", rows.c.name, "staff_id", rows.c.staff_no, "attend_time", rows.c.attend_time))
+    return select(cast(array, LargeBinary))  # the UTF-8 bytes as they are: no decoding, no encoding again
 
 
 def _postgresql_json():
@@ -209,15 +210,16 @@ def _postgresql_json():
     item = (literal('{"name":') + quoted(Punch.name) + literal(',"staff_id":') + quoted(Punch.staff_no)
             + literal(',"attend_time":"') + local + literal('"}'))
     joined = func.string_agg(item, aggregate_order_by(literal(","), Punch.punched_at, Punch.id))
-    return select(literal("[") + func.coalesce(joined, literal("")) + literal("]")).where(*_IN_RANGE)
+    array = literal("[") + func.coalesce(joined, literal("")) + literal("]")
+    return select(func.convert_to(array, literal("UTF8"), type_=LargeBinary)).where(*_IN_RANGE)
 
 
 _JSON_BUILDERS = {"sqlite": _sqlite_json, "postgresql": _postgresql_json}
 _json_statements: dict[str, object] = {}
 
 
-def punches_json(conn, start_utc: dt.datetime, end_utc: dt.datetime, tz) -> str | None:
-    """``[{"name", "staff_id", "attend_time"}, ...]`` of the punches in [start, end) as JSON text
+def punches_json(conn, start_utc: dt.datetime, end_utc: dt.datetime, tz) -> bytes | None:
+    """``[{"name", "staff_id", "attend_time"}, ...]`` of the punches in [start, end) as UTF-8 JSON
     made by the database, in time order.
 
     None when the database cannot format the local times itself (the zone's offset changes within
@@ -231,4 +233,4 @@ def punches_json(conn, start_utc: dt.datetime, end_utc: dt.datetime, tz) -> str 
     if statement is None:
         statement = _json_statements[dialect] = _JSON_BUILDERS[dialect]()
     shift = f"{int(offset.total_seconds() // 60):+d} minutes" if dialect == "sqlite" else offset
-    return conn.execute(statement, {"start_utc": start_utc, "end_utc": end_utc, "shift": shift}).scalar_one()
+    return bytes(conn.execute(statement, {"start_utc": start_utc, "end_utc": end_utc, "shift": shift}).scalar_one())
