@@ -37,11 +37,11 @@ def _thin_out_queue_warnings() -> None:
 
 
 class AdminServer:
-    def __init__(self, app, host: str, port: int, *, threads: int = 8, **adjustments):
+    def __init__(self, app, host: str, port: int, *, threads: int = 8):
         # port 0 = any free port (tests, benchmarks); .url tells which one
         _thin_out_queue_warnings()
         self._server = create_server(app, host=host, port=port, threads=threads, ident="daka",
-                                     channel_timeout=60, clear_untrusted_proxy_headers=True, **adjustments)
+                                     channel_timeout=60, clear_untrusted_proxy_headers=True)
         self._thread: threading.Thread | None = None
 
     @property
