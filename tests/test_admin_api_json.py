@@ -84,3 +84,25 @@ def test_database_json_is_byte_for_byte_the_python_answer(store, instance, admin
     assert answer.data == reference
     names = {r["name"] for r in answer.get_json()}
     assert names == (set(_names(store)) if expected_times else set())
+
+
+def test_offsets_of_seconds_are_left_to_python(store, instance, admin_config):
+    """Shanghai kept local mean time (+08:05:43) until 1901: both database paths, in minutes, step aside
+    (the rows path formatted such times to the minute's offset before: 09:05:17 for 09:06:00)."""
+    from admin.attendance import queries
+    from app.store import Punch
+
+    tz = zoneinfo.ZoneInfo("Asia/Shanghai")
+    sid = add_staff(store, "LMT1", "旧时")
+    utc = [dt.datetime(1900, 6, 1, 1, 0, 17), dt.datetime(1900, 6, 1, 14, 0, 0)]
+    with store.session() as s:
+        for t in utc:
+            s.add(Punch(uuid=uuid.uuid4(), staff_id=sid, staff_no="LMT1", name="旧时", punched_at=t,
+                        local_date=t.date(), device_id="t", source="face"))
+    start, end = queries.parse_local("1900-06-01", tz), queries.parse_local("1900-06-01", tz, end=True)
+    with store.engine.connect() as conn:
+        assert queries.punches_json(conn, start, end, tz) is None
+    app = build_app(admin_config(device={"timezone": "Asia/Shanghai"}), instance, store)
+    rows = app.test_client().post("/api/get_attend_infos", headers={"Authorization": f"Bearer {api_token(store)}"},
+                                  json={"start_time": "1900-06-01", "end_time": "1900-06-01"}).get_json()
+    assert [r["attend_time"] for r in rows] == ["1900-06-01 09:06:00", "1900-06-01 22:05:43"]

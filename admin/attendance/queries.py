@@ -168,9 +168,16 @@ def local_text_column(dialect: str, offset: dt.timedelta):
     return None
 
 
+def database_offset(tz, start_utc: dt.datetime, end_utc: dt.datetime) -> dt.timedelta | None:
+    """The offset the database may add to format local times: the same over the range and whole
+    minutes (local mean times before 1900, such as Shanghai's +08:05:43, are not); else None."""
+    offset = fixed_offset(tz, start_utc, end_utc)
+    return None if offset is None or offset % dt.timedelta(minutes=1) else offset
+
+
 def punch_rows(conn, f: PunchFilter, tz) -> list[tuple[str, str, str]]:
     """(name, staff no, local time text) of the punches, in time order."""
-    offset = fixed_offset(tz, f.start_utc, f.end_utc)
+    offset = database_offset(tz, f.start_utc, f.end_utc)
     column = local_text_column(conn.dialect.name, offset) if offset is not None else None
     order = (Punch.punched_at, Punch.id)
     if column is not None:  # the usual case: the database formats, Python only passes rows on
@@ -222,10 +229,10 @@ def punches_json(conn, start_utc: dt.datetime, end_utc: dt.datetime, tz) -> byte
     """``[{"name", "staff_id", "attend_time"}, ...]`` of the punches in [start, end) as UTF-8 JSON
     made by the database, in time order.
 
-    None when the database cannot format the local times itself (the zone's offset changes within
-    the range, or another database): the caller then formats rows from :func:`punch_rows`.
+    None when the database cannot format the local times itself (see :func:`database_offset`;
+    another database): the caller then formats rows from :func:`punch_rows`.
     """
-    offset = fixed_offset(tz, start_utc, end_utc)
+    offset = database_offset(tz, start_utc, end_utc)
     dialect = conn.dialect.name
     if offset is None or dialect not in _JSON_BUILDERS:
         return None
