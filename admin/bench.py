@@ -24,6 +24,8 @@ from app.config import load_config
 from app.instance import Instance
 from app.store import Punch, Staff, open_store
 
+from .bench_client import CLIENTS
+
 STAFF = 500
 FIRST_DAY = dt.date(2025, 1, 1)
 PASSWORD = "bench password"
@@ -73,33 +75,39 @@ def run(*, punches: int = 200_000, clients: int = 50, requests: int = 2000) -> d
         app = create_app(config, instance, store=store)
         server = AdminServer(app, "127.0.0.1", 0, threads=config.admin.threads).start()
         epoch = int(dt.datetime.combine(FIRST_DAY, dt.time(), dt.UTC).timestamp())
+        load_start = os.getloadavg()[0]
         results = {}
         try:
-            for span in ("day", "hour"):
-                cmd = [sys.executable, "-m", "admin.bench_client", "--url", server.url, "--token", token,
-                       "--user", "bench", "--password", PASSWORD, "--clients", str(clients),
-                       "--requests", str(requests), "--days", str(days), "--first-day-epoch", str(epoch),
-                       "--range", span]
-                done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800,
-                                      env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
-                if done.returncode != 0:
-                    raise RuntimeError(f"bench client failed: {done.stderr[-2000:]}")
-                results[span] = json.loads(done.stdout)
+            for client in CLIENTS:
+                for span, kinds in (("day", "attendance_api,dashboard"), ("hour", "attendance_api")):
+                    cmd = [sys.executable, "-m", "admin.bench_client", "--url", server.url, "--token", token,
+                           "--user", "bench", "--password", PASSWORD, "--clients", str(clients),
+                           "--requests", str(requests), "--days", str(days), "--first-day-epoch", str(epoch),
+                           "--range", span, "--client", client, "--kinds", kinds]
+                    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800,
+                                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+                    if done.returncode != 0:
+                        raise RuntimeError(f"bench client failed: {done.stderr[-2000:]}")
+                    results[client, span] = json.loads(done.stdout)
         finally:
             server.stop()
             store.dispose()
-    api_day = results["day"]["attendance_api"]
     out = {
         "punches": punches, "staff": STAFF, "days": days, "seed_seconds": round(seeded, 1),
         "server": f"waitress, {config.admin.threads} threads, SQLite (WAL)", "clients": clients,
-        "cpu_count": os.cpu_count(),
-        "attendance_api_one_day": api_day,
-        "attendance_api_one_hour": results["hour"]["attendance_api"],
-        "dashboard": results["day"]["dashboard"],
+        "cpu_count": os.cpu_count(), "load_average_1min": {"start": load_start, "end": os.getloadavg()[0]},
         "target_p99_ms": 200,
     }
-    out["attendance_api_one_day"]["rows_per_response"] = punches // days
-    for key in ("attendance_api_one_day", "attendance_api_one_hour", "dashboard"):
-        c, b = out[key]["concurrent"], out[key]["baseline_one_client"]
-        out[key]["throughput_ratio_vs_one_client"] = round(c["requests_per_s"] / b["requests_per_s"], 2)
+    for client in CLIENTS:
+        figures = {"attendance_api_one_day": results[client, "day"]["attendance_api"],
+                   "attendance_api_one_hour": results[client, "hour"]["attendance_api"],
+                   "dashboard": results[client, "day"]["dashboard"]}
+        figures["attendance_api_one_day"]["rows_per_response"] = punches // days
+        for c_b in figures.values():
+            c, b = c_b["concurrent"], c_b["baseline_one_client"]
+            c_b["throughput_ratio_vs_one_client"] = round(c["requests_per_s"] / b["requests_per_s"], 2)
+        if client == "threads":  # at the top level, comparable with earlier runs
+            out.update(figures)
+        else:
+            out[f"{client}_client"] = figures
     return out

@@ -8,6 +8,7 @@ from collections import defaultdict, deque
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, g, jsonify, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, logout_user
 
 # Endpoints that answer without a session: signing in, the first-run password, health, assets.
@@ -57,6 +58,16 @@ class LoginThrottle:
             self._failures.pop(key, None)
 
 
+class PagesOnlySessionInterface(SecureCookieSessionInterface):
+    """Signed-cookie sessions for the pages; the bearer-token API gets Flask's empty, read-only
+    null session: no cookie to verify on each call, none set in an answer."""
+
+    def open_session(self, app, request):
+        if request.path.startswith("/api/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def wants_json() -> bool:
     return request.blueprint == "api" or request.path.startswith("/api/")
 
@@ -66,6 +77,7 @@ def init_security(app: Flask) -> None:
     # Per address: twice the per-account limit, so one address cannot walk through accounts.
     app.extensions["daka_login_throttle"] = LoginThrottle(admin_cfg.login_attempts * 2)
     timeout = admin_cfg.session_timeout_min * 60
+    app.session_interface = PagesOnlySessionInterface()
 
     @app.before_request
     def require_login():

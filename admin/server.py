@@ -2,15 +2,44 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 
 from loguru import logger
 from waitress.server import create_server
+
+QUEUE_LOG_EVERY_S = 60.0
+
+
+class OncePerInterval(logging.Filter):
+    """Let one record through per interval. waitress warns "Task queue depth is N" for every
+    request that waits for a thread: under load, hundreds of lines a second saying one thing."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds, self._last = seconds, float("-inf")
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last < self.seconds:
+                return False
+            self._last = now
+        return True
+
+
+def _thin_out_queue_warnings() -> None:
+    queue_log = logging.getLogger("waitress.queue")
+    if not any(isinstance(f, OncePerInterval) for f in queue_log.filters):
+        queue_log.addFilter(OncePerInterval(QUEUE_LOG_EVERY_S))
 
 
 class AdminServer:
     def __init__(self, app, host: str, port: int, *, threads: int = 8):
         # port 0 = any free port (tests, benchmarks); .url tells which one
+        _thin_out_queue_warnings()
         self._server = create_server(app, host=host, port=port, threads=threads, ident="daka",
                                      channel_timeout=60, clear_untrusted_proxy_headers=True)
         self._thread: threading.Thread | None = None

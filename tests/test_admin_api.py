@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from admin_support import (add_punch, add_staff, admin_config, api_token, app, build_app,  # noqa: F401
-                           fake_clock, send_files, sqlite_store)
+from admin_support import (add_punch, add_staff, admin_client, admin_config, api_token, app, build_app,  # noqa: F401
+                           fake_clock, send_files, sqlite_store, users)
 
 
 def bearer(token: str) -> dict:
@@ -258,3 +258,18 @@ def test_the_end_of_a_range_is_inclusive_to_its_last_second(api, sqlite_store):
     rows = api.post("/api/get_attend_infos", json={"start_time": "2022-04-18 00:00:00",
                                                    "end_time": "2022-04-18 23:59:59"}).get_json()
     assert [r["attend_time"] for r in rows] == ["2022-04-18 23:59:59"]
+
+
+def test_the_bearer_api_neither_reads_nor_sets_the_session_cookie(app, admin_client, token):
+    """The API answers from its token alone: a page session is not opened (no Vary: Cookie, no
+    Set-Cookie), does not authenticate, and the pages keep their session."""
+    assert admin_client.get_cookie("daka_session") is not None
+    r = admin_client.get("/api/get_face_libraries")
+    assert r.status_code == 401
+    r = admin_client.post("/api/get_attend_infos", headers=bearer(token),
+                          json={"start_time": "2022-04-18", "end_time": "2022-04-18"})
+    assert r.status_code == 200 and r.get_json() == []
+    assert "Set-Cookie" not in r.headers and "Cookie" not in r.headers.get("Vary", "")
+    assert r.headers["Cache-Control"] == "no-store" and r.headers["X-Content-Type-Options"] == "nosniff"
+    page = admin_client.get("/")
+    assert page.status_code == 200 and "Cookie" in page.headers.get("Vary", "")

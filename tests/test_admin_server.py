@@ -49,7 +49,32 @@ def test_bench_admin_runs_end_to_end_on_a_small_database():
 
     out = bench.run(punches=1500, clients=3, requests=30)
     assert out["punches"] == 1500 and out["days"] == 3
-    for key in ("attendance_api_one_day", "attendance_api_one_hour", "dashboard"):
-        concurrent = out[key]["concurrent"]
-        assert concurrent["requests"] == 30 and concurrent["errors"] == 0 and concurrent["p99_ms"] > 0
-    assert out["attendance_api_one_day"]["rows_per_response"] == 500
+    for figures in (out, out["asyncio_client"]):  # the thread client's at the top level
+        for key in ("attendance_api_one_day", "attendance_api_one_hour", "dashboard"):
+            concurrent = figures[key]["concurrent"]
+            assert concurrent["requests"] == 30 and concurrent["errors"] == 0 and concurrent["p99_ms"] > 0
+        assert figures["attendance_api_one_day"]["rows_per_response"] == 500
+
+
+def test_waitress_queue_warnings_are_thinned_out_to_one_a_minute(admin_config, instance, sqlite_store, caplog):
+    """Under load waitress warns "Task queue depth is N" for each waiting request; one a minute is kept."""
+    import logging
+
+    from admin.server import QUEUE_LOG_EVERY_S, AdminServer, OncePerInterval
+
+    app = build_app(admin_config(), instance, sqlite_store)
+    for _ in range(2):  # a second server adds no second filter
+        AdminServer(app, "127.0.0.1", 0, threads=1).stop()
+    queue_log = logging.getLogger("waitress.queue")
+    filters = [f for f in queue_log.filters if isinstance(f, OncePerInterval)]
+    assert len(filters) == 1 and filters[0].seconds == QUEUE_LOG_EVERY_S == 60.0
+    filters[0]._last = float("-inf")  # whatever earlier tests logged
+    with caplog.at_level(logging.WARNING, logger="waitress.queue"):
+        for depth in range(1, 101):
+            queue_log.warning("Task queue depth is %d", depth)
+        logging.getLogger("waitress").warning("other waitress warnings pass")
+    assert [r.getMessage() for r in caplog.records] == ["Task queue depth is 1", "other waitress warnings pass"]
+    filters[0]._last -= QUEUE_LOG_EVERY_S  # a minute later
+    with caplog.at_level(logging.WARNING, logger="waitress.queue"):
+        queue_log.warning("Task queue depth is %d", 7)
+    assert caplog.records[-1].getMessage() == "Task queue depth is 7"

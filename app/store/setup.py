@@ -40,9 +40,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def create_store_app(config, instance, *, url: str | None = None, extra: dict | None = None) -> Flask:
     """A Flask app with the store's extensions bound (no blueprints, no scheduler)."""
     app = Flask("daka", instance_path=str(instance.root), instance_relative_config=True)
+    url = url or database_url(config, instance)
     app.config.update(
-        SQLALCHEMY_DATABASE_URI=url or database_url(config, instance),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_DATABASE_URI=url,
+        # A server's connections can drop (restart, idle timeout): test each before use. A SQLite
+        # file's cannot, and the test would cost a statement on every checkout.
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": not url.startswith("sqlite")},
         DAKA_CONFIG=config,
         DAKA_INSTANCE=instance,
     )
