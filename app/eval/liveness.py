@@ -24,11 +24,12 @@ import cv2
 import numpy as np
 
 from app.vision.liveness.camera import CameraModel, eye_distance_px
-from app.vision.liveness.cues import planarity_measures
+from app.vision.liveness.cues import FACE_DEPTH_OFFSET_MM, planarity_measures
 from app.vision.liveness.decision import CHALLENGE, LEVELS, LIVE, SPOOF, STRICT, LivenessPolicy, TrackLiveness
 from app.vision.liveness.synth import IMPLAUSIBLE, PLAUSIBLE, SPECIES, AttackGenerator, LiveHeadSimulator
 
 WIDTH, HEIGHT = 640, 480
+NORMAL_CONTEXT = "normal+context"   # the normal level with the rigid-context cue deciding
 
 
 def _log(msg: str) -> None:
@@ -72,14 +73,16 @@ class Outcome:
     final: str = "checking"
 
 
-def _decide(policy: LivenessPolicy, camera: CameraModel, landmarks, distances) -> Outcome:
-    """Run one sequence through a fresh track until it reaches live."""
+def _decide(policy: LivenessPolicy, camera: CameraModel, landmarks, distances, grays=None) -> Outcome:
+    """Run one sequence through a fresh track until it reaches live (`grays`: the frames in grey,
+    for the rigid-context cue)."""
     track = TrackLiveness(policy, camera)
     out = Outcome()
     for k, (marks, d) in enumerate(zip(landmarks, distances)):
         if marks is None:
             continue
-        out.final = track.update(marks, d).state
+        gray = grays[k] if grays is not None and policy.context_decides else None
+        out.final = track.update(marks, d, gray=gray).state
         if out.final == CHALLENGE and out.challenged_at is None:
             out.challenged_at = k
         if out.final == LIVE:
@@ -131,6 +134,7 @@ def evaluate_attacks(models, faces_dir: Path, seed: int, per_cell: int, frames: 
                 seed_k = int(rng.integers(2 ** 62))
                 seq = generator.sequence(image, marks, species, mode, frames=frames, seed=seed_k)
                 detected = [reader.read(f) for f in seq.frames]
+                grays = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in seq.frames]
                 found = [i for i, m in enumerate(detected) if m is not None]
                 if len(found) < 3:
                     undetected += 1
@@ -138,7 +142,7 @@ def evaluate_attacks(models, faces_dir: Path, seed: int, per_cell: int, frames: 
                 noise.extend(_non_affine_noise(detected[i], seq.truth[i]) for i in found)
                 planarity.append(planarity_measures(np.stack([detected[i] for i in found]))[0])
                 for lvl, policy in policies.items():
-                    outcome = _decide(policy, camera, detected, seq.distances_mm)
+                    outcome = _decide(policy, camera, detected, seq.distances_mm, grays)
                     if lvl == STRICT and outcome.live_at is None and outcome.final != SPOOF:
                         # undecided: the attacker goes on and, when asked, tilts the picture
                         longer = generator.sequence(image, marks, species, mode, frames=_strict_frames(policy),
@@ -197,16 +201,18 @@ def evaluate_video(models, video: Path, policies: dict, window: int = 25) -> dic
     """The clip's faces (real, moving; no sensor): planarity per window and the decisions."""
     reader = LandmarkReader(models, min_face=60)
     capture = cv2.VideoCapture(str(video))
-    marks = []
+    marks, grays = [], []
     while True:
         ok, frame = capture.read()
         if not ok:
             break
         marks.append(reader.read(frame))
+        grays.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
     capture.release()
+    camera = CameraModel.for_frame(grays[0].shape[1], grays[0].shape[0]) if grays else None
     runs, current = [], []
-    for m in marks + [None]:
-        if m is not None and current and np.hypot(*(m.mean(0) - current[-1].mean(0))) > eye_distance_px(m):
+    for k, m in enumerate(marks + [None]):
+        if m is not None and current and np.hypot(*(m.mean(0) - current[-1][1].mean(0))) > eye_distance_px(m):
             runs.append(current)   # the face jumped (a cut): a new attempt
             current = []
         if m is None:
@@ -214,17 +220,50 @@ def evaluate_video(models, video: Path, policies: dict, window: int = 25) -> dic
                 runs.append(current)
             current = []
         else:
-            current.append(m)
+            current.append((k, m))
+    runs_frames = [[k for k, _ in r] for r in runs]
+    runs = [[m for _, m in r] for r in runs]
     windows = [r[i:i + window] for r in runs for i in range(0, len(r) - window + 1, window)]
     depth = [planarity_measures(np.stack(w))[0] for w in windows]
     decisions = {lvl: _rate([_decide(p, CameraModel.for_frame(640, 360), w, [None] * len(w)).live_at is not None
                              for w in windows])
                  for lvl, p in policies.items()}
+    # the rigid-context cue needs the frames and a fitting size: the distance a TOF sensor would
+    # read for this face if it were a real adult's (eye distance 63 mm): bona fide by construction
+    context = {}
+    for lvl, p in policies.items():
+        if not p.context_decides:
+            continue
+        accepted = []
+        for r, ks in zip(runs, runs_frames):
+            for i in range(0, len(r) - window + 1, window):
+                w, kw = r[i:i + window], ks[i:i + window]
+                fitting = [camera.focal_px * 63.0 / eye_distance_px(m) - FACE_DEPTH_OFFSET_MM for m in w]
+                accepted.append(_decide(p, camera, w, fitting, [grays[k] for k in kw]).live_at is not None)
+        tracker_shares = _video_context_shares(runs, runs_frames, grays)
+        context[lvl] = {"windows": len(accepted), "bpcer_percent": _rate([not a for a in accepted]),
+                        "pair_samples": len(tracker_shares),
+                        "pair_samples_rigid_percent": _rate([s >= p.context_rigid_share for s in tracker_shares])}
     return {"video": video.name, "frames": len(marks), "frames_with_face": sum(m is not None for m in marks),
+            "context_with_fitting_distance": context,
             "windows": len(windows), "window_frames": window,
             "planarity_depth_median": round(float(np.median(depth)), 4) if depth else None,
             "windows_with_depth_percent": _rate([d >= policies[STRICT].depth_threshold for d in depth]),
             "accepted_percent_without_sensor": decisions}
+
+
+def _video_context_shares(runs, runs_frames, grays) -> list:
+    """Every pair sample of the rigid-context cue along the clip's face runs."""
+    from app.vision.liveness.context import ContextTracker
+
+    shares = []
+    for r, ks in zip(runs, runs_frames):
+        tracker = ContextTracker()
+        for m, k in zip(r, ks):
+            sample = tracker.add(grays[k], m)
+            if sample is not None:
+                shares.append(sample.follow_share)
+    return shares
 
 
 def evaluate_samples(models, spoof_dir: Path, policies: dict) -> list:
@@ -276,6 +315,7 @@ def evaluate_liveness(models, faces_dir: Path, extras_dir: Path | None, seed: in
         raise ValueError(f"unknown attack cell(s) {', '.join(unknown)}; known: {', '.join(known)}")
     camera = CameraModel.for_frame(WIDTH, HEIGHT)
     policies = {lvl: LivenessPolicy.for_level(lvl) for lvl in LEVELS}
+    policies[NORMAL_CONTEXT] = LivenessPolicy.for_level("normal", context_decides=True)
     _log(f"eval liveness: rendering {(len(cells) if cells else 8) * per_cell} attacks x {frames} frames …")
     cells, noise, attack_depth = evaluate_attacks(models, faces_dir, seed, per_cell, frames, camera, policies, cells)
     live, live_depth = evaluate_live(camera, seed, live_count, frames, noise, policies)
