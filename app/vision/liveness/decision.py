@@ -39,6 +39,7 @@ import numpy as np
 
 from .camera import CameraModel, eye_distance_px
 from .context import APART, RIGID, ContextEvidence, ContextTracker, context_cue
+from .texture import PERIODIC, TextureEvidence, periodic_peak, texture_cue
 from .cues import CONSISTENT, DEPTH, INCONSISTENT, PlanarityEvidence, ScaleEvidence, planarity_cue, scale_cue
 
 OFF, NORMAL, STRICT = "off", "normal", "strict"
@@ -69,6 +70,10 @@ class LivenessPolicy:
     min_distance_mm: float = 350.0   # strict: depth only counts this far from the camera or farther
     challenge_after: int = 15         # strict: frames without depth before asking to turn
     challenge_frames: int = 75        # strict: frames allowed to answer the challenge
+    # periodic texture (`texture`): a screen's moire or a print's halftone in the face region
+    texture_decides: bool = True
+    texture_threshold: float = 3.5    # median peak (natural-log power excess) of a periodic pattern
+    texture_samples: int = 3          # frames of the median
     # rigid context (`context`): measured whenever frames are given; decides only when enabled
     context_decides: bool = False
     context_rigid_share: float = 0.8  # median share of edge points moving with the face: a held picture
@@ -95,6 +100,7 @@ class LivenessResult:
     scale: ScaleEvidence | None = None
     planarity: PlanarityEvidence | None = None
     context: ContextEvidence | None = None
+    texture: TextureEvidence | None = None
 
     @property
     def passed(self) -> bool:
@@ -109,7 +115,8 @@ class LivenessResult:
         return {"state": self.state, "reason": self.reason, "frames": self.frames,
                 "scale": self.scale.as_dict() if self.scale else None,
                 "planarity": self.planarity.as_dict() if self.planarity else None,
-                "context": self.context.as_dict() if self.context else None}
+                "context": self.context.as_dict() if self.context else None,
+                "texture": self.texture.as_dict() if self.texture else None}
 
 
 def on_beam(landmarks: np.ndarray, camera: CameraModel) -> bool:
@@ -137,6 +144,7 @@ class TrackLiveness:
         self.sensor_seen = False
         self.on_beam = True
         self.context = ContextTracker()
+        self.peaks: deque = deque(maxlen=policy.texture_samples)
         self.result = LivenessResult(CHECKING, "waiting", 0)
 
     def update(self, landmarks: np.ndarray, distance_mm: float | None,
@@ -159,10 +167,15 @@ class TrackLiveness:
         self.distances.append(distance_mm if self.on_beam else None)
         if self.result.state == SPOOF:   # sticky
             self.result = LivenessResult(SPOOF, self.result.reason, self.frames, self.result.scale,
-                                         self.result.planarity, self.result.context)
+                                         self.result.planarity, self.result.context, self.result.texture)
             return self.result
-        if gray is not None:
+        if gray is not None and p.context_decides:
             self.context.add(gray, marks)
+        if gray is not None and p.texture_decides:
+            peak = periodic_peak(gray, marks)
+            if peak is not None:
+                self.peaks.append(peak)
+        texture = texture_cue(list(self.peaks), p.texture_threshold, p.texture_samples)
         context = context_cue(self.context.shares, p.context_rigid_share, p.context_apart_share,
                               p.context_min_samples)
         marks = np.stack(self.landmarks)
@@ -170,18 +183,21 @@ class TrackLiveness:
         plane = planarity_cue(marks, p.planarity_min_frames, p.depth_threshold, p.turn_threshold, p.flat_depth)
         if plane.verdict == DEPTH and self._far_enough():
             self.depth_seen = True
-        state, reason = self._decide(scale, plane, context)
-        self.result = LivenessResult(state, reason, self.frames, scale, plane, context)
+        state, reason = self._decide(scale, plane, context, texture)
+        self.result = LivenessResult(state, reason, self.frames, scale, plane, context, texture)
         return self.result
 
     def _far_enough(self) -> bool:
         near = [d for d in self.distances if d]
         return bool(near) and float(np.median(near)) >= self.policy.min_distance_mm
 
-    def _decide(self, scale: ScaleEvidence, plane: PlanarityEvidence, context: ContextEvidence) -> tuple[str, str]:
+    def _decide(self, scale: ScaleEvidence, plane: PlanarityEvidence, context: ContextEvidence,
+                texture: TextureEvidence) -> tuple[str, str]:
         p = self.policy
         if scale.verdict == INCONSISTENT:
             return SPOOF, "scale"
+        if texture.verdict == PERIODIC:
+            return SPOOF, "texture"
         if p.context_decides and context.verdict == RIGID:
             return SPOOF, "context"
         no_sensor = self.frames >= p.min_frames and not self.sensor_seen
@@ -241,7 +257,8 @@ class LivenessMonitor:
         """
         camera = self.camera_for(frame_shape[1], frame_shape[0])
         gray = None
-        if frame is not None and self.policy.context_decides and self.policy.level != OFF and tracks:
+        uses_frames = self.policy.context_decides or self.policy.texture_decides
+        if frame is not None and uses_frames and self.policy.level != OFF and tracks:
             gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         live_ids = {t.id for t in tracks}
         for gone in set(self._tracks) - live_ids:
