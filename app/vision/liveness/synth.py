@@ -4,11 +4,13 @@
   per person to an eye distance drawn from the adult range), approaching and swaying the way a
   person does in front of a terminal, optionally turning when asked; yields the projected
   landmarks (with landmark noise) and TOF readings. Bona fide at the landmark level.
-- `AttackGenerator`: a real face photo rendered as a flat print or a phone/tablet screen held
-  rigidly in front of the camera (hand tremor and sway: small rotations and translations) at a
-  plausible or implausible distance, with print artefacts (paper white, halftone, reduced
-  dynamic range, border) or screen artefacts (moiré, gamma, glare, bezel); yields real frames for
-  the detector and landmark model, the true landmark positions, and TOF readings of the picture.
+- `AttackGenerator`: a real face photo rendered as a flat print or a phone/tablet screen of its
+  physical size (A4, a 10x15 photo, a phone, a tablet; the face anywhere on it) held rigidly in
+  front of the camera (hand tremor and sway: small rotations and translations) against a varied
+  room, at a plausible or implausible distance, with print artefacts (paper white, reduced
+  dynamic range, margin; no halftone: see `_picture`) or screen artefacts (moiré at a random
+  frequency, orientation and strength, gamma, glare, bezel); yields real frames for the detector
+  and landmark model, the true landmark positions, and TOF readings of the picture.
 - `FittingTof`: a TOF sensor in front of a live person, for benchmarks (the distance that fits
   the face the pipeline tracks).
 
@@ -209,15 +211,14 @@ def _picture(rng: np.random.Generator, photo: np.ndarray, marks: np.ndarray, spe
     img = cv2.warpAffine(photo, shift, (cw, ch), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     img = img.astype(np.float32)
     if spec.medium == "print":
-        # a print cannot show the sensor's full range: paper white and ink black, a warm cast,
-        # and halftone dots at the printer's screen ruling
+        # a print cannot show the sensor's full range: paper white and ink black, a warm cast.
+        # No halftone: an office or photo print's screen (70-200 lines per inch, 0.13-0.36 mm;
+        # photo paper is continuous-tone) is far finer than what one camera pixel covers on a
+        # picture held where its face looks like a person's (0.6-1.5 mm): lens and pixel
+        # average it away, and the picture here is rendered at the photo's own resolution
         lo, hi = rng.uniform(25, 45), rng.uniform(215, 240)
         img = lo + img * (hi - lo) / 255.0
         img *= np.array([rng.uniform(0.9, 0.97), rng.uniform(0.97, 1.0), 1.0], np.float32)
-        period = rng.uniform(2.5, 4.0)
-        yy, xx = np.mgrid[0:ch, 0:cw].astype(np.float32)
-        dots = np.cos(2 * np.pi * xx / period) * np.cos(2 * np.pi * yy / period)
-        img *= (1 + rng.uniform(0.04, 0.10) * dots)[..., None]
         colour = tuple(float(c) for c in rng.uniform(225, 245, 3))
     else:
         # a screen: boosted contrast and gamma, a cool cast, a dark bezel
@@ -281,13 +282,14 @@ class AttackGenerator:
         wall = _wall(rng, cam.width, cam.height)
         gain, blur, noise = rng.uniform(0.75, 1.2), rng.uniform(0.3, 1.1), rng.uniform(1.5, 4.0)
         if spec.medium == "screen":
-            # the screen's pixel grid beating against the sensor's: fringes at a random frequency
-            # and orientation that slide by a period whenever the screen moves by a pixel pitch
-            # (~0.1 mm): under a hand's tremor their phase changes from frame to frame
+            # the screen's pixel grid beating against the sensor's: fringes at a random frequency,
+            # orientation and strength (faint when the screen is out of focus) that slide by a
+            # period whenever the screen moves by a pixel pitch (~0.1 mm): under a hand's tremor
+            # their phase changes from frame to frame
             yy, xx = np.mgrid[0:cam.height, 0:cam.width].astype(np.float32)
             fx, fy = rng.uniform(0.05, 0.25, 2) * rng.choice([-1, 1], 2)
             fringes = 2 * np.pi * (fx * xx + fy * yy)
-            fringe_depth, pitch_mm = rng.uniform(0.03, 0.08), rng.uniform(0.08, 0.2)
+            fringe_depth, pitch_mm = rng.uniform(0.01, 0.08), rng.uniform(0.08, 0.2)
             glare = (rng.uniform(0, cam.width), rng.uniform(0, cam.height), rng.uniform(40, 140), rng.uniform(20, 70))
         out_frames, truth, readings = [], [], []
         for k in range(frames):
