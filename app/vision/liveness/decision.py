@@ -169,9 +169,12 @@ class TrackLiveness:
             self.result = LivenessResult(SPOOF, self.result.reason, self.frames, self.result.scale,
                                          self.result.planarity, self.result.context, self.result.texture)
             return self.result
-        if gray is not None and p.context_decides:
+        # the image cues gather evidence until the face first passes (then the card may show:
+        # later frames change nothing, and the terminal's CPU is spared)
+        judging = gray is not None and self.result.state != LIVE
+        if judging and p.context_decides:
             self.context.add(gray, marks)
-        if gray is not None and p.texture_decides:
+        if judging and p.texture_decides:
             peak = periodic_peak(gray, marks)
             if peak is not None:
                 self.peaks.append(peak)

@@ -19,6 +19,7 @@ edges (a collar, a frame border).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -34,18 +35,34 @@ AXIS_BINS = 1          # frequency bins next to either axis left out
 ABSTAIN, PERIODIC, NATURAL = "abstain", "periodic", "natural"
 
 
-def _tiles_power(crop: np.ndarray) -> np.ndarray:
-    """Welch: mean power spectrum of Hann-windowed half-size tiles, 50% overlap (fftshifted)."""
-    n = crop.shape[0] // 2
-    step = n // 2
+@lru_cache(maxsize=64)
+def _layout(n: int):
+    """For n x n spectra: the Hann window, each bin's radius (cycles/px) and ring, the rings'
+    sort order and boundaries, and the bins that are measured."""
     window = np.outer(np.hanning(n), np.hanning(n)).astype(np.float32)
+    f = (np.arange(n) - n // 2) / n
+    fx, fy = np.meshgrid(f, f)
+    radius = np.hypot(fx, fy).ravel()
+    rings = np.round(radius * n).astype(int)
+    order = np.argsort(rings, kind="stable")
+    bounds = np.flatnonzero(np.diff(rings[order])) + 1
+    band = (radius >= BAND[0]) & (radius <= BAND[1])
+    off_axis = ((np.abs(fx) * n > AXIS_BINS) & (np.abs(fy) * n > AXIS_BINS)).ravel()
+    # a real image's spectrum is symmetric: each peak appears twice; one half plane is enough
+    keep = band & off_axis & (fy.ravel() > 0)
+    return window, order, bounds, keep
+
+
+def _tiles_power(crop: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """Welch: mean power spectrum of Hann-windowed half-size tiles, 50% overlap (fftshifted)."""
+    n = window.shape[0]
+    step = n // 2
     acc = np.zeros((n, n), np.float64)
     count = 0
     for y in range(0, crop.shape[0] - n + 1, step):
         for x in range(0, crop.shape[1] - n + 1, step):
             tile = crop[y:y + n, x:x + n]
-            tile = (tile - tile.mean()) * window
-            acc += np.abs(np.fft.fft2(tile)) ** 2
+            acc += np.abs(np.fft.fft2((tile - tile.mean()) * window)) ** 2
             count += 1
     return np.fft.fftshift(acc / max(count, 1))
 
@@ -63,23 +80,12 @@ def periodic_peak(gray: np.ndarray, marks: np.ndarray) -> float | None:
     if x0 < 0 or y0 < 0 or x0 + side > gray.shape[1] or y0 + side > gray.shape[0]:
         return None
     crop = gray[y0:y0 + side, x0:x0 + side].astype(np.float32)
-    power = _tiles_power(crop)
-    n = power.shape[0]
-    f = (np.arange(n) - n // 2) / n
-    fx, fy = np.meshgrid(f, f)
-    radius = np.hypot(fx, fy)
-    bins = np.round(radius * n).astype(int)
-    logp = np.log(power + 1e-6)
+    window, order, bounds, keep = _layout(side // 2)
+    logp = np.log(_tiles_power(crop, window).ravel() + 1e-6)
     # the spectrum's level at each spatial frequency: the median over directions
-    baseline = np.zeros(bins.max() + 1)
-    for b in range(bins.max() + 1):
-        ring = logp[bins == b]
-        baseline[b] = np.median(ring) if ring.size else 0.0
-    excess = logp - baseline[bins]
-    band = (radius >= BAND[0]) & (radius <= BAND[1])
-    off_axis = (np.abs(fx) * n > AXIS_BINS) & (np.abs(fy) * n > AXIS_BINS)
-    # the spectrum of a real image is symmetric: each peak appears twice; take one half plane
-    keep = band & off_axis & (fy > 0)
+    excess = np.empty_like(logp)
+    for ring in np.split(order, bounds):
+        excess[ring] = logp[ring] - np.median(logp[ring])
     return float(excess[keep].max()) if keep.any() else None
 
 
