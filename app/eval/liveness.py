@@ -12,6 +12,11 @@
   a focal-length calibration error of up to ±3%, and the TOF noise; rejected (BPCER) when no
   frame within the attempt reaches ``live``. Also the real moving faces of the video clip
   (no distance sensor: the scale cue abstains) and the four still samples, one by one.
+- The image cues: every attack frame is also given in grey (texture, context); bona fide for
+  them are real images only: LFW photos of identities the attacks did not use, as stills
+  (`--stills`), the clip's frames (context with the distance that fits the face), the samples.
+  Rows: the three levels, `normal_size_only` (the normal level without the texture cue) and
+  `normal+context` (with the rigid-context cue deciding as well).
 """
 
 from __future__ import annotations

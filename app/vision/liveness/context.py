@@ -7,14 +7,18 @@ little beyond its outline (about 1.2 eye distances to each side of the eye-nose 
 ears) the image is the room, which stays still while the head moves.
 
 Measured on a pair of frames of one track in which the face moved: both frames are cut to the
-same face-sized crop (normalised to `PX_PER_EYE` pixels per eye distance), dense optical flow
-(Farnebäck) runs between them, and each textured pixel of a ring around the face (between
-`RING_INNER` and `RING_OUTER` eye distances from the eye-nose centre, above the chin: the
-neck and shoulders move with the body, not with the head) is labelled *follows* (its flow is the
-face's motion, a similarity fitted to the landmarks, extrapolated to the pixel) or *still* (no
-motion), or neither. The share that follows is the sample: near 1 for a picture whose sheet
-fills the ring, lower for a live head (hair follows, the room does not). No motion (a face held
-still), no texture (a blank wall) or no pair: no sample; the cue abstains.
+same face-normalised crop (`PX_PER_EYE` pixels per eye distance, eye axis horizontal); long
+straight edges (a sheet's margin, a bezel, a door frame: at least `MIN_EDGE` eye distances,
+Hough on Canny) outside the head's outline and above the collar are found in the first, dense
+optical flow (Farnebäck) runs between the two, and each edge point's motion across its edge
+(the only component an edge shows) is labelled *follows* (the face's motion, a similarity fitted
+to the landmarks, extrapolated to the point) or *still*, or neither. The share that follows is
+the sample: 1 for a held picture's border, 0 for a door frame behind a live head. No motion, no
+straight edge, or too few labelled points: no sample; the cue abstains.
+
+Measured (ACCURACY.md): it catches part of the life-size prints, but a real head turned to 3/4
+view, or a microphone held at the chin, also shows long straight edges moving with the face, so
+it is off by default (`[liveness] context_cue`).
 """
 
 from __future__ import annotations

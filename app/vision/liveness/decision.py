@@ -22,6 +22,12 @@ Levels:
   `challenge_after` frames the person is asked to turn the head; no depth within
   `challenge_frames` more frames is a spoof. No sensor reading: no decision (no confirm card).
 
+Image cues (the frame given with the landmarks): at normal and strict a face showing a periodic
+pattern (a screen's moiré: `texture`) is a spoof (`texture_decides`, on by default; its samples
+come with the frames the scale cue waits for anyway); with `context_decides` (off by default) a
+face whose surrounding straight edges move with it (`context`) is a spoof, and at normal a
+fitting size waits up to `context_wait` frames for that evidence.
+
 At the normal level the planarity cue is computed and reported but does not decide: with the
 5-point landmarks (four eye corners and the nose base, ~2 cm of depth between them) natural
 sway and a hand-held picture's tilt give overlapping figures; only a deliberate turn separates
