@@ -438,6 +438,17 @@ class LivenessConfig:
         min=0.0,
         max=10000.0,
     )
+    texture_cue: bool = setting(
+        True,
+        "normal and strict: also refuse a face showing a periodic pattern (a screen's moire, a "
+        "print's halftone) in the camera image.",
+    )
+    context_cue: bool = setting(
+        False,
+        "normal and strict: also refuse a face whose surrounding straight edges (a sheet's or a "
+        "screen's border) move with it; waits up to 8 frames for the evidence. Experimental: it "
+        "refused a real performer in the test video (ACCURACY.md).",
+    )
 
 
 @dataclass(frozen=True)

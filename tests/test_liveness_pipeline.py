@@ -148,3 +148,18 @@ def test_with_a_sensor_fitted_a_missing_reading_does_not_pass(parts, gallery_vec
                               liveness=monitor)
     views = [r.tracks[0] for _, r in walk(pipeline, obama, frames=8)]
     assert all(v.staff_id is None for v in views) and views[-1].liveness.state == "checking"
+
+
+def test_a_face_seen_through_a_screen_pattern_is_refused_in_the_pipeline(parts, gallery_vectors, obama):
+    # the pipeline hands the frame to the liveness monitor: a moire-like grating over the frame
+    pipeline = make(parts, gallery_vectors)
+    d = person_distance(pipeline, obama)
+    yy, xx = np.mgrid[0:480, 0:640].astype(np.float32)
+    fringes = 1 + 0.08 * np.sin(2 * np.pi * (0.10 * xx + 0.25 * yy))
+    views = []
+    for k in range(8):
+        frame = place(obama, centre=(300 + 3 * k, 230), face_px=150)
+        frame = np.clip(frame * fringes[..., None], 0, 255).astype(np.uint8)
+        views.append(pipeline.process(frame, distance_mm=d).tracks[0])
+    assert all(v.staff_id is None for v in views)
+    assert views[-1].liveness.state == "spoof" and views[-1].liveness.reason == "texture"

@@ -95,6 +95,7 @@ def _add_vision_commands(sub, bsub) -> None:
     live.add_argument("--seed", type=int, default=9, help="seed of the synthetic attacks and heads")
     live.add_argument("--per-cell", type=int, default=20, help="attacks per species and distance")
     live.add_argument("--live", type=int, default=400, help="simulated live attempts")
+    live.add_argument("--stills", type=int, default=300, help="real face photos measured as stills (texture cue)")
     live.add_argument("--cells", nargs="+", metavar="SPECIES/DISTANCE",
                       help="only these attack cells, e.g. phone_screen/implausible (default: all eight)")
     live.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
@@ -119,7 +120,8 @@ def cmd_eval_liveness(args, config, models) -> int:
         return EXIT_FAIL
     try:
         result = evaluate_liveness(models, faces, extras if extras.is_dir() else None, seed=args.seed,
-                                   per_cell=max(1, args.per_cell), live_count=max(1, args.live), cells=args.cells)
+                                   per_cell=max(1, args.per_cell), live_count=max(1, args.live), cells=args.cells,
+                                   stills=max(0, args.stills))
     except ValueError as exc:
         print(f"daka: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -12,6 +12,11 @@
   a focal-length calibration error of up to ±3%, and the TOF noise; rejected (BPCER) when no
   frame within the attempt reaches ``live``. Also the real moving faces of the video clip
   (no distance sensor: the scale cue abstains) and the four still samples, one by one.
+- The image cues: every attack frame is also given in grey (texture, context); bona fide for
+  them are real images only: LFW photos of identities the attacks did not use, as stills
+  (`--stills`), the clip's frames (context with the distance that fits the face), the samples.
+  Rows: the three levels, `normal_size_only` (the normal level without the texture cue) and
+  `normal+context` (with the rigid-context cue deciding as well).
 """
 
 from __future__ import annotations
@@ -24,11 +29,14 @@ import cv2
 import numpy as np
 
 from app.vision.liveness.camera import CameraModel, eye_distance_px
-from app.vision.liveness.cues import planarity_measures
+from app.vision.liveness.cues import FACE_DEPTH_OFFSET_MM, planarity_measures
 from app.vision.liveness.decision import CHALLENGE, LEVELS, LIVE, SPOOF, STRICT, LivenessPolicy, TrackLiveness
+from app.vision.liveness.texture import periodic_peak
 from app.vision.liveness.synth import IMPLAUSIBLE, PLAUSIBLE, SPECIES, AttackGenerator, LiveHeadSimulator
 
 WIDTH, HEIGHT = 640, 480
+NORMAL_CONTEXT = "normal+context"   # the normal level with the rigid-context cue deciding too
+NORMAL_SIZE_ONLY = "normal_size_only"  # the normal level without the texture cue (as before it)
 
 
 def _log(msg: str) -> None:
@@ -72,14 +80,16 @@ class Outcome:
     final: str = "checking"
 
 
-def _decide(policy: LivenessPolicy, camera: CameraModel, landmarks, distances) -> Outcome:
-    """Run one sequence through a fresh track until it reaches live."""
+def _decide(policy: LivenessPolicy, camera: CameraModel, landmarks, distances, grays=None) -> Outcome:
+    """Run one sequence through a fresh track until it reaches live (`grays`: the frames in grey,
+    for the rigid-context cue)."""
     track = TrackLiveness(policy, camera)
     out = Outcome()
     for k, (marks, d) in enumerate(zip(landmarks, distances)):
         if marks is None:
             continue
-        out.final = track.update(marks, d).state
+        gray = grays[k] if grays is not None else None
+        out.final = track.update(marks, d, gray=gray).state
         if out.final == CHALLENGE and out.challenged_at is None:
             out.challenged_at = k
         if out.final == LIVE:
@@ -131,6 +141,7 @@ def evaluate_attacks(models, faces_dir: Path, seed: int, per_cell: int, frames: 
                 seed_k = int(rng.integers(2 ** 62))
                 seq = generator.sequence(image, marks, species, mode, frames=frames, seed=seed_k)
                 detected = [reader.read(f) for f in seq.frames]
+                grays = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in seq.frames]
                 found = [i for i, m in enumerate(detected) if m is not None]
                 if len(found) < 3:
                     undetected += 1
@@ -138,7 +149,7 @@ def evaluate_attacks(models, faces_dir: Path, seed: int, per_cell: int, frames: 
                 noise.extend(_non_affine_noise(detected[i], seq.truth[i]) for i in found)
                 planarity.append(planarity_measures(np.stack([detected[i] for i in found]))[0])
                 for lvl, policy in policies.items():
-                    outcome = _decide(policy, camera, detected, seq.distances_mm)
+                    outcome = _decide(policy, camera, detected, seq.distances_mm, grays)
                     if lvl == STRICT and outcome.live_at is None and outcome.final != SPOOF:
                         # undecided: the attacker goes on and, when asked, tilts the picture
                         longer = generator.sequence(image, marks, species, mode, frames=_strict_frames(policy),
@@ -197,16 +208,18 @@ def evaluate_video(models, video: Path, policies: dict, window: int = 25) -> dic
     """The clip's faces (real, moving; no sensor): planarity per window and the decisions."""
     reader = LandmarkReader(models, min_face=60)
     capture = cv2.VideoCapture(str(video))
-    marks = []
+    marks, grays = [], []
     while True:
         ok, frame = capture.read()
         if not ok:
             break
         marks.append(reader.read(frame))
+        grays.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
     capture.release()
+    camera = CameraModel.for_frame(grays[0].shape[1], grays[0].shape[0]) if grays else None
     runs, current = [], []
-    for m in marks + [None]:
-        if m is not None and current and np.hypot(*(m.mean(0) - current[-1].mean(0))) > eye_distance_px(m):
+    for k, m in enumerate(marks + [None]):
+        if m is not None and current and np.hypot(*(m.mean(0) - current[-1][1].mean(0))) > eye_distance_px(m):
             runs.append(current)   # the face jumped (a cut): a new attempt
             current = []
         if m is None:
@@ -214,17 +227,59 @@ def evaluate_video(models, video: Path, policies: dict, window: int = 25) -> dic
                 runs.append(current)
             current = []
         else:
-            current.append(m)
+            current.append((k, m))
+    runs_frames = [[k for k, _ in r] for r in runs]
+    runs = [[m for _, m in r] for r in runs]
     windows = [r[i:i + window] for r in runs for i in range(0, len(r) - window + 1, window)]
     depth = [planarity_measures(np.stack(w))[0] for w in windows]
-    decisions = {lvl: _rate([_decide(p, CameraModel.for_frame(640, 360), w, [None] * len(w)).live_at is not None
-                             for w in windows])
+    gray_windows = [[grays[k] for k in ks[i:i + window]] for ks in runs_frames
+                    for i in range(0, len(ks) - window + 1, window)]
+    decisions = {lvl: _rate([_decide(p, camera, w, [None] * len(w), g).live_at is not None
+                             for w, g in zip(windows, gray_windows)])
                  for lvl, p in policies.items()}
+
+    peaks = [periodic_peak(grays[k], m) for r, ks in zip(runs, runs_frames) for m, k in zip(r, ks)]
+    peaks = [x for x in peaks if x is not None]
+    # the rigid-context cue needs the frames and a fitting size: the distance a TOF sensor would
+    # read for this face if it were a real adult's (eye distance 63 mm): bona fide by construction
+    context = {}
+    for lvl, p in policies.items():
+        if not p.context_decides:
+            continue
+        accepted = []
+        for r, ks in zip(runs, runs_frames):
+            for i in range(0, len(r) - window + 1, window):
+                w, kw = r[i:i + window], ks[i:i + window]
+                fitting = [camera.focal_px * 63.0 / eye_distance_px(m) - FACE_DEPTH_OFFSET_MM for m in w]
+                accepted.append(_decide(p, camera, w, fitting, [grays[k] for k in kw]).live_at is not None)
+        tracker_shares = _video_context_shares(runs, runs_frames, grays)
+        context[lvl] = {"windows": len(accepted), "bpcer_percent": _rate([not a for a in accepted]),
+                        "pair_samples": len(tracker_shares),
+                        "pair_samples_rigid_percent": _rate([s >= p.context_rigid_share for s in tracker_shares])}
     return {"video": video.name, "frames": len(marks), "frames_with_face": sum(m is not None for m in marks),
+            "context_with_fitting_distance": context,
+            "texture_peak_frames": len(peaks),
+            "texture_peak_median": round(float(np.median(peaks)), 2) if peaks else None,
+            "texture_peak_max": round(float(np.max(peaks)), 2) if peaks else None,
+            "texture_frames_above_threshold_percent": _rate([x >= policies["normal"].texture_threshold for x in peaks]),
             "windows": len(windows), "window_frames": window,
             "planarity_depth_median": round(float(np.median(depth)), 4) if depth else None,
             "windows_with_depth_percent": _rate([d >= policies[STRICT].depth_threshold for d in depth]),
             "accepted_percent_without_sensor": decisions}
+
+
+def _video_context_shares(runs, runs_frames, grays) -> list:
+    """Every pair sample of the rigid-context cue along the clip's face runs."""
+    from app.vision.liveness.context import ContextTracker
+
+    shares = []
+    for r, ks in zip(runs, runs_frames):
+        tracker = ContextTracker()
+        for m, k in zip(r, ks):
+            sample = tracker.add(grays[k], m)
+            if sample is not None:
+                shares.append(sample.follow_share)
+    return shares
 
 
 def evaluate_samples(models, spoof_dir: Path, policies: dict) -> list:
@@ -248,16 +303,46 @@ def evaluate_samples(models, spoof_dir: Path, policies: dict) -> list:
             entry["eye_px_at_640"] = round(eye_distance_px(marks), 1)
             camera = CameraModel.for_frame(small.shape[1], small.shape[0])
             # a still photograph: no distance reading, no motion
-            entry["decision_without_sensor"] = {lvl: _state_after(p, camera, marks) for lvl, p in policies.items()}
+            gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+            entry["texture_peak"] = _round(periodic_peak(gray, marks))
+            entry["decision_without_sensor"] = {lvl: _state_after(p, camera, marks, gray) for lvl, p in policies.items()}
         out.append(entry)
     return out
 
 
-def _state_after(policy, camera, marks, frames: int = 10) -> str:
+def _state_after(policy, camera, marks, gray=None, frames: int = 10) -> str:
     track = TrackLiveness(policy, camera)
     for _ in range(frames):
-        state = track.update(marks, None).state
+        state = track.update(marks, None, gray=gray).state
     return state
+
+
+def _round(x, digits: int = 2):
+    return None if x is None else round(float(x), digits)
+
+
+def evaluate_stills(models, faces_dir: Path, seed: int, count: int, used: set, policy: LivenessPolicy) -> dict:
+    """Real face photos as stills (bona fide for the per-frame texture cue): identities the
+    attacks did not use; a still is refused when its periodic peak reaches the threshold (the
+    decision's median over frames of an unchanging picture is that peak)."""
+    rng = np.random.default_rng(seed + 2)
+    reader = LandmarkReader(models)
+    people = [p for p in sorted(d for d in faces_dir.iterdir() if d.is_dir()) if p.name not in used]
+    picks = rng.choice(len(people), size=min(count, len(people)), replace=False)
+    peaks = []
+    for i in sorted(picks):
+        path = sorted(people[i].glob("*.jpg"))[0]
+        image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+        marks = reader.read(image, upsample=1) if image is not None else None
+        if marks is not None:
+            peak = periodic_peak(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), marks)
+            if peak is not None:
+                peaks.append(peak)
+    return {"photos": int(len(picks)), "measured": len(peaks), "threshold": policy.texture_threshold,
+            "bpcer_percent": _rate([x >= policy.texture_threshold for x in peaks]),
+            "peak_median": _round(np.median(peaks)) if peaks else None,
+            "peak_p99": _round(np.percentile(peaks, 99)) if peaks else None,
+            "peak_max": _round(np.max(peaks)) if peaks else None}
 
 
 def _auc(negatives: list, positives: list) -> float | None:
@@ -269,13 +354,15 @@ def _auc(negatives: list, positives: list) -> float | None:
 
 
 def evaluate_liveness(models, faces_dir: Path, extras_dir: Path | None, seed: int = 9, per_cell: int = 20,
-                      frames: int = 25, live_count: int = 400, cells=None) -> dict:
+                      frames: int = 25, live_count: int = 400, cells=None, stills: int = 300) -> dict:
     known = [f"{species}/{mode}" for species in SPECIES for mode in (PLAUSIBLE, IMPLAUSIBLE)]
     unknown = sorted(set(cells or ()) - set(known))
     if unknown:
         raise ValueError(f"unknown attack cell(s) {', '.join(unknown)}; known: {', '.join(known)}")
     camera = CameraModel.for_frame(WIDTH, HEIGHT)
     policies = {lvl: LivenessPolicy.for_level(lvl) for lvl in LEVELS}
+    policies[NORMAL_SIZE_ONLY] = LivenessPolicy.for_level("normal", texture_decides=False)
+    policies[NORMAL_CONTEXT] = LivenessPolicy.for_level("normal", context_decides=True)
     _log(f"eval liveness: rendering {(len(cells) if cells else 8) * per_cell} attacks x {frames} frames …")
     cells, noise, attack_depth = evaluate_attacks(models, faces_dir, seed, per_cell, frames, camera, policies, cells)
     live, live_depth = evaluate_live(camera, seed, live_count, frames, noise, policies)
@@ -292,6 +379,10 @@ def evaluate_liveness(models, faces_dir: Path, extras_dir: Path | None, seed: in
                          "live_depth_median": round(float(np.median(live_depth)), 4),
                          "auc_live_above_attack": _auc(attack_depth, live_depth),
                          "used_in_decision": False}}
+    if stills > 0:
+        _log(f"eval liveness: {stills} real face photos as stills …")
+        used = {p.parent.name for p in _photos(faces_dir, per_cell * 4, np.random.default_rng(seed))}
+        out["bona_fide_stills"] = evaluate_stills(models, faces_dir, seed, stills, used, policies["normal"])
     if extras_dir is not None:
         video = extras_dir / "video" / "short_hamilton_clip.mp4"
         if video.exists():

@@ -135,8 +135,10 @@ class VisionPipeline:
                    native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks"))),
                    embedder, gallery, DecisionRule.from_config(config.recognition, vision.embedder),
                    PipelineSettings.from_config(vision),
-                   liveness=LivenessMonitor(LivenessPolicy.for_level(config.liveness.level), config.liveness.focal_px,
-                                            sensor_fitted=config.sensor.enabled))
+                   liveness=LivenessMonitor(LivenessPolicy.for_level(
+                       config.liveness.level, texture_decides=config.liveness.texture_cue,
+                       context_decides=config.liveness.context_cue), config.liveness.focal_px,
+                       sensor_fitted=config.sensor.enabled))
 
     @property
     def tracks(self) -> list[Track]:
@@ -260,7 +262,7 @@ class VisionPipeline:
         if distance_mm is None and self.distance_source is not None:
             distance_mm = self.distance_source()
         alive = ({} if self.liveness is None else
-                 self.liveness.update(frame.shape, tracks, distance_mm, [q.ok for q in qualities]))
+                 self.liveness.update(frame.shape, tracks, distance_mm, [q.ok for q in qualities], frame=frame))
         result.tracks = [
             # A track the last detection pass missed may be following nothing (the face left):
             # it keeps its id until the next pass, but names nobody.

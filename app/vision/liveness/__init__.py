@@ -1,6 +1,8 @@
 """Liveness (anti-spoofing): refuse photos and screens held up to the terminal.
 
-`cues`: scale vs TOF distance, planarity of the landmark tracks; `decision`: the per-track state
+`cues`: scale vs TOF distance, planarity of the landmark tracks; `texture`: periodic patterns
+(a screen's moiré) in the face region; `context`: a held picture's border moving with the face;
+`decision`: the per-track state
 (`LivenessMonitor` for a pipeline); `synth`: seedable synthetic attacks and live heads;
 `audit`: the snapshot and audit entry of a refused attempt.
 """

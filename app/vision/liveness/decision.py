@@ -22,6 +22,12 @@ Levels:
   `challenge_after` frames the person is asked to turn the head; no depth within
   `challenge_frames` more frames is a spoof. No sensor reading: no decision (no confirm card).
 
+Image cues (the frame given with the landmarks): at normal and strict a face showing a periodic
+pattern (a screen's moiré: `texture`) is a spoof (`texture_decides`, on by default; its samples
+come with the frames the scale cue waits for anyway); with `context_decides` (off by default) a
+face whose surrounding straight edges move with it (`context`) is a spoof, and at normal a
+fitting size waits up to `context_wait` frames for that evidence.
+
 At the normal level the planarity cue is computed and reported but does not decide: with the
 5-point landmarks (four eye corners and the nose base, ~2 cm of depth between them) natural
 sway and a hand-held picture's tilt give overlapping figures; only a deliberate turn separates
@@ -34,9 +40,12 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from .camera import CameraModel, eye_distance_px
+from .context import APART, RIGID, ContextEvidence, ContextTracker, context_cue
+from .texture import PERIODIC, TextureEvidence, periodic_peak, texture_cue
 from .cues import CONSISTENT, DEPTH, INCONSISTENT, PlanarityEvidence, ScaleEvidence, planarity_cue, scale_cue
 
 OFF, NORMAL, STRICT = "off", "normal", "strict"
@@ -67,6 +76,16 @@ class LivenessPolicy:
     min_distance_mm: float = 350.0   # strict: depth only counts this far from the camera or farther
     challenge_after: int = 15         # strict: frames without depth before asking to turn
     challenge_frames: int = 75        # strict: frames allowed to answer the challenge
+    # periodic texture (`texture`): a screen's moire or a print's halftone in the face region
+    texture_decides: bool = True
+    texture_threshold: float = 3.5    # median peak (natural-log power excess) of a periodic pattern
+    texture_samples: int = 3          # frames of the median
+    # rigid context (`context`): measured whenever frames are given; decides only when enabled
+    context_decides: bool = False
+    context_rigid_share: float = 0.8  # median share of edge points moving with the face: a held picture
+    context_apart_share: float = 0.3  # at most this share: the surroundings stayed (live)
+    context_min_samples: int = 3
+    context_wait: int = 8             # frames a fitting size waits for the context to decide
 
     @classmethod
     def for_level(cls, level: str, **overrides) -> "LivenessPolicy":
@@ -86,6 +105,8 @@ class LivenessResult:
     frames: int
     scale: ScaleEvidence | None = None
     planarity: PlanarityEvidence | None = None
+    context: ContextEvidence | None = None
+    texture: TextureEvidence | None = None
 
     @property
     def passed(self) -> bool:
@@ -99,7 +120,9 @@ class LivenessResult:
     def as_dict(self) -> dict:
         return {"state": self.state, "reason": self.reason, "frames": self.frames,
                 "scale": self.scale.as_dict() if self.scale else None,
-                "planarity": self.planarity.as_dict() if self.planarity else None}
+                "planarity": self.planarity.as_dict() if self.planarity else None,
+                "context": self.context.as_dict() if self.context else None,
+                "texture": self.texture.as_dict() if self.texture else None}
 
 
 def on_beam(landmarks: np.ndarray, camera: CameraModel) -> bool:
@@ -126,13 +149,16 @@ class TrackLiveness:
         self.depth_seen = False
         self.sensor_seen = False
         self.on_beam = True
+        self.context = ContextTracker()
+        self.peaks: deque = deque(maxlen=policy.texture_samples)
         self.result = LivenessResult(CHECKING, "waiting", 0)
 
     def update(self, landmarks: np.ndarray, distance_mm: float | None,
-               sensor_present: bool | None = None) -> LivenessResult:
+               sensor_present: bool | None = None, gray: np.ndarray | None = None) -> LivenessResult:
         """One view of the face. `distance_mm`: the TOF reading (None = none for this face);
         `sensor_present` (default: a reading was given): a sensor is reading, even if not this
-        face (another face is in front of it): then the scale cue cannot be skipped."""
+        face (another face is in front of it): then the scale cue cannot be skipped. `gray`: the
+        frame in grey (for the rigid-context cue; None: that cue abstains)."""
         p = self.policy
         self.frames += 1
         if p.level == OFF:
@@ -146,29 +172,49 @@ class TrackLiveness:
         self.landmarks.append(marks)
         self.distances.append(distance_mm if self.on_beam else None)
         if self.result.state == SPOOF:   # sticky
-            self.result = LivenessResult(SPOOF, self.result.reason, self.frames, self.result.scale, self.result.planarity)
+            self.result = LivenessResult(SPOOF, self.result.reason, self.frames, self.result.scale,
+                                         self.result.planarity, self.result.context, self.result.texture)
             return self.result
+        # the image cues gather evidence until the face first passes (then the card may show:
+        # later frames change nothing, and the terminal's CPU is spared)
+        judging = gray is not None and self.result.state != LIVE
+        if judging and p.context_decides:
+            self.context.add(gray, marks)
+        if judging and p.texture_decides:
+            peak = periodic_peak(gray, marks)
+            if peak is not None:
+                self.peaks.append(peak)
+        texture = texture_cue(list(self.peaks), p.texture_threshold, p.texture_samples)
+        context = context_cue(self.context.shares, p.context_rigid_share, p.context_apart_share,
+                              p.context_min_samples)
         marks = np.stack(self.landmarks)
         scale = scale_cue(marks, list(self.distances), self.camera, p.eye_mm_range, p.min_frames)
         plane = planarity_cue(marks, p.planarity_min_frames, p.depth_threshold, p.turn_threshold, p.flat_depth)
         if plane.verdict == DEPTH and self._far_enough():
             self.depth_seen = True
-        state, reason = self._decide(scale, plane)
-        self.result = LivenessResult(state, reason, self.frames, scale, plane)
+        state, reason = self._decide(scale, plane, context, texture)
+        self.result = LivenessResult(state, reason, self.frames, scale, plane, context, texture)
         return self.result
 
     def _far_enough(self) -> bool:
         near = [d for d in self.distances if d]
         return bool(near) and float(np.median(near)) >= self.policy.min_distance_mm
 
-    def _decide(self, scale: ScaleEvidence, plane: PlanarityEvidence) -> tuple[str, str]:
+    def _decide(self, scale: ScaleEvidence, plane: PlanarityEvidence, context: ContextEvidence,
+                texture: TextureEvidence) -> tuple[str, str]:
         p = self.policy
         if scale.verdict == INCONSISTENT:
             return SPOOF, "scale"
+        if texture.verdict == PERIODIC:
+            return SPOOF, "texture"
+        if p.context_decides and context.verdict == RIGID:
+            return SPOOF, "context"
         no_sensor = self.frames >= p.min_frames and not self.sensor_seen
         if p.level == NORMAL:
             if scale.verdict == CONSISTENT:
-                return LIVE, "size_fits"
+                if not p.context_decides or context.verdict == APART or self.frames >= p.context_wait:
+                    return LIVE, "size_fits"
+                return CHECKING, "waiting"
             if no_sensor:
                 return LIVE, "no_sensor"    # the scale cue abstains: nothing is caught
             return CHECKING, "waiting" if self.on_beam else "off_centre"
@@ -210,13 +256,19 @@ class LivenessMonitor:
             self._camera = CameraModel.for_frame(width, height, self.focal_px_at_640)
         return self._camera
 
-    def update(self, frame_shape, tracks, distance_mm: float | None, usable=None) -> dict[int, LivenessResult]:
+    def update(self, frame_shape, tracks, distance_mm: float | None, usable=None,
+               frame: np.ndarray | None = None) -> dict[int, LivenessResult]:
         """tracks: objects with `.id`, `.landmarks`, `.width` and `.missed`; returns {id: result}.
 
         `usable` (one bool per track): views good enough to judge (the quality check passed); a
         face half out of the frame or turned away gives landmarks that would mislead the cues.
+        `frame` (BGR or grey): for the rigid-context cue (None: it abstains).
         """
         camera = self.camera_for(frame_shape[1], frame_shape[0])
+        gray = None
+        uses_frames = self.policy.context_decides or self.policy.texture_decides
+        if frame is not None and uses_frames and self.policy.level != OFF and tracks:
+            gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         live_ids = {t.id for t in tracks}
         for gone in set(self._tracks) - live_ids:
             del self._tracks[gone]
@@ -231,7 +283,7 @@ class LivenessMonitor:
                 out[t.id] = state.result
                 continue
             out[t.id] = state.update(t.landmarks, distance_mm if t.id == nearest else None,
-                                     sensor_present=self.sensor_fitted or distance_mm is not None)
+                                     sensor_present=self.sensor_fitted or distance_mm is not None, gray=gray)
         return out
 
     def reset(self) -> None:

@@ -4,11 +4,13 @@
   per person to an eye distance drawn from the adult range), approaching and swaying the way a
   person does in front of a terminal, optionally turning when asked; yields the projected
   landmarks (with landmark noise) and TOF readings. Bona fide at the landmark level.
-- `AttackGenerator`: a real face photo rendered as a flat print or a phone/tablet screen held
-  rigidly in front of the camera (hand tremor and sway: small rotations and translations) at a
-  plausible or implausible distance, with print artefacts (paper white, halftone, reduced
-  dynamic range, border) or screen artefacts (moiré, gamma, glare, bezel); yields real frames for
-  the detector and landmark model, the true landmark positions, and TOF readings of the picture.
+- `AttackGenerator`: a real face photo rendered as a flat print or a phone/tablet screen of its
+  physical size (A4, a 10x15 photo, a phone, a tablet; the face anywhere on it) held rigidly in
+  front of the camera (hand tremor and sway: small rotations and translations) against a varied
+  room, at a plausible or implausible distance, with print artefacts (paper white, reduced
+  dynamic range, margin; no halftone: see `_picture`) or screen artefacts (moiré at a random
+  frequency, orientation and strength, gamma, glare, bezel); yields real frames for the detector
+  and landmark model, the true landmark positions, and TOF readings of the picture.
 - `FittingTof`: a TOF sensor in front of a live person, for benchmarks (the distance that fits
   the face the pipeline tracks).
 
@@ -155,45 +157,78 @@ class Species:
     name: str
     medium: str                          # "print" or "screen"
     eye_mm: tuple[float, float]          # the picture's eye distance (physical size of the face shown)
+    short_mm: tuple[float, float]        # the sheet's or the screen's short side
+    long_mm: tuple[float, float]         # and long side
+    border_mm: tuple[float, float]       # white margin of a print, bezel of a screen
 
 
 SPECIES = {
-    "photo_print": Species("photo_print", "print", (20.0, 42.0)),     # a 10x15 cm photo, a passport photo
-    "a4_print": Species("a4_print", "print", (56.0, 70.0)),           # a life-size print on A4
-    "phone_screen": Species("phone_screen", "screen", (16.0, 34.0)),  # a photo on a phone
-    "tablet_screen": Species("tablet_screen", "screen", (36.0, 68.0)),
+    # a 10x15 cm or 9x13 cm photo, a passport photo; borderless or nearly
+    "photo_print": Species("photo_print", "print", (20.0, 42.0), (89.0, 102.0), (127.0, 152.0), (0.0, 3.0)),
+    # a life-size face printed on A4, with the printer's margin
+    "a4_print": Species("a4_print", "print", (56.0, 70.0), (210.0, 210.0), (297.0, 297.0), (0.0, 12.0)),
+    "phone_screen": Species("phone_screen", "screen", (16.0, 34.0), (62.0, 72.0), (130.0, 155.0), (2.0, 6.0)),
+    "tablet_screen": Species("tablet_screen", "screen", (36.0, 68.0), (135.0, 175.0), (210.0, 255.0), (6.0, 20.0)),
 }
 PLAUSIBLE, IMPLAUSIBLE = "plausible", "implausible"
 
 
 def _wall(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
+    """A room behind the picture: shading, a random amount of texture, and sometimes posters,
+    door frames or shelves (straight edges that stay still)."""
     coarse = cv2.resize(rng.integers(50, 200, (6, 8, 3), dtype=np.uint8), (w, h), interpolation=cv2.INTER_CUBIC)
-    return np.clip(coarse.astype(np.int16) + rng.integers(-6, 7, (h, w, 1)), 0, 255).astype(np.uint8)
+    img = coarse.astype(np.float32)
+    cells = int(rng.integers(12, 60))
+    mid = cv2.resize(rng.normal(0, 1, (cells * h // w + 1, cells, 1)).astype(np.float32), (w, h),
+                     interpolation=cv2.INTER_CUBIC)
+    img += rng.uniform(0, 18) * mid[..., None]
+    for _ in range(int(rng.integers(0, 5))):
+        x0, y0 = int(rng.uniform(-0.2, 1.0) * w), int(rng.uniform(-0.2, 1.0) * h)
+        x1, y1 = x0 + int(rng.uniform(0.1, 0.6) * w), y0 + int(rng.uniform(0.1, 0.8) * h)
+        cv2.rectangle(img, (x0, y0), (x1, y1), tuple(float(c) for c in rng.uniform(30, 230, 3)), -1)
+        cv2.rectangle(img, (x0, y0), (x1, y1), tuple(float(c) for c in rng.uniform(10, 120, 3)), int(rng.integers(1, 4)))
+    img += rng.integers(-6, 7, (h, w, 1))
+    return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def _picture(rng: np.random.Generator, photo: np.ndarray, medium: str) -> tuple[np.ndarray, int]:
-    """The physical picture as an image: the photo with the medium's look and border; (image, pad)."""
-    img = photo.astype(np.float32)
-    h, w = img.shape[:2]
-    if medium == "print":
-        # a print cannot show the sensor's full range: paper white and ink black, a warm cast,
-        # and halftone dots at the printer's screen ruling
+def _picture(rng: np.random.Generator, photo: np.ndarray, marks: np.ndarray, spec: Species,
+             mm_per_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """The physical picture as an image at the photo's resolution: the sheet (or screen) of the
+    species' size with the face somewhere on it, the medium's look, and its margin or bezel;
+    (image, the landmarks in it)."""
+    short, long_ = rng.uniform(*spec.short_mm), rng.uniform(*spec.long_mm)
+    landscape = spec.name in ("photo_print", "tablet_screen") and rng.random() < 0.3
+    w_mm, h_mm = (long_, short) if landscape else (short, long_)
+    border = rng.uniform(*spec.border_mm)
+    cw, ch = max(8, int((w_mm - 2 * border) / mm_per_px)), max(8, int((h_mm - 2 * border) / mm_per_px))
+    eye = float(np.hypot(*(marks[0:2].mean(0) - marks[2:4].mean(0))))
+    # where the face sits on the sheet: anywhere that keeps it on, a little above the middle
+    room_x, room_y = max(0.0, cw / 2 - 1.3 * eye), max(0.0, ch / 2 - 1.6 * eye)
+    fx = cw / 2 + rng.uniform(-room_x, room_x)
+    fy = ch / 2 + rng.uniform(-room_y, 0.4 * room_y)
+    centre = marks.mean(axis=0)
+    shift = np.array([[1.0, 0.0, fx - centre[0]], [0.0, 1.0, fy - centre[1]]])
+    img = cv2.warpAffine(photo, shift, (cw, ch), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    img = img.astype(np.float32)
+    if spec.medium == "print":
+        # a print cannot show the sensor's full range: paper white and ink black, a warm cast.
+        # No halftone: an office or photo print's screen (70-200 lines per inch, 0.13-0.36 mm;
+        # photo paper is continuous-tone) is far finer than what one camera pixel covers on a
+        # picture held where its face looks like a person's (0.6-1.5 mm): lens and pixel
+        # average it away, and the picture here is rendered at the photo's own resolution
         lo, hi = rng.uniform(25, 45), rng.uniform(215, 240)
         img = lo + img * (hi - lo) / 255.0
         img *= np.array([rng.uniform(0.9, 0.97), rng.uniform(0.97, 1.0), 1.0], np.float32)
-        period = rng.uniform(2.5, 4.0)
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        dots = np.cos(2 * np.pi * xx / period) * np.cos(2 * np.pi * yy / period)
-        img *= (1 + rng.uniform(0.04, 0.10) * dots)[..., None]
-        pad, colour = int(rng.uniform(0.04, 0.12) * w), (232, 236, 238)
+        colour = tuple(float(c) for c in rng.uniform(225, 245, 3))
     else:
-        # a screen: boosted contrast and gamma, a cool cast, a black bezel
+        # a screen: boosted contrast and gamma, a cool cast, a dark bezel
         img = 255.0 * (img / 255.0) ** rng.uniform(0.8, 1.0) * rng.uniform(1.0, 1.15)
         img *= np.array([1.0, rng.uniform(0.96, 1.0), rng.uniform(0.88, 0.96)], np.float32)
-        pad, colour = int(rng.uniform(0.03, 0.08) * w), (12, 12, 12)
+        colour = tuple(float(c) for c in rng.uniform(5, 40, 1)) * 3
+    pad = int(round(border / mm_per_px))
     img = cv2.copyMakeBorder(np.clip(img, 0, 255).astype(np.uint8), pad, pad, pad, pad,
                              cv2.BORDER_CONSTANT, value=colour)
-    return img, pad
+    return img, marks + shift[:, 2] + pad
 
 
 class AttackGenerator:
@@ -226,11 +261,11 @@ class AttackGenerator:
         rng, sensing, *motion = _streams(seed, 8)
         cam = self.camera
         spec = SPECIES[species]
-        picture, pad = _picture(rng, photo, spec.medium)
-        marks = np.asarray(photo_landmarks, np.float64).reshape(5, 2) + pad
+        marks = np.asarray(photo_landmarks, np.float64).reshape(5, 2)
         eye_photo = float(np.hypot(*(marks[0:2].mean(0) - marks[2:4].mean(0))))
         eye_mm = rng.uniform(*spec.eye_mm)
         mm_per_px = eye_mm / eye_photo
+        picture, marks = _picture(rng, photo, marks, spec, mm_per_px)
         centre = marks.mean(axis=0)
         to_plane = np.array([[mm_per_px, 0, -centre[0] * mm_per_px], [0, mm_per_px, -centre[1] * mm_per_px], [0, 0, 1]])
         dist = self._distance(rng, eye_mm, mode)
@@ -246,12 +281,15 @@ class AttackGenerator:
         corners = np.array([[0, 0], [w_img, 0], [w_img, h_img], [0, h_img]], np.float64)
         wall = _wall(rng, cam.width, cam.height)
         gain, blur, noise = rng.uniform(0.75, 1.2), rng.uniform(0.3, 1.1), rng.uniform(1.5, 4.0)
-        moire = None
         if spec.medium == "screen":
-            # the screen's pixel grid beating against the sensor's: fine fringes in frame coordinates
+            # the screen's pixel grid beating against the sensor's: fringes at a random frequency,
+            # orientation and strength (faint when the screen is out of focus) that slide by a
+            # period whenever the screen moves by a pixel pitch (~0.1 mm): under a hand's tremor
+            # their phase changes from frame to frame
             yy, xx = np.mgrid[0:cam.height, 0:cam.width].astype(np.float32)
             fx, fy = rng.uniform(0.05, 0.25, 2) * rng.choice([-1, 1], 2)
-            moire = 1 + rng.uniform(0.03, 0.08) * np.sin(2 * np.pi * (fx * xx + fy * yy))
+            fringes = 2 * np.pi * (fx * xx + fy * yy)
+            fringe_depth, pitch_mm = rng.uniform(0.01, 0.08), rng.uniform(0.08, 0.2)
             glare = (rng.uniform(0, cam.width), rng.uniform(0, cam.height), rng.uniform(40, 140), rng.uniform(20, 70))
         out_frames, truth, readings = [], [], []
         for k in range(frames):
@@ -265,8 +303,9 @@ class AttackGenerator:
             cv2.fillConvexPoly(mask, np.round(quad).astype(np.int32), 255)
             frame[mask > 0] = warped[mask > 0]
             img = frame.astype(np.float32) * gain
-            if moire is not None:
-                img *= moire[..., None]
+            if spec.medium == "screen":
+                phase = 2 * np.pi * (shift[k, 0] + shift[k, 1]) / pitch_mm
+                img *= np.where(mask > 0, 1 + fringe_depth * np.sin(fringes + phase), 1.0)[..., None]
                 gx, gy, gr, gv = glare
                 yy, xx = np.ogrid[0:cam.height, 0:cam.width]
                 img += (gv * np.exp(-((xx - gx) ** 2 + (yy - gy) ** 2) / (2 * gr ** 2)))[..., None] * (mask[..., None] > 0)
