@@ -77,3 +77,28 @@ def test_the_normal_level_refuses_a_face_seen_through_a_screen():
     assert [live.update(MARKS, fits, gray=natural(k)).state for k in range(5)][-1] == "live"
     off = TrackLiveness(LivenessPolicy.for_level("normal", texture_decides=False), camera)
     assert [off.update(MARKS, fits, gray=g).state for g in screen][-1] == "live"
+
+
+def test_with_a_sensor_the_texture_is_sampled_only_on_the_beam_and_the_grey_made_on_demand():
+    camera = CameraModel.for_frame(W, H)
+    fits = camera.focal_px * 63.0 / EYE - 15.0
+    off_centre = MARKS + np.array([200.0, 0.0])        # walking in from the side: not on the beam
+    made = []
+
+    def grey_of(img):
+        def make():
+            made.append(1)
+            return img
+        return make
+
+    track = TrackLiveness(LivenessPolicy.for_level("normal"), camera)
+    screen = [grating(natural(k), 5.0, 40.0 + k) for k in range(8)]
+    for g in screen[:5]:  # a sensor reads (another surface), the face is off the beam: no FFT, no grey
+        assert track.update(off_centre, None, sensor_present=True, gray=grey_of(g)).state == "checking"
+    assert made == [] and len(track.peaks) == 0
+    states = [track.update(MARKS, fits, sensor_present=True, gray=grey_of(g)).state for g in screen[5:]]
+    assert len(made) == 3 and states[-1] == "spoof"   # on the beam: sampled, and the screen is caught
+    # without a sensor there is no beam to wait for: sampled wherever the face is
+    no_sensor = TrackLiveness(LivenessPolicy.for_level("normal"), camera)
+    no_sensor.update(off_centre, None, sensor_present=False, gray=grey_of(screen[0]))
+    assert len(no_sensor.peaks) == 1

@@ -37,6 +37,7 @@ that is its stated limit.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from dataclasses import dataclass
 
@@ -137,6 +138,10 @@ def on_beam(landmarks: np.ndarray, camera: CameraModel) -> bool:
     return abs(dx) <= 1.3 * eye and abs(dy) <= 1.6 * eye
 
 
+def _grey(gray):
+    return gray() if callable(gray) else gray
+
+
 class TrackLiveness:
     """Accumulates one track's landmarks and distances; `update` gives the decision so far."""
 
@@ -158,7 +163,7 @@ class TrackLiveness:
         """One view of the face. `distance_mm`: the TOF reading (None = none for this face);
         `sensor_present` (default: a reading was given): a sensor is reading, even if not this
         face (another face is in front of it): then the scale cue cannot be skipped. `gray`: the
-        frame in grey (for the rigid-context cue; None: that cue abstains)."""
+        frame in grey, or a callable giving it on first use (for the image cues; None: they abstain)."""
         p = self.policy
         self.frames += 1
         if p.level == OFF:
@@ -179,9 +184,11 @@ class TrackLiveness:
         # later frames change nothing, and the terminal's CPU is spared)
         judging = gray is not None and self.result.state != LIVE
         if judging and p.context_decides:
-            self.context.add(gray, marks)
-        if judging and p.texture_decides:
-            peak = periodic_peak(gray, marks)
+            self.context.add(_grey(gray), marks)
+        # with a sensor, a face off the beam cannot pass yet: its texture is sampled once it is on
+        # the beam, with the readings the scale cue waits for (a walk-in costs no FFTs)
+        if judging and p.texture_decides and (self.on_beam or not self.sensor_seen):
+            peak = periodic_peak(_grey(gray), marks)
             if peak is not None:
                 self.peaks.append(peak)
         texture = texture_cue(list(self.peaks), p.texture_threshold, p.texture_samples)
@@ -268,7 +275,8 @@ class LivenessMonitor:
         gray = None
         uses_frames = self.policy.context_decides or self.policy.texture_decides
         if frame is not None and uses_frames and self.policy.level != OFF and tracks:
-            gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+            # converted once, and only if a track still judging asks for it (most frames none)
+            gray = functools.cache(lambda: frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
         live_ids = {t.id for t in tracks}
         for gone in set(self._tracks) - live_ids:
             del self._tracks[gone]
