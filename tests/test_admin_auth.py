@@ -210,3 +210,23 @@ def test_language_switch(admin_client):
     post(admin_client, "/language", {"lang": "en", "next": "/staff/"})
     html = admin_client.get("/staff/").get_data(as_text=True)
     assert "Staff &amp; faces" in html and "人员与人脸库" not in html
+
+
+def test_an_admin_creates_an_account_and_a_mismatched_confirmation_changes_nothing(app, users, admin_client,
+                                                                                   sqlite_store):
+    from sqlalchemy import func, select
+
+    from app.store import AdminUser
+
+    def count():
+        with sqlite_store.session() as s:
+            return s.scalar(select(func.count()).select_from(AdminUser))
+
+    before = count()
+    r = post(admin_client, "/system/users", {"username": "hr2", "password": "first pass 123",
+                                             "confirm": "other pass 123", "role": "viewer"})
+    assert r.status_code == 303 and count() == before
+    r = post(admin_client, "/system/users", {"username": "hr2", "password": "first pass 123",
+                                             "confirm": "first pass 123", "role": "viewer"})
+    assert r.status_code == 302 and count() == before + 1
+    assert login(app.test_client(), "hr2", "first pass 123").status_code == 302

@@ -128,33 +128,30 @@ def revoke_token(token_id: int):
     return redirect(url_for("system.index"))
 
 
-@bp.post("/users")
-def create_user():
+def _account_change(change) -> object:
+    """Run `change(form)` after the password and its confirmation agree; flash the outcome."""
     form = request.form
     try:
         if form.get("password", "") != form.get("confirm", ""):
             raise users.UserError("两次输入的密码不一致")
-        users.create_user(services().store, form.get("username", ""), form.get("password", ""),
-                          form.get("role", "viewer"), g.actor)
+        change(form)
     except users.UserError as exc:
         flash(_(str(exc)))
         return redirect(url_for("system.index")), 303
     flash(_("已保存"))
     return redirect(url_for("system.index"))
+
+
+@bp.post("/users")
+def create_user():
+    return _account_change(lambda form: users.create_user(
+        services().store, form.get("username", ""), form.get("password", ""), form.get("role", "viewer"), g.actor))
 
 
 @bp.post("/users/<int:user_id>/password")
 def set_password(user_id: int):
-    form = request.form
-    try:
-        if form.get("password", "") != form.get("confirm", ""):
-            raise users.UserError("两次输入的密码不一致")
-        users.set_password(services().store, user_id, form.get("password", ""), g.actor)
-    except users.UserError as exc:
-        flash(_(str(exc)))
-        return redirect(url_for("system.index")), 303
-    flash(_("已保存"))
-    return redirect(url_for("system.index"))
+    return _account_change(lambda form: users.set_password(services().store, user_id, form.get("password", ""),
+                                                           g.actor))
 
 
 @bp.get("/audit")
