@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import (DateTime, Interval, LargeBinary, String, Text, bindparam, cast, func, literal, or_, select,
                         tuple_)
 
+from app.attendance.queries import keyset_batches
 from app.attendance.summary import person_days
 from app.store import Punch, Staff
 
@@ -79,25 +80,21 @@ def page(session, f: PunchFilter, *, offset: int = 0, limit: int | None = 50) ->
 def iter_punches(store, f: PunchFilter, *, batch: int = 5000) -> Iterator[tuple]:
     """(staff no, name, UTC time, source, device id) of the filtered punches in time order.
 
-    Fetched ``batch`` rows at a time by keyset on (punched_at, id), each batch its own short
-    read: memory stays flat for a range of any size (an export of a year), and no read
-    transaction stays open while a slow client downloads.
+    Fetched ``batch`` rows at a time by keyset on (punched_at, id) (``keyset_batches``): memory
+    stays flat for a range of any size (an export of a year), and no read transaction stays
+    open while a slow client downloads.
     """
-    if batch < 1:
-        raise ValueError("batch must be at least 1")
     columns = (Punch.staff_no, Punch.name, Punch.punched_at, Punch.source, Punch.device_id, Punch.id)
-    after: tuple | None = None
-    while True:
+
+    def query_after(after: tuple | None):
         q = select(*columns).where(*f.where())
         if after is not None:
             q = q.where(tuple_(Punch.punched_at, Punch.id) > tuple_(*after))
-        with store.engine.connect() as conn:
-            rows = conn.execute(q.order_by(Punch.punched_at, Punch.id).limit(batch)).all()
+        return q.order_by(Punch.punched_at, Punch.id)
+
+    for rows in keyset_batches(store, query_after, lambda r: (r[2], r[5]), batch):
         for r in rows:
             yield r[:5]
-        if len(rows) < batch:
-            return
-        after = (rows[-1][2], rows[-1][5])
 
 
 def local_time(p: Punch, tz) -> str:

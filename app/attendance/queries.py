@@ -23,10 +23,10 @@ import datetime as dt
 import os
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import Select, String, func, select, tuple_, type_coerce
@@ -92,32 +92,42 @@ def count_range(store: Store, first: dt.date, last: dt.date, *, staff_id: int | 
         return int(conn.execute(query).scalar_one())
 
 
-def iter_punch_range(store: Store, first: dt.date, last: dt.date, *, staff_id: int | None = None,
-                     batch: int = 5000) -> Iterator[PunchRow]:
-    """The rows of :func:`punch_range`, fetched ``batch`` at a time (keyset, no OFFSET).
+def keyset_batches(store: Store, query_after: Callable[[tuple | None], Select],
+                   key_of: Callable[[Any], tuple], batch: int) -> Iterator[list]:
+    """The rows of an ordered query, ``batch`` at a time, by keyset (no OFFSET).
 
-    Each batch is its own short query, so a slow consumer (a download) holds no read
-    transaction open and the flush job is never kept waiting.
+    ``query_after(None)`` is the first query, ``query_after(key_of(last row))`` each next one
+    (ordered, not yet limited). Each batch is its own short query, so a slow consumer (a
+    download) holds no read transaction open and the flush job is never kept waiting.
     """
     if batch < 1:
         raise ValueError("batch must be at least 1")
+    after: tuple | None = None
+    while True:
+        with store.engine.connect() as conn:
+            rows = conn.execute(query_after(after).limit(batch)).all()
+        if rows:
+            yield rows
+        if len(rows) < batch:
+            return
+        after = key_of(rows[-1])
+
+
+def iter_punch_range(store: Store, first: dt.date, last: dt.date, *, staff_id: int | None = None,
+                     batch: int = 5000) -> Iterator[PunchRow]:
+    """The rows of :func:`punch_range`, fetched ``batch`` at a time (:func:`keyset_batches`)."""
     sqlite = store.dialect == "sqlite"
     columns = (*_columns(sqlite), Punch.id)
-    key: tuple | None = None
-    while True:
-        query = _filtered(select(*columns), first, last, staff_id, after=key)
-        query = query.order_by(*_ORDER).limit(batch)
-        with store.engine.connect() as conn:
-            raw = conn.execute(query).all()
-        if not raw:
-            return
-        rows = _convert((r[:6] for r in raw), sqlite)
-        yield from rows
-        last_row = raw[-1]
-        key = (rows[-1].local_date, rows[-1].punched_at, last_row[6])
-        if len(raw) < batch:
-            return
 
+    def query_after(after: tuple | None) -> Select:
+        return _filtered(select(*columns), first, last, staff_id, after=after).order_by(*_ORDER)
+
+    def key_of(raw) -> tuple:  # (local date, time, id) as the typed values the bound needs
+        row = _convert([raw[:6]], sqlite)[0]
+        return row.local_date, row.punched_at, raw[6]
+
+    for raw in keyset_batches(store, query_after, key_of, batch):
+        yield from _convert((r[:6] for r in raw), sqlite)
 
 EPOCH = dt.date(1970, 1, 1)
 _EPOCH_TIME = dt.datetime(1970, 1, 1)

@@ -33,7 +33,7 @@ def person_days(store: Store, first: dt.date, last: dt.date, *,
                 staff_id: int | None = None) -> dict[tuple[int, dt.date], PersonDay]:
     """(staff id, local date) -> first and last punch and count, for punches of known staff."""
     if queries._native_reader(store) is None:
-        return _grouped_by_the_database(store, first, last, staff_id)
+        return person_days_grouped(store, first, last, staff_id)
     cols = punch_columns(store, first, last, staff_id=staff_id)
     known = cols.staff_id >= 0
     staff, day, at = cols.staff_id[known].astype(np.int64), cols.day[known].astype(np.int64), cols.punched_at_us[known]
@@ -53,8 +53,9 @@ def person_days(store: Store, first: dt.date, last: dt.date, *,
     return out
 
 
-def _grouped_by_the_database(store: Store, first: dt.date, last: dt.date,
-                             staff_id: int | None) -> dict[tuple[int, dt.date], PersonDay]:
+def person_days_grouped(store: Store, first: dt.date, last: dt.date,
+                        staff_id: int | None = None) -> dict[tuple[int, dt.date], PersonDay]:
+    """:func:`person_days` by the database's GROUP BY (PostgreSQL; the benchmark's baseline)."""
     if last < first:
         raise ValueError(f"the range ends ({last}) before it starts ({first})")
     query = (select(Punch.staff_id, Punch.local_date, func.min(Punch.punched_at), func.max(Punch.punched_at),

@@ -24,7 +24,7 @@ from app.attendance import Candidate, build_scheduler, open_attendance
 from app.attendance.journal import encode_record
 from app.attendance.queries import iter_punch_range, punch_columns, punch_range
 from app.attendance.records import PunchRecord
-from app.attendance.summary import person_days
+from app.attendance.summary import person_days, person_days_grouped
 from app.bench.timing import median_ms
 from app.instance import Instance
 from app.store import Punch, Staff, open_store
@@ -191,13 +191,7 @@ def _queries(store, staff, month_start: dt.date) -> dict:
         return person_days(store, month_start, month_last)
 
     def month_person_days_group_by():
-        # The same figures from SQL: GROUP BY person and day (the summary's query before columns)
-        with store.engine.connect() as conn:
-            return conn.execute(select(Punch.staff_id, Punch.local_date, func.min(Punch.punched_at),
-                                       func.max(Punch.punched_at), func.count())
-                                .where(Punch.local_date >= month_start, Punch.local_date <= month_last,
-                                       Punch.staff_id.is_not(None))
-                                .group_by(Punch.staff_id, Punch.local_date)).all()
+        return person_days_grouped(store, month_start, month_last)
 
     def month_all_streamed():
         n = 0
