@@ -367,6 +367,14 @@ def test_on_device_admin(terminal_for, photos, font, scene):
         assert "OK  camera" in selftest.report and "OK  database" in selftest.report
         assert len(buzzer.states) > beeps
         assert_not_blank(kiosk.screenshot("admin_selftest"), "self-test")
+        # a job that fails on the worker: its error is shown and the screen is usable again
+        def broken():
+            raise RuntimeError("the database is locked")
+        terminal.self_test = broken
+        kiosk.tap(kiosk.widget("admin_selftest", "run"))
+        kiosk.pump_until(lambda: not selftest.busy, timeout=10, what="the failed self-test")
+        assert selftest.report == "the database is locked"
+        del terminal.self_test
 
         kiosk.app.go_admin("admin_menu")
         kiosk.tap(kiosk.widget("admin_menu", "exit"))

@@ -12,7 +12,7 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
 from ..widgets import keypad  # noqa: F401
-from .base import load_kv
+from .base import load_kv, run_on_worker
 
 CAPTURES = 3
 PREVIEW = (256, 192)
@@ -40,16 +40,14 @@ class AdminEnrolScreen(Screen):
         if not value or self.busy:
             return
         self.busy, self.message = True, app.t("working")
-        future = app.terminal.run_job(app.terminal.find_staff, value)
-        future.add_done_callback(lambda f: Clock.schedule_once(lambda _dt: self._found(app, value, f)))
+        run_on_worker(app, app.terminal.find_staff, value, done=lambda card: self._found(app, value, card),
+                      failed=self._failed)
 
-    def _found(self, app, value, future) -> None:
+    def _failed(self, exc: Exception) -> None:
+        self.busy, self.message = False, str(exc)
+
+    def _found(self, app, value, card) -> None:
         self.busy = False
-        try:
-            card = future.result()
-        except Exception as exc:
-            self.message = str(exc)
-            return
         if card is None:
             self.message = app.t("staff_unknown", no=value)
             return
@@ -59,16 +57,11 @@ class AdminEnrolScreen(Screen):
         if self.busy or self.card is None or self.done_count >= CAPTURES:
             return
         self.busy, self.message = True, app.t("working")
-        future = app.terminal.run_job(app.terminal.enroll_capture, self.card)
-        future.add_done_callback(lambda f: Clock.schedule_once(lambda _dt: self._captured(app, f)))
+        run_on_worker(app, app.terminal.enroll_capture, self.card, done=lambda result: self._captured(app, result),
+                      failed=self._failed)
 
-    def _captured(self, app, future) -> None:
+    def _captured(self, app, result) -> None:
         self.busy = False
-        try:
-            result = future.result()
-        except Exception as exc:
-            self.message = str(exc)
-            return
         if not result.ok:
             self.message = result.message(app.lang)
             return

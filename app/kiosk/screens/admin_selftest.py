@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from kivy.clock import Clock
 from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
-from .base import load_kv
+from .base import load_kv, run_on_worker
 
 
 class AdminSelfTestScreen(Screen):
@@ -20,16 +19,13 @@ class AdminSelfTestScreen(Screen):
         if self.busy:
             return
         self.busy, self.report = True, app.t("working")
-        future = app.terminal.run_job(app.terminal.self_test)
-        future.add_done_callback(lambda f: Clock.schedule_once(lambda _dt: self._done(f)))
+        run_on_worker(app, app.terminal.self_test, done=self._done, failed=self._failed)
 
-    def _done(self, future) -> None:
+    def _failed(self, exc: Exception) -> None:
+        self.busy, self.report = False, str(exc)
+
+    def _done(self, checks) -> None:
         self.busy = False
-        try:
-            checks = future.result()
-        except Exception as exc:
-            self.report = str(exc)
-            return
         self.report = "\n".join(f"{'OK' if ok else '!!'}  {name}: {detail}" for name, ok, detail in checks)
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from kivy.clock import Clock
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
 from app.vision.decision import DecisionRule
 
-from .base import load_kv
+from .base import load_kv, run_on_worker
 
 STEP = 0.005
 
@@ -33,15 +32,13 @@ class AdminSettingsScreen(Screen):
 
     def _save(self, app, key, value) -> None:
         self.message = app.t("working")
-        future = app.terminal.run_job(app.terminal.change_setting, key, value)
-        future.add_done_callback(lambda f: Clock.schedule_once(lambda _dt: self._saved(app, f)))
+        run_on_worker(app, app.terminal.change_setting, key, value, done=lambda _r: self._saved(app),
+                      failed=self._failed)
 
-    def _saved(self, app, future) -> None:
-        try:
-            future.result()
-        except Exception as exc:
-            self.message = str(exc)
-            return
+    def _failed(self, exc: Exception) -> None:
+        self.message = str(exc)
+
+    def _saved(self, app) -> None:
         self.show(app)
         self.message = app.t("saved")
 
