@@ -4,6 +4,7 @@
 (a screen's moiré) in the face region; `context`: a held picture's border moving with the face;
 `decision`: the per-track state
 (`LivenessMonitor` for a pipeline); `synth`: seedable synthetic attacks and live heads;
+`headrender`: rendered live heads (a face photo on a 3D face surface, the flat control);
 `audit`: the snapshot and audit entry of a refused attempt.
 """
 
