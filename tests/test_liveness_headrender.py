@@ -86,7 +86,8 @@ def test_the_render_maps_invert_the_forward_projection(faces):
     assert face.sum() > 10000
     back = surface.project(shown[face], pose, CAMERA)
     assert np.abs(back - np.column_stack([cols[face] + maps.x0, rows[face] + maps.y0])).max() < 0.1
-    # the room shows outside the head
+    # the box holds the whole head, soft edge included; the room shows outside the head
+    assert maps.alpha[[0, -1], :].max() == 0 and maps.alpha[:, [0, -1]].max() == 0
     assert maps.alpha[0, 0] == 0 and (frame[maps.y0, maps.x0] == _wall(np.random.default_rng(0), 640, 480)[maps.y0, maps.x0]).all()
 
 
@@ -210,3 +211,13 @@ def test_bad_photo_landmarks_are_refused(faces):
     with pytest.raises(ValueError, match="BGR uint8"):
         renderer.sequence(image.astype(np.float32), marks, frames=2)
     assert check_photo_landmarks(image, marks).shape == (5, 2)
+
+
+def test_bench_headrender_reports_times_beside_the_attack_baseline(models, faces):
+    from app.bench.headrender import run
+
+    result = run(models, repeat=1, frames=2)
+    times = result["ms_per_frame"]
+    assert set(times) == {"live_render", "flat_control", "baseline_attack_a4_print"}
+    assert all(t > 0 for t in times.values()) and result["head_only_ms_at_400mm"] > 0
+    assert result["ratio_live_to_attack"] == round(times["live_render"] / times["baseline_attack_a4_print"], 2)

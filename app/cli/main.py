@@ -107,6 +107,9 @@ def _add_vision_commands(sub, bsub) -> None:
                       help="with --video: a folder of <person>/<photo> to enrol (repeatable)")
     pipe.add_argument("--no-baseline", action="store_true", help="skip the face_recognition run")
     pipe.add_argument("--repeat", type=int, default=3, help="throughput runs per system (median)")
+    head = bsub.add_parser("headrender", help="ms per frame of the rendered live heads against the attack renderer")
+    head.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    head.add_argument("--repeat", type=int, default=5, help="timed sequences per renderer (median)")
 
 
 def cmd_eval_liveness(args, config, models) -> int:
@@ -157,6 +160,13 @@ def cmd_bench_pipeline(args, config, models) -> int:
     result = bench_pipeline.run(models, config, video=args.video, enrol_dirs=args.enrol,
                                 baseline=not args.no_baseline, repeat=max(1, args.repeat))
     print(json.dumps(result, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_bench_headrender(args, models) -> int:
+    from app.bench import headrender as bench_headrender
+
+    print(json.dumps(bench_headrender.run(models, repeat=max(1, args.repeat)), indent=2))
     return EXIT_OK
 
 
@@ -226,6 +236,8 @@ def cmd_bench(args) -> int:
     models = resolve(config.models.dir or None, verify=config.models.verify)
     if args.bench_command == "pipeline":
         return cmd_bench_pipeline(args, config, models)
+    if args.bench_command == "headrender":
+        return cmd_bench_headrender(args, models)
     if args.bench_command == "faceres":
         from app.bench import faceres as bench_faceres
 

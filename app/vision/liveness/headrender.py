@@ -173,6 +173,13 @@ class FaceSurface:
         keep = _head_radius(xx, yy, self.scale) <= 1.0
         return self.to_px(np.column_stack([xx[keep], yy[keep]]))
 
+    def outline_px(self, step_mm: float = 10.0) -> np.ndarray:
+        """Photo pixels of the head region's outline and of a grid inside it."""
+        t = np.linspace(0, 2 * math.pi, 64, endpoint=False)
+        yc, half_h = 0.5 * (HEAD_TOP_MM + HEAD_BOTTOM_MM), 0.5 * (HEAD_BOTTOM_MM - HEAD_TOP_MM)
+        rim = np.column_stack([HEAD_HALF_WIDTH_MM * np.cos(t), yc + half_h * np.sin(t)]) * self.scale
+        return np.vstack([self.to_px(rim), self.region_px(step_mm)])
+
 
 def _head_radius(x: np.ndarray, y: np.ndarray, scale: float) -> np.ndarray:
     """1 on the head region's outline, < 1 inside."""
@@ -181,7 +188,7 @@ def _head_radius(x: np.ndarray, y: np.ndarray, scale: float) -> np.ndarray:
     return np.sqrt((x / (HEAD_HALF_WIDTH_MM * scale)) ** 2 + ((y - yc) / half_h) ** 2)
 
 
-class _DepthTable:
+class DepthTable:
     """The surface's depth sampled every `res` mm, for fast lookups with cv2.remap."""
 
     def __init__(self, surface: FaceSurface, res: float = 0.5):
@@ -261,7 +268,7 @@ class LiveFaceRenderer:
         drift = np.stack([_sway(motion[3 + i], frames, self.fps, rng.uniform(5, 25)) for i in range(2)], axis=1)
         wall = _wall(rng, self.camera.width, self.camera.height)
         gain, blur, noise = rng.uniform(0.75, 1.2), rng.uniform(0.3, 1.1), rng.uniform(1.5, 4.0)
-        lookup = None if flat else _DepthTable(surface)
+        lookup = None if flat else DepthTable(surface)
         out_frames, truth, readings, poses = [], [], [], []
         for k in range(frames):
             r = rotation(yaw[k], pitch[k], roll[k])
@@ -286,8 +293,7 @@ class LiveFaceRenderer:
         """The head drawn over `background` (no gain, blur or noise) and the maps used."""
         cam = self.camera
         frame = background.copy()
-        outline = surface.region_px(step_mm=10.0)
-        box = project(pose.to_camera(surface.points(outline)), cam)
+        box = project(pose.to_camera(surface.points(surface.outline_px())), cam)
         margin = 4 * self.grid_step
         x0, y0 = np.floor(box.min(axis=0)).astype(int) - margin
         x1, y1 = np.ceil(box.max(axis=0)).astype(int) + margin
