@@ -10,9 +10,11 @@ from app.bench.pipeline import Ours, Scene, realtime_latency, throughput
 
 
 @pytest.fixture(scope="module")
-def scene(frames):
+def scene(frames, models):
     detector = native.FaceDetector()
-    actors = [find_actor("obama", frames["obama2.jpg"], detector), find_actor("biden", frames["biden.jpg"], detector)]
+    heads = native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks")))   # heads with depth
+    actors = [find_actor("obama", frames["obama2.jpg"], detector, heads),
+              find_actor("biden", frames["biden.jpg"], detector, heads)]
     clip = WalkUpClip(actors, 960, 540, episode_frames=40, gap=5)
     episodes = [(clip.entered(ep), ep.start + ep.frames, ep.actor.name) for ep in clip.episodes]
     enrol = {"obama": [frames["obama.jpg"]], "biden": [frames["biden.jpg"]]}

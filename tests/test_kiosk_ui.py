@@ -4,6 +4,7 @@ saved to build/test-artefacts/kiosk/ and checked."""
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.parse
 
@@ -41,6 +42,10 @@ def terminal_for(make_config, instance, models, photos):
         from app.hardware.gpio import make_pin_factory
         from app.kiosk.terminal import Terminal
 
+        # test:// moves a flat photo about: a picture, which the liveness check refuses (it is
+        # asked to turn, then 活体检测未通过; see test_a_flat_picture_is_refused_and_audited):
+        # these tests are about the kiosk's flow, so the check is off unless a test asks for it
+        sections.setdefault("liveness", {"level": "off"})
         config = make_config(camera={"source": source}, gpio=MOCK_PINS,
                              attendance={"flush_seconds": 600}, **sections)
         factory = make_pin_factory("mock")
@@ -201,6 +206,32 @@ def test_unknown_face_is_told_not_recognised(terminal_for, photos, font, scene):
         kiosk.pump(2)
         assert kiosk.app.screens["result"].title_text == "活体检测未通过"
         assert_not_blank(kiosk.screenshot("result_liveness"), "liveness failed")
+    finally:
+        kiosk.close()
+
+
+def test_a_flat_picture_is_refused_and_audited(terminal_for, photos, font, scene):
+    """The liveness gate in the kiosk: the enrolled person's photo moved about in front of the
+    camera (test://) shows no depth; it is asked to turn, then refused; nothing is punched and
+    the attempt is audited with a snapshot."""
+    from app.store import AuditEntry
+
+    terminal = terminal_for(scene(photos["obama2.jpg"], fps=30), liveness={"level": "normal"})
+    kiosk = Kiosk(terminal, font, FAST)
+    try:
+        kiosk.pump_until(lambda: kiosk.app.flow.liveness_hint is not None
+                         and kiosk.app.flow.liveness_hint.reason == "challenge", what="请缓慢转头")
+        assert kiosk.app.hint_text == "请缓慢转头" and kiosk.screen != "confirm"
+        kiosk.pump_until(lambda: kiosk.screen == "result", timeout=12, what="活体检测未通过")
+        assert kiosk.app.screens["result"].kind == "liveness"
+        assert kiosk.app.screens["result"].title_text == "活体检测未通过"
+        assert punches(terminal) == []
+        with terminal.store.session() as s:
+            entries = s.execute(select(AuditEntry).where(AuditEntry.action == "liveness_failed")).scalars().all()
+        assert len(entries) == 1
+        detail = json.loads(entries[0].detail)
+        assert detail["reason"] == "challenge_timeout" and detail["liveness"]["parallax"]["verdict"] == "unseen"
+        assert (terminal.instance.snapshots_dir / detail["snapshot"]).is_file()
     finally:
         kiosk.close()
 

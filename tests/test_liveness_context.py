@@ -119,7 +119,9 @@ def test_nothing_moves_no_evidence():
 def test_the_normal_level_with_the_context_cue_decides(maker, expected):
     camera = CameraModel.for_frame(W, H)
     grays, marks = maker(np.random.default_rng(5), frames=10)
-    policy = LivenessPolicy.for_level("normal", context_decides=True)
+    # the constructed "head" is a flat texture: the parallax cue would refuse it (its own tests);
+    # here the context cue is judged alone, as in the eval's normal+context row
+    policy = LivenessPolicy.for_level("normal", context_decides=True, parallax_decides=False)
     track = TrackLiveness(policy, camera)
     fits = camera.focal_px * 63.0 / EYE - 15.0     # the distance that fits a real face of this size
     states = [track.update(m, fits, gray=g) for g, m in zip(grays, marks)]
@@ -127,7 +129,7 @@ def test_the_normal_level_with_the_context_cue_decides(maker, expected):
     if expected == "spoof":
         assert states[-1].reason == "context" and "live" not in [s.state for s in states]
     # without the cue deciding, the size alone says live
-    plain = TrackLiveness(LivenessPolicy.for_level("normal"), camera)
+    plain = TrackLiveness(LivenessPolicy.for_level("normal", parallax_decides=False), camera)
     assert [plain.update(m, fits, gray=g).state for g, m in zip(grays, marks)][-1] == "live"
 
 

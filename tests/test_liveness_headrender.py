@@ -138,7 +138,13 @@ def test_flat_frames_are_the_photo_warped_by_one_homography(faces):
     frame, maps = renderer.render(image, surface, pose, wall)
     photo_pts = _face_grid(surface)
     hom, _ = cv2.findHomography(photo_pts, surface.project(photo_pts, pose, CAMERA), 0)
-    warped = cv2.warpPerspective(image, hom, (640, 480), flags=cv2.INTER_LINEAR)
+    # the renderer reads the photo from the level of its Gaussian pyramid that matches the frame's
+    # scale (no aliasing of a high-resolution photo): this one is ~5x larger than its image
+    source, level = renderer._source(image, CAMERA.focal_px * surface.mm_per_px / pose.translation[2])
+    assert level >= 1
+    k = 2.0 ** level   # a level pixel's centre in photo pixels: (x + 0.5) * k - 0.5
+    up = np.array([[k, 0, 0.5 * k - 0.5], [0, k, 0.5 * k - 0.5], [0, 0, 1.0]])
+    warped = cv2.warpPerspective(source, hom @ up, (640, 480), flags=cv2.INTER_LINEAR)
     box = frame[maps.y0:maps.y0 + maps.alpha.shape[0], maps.x0:maps.x0 + maps.alpha.shape[1]].astype(np.int16)
     ref = warped[maps.y0:maps.y0 + maps.alpha.shape[0], maps.x0:maps.x0 + maps.alpha.shape[1]].astype(np.int16)
     opaque = maps.alpha > 0.99

@@ -1,8 +1,10 @@
 """The liveness gate end to end in the vision pipeline, on frames synthesised from real photos.
 
-A face whose size fits the TOF distance becomes confirmable; the same face with a distance that
-does not fit (a picture held close to the sensor) never does, shows "活体检测未通过", and is
-logged once with a snapshot and an audit entry in a real store.
+A head (the photo on a 3D face surface, turning a little) whose size fits the TOF distance
+becomes confirmable; the same photo moved about as a flat picture of the right size (a life-size
+print) is asked to turn and then refused; with a distance that does not fit (a picture held
+close to the sensor) it never is confirmable, shows "活体检测未通过", and is logged once with a
+snapshot and an audit entry in a real store.
 """
 
 from __future__ import annotations
@@ -16,17 +18,36 @@ import pytest
 from sqlalchemy import select
 
 from app import native
-from app.bench.clip import find_actor
+from app.bench.clip import WalkUpClip, background, find_actor
 from app.vision.liveness import CameraModel, LivenessMonitor, LivenessPolicy
 from app.vision.liveness.audit import ACTION, LivenessAudit
 from app.vision.liveness.camera import eye_distance_px
 from app.vision.liveness.cues import FACE_DEPTH_OFFSET_MM
 from app.vision.pipeline import VisionPipeline
+from app.store.models import AuditEntry
 from test_vision_pipeline import OBAMA, RULE, make_gallery, parts, place, gallery_vectors  # noqa: F401
 
 @pytest.fixture(scope="module")
 def obama(frames):
     return find_actor("obama", frames["obama2.jpg"], native.FaceDetector())
+
+
+@pytest.fixture(scope="module")
+def head(frames, models):
+    """obama2.jpg as a head with depth (its landmarks lift it onto a face surface)."""
+    heads = native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks")))
+    return find_actor("obama", frames["obama2.jpg"], native.FaceDetector(), heads)
+
+
+def walk_head(pipeline, head, frames=12, distance=None):
+    """The head drifting right while it turns and nods a little, as a person facing the terminal."""
+    clip, base = WalkUpClip([head], 640, 480), background(640, 480)
+    results = []
+    for k in range(frames):
+        frame = clip.render_head(head, (300 + 3 * k, 230), 150, base, yaw=5.0 * np.sin(2 * np.pi * k / 16),
+                                 pitch=2.5 * np.sin(2 * np.pi * k / 22))
+        results.append((frame, pipeline.process(frame, distance_mm=distance)))
+    return results
 
 
 def make(parts, gallery_vectors, level="normal", distance_source=None):
@@ -51,15 +72,41 @@ def person_distance(pipeline, obama) -> float:
     return camera.focal_px * 63.0 / eye_distance_px(marks) - FACE_DEPTH_OFFSET_MM
 
 
-def test_a_face_that_fits_the_distance_becomes_confirmable(parts, gallery_vectors, obama):
+def test_a_face_that_fits_the_distance_becomes_confirmable(parts, gallery_vectors, obama, head):
     pipeline = make(parts, gallery_vectors)
     d = person_distance(pipeline, obama)
-    results = [r for _, r in walk(pipeline, obama, distance=d)]
+    results = [r for _, r in walk_head(pipeline, head, distance=d)]
     views = [r.tracks[0] for r in results]
     assert views[0].liveness.state == "checking" and views[0].staff_id is None
-    assert views[-1].liveness.state == "live" and views[-1].live
-    assert views[-1].staff_id == OBAMA
+    assert views[-1].liveness.state == "live" and views[-1].live, views[-1].liveness.as_dict()
+    assert views[-1].liveness.reason == "depth" and views[-1].staff_id == OBAMA
     assert views[-1].liveness.message() == ""
+
+
+def test_a_life_size_picture_is_asked_to_turn_then_refused(parts, gallery_vectors, obama, store, instance):
+    """The same photo as a flat picture of a real face's size at the fitting distance: the size
+    fits, no depth shows; asked to turn, it still shows none (a picture tilts as a plane)."""
+    pipeline = make(parts, gallery_vectors)
+    policy = pipeline.liveness.policy
+    audit = LivenessAudit(store, instance.snapshots_dir)
+    d = person_distance(pipeline, obama)
+    states, written = [], []
+    for k in range(policy.min_frames + policy.depth_wait + policy.challenge_frames + 2):
+        # held in front of the camera, swaying a little (as the attacker tilts it when asked)
+        frame = place(obama, centre=(300 + 12 * np.sin(2 * np.pi * k / 30), 230 + 6 * np.sin(2 * np.pi * k / 23)),
+                      face_px=150 + 6 * np.sin(2 * np.pi * k / 37))
+        result = pipeline.process(frame, distance_mm=d)
+        view = result.tracks[0]
+        assert view.staff_id is None
+        states.append(view.liveness.state)
+        written += audit.record(frame, result)
+    assert "live" not in states and "challenge" in states and states[-1] == "spoof"
+    assert states.index("challenge") <= policy.min_frames + policy.depth_wait
+    assert view.liveness.reason == "challenge_timeout" and view.liveness.parallax.verdict == "unseen"
+    with store.session() as s:
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.action == ACTION)).all()
+    assert len(written) == 1 and len(entries) == 1
+    assert json.loads(entries[0].detail)["liveness"]["parallax"]["residual"] < policy.parallax_threshold
 
 
 def test_a_picture_held_close_is_never_confirmable(parts, gallery_vectors, obama):
@@ -96,7 +143,6 @@ def test_no_liveness_monitor_keeps_the_old_behaviour(parts, gallery_vectors, oba
 
 
 def test_a_refused_attempt_is_logged_once_with_a_snapshot(parts, gallery_vectors, obama, store, instance):
-    from app.store.models import AuditEntry
 
     pipeline = make(parts, gallery_vectors)
     audit = LivenessAudit(store, instance.snapshots_dir)
@@ -117,13 +163,14 @@ def test_a_refused_attempt_is_logged_once_with_a_snapshot(parts, gallery_vectors
 
 
 def test_bench_live_person_with_simulated_tof_is_identified(models, frames, tmp_path):
-    from app.bench.clip import WalkUpClip
     from app.bench.pipeline import OursLive, Scene, realtime_latency
     from app.config import load_config
     from app.instance import Instance
 
     detector = native.FaceDetector()
-    actors = [find_actor("obama", frames["obama2.jpg"], detector), find_actor("biden", frames["biden.jpg"], detector)]
+    heads = native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks")))
+    actors = [find_actor("obama", frames["obama2.jpg"], detector, heads),
+              find_actor("biden", frames["biden.jpg"], detector, heads)]
     clip = WalkUpClip(actors, 960, 540, episode_frames=40, gap=5)
     episodes = [(clip.entered(ep), ep.start + ep.frames, ep.actor.name) for ep in clip.episodes]
     scene = Scene(list(clip), clip.fps, {"obama": [frames["obama.jpg"]], "biden": [frames["biden.jpg"]]},
@@ -133,11 +180,11 @@ def test_bench_live_person_with_simulated_tof_is_identified(models, frames, tmp_
     assert out["identified"] == out["episodes"] == 2
     live.reset()
     reasons = []
-    for frame in scene.frames[episodes[0][0]:episodes[0][0] + 12]:
+    for frame in scene.frames[episodes[0][0]:episodes[0][0] + 20]:
         live.tof.frame_shape = frame.shape
         reasons += [v.liveness.reason for v in live.pipeline.process(frame).tracks]
-    # the simulated sensor fits the face: live by its size, never for want of a reading
-    assert "size_fits" in reasons and "no_sensor" not in reasons and "scale" not in reasons, reasons
+    # the simulated sensor fits the face, the head shows depth: live, never for want of a reading
+    assert "depth" in reasons and "no_sensor" not in reasons and "scale" not in reasons, reasons
 
 
 def test_with_a_sensor_fitted_a_missing_reading_does_not_pass(parts, gallery_vectors, obama):

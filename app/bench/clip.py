@@ -1,10 +1,13 @@
 """Synthesised camera clips from real face photos: people walking up to the terminal.
 
-Each *episode* takes one photo, cuts out the head with a soft elliptical mask and moves it
-across a textured background: it enters from one side while growing (approaching), bobs as a
-walker does, settles in front of the camera, then steps out. Frames are rendered on demand
-(`frame(k)`), so a long clip costs no memory; the truth (face box, identity, the frame where
-the face is first fully in view) comes with it.
+Each *episode* takes one photo and moves its head across a textured background: it enters
+from one side while growing (approaching), bobs as a walker does, settles in front of the
+camera, then steps out. An actor found with its landmarks (`find_actor(..., landmarks=model)`)
+is a head: the photo lifted onto a 3D face surface (`LiveFaceRenderer`'s) that also turns and
+nods a little, as people do, so it shows a head's depth to the liveness check. Without landmarks
+the head is a flat cut-out (a picture: the liveness check refuses it). Frames are rendered on
+demand (`frame(k)`), so a long clip costs no memory; the truth (face box, identity, the frame
+where the face is first fully in view) comes with it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ class Actor:
     name: str
     image: np.ndarray        # BGR
     face_box: np.ndarray     # l, t, r, b in the photo
+    landmarks: np.ndarray | None = None   # the 5 points in the photo: rendered as a head with depth
 
     @property
     def face_width(self) -> float:
@@ -34,14 +38,17 @@ class Actor:
         return (l + r) / 2, (t + b) / 2
 
 
-def find_actor(name: str, image: np.ndarray, detector) -> Actor:
+def find_actor(name: str, image: np.ndarray, detector, landmarks=None) -> Actor:
+    """The widest face of the photo; with a landmark model, its 5 points too (a head with depth)."""
     boxes, _, _ = detector.detect(image, downscale=0.0, min_face=80, threads=1)
     if len(boxes) == 0:
         boxes, _, _ = detector.detect(image, downscale=1.0, upsample=1)
     if len(boxes) == 0:
         raise ValueError(f"no face found in the photo of {name}")
     widths = boxes[:, 2] - boxes[:, 0]
-    return Actor(name, image, boxes[int(np.argmax(widths))].astype(np.float64))
+    box = boxes[int(np.argmax(widths))].astype(np.float64)
+    marks = None if landmarks is None else landmarks.predict(image, box[None])[0].astype(np.float64)
+    return Actor(name, image, box, marks)
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ class WalkUpClip:
                 start += episode_frames + gap
         self.length = start
         self._cutouts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._heads: dict[int, tuple] = {}
 
     def __len__(self) -> int:
         return self.length
@@ -133,12 +141,63 @@ class WalkUpClip:
                 return k
         raise ValueError("the face never enters the frame")
 
+    def _head(self, actor: Actor):
+        """(surface, depth table, renderer) of an actor with landmarks, made once."""
+        key = id(actor)
+        if key not in self._heads:
+            from app.vision.liveness.camera import EYE_DISTANCE_MM, CameraModel
+            from app.vision.liveness.headrender import DepthTable, FaceSurface, LiveFaceRenderer
+
+            surface = FaceSurface.from_photo(actor.landmarks, EYE_DISTANCE_MM, depth=1.0)
+            renderer = LiveFaceRenderer(CameraModel.for_frame(self.width, self.height), fps=self.fps, grid_step=1)
+            self._heads[key] = (surface, DepthTable(surface), renderer)
+        return self._heads[key]
+
+    def _render_head(self, episode: Episode, k: int, out: np.ndarray) -> np.ndarray:
+        """The actor's head at the pose of frame k, turning (±6°, 1.6 s) and nodding (±3°,
+        2.2 s) as it goes."""
+        x, y, w = self._pose(episode, k)
+        phase = 0.7 * episode.start
+        return self.render_head(episode.actor, (x, y), w, out,
+                                yaw=6.0 * math.sin(2 * math.pi * k / 40.0 + phase),
+                                pitch=3.0 * math.sin(2 * math.pi * k / 55.0 + 2 * phase))
+
+    def render_head(self, actor: Actor, centre: tuple[float, float], face_px: float, base: np.ndarray,
+                    yaw: float = 0.0, pitch: float = 0.0) -> np.ndarray:
+        """`base` with the actor's head (it needs landmarks) where the flat cut-out `face_px` wide
+        centred at `centre` would be, at the distance its size implies (an adult's eye distance),
+        facing the camera and turned from there by `yaw` and `pitch` degrees about the neck."""
+        from app.vision.liveness.camera import eye_distance_px
+        from app.vision.liveness.headrender import HeadPose
+        from app.vision.liveness.synth import HEAD_PIVOT_MM, rotation
+
+        if actor.landmarks is None:
+            raise ValueError(f"actor {actor.name} has no landmarks: find_actor(..., landmarks=model)")
+        surface, lookup, renderer = self._head(actor)
+        scale = face_px / actor.face_width
+        cam = renderer.camera
+        eye_px = eye_distance_px(actor.landmarks)
+        distance = cam.focal_px * surface.mm_per_px * eye_px / (eye_px * scale)
+        cx, cy = actor.face_centre
+        nose = np.asarray(centre, np.float64) + (actor.landmarks[4] - np.array([cx, cy])) * scale
+        at = np.array([(nose[0] - cam.width / 2) * distance / cam.focal_px,
+                       (nose[1] - cam.height / 2) * distance / cam.focal_px, distance])
+        # a person walking up looks at the terminal: the face turned towards the camera (about the
+        # nose base), then swaying by `yaw` and `pitch` about the neck
+        look = rotation(math.atan2(at[0], at[2]), -math.atan2(at[1], math.hypot(at[0], at[2])), 0.0)
+        sway = rotation(math.radians(yaw), math.radians(pitch), 0.0)
+        pose = HeadPose(look @ sway, at + look @ (HEAD_PIVOT_MM - sway @ HEAD_PIVOT_MM))
+        frame, _ = renderer.render(actor.image, surface, pose, base.copy(), lookup)
+        return frame
+
     def frame(self, index: int) -> np.ndarray:
         out = self.background.copy()
         truth = self.truth(index)
         if truth is None:
             return out
         _, _, ep = truth
+        if ep.actor.landmarks is not None:
+            return self._render_head(ep, index - ep.start, out)
         x, y, w = self._pose(ep, index - ep.start)
         image, mask = self._cutout(ep.actor)
         scale = w / ep.actor.face_width

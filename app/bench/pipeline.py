@@ -49,15 +49,16 @@ class Scene:
         self.facing = facing   # episodes timed from when the face is in front of the camera (and its TOF beam)
 
 
-def synthesised_scene(detector) -> Scene:
+def synthesised_scene(detector, landmarks=None) -> Scene:
+    """With a landmark model the actors are heads with depth (live to the liveness check)."""
     from app.bench.clip import WalkUpClip, find_actor
     from app.devdata import registry_face_images
 
     photos = {n: _read_bgr(p) for n, p in registry_face_images().items()
               if n in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg")}
-    actors = [find_actor("obama", photos["obama2.jpg"], detector),
-              find_actor("biden", photos["biden.jpg"], detector),
-              find_actor("obama", photos["obama3.jpg"], detector)]
+    actors = [find_actor("obama", photos["obama2.jpg"], detector, landmarks),
+              find_actor("biden", photos["biden.jpg"], detector, landmarks),
+              find_actor("obama", photos["obama3.jpg"], detector, landmarks)]
     clip = WalkUpClip(actors, 1280, 720, fps=25.0, episode_frames=75, gap=12, repeats=2)
     _log(f"bench: rendering {len(clip)} frames 1280x720 …")
     frames = list(clip)
@@ -66,7 +67,8 @@ def synthesised_scene(detector) -> Scene:
     enrol = {"obama": [photos["obama.jpg"]], "biden": [photos["biden.jpg"]]}
     return Scene(frames, clip.fps, enrol, episodes, facing=facing, description=
                  "synthesised 1280x720 25 fps: obama2/biden/obama3 photos (face_recognition 1.3.0 sdist) "
-                 "walking in from the side while approaching (face 170->260 px), bobbing, standing, leaving; "
+                 "as heads with depth walking in from the side while approaching (face 170->260 px), bobbing, "
+                 "turning +-6 deg and nodding +-3 deg, standing, leaving; "
                  "x2; enrolled: obama.jpg, biden.jpg")
 
 
@@ -305,7 +307,8 @@ def gil_hold(system, frames, seconds_cap: float = 20.0) -> dict:
 def run(models, config, video: str | None = None, enrol_dirs=(), baseline: bool = True, repeat: int = 3) -> dict:
     from app import native
 
-    scene = video_scene(video, list(enrol_dirs)) if video else synthesised_scene(native.FaceDetector())
+    scene = video_scene(video, list(enrol_dirs)) if video else synthesised_scene(
+        native.FaceDetector(), native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks"))))
     systems = [Ours(models, _liveness(config, "off"), scene.enrol)]   # liveness: measured apart, below
     if baseline:
         try:

@@ -94,7 +94,7 @@ def _add_vision_commands(sub, bsub) -> None:
                       help="folder with video/ and spoof/ (default ../shared/data/extras; skipped when absent)")
     live.add_argument("--seed", type=int, default=9, help="seed of the synthetic attacks and heads")
     live.add_argument("--per-cell", type=int, default=20, help="attacks per species and distance")
-    live.add_argument("--live", type=int, default=400, help="simulated live attempts")
+    live.add_argument("--live", type=int, default=200, help="rendered live heads (bona fide attempts)")
     live.add_argument("--stills", type=int, default=300, help="real face photos measured as stills (texture cue)")
     live.add_argument("--cells", nargs="+", metavar="SPECIES/DISTANCE",
                       help="only these attack cells, e.g. phone_screen/implausible (default: all eight)")

@@ -7,16 +7,18 @@
   landmarks and the simulated TOF readings. An attack counts as accepted (APCER) when any frame
   of it reaches ``live``: the confirm card would show. Attacks the detector never finds are
   reported apart (not accepted, not classified).
-- Bona fide: `LiveHeadSimulator` heads (adult eye distances, approaching and swaying, some
-  nearly still) with the landmark noise measured on the rendered attack frames in the same run,
-  a focal-length calibration error of up to ±3%, and the TOF noise; rejected (BPCER) when no
-  frame within the attempt reaches ``live``. Also the real moving faces of the video clip
+- Bona fide: `LiveFaceRenderer` heads (real photos of identities the attacks did not use, on a
+  generic 3D face surface; adult eye distances, approaching and swaying, a quarter nearly still)
+  rendered in the same rooms with the same blur and noise as the attacks, through the same
+  detector and landmark model, with a focal-length calibration error of up to ±3% and the TOF
+  noise; rejected (BPCER) when no frame within the attempt reaches ``live`` (asked to turn the
+  head, the person does half a second later). Also the real moving faces of the video clip
   (no distance sensor: the scale cue abstains) and the four still samples, one by one.
 - The image cues: every attack frame is also given in grey (texture, context); bona fide for
   them are real images only: LFW photos of identities the attacks did not use, as stills
   (`--stills`), the clip's frames (context with the distance that fits the face), the samples.
-  Rows: the three levels, `normal_size_only` (the normal level without the texture cue) and
-  `normal+context` (with the rigid-context cue deciding as well).
+  Rows: the three levels, `normal_no_parallax` (the normal level without the parallax cue, as
+  before it) and `normal+context` (that, with the rigid-context cue deciding as well).
 """
 
 from __future__ import annotations
@@ -30,13 +32,14 @@ import numpy as np
 
 from app.vision.liveness.camera import CameraModel, eye_distance_px
 from app.vision.liveness.cues import FACE_DEPTH_OFFSET_MM, planarity_measures
-from app.vision.liveness.decision import CHALLENGE, LEVELS, LIVE, SPOOF, STRICT, LivenessPolicy, TrackLiveness
+from app.vision.liveness.decision import CHALLENGE, LEVELS, LIVE, OFF, SPOOF, LivenessPolicy, TrackLiveness
+from app.vision.liveness.headrender import LiveFaceRenderer
 from app.vision.liveness.texture import periodic_peak
-from app.vision.liveness.synth import IMPLAUSIBLE, PLAUSIBLE, SPECIES, AttackGenerator, LiveHeadSimulator
+from app.vision.liveness.synth import IMPLAUSIBLE, PLAUSIBLE, SPECIES, AttackGenerator
 
 WIDTH, HEIGHT = 640, 480
 NORMAL_CONTEXT = "normal+context"   # the normal level with the rigid-context cue deciding too
-NORMAL_SIZE_ONLY = "normal_size_only"  # the normal level without the texture cue (as before it)
+NORMAL_NO_PARALLAX = "normal_no_parallax"  # the normal level without the parallax cue (as before it)
 
 
 def _log(msg: str) -> None:
@@ -134,7 +137,7 @@ def evaluate_attacks(models, faces_dir: Path, seed: int, per_cell: int, frames: 
             if cells_wanted and f"{species}/{mode}" not in cells_wanted:
                 continue
             accepted = {lvl: [] for lvl in policies}
-            undetected = challenged = 0
+            undetected, challenged = 0, {lvl: 0 for lvl in policies}
             for _ in range(per_cell):
                 _, image, marks = sources[k % len(sources)]
                 k += 1
@@ -148,18 +151,22 @@ def evaluate_attacks(models, faces_dir: Path, seed: int, per_cell: int, frames: 
                     continue
                 noise.extend(_non_affine_noise(detected[i], seq.truth[i]) for i in found)
                 planarity.append(planarity_measures(np.stack([detected[i] for i in found]))[0])
+                longer = {}   # turn_from -> (landmarks, distances, grays) of the attack going on
                 for lvl, policy in policies.items():
                     outcome = _decide(policy, camera, detected, seq.distances_mm, grays)
-                    if lvl == STRICT and outcome.live_at is None and outcome.final != SPOOF:
+                    if outcome.live_at is None and outcome.final != SPOOF:
                         # undecided: the attacker goes on and, when asked, tilts the picture
-                        longer = generator.sequence(image, marks, species, mode, frames=_strict_frames(policy),
-                                                    turn_from=_answer_turn(outcome), seed=seed_k)
-                        challenged += outcome.challenged_at is not None
-                        outcome = _decide(policy, camera, [reader.read(f) for f in longer.frames],
-                                          longer.distances_mm)
+                        turn = _answer_turn(outcome)
+                        if turn not in longer:
+                            more = generator.sequence(image, marks, species, mode, frames=_long_frames(policy),
+                                                      turn_from=turn, seed=seed_k)
+                            longer[turn] = ([reader.read(f) for f in more.frames], more.distances_mm,
+                                            [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in more.frames])
+                        challenged[lvl] += outcome.challenged_at is not None
+                        outcome = _decide(policy, camera, *longer[turn])
                     accepted[lvl].append(outcome.live_at is not None)
             cells[f"{species}/{mode}"] = {
-                "attacks": per_cell, "undetected": undetected, "challenged_strict": challenged,
+                "attacks": per_cell, "undetected": undetected, "challenged": challenged,
                 "apcer_percent": {lvl: _rate(a) for lvl, a in accepted.items()},
                 "eye_mm": list(SPECIES[species].eye_mm),
             }
@@ -167,41 +174,74 @@ def evaluate_attacks(models, faces_dir: Path, seed: int, per_cell: int, frames: 
     return cells, float(np.median(noise)) if noise else 0.012, planarity
 
 
-def _strict_frames(policy: LivenessPolicy) -> int:
-    return policy.challenge_after + policy.challenge_frames + 5
+def _long_frames(policy: LivenessPolicy) -> int:
+    """Frames for an attempt that is asked to turn the head: up to the challenge's timeout."""
+    wait = policy.depth_wait if policy.parallax_decides else policy.challenge_after
+    return policy.min_frames + wait + policy.challenge_frames + 5
 
 
-def evaluate_live(camera: CameraModel, seed: int, count: int, frames: int, noise: float, policies: dict,
-                  fps: float = 25.0) -> tuple[dict, list]:
+def evaluate_live(models, faces_dir: Path, seed: int, count: int, frames: int, camera: CameraModel,
+                  policies: dict, used: set, fps: float = 25.0) -> tuple[dict, list]:
+    """Rendered live heads (`LiveFaceRenderer`: real photos of identities the attacks did not use
+    on a 3D face surface, approaching and swaying, a quarter nearly still), through the detector
+    and landmark model like the attacks; rejected (BPCER) when no frame of the attempt reaches
+    live. Asked to turn the head, the person does half a second later."""
     rng = np.random.default_rng(seed + 1)
+    reader = LandmarkReader(models)
+    people = [p for p in sorted(d for d in faces_dir.iterdir() if d.is_dir()) if p.name not in used]
+    picks = rng.choice(len(people), size=min(count, len(people)), replace=False)
     rejected = {lvl: [] for lvl in policies}
     to_live = {lvl: [] for lvl in policies}
-    planarity, challenged = [], 0
-    for i in range(count):
+    challenged = {lvl: 0 for lvl in policies}
+    planarity, noise, attempts = [], [], 0
+    for n, i in enumerate(sorted(picks)):
+        path = sorted(people[i].glob("*.jpg"))[0]
+        image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+        marks = reader.read(image, upsample=1) if image is not None else None
+        if marks is None:
+            continue
         # the device's true focal length differs from the configured one by the calibration error
         true_camera = CameraModel(camera.focal_px * rng.uniform(0.97, 1.03), camera.width, camera.height)
-        sim = LiveHeadSimulator(true_camera, landmark_noise=noise, fps=fps)
-        still, seed_i = bool(i % 4 == 0), int(rng.integers(2 ** 62))
+        renderer = LiveFaceRenderer(true_camera, fps=fps)
+        still, seed_i = bool(n % 4 == 0), int(rng.integers(2 ** 62))
+        try:
+            seq = renderer.sequence(image, marks, frames, still=still, seed=seed_i)
+        except ValueError as exc:          # the photo's landmarks are not a usable face
+            _log(f"eval liveness: {path.name}: {exc}")
+            continue
+        attempts += 1
+        views = _views(reader, seq)
+        found = [k for k, m in enumerate(views[0]) if m is not None]
+        if len(found) >= 3:
+            planarity.append(planarity_measures(np.stack([views[0][k] for k in found]))[0])
+            noise.extend(float(np.hypot(*(views[0][k] - seq.truth[k]).T).mean() / eye_distance_px(seq.truth[k]))
+                         for k in found)
+        longer = {}
         for lvl, policy in policies.items():
-            n = _strict_frames(policy) if lvl == STRICT else frames
-            seq = sim.sequence(n, still=still, seed=seed_i)
-            if lvl == STRICT:
-                planarity.append(planarity_measures(seq.landmarks[:frames])[0])
-            outcome = _decide(policy, camera, list(seq.landmarks), seq.distances_mm)
-            if lvl == STRICT and outcome.live_at is None and outcome.challenged_at is not None:
-                challenged += 1    # asked to turn: the person does, half a second later
-                seq = sim.sequence(n, still=still, turn_from=_answer_turn(outcome), seed=seed_i)
-                outcome = _decide(policy, camera, list(seq.landmarks), seq.distances_mm)
+            outcome = _decide(policy, camera, *views)
+            if outcome.live_at is None and outcome.challenged_at is not None:
+                challenged[lvl] += 1    # asked to turn: the person does, half a second later
+                turn = _answer_turn(outcome)
+                if turn not in longer:
+                    longer[turn] = _views(reader, renderer.sequence(image, marks, _long_frames(policy), still=still,
+                                                                    seed=seed_i, turn_from=turn))
+                outcome = _decide(policy, camera, *longer[turn])
             rejected[lvl].append(outcome.live_at is None)
             if outcome.live_at is not None:
                 to_live[lvl].append(1000.0 * outcome.live_at / fps)
-    out = {"attempts": count, "frames": frames, "strict_frames": _strict_frames(policies[STRICT]), "fps": fps,
-           "landmark_noise_eye_distances": round(noise, 4), "still_share": 0.25,
-           "challenged_strict_percent": round(100.0 * challenged / count, 1),
+    out = {"attempts": attempts, "frames": frames, "fps": fps, "still_share": 0.25,
+           "landmark_error_eye_distances_median": round(float(np.median(noise)), 4) if noise else None,
+           "challenged_percent": {lvl: round(100.0 * c / max(attempts, 1), 1) for lvl, c in challenged.items()},
            "bpcer_percent": {lvl: _rate(r) for lvl, r in rejected.items()},
            "ms_to_live_median": {lvl: (round(float(np.median(t)), 1) if t else None) for lvl, t in to_live.items()},
            "ms_to_live_p95": {lvl: (round(float(np.percentile(t, 95)), 1) if t else None) for lvl, t in to_live.items()}}
     return out, planarity
+
+
+def _views(reader: LandmarkReader, seq) -> tuple[list, list, list]:
+    """(detected landmarks, TOF readings, grey frames) of a rendered sequence."""
+    return ([reader.read(f) for f in seq.frames], seq.distances_mm,
+            [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in seq.frames])
 
 
 def evaluate_video(models, video: Path, policies: dict, window: int = 25) -> dict:
@@ -354,18 +394,20 @@ def _auc(negatives: list, positives: list) -> float | None:
 
 
 def evaluate_liveness(models, faces_dir: Path, extras_dir: Path | None, seed: int = 9, per_cell: int = 20,
-                      frames: int = 25, live_count: int = 400, cells=None, stills: int = 300) -> dict:
+                      frames: int = 25, live_count: int = 200, cells=None, stills: int = 300) -> dict:
     known = [f"{species}/{mode}" for species in SPECIES for mode in (PLAUSIBLE, IMPLAUSIBLE)]
     unknown = sorted(set(cells or ()) - set(known))
     if unknown:
         raise ValueError(f"unknown attack cell(s) {', '.join(unknown)}; known: {', '.join(known)}")
     camera = CameraModel.for_frame(WIDTH, HEIGHT)
     policies = {lvl: LivenessPolicy.for_level(lvl) for lvl in LEVELS}
-    policies[NORMAL_SIZE_ONLY] = LivenessPolicy.for_level("normal", texture_decides=False)
-    policies[NORMAL_CONTEXT] = LivenessPolicy.for_level("normal", context_decides=True)
+    policies[NORMAL_NO_PARALLAX] = LivenessPolicy.for_level("normal", parallax_decides=False)
+    policies[NORMAL_CONTEXT] = LivenessPolicy.for_level("normal", parallax_decides=False, context_decides=True)
     _log(f"eval liveness: rendering {(len(cells) if cells else 8) * per_cell} attacks x {frames} frames …")
     cells, noise, attack_depth = evaluate_attacks(models, faces_dir, seed, per_cell, frames, camera, policies, cells)
-    live, live_depth = evaluate_live(camera, seed, live_count, frames, noise, policies)
+    used = {p.parent.name for p in _photos(faces_dir, per_cell * 4, np.random.default_rng(seed))}
+    _log(f"eval liveness: rendering {live_count} live heads …")
+    live, live_depth = evaluate_live(models, faces_dir, seed, live_count, frames, camera, policies, used)
     overall = {}
     for lvl in policies:
         rates = [c["apcer_percent"][lvl] for c in cells.values() if c["apcer_percent"][lvl] is not None]
@@ -374,14 +416,14 @@ def evaluate_liveness(models, faces_dir: Path, extras_dir: Path | None, seed: in
                         "bpcer_percent": live["bpcer_percent"][lvl]}
     out = {"seed": seed, "camera": {"width": WIDTH, "height": HEIGHT, "focal_px": round(camera.focal_px, 1),
                                     "model": "IMX219, 77 deg diagonal"},
-           "summary": overall, "attacks": cells, "bona_fide_simulated": live,
+           "summary": overall, "attacks": cells, "attack_landmark_noise_eye_distances": round(noise, 4),
+           "bona_fide_simulated": live,
            "planarity": {"attack_depth_median": round(float(np.median(attack_depth)), 4) if attack_depth else None,
                          "live_depth_median": round(float(np.median(live_depth)), 4),
                          "auc_live_above_attack": _auc(attack_depth, live_depth),
                          "used_in_decision": False}}
     if stills > 0:
         _log(f"eval liveness: {stills} real face photos as stills …")
-        used = {p.parent.name for p in _photos(faces_dir, per_cell * 4, np.random.default_rng(seed))}
         out["bona_fide_stills"] = evaluate_stills(models, faces_dir, seed, stills, used, policies["normal"])
     if extras_dir is not None:
         video = extras_dir / "video" / "short_hamilton_clip.mp4"

@@ -46,6 +46,7 @@ import numpy as np
 
 from .camera import CameraModel, eye_distance_px
 from .context import APART, RIGID, ContextEvidence, ContextTracker, context_cue
+from .parallax import DEPTH as PARALLAX_DEPTH, ParallaxEvidence, parallax_cue, parallax_sample
 from .texture import PERIODIC, TextureEvidence, periodic_peak, texture_cue
 from .cues import CONSISTENT, DEPTH, INCONSISTENT, PlanarityEvidence, ScaleEvidence, planarity_cue, scale_cue
 
@@ -87,6 +88,12 @@ class LivenessPolicy:
     context_apart_share: float = 0.3  # at most this share: the surroundings stayed (live)
     context_min_samples: int = 3
     context_wait: int = 8             # frames a fitting size waits for the context to decide
+    # parallax inside the face (`parallax`): a head's depth must be seen before the face is live
+    parallax_decides: bool = True
+    parallax_threshold: float = 0.0035  # the nose's shift off the rest's homography (eye distances): depth
+    parallax_needed: int = 2           # samples that must reach it
+    parallax_gap: int = 3              # frames between the two views of a sample
+    depth_wait: int = 12               # frames a ready face waits for depth before it is asked to turn
 
     @classmethod
     def for_level(cls, level: str, **overrides) -> "LivenessPolicy":
@@ -94,7 +101,7 @@ class LivenessPolicy:
             raise ValueError(f"unknown liveness level {level!r} (one of {', '.join(LEVELS)})")
         base = {"level": level}
         if level == STRICT:
-            base.update(eye_mm_range=(53.0, 75.0), min_frames=6)
+            base.update(eye_mm_range=(53.0, 75.0), min_frames=6, parallax_needed=3)
         base.update(overrides)
         return cls(**base)
 
@@ -108,6 +115,7 @@ class LivenessResult:
     planarity: PlanarityEvidence | None = None
     context: ContextEvidence | None = None
     texture: TextureEvidence | None = None
+    parallax: ParallaxEvidence | None = None
 
     @property
     def passed(self) -> bool:
@@ -123,7 +131,8 @@ class LivenessResult:
                 "scale": self.scale.as_dict() if self.scale else None,
                 "planarity": self.planarity.as_dict() if self.planarity else None,
                 "context": self.context.as_dict() if self.context else None,
-                "texture": self.texture.as_dict() if self.texture else None}
+                "texture": self.texture.as_dict() if self.texture else None,
+                "parallax": self.parallax.as_dict() if self.parallax else None}
 
 
 def on_beam(landmarks: np.ndarray, camera: CameraModel) -> bool:
@@ -156,6 +165,10 @@ class TrackLiveness:
         self.on_beam = True
         self.context = ContextTracker()
         self.peaks: deque = deque(maxlen=policy.texture_samples)
+        self.views: deque = deque(maxlen=policy.parallax_gap + 1)   # (grey frame, landmarks) for parallax
+        self.residuals: list[float] = []
+        self.ready_at: int | None = None   # first frame the size fitted (or no sensor): the wait for depth starts
+        self.images_seen = False   # frames were given: the parallax cue can run (else it abstains)
         self.result = LivenessResult(CHECKING, "waiting", 0)
 
     def update(self, landmarks: np.ndarray, distance_mm: float | None,
@@ -177,31 +190,55 @@ class TrackLiveness:
         self.landmarks.append(marks)
         self.distances.append(distance_mm if self.on_beam else None)
         if self.result.state == SPOOF:   # sticky
-            self.result = LivenessResult(SPOOF, self.result.reason, self.frames, self.result.scale,
-                                         self.result.planarity, self.result.context, self.result.texture)
+            r = self.result
+            self.result = LivenessResult(SPOOF, r.reason, self.frames, r.scale, r.planarity, r.context,
+                                         r.texture, r.parallax)
             return self.result
         # the image cues gather evidence until the face first passes (then the card may show:
         # later frames change nothing, and the terminal's CPU is spared)
         judging = gray is not None and self.result.state != LIVE
+        self.images_seen |= gray is not None
         if judging and p.context_decides:
             self.context.add(_grey(gray), marks)
         # with a sensor, a face off the beam cannot pass yet: its texture is sampled once it is on
         # the beam, with the readings the scale cue waits for (a walk-in costs no FFTs)
-        if judging and p.texture_decides and (self.on_beam or not self.sensor_seen):
-            peak = periodic_peak(_grey(gray), marks)
-            if peak is not None:
-                self.peaks.append(peak)
+        if judging and (self.on_beam or not self.sensor_seen) and (p.texture_decides or p.parallax_decides):
+            image = _grey(gray)
+            if p.texture_decides:
+                peak = periodic_peak(image, marks)
+                if peak is not None:
+                    self.peaks.append(peak)
+            if p.parallax_decides:
+                self._sample_parallax(image, marks)
+        parallax = parallax_cue(self.residuals, p.parallax_threshold, p.parallax_needed)
         texture = texture_cue(list(self.peaks), p.texture_threshold, p.texture_samples)
         context = context_cue(self.context.shares, p.context_rigid_share, p.context_apart_share,
                               p.context_min_samples)
         marks = np.stack(self.landmarks)
         scale = scale_cue(marks, list(self.distances), self.camera, p.eye_mm_range, p.min_frames)
         plane = planarity_cue(marks, p.planarity_min_frames, p.depth_threshold, p.turn_threshold, p.flat_depth)
-        if plane.verdict == DEPTH and self._far_enough():
+        if self._by_parallax():
+            self.depth_seen |= parallax.verdict == PARALLAX_DEPTH
+        elif plane.verdict == DEPTH and self._far_enough():
             self.depth_seen = True
         state, reason = self._decide(scale, plane, context, texture)
-        self.result = LivenessResult(state, reason, self.frames, scale, plane, context, texture)
+        self.result = LivenessResult(state, reason, self.frames, scale, plane, context, texture, parallax)
         return self.result
+
+    def _sample_parallax(self, gray: np.ndarray, marks: np.ndarray) -> None:
+        """Pair this view with the oldest kept (up to `parallax_gap` frames back)."""
+        if self.views and self.views[0][0].shape != gray.shape:
+            self.views.clear()   # the camera's mode changed
+        self.views.append((gray, marks))
+        if len(self.views) >= 2:
+            sample = parallax_sample(self.views[0][0], gray, self.views[0][1], marks)
+            if sample is not None:
+                self.residuals.append(sample.residual)
+
+    def _by_parallax(self) -> bool:
+        """The parallax cue decides depth when enabled and given the frames; without frames
+        (landmarks only) the landmark rules below apply."""
+        return self.policy.parallax_decides and self.images_seen
 
     def _far_enough(self) -> bool:
         near = [d for d in self.distances if d]
@@ -217,6 +254,8 @@ class TrackLiveness:
         if p.context_decides and context.verdict == RIGID:
             return SPOOF, "context"
         no_sensor = self.frames >= p.min_frames and not self.sensor_seen
+        if self._by_parallax():
+            return self._decide_by_depth(scale, no_sensor)
         if p.level == NORMAL:
             if scale.verdict == CONSISTENT:
                 if not p.context_decides or context.verdict == APART or self.frames >= p.context_wait:
@@ -237,6 +276,27 @@ class TrackLiveness:
         if scale.verdict == CONSISTENT and not self._far_enough():
             return CHECKING, "too_close"
         if self.frames >= p.challenge_after:
+            return CHALLENGE, "challenge"
+        return CHECKING, "waiting"
+
+    def _decide_by_depth(self, scale: ScaleEvidence, no_sensor: bool) -> tuple[str, str]:
+        """With the parallax cue: a face is live once its size fits (normal: or no sensor is
+        fitted) and a head's depth was seen; a ready face that shows none for `depth_wait`
+        frames is asked to turn, and after `challenge_frames` more it is a spoof."""
+        p = self.policy
+        if no_sensor and p.level == STRICT:
+            return CHECKING, "no_sensor"   # strict needs a reading
+        ready = scale.verdict == CONSISTENT or no_sensor
+        if not ready:
+            return CHECKING, "waiting" if self.on_beam else "off_centre"
+        if self.ready_at is None:
+            self.ready_at = self.frames
+        if self.depth_seen and self.frames >= p.min_frames:
+            return LIVE, "depth"
+        waited = self.frames - self.ready_at
+        if waited >= p.depth_wait + p.challenge_frames:
+            return SPOOF, "challenge_timeout"
+        if waited >= p.depth_wait:
             return CHALLENGE, "challenge"
         return CHECKING, "waiting"
 
@@ -273,7 +333,7 @@ class LivenessMonitor:
         """
         camera = self.camera_for(frame_shape[1], frame_shape[0])
         gray = None
-        uses_frames = self.policy.context_decides or self.policy.texture_decides
+        uses_frames = self.policy.context_decides or self.policy.texture_decides or self.policy.parallax_decides
         if frame is not None and uses_frames and self.policy.level != OFF and tracks:
             # converted once, and only if a track still judging asks for it (most frames none)
             gray = functools.cache(lambda: frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))

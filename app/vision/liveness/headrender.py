@@ -30,13 +30,15 @@ import cv2
 import numpy as np
 
 from .camera import EYE_DISTANCE_MM, CameraModel, eye_distance_px
-from .synth import HEAD_PIVOT_MM, TOF_NOISE_MM, Presentation, _streams, _sway, _wall, project, rotation
+from .synth import HEAD_PIVOT_MM, TOF_NOISE_MM, Presentation, _streams, _sway, _turn, _wall, project, rotation
 
 AVERAGE_EYE_MM = 62.0           # FACE_POINTS_MM's eye-centre distance: the surface's own scale
 HEAD_HALF_WIDTH_MM = 75.0       # the drawn head region (at the average scale)
 HEAD_TOP_MM, HEAD_BOTTOM_MM = -120.0, 110.0
 HEAD_EDGE = 0.08                # soft edge of the head region (fraction of its radius)
 MIN_EYE_PX = 8.0                # a photo's face smaller than this has no usable landmarks
+PHOTO_EDGE_FADE = 15.0          # mm: where the photo ends inside the head region it fades out over
+                                # this (a sharp straight cut would be an edge no head has)
 KIND = "live_render"
 
 
@@ -246,11 +248,28 @@ class LiveFaceRenderer:
         self.rng = np.random.default_rng(seed)
         self.fps = fps
         self.grid_step = grid_step
+        self._pyramid: tuple[np.ndarray, list[np.ndarray]] | None = None   # (photo, its halvings)
+
+    def _source(self, photo_bgr: np.ndarray, scale: float) -> tuple[np.ndarray, int]:
+        """The photo, halved (Gaussian pyramid) until a photo pixel covers at least ~0.75 frame
+        pixels: a camera integrates light over its pixels, so a photo of far higher resolution
+        than the frame must not be point-sampled (its fine texture would alias and shimmer as
+        the head moves, which no camera shows). (image, halvings)."""
+        if self._pyramid is None or self._pyramid[0] is not photo_bgr:
+            self._pyramid = (photo_bgr, [photo_bgr])
+        levels = self._pyramid[1]
+        level = 0
+        while scale * 2 ** level < 0.75 and level < 5 and min(levels[level].shape[:2]) >= 32:
+            level += 1
+            if len(levels) <= level:
+                levels.append(cv2.pyrDown(levels[level - 1]))
+        return levels[level], level
 
     def sequence(self, photo_bgr: np.ndarray, photo_landmarks, frames: int = 50, still: bool = False,
-                 seed: int | None = None, flat: bool = False) -> Presentation:
+                 seed: int | None = None, flat: bool = False, turn_from: int | None = None) -> Presentation:
         """A person approaching then facing the terminal (`still`: barely moving); `flat`: the same
-        sequence with the face flattened to its nose-base plane (the control)."""
+        sequence with the face flattened to its nose-base plane (the control); `turn_from`: from
+        this frame the person slowly turns the head (a challenge answered), the same frames before."""
         marks = check_photo_landmarks(photo_bgr, photo_landmarks)
         if seed is None:
             seed = int(self.rng.integers(2 ** 62))
@@ -266,6 +285,10 @@ class LiveFaceRenderer:
         pitch = _sway(motion[1], frames, self.fps, 0.7 * amp) + math.radians(rng.uniform(-5, 5))
         roll = _sway(motion[2], frames, self.fps, 0.4 * amp)
         drift = np.stack([_sway(motion[3 + i], frames, self.fps, rng.uniform(5, 25)) for i in range(2)], axis=1)
+        if turn_from is not None:
+            # its own stream: the frames before the turn stay those of the sequence without it
+            side = np.random.default_rng([seed, 1]).choice([-1, 1])
+            yaw = yaw + side * _turn(frames, turn_from, self.fps)
         wall = _wall(rng, self.camera.width, self.camera.height)
         gain, blur, noise = rng.uniform(0.75, 1.2), rng.uniform(0.3, 1.1), rng.uniform(1.5, 4.0)
         lookup = None if flat else DepthTable(surface)
@@ -283,7 +306,7 @@ class LiveFaceRenderer:
             poses.append(pose)
         truth = np.array(truth)
         return Presentation(KIND, truth, readings, self.fps, truth, out_frames,
-                            meta={"eye_mm": eye_mm, "depth": depth, "still": still, "flat": flat,
+                            meta={"eye_mm": eye_mm, "depth": depth, "still": still, "flat": flat, "turn_from": turn_from,
                                   "distance_mm": (float(dist.min()), float(dist.max())),
                                   "surface": surface, "poses": poses,
                                   "landmark_depth_mm": surface.points(marks)[:, 2].tolist()})
@@ -310,14 +333,18 @@ class LiveFaceRenderer:
         inside = np.minimum.reduce([photo_xy[..., 0], photo_xy[..., 1], w - 1 - photo_xy[..., 0],
                                     h - 1 - photo_xy[..., 1]])
         alpha = (np.clip((1.0 - _head_radius(x, y, surface.scale)) / HEAD_EDGE, 0, 1)
-                 * np.clip(inside / 4.0, 0, 1) * (mismatch < 1.0))
+                 * np.clip(inside / max(4.0, PHOTO_EDGE_FADE / surface.mm_per_px), 0, 1)
+                 * np.clip((3.0 - mismatch) / 2.0, 0, 1))   # soft where the rays graze the sides
         # the grid every `step` pixels -> every pixel of the box (bilinear, aligned on the grid)
         fu, fv = np.meshgrid(np.arange(x1 - x0 + 1, dtype=np.float32) / step,
                              np.arange(y1 - y0 + 1, dtype=np.float32) / step)
         coarse = np.dstack([photo_xy, alpha[..., None]]).astype(np.float32)
         fine = cv2.remap(coarse, fu, fv, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         maps = HeadMaps(int(x0), int(y0), fine[..., 0], fine[..., 1], fine[..., 2])
-        patch = cv2.remap(photo_bgr, maps.map_x, maps.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        source, level = self._source(photo_bgr, cam.focal_px * surface.mm_per_px / float(pose.translation[2]))
+        shrink = 2.0 ** -level   # pyrDown: pixel centres map as (x + 0.5) / 2 - 0.5
+        patch = cv2.remap(source, (maps.map_x + 0.5) * shrink - 0.5, (maps.map_y + 0.5) * shrink - 0.5,
+                          cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         a = maps.alpha[..., None]
         region = frame[y0:y1 + 1, x0:x1 + 1].astype(np.float32)
         frame[y0:y1 + 1, x0:x1 + 1] = np.clip(region * (1 - a) + patch.astype(np.float32) * a + 0.5, 0, 255).astype(np.uint8)
