@@ -425,10 +425,10 @@ class LivenessConfig:
     level: str = setting(
         "normal",
         "off = no check; normal = refuse faces whose size does not fit the TOF distance (with "
-        "[sensor] enabled, a face without a reading is not confirmed; without a sensor nothing is "
-        "caught); strict = a narrower size range, depth seen (the person may be asked to turn the "
-        "head) and a reading required. Measured error rates per level: ACCURACY.md (daka eval "
-        "liveness).",
+        "[sensor] enabled, a face without a reading is not confirmed) and require a head's depth "
+        "(parallax_cue): a face that shows none is asked to turn the head (请缓慢转头), then "
+        "refused; strict = also a narrower size range, more depth evidence and a reading "
+        "required. Measured error rates per level: ACCURACY.md (daka eval liveness).",
         choices=("off", "normal", "strict"),
     )
     focal_px: float = setting(
@@ -442,6 +442,12 @@ class LivenessConfig:
         True,
         "normal and strict: also refuse a face showing a periodic pattern (a screen's moire, a "
         "print's halftone) in the camera image.",
+    )
+    parallax_cue: bool = setting(
+        True,
+        "normal and strict: a face is live only once it showed a head's depth (the nose moving "
+        "off the plane of the rest of the face between frames; a picture of any size cannot); "
+        "false = the size (and texture) alone decide at normal, as before (life-size prints pass).",
     )
     context_cue: bool = setting(
         False,

@@ -23,6 +23,7 @@ from app.vision.liveness import CameraModel, LivenessMonitor, LivenessPolicy
 from app.vision.liveness.audit import ACTION, LivenessAudit
 from app.vision.liveness.camera import eye_distance_px
 from app.vision.liveness.cues import FACE_DEPTH_OFFSET_MM
+from app.vision.gallery import FaceGallery
 from app.vision.pipeline import VisionPipeline
 from app.store.models import AuditEntry
 from test_vision_pipeline import OBAMA, RULE, make_gallery, parts, place, gallery_vectors  # noqa: F401
@@ -210,3 +211,12 @@ def test_a_face_seen_through_a_screen_pattern_is_refused_in_the_pipeline(parts, 
         views.append(pipeline.process(frame, distance_mm=d).tracks[0])
     assert all(v.staff_id is None for v in views)
     assert views[-1].liveness.state == "spoof" and views[-1].liveness.reason == "texture"
+
+
+@pytest.mark.parametrize("cue", [True, False])
+def test_the_settings_reach_the_liveness_policy(models, make_config, cue):
+    config = make_config(liveness={"level": "strict", "parallax_cue": cue, "texture_cue": not cue})
+    pipeline = VisionPipeline.from_config(models, config, FaceGallery())
+    policy = pipeline.liveness.policy
+    assert policy.level == "strict" and policy.parallax_decides is cue and policy.texture_decides is (not cue)
+    assert policy.parallax_needed == 3   # strict asks for more depth evidence than normal

@@ -137,6 +137,7 @@ class VisionPipeline:
                    PipelineSettings.from_config(vision),
                    liveness=LivenessMonitor(LivenessPolicy.for_level(
                        config.liveness.level, texture_decides=config.liveness.texture_cue,
+                       parallax_decides=config.liveness.parallax_cue,
                        context_decides=config.liveness.context_cue), config.liveness.focal_px,
                        sensor_fitted=config.sensor.enabled))
 

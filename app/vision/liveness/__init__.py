@@ -1,7 +1,8 @@
 """Liveness (anti-spoofing): refuse photos and screens held up to the terminal.
 
 `cues`: scale vs TOF distance, planarity of the landmark tracks; `texture`: periodic patterns
-(a screen's moiré) in the face region; `context`: a held picture's border moving with the face;
+(a screen's moiré) in the face region; `parallax`: the nose moving off the plane of the rest of the
+face between frames (a head's depth); `context`: a held picture's border moving with the face;
 `decision`: the per-track state
 (`LivenessMonitor` for a pipeline); `synth`: seedable synthetic attacks and live heads;
 `headrender`: rendered live heads (a face photo on a 3D face surface, the flat control);

@@ -2,7 +2,7 @@
 
 States (what the screen shows):
 - ``checking``: not enough evidence yet (nothing shown; the confirm card waits);
-- ``challenge``: strict level, the size fits but no depth was seen: "请缓慢转头" (turn slowly);
+- ``challenge``: the size fits but no depth was seen: "请缓慢转头" (turn slowly);
 - ``live``: the recognition may become a confirm card;
 - ``spoof``: "活体检测未通过"; sticky for the track (moving the picture about does not retry).
 
@@ -13,26 +13,28 @@ distance of the person holding it, and a second face cannot pass for want of a r
 
 Levels:
 - ``off``: every track is live at once.
-- ``normal``: a face whose size does not fit the TOF distance is a spoof; live = the size fits
-  over `min_frames` frames. Without a sensor (none fitted, and no reading given) the scale cue
-  abstains and the track is live after `min_frames` frames: nothing is caught then.
-- ``strict``: a narrower range of eye distances, and depth must be seen as well: the planarity
-  cue over the last `window` frames at `min_distance_mm` or farther (closer, a tilting picture's
-  perspective looks like depth). Natural head motion often shows it; when it has not after
-  `challenge_after` frames the person is asked to turn the head; no depth within
-  `challenge_frames` more frames is a spoof. No sensor reading: no decision (no confirm card).
+- ``normal``: a face whose size does not fit the TOF distance is a spoof. A face is *ready* once
+  its size fits over `min_frames` frames (or, with no sensor fitted and no reading given, after
+  `min_frames` frames: the scale cue abstains); it is live once the parallax cue (`parallax`)
+  has seen a head's depth: `parallax_needed` frame pairs in which the nose moved off the plane
+  of the rest of the face by `parallax_threshold` eye distances or more. A flat picture of any
+  size cannot; a head that sways a little does within a few frames. A ready face that shows no
+  depth for `depth_wait` frames is asked to turn the head ("请缓慢转头"); no depth within
+  `challenge_frames` more frames is a spoof (`challenge_timeout`).
+- ``strict``: the same with a narrower range of eye distances, more frames of fitting size,
+  more depth evidence (`parallax_needed` 3), and a sensor reading required (no decision without).
+
+Without frames (landmarks only) or with `parallax_decides` off, depth comes from the 5
+landmarks (`cues.planarity_cue`, too weak to decide at normal): normal is then live once the
+size fits (a life-size picture passes), strict needs the landmark depth far enough from the
+camera, with the same challenge.
 
 Image cues (the frame given with the landmarks): at normal and strict a face showing a periodic
 pattern (a screen's moiré: `texture`) is a spoof (`texture_decides`, on by default; its samples
 come with the frames the scale cue waits for anyway); with `context_decides` (off by default) a
-face whose surrounding straight edges move with it (`context`) is a spoof, and at normal a
-fitting size waits up to `context_wait` frames for that evidence.
-
-At the normal level the planarity cue is computed and reported but does not decide: with the
-5-point landmarks (four eye corners and the nose base, ~2 cm of depth between them) natural
-sway and a hand-held picture's tilt give overlapping figures; only a deliberate turn separates
-them (`daka eval liveness`). A life-size picture at the right distance passes the normal level:
-that is its stated limit.
+face whose surrounding straight edges move with it (`context`) is a spoof, and at normal without
+the parallax cue a fitting size waits up to `context_wait` frames for that evidence. The image
+cues sample a face only while it is on the beam (when a sensor is seen) and until it is live.
 """
 
 from __future__ import annotations
