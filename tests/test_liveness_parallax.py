@@ -111,6 +111,11 @@ def test_the_cue_needs_enough_samples_above_the_threshold():
     ev = parallax_cue([0.02, 0.001, 0.009], 0.006, 2)
     assert ev.verdict == DEPTH and ev.residual == pytest.approx(0.009) and ev.samples == 3
     assert parallax_cue([0.02, 0.001, 0.009], 0.006, 3).verdict == UNSEEN
+    # within a window: two isolated spikes far apart are noise, two close together are motion
+    spikes = [0.02] + [0.001] * 10 + [0.02]
+    assert parallax_cue(spikes, 0.006, 2).verdict == DEPTH
+    assert parallax_cue(spikes, 0.006, 2, window=4).verdict == UNSEEN
+    assert parallax_cue(spikes + [0.001, 0.008], 0.006, 2, window=4).verdict == DEPTH
 
 
 def test_bad_input_is_no_sample_or_a_clear_error():

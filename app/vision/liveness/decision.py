@@ -94,6 +94,7 @@ class LivenessPolicy:
     parallax_decides: bool = True
     parallax_threshold: float = 0.0035  # the nose's shift off the rest's homography (eye distances): depth
     parallax_needed: int = 2           # samples that must reach it
+    parallax_window: int = 4           # among the last this many samples (noise spikes are isolated)
     parallax_gap: int = 3              # frames between the two views of a sample
     depth_wait: int = 12               # frames a ready face waits for depth before it is asked to turn
 
@@ -103,7 +104,7 @@ class LivenessPolicy:
             raise ValueError(f"unknown liveness level {level!r} (one of {', '.join(LEVELS)})")
         base = {"level": level}
         if level == STRICT:
-            base.update(eye_mm_range=(53.0, 75.0), min_frames=6, parallax_needed=3)
+            base.update(eye_mm_range=(53.0, 75.0), min_frames=6, parallax_needed=3, parallax_window=5)
         base.update(overrides)
         return cls(**base)
 
@@ -212,7 +213,7 @@ class TrackLiveness:
                     self.peaks.append(peak)
             if p.parallax_decides:
                 self._sample_parallax(image, marks)
-        parallax = parallax_cue(self.residuals, p.parallax_threshold, p.parallax_needed)
+        parallax = parallax_cue(self.residuals, p.parallax_threshold, p.parallax_needed, p.parallax_window)
         texture = texture_cue(list(self.peaks), p.texture_threshold, p.texture_samples)
         context = context_cue(self.context.shares, p.context_rigid_share, p.context_apart_share,
                               p.context_min_samples)

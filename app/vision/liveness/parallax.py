@@ -150,7 +150,7 @@ def nose_points(points: np.ndarray, marks: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class ParallaxEvidence:
     verdict: str              # abstain (too few samples) / depth / unseen (no depth so far)
-    residual: float | None    # the `needed`-th largest residual of the samples (eye distances)
+    residual: float | None    # the `needed`-th largest of the recent samples (eye distances)
     samples: int
 
     def as_dict(self) -> dict:
@@ -158,10 +158,13 @@ class ParallaxEvidence:
                 "residual": None if self.residual is None else round(self.residual, 4)}
 
 
-def parallax_cue(residuals: list[float], threshold: float, needed: int) -> ParallaxEvidence:
-    """Depth when at least `needed` samples reach `threshold` (one noisy pair is not enough);
-    `unseen` once there are `needed` samples and they do not; abstain before."""
+def parallax_cue(residuals: list[float], threshold: float, needed: int, window: int | None = None) -> ParallaxEvidence:
+    """Depth when at least `needed` of the last `window` samples (default: all) reach
+    `threshold`: a head that moves shows it in consecutive pairs, while tracking noise gives
+    isolated spikes (over a long wait two of them would add up). `unseen` once there are
+    `needed` samples and they do not; abstain before."""
     if len(residuals) < needed:
         return ParallaxEvidence(ABSTAIN, max(residuals) if residuals else None, len(residuals))
-    kth = float(sorted(residuals, reverse=True)[needed - 1])
+    recent = residuals[-window:] if window else residuals
+    kth = float(sorted(recent, reverse=True)[needed - 1]) if len(recent) >= needed else float(max(recent))
     return ParallaxEvidence(DEPTH if kth >= threshold else UNSEEN, kth, len(residuals))
