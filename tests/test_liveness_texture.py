@@ -95,11 +95,17 @@ def test_with_a_sensor_the_texture_is_sampled_only_on_the_beam_and_the_grey_made
             return img
         return make
 
-    track = TrackLiveness(LivenessPolicy.for_level("normal"), camera)
+    track = TrackLiveness(LivenessPolicy.for_level("normal", parallax_decides=False), camera)
     screen = [grating(natural(k), 5.0, 40.0 + k) for k in range(8)]
     for g in screen[:5]:  # a sensor reads (another surface), the face is off the beam: no FFT, no grey
         assert track.update(off_centre, None, sensor_present=True, gray=grey_of(g)).state == "checking"
     assert made == [] and len(track.peaks) == 0
+    # the parallax cue samples from the walk-in on: the grey is made once a frame, still no FFT
+    walking = TrackLiveness(LivenessPolicy.for_level("normal"), camera)
+    for g in screen[:5]:
+        walking.update(off_centre, None, sensor_present=True, gray=grey_of(g))
+    assert len(made) == 5 and len(walking.peaks) == 0 and len(walking.views) == 4
+    made.clear()
     states = [track.update(MARKS, fits, sensor_present=True, gray=grey_of(g)).state for g in screen[5:]]
     assert len(made) == 3 and states[-1] == "spoof"   # on the beam: sampled, and the screen is caught
     # without a sensor there is no beam to wait for: sampled wherever the face is

@@ -32,7 +32,7 @@ import numpy as np
 
 from app.vision.liveness.camera import CameraModel, eye_distance_px
 from app.vision.liveness.cues import FACE_DEPTH_OFFSET_MM, planarity_measures
-from app.vision.liveness.decision import CHALLENGE, LEVELS, LIVE, OFF, SPOOF, LivenessPolicy, TrackLiveness
+from app.vision.liveness.decision import CHALLENGE, LEVELS, LIVE, SPOOF, STRICT, LivenessPolicy, TrackLiveness
 from app.vision.liveness.headrender import LiveFaceRenderer
 from app.vision.liveness.texture import periodic_peak
 from app.vision.liveness.synth import IMPLAUSIBLE, PLAUSIBLE, SPECIES, AttackGenerator

@@ -205,14 +205,15 @@ class TrackLiveness:
             self.context.add(_grey(gray), marks)
         # with a sensor, a face off the beam cannot pass yet: its texture is sampled once it is on
         # the beam, with the readings the scale cue waits for (a walk-in costs no FFTs)
-        if judging and (self.on_beam or not self.sensor_seen) and (p.texture_decides or p.parallax_decides):
-            image = _grey(gray)
-            if p.texture_decides:
-                peak = periodic_peak(image, marks)
-                if peak is not None:
-                    self.peaks.append(peak)
-            if p.parallax_decides:
-                self._sample_parallax(image, marks)
+        image = functools.cache(lambda: _grey(gray))   # made once, and only if a cue samples
+        if judging and p.texture_decides and (self.on_beam or not self.sensor_seen):
+            peak = periodic_peak(image(), marks)
+            if peak is not None:
+                self.peaks.append(peak)
+        # a head's depth shows wherever the face is: sampled from the walk-in on, so that the
+        # evidence is there when the face reaches the beam
+        if judging and p.parallax_decides:
+            self._sample_parallax(image(), marks)
         parallax = parallax_cue(self.residuals, p.parallax_threshold, p.parallax_needed, p.parallax_window)
         texture = texture_cue(list(self.peaks), p.texture_threshold, p.texture_samples)
         context = context_cue(self.context.shares, p.context_rigid_share, p.context_apart_share,
