@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from .camera import EYE_DISTANCE_MM, CameraModel, eye_distance_px
-from .synth import HEAD_PIVOT_MM, TOF_NOISE_MM, Presentation, _streams, _sway, _turn, _wall, project, rotation
+from .synth import HEAD_PIVOT_MM, TOF_NOISE_MM, Presentation, _streams, _turn, _wall, head_motion, project, rotation
 
 AVERAGE_EYE_MM = 62.0           # FACE_POINTS_MM's eye-centre distance: the surface's own scale
 HEAD_HALF_WIDTH_MM = 75.0       # the drawn head region (at the average scale)
@@ -277,14 +277,9 @@ class LiveFaceRenderer:
         eye_mm = float(np.clip(rng.normal(EYE_DISTANCE_MM, 3.6), 54.0, 73.0))
         depth = float(rng.uniform(0.7, 1.2))
         surface = FaceSurface.from_photo(marks, eye_mm, depth, flat)
-        start, end = rng.uniform(550, 900), rng.uniform(350, 600)
-        approach = np.minimum(np.arange(frames) / max(1, rng.integers(10, 30)), 1.0)
-        dist = start + (end - start) * (1 - (1 - approach) ** 2)
-        amp = math.radians(rng.uniform(0.5, 1.5) if still else rng.uniform(2.0, 8.0))
-        yaw = _sway(motion[0], frames, self.fps, amp) + math.radians(rng.uniform(-5, 5))
-        pitch = _sway(motion[1], frames, self.fps, 0.7 * amp) + math.radians(rng.uniform(-5, 5))
-        roll = _sway(motion[2], frames, self.fps, 0.4 * amp)
-        drift = np.stack([_sway(motion[3 + i], frames, self.fps, rng.uniform(5, 25)) for i in range(2)], axis=1)
+        head = head_motion(rng, motion, frames, self.fps, still)
+        dist, pitch, roll, drift = head.distance, head.pitch, head.roll, head.drift
+        yaw = head.yaw
         if turn_from is not None:
             # its own stream: the frames before the turn stay those of the sequence without it
             side = np.random.default_rng([seed, 1]).choice([-1, 1])

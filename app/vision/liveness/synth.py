@@ -83,6 +83,34 @@ def _turn(frames: int, start: int, fps: float, degrees: float = 25.0, seconds: f
     return math.radians(degrees) * np.sin(np.minimum(t / seconds, 1) * math.pi / 2)
 
 
+@dataclass(frozen=True)
+class HeadMotion:
+    """A person's head over a sequence: distance of the nose base (mm), yaw/pitch/roll (radians)
+    and lateral drift (mm, x and y) per frame."""
+
+    distance: np.ndarray
+    yaw: np.ndarray
+    pitch: np.ndarray
+    roll: np.ndarray
+    drift: np.ndarray
+
+
+def head_motion(rng: np.random.Generator, motion: list, frames: int, fps: float, still: bool = False,
+                distance_mm: tuple[float, float] | None = None) -> HeadMotion:
+    """A person approaching (from 550-900 to 350-600 mm, or `distance_mm`) then facing the
+    terminal, swaying 2-8° (`still`: 0.5-1.5°) about a slightly turned rest pose and drifting
+    sideways; `motion`: five independent streams (yaw, pitch, roll, drift x, drift y)."""
+    start, end = distance_mm or (rng.uniform(550, 900), rng.uniform(350, 600))
+    approach = np.minimum(np.arange(frames) / max(1, rng.integers(10, 30)), 1.0)
+    dist = start + (end - start) * (1 - (1 - approach) ** 2)
+    amp = math.radians(rng.uniform(0.5, 1.5) if still else rng.uniform(2.0, 8.0))
+    yaw = _sway(motion[0], frames, fps, amp) + math.radians(rng.uniform(-5, 5))
+    pitch = _sway(motion[1], frames, fps, 0.7 * amp) + math.radians(rng.uniform(-5, 5))
+    roll = _sway(motion[2], frames, fps, 0.4 * amp)
+    drift = np.stack([_sway(motion[3 + i], frames, fps, rng.uniform(5, 25)) for i in range(2)], axis=1)
+    return HeadMotion(dist, yaw, pitch, roll, drift)
+
+
 @dataclass
 class Presentation:
     """One attempt in front of the camera: per-frame landmarks (as measured), TOF readings."""
@@ -124,17 +152,12 @@ class LiveHeadSimulator:
             seed = int(self.rng.integers(2 ** 62))
         rng, tof_noise, mark_noise, *motion = _streams(seed, 8)
         pts = self.person(rng)
-        start, end = distance_mm or (rng.uniform(550, 900), rng.uniform(350, 600))
-        side = rng.choice([-1, 1])
-        approach = np.minimum(np.arange(frames) / max(1, rng.integers(10, 30)), 1.0)
-        dist = start + (end - start) * (1 - (1 - approach) ** 2)
-        amp = math.radians(rng.uniform(0.5, 1.5) if still else rng.uniform(2.0, 8.0))
-        yaw = _sway(motion[0], frames, self.fps, amp) + math.radians(rng.uniform(-5, 5))
-        pitch = _sway(motion[1], frames, self.fps, 0.7 * amp) + math.radians(rng.uniform(-5, 5))
-        roll = _sway(motion[2], frames, self.fps, 0.4 * amp)
+        head = head_motion(rng, motion, frames, self.fps, still, distance_mm)
+        dist, pitch, roll, drift = head.distance, head.pitch, head.roll, head.drift
+        yaw = head.yaw
         if turn_from is not None:
+            side = np.random.default_rng([seed, 1]).choice([-1, 1])
             yaw = yaw + side * _turn(frames, turn_from, self.fps)
-        drift = np.stack([_sway(motion[3 + i], frames, self.fps, rng.uniform(5, 25)) for i in range(2)], axis=1)
         truth = []
         for k in range(frames):
             r = rotation(yaw[k], pitch[k], roll[k])
