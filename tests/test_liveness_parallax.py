@@ -172,3 +172,23 @@ def test_without_a_sensor_normal_still_needs_depth_and_strict_a_reading(sequence
     assert "live" not in [r.state for r in run(normal, flat_marks, flat_grays, none)]
     strict = run(LivenessPolicy.for_level("strict"), head_marks, head_grays, none)
     assert strict[-1].state == "checking" and strict[-1].reason == "no_sensor"
+
+
+def test_a_face_that_never_gets_ready_keeps_a_bounded_history(sequences):
+    """A second person off the beam for minutes: the samples kept stay a window; a head that has
+    shown depth is not sampled again (no CPU spent on it)."""
+    (head_marks, head_grays, _), _ = sequences["obama.jpg"]
+    policy = LivenessPolicy.for_level("normal")
+    track = TrackLiveness(policy, CAMERA)
+    aside = [m + np.array([250.0, 0.0]) if m is not None else None for m in head_marks]
+    shifted = [np.roll(g, 250, axis=1) for g in head_grays]
+    for k in range(60):
+        i = k % len(aside)
+        if aside[i] is not None:
+            r = track.update(aside[i], None, sensor_present=True, gray=shifted[i])
+    assert r.state == "checking" and r.reason == "off_centre"
+    assert len(track.residuals) <= policy.parallax_window and track.depth_seen
+    calls = []
+    track._sample_parallax = lambda *a: calls.append(a)
+    track.update(aside[1], None, sensor_present=True, gray=shifted[1])
+    assert calls == []

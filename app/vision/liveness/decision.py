@@ -169,7 +169,7 @@ class TrackLiveness:
         self.context = ContextTracker()
         self.peaks: deque = deque(maxlen=policy.texture_samples)
         self.views: deque = deque(maxlen=policy.parallax_gap + 1)   # (grey frame, landmarks) for parallax
-        self.residuals: list[float] = []
+        self.residuals: deque = deque(maxlen=max(policy.parallax_window, policy.parallax_needed))
         self.ready_at: int | None = None   # first frame the size fitted (or no sensor): the wait for depth starts
         self.images_seen = False   # frames were given: the parallax cue can run (else it abstains)
         self.result = LivenessResult(CHECKING, "waiting", 0)
@@ -211,10 +211,10 @@ class TrackLiveness:
             if peak is not None:
                 self.peaks.append(peak)
         # a head's depth shows wherever the face is: sampled from the walk-in on, so that the
-        # evidence is there when the face reaches the beam
-        if judging and p.parallax_decides:
+        # evidence is there when the face reaches the beam; once seen, no more samples are needed
+        if judging and p.parallax_decides and not self.depth_seen:
             self._sample_parallax(image(), marks)
-        parallax = parallax_cue(self.residuals, p.parallax_threshold, p.parallax_needed, p.parallax_window)
+        parallax = parallax_cue(list(self.residuals), p.parallax_threshold, p.parallax_needed, p.parallax_window)
         texture = texture_cue(list(self.peaks), p.texture_threshold, p.texture_samples)
         context = context_cue(self.context.shares, p.context_rigid_share, p.context_apart_share,
                               p.context_min_samples)
