@@ -11,7 +11,6 @@ import cv2
 import numpy as np
 import pytest
 
-from app import native
 from app.vision.liveness import CameraModel, LivenessPolicy, TrackLiveness
 from app.vision.liveness.camera import eye_distance_px
 from app.vision.liveness.headrender import LiveFaceRenderer
@@ -24,17 +23,10 @@ THRESHOLD = LivenessPolicy().parallax_threshold
 
 @pytest.fixture(scope="module")
 def reader(models):
-    detector = native.FaceDetector()
-    shapes = native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks")))
+    """The terminal's detector and landmark model, as the eval reads every frame."""
+    from app.eval.liveness import LandmarkReader
 
-    def read(image, upsample=0):
-        boxes, _, _ = detector.detect(image, downscale=1.0 if upsample else 0.0, upsample=upsample,
-                                      min_face=0 if upsample else 40, threads=1)
-        if len(boxes) == 0:
-            return None
-        widest = boxes[[int(np.argmax(boxes[:, 2] - boxes[:, 0]))]]
-        return shapes.predict(image, widest)[0].astype(np.float64)
-    return read
+    return LandmarkReader(models).read
 
 
 @pytest.fixture(scope="module")
