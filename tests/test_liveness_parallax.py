@@ -84,7 +84,8 @@ def test_a_textured_plane_under_any_homography_shows_no_depth():
         marks_b = cv2.perspectiveTransform(marks[None], hom)[0]
         s = parallax_sample(texture, moved, marks, marks_b)
         assert s is not None and s.points >= 20
-        assert s.residual < 0.3 * THRESHOLD and s.motion > 0.0, s
+        assert np.abs(marks_b - marks).max() > 1.0   # the plane did move
+        assert s.residual < 0.3 * THRESHOLD, s
 
 
 def test_nose_points_are_between_the_eyes_and_the_nose_base():

@@ -167,7 +167,6 @@ class WalkUpClip:
         """`base` with the actor's head (it needs landmarks) where the flat cut-out `face_px` wide
         centred at `centre` would be, at the distance its size implies (an adult's eye distance),
         facing the camera and turned from there by `yaw` and `pitch` degrees about the neck."""
-        from app.vision.liveness.camera import eye_distance_px
         from app.vision.liveness.headrender import HeadPose
         from app.vision.liveness.synth import HEAD_PIVOT_MM, rotation
 
@@ -176,8 +175,8 @@ class WalkUpClip:
         surface, lookup, renderer = self._head(actor)
         scale = face_px / actor.face_width
         cam = renderer.camera
-        eye_px = eye_distance_px(actor.landmarks)
-        distance = cam.focal_px * surface.mm_per_px * eye_px / (eye_px * scale)
+        # a photo pixel spans mm_per_px on the face and `scale` frame pixels: f * mm / px
+        distance = cam.focal_px * surface.mm_per_px / scale
         cx, cy = actor.face_centre
         nose = np.asarray(centre, np.float64) + (actor.landmarks[4] - np.array([cx, cy])) * scale
         at = np.array([(nose[0] - cam.width / 2) * distance / cam.focal_px,

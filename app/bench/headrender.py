@@ -21,14 +21,12 @@ def _photo(models):
     import cv2
 
     from app import native
+    from app.bench.clip import find_actor
     from app.devdata import registry_face_images
 
     image = cv2.imdecode(np.fromfile(registry_face_images()["obama.jpg"], np.uint8), cv2.IMREAD_COLOR)
-    boxes, _, _ = native.FaceDetector().detect(image, downscale=0, min_face=80)
-    if len(boxes) == 0:
-        raise RuntimeError("the benchmark photo shows no face")
-    marks = native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks"))).predict(image, boxes[:1])[0]
-    return image, marks.astype(np.float64)
+    landmarks = native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks")))
+    return image, find_actor("obama", image, native.FaceDetector(), landmarks).landmarks
 
 
 def run(models, repeat: int = 5, frames: int = 25) -> dict:

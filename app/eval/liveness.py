@@ -143,8 +143,7 @@ def evaluate_attacks(models, faces_dir: Path, seed: int, per_cell: int, frames: 
                 k += 1
                 seed_k = int(rng.integers(2 ** 62))
                 seq = generator.sequence(image, marks, species, mode, frames=frames, seed=seed_k)
-                detected = [reader.read(f) for f in seq.frames]
-                grays = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in seq.frames]
+                detected, _, grays = views = _views(reader, seq)
                 found = [i for i, m in enumerate(detected) if m is not None]
                 if len(found) < 3:
                     undetected += 1
@@ -153,15 +152,13 @@ def evaluate_attacks(models, faces_dir: Path, seed: int, per_cell: int, frames: 
                 planarity.append(planarity_measures(np.stack([detected[i] for i in found]))[0])
                 longer = {}   # turn_from -> (landmarks, distances, grays) of the attack going on
                 for lvl, policy in policies.items():
-                    outcome = _decide(policy, camera, detected, seq.distances_mm, grays)
+                    outcome = _decide(policy, camera, *views)
                     if outcome.live_at is None and outcome.final != SPOOF:
                         # undecided: the attacker goes on and, when asked, tilts the picture
                         turn = _answer_turn(outcome)
                         if turn not in longer:
-                            more = generator.sequence(image, marks, species, mode, frames=_long_frames(policy),
-                                                      turn_from=turn, seed=seed_k)
-                            longer[turn] = ([reader.read(f) for f in more.frames], more.distances_mm,
-                                            [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in more.frames])
+                            longer[turn] = _views(reader, generator.sequence(
+                                image, marks, species, mode, frames=_long_frames(policy), turn_from=turn, seed=seed_k))
                         challenged[lvl] += outcome.challenged_at is not None
                         outcome = _decide(policy, camera, *longer[turn])
                     accepted[lvl].append(outcome.live_at is not None)
@@ -193,7 +190,7 @@ def evaluate_live(models, faces_dir: Path, seed: int, count: int, frames: int, c
     rejected = {lvl: [] for lvl in policies}
     to_live = {lvl: [] for lvl in policies}
     challenged = {lvl: 0 for lvl in policies}
-    planarity, noise, attempts = [], [], 0
+    planarity, noise, attempts, never_found = [], [], 0, 0
     for n, i in enumerate(sorted(picks)):
         path = sorted(people[i].glob("*.jpg"))[0]
         image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
@@ -212,6 +209,7 @@ def evaluate_live(models, faces_dir: Path, seed: int, count: int, frames: int, c
         attempts += 1
         views = _views(reader, seq)
         found = [k for k, m in enumerate(views[0]) if m is not None]
+        never_found += not found   # rejected at every level, `off` included (the detector's miss)
         if len(found) >= 3:
             planarity.append(planarity_measures(np.stack([views[0][k] for k in found]))[0])
             noise.extend(float(np.hypot(*(views[0][k] - seq.truth[k]).T).mean() / eye_distance_px(seq.truth[k]))
@@ -229,7 +227,7 @@ def evaluate_live(models, faces_dir: Path, seed: int, count: int, frames: int, c
             rejected[lvl].append(outcome.live_at is None)
             if outcome.live_at is not None:
                 to_live[lvl].append(1000.0 * outcome.live_at / fps)
-    out = {"attempts": attempts, "frames": frames, "fps": fps, "still_share": 0.25,
+    out = {"attempts": attempts, "never_detected": never_found, "frames": frames, "fps": fps, "still_share": 0.25,
            "landmark_error_eye_distances_median": round(float(np.median(noise)), 4) if noise else None,
            "challenged_percent": {lvl: round(100.0 * c / max(attempts, 1), 1) for lvl, c in challenged.items()},
            "bpcer_percent": {lvl: _rate(r) for lvl, r in rejected.items()},

@@ -214,7 +214,7 @@ class TrackLiveness:
         # evidence is there when the face reaches the beam; once seen, no more samples are needed
         if judging and p.parallax_decides and not self.depth_seen:
             self._sample_parallax(image(), marks)
-        parallax = parallax_cue(list(self.residuals), p.parallax_threshold, p.parallax_needed, p.parallax_window)
+        parallax = parallax_cue(self.residuals, p.parallax_threshold, p.parallax_needed, p.parallax_window)
         texture = texture_cue(list(self.peaks), p.texture_threshold, p.texture_samples)
         context = context_cue(self.context.shares, p.context_rigid_share, p.context_apart_share,
                               p.context_min_samples)

@@ -27,6 +27,7 @@ that is not flat (a print bent round a cylinder shows some parallax; a 3D mask s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -47,20 +48,24 @@ ABSTAIN, DEPTH, UNSEEN = "abstain", "depth", "unseen"
 
 @dataclass(frozen=True)
 class ParallaxSample:
-    residual: float   # the nose points' median distance from the rest's homography (eye distances)
+    residual: float   # the nose points' median shift off the rest's homography (eye distances)
     rest: float       # the other points' median distance from it (tracking noise; eye distances)
-    motion: float     # median displacement beyond the landmarks' similarity (eye distances)
     points: int
+
+
+def _face_axes(marks: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, float]:
+    """(eye distance, the eyes' centre, unit vector from it to the nose base, that distance)."""
+    p = np.asarray(marks, np.float64).reshape(5, 2)
+    eyes = p[:4].mean(axis=0)
+    down = p[4] - eyes
+    length = max(float(np.hypot(*down)), 1e-6)
+    return eye_distance_px(p), eyes, down / length, length
 
 
 def face_region(shape: tuple[int, int], marks: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
     """(mask, (x0, y0, x1, y1)): the ellipse from the brows to the chin inside the outline, as a
     mask of the box that holds it (clipped to the frame), or None when it is not in the frame."""
-    p = np.asarray(marks, np.float64).reshape(5, 2)
-    eye = eye_distance_px(p)
-    eyes = p[:4].mean(axis=0)
-    down = p[4] - eyes
-    down /= max(float(np.hypot(*down)), 1e-6)
+    eye, eyes, down, _ = _face_axes(marks)
     centre = eyes + 0.45 * eye * down
     half_w, half_h = 0.85 * eye, 1.2 * eye
     reach = max(half_w, half_h)
@@ -126,21 +131,13 @@ def parallax_sample(gray_a: np.ndarray, gray_b: np.ndarray, marks_a: np.ndarray,
     # the nose moves off that plane as one: the median of its points' offsets (per axis), while
     # the tracking noise of single points averages out
     nose_shift = float(np.hypot(*np.median(off[on_nose], axis=0)))
-    moved = b - a
-    motion = np.hypot(*(moved - np.median(moved, axis=0)).T)
-    return ParallaxSample(nose_shift / eye, float(np.median(np.hypot(*off[~on_nose].T))) / eye,
-                          float(np.median(motion) / eye), int(ok.sum()))
+    return ParallaxSample(nose_shift / eye, float(np.median(np.hypot(*off[~on_nose].T))) / eye, int(ok.sum()))
 
 
 def nose_points(points: np.ndarray, marks: np.ndarray) -> np.ndarray:
     """Which points (n, 2) lie on the nose: an ellipse on the line from the eyes' centre to the
     nose base, centred 55% of the way down, 0.5 eye distances long and 0.28 wide each side."""
-    p = np.asarray(marks, np.float64).reshape(5, 2)
-    eye = eye_distance_px(p)
-    eyes = p[:4].mean(axis=0)
-    down = p[4] - eyes
-    length = max(float(np.hypot(*down)), 1e-6)
-    down /= length
+    eye, eyes, down, length = _face_axes(marks)
     rel = np.asarray(points, np.float64).reshape(-1, 2) - eyes
     along = rel @ down / eye - 0.55 * length / eye
     across = rel @ np.array([-down[1], down[0]]) / eye
@@ -158,13 +155,13 @@ class ParallaxEvidence:
                 "residual": None if self.residual is None else round(self.residual, 4)}
 
 
-def parallax_cue(residuals: list[float], threshold: float, needed: int, window: int | None = None) -> ParallaxEvidence:
+def parallax_cue(residuals: Sequence[float], threshold: float, needed: int, window: int | None = None) -> ParallaxEvidence:
     """Depth when at least `needed` of the last `window` samples (default: all) reach
     `threshold`: a head that moves shows it in consecutive pairs, while tracking noise gives
     isolated spikes (over a long wait two of them would add up). `unseen` once there are
     `needed` samples and they do not; abstain before."""
     if len(residuals) < needed:
         return ParallaxEvidence(ABSTAIN, max(residuals) if residuals else None, len(residuals))
-    recent = residuals[-window:] if window else residuals
-    kth = float(sorted(recent, reverse=True)[needed - 1]) if len(recent) >= needed else float(max(recent))
+    recent = list(residuals)[-max(window, needed):] if window else list(residuals)
+    kth = float(sorted(recent, reverse=True)[needed - 1])
     return ParallaxEvidence(DEPTH if kth >= threshold else UNSEEN, kth, len(residuals))
