@@ -51,27 +51,16 @@ def test_hw_test_without_gpio_says_so(capsys, tmp_path):
 
 def test_tof_sim_command_serves_another_process(tmp_path):
     import os
-    import signal
-    import subprocess
-    import sys
-    import time
 
     from app.hardware.tof200f import OK, Tof200fSensor
+    from children import daka, started
+    from waiting import wait_for
 
     link = tmp_path / "ttyTOF"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli.main", "--instance", str(tmp_path / "inst"), "hw", "tof-sim",
-         "--link", str(link), "--baud", "57600"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        info = json.loads(proc.stdout.readline())
+    with started(daka("--instance", str(tmp_path / "inst"), "hw", "tof-sim", "--link", str(link),
+                      "--baud", "57600")) as child:
+        info = json.loads(child.wait_line(120, "port line"))
         assert info["port"] == str(link) and info["baud"] == 57600 and os.path.exists(info["pty"])
         with Tof200fSensor(str(link), baud=57600) as sensor:
-            deadline = time.monotonic() + 3
-            while sensor.status().readings < 5 and time.monotonic() < deadline:
-                time.sleep(0.02)
+            wait_for(lambda: sensor.status().readings >= 5, 60)
             assert sensor.status().state == OK
-    finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(5) in (0, 130)
-        proc.stdout.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -308,17 +309,22 @@ def cmd_hw(args) -> int:
         print(json.dumps(bench.run(repeat=max(1, args.repeat)), ensure_ascii=False, indent=2))
         return EXIT_OK
     if args.hw_command == "tof-sim":
-        import threading
-
+        from app.cli.signals import StopWaiter
         from app.hardware.tof_sim import Tof200fSimulator
 
         sim = Tof200fSimulator(baud=args.baud or config.sensor.baud,
                                slave_id=config.sensor.slave_id if args.slave_id is None else args.slave_id,
                                link=args.link)
         with sim:
-            print(json.dumps({"port": sim.path, "pty": sim.port, "baud": sim.baud, "slave_id": sim.slave_id}),
-                  flush=True)
-            threading.Event().wait()  # until Ctrl-C or a signal
+            pty = sim.port
+            try:
+                print(json.dumps({"port": sim.path, "pty": pty, "baud": sim.baud, "slave_id": sim.slave_id}),
+                      flush=True)
+                StopWaiter().wait()  # until SIGTERM or SIGINT
+            finally:
+                # The stable name would dangle once the pty is gone: remove it if it is still ours.
+                if sim.link and sim.link.is_symlink() and os.readlink(sim.link) == pty:
+                    sim.link.unlink()
         return EXIT_OK
     gpio_cfg, factory = config.gpio, None
     if args.gpio == "mock":
@@ -449,9 +455,15 @@ def main(argv: list[str] | None = None) -> int:
     from app.instance import InstanceError
     from app.models import ModelError
 
+    from app.cli.signals import StopRequested, raise_on_stop_signals
+
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with raise_on_stop_signals():
+            return COMMANDS[args.command](args)
+    except StopRequested as stop:
+        print(f"daka: stopped by {stop}", file=sys.stderr)
+        return stop.exit_code
     except (ConfigError, InstanceError) as exc:
         print(f"daka: {exc}", file=sys.stderr)
         return EXIT_USAGE
