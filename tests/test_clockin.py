@@ -8,8 +8,9 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from app.attendance import Candidate, PunchJournal, build_scheduler, open_attendance
+from app.attendance import Candidate, build_scheduler, open_attendance
 from app.attendance.flush import insert_punches
+from app.attendance.journal import decode_segment
 from app.attendance.records import PunchRecord
 from app.store import Punch, Staff
 
@@ -59,8 +60,9 @@ def test_confirm_is_on_disk_before_it_returns_and_flush_stores_it(attendance, pe
     result = attendance.clockin.confirm(_candidate(people[0]))
     assert result.recorded and result.message() == "打卡成功 08:59"
     assert result.message("en") == "Clocked in at 08:59"
-    # A second process opening the journal now (as after kill -9) sees the punch.
-    assert [r["uuid"] for r in PunchJournal(instance.journal_dir).pending()] == [str(result.punch.uuid)]
+    # What is on disk now (as after kill -9) holds the punch.
+    on_disk = [r for p in sorted(instance.journal_dir.glob("*.jnl")) for r in decode_segment(p.read_bytes()).records]
+    assert [r["uuid"] for r in on_disk] == [str(result.punch.uuid)]
     assert _count(store) == 0
     assert attendance.flusher.flush() == 1
     with store.session() as s:
@@ -69,7 +71,8 @@ def test_confirm_is_on_disk_before_it_returns_and_flush_stores_it(attendance, pe
         result.punch.uuid, "HR0878", "张三", "gate-1", "face")
     assert row.punched_at == T0.replace(tzinfo=None) and row.local_date == dt.date(2026, 11, 24)
     assert attendance.journal.pending() == []
-    # what stays in the active segment replays as a no-op after a restart
+    # what stays in the active segment is marked stored: not replayed after a restart
+    attendance.journal.close()
     restarted = open_attendance(attendance.config, instance, store)
     assert restarted.recover() == 0 and _count(store) == 1
     restarted.journal.close()
@@ -85,14 +88,18 @@ def test_a_repeat_within_the_window_is_not_recorded(attendance, people, store):
     other = attendance.clockin.confirm(_candidate(people[1]))
     assert other.recorded
     attendance.flusher.flush()
+    attendance.journal.close()
     # the window also holds across a restart (the punch is only in the database now)
     fresh = open_attendance(attendance.config, attendance.store.app.config["DAKA_INSTANCE"], store)
     fresh.clockin._clock = clock
-    assert not fresh.clockin.confirm(_candidate(people[0])).recorded
-    clock.advance(seconds=2)
-    later = attendance.clockin.confirm(_candidate(people[0]))
-    assert later.recorded and [p.uuid for p in later.today] == [first.punch.uuid, later.punch.uuid]
-    attendance.flusher.flush()
+    try:
+        assert not fresh.clockin.confirm(_candidate(people[0])).recorded
+        clock.advance(seconds=2)
+        later = fresh.clockin.confirm(_candidate(people[0]))
+        assert later.recorded and [p.uuid for p in later.today] == [first.punch.uuid, later.punch.uuid]
+        fresh.flusher.flush()
+    finally:
+        fresh.journal.close()
     assert _count(store) == 3
 
 
