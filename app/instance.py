@@ -325,8 +325,8 @@ class Instance:
             if free >= reserve_bytes:
                 return True
             path.unlink(missing_ok=True)
-            logger.warning("disk full ({} bytes free in {}): released the {} byte space reserve so the "
-                           "terminal can start; free some space", free, self.root, reserve_bytes)
+            logger.warning("disk full ({} bytes free in {}): released the {} byte space reserve (the "
+                           "database can open and write a while longer); free some space", free, self.root, reserve_bytes)
             return False
         if free < 4 * reserve_bytes:
             return False

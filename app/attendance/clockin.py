@@ -120,7 +120,10 @@ class ClockInService:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(jpeg)
         except OSError as exc:
-            path.unlink(missing_ok=True)  # a partial JPEG is no evidence and takes space
+            try:
+                path.unlink(missing_ok=True)  # a partial JPEG is no evidence and takes space
+            except OSError:
+                pass
             logger.warning("snapshot {} not saved ({}): the punch is recorded without it", relative, exc)
             return False
         return True
