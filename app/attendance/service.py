@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from loguru import logger
 
 from app.config import resolve_device_id
+from app.instance import Instance
 from app.store import Store
 
 from .clockin import ClockInService
@@ -26,8 +27,7 @@ class Attendance:
     flusher: PunchFlusher
     pusher: WebhookPusher
     retention: RetentionService
-
-    instance: object = None
+    instance: Instance | None = None  # its space reserve is part of "storage low"
 
     def recover(self) -> int:
         """Store what an earlier run journaled but did not flush; call once at start.
