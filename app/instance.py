@@ -44,8 +44,8 @@ RESERVE_FILE_NAME = "space.reserve"
 
 #: Free space kept back in the instance folder (a file of this size). When a start finds the
 #: disk full it deletes the file, so the database can open (SQLite needs room for its WAL index)
-#: and the terminal comes up; it is made again once there is room for it several times over.
-SPACE_RESERVE_BYTES = 1 << 20
+#: and the terminal comes up; it is made again once there is room for it twice over.
+SPACE_RESERVE_BYTES = 512 << 10
 
 # Permissions of the instance root: it holds biometric data, so owner only.
 ROOT_MODE = 0o700
@@ -328,7 +328,7 @@ class Instance:
             logger.warning("disk full ({} bytes free in {}): released the {} byte space reserve (the "
                            "database can open and write a while longer); free some space", free, self.root, reserve_bytes)
             return False
-        if free < 4 * reserve_bytes:
+        if free < 2 * reserve_bytes:  # after it, at least its size stays free: no flapping
             return False
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -30,12 +30,12 @@ JPEG = b"\xff\xd8" + os.urandom(30_000) + b"\xff\xd9"
 
 @pytest.fixture
 def tmpfs(tmp_path):
-    """A real 16 MB tmpfs (root only), unmounted at teardown."""
+    """A real 3 MB tmpfs (root only), unmounted at teardown."""
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
     mount = tmp_path / "tmpfs"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
