@@ -286,7 +286,7 @@ class Instance:
             raise InstanceError(
                 f"cannot create instance folder {root}: {_describe_os_error(exc)}"
             ) from exc
-        self.keep_space_reserve()
+        self.keep_space_reserve(create=False)  # on a full disk: room for the probe and the database
         self._check_writable()
         for sub in self.subdirs:
             if sub.exists() and not sub.is_dir():
@@ -312,8 +312,11 @@ class Instance:
         """Hold the instance exclusively (``daka run``); :class:`InstanceLocked` names the holder."""
         return InstanceLock(self.lock_path, what or f"instance {self.root}")
 
-    def keep_space_reserve(self, reserve_bytes: int = SPACE_RESERVE_BYTES) -> bool:
-        """Release the reserve on a full disk, make it again when there is room; True if it is held."""
+    def keep_space_reserve(self, reserve_bytes: int = SPACE_RESERVE_BYTES, *, create: bool = True) -> bool:
+        """Release the reserve on a full disk, make it (unless told not to) when there is room.
+
+        True when the reserve is held.
+        """
         from loguru import logger
 
         path = self.reserve_path
@@ -328,7 +331,7 @@ class Instance:
             logger.warning("disk full ({} bytes free in {}): released the {} byte space reserve (the "
                            "database can open and write a while longer); free some space", free, self.root, reserve_bytes)
             return False
-        if free < 2 * reserve_bytes:  # after it, at least its size stays free: no flapping
+        if not create or free < 2 * reserve_bytes:  # after it, at least its size stays free: no flapping
             return False
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -407,7 +410,8 @@ class Instance:
         return True
 
     def prepare(self) -> Instance:
-        """Create the folder tree and a default config file when missing."""
+        """Create the folder tree, a default config file when missing, and the space reserve."""
         self.create_dirs()
         self.write_default_config()
+        self.keep_space_reserve()
         return self

@@ -195,3 +195,13 @@ def font():
     from app.fonts import find_cjk_font
 
     return find_cjk_font()
+
+
+def test_prepare_on_a_full_disk_without_a_reserve_is_no_error(tmpfs):
+    instance = Instance(tmpfs / "inst").prepare()
+    instance.reserve_path.unlink()
+    fill(tmpfs)
+    again = Instance(tmpfs / "inst").prepare()   # writable, only full: the start goes on
+    assert again.root == instance.root and not again.reserve_path.exists()
+    empty(tmpfs)
+    assert Instance(tmpfs / "inst").prepare().reserve_path.stat().st_size == SPACE_RESERVE_BYTES
