@@ -46,6 +46,7 @@ RESERVE_FILE_NAME = "space.reserve"
 #: disk full it deletes the file, so the database can open (SQLite needs room for its WAL index)
 #: and the terminal comes up; it is made again once there is room for it twice over.
 SPACE_RESERVE_BYTES = 512 << 10
+_RESERVE_WARNED: set[Path] = set()
 
 # Permissions of the instance root: it holds biometric data, so owner only.
 ROOT_MODE = 0o700
@@ -342,8 +343,11 @@ class Instance:
                 os.close(fd)
         except OSError as exc:
             path.unlink(missing_ok=True)
-            logger.warning("cannot make the space reserve {}: {}", path, _describe_os_error(exc))
+            if path not in _RESERVE_WARNED:  # the status asks every few seconds: say it once
+                _RESERVE_WARNED.add(path)
+                logger.warning("cannot make the space reserve {}: {}", path, _describe_os_error(exc))
             return False
+        _RESERVE_WARNED.discard(path)
         return True
 
     def _check_writable(self) -> None:
