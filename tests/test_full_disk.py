@@ -182,7 +182,10 @@ def test_the_terminal_starts_on_a_full_disk_and_says_so(tmpfs, models, font):
         kiosk = Kiosk(terminal, font)
         terminal._last_status = status
         kiosk.app._slow(0)
-        assert kiosk.app.sync_text.startswith(text("storage_low")) and text("storage_low") == "存储空间不足"
+        assert kiosk.app.sync_text == "存储空间不足" == text("storage_low")
+        terminal._last_status = dict(status, journal_pending=2)
+        kiosk.app._slow(0)
+        assert kiosk.app.sync_text == "存储空间不足  待上传 2"
         assert text("storage_low", "en") == "Storage full"
     finally:
         if kiosk is not None:
