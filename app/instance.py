@@ -330,7 +330,8 @@ class Instance:
                 return True
             path.unlink(missing_ok=True)
             logger.warning("disk full ({} bytes free in {}): released the {} byte space reserve (the "
-                           "database can open and write a while longer); free some space", free, self.root, reserve_bytes)
+                           "database can open and write a while longer); free some space",
+                           free, self.root, reserve_bytes)
             return False
         if not create or free < 2 * reserve_bytes:  # after it, at least its size stays free: no flapping
             return False

@@ -61,7 +61,8 @@ def test_confirm_is_on_disk_before_it_returns_and_flush_stores_it(attendance, pe
     assert result.recorded and result.message() == "打卡成功 08:59"
     assert result.message("en") == "Clocked in at 08:59"
     # What is on disk now (as after kill -9) holds the punch.
-    on_disk = [r for p in sorted(instance.journal_dir.glob("*.jnl")) for r in decode_segment(p.read_bytes()).records]
+    on_disk = [r for p in sorted(instance.journal_dir.glob("*.jnl"))
+               for r in decode_segment(p.read_bytes()).records]
     assert [r["uuid"] for r in on_disk] == [str(result.punch.uuid)]
     assert _count(store) == 0
     assert attendance.flusher.flush() == 1

@@ -67,9 +67,9 @@ def test_a_second_daka_run_exits_at_once_naming_the_running_pid(instance, tmp_pa
     try:
         first.wait_for(lambda: "terminal started" in first.log, 90, "start")
         before = {p.name: p.stat().st_ino for p in instance.journal_dir.iterdir()}
+        env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
         second = subprocess.run([sys.executable, *command], capture_output=True, text=True, timeout=120,
-                                cwd=Path(__file__).parent,
-                                env={k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")})
+                                cwd=Path(__file__).parent, env=env)
         assert second.returncode == 2, second.stderr[-3000:]
         assert f"in use by another process (PID {first.proc.pid})" in second.stderr
         assert "terminal started" not in second.stderr
