@@ -54,6 +54,8 @@ EN = {
     "确定删除？照片和人脸模板将一并删除。": "Delete? Photos and face templates are removed too.",
     "补卡已创建": "Make-up request created", "已处理": "Done", "人员": "Staff",
     "终端进程未提供": "not reported by the terminal", "健康": "Health", "新建人员": "New staff member",
+    "存储": "Storage", "存储空间不足": "Storage full", "数据保留": "Retention",
+    "已暂停：系统时间可疑": "paused: the system clock looks wrong",
 }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -24,6 +25,8 @@ __all__ = [
     "SYSTEM_INSTANCE_DIR",
     "Instance",
     "InstanceError",
+    "InstanceLock",
+    "InstanceLocked",
     "default_instance_dir",
     "resolve_instance",
 ]
@@ -36,6 +39,14 @@ SYSTEM_INSTANCE_DIR = Path("/var/lib/daka")
 
 CONFIG_FILE_NAME = "daka.toml"
 DATABASE_FILE_NAME = "daka.sqlite3"
+LOCK_FILE_NAME = "daka.lock"
+RESERVE_FILE_NAME = "space.reserve"
+
+#: Free space kept back in the instance folder (a file of this size). When a start finds the
+#: disk full it deletes the file, so the database can open (SQLite needs room for its WAL index)
+#: and the terminal comes up; it is made again once there is room for it twice over.
+SPACE_RESERVE_BYTES = 512 << 10
+_RESERVE_WARNED: set[Path] = set()
 
 # Permissions of the instance root: it holds biometric data, so owner only.
 ROOT_MODE = 0o700
@@ -43,6 +54,69 @@ ROOT_MODE = 0o700
 
 class InstanceError(Exception):
     """The instance folder cannot be used (not creatable, not writable, ...)."""
+
+
+class InstanceLocked(InstanceError):
+    """Another process holds the lock (a second ``daka run`` on one instance)."""
+
+    def __init__(self, what: str, pid: int | None):
+        self.pid = pid
+        holder = f"PID {pid}" if pid else "a process whose PID is unknown"
+        super().__init__(f"{what} is in use by another process ({holder}): stop it first "
+                         f"(e.g. systemctl stop daka) or use another --instance")
+
+
+def hold_lock(path: Path, what: str) -> int:
+    """Take an exclusive lock on ``path`` (created if missing) for as long as the fd is open.
+
+    The lock is ``flock``: the kernel drops it when the process ends however it ends (kill -9,
+    power loss), so a stale lock file never blocks a start. The holder's PID is written into the
+    file for the error message of the next one that tries.
+    """
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        finally:
+            os.close(fd)
+        raise InstanceLocked(what, int(text) if text.isdigit() else None) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError:
+        pass  # a full disk: the lock holds all the same, only the message lacks the PID
+    return fd
+
+
+def release_lock(fd: int) -> None:
+    """Drop a lock taken by :func:`hold_lock` (closing the fd releases the flock)."""
+    os.close(fd)
+
+
+class InstanceLock:
+    """The instance's lock held by this process (see :meth:`Instance.lock`)."""
+
+    def __init__(self, path: Path, what: str):
+        self.path = path
+        self._fd: int | None = hold_lock(path, what)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            release_lock(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> InstanceLock:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.release()
 
 
 def _is_root() -> bool:
@@ -181,6 +255,16 @@ class Instance:
         return self.root / "snapshots"
 
     @property
+    def lock_path(self) -> Path:
+        """The lock file held by the process that runs the terminal on this instance."""
+        return self.root / LOCK_FILE_NAME
+
+    @property
+    def reserve_path(self) -> Path:
+        """The free-space reserve (see :data:`SPACE_RESERVE_BYTES`)."""
+        return self.root / RESERVE_FILE_NAME
+
+    @property
     def subdirs(self) -> tuple[Path, ...]:
         return (self.photos_dir, self.journal_dir, self.logs_dir, self.snapshots_dir)
 
@@ -203,6 +287,7 @@ class Instance:
             raise InstanceError(
                 f"cannot create instance folder {root}: {_describe_os_error(exc)}"
             ) from exc
+        self.keep_space_reserve(create=False)  # on a full disk: room for the probe and the database
         self._check_writable()
         for sub in self.subdirs:
             if sub.exists() and not sub.is_dir():
@@ -224,12 +309,56 @@ class Instance:
         except PermissionError:
             pass
 
+    def lock(self, what: str | None = None) -> InstanceLock:
+        """Hold the instance exclusively (``daka run``); :class:`InstanceLocked` names the holder."""
+        return InstanceLock(self.lock_path, what or f"instance {self.root}")
+
+    def keep_space_reserve(self, reserve_bytes: int = SPACE_RESERVE_BYTES, *, create: bool = True) -> bool:
+        """Release the reserve on a full disk, make it (unless told not to) when there is room.
+
+        True when the reserve is held.
+        """
+        from loguru import logger
+
+        path = self.reserve_path
+        try:
+            free = shutil.disk_usage(self.root).free
+        except OSError:
+            return path.exists()
+        if path.exists():
+            if free >= reserve_bytes:
+                return True
+            path.unlink(missing_ok=True)
+            logger.warning("disk full ({} bytes free in {}): released the {} byte space reserve (the "
+                           "database can open and write a while longer); free some space",
+                           free, self.root, reserve_bytes)
+            return False
+        if not create or free < 2 * reserve_bytes:  # after it, at least its size stays free: no flapping
+            return False
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, reserve_bytes)  # blocks allocated, nothing to write
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            if path not in _RESERVE_WARNED:  # the status asks every few seconds: say it once
+                _RESERVE_WARNED.add(path)
+                logger.warning("cannot make the space reserve {}: {}", path, _describe_os_error(exc))
+            return False
+        _RESERVE_WARNED.discard(path)
+        return True
+
     def _check_writable(self) -> None:
-        """Write, sync and delete a small probe file in the root."""
+        """Write, sync and delete a small probe file in the root (a full disk counts as writable)."""
         root = self.root
         try:
             fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=root)
         except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                return  # writable, only full: the terminal starts and says so
             raise InstanceError(
                 f"instance folder {root} is not writable: {_describe_os_error(exc)}"
             ) from exc
@@ -240,6 +369,8 @@ class Instance:
             finally:
                 os.close(fd)
         except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                return
             raise InstanceError(
                 f"cannot write to instance folder {root}: {_describe_os_error(exc)}"
             ) from exc
@@ -284,7 +415,8 @@ class Instance:
         return True
 
     def prepare(self) -> Instance:
-        """Create the folder tree and a default config file when missing."""
+        """Create the folder tree, a default config file when missing, and the space reserve."""
         self.create_dirs()
         self.write_default_config()
+        self.keep_space_reserve()
         return self

@@ -8,10 +8,11 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from app.attendance import Candidate, PunchJournal, build_scheduler, open_attendance
+from app.attendance import Candidate, build_scheduler, open_attendance
 from app.attendance.flush import insert_punches
+from app.attendance.journal import decode_segment
 from app.attendance.records import PunchRecord
-from app.store import Punch, Staff
+from app.store import OutboxItem, Punch, Staff
 
 T0 = dt.datetime(2026, 11, 24, 0, 59, 30, tzinfo=dt.UTC)  # 08:59:30 in Asia/Shanghai
 
@@ -59,8 +60,10 @@ def test_confirm_is_on_disk_before_it_returns_and_flush_stores_it(attendance, pe
     result = attendance.clockin.confirm(_candidate(people[0]))
     assert result.recorded and result.message() == "打卡成功 08:59"
     assert result.message("en") == "Clocked in at 08:59"
-    # A second process opening the journal now (as after kill -9) sees the punch.
-    assert [r["uuid"] for r in PunchJournal(instance.journal_dir).pending()] == [str(result.punch.uuid)]
+    # What is on disk now (as after kill -9) holds the punch.
+    on_disk = [r for p in sorted(instance.journal_dir.glob("*.jnl"))
+               for r in decode_segment(p.read_bytes()).records]
+    assert [r["uuid"] for r in on_disk] == [str(result.punch.uuid)]
     assert _count(store) == 0
     assert attendance.flusher.flush() == 1
     with store.session() as s:
@@ -69,7 +72,8 @@ def test_confirm_is_on_disk_before_it_returns_and_flush_stores_it(attendance, pe
         result.punch.uuid, "HR0878", "张三", "gate-1", "face")
     assert row.punched_at == T0.replace(tzinfo=None) and row.local_date == dt.date(2026, 11, 24)
     assert attendance.journal.pending() == []
-    # what stays in the active segment replays as a no-op after a restart
+    # what stays in the active segment is marked stored: not replayed after a restart
+    attendance.journal.close()
     restarted = open_attendance(attendance.config, instance, store)
     assert restarted.recover() == 0 and _count(store) == 1
     restarted.journal.close()
@@ -85,14 +89,18 @@ def test_a_repeat_within_the_window_is_not_recorded(attendance, people, store):
     other = attendance.clockin.confirm(_candidate(people[1]))
     assert other.recorded
     attendance.flusher.flush()
+    attendance.journal.close()
     # the window also holds across a restart (the punch is only in the database now)
     fresh = open_attendance(attendance.config, attendance.store.app.config["DAKA_INSTANCE"], store)
     fresh.clockin._clock = clock
-    assert not fresh.clockin.confirm(_candidate(people[0])).recorded
-    clock.advance(seconds=2)
-    later = attendance.clockin.confirm(_candidate(people[0]))
-    assert later.recorded and [p.uuid for p in later.today] == [first.punch.uuid, later.punch.uuid]
-    attendance.flusher.flush()
+    try:
+        assert not fresh.clockin.confirm(_candidate(people[0])).recorded
+        clock.advance(seconds=2)
+        later = fresh.clockin.confirm(_candidate(people[0]))
+        assert later.recorded and [p.uuid for p in later.today] == [first.punch.uuid, later.punch.uuid]
+        fresh.flusher.flush()
+    finally:
+        fresh.journal.close()
     assert _count(store) == 3
 
 
@@ -170,3 +178,63 @@ def test_the_scheduler_flushes_on_time_and_on_a_full_batch(store, instance, make
     finally:
         scheduler.shutdown()
         a.journal.close()
+
+
+def test_cleared_punches_stay_cleared_after_a_restart(store, instance, make_config, people):
+    """clear_data (or retention) after a flush, then a restart: nothing replayed, nothing re-queued."""
+    config = make_config(attendance={"dedupe_seconds": 0}, push={"webhook_url": "http://127.0.0.1:9/hr"})
+    a = open_attendance(config, instance, store)
+    clock = Clock()
+    a.clockin._clock = clock
+    try:
+        for _ in range(3):
+            a.clockin.confirm(_candidate(people[0]))
+            clock.advance(seconds=5)
+        assert a.flusher.flush() == 3
+        assert a.retention.clear_range(T0 - dt.timedelta(hours=1), T0 + dt.timedelta(hours=1), actor="test") == 3
+    finally:
+        a.journal.close()  # the terminal stops (or systemd restarts it)
+    b = open_attendance(config, instance, store)
+    try:
+        assert b.journal.pending() == [] and b.recover() == 0
+    finally:
+        b.journal.close()
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Punch)) == 0
+        assert s.scalar(select(func.count()).select_from(OutboxItem)) == 0
+
+
+def test_a_punch_dated_in_the_future_repeats_nothing(attendance, people, store, instance):
+    """A punch taken while the clock was wrongly ahead (2036) must not block that person later."""
+    clock = attendance.clockin._clock
+    clock.at = dt.datetime(2036, 12, 4, 1, 0, tzinfo=dt.UTC)
+    wrong = attendance.clockin.confirm(_candidate(people[0]))
+    assert wrong.recorded
+    clock.at = T0  # the clock is corrected, the terminal keeps running
+    fixed = attendance.clockin.confirm(_candidate(people[0]))
+    assert fixed.recorded and fixed.message() == "打卡成功 08:59"
+    clock.advance(seconds=10)
+    again = attendance.clockin.confirm(_candidate(people[0]))   # a real repeat is still one
+    assert not again.recorded and again.punch.uuid == fixed.punch.uuid
+    attendance.flusher.flush()
+    attendance.journal.close()
+    # after a restart the 2036 punch is only in the database: it must not count there either
+    b = open_attendance(attendance.config, instance, store)
+    b.clockin._clock = clock
+    try:
+        assert not b.clockin.confirm(_candidate(people[0])).recorded  # 10 s after the corrected one
+        clock.advance(seconds=61)
+        assert b.clockin.confirm(_candidate(people[0])).recorded
+        assert b.clockin.confirm(_candidate(people[1])).recorded
+    finally:
+        b.journal.close()
+
+
+def test_confirm_without_the_snapshot_when_it_cannot_be_written(attendance, people, instance):
+    # The snapshot folder replaced by a file: every snapshot write fails, as on a full disk.
+    instance.snapshots_dir.rmdir()
+    instance.snapshots_dir.write_bytes(b"")
+    result = attendance.clockin.confirm(_candidate(people[0], snapshot_jpeg=b"\xff\xd8fake\xff\xd9"))
+    assert result.recorded and result.punch.snapshot_file is None
+    assert attendance.journal.pending()[0]["snapshot_file"] is None
+    assert attendance.flusher.flush() == 1

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import uuid as uuid_mod
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+from loguru import logger
 from sqlalchemy import select
 
 from app.store import Punch, Store
@@ -43,18 +45,23 @@ class ClockInService:
         with self._lock:
             now = self._clock().astimezone(dt.UTC)
             last = self._latest(candidate.staff_id, now)
-            if last is not None and now - last.punched_at < self.dedupe:
+            # A punch dated after now (taken while the clock was wrongly ahead) repeats nothing.
+            if last is not None and dt.timedelta(0) <= now - last.punched_at < self.dedupe:
                 return ClockInResult(False, last, self.today(candidate.staff_id, now))
             local = now.astimezone(self.tz)
             punch_id = uuid_mod.uuid4()
+            snapshot = self._snapshot_name(punch_id, local.date(), candidate.snapshot_jpeg)
             record = PunchRecord(
                 punch_id, candidate.staff_id, candidate.staff_no[:STAFF_NO_MAX],
                 candidate.name[:NAME_MAX], now, local.date(), local.strftime("%H:%M:%S"),
-                self.device_id, candidate.score, candidate.source,
-                self._save_snapshot(punch_id, local.date(), candidate.snapshot_jpeg),
+                self.device_id, candidate.score, candidate.source, snapshot,
             )
             self.journal.append(record.to_journal())  # durable from here on
             self._last[candidate.staff_id] = record
+        # The punch counts now; its snapshot is evidence written after it, and may fail alone.
+        if snapshot is not None and not self._save_snapshot(snapshot, candidate.snapshot_jpeg):
+            self.journal.forget_snapshot(str(punch_id))
+            record = dataclasses.replace(record, snapshot_file=None)
         result = ClockInResult(True, record, self.today(candidate.staff_id, now))
         # Last: the flush this wakes must not compete with this confirm's own query.
         if self.on_batch_full is not None and self.journal.pending_count() >= self.flush_batch:
@@ -83,28 +90,40 @@ class ClockInService:
         return tuple(sorted(found.values(), key=lambda r: r.punched_at))
 
     def _latest(self, staff_id: int, now: dt.datetime) -> PunchRecord | None:
+        """This person's newest punch not dated after now (stored within the window, or journaled)."""
         cached = self._last.get(staff_id)
-        if cached is not None:
+        if cached is not None and cached.punched_at <= now:
             return cached
         since = (now - self.dedupe).replace(tzinfo=None)
         with self.store.engine.connect() as conn:
             row = conn.execute(select(*_RECORD_COLUMNS).where(
-                Punch.staff_id == staff_id, Punch.punched_at >= since)
+                Punch.staff_id == staff_id, Punch.punched_at >= since,
+                Punch.punched_at <= now.replace(tzinfo=None))
                 .order_by(Punch.punched_at.desc()).limit(1)).first()
         best = PunchRecord.from_row(row, self.tz) if row is not None else None
         for raw in self.journal.pending():
             if raw["staff_id"] == staff_id:
                 rec = PunchRecord.from_journal(raw)
-                if best is None or rec.punched_at > best.punched_at:
+                if rec.punched_at <= now and (best is None or rec.punched_at > best.punched_at):
                     best = rec
         return best
 
-    def _save_snapshot(self, punch_id, day: dt.date, jpeg: bytes | None) -> str | None:
-        # The snapshot is evidence, not the punch: it is written but not synced.
+    def _snapshot_name(self, punch_id, day: dt.date, jpeg: bytes | None) -> str | None:
         if not jpeg or self.snapshots_dir is None:
             return None
-        relative = f"{day.isoformat()}/{punch_id.hex}.jpg"
+        return f"{day.isoformat()}/{punch_id.hex}.jpg"
+
+    def _save_snapshot(self, relative: str, jpeg: bytes) -> bool:
+        """Write the snapshot (not synced: evidence, not the punch); False when the disk refuses."""
         path = self.snapshots_dir / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(jpeg)
-        return relative
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(jpeg)
+        except OSError as exc:
+            try:
+                path.unlink(missing_ok=True)  # a partial JPEG is no evidence and takes space
+            except OSError:
+                pass
+            logger.warning("snapshot {} not saved ({}): the punch is recorded without it", relative, exc)
+            return False
+        return True

@@ -1,31 +1,139 @@
-"""Retention: delete old punches (and their snapshots) on a schedule, or a range on request."""
+"""Retention: delete old punches (and their snapshots) on a schedule, or a range on request.
+
+A scheduled run trusts the clock only when it agrees with what the terminal knows, because a
+clock set wrongly ahead (an ``update_sys_time`` typo: 2036 for 2026) would delete every punch.
+A run is refused -- nothing deleted, a warning logged, an audit entry written and ``hold`` set
+for the admin's status -- when:
+
+1. the newest stored punch is dated more than ``CLOCK_TOLERANCE`` after now: the clock is behind
+   the records (it was ahead when they were taken, or it is behind now); it runs again once the
+   clock has passed them or the wrongly dated punches are corrected;
+2. the clock jumped while the terminal ran: between two checks the wall clock moved more than
+   ``CLOCK_TOLERANCE`` away from the monotonic clock (which no one can set);
+3. now is more than ``MAX_GAP`` after the last successful run (kept in ``state_path``): the
+   clock jumped while the terminal was off, or it was off that long.
+
+After 2 or 3 the new clock is held in quarantine: runs are refused until it has run steadily
+(measured on the monotonic clock) for ``HOLD``, which gives the admin time to see the warning
+and correct the clock; a correction is another jump and starts the hold again. A clear by range
+(the admin's ``clear_data``) names its range explicitly and is never refused.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from loguru import logger
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from app.store import Punch, Store
 
 BATCH = 5000
+CLOCK_TOLERANCE = dt.timedelta(minutes=10)
+MAX_GAP = dt.timedelta(days=3)   # the job runs daily: a longer silence needs explaining
+HOLD = dt.timedelta(days=3)
 
 
 class RetentionService:
-    def __init__(self, store: Store, snapshots_dir: Path | None, *, days: int):
+    def __init__(self, store: Store, snapshots_dir: Path | None, *, days: int,
+                 state_path: Path | None = None, clock: Callable[[], dt.datetime] | None = None,
+                 monotonic: Callable[[], float] | None = None):
         self.store, self.snapshots_dir, self.days = store, snapshots_dir, days
+        self.state_path = state_path
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._monotonic = monotonic or time.monotonic
+        self._reference = (self._clock().astimezone(dt.UTC), self._monotonic())
+        self._suspect: tuple[float, dict] | None = None  # (monotonic time, why) of a doubtful clock
+        self.hold: dict | None = None  # why the last scheduled run was refused; None when it ran
 
     def run(self, now: dt.datetime | None = None, actor: str = "scheduler") -> int:
-        """Delete punches older than ``days``; 0 days keeps everything."""
+        """Delete punches older than ``days``; 0 days keeps everything; refused across a clock jump."""
         if self.days <= 0:
             return 0
-        now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(tzinfo=None)
-        cutoff = now - dt.timedelta(days=self.days)
+        now = (now or self._clock()).astimezone(dt.UTC)
+        why = self._doubt(now)
+        if why is not None:
+            self._refuse(why, actor)
+            return 0
+        self.hold = None
+        cutoff = now.replace(tzinfo=None) - dt.timedelta(days=self.days)
         count = self._delete(None, cutoff, actor, "retention", days=self.days)
         logger.info("retention: deleted {} punches before {} UTC ({} days)", count, cutoff, self.days)
+        self._save_last_run(now)
         return count
+
+    # -- clock checks --------------------------------------------------------------------------
+    def _doubt(self, now: dt.datetime) -> dict | None:
+        """Why the clock cannot be trusted to delete by age now, or None."""
+        mono = self._monotonic()
+        with self.store.session() as s:
+            newest = s.scalar(select(func.max(Punch.punched_at)))
+        if newest is not None and newest.replace(tzinfo=dt.UTC) > now + CLOCK_TOLERANCE:
+            return {"reason": "future_punch", "now_utc": now.isoformat(),
+                    "detail": f"the newest punch is dated {newest.isoformat(' ', 'seconds')} UTC, "
+                              f"after the clock ({now.isoformat(' ', 'seconds')} UTC)"}
+        ref_wall, ref_mono = self._reference
+        self._reference = (now, mono)
+        drift = (now - ref_wall) - dt.timedelta(seconds=mono - ref_mono)
+        if abs(drift) > CLOCK_TOLERANCE:
+            self._suspect = (mono, {"reason": "clock_jump", "now_utc": now.isoformat(),
+                                    "detail": f"the clock was set {_span(drift)} "
+                                              f"{'ahead' if drift > dt.timedelta(0) else 'back'} "
+                                              f"while the terminal ran"})
+        accepted = False
+        if self._suspect is not None:
+            since, why = self._suspect
+            if mono - since < HOLD.total_seconds():
+                return why
+            self._suspect, accepted = None, True  # steady for the whole hold: the clock is taken as set
+        last = self._last_run()
+        if not accepted and last is not None and now - last > MAX_GAP:
+            why = {"reason": "long_gap", "now_utc": now.isoformat(),
+                   "detail": f"the clock is {_span(now - last)} past the last retention run "
+                             f"({last.isoformat(' ', 'seconds')} UTC)"}
+            self._suspect = (mono, why)
+            return why
+        return None
+
+    def _refuse(self, why: dict, actor: str) -> None:
+        fresh = self.hold is None or self.hold.get("detail") != why["detail"]
+        self.hold = dict(why, days=self.days, hold_days=HOLD.days)
+        logger.warning("retention refused, nothing deleted: {}; check the system clock (runs again "
+                       "after the clock has run steadily for {} days)", why["detail"], HOLD.days)
+        if fresh:
+            try:
+                with self.store.session() as s:
+                    self.store.audit(s, actor, "retention_refused", reason=why["reason"], detail=why["detail"])
+            except Exception:  # the refusal itself must not fail the job (a full disk)
+                logger.exception("retention: could not audit the refusal")
+
+    def _last_run(self) -> dt.datetime | None:
+        if self.state_path is None:
+            return None
+        try:
+            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+            return dt.datetime.fromisoformat(data["last_run_utc"]).astimezone(dt.UTC)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.warning("retention: unreadable state {} ({}): treated as a first run", self.state_path, exc)
+            return None
+
+    def _save_last_run(self, now: dt.datetime) -> None:
+        if self.state_path is None:
+            return
+        tmp = self.state_path.with_suffix(".new")
+        try:
+            tmp.write_text(json.dumps({"last_run_utc": now.isoformat()}), encoding="utf-8")
+            os.replace(tmp, self.state_path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            logger.warning("retention: cannot save its state {}: {}", self.state_path, exc)
 
     def clear_range(self, start: dt.datetime, end: dt.datetime, actor: str) -> int:
         """Delete punches with ``start <= punched_at < end`` (aware datetimes or naive UTC)."""
@@ -66,3 +174,12 @@ class RetentionService:
             path.parent.rmdir()  # the day's folder, once empty
         except OSError:
             pass
+
+
+def _span(delta: dt.timedelta) -> str:
+    seconds = abs(delta.total_seconds())
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.0f} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.0f} hours"
+    return f"{seconds / 60:.0f} minutes"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from loguru import logger
+
 from app.config import resolve_device_id
+from app.instance import Instance
 from app.store import Store
 
 from .clockin import ClockInService
@@ -12,6 +15,8 @@ from .flush import PunchFlusher
 from .journal import PunchJournal
 from .push import WebhookPusher
 from .retention import RetentionService
+
+RETENTION_STATE_FILE = "retention.json"
 
 
 @dataclass
@@ -22,17 +27,39 @@ class Attendance:
     flusher: PunchFlusher
     pusher: WebhookPusher
     retention: RetentionService
+    instance: Instance | None = None  # its space reserve is part of "storage low"
 
     def recover(self) -> int:
-        """Store what an earlier run journaled but did not flush; call once at start."""
-        stored = self.flusher.flush()
+        """Store what an earlier run journaled but did not flush; call once at start.
+
+        A database that cannot take them now (a full disk) does not stop the start: the punches
+        stay journaled and the flush job stores them once it can.
+        """
+        try:
+            stored = self.flusher.flush()
+        except Exception:
+            logger.exception("start: journaled punches not stored now ({} wait in the journal)",
+                             self.journal.pending_count())
+            stored = 0
         self.clockin.warm_up()
         return stored
 
+    def storage_low(self) -> bool:
+        """The disk is full: the journal's reserve is being used up, or the database cannot take punches.
+
+        Also when the instance's space reserve had to be released (a start on a full disk) and
+        there is not yet room to make it again.
+        """
+        if self.journal.reserve_short or self.flusher.disk_full:
+            return True
+        return self.instance is not None and not self.instance.keep_space_reserve()
+
     def status(self) -> dict:
-        """What waits: punches not yet in the database and punches not yet at HR."""
+        """What waits: punches not yet in the database and punches not yet at HR; what is wrong."""
         backlog = self.pusher.backlog() if self.pusher.enabled else None
         return {
+            "storage_low": self.storage_low(),
+            "retention_hold": self.retention.hold,
             "journal_pending": self.journal.pending_count(),
             "push_enabled": self.pusher.enabled,
             "push_pending": backlog.pending if backlog else 0,
@@ -56,5 +83,6 @@ def open_attendance(config, instance, store: Store) -> Attendance:
     flusher = PunchFlusher(store, journal, push_enabled=bool(config.push.webhook_url),
                            batch_size=a.flush_batch)
     pusher = WebhookPusher(store, config.push, device_id=device_id, timezone=config.device.timezone)
-    retention = RetentionService(store, instance.snapshots_dir, days=config.storage.retention_days)
-    return Attendance(store, journal, clockin, flusher, pusher, retention)
+    retention = RetentionService(store, instance.snapshots_dir, days=config.storage.retention_days,
+                                 state_path=instance.root / RETENTION_STATE_FILE)
+    return Attendance(store, journal, clockin, flusher, pusher, retention, instance)

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import func, insert, select, text
 
 from app.attendance import Candidate, build_scheduler, open_attendance
-from app.attendance.journal import encode_record
+from app.attendance.journal import encode_record, spare_segment_path
 from app.attendance.queries import iter_punch_range, punch_columns, punch_range
 from app.attendance.records import PunchRecord
 from app.attendance.summary import person_days, person_days_grouped
@@ -121,7 +121,7 @@ def _bench_confirm(config, instance, store, staff, n: int) -> dict:
 def _bench_flush(config, instance, store, staff, n: int) -> dict:
     """Replay n journaled punches (as after a long database outage) into the database."""
     now = dt.datetime.now(dt.UTC)
-    segment = instance.journal_dir / "punches-000000000000.jnl"
+    segment = spare_segment_path(instance.journal_dir)  # after the flushed mark: replayed
     with segment.open("wb") as fh:
         for i in range(n):
             p = staff[i % len(staff)]

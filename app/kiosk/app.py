@@ -193,6 +193,8 @@ class KioskApp(App):
             self.network_text = status.get("ip") or self.t("offline")
             waiting = status.get("journal_pending", 0) + status.get("push_pending", 0)
             self.sync_text = self.t("pending", n=waiting) if waiting else self.t("synced")
+            if status.get("storage_low"):   # punches still count (journal reserve): say why they wait
+                self.sync_text = self.t("storage_low") + ("  " + self.t("pending", n=waiting) if waiting else "")
         self.flow.camera(self.terminal.camera.status().state != "no_camera", time.monotonic())
         self._sync_screen()
 

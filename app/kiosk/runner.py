@@ -69,6 +69,16 @@ def run_terminal(config, instance, *, source: str | None = None, headless: bool 
     font = find_cjk_font(config.ui.font or None)
     source = source_url(source)
     parse_camera_source(source or config.camera.source)   # a bad URL is a usage error before anything starts
+    # One terminal per instance: a second one's flush would delete the first one's journal
+    # segments. InstanceLocked (an InstanceError) names the running PID; `daka` exits 2.
+    lock = instance.lock("the terminal (daka run) on instance " + str(instance.root))
+    try:
+        return _run_locked(config, instance, font, source, headless)
+    finally:
+        lock.release()
+
+
+def _run_locked(config, instance, font, source, headless: bool) -> int:
     terminal = Terminal(config, instance, source=source)
     for service in extra_services(terminal, config, instance):
         terminal.add_service(service)

@@ -394,6 +394,8 @@ class Terminal:
             "push_enabled": att["push_enabled"],
             "push_pending": att["push_pending"],
             "disk_free_bytes": free,
+            "storage_low": att["storage_low"],         # the status bar and the admin say 存储空间不足
+            "retention_hold": att["retention_hold"],   # retention refused across a clock jump
             "sensor": sensor,
             "gpio": self.gpio.summary(),
             "ip": local_ip(),

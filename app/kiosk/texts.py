@@ -22,6 +22,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "pending": ("待上传 {n}", "{n} waiting"),
     "synced": ("已同步", "Synced"),
     "offline": ("无网络", "Offline"),
+    "storage_low": ("存储空间不足", "Storage full"),
     "seconds_left": ("{n} 秒", "{n} s"),
     "admin": ("设备管理", "Device admin"),
     "pin_prompt": ("请输入管理密码", "Enter the admin PIN"),
