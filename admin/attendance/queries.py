@@ -169,6 +169,8 @@ def local_time_of(utc_naive: dt.datetime | None, tz) -> str | None:
 class LocalTimes:
     """Format many UTC times as terminal-local text; the zone offset is looked up once per slot."""
 
+    MAX_SLOTS = 1024  # bounded: over a range of years, each punch may have a slot of its own
+
     def __init__(self, tz):
         self.tz = tz
         self._offsets: dict[tuple, dt.timedelta] = {}
@@ -180,6 +182,8 @@ class LocalTimes:
         slot = (t.year, t.month, t.day, t.hour, t.minute // 15)
         offset = self._offsets.get(slot)
         if offset is None:
+            if len(self._offsets) >= self.MAX_SLOTS:  # rows come in time order: old slots are done
+                self._offsets.clear()
             start = dt.datetime(*slot[:4], slot[4] * 15, tzinfo=dt.UTC)
             offset = self._offsets[slot] = start.astimezone(self.tz).utcoffset()
         return (t + offset).isoformat(" ", "seconds")
