@@ -54,8 +54,10 @@ def run_schemathesis(url: str, document: Path, token: str, report: Path) -> subp
            "--phases", "examples,coverage,fuzzing", "--max-examples", str(EXAMPLES), "--seed", str(SEED),
            "--checks", "all", "--exclude-checks", EXCLUDED, "--workers", "1", "--request-timeout", "60",
            "--suppress-health-check", "too_slow", "--report", "ndjson", "--report-ndjson-path", str(report)]
-    # subprocess.run kills the child if it outlives the timeout
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900,
+    # subprocess.run kills the child if it outlives the timeout. In the report's folder: schemathesis
+    # keeps a cache of past failures in its working directory and replays them (not here: each run
+    # starts from nothing, the same seed gives the same cases).
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=report.parent,
                           env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"})
 
 
