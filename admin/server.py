@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -10,6 +11,8 @@ from loguru import logger
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import BaseWSGIServer, create_server
+from waitress.task import ErrorTask
+from waitress.utilities import RequestEntityTooLarge
 
 QUEUE_LOG_EVERY_S = 60.0
 # waitress reads (and spools to a temporary file) a whole request body before the app sees it,
@@ -51,6 +54,28 @@ class _TimedRequestParser(HTTPRequestParser):
         self.started = time.monotonic()
 
 
+class _ApiErrorTask(ErrorTask):
+    """waitress's own refusals (a body over the limit, a malformed request) as the API's JSON
+    errors under /api/, as the admin answers every other error there; plain text elsewhere."""
+
+    def execute(self):
+        path = getattr(self.request, "path", None) or ""
+        if not path.startswith("/api/"):
+            return super().execute()
+        e = self.request.error
+        body = {"success": False, "error": e.reason.lower().replace(" ", "_"), "message": e.body}
+        if isinstance(e, RequestEntityTooLarge):
+            body = {"success": False, "error": "too_large", "message": "请求过大",
+                    "limit_bytes": self.channel.adj.max_request_body_size - 1}
+        data = json.dumps(body, ensure_ascii=False).encode()
+        self.status = f"{e.code} {e.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(data)
+        self.write(data)
+        return None
+
+
 class _DeadlineChannel(HTTPChannel):
     """A connection whose request must arrive within a deadline, not just trickle forever.
 
@@ -59,6 +84,7 @@ class _DeadlineChannel(HTTPChannel):
     """
 
     parser_class = _TimedRequestParser
+    error_task_class = _ApiErrorTask
 
     def overdue(self, now: float, limit: float) -> bool:
         request = self.request  # the one being read; None between requests

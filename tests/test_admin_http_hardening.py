@@ -77,6 +77,19 @@ def test_an_anonymous_body_over_the_upload_limit_is_refused_before_it_is_read(se
     assert not answer.startswith(b"HTTP/1.1 413 "), answer[:200]
 
 
+def test_an_api_body_over_the_limit_gets_the_api_s_json_413(served, admin_config, instance, sqlite_store):
+    app = build_app(admin_config(admin={"max_upload_mb": 1}), instance, sqlite_store)
+    server = served(app, threads=2)
+    with _connect(server) as sock:
+        sock.sendall(b"PUT /api/add_face_libs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x\r\n"
+                     b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: %d\r\n\r\n" % (1 << 30))
+        answer = _read_until_closed(sock)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 ") and b"Content-Type: application/json" in head, head
+    assert json.loads(body) == {"success": False, "error": "too_large", "message": "请求过大",
+                                "limit_bytes": 1024 * 1024}
+
+
 def test_a_trickled_request_is_cut_at_the_read_deadline_and_the_server_goes_on(served):
     # The idle timeout (30 s) never fires: a byte comes every 50 ms. Only the whole-request
     # deadline (1 s here) can end it.
