@@ -16,9 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from admin_support import ADMIN_PW, add_punch, add_staff, admin_config, api_token, build_app, fake_clock, sqlite_store  # noqa: F401
-
-pytest.importorskip("schemathesis")
+from admin_support import (ADMIN_PW, add_punch, add_staff, admin_config, api_token, build_app, fake_clock,  # noqa: F401
+                           sqlite_store)
 
 EXAMPLES = 50   # per operation and phase
 SEED = 20261204
@@ -80,7 +79,7 @@ def summary(report: Path) -> dict:
 
 @pytest.mark.parametrize("role", ["admin", "viewer"])
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(admin_config, instance, sqlite_store,
-                                                                     fake_clock, tmp_path, role, photos):
+                                                                     fake_clock, tmp_path, role):
     from admin.auth.users import create_user
     from admin.server import AdminServer
 

@@ -71,7 +71,8 @@ def _escape(text: str) -> str:
 
 
 def day_filter(first: dt.date, last: dt.date, tz, **kw) -> PunchFilter:
-    check_date(first), check_date(last)
+    check_date(first)
+    check_date(last)
     if last < first:
         raise BadRange("the end date is before the start date")
     start = dt.datetime.combine(first, dt.time()).replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
@@ -136,7 +137,8 @@ def daily_summary(store, first: dt.date, last: dt.date, tz, *, staff: str = "",
     The punches are read as columns and reduced per person-day with numpy
     (app/attendance/summary.py): a month for 1,000 staff makes no Python object per punch.
     """
-    check_date(first), check_date(last)
+    check_date(first)
+    check_date(last)
     if last < first:
         raise BadRange("the end date is before the start date")
     people = select(Staff).where(Staff.active.is_(True))
