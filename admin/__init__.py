@@ -40,6 +40,7 @@ def create_app(config, instance, *, store=None, library=None, attendance=None,
     from app.store import open_store
 
     from . import api, attendance as attendance_pages, auth, dashboard, makeup, settings, staff, system
+    from .dashboard.routes import StreamSlots
     from .context import AdminServices
     from .extensions import csrf, login_manager
     from .i18n import init_i18n
@@ -79,4 +80,48 @@ def create_app(config, instance, *, store=None, library=None, attendance=None,
     for module in (auth, dashboard, staff, attendance_pages, makeup, settings, system, api):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.docs_bp)
+    # Live-feed streams hold a web server thread each: at most half of them (AdminServer sets
+    # the figure from the threads it really runs).
+    app.extensions["daka_sse_slots"] = StreamSlots(max(1, admin.threads // 2))
+    _register_error_answers(app)
     return app
+
+
+def _register_error_answers(app) -> None:
+    """Every error as the caller reads it: JSON ``{"success": false, ...}`` under /api (whatever
+    the status, 404, 405 and 500 included), the error page elsewhere.
+
+    Registered last, so these answers replace any registered before for the same status.
+    """
+    from flask import jsonify, render_template, request
+    from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
+
+    from .i18n import gettext
+
+    def answer(exc):
+        if not isinstance(exc, HTTPException):  # an unhandled error: Flask logged it already
+            exc = InternalServerError()
+        code = exc.code or 500
+        if request.path.startswith("/api/") or request.blueprint == "api":
+            if code == 413:
+                body = {"success": False, "error": "too_large", "message": gettext("请求过大"),
+                        "limit_bytes": app.config["MAX_CONTENT_LENGTH"]}
+            else:
+                body = {"success": False, "error": (exc.name or str(code)).lower().replace(" ", "_"),
+                        "message": exc.description or ""}
+            response = jsonify(body)
+        else:
+            try:
+                response = app.make_response(render_template("error.html", code=code, exc=exc))
+            except Exception:  # the error page itself failed (its layout reads the database)
+                app.logger.exception("the error page could not be rendered")
+                response = app.make_response((f"{code} {exc.name}", code, {"Content-Type": "text/plain"}))
+        response.status_code = code
+        # what the standard answer carries: Allow on a 405, WWW-Authenticate on a 401 ...
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
+
+    for code in default_exceptions:
+        app.register_error_handler(code, answer)

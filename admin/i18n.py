@@ -56,6 +56,10 @@ EN = {
     "终端进程未提供": "not reported by the terminal", "健康": "Health", "新建人员": "New staff member",
     "存储": "Storage", "存储空间不足": "Storage full", "数据保留": "Retention",
     "已暂停：系统时间可疑": "paused: the system clock looks wrong",
+    "页码超出范围": "Page number out of range", "无效的事件编号": "Invalid event id",
+    "日期格式应为 2026-01-31": "Dates look like 2026-01-31",
+    "日期超出范围（1900 至 9998 年）": "Date out of range (years 1900 to 9998)",
+    "结束日期早于开始日期": "The end date is before the start date", "一次最多查询一年": "At most one year at a time",
 }
 
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 
 from loguru import logger
-from waitress.server import create_server
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import BaseWSGIServer, create_server
+from waitress.task import ErrorTask
+from waitress.utilities import RequestEntityTooLarge
 
 QUEUE_LOG_EVERY_S = 60.0
+# waitress reads (and spools to a temporary file) a whole request body before the app sees it,
+# so neither the upload limit nor a sign-in check can refuse it: the server itself must.
+CONNECTION_LIMIT = 64          # browsers open ~6 connections each; HR systems a few
+IDLE_TIMEOUT_S = 30            # a connection that sends nothing for this long is closed
+REQUEST_READ_TIMEOUT_S = 120   # a request must be read in full within this (100 MB at ~1 MB/s)
 
 
 class OncePerInterval(logging.Filter):
@@ -36,12 +46,96 @@ def _thin_out_queue_warnings() -> None:
         queue_log.addFilter(OncePerInterval(QUEUE_LOG_EVERY_S))
 
 
+class _TimedRequestParser(HTTPRequestParser):
+    """A request being read, with the time its first bytes came."""
+
+    def __init__(self, adj):
+        super().__init__(adj)
+        self.started = time.monotonic()
+
+
+class _ApiErrorTask(ErrorTask):
+    """waitress's own refusals (a body over the limit, a malformed request) as the API's JSON
+    errors under /api/, as the admin answers every other error there; plain text elsewhere."""
+
+    def execute(self):
+        path = getattr(self.request, "path", None) or ""
+        if not path.startswith("/api/"):
+            return super().execute()
+        e = self.request.error
+        body = {"success": False, "error": e.reason.lower().replace(" ", "_"), "message": e.body}
+        if isinstance(e, RequestEntityTooLarge):
+            body = {"success": False, "error": "too_large", "message": "请求过大",
+                    "limit_bytes": self.channel.adj.max_request_body_size - 1}
+        data = json.dumps(body, ensure_ascii=False).encode()
+        self.status = f"{e.code} {e.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(data)
+        self.write(data)
+        return None
+
+
+class _DeadlineChannel(HTTPChannel):
+    """A connection whose request must arrive within a deadline, not just trickle forever.
+
+    waitress only closes a connection idle for ``channel_timeout``: one byte every few seconds
+    (slow loris) keeps a spooled body on the disk for as long as the sender likes.
+    """
+
+    parser_class = _TimedRequestParser
+    error_task_class = _ApiErrorTask
+
+    def overdue(self, now: float, limit: float) -> bool:
+        request = self.request  # the one being read; None between requests
+        return request is not None and not request.completed and now - request.started > limit
+
+    def handle_close(self):
+        # The body of a request cut off half way sits in a temporary file: free the disk now
+        # rather than when the garbage collector finds it.
+        request, self.request = self.request, None
+        if request is not None:
+            request.close()
+        super().handle_close()
+
+
+def _enforce_read_deadline(server: BaseWSGIServer, limit: float) -> None:
+    idle_check = server.maintenance
+
+    def maintenance(now):
+        idle_check(now)
+        mono = time.monotonic()
+        for channel in list(server.active_channels.values()):
+            if isinstance(channel, _DeadlineChannel) and channel.overdue(mono, limit):
+                logger.warning("admin: closed a connection from {} whose request was not read within {} s",
+                               channel.addr[0] if channel.addr else "?", limit)
+                channel.will_close = True
+
+    server.channel_class = _DeadlineChannel
+    server.maintenance = maintenance
+
+
 class AdminServer:
-    def __init__(self, app, host: str, port: int, *, threads: int = 8):
+    def __init__(self, app, host: str, port: int, *, threads: int = 8,
+                 connection_limit: int = CONNECTION_LIMIT, idle_timeout: int = IDLE_TIMEOUT_S,
+                 request_read_timeout: float = REQUEST_READ_TIMEOUT_S, cleanup_interval: int = 5):
         # port 0 = any free port (tests, benchmarks); .url tells which one
         _thin_out_queue_warnings()
+        # waitress refuses a body of max_request_body_size bytes or more; Flask one of more than
+        # MAX_CONTENT_LENGTH: the same limit, applied before a byte of the body is read.
+        max_body = app.config.get("MAX_CONTENT_LENGTH") or 100 * 1024 * 1024
         self._server = create_server(app, host=host, port=port, threads=threads, ident="daka",
-                                     channel_timeout=60, clear_untrusted_proxy_headers=True)
+                                     clear_untrusted_proxy_headers=True,
+                                     max_request_body_size=max_body + 1, connection_limit=connection_limit,
+                                     channel_timeout=idle_timeout, cleanup_interval=cleanup_interval)
+        # A host name that resolves to several addresses gives one listening server per address.
+        socket_map = getattr(self._server, "_map", None) or getattr(self._server, "map", {})
+        for server in list(socket_map.values()):
+            if isinstance(server, BaseWSGIServer):
+                _enforce_read_deadline(server, request_read_timeout)
+        slots = getattr(app, "extensions", {}).get("daka_sse_slots")
+        if slots is not None:  # keep threads for /health, pages and the API whatever tabs are open
+            slots.limit = max(1, threads // 2)
         self._thread: threading.Thread | None = None
 
     @property

@@ -88,7 +88,7 @@ def get_face_libraries():
 @admin_token
 def delete_face():
     face_id = _json_body().get("face_id")
-    if not isinstance(face_id, str) or not face_id.strip():
+    if not isinstance(face_id, str) or not face_id.strip() or "\x00" in face_id:
         raise BadRequest('the body must be {"face_id": "<staff no>"}')
     with services().store.session() as s:
         staff_id = s.scalar(select(Staff.id).where(Staff.staff_no == face_id.strip()))
@@ -106,18 +106,21 @@ def get_attend_infos():
     end = queries.parse_local(str(body.get("end_time", "")), tz, end=True)
     if end <= start:
         raise BadRequest("end_time must be after start_time")
-    f = queries.PunchFilter(start, end)
-    with services().store.engine.connect() as conn:  # a read: no ORM session, no transaction to commit
+    store = services().store
+    with store.engine.connect() as conn:  # a read: no ORM session, no transaction to commit
         body = queries.punches_json(conn, start, end, tz)
-        rows = queries.punch_rows(conn, f, tz) if body is None else None
     if body is not None:  # the database built the JSON (the usual case): the same bytes as jsonify's
         return current_app.response_class(body + b"\n", mimetype=current_app.json.mimetype)
-    return jsonify([{"name": n, "staff_id": no, "attend_time": t} for n, no, t in rows])
+    # A long range (or one across a zone change): streamed in batches, in flat memory.
+    stream = queries.punches_json_stream(store, queries.PunchFilter(start, end), tz)
+    return current_app.response_class(stream, mimetype=current_app.json.mimetype)
 
 
 @bp.get("/download_facelib")
 def download_facelib():
     staff_no = request.args.get("staff_id", "")
+    if "\x00" in staff_no:  # no staff number holds one, and PostgreSQL text refuses it
+        return fail(404, "not_found", f"no photo for staff_id {staff_no!r}")
     with services().store.session() as s:
         st = s.scalar(select(Staff).where(Staff.staff_no == staff_no))
         template = st and s.scalar(select(FaceTemplate).where(FaceTemplate.staff_id == st.id)

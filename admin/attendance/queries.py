@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +22,15 @@ class BadRange(ValueError):
 
 
 TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
+# The dates a query may name. Python's datetime ends at years 1 and 9999, so a day's end or a
+# zone shift at either edge overflows; no punch is ever that old or that far ahead.
+FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(9998, 12, 31)
+
+
+def check_date(day: dt.date) -> dt.date:
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise BadRange(f"{day.isoformat()} is out of range ({FIRST_DATE.year} to {LAST_DATE.year})")
+    return day
 
 
 def parse_local(text: str, tz: zoneinfo.ZoneInfo, *, end: bool = False) -> dt.datetime:
@@ -30,6 +41,7 @@ def parse_local(text: str, tz: zoneinfo.ZoneInfo, *, end: bool = False) -> dt.da
             t = dt.datetime.strptime(text, fmt)
         except ValueError:
             continue
+        check_date(t.date())
         if end:  # the end is inclusive to its last unit: a day, a minute or a second
             t += {"%Y-%m-%d": dt.timedelta(days=1)}.get(fmt, dt.timedelta(minutes=1) if fmt.endswith("%M")
                                                         else dt.timedelta(seconds=1))
@@ -59,6 +71,8 @@ def _escape(text: str) -> str:
 
 
 def day_filter(first: dt.date, last: dt.date, tz, **kw) -> PunchFilter:
+    check_date(first)
+    check_date(last)
     if last < first:
         raise BadRange("the end date is before the start date")
     start = dt.datetime.combine(first, dt.time()).replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
@@ -123,6 +137,8 @@ def daily_summary(store, first: dt.date, last: dt.date, tz, *, staff: str = "",
     The punches are read as columns and reduced per person-day with numpy
     (app/attendance/summary.py): a month for 1,000 staff makes no Python object per punch.
     """
+    check_date(first)
+    check_date(last)
     if last < first:
         raise BadRange("the end date is before the start date")
     people = select(Staff).where(Staff.active.is_(True))
@@ -155,6 +171,8 @@ def local_time_of(utc_naive: dt.datetime | None, tz) -> str | None:
 class LocalTimes:
     """Format many UTC times as terminal-local text; the zone offset is looked up once per slot."""
 
+    MAX_SLOTS = 1024  # bounded: over a range of years, each punch may have a slot of its own
+
     def __init__(self, tz):
         self.tz = tz
         self._offsets: dict[tuple, dt.timedelta] = {}
@@ -166,6 +184,8 @@ class LocalTimes:
         slot = (t.year, t.month, t.day, t.hour, t.minute // 15)
         offset = self._offsets.get(slot)
         if offset is None:
+            if len(self._offsets) >= self.MAX_SLOTS:  # rows come in time order: old slots are done
+                self._offsets.clear()
             start = dt.datetime(*slot[:4], slot[4] * 15, tzinfo=dt.UTC)
             offset = self._offsets[slot] = start.astimezone(self.tz).utcoffset()
         return (t + offset).isoformat(" ", "seconds")
@@ -213,6 +233,23 @@ def punch_rows(conn, f: PunchFilter, tz) -> list[tuple[str, str, str]]:
     return [(n, no, local(t)) for n, no, t in rows]
 
 
+def punches_json_stream(store, f: PunchFilter, tz, *, batch: int = 2000) -> Iterator[bytes]:
+    """The answer of :func:`punches_json` for any range, as UTF-8 pieces made batch by batch.
+
+    For ranges the database cannot format itself (longer than 30 days, or across a zone change):
+    memory stays that of one batch whatever the range holds, where a list of every row of a
+    100-year range took hundreds of MB. The bytes are those of Flask's jsonify.
+    """
+    local = LocalTimes(tz)
+    dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+    yield b"["
+    sep = ""
+    for no, name, at, _source, _device in iter_punches(store, f, batch=batch):
+        yield (sep + dumps({"name": name, "staff_id": no, "attend_time": local(at)})).encode()
+        sep = ","
+    yield b"]\n"
+
+
 # The seed's answer of /api/get_attend_infos, built by the database as one JSON text: no Python
 # object per row. The keys, their order and the compact separators are those of Flask's jsonify
 # with the admin's settings (ensure_ascii off), so the bytes are the same as the Python path's.
@@ -256,7 +293,7 @@ def punches_json(conn, start_utc: dt.datetime, end_utc: dt.datetime, tz) -> byte
     made by the database, in time order.
 
     None when the database cannot format the local times itself (see :func:`database_offset`;
-    another database): the caller then formats rows from :func:`punch_rows`.
+    another database): the caller then streams :func:`punches_json_stream`.
     """
     offset = database_offset(tz, start_utc, end_utc)
     dialect = conn.dialect.name

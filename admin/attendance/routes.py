@@ -9,6 +9,7 @@ from app.store import Staff
 
 from ..context import services
 from ..i18n import gettext as _
+from ..paging import page_number
 from . import queries
 from .export import iter_csv, to_xlsx
 
@@ -17,17 +18,22 @@ PAGE_SIZE = 50
 
 
 def _form():
+    """The page's filter from ?from=&to=&staff=&department=; a bad one is a 400 that says why."""
     tz = services().timezone()
     today = services().today()
     try:
         first = dt.date.fromisoformat(request.args.get("from") or today.isoformat())
         last = dt.date.fromisoformat(request.args.get("to") or first.isoformat())
-        if (last - first).days > 366:
-            raise ValueError("at most one year at a time")
-        f = queries.day_filter(first, last, tz, staff=request.args.get("staff", "").strip(),
-                               department=request.args.get("department", "").strip())
-    except ValueError as exc:
-        abort(400, description=str(exc))
+    except ValueError:
+        abort(400, description=_("日期格式应为 2026-01-31"))
+    if not all(queries.FIRST_DATE <= d <= queries.LAST_DATE for d in (first, last)):
+        abort(400, description=_("日期超出范围（1900 至 9998 年）"))
+    if last < first:
+        abort(400, description=_("结束日期早于开始日期"))
+    if (last - first).days > 366:
+        abort(400, description=_("一次最多查询一年"))
+    f = queries.day_filter(first, last, tz, staff=request.args.get("staff", "").strip(),
+                           department=request.args.get("department", "").strip())
     return tz, first, last, f
 
 
@@ -42,7 +48,7 @@ def _departments(s) -> list[str]:
 @bp.get("/")
 def index():
     tz, first, last, f = _form()
-    pg = max(1, request.args.get("page", 1, type=int))
+    pg = page_number()
     with services().store.session() as s:
         total = queries.count(s, f)
         rows = queries.page(s, f, offset=(pg - 1) * PAGE_SIZE, limit=PAGE_SIZE)

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, stream_with_context
+from flask import (Blueprint, Response, abort, current_app, jsonify, render_template, request,
+                   stream_with_context)
 from sqlalchemy import distinct, func, select
 
 from app.store import MakeupRequest, Punch, Staff
@@ -13,6 +15,40 @@ from ..context import services
 
 bp = Blueprint("dashboard", __name__)
 FEED_SIZE = 20
+MAX_EVENT_ID = 2**63 - 1     # the largest id a database integer holds
+BUSY_RETRY_MS = 10_000       # a tab over the stream cap asks again this much later
+
+
+class StreamSlots:
+    """Open live-feed streams, at most ``limit`` at a time.
+
+    Each open stream holds one of the web server's worker threads for up to SSE_MAX_SECONDS:
+    without a cap, a few dashboard tabs hold them all and /health and the HR API wait.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = max(1, int(limit))
+        self.open = 0
+        self._lock = threading.Lock()
+
+    def take(self):
+        """A release function for a new stream, or None when ``limit`` streams are open."""
+        with self._lock:
+            if self.open >= self.limit:
+                return None
+            self.open += 1
+        released = threading.Event()
+
+        def release():
+            if not released.is_set():
+                released.set()
+                with self._lock:
+                    self.open -= 1
+        return release
+
+
+def stream_slots(app) -> StreamSlots:
+    return app.extensions["daka_sse_slots"]
 
 
 def punch_event(p: Punch, tz) -> dict:
@@ -56,13 +92,18 @@ def events():
     """New punches as server-sent events, read from the database (in-process or standalone)."""
     svc = services()
     tz = svc.timezone()
-    after = request.headers.get("Last-Event-ID", type=int) or request.args.get("after", 0, type=int)
-    limit_s = current_app.config["SSE_MAX_SECONDS"]
+    after = _last_event_id()
+    slots = stream_slots(current_app)
+    # Over the cap the tab still gets what is new, then is told to come back later: it polls,
+    # and holds no worker thread while it waits.
+    release = slots.take()
+    streaming = release is not None
+    limit_s = current_app.config["SSE_MAX_SECONDS"] if streaming else 0.0
     poll_s = current_app.config["SSE_POLL_SECONDS"]
 
     def stream():
         nonlocal after
-        yield "retry: 2000\n\n"
+        yield f"retry: {2000 if streaming else BUSY_RETRY_MS}\n\n"
         ends = time.monotonic() + limit_s
         while True:
             with svc.store.session() as s:
@@ -75,5 +116,24 @@ def events():
             yield ": keep-alive\n\n"
             time.sleep(poll_s)
 
-    return Response(stream_with_context(stream()), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    response = Response(stream_with_context(stream()), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    if streaming:
+        # The server closes every response it served (ended, cut off, or a HEAD never read):
+        # the slot comes back then, whichever way the stream ended.
+        response.call_on_close(release)
+    return response
+
+
+def _last_event_id() -> int:
+    """The id the browser last saw (Last-Event-ID on a reconnect, else ?after=), checked."""
+    from ..i18n import gettext
+
+    text = request.headers.get("Last-Event-ID") or request.args.get("after") or "0"
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_EVENT_ID:
+        abort(400, description=gettext("无效的事件编号"))
+    return value

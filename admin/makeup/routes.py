@@ -9,6 +9,7 @@ from app.store import MakeupRequest
 
 from ..context import services
 from ..i18n import gettext as _
+from ..paging import page_number
 from . import service
 
 bp = Blueprint("makeup", __name__, url_prefix="/makeup")
@@ -18,7 +19,7 @@ PAGE_SIZE = 50
 @bp.get("/")
 def index(error: str | None = None, form=None):
     state = request.args.get("state", "pending")
-    pg = max(1, request.args.get("page", 1, type=int))
+    pg = page_number()
     where = [] if state == "all" else [MakeupRequest.state == state]
     tz = services().timezone()
     with services().store.session() as s:

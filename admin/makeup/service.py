@@ -11,6 +11,7 @@ from app.config import resolve_device_id
 from app.store import MakeupRequest, OutboxItem, Punch, Staff
 from app.store.models import utcnow
 
+from ..attendance.queries import FIRST_DATE, LAST_DATE
 from ..context import AdminServices
 
 
@@ -24,6 +25,8 @@ def create(svc: AdminServices, staff_no: str, local_time: str, reason: str, acto
         at = dt.datetime.strptime(local_time.strip().replace("T", " ")[:16], "%Y-%m-%d %H:%M")
     except ValueError as exc:
         raise MakeupError("time must look like 2026-11-24 08:30") from exc
+    if not FIRST_DATE <= at.date() <= LAST_DATE:  # the zone shift would overflow at the edges
+        raise MakeupError(f"time out of range ({FIRST_DATE.year} to {LAST_DATE.year})")
     aware = at.replace(tzinfo=tz)
     if aware > dt.datetime.now(tz) + dt.timedelta(minutes=1):
         raise MakeupError("a make-up punch cannot be in the future")

@@ -10,6 +10,7 @@ from app.store import FaceTemplate, Staff
 
 from ..context import services
 from ..i18n import gettext as _
+from ..paging import page_number
 from . import service
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -20,7 +21,7 @@ THUMB_PX = 96
 @bp.get("/")
 def index():
     q = request.args.get("q", "").strip()
-    pg = max(1, request.args.get("page", 1, type=int))
+    pg = page_number()
     where = []
     if q:
         like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

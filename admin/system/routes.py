@@ -12,6 +12,7 @@ from app.store import AdminUser, ApiToken, AuditEntry
 from ..auth import users
 from ..context import services
 from ..i18n import gettext as _
+from ..paging import page_number
 from ..security import require_admin
 from . import backup, clock, tokens
 
@@ -156,7 +157,7 @@ def set_password(user_id: int):
 
 @bp.get("/audit")
 def audit():
-    pg = max(1, request.args.get("page", 1, type=int))
+    pg = page_number()
     with services().store.session() as s:
         total = s.scalar(select(func.count()).select_from(AuditEntry))
         rows = list(s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())
