@@ -54,6 +54,12 @@ EN = {
     "确定删除？照片和人脸模板将一并删除。": "Delete? Photos and face templates are removed too.",
     "补卡已创建": "Make-up request created", "已处理": "Done", "人员": "Staff",
     "终端进程未提供": "not reported by the terminal", "健康": "Health", "新建人员": "New staff member",
+    # settings: precedence over daka.toml, applied at once
+    "保存后立即在终端生效，无需重启；这里保存的值优先于配置文件 daka.toml。":
+        "Saved values take effect on the terminal at once, no restart needed; they override the "
+        "config file daka.toml.",
+    "配置文件": "Config file", "（空）": "(empty)", "恢复配置文件的值": "Use the config file's value",
+    "已恢复配置文件的值": "The config file's value applies again",
 }
 
 
