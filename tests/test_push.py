@@ -177,3 +177,35 @@ def test_backoff_doubles_up_to_the_cap(store, instance, make_config):
                         instance, store)
     assert [a.pusher.backoff(n) for n in range(1, 7)] == [2, 4, 8, 16, 30, 30]
     a.journal.close()
+
+
+def test_push_is_switched_on_redirected_and_off_at_run_time(store, instance, make_config, person, receiver):
+    """What a run-time change of push.webhook_url / push.secret does to a built attendance."""
+    from app.attendance.scheduler import PUSH_JOB
+    from app.config import with_values
+
+    off = _config(make_config, "")
+    a = open_attendance(off, instance, store)
+    scheduler = build_scheduler(off, a)   # not started: the jobs are only looked at
+    try:
+        on = with_values(off, {"push.webhook_url": receiver.url})
+        assert PUSH_JOB in scheduler.sync(on) and a.flusher.push_enabled
+        a.pusher.configure(on.push, on.device.timezone)
+        uuids = [str(u) for u in _punch(a, person, 2)]
+        a.flusher.flush()
+        assert _drain(a).pending == 0 and [p["uuid"] for p in receiver.punches] == uuids
+        # a new secret signs the next request: the receiver checking the old one refuses it
+        a.pusher.configure(with_values(on, {"push.secret": "rotated"}).push, on.device.timezone)
+        _punch(a, person, 1)
+        a.flusher.flush()
+        assert a.pusher.deliver() == 0 and receiver.bad_signatures == 1
+        # switched off: punches waiting stay queued, nothing is sent, new punches are not queued
+        requests = receiver.requests
+        assert PUSH_JOB in scheduler.sync(off) and scheduler.get_job(PUSH_JOB) is None
+        a.pusher.configure(off.push, off.device.timezone)
+        _punch(a, person, 1)
+        a.flusher.flush()
+        assert a.pusher.deliver() == 0 and receiver.requests == requests
+        assert a.pusher.backlog().pending == 1
+    finally:
+        a.journal.close()

@@ -414,7 +414,7 @@ class Terminal:
 # without an entry here fails tests/test_settings_live.py.
 
 def _apply_device_name(t: Terminal, cfg) -> None:
-    t.device_name = cfg.device.name   # status bar and the admin's status (read by the kiosk)
+    t.device_name = cfg.device.name   # the kiosk's status bar and status() read it
 
 
 def _apply_sound(t: Terminal, cfg) -> None:
