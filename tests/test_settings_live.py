@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import http.cookiejar
 import re
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -323,6 +324,10 @@ def test_use_the_file_value_again(live):
     page = admin.post("/settings/", {"reset": "attendance.flush_seconds"})
     assert "已恢复配置文件的值" in page and "配置文件: 600" not in page
     assert jobs(terminal)[FLUSH_JOB].trigger.interval == dt.timedelta(seconds=600)
+    with pytest.raises(urllib.error.HTTPError) as refused:   # not a key of the page: refused
+        admin.post("/settings/", {"reset": "storage.database_url"}, page="/settings/")
+    refused.value.close()
+    assert refused.value.code == 400
 
 
 def test_a_change_from_another_process_is_applied_by_the_poll(live, make_config, instance):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from app.config import ConfigError
 from app.vision.decision import DecisionRule
@@ -66,7 +66,7 @@ def index():
     if request.method == "POST" and "reset" in request.form:
         key = request.form["reset"]
         if key not in keys:
-            return render_template("settings/index.html", **_page(settings, {})), 400
+            abort(400, description=f"{key} is not a setting of this page")
         settings.reset(key, actor=g.actor)
         services().forget_settings()
         flash(_("已恢复配置文件的值"))
