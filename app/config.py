@@ -1288,6 +1288,8 @@ def render_markdown() -> str:
         "`DATABASE_URL` (for `storage.database_url` only), and environment variables",
         "`DAKA_<SECTION>_<KEY>`, e.g. `DAKA_ADMIN_PORT=9090`. Environment values are",
         "parsed with the key's type; booleans accept 1/0, true/false, yes/no, on/off.",
+        "Highest of all, for the keys an admin may change at run time: the values saved",
+        "in the admin (see \"Settings changed in the admin\" below).",
         "",
         "At start all problems are collected and reported together, one line each:",
         "unknown sections and keys (with the closest known name), wrong types,",
