@@ -60,6 +60,12 @@ EN = {
     "日期格式应为 2026-01-31": "Dates look like 2026-01-31",
     "日期超出范围（1900 至 9998 年）": "Date out of range (years 1900 to 9998)",
     "结束日期早于开始日期": "The end date is before the start date", "一次最多查询一年": "At most one year at a time",
+    # settings: precedence over daka.toml, applied at once
+    "保存后立即在终端生效，无需重启；这里保存的值优先于配置文件 daka.toml。":
+        "Saved values take effect on the terminal at once, no restart needed; they override the "
+        "config file daka.toml.",
+    "配置文件": "Config file", "（空）": "(empty)", "恢复配置文件的值": "Use the config file's value",
+    "已恢复配置文件的值": "The config file's value applies again",
 }
 
 

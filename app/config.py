@@ -8,7 +8,9 @@ come the defaults, validation, the commented default file
 
 Values are taken, lowest to highest precedence, from the defaults, the file,
 the plain ``DATABASE_URL`` variable (for ``storage.database_url`` only) and
-``DAKA_<SECTION>_<KEY>`` environment variables.
+``DAKA_<SECTION>_<KEY>`` environment variables. The keys in :data:`RUNTIME_KEYS`
+may also be changed by an admin at run time; a stored change overrides all of
+these (:func:`with_values` lays it over a loaded config).
 
 Regenerate the docs with ``python -m app.config markdown > docs/config.md``.
 """
@@ -23,7 +25,7 @@ import sys
 import tomllib
 import zoneinfo
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -35,6 +37,7 @@ from app.instance import Instance
 __all__ = [
     "CROSS_CHECKS",
     "CAMERA_SCHEMES",
+    "RUNTIME_KEYS",
     "ENV_PREFIX",
     "SCHEMA",
     "Config",
@@ -50,6 +53,7 @@ __all__ = [
     "render_markdown",
     "resolve_database_url",
     "resolve_device_id",
+    "with_values",
 ]
 
 ENV_PREFIX = "DAKA_"
@@ -803,6 +807,30 @@ SCHEMA: tuple[SectionSpec, ...] = _build_schema()
 _SECTIONS: dict[str, SectionSpec] = {s.name: s for s in SCHEMA}
 
 
+#: Keys an admin may change while the terminal runs (the admin's settings page, the device's
+#: settings screen). A stored value overrides daka.toml and the environment; the running
+#: terminal applies each change at once (see ``app/kiosk/terminal.py`` SETTING_APPLIERS).
+RUNTIME_KEYS: tuple[str, ...] = (
+    "device.name",
+    "recognition.threshold",
+    "recognition.margin",
+    "recognition.faceres_threshold",
+    "recognition.faceres_margin",
+    "recognition.fused_threshold",
+    "recognition.fused_margin",
+    "attendance.dedupe_seconds",
+    "storage.retention_days",
+    "push.webhook_url",
+    "push.secret",
+    "attendance.confirm_seconds",
+    "attendance.flush_seconds",
+    "gpio.relay_mode",
+    "device.timezone",
+    "device.language",
+    "ui.sound",
+)
+
+
 def env_var_name(section: str, key: str) -> str:
     """``DAKA_<SECTION>_<KEY>`` for a key."""
     return f"{ENV_PREFIX}{section}_{key}".upper()
@@ -1159,6 +1187,18 @@ def load_config(instance: Instance, env: Mapping[str, str] | None = None) -> Con
     return load_config_file(instance.config_path, env)
 
 
+def with_values(cfg: Config, values: Mapping[str, Any]) -> Config:
+    """``cfg`` with ``{"section.key": value}`` laid over it (values already checked)."""
+    changes: dict[str, dict[str, Any]] = {}
+    for path, value in values.items():
+        section, _, name = path.partition(".")
+        if section not in _SECTIONS or _SECTIONS[section].key(name) is None:
+            raise KeyError(path)
+        changes.setdefault(section, {})[name] = value
+    return replace(cfg, **{section: replace(getattr(cfg, section), **keys)
+                           for section, keys in changes.items()})
+
+
 # --------------------------------------------------------------------------
 # Derived values
 # --------------------------------------------------------------------------
@@ -1248,6 +1288,8 @@ def render_markdown() -> str:
         "`DATABASE_URL` (for `storage.database_url` only), and environment variables",
         "`DAKA_<SECTION>_<KEY>`, e.g. `DAKA_ADMIN_PORT=9090`. Environment values are",
         "parsed with the key's type; booleans accept 1/0, true/false, yes/no, on/off.",
+        "Highest of all, for the keys an admin may change at run time: the values saved",
+        "in the admin (see \"Settings changed in the admin\" below).",
         "",
         "At start all problems are collected and reported together, one line each:",
         "unknown sections and keys (with the closest known name), wrong types,",
@@ -1256,6 +1298,33 @@ def render_markdown() -> str:
         "",
     ]
     out += [f"- {doc}" for _keys, doc, _fn in CROSS_CHECKS]
+    out += [
+        "",
+        "## Settings changed in the admin",
+        "",
+        "These keys can also be changed while the terminal runs, on the admin's settings",
+        "page (设置, admins only) or the device's settings screen: "
+        + ", ".join(f"`{k}`" for k in RUNTIME_KEYS) + ".",
+        "",
+        "A value saved there is stored in the database (and audited) and **overrides**",
+        "`daka.toml` and the environment, now and after every restart. The page shows the",
+        "file's value beside a changed one, and 恢复配置文件的值 (use the file's value)",
+        "forgets the stored value so that `daka.toml` applies again. `daka doctor` and",
+        "`python -m app.config check` show the file's values only.",
+        "",
+        "Every key takes effect at once, without a restart: when the admin runs inside",
+        "`daka run` the terminal applies a change before the page answers; a separate",
+        "`daka admin serve` on the same database is seen by the terminal within 3 s. In",
+        "particular `attendance.flush_seconds` reschedules the flush job,",
+        "`storage.retention_days` above 0 schedules the daily retention job (0 removes",
+        "it), `push.webhook_url` switches delivery to HR on or off (punches stored while",
+        "it is off are not queued for HR; make-up punches follow the same rule, and",
+        "punches already queued wait while it is off and are sent once it is on again),",
+        "`device.timezone` applies to punches confirmed from then on, HR deliveries, the",
+        "retention time and the kiosk's clock (earlier punches keep their local date),",
+        "and `device.language` switches the kiosk's screen (a staff member's tap on the",
+        "language button still switches it for the moment).",
+    ]
     for section in SCHEMA:
         out += [
             "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import time
@@ -10,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
-from app.attendance import Candidate, build_scheduler, open_attendance
+from app.attendance import Candidate, WebhookPusher, build_scheduler, open_attendance
 from app.attendance.push import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
 from app.store import OutboxItem, Staff
 
@@ -101,19 +102,38 @@ def test_signature_scheme():
     assert not verify(SECRET, str(int(ts) - 3600), body, sign(SECRET, str(int(ts) - 3600), body))
 
 
+class ManualClock:
+    """The pusher's clock (naive UTC), moved by the test: backoff without wall-clock races."""
+
+    def __init__(self):
+        self.now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
 def test_in_order_delivery_with_failures_and_backoff(store, instance, make_config, person):
     receiver = Receiver(fail=lambda n: n % 3 != 0)  # two of every three requests fail
     try:
-        a = open_attendance(_config(make_config, receiver.url), instance, store)
+        config = _config(make_config, receiver.url)
+        a = open_attendance(config, instance, store)
         uuids = [str(u) for u in _punch(a, person, 7)]
         a.flusher.flush()
+        clock = ManualClock()   # from now: the queued rows are due
+        a.pusher = WebhookPusher(store, config.push, device_id=a.pusher.device_id,
+                                 timezone=config.device.timezone, clock=clock)
         assert a.pusher.backlog().pending == 7
         assert a.pusher.deliver() == 0 and receiver.requests == 1  # failed: backing off
         assert a.pusher.deliver() == 0 and receiver.requests == 1  # not due yet: no request
         with store.session() as s:
             head = s.scalars(select(OutboxItem).order_by(OutboxItem.id)).first()
             assert head.attempts == 1 and head.last_error == "HTTP 503"
-        assert _drain(a).pending == 0
+        for _ in range(100):   # each round past the longest backoff: one request, sent or refused
+            if not a.pusher.backlog().pending:
+                break
+            clock.now += dt.timedelta(seconds=config.push.backoff_max_seconds)
+            a.pusher.deliver()
+        assert a.pusher.backlog().pending == 0
         assert [p["uuid"] for p in receiver.punches] == uuids
         assert receiver.bad_signatures == 0 and receiver.requests > 7
         assert {p["name"] for p in receiver.punches} == {"张三"}
@@ -177,3 +197,35 @@ def test_backoff_doubles_up_to_the_cap(store, instance, make_config):
                         instance, store)
     assert [a.pusher.backoff(n) for n in range(1, 7)] == [2, 4, 8, 16, 30, 30]
     a.journal.close()
+
+
+def test_push_is_switched_on_redirected_and_off_at_run_time(store, instance, make_config, person, receiver):
+    """What a run-time change of push.webhook_url / push.secret does to a built attendance."""
+    from app.attendance.scheduler import PUSH_JOB
+    from app.config import with_values
+
+    off = _config(make_config, "")
+    a = open_attendance(off, instance, store)
+    scheduler = build_scheduler(off, a)   # not started: the jobs are only looked at
+    try:
+        on = with_values(off, {"push.webhook_url": receiver.url})
+        assert PUSH_JOB in scheduler.sync(on) and a.flusher.push_enabled
+        a.pusher.configure(on.push, on.device.timezone)
+        uuids = [str(u) for u in _punch(a, person, 2)]
+        a.flusher.flush()
+        assert _drain(a).pending == 0 and [p["uuid"] for p in receiver.punches] == uuids
+        # a new secret signs the next request: the receiver checking the old one refuses it
+        a.pusher.configure(with_values(on, {"push.secret": "rotated"}).push, on.device.timezone)
+        _punch(a, person, 1)
+        a.flusher.flush()
+        assert a.pusher.deliver() == 0 and receiver.bad_signatures == 1
+        # switched off: punches waiting stay queued, nothing is sent, new punches are not queued
+        requests = receiver.requests
+        assert PUSH_JOB in scheduler.sync(off) and scheduler.get_job(PUSH_JOB) is None
+        a.pusher.configure(off.push, off.device.timezone)
+        _punch(a, person, 1)
+        a.flusher.flush()
+        assert a.pusher.deliver() == 0 and receiver.requests == requests
+        assert a.pusher.backlog().pending == 1
+    finally:
+        a.journal.close()

@@ -34,3 +34,43 @@ def test_values_are_validated_and_secrets_not_audited(store, make_config):
     with store.session() as s:
         details = [e.detail for e in s.scalars(select(AuditEntry))]
     assert details and not any("hunter2" in d for d in details)
+
+
+def test_stored_values_override_the_file_and_a_value_no_longer_valid_is_skipped(store, make_config):
+    import json
+
+    from app.store import Setting
+
+    config = make_config(attendance={"flush_seconds": 5}, device={"timezone": "Asia/Shanghai"})
+    settings = SettingsService(store, config)
+    settings.set("attendance.flush_seconds", 9, actor="admin:li")
+    effective, values = settings.effective()
+    assert effective.attendance.flush_seconds == 9 and values["attendance.flush_seconds"] == 9
+    assert effective.device.timezone == "Asia/Shanghai" and effective.admin == config.admin
+    assert config.attendance.flush_seconds == 5   # the file's config itself is left alone
+    # a row an older version stored, or a zone the system lost: the file's value, not a failed start
+    with store.session() as s:
+        s.add(Setting(key="device.timezone", value=json.dumps("Mars/Olympus_Mons")))
+    effective, values = settings.effective()
+    assert effective.device.timezone == values["device.timezone"] == "Asia/Shanghai"
+    assert effective.attendance.flush_seconds == 9
+
+
+def test_changes_are_announced_to_the_subscribers_of_the_same_store(store, make_config):
+    config = make_config()
+    terminal_side, admin_side = SettingsService(store, config), SettingsService(store, config)
+    heard = []
+
+    def broken(_key):
+        raise RuntimeError("an applier failed")
+
+    unsubscribe = terminal_side.subscribe(heard.append)
+    terminal_side.subscribe(broken)   # must not undo the save nor stop the others
+    admin_side.set("attendance.flush_seconds", 9, actor="admin:li")
+    admin_side.reset("attendance.flush_seconds", actor="admin:li")
+    admin_side.reset("attendance.flush_seconds", actor="admin:li")   # nothing stored: no change
+    assert heard == ["attendance.flush_seconds", "attendance.flush_seconds"]
+    unsubscribe()
+    admin_side.set("device.name", "后门", actor="admin:li")
+    assert heard == ["attendance.flush_seconds", "attendance.flush_seconds"]
+    assert admin_side.get("device.name") == "后门"

@@ -47,6 +47,17 @@ def create(svc: AdminServices, staff_no: str, local_time: str, reason: str, acto
         return req.id
 
 
+def _push_on(svc: AdminServices) -> bool:
+    """The outbox rule of face punches: queued for HR while push is on.
+
+    Inside ``daka run`` the terminal's flusher is the authority (it follows ``push.webhook_url``
+    at once); a standalone admin has no flusher and reads the setting the terminal follows.
+    """
+    if svc.attendance is not None:
+        return svc.attendance.flusher.push_enabled
+    return bool(svc.settings.get("push.webhook_url"))
+
+
 def decide(svc: AdminServices, request_id: int, approve: bool, actor: str) -> int | None:
     """Approve (the new punch's id) or reject (None) a pending request."""
     with svc.store.session() as s:
@@ -64,7 +75,7 @@ def decide(svc: AdminServices, request_id: int, approve: bool, actor: str) -> in
             s.add(punch)
             s.flush()
             req.punch_id = punch_id = punch.id
-            if svc.settings.get("push.webhook_url"):
+            if _push_on(svc):
                 s.add(OutboxItem(punch_id=punch.id))
         svc.store.audit(s, actor, "makeup_approve" if approve else "makeup_reject", request=request_id,
                         staff_no=req.staff_no, punch=punch_id)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from app.config import ConfigError
 from app.vision.decision import DecisionRule
@@ -58,8 +58,19 @@ def _typed(key: str, text: str):
 
 @bp.route("/", methods=["GET", "POST"])
 def index():
+    """Every value saved here overrides daka.toml and reaches a running terminal at once
+    (docs/config.md, "Settings changed in the admin")."""
     settings = services().settings
     errors: dict[str, str] = {}
+    keys = {key for key, _label, _kind in _fields()}
+    if request.method == "POST" and "reset" in request.form:
+        key = request.form["reset"]
+        if key not in keys:
+            abort(400, description=f"{key} is not a setting of this page")
+        settings.reset(key, actor=g.actor)
+        services().forget_settings()
+        flash(_("已恢复配置文件的值"))
+        return redirect(url_for("settings.index"))
     if request.method == "POST":
         current = settings.all()
         for key, _label, kind in _fields():
@@ -79,6 +90,13 @@ def index():
         if not errors:
             flash(_("已保存"))
             return redirect(url_for("settings.index"))
-    values = settings.all()
-    return render_template("settings/index.html", fields=_fields(), values=values, errors=errors,
-                           choices=CHOICES), (400 if errors else 200)
+    return render_template("settings/index.html", **_page(settings, errors)), (400 if errors else 200)
+
+
+def _page(settings, errors: dict[str, str]) -> dict:
+    stored = settings.stored()
+    # the file's value beside each value an admin changed, so the override is visible
+    overridden = {key: settings.default(key) for key, _label, _kind in _fields()
+                  if key in stored and stored[key] != settings.default(key)}
+    return {"fields": _fields(), "values": settings.all(), "errors": errors, "choices": CHOICES,
+            "overridden": overridden}

@@ -71,6 +71,15 @@ class WebhookPusher:
     def enabled(self) -> bool:
         return bool(self.cfg.webhook_url)
 
+    def configure(self, push_cfg, timezone: str) -> None:
+        """Take a changed ``[push]`` section and time zone (run-time settings).
+
+        Not under the delivery lock: a delivery can wait on a slow receiver for its timeout,
+        and the admin's save must not. Each is one assignment; a request already built goes out
+        with what it was built with, the next one with the new values.
+        """
+        self.cfg, self.tz = push_cfg, ZoneInfo(timezone)
+
     def backoff(self, attempts: int) -> float:
         return min(self.cfg.backoff_max_seconds, self.cfg.backoff_base_seconds * 2 ** (attempts - 1))
 
@@ -80,7 +89,7 @@ class WebhookPusher:
             return 0
         sent = 0
         with self._lock:
-            while True:
+            while self.enabled:   # push may be switched off between two batches
                 with self.store.session() as s:
                     batch = s.execute(
                         select(OutboxItem, Punch).join(Punch, OutboxItem.punch_id == Punch.id)
@@ -106,18 +115,22 @@ class WebhookPusher:
                                    len(ids), error, self.backoff(items[0].attempts if items else 1))
                     return sent
                 sent += len(ids)
+            return sent
 
     def _post(self, punches: list[dict]) -> str | None:
+        cfg = self.cfg   # once: URL and secret of one request belong together (see configure)
+        if not cfg.webhook_url:
+            return "push switched off"
         body = json.dumps({"device_id": self.device_id, "sent_at": _utcnow().isoformat() + "Z",
                            "punches": punches}, ensure_ascii=False, default=str).encode()
         ts = str(int(time.time()))
-        request = urllib.request.Request(self.cfg.webhook_url, data=body, method="POST", headers={
+        request = urllib.request.Request(cfg.webhook_url, data=body, method="POST", headers={
             "Content-Type": "application/json; charset=utf-8",
-            TIMESTAMP_HEADER: ts, SIGNATURE_HEADER: sign(self.cfg.secret, ts, body),
+            TIMESTAMP_HEADER: ts, SIGNATURE_HEADER: sign(cfg.secret, ts, body),
             "User-Agent": "daka-terminal",
         })
         try:
-            with urllib.request.urlopen(request, timeout=self.cfg.timeout_seconds) as response:
+            with urllib.request.urlopen(request, timeout=cfg.timeout_seconds) as response:
                 response.read()
                 return None if 200 <= response.status < 300 else f"HTTP {response.status}"
         except urllib.error.HTTPError as exc:

@@ -2,7 +2,9 @@
 
 Built by the entry point (``daka run``) with :func:`build_scheduler`, never inside a Flask
 ``create_app``: a scheduler per app would run every job once per process.
-:func:`job_specs` is the single list of jobs, also shown by ``daka doctor``.
+:func:`job_specs` is the single list of jobs, also shown by ``daka doctor``; a run-time setting
+that changes it (flush interval, retention days, push on/off, time zone) is applied to the
+running scheduler by :meth:`AttendanceScheduler.sync`.
 """
 
 from __future__ import annotations
@@ -63,34 +65,73 @@ def _guarded(name, func):
     return run
 
 
-def build_scheduler(config, attendance: Attendance) -> BackgroundScheduler:
-    """A not yet started scheduler with the attendance jobs; wires the batch-full wake-up."""
-    scheduler = BackgroundScheduler(timezone=config.device.timezone)
-    flush_requested = threading.Event()
+class AttendanceScheduler(BackgroundScheduler):
+    """The APScheduler running the attendance jobs; :meth:`sync` fits them to a changed config."""
 
-    def flush():
-        flush_requested.clear()
-        attendance.flusher.flush()
+    def __init__(self, config, attendance: Attendance):
+        super().__init__(timezone=config.device.timezone)
+        self.attendance = attendance
+        self._flush_requested = threading.Event()
+        self._funcs = {FLUSH_JOB: self._flush, PUSH_JOB: attendance.pusher.deliver,
+                       RETENTION_JOB: attendance.retention.run}
 
-    funcs = {FLUSH_JOB: flush, PUSH_JOB: attendance.pusher.deliver,
-             RETENTION_JOB: attendance.retention.run}
-    for spec in job_specs(config):
-        scheduler.add_job(_guarded(spec.id, funcs[spec.id]), spec.trigger, id=spec.id,
-                          name=spec.description, max_instances=1, coalesce=True,
-                          misfire_grace_time=None)
+    def _flush(self) -> None:
+        self._flush_requested.clear()
+        self.attendance.flusher.flush()
 
-    def run_now(job_id):
-        job = scheduler.get_job(job_id)
-        if job is not None and scheduler.running:
+    def wake_flush(self) -> None:
+        # Once per batch: confirms keep arriving while the flush they asked for is running.
+        if not self._flush_requested.is_set():
+            self._flush_requested.set()
+            self.run_now(FLUSH_JOB)
+
+    def run_now(self, job_id: str) -> None:
+        """Run a job as soon as a worker is free (nothing when it is not scheduled)."""
+        job = self.get_job(job_id)
+        if job is not None and self.running:
             job.modify(next_run_time=dt.datetime.now(dt.UTC))
 
-    def wake_flush():
-        # Once per batch: confirms keep arriving while the flush they asked for is running.
-        if not flush_requested.is_set():
-            flush_requested.set()
-            run_now(FLUSH_JOB)
+    def sync(self, config) -> list[str]:
+        """Make the jobs those of :func:`job_specs` for ``config`` (running or not); the ids changed.
 
-    attendance.clockin.on_batch_full = wake_flush
-    if config.push.webhook_url:
-        attendance.flusher.after_flush = lambda _n: run_now(PUSH_JOB)
+        Adds, removes and reschedules jobs (a job whose trigger is unchanged keeps its next run
+        time), and switches the outbox and the after-flush push wake-up with ``push.webhook_url``.
+        """
+        changed = []
+        wanted = {spec.id: spec for spec in job_specs(config)}
+        for job in self.get_jobs():
+            if job.id in self._funcs and job.id not in wanted:
+                self.remove_job(job.id)
+                changed.append(job.id)
+        for spec in wanted.values():
+            job = self.get_job(spec.id)
+            if job is None:
+                self.add_job(_guarded(spec.id, self._funcs[spec.id]), spec.trigger, id=spec.id,
+                             name=spec.description, max_instances=1, coalesce=True,
+                             misfire_grace_time=None)
+                changed.append(spec.id)
+            elif _trigger_key(job.trigger) != _trigger_key(spec.trigger):
+                job.modify(name=spec.description)
+                self.reschedule_job(spec.id, trigger=spec.trigger)
+                changed.append(spec.id)
+        push = bool(config.push.webhook_url)
+        # punches flushed while push is on get an outbox row; each flush then wakes the delivery
+        self.attendance.flusher.push_enabled = push
+        self.attendance.flusher.after_flush = (lambda _n: self.run_now(PUSH_JOB)) if push else None
+        if changed:
+            logger.info("scheduler: {} changed; jobs now: {}", ", ".join(changed),
+                        "; ".join(spec.description for spec in wanted.values()))
+        return changed
+
+
+def _trigger_key(trigger) -> tuple[str, str]:
+    # str() names the interval or the cron fields, not the zone
+    return str(trigger), str(getattr(trigger, "timezone", ""))
+
+
+def build_scheduler(config, attendance: Attendance) -> AttendanceScheduler:
+    """A not yet started scheduler with the attendance jobs; wires the batch-full wake-up."""
+    scheduler = AttendanceScheduler(config, attendance)
+    attendance.clockin.on_batch_full = scheduler.wake_flush
+    scheduler.sync(config)
     return scheduler

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from zoneinfo import ZoneInfo
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -47,14 +46,13 @@ class KioskApp(App):
         super().__init__(**kwargs)
         self.terminal = terminal
         self.font = font
-        self.lang = terminal.language
+        self.lang = self._language = terminal.language
         self.device_name = terminal.device_name
         ui = terminal.config.ui
         self.flow = flow or F.ClockInFlow(F.FlowTimes(confirm_s=terminal.confirm_seconds, result_s=ui.result_seconds,
                                                       idle_s=ui.idle_seconds), have_sensor=terminal.sensor is not None)
         self.probe = probe
         self._confirm_seconds = terminal.confirm_seconds
-        self.tz = ZoneInfo(terminal.config.device.timezone)
         self.latest_update: F.VisionUpdate | None = None
         self._incoming: F.VisionUpdate | None = None
         self._presence: list[bool | None] = []
@@ -69,8 +67,8 @@ class KioskApp(App):
         return text(key, lang or self.lang, **values)
 
     def now(self) -> dt.datetime:
-        """The terminal's local time (its configured time zone, as punches use)."""
-        return dt.datetime.now(self.tz)
+        """The terminal's local time (its time zone now, as punches use)."""
+        return dt.datetime.now(self.terminal.timezone)
 
     def toggle_language(self) -> None:
         self.lang = "en" if self.lang.startswith("zh") else "zh_CN"
@@ -180,6 +178,8 @@ class KioskApp(App):
 
     def _slow(self, _dt) -> None:
         self.terminal.notifier.watchdog()
+        if self.terminal.language != self._language:   # changed in the admin
+            self.lang = self._language = self.terminal.language
         local = self.now()
         self.clock_text = local.strftime("%H:%M")
         self.date_text = local.strftime("%Y-%m-%d") + " " + (

@@ -5,11 +5,15 @@ another. Threads: camera capture, vision worker, distance sensor, the APSchedule
 worker (journal writes), the housekeeper (status and run-time settings) and any extra
 services added with `add_service` (the admin server). `stop()` joins them all and flushes the
 journal into the database.
+
+Run-time settings: the terminal runs with daka.toml overlaid by the values an admin stored
+(`SettingsService.effective`), and applies a change at once (announced by the store's
+SettingsService in this process, or seen by the housekeeper's poll when another process wrote
+it) through SETTING_APPLIERS, the one table of what each key changes in the running services.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import shutil
 import socket
@@ -18,6 +22,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
@@ -82,16 +87,19 @@ class Terminal:
         from app.vision.liveness.audit import LivenessAudit
         from app.vision.pipeline import VisionPipeline
 
-        self.config, self.instance = config, instance
+        self.file_config, self.instance = config, instance   # daka.toml + environment
+        self.store = open_store(config, instance)
+        self.settings = SettingsService(self.store, config)
+        # what an admin stored overrides the file, from the first moment (see docs/config.md)
+        config, self._applied = self.settings.effective()
+        self.config = config   # replaced by the effective config at each change
         self.device_name = config.device.name
         self.sound = config.ui.sound
-        self.confirm_seconds = config.attendance.confirm_seconds   # run-time settings, applied below
+        self.confirm_seconds = config.attendance.confirm_seconds
         self.relay_mode = config.gpio.relay_mode
         self.language = config.device.language
         models = models or resolve(config.models.dir or None, verify=config.models.verify)
-        self.store = open_store(config, instance)
         self.attendance = open_attendance(config, instance, self.store)
-        self.settings = SettingsService(self.store, config)
         self.gallery = FaceGallery()
         self.engine = FaceEngine(models, config.vision)
         self.library = FaceLibrary(self.store, self.engine, self.gallery, instance.photos_dir, config.library,
@@ -118,8 +126,8 @@ class Terminal:
         self._last_status: dict = {}
         self._present: bool | None = None
         self.descriptors_computed = 0
-        self._applied: dict = {}
         self._settings_lock = threading.Lock()
+        self._unsubscribe: Callable[[], None] | None = None
         self.ui_attached = False   # True: the window pings the watchdog (proves the UI thread alive)
         self.started = self.stopped = False
 
@@ -143,6 +151,8 @@ class Terminal:
             logger.info("stored {} punches journaled by an earlier run", recovered)
         templates = self.library.load_gallery()
         logger.info("gallery: {} face templates", templates)
+        # a change saved by the admin in this process is applied before its page answers
+        self._unsubscribe = self.settings.subscribe(lambda _key: self._apply_settings())
         self._apply_settings()
         self.camera.start()
         self.worker.start()
@@ -174,6 +184,8 @@ class Terminal:
         self.stopped = True
         self.notifier.stopping()
         logger.info("terminal stopping")
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         for service in reversed(self.services):
             _quietly(service.stop, f"service {service!r}")
         self._halt.set()
@@ -350,32 +362,21 @@ class Terminal:
             self._apply_settings_locked()
 
     def _apply_settings_locked(self) -> None:
-        from app.vision.decision import DecisionRule
-
-        values = self.settings.all()
-        if values == self._applied:
+        config, values = self.settings.effective()
+        changed = [k for k, v in values.items() if self._applied.get(k) != v]
+        if not changed:
             return
-        changed = {k: v for k, v in values.items() if self._applied.get(k) != v}
-        self.device_name = values["device.name"]
-        self.sound = values["ui.sound"]
-        self.confirm_seconds = values["attendance.confirm_seconds"]
-        self.relay_mode = values["gpio.relay_mode"]
-        rule = self.pipeline.rule
-        threshold_key, margin_key = DecisionRule.setting_keys(self.config.vision.embedder)
-        self.pipeline.rule = DecisionRule(values[threshold_key], values[margin_key], rule.min_observations)
-        self.attendance.clockin.dedupe = dt.timedelta(seconds=values["attendance.dedupe_seconds"])
-        self.attendance.retention.days = values["storage.retention_days"]
-        pusher = self.attendance.pusher
-        if bool(values["push.webhook_url"]) != bool(pusher.cfg.webhook_url):
-            logger.warning("push switched {}: takes effect at the next start",
-                           "on" if values["push.webhook_url"] else "off")
-        else:
-            pusher.cfg = dataclasses.replace(pusher.cfg, webhook_url=values["push.webhook_url"],
-                                             secret=values["push.secret"])
-        if self._applied:
-            logger.info("run-time settings applied: {}", ", ".join(
-                f"{k}={'***' if k == 'push.secret' else v}" for k, v in changed.items()))
+        self.config = config
+        for applier in dict.fromkeys(SETTING_APPLIERS[k] for k in changed):   # each once, in order
+            applier(self, config)
         self._applied = values
+        logger.info("run-time settings applied: {}", ", ".join(
+            f"{k}={'***' if k == 'push.secret' and values[k] else values[k]}" for k in changed))
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """The terminal's time zone now (``device.timezone``, changeable at run time)."""
+        return self.attendance.clockin.tz
 
     def status(self) -> dict:
         """What the admin and the status bar show (safe from any thread)."""
@@ -407,6 +408,80 @@ class Terminal:
     def last_status(self) -> dict:
         """The housekeeper's latest status (no database read: for the UI thread)."""
         return self._last_status
+
+
+# -- run-time settings: what each key changes in the running terminal --------------------------
+# Each applier takes the terminal and the effective config (daka.toml + stored settings) and
+# makes the running services follow it; appliers are idempotent. A key offered to admins
+# without an entry here fails tests/test_settings_live.py.
+
+def _apply_device_name(t: Terminal, cfg) -> None:
+    t.device_name = cfg.device.name   # the kiosk's status bar and status() read it
+
+
+def _apply_sound(t: Terminal, cfg) -> None:
+    t.sound = cfg.ui.sound
+
+
+def _apply_confirm_seconds(t: Terminal, cfg) -> None:
+    t.confirm_seconds = cfg.attendance.confirm_seconds   # the kiosk's flow follows it
+
+
+def _apply_relay_mode(t: Terminal, cfg) -> None:
+    t.relay_mode = cfg.gpio.relay_mode
+
+
+def _apply_language(t: Terminal, cfg) -> None:
+    t.language = cfg.device.language   # the kiosk follows it
+
+
+def _apply_decision_rule(t: Terminal, cfg) -> None:
+    from app.vision.decision import DecisionRule
+
+    rule = DecisionRule.from_config(cfg.recognition, cfg.vision.embedder)
+    t.pipeline.rule = DecisionRule(rule.threshold, rule.margin, t.pipeline.rule.min_observations)
+
+
+def _apply_dedupe(t: Terminal, cfg) -> None:
+    t.attendance.clockin.dedupe = dt.timedelta(seconds=cfg.attendance.dedupe_seconds)
+
+
+def _apply_jobs(t: Terminal, cfg) -> None:
+    """Flush interval, retention days, push on/off and the zone of the jobs' triggers."""
+    t.attendance.retention.days = cfg.storage.retention_days
+    t.scheduler.sync(cfg)
+
+
+def _apply_push(t: Terminal, cfg) -> None:
+    t.attendance.pusher.configure(cfg.push, cfg.device.timezone)
+    t.scheduler.sync(cfg)   # the delivery job and the outbox follow push on/off
+
+
+def _apply_timezone(t: Terminal, cfg) -> None:
+    # punches confirmed from now on take their local date and time in the new zone
+    t.attendance.clockin.tz = ZoneInfo(cfg.device.timezone)
+    _apply_push(t, cfg)   # HR gets local times in the new zone; the retention time moves with it
+
+
+SETTING_APPLIERS: dict[str, Callable[[Terminal, object], None]] = {
+    "device.name": _apply_device_name,
+    "recognition.threshold": _apply_decision_rule,
+    "recognition.margin": _apply_decision_rule,
+    "recognition.faceres_threshold": _apply_decision_rule,
+    "recognition.faceres_margin": _apply_decision_rule,
+    "recognition.fused_threshold": _apply_decision_rule,
+    "recognition.fused_margin": _apply_decision_rule,
+    "attendance.dedupe_seconds": _apply_dedupe,
+    "attendance.confirm_seconds": _apply_confirm_seconds,
+    "attendance.flush_seconds": _apply_jobs,
+    "storage.retention_days": _apply_jobs,
+    "push.webhook_url": _apply_push,
+    "push.secret": _apply_push,
+    "gpio.relay_mode": _apply_relay_mode,
+    "device.timezone": _apply_timezone,
+    "device.language": _apply_language,
+    "ui.sound": _apply_sound,
+}
 
 
 class CameraVisionWorker(VisionWorker):
