@@ -59,7 +59,6 @@ def test_the_setup_code_is_made_at_start_kept_private_logged_and_asked_for(admin
 def test_four_concurrent_claims_make_exactly_one_administrator(admin_config, instance, store):
     """The review's setup_race.py on a served admin: four anonymous posts released at once."""
     from app.setup_code import pending_setup_code
-    from app.store import SetupClaim
 
     app = build_app(admin_config(), instance, store)
     code = pending_setup_code(instance)
@@ -77,6 +76,8 @@ def test_four_concurrent_claims_make_exactly_one_administrator(admin_config, ins
     assert all(status == 302 and loc.endswith("/login") for status, loc in results), results
     accounts = _accounts(store)
     assert len(accounts) == 1, accounts
+    from app.store import SetupClaim
+
     with store.session() as s:
         assert s.scalar(select(SetupClaim.username)) == accounts[0]
 
