@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from loguru import logger
@@ -41,7 +42,7 @@ def pending_setup_code(instance) -> str | None:
     """The code waiting to be used on this instance (grouped for display), or None."""
     try:
         code = _normalise(_path(instance).read_text("ascii"))
-    except (FileNotFoundError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError):
         return None
     return display(code) if len(code) == LENGTH and set(code) <= set(ALPHABET) else None
 
@@ -53,19 +54,36 @@ def ensure_setup_code(store, instance) -> str | None:
     if accounts:
         discard(instance)
         return None
-    code = pending_setup_code(instance)
-    if code is None:
-        code = display("".join(secrets.choice(ALPHABET) for _ in range(LENGTH)))
-        path = _path(instance)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.unlink(missing_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(code + "\n")
-        os.replace(tmp, path)
+    try:
+        code = pending_setup_code(instance) or _write_new_code(instance)
+    except OSError as exc:
+        logger.error("first run: no admin account yet, and the setup code cannot be written to {} ({}): "
+                     "make the first account with `daka admin create-user NAME --role admin`", _path(instance), exc)
+        return None
     logger.warning("first run: no admin account yet. Open /setup on the admin and enter the setup code {} "
                    "(also on the terminal's screen and in {})", code, _path(instance))
     return code
+
+
+def _write_new_code(instance) -> str:
+    """A new code, unless another process (the terminal and `daka admin serve` on one instance)
+    wrote one first: then that one, so that every process shows the same code."""
+    path = _path(instance)
+    code = display("".join(secrets.choice(ALPHABET) for _ in range(LENGTH)))
+    fd, tmp = tempfile.mkstemp(prefix=".setup_code-", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(code + "\n")
+        try:
+            os.link(tmp, path)  # whole file or nothing, and never over another process's code
+        except FileExistsError:
+            existing = pending_setup_code(instance)
+            if existing is not None:
+                return existing
+            os.replace(tmp, path)  # a damaged file
+        return code
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def matches(instance, typed: str) -> bool:

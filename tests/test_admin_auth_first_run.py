@@ -128,3 +128,36 @@ def test_a_damaged_code_file_is_replaced(admin_config, instance, sqlite_store):
     assert pending_setup_code(instance) is None
     build_app(admin_config(), instance, sqlite_store)
     assert pending_setup_code(instance)
+
+
+def test_an_unwritable_code_leaves_the_admin_up_and_set_up_closed(admin_config, instance, sqlite_store):
+    from loguru import logger
+
+    from app.setup_code import FILE_NAME, pending_setup_code
+
+    (instance.root / FILE_NAME).mkdir()  # the code cannot be written there
+    lines: list[str] = []
+    handler = logger.add(lines.append, level="ERROR", format="{message}")
+    try:
+        app = build_app(admin_config(), instance, sqlite_store)
+    finally:
+        logger.remove(handler)
+    assert pending_setup_code(instance) is None
+    assert any("daka admin create-user" in line for line in lines)
+    c = app.test_client()
+    r = c.post("/setup", data={"csrf_token": csrf_token(c, "/setup"), "setup_code": "", "username": "admin",
+                               "password": ADMIN_PW, "confirm": ADMIN_PW})
+    assert r.status_code == 400 and _accounts(sqlite_store) == []
+
+
+def test_guessing_the_code_is_throttled_per_address(admin_config, instance, sqlite_store):
+    from app.setup_code import pending_setup_code
+
+    app = build_app(admin_config(admin={"login_attempts": 3}), instance, sqlite_store)
+    c = app.test_client()
+    form = {"csrf_token": csrf_token(c, "/setup"), "username": "admin", "password": ADMIN_PW, "confirm": ADMIN_PW}
+    statuses = [c.post("/setup", data={**form, "setup_code": f"AAAAA-AAAA{i}"}).status_code for i in range(2, 9)]
+    assert statuses == [400] * 6 + [429]
+    # even the right code waits now, from that address
+    assert c.post("/setup", data={**form, "setup_code": pending_setup_code(instance)}).status_code == 429
+    assert _accounts(sqlite_store) == []
