@@ -41,7 +41,12 @@ class AddressThrottle:
         self._attempts: dict[str, deque] = defaultdict(deque)
         self._lock = threading.Lock()
 
+    SWEEP_ABOVE = 1024  # addresses tracked before the quiet ones are dropped
+
     def _prune(self, key: str, now: float) -> deque:
+        if len(self._attempts) > self.SWEEP_ABOVE:
+            for other in [k for k, q in self._attempts.items() if not q or now - q[-1] > self.window]:
+                del self._attempts[other]
         q = self._attempts[key]
         while q and now - q[0] > self.window:
             q.popleft()
@@ -63,6 +68,8 @@ class AddressThrottle:
             q = self._attempts.get(key)
             if q:
                 q.pop()
+            if not q:
+                self._attempts.pop(key, None)
 
 
 class PagesOnlySessionInterface(SecureCookieSessionInterface):

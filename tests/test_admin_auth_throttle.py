@@ -178,3 +178,20 @@ def test_an_attackers_failures_do_not_keep_the_admin_out(admin_config, instance,
     with sqlite_store.session() as s:
         throttled = list(s.scalars(select(AuditEntry.detail).where(AuditEntry.action == "login_throttled")))
     assert len(throttled) == 1 and ATTACKER in throttled[0]
+
+
+def test_the_address_window_slides_and_forgets_quiet_addresses():
+    from admin.security import AddressThrottle
+
+    now = [0.0]
+    limiter = AddressThrottle(2, window_seconds=300.0, clock=lambda: now[0])
+    assert limiter.admit("a") and limiter.admit("a") and not limiter.admit("a")
+    limiter.release("a")                      # a success gives its slot back
+    assert limiter.admit("a") and not limiter.admit("a")
+    now[0] = 301.0
+    assert limiter.admit("a")
+    for i in range(AddressThrottle.SWEEP_ABOVE + 10):
+        limiter.admit(f"10.1.{i // 256}.{i % 256}")
+    now[0] = 700.0
+    limiter.admit("b")
+    assert set(limiter._attempts) == {"b"}
