@@ -28,6 +28,15 @@ class FromAddress(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
 
 
+@pytest.fixture
+def long_first_wait(monkeypatch):
+    """The first wait past the free attempts made 10 minutes (it is 2 s): a loaded machine cannot
+    let it pass between the attempts of a test."""
+    from admin.auth import throttle
+
+    monkeypatch.setattr(throttle, "FIRST_WAIT_S", 600.0)
+
+
 def _login_from(app, address: str, username: str, password: str):
     c = app.test_client()
     c.environ_base["REMOTE_ADDR"] = address
@@ -43,7 +52,7 @@ def _row(store, username: str, address: str):
                          .where(LoginThrottle.username == username, LoginThrottle.address == address)).first()
 
 
-def test_concurrent_wrong_passwords_check_no_more_than_allowed(admin_config, instance, store):
+def test_concurrent_wrong_passwords_check_no_more_than_allowed(admin_config, instance, store, long_first_wait):
     """The review's lock_race.py on a served admin: 16 wrong passwords at once from one address."""
     from admin.auth.users import create_user
 
@@ -141,7 +150,8 @@ def test_failures_are_forgotten_after_a_quiet_day(store, policy):
     assert _row(store, "ghost", ATTACKER) is None
 
 
-def test_one_answer_for_every_failure_and_the_same_throttle_for_unknown_names(admin_config, instance, sqlite_store):
+def test_one_answer_for_every_failure_and_the_same_throttle_for_unknown_names(admin_config, instance, sqlite_store,
+                                                                              long_first_wait):
     """No answer tells whether a name exists: wrong password, unknown name, deactivated account;
     and a real account is throttled exactly as an unknown name is (no "account locked")."""
     from admin.auth.users import create_user, set_active
@@ -164,7 +174,7 @@ def test_one_answer_for_every_failure_and_the_same_throttle_for_unknown_names(ad
     assert "用户名或密码错误" in answers["admin"][0][1] and "尝试次数过多" in answers["admin"][3][1]
 
 
-def test_an_attackers_failures_do_not_keep_the_admin_out(admin_config, instance, sqlite_store):
+def test_an_attackers_failures_do_not_keep_the_admin_out(admin_config, instance, sqlite_store, long_first_wait):
     """The old lock: 5 wrong passwords every 15 minutes kept the account closed for everyone."""
     from admin.auth.users import create_user
     from app.store import AuditEntry
