@@ -49,6 +49,9 @@ def run(args, instance, config) -> int:
             except UserError as exc:
                 print(f"daka: {exc}", file=sys.stderr)
                 return EXIT_FAIL
+            from app.setup_code import discard
+
+            discard(instance)  # an account exists: the first-run code is spent
             print(json.dumps({"user": args.name, "role": args.role}, ensure_ascii=False))
             return EXIT_OK
         from .system.tokens import create

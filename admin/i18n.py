@@ -42,7 +42,6 @@ EN = {
     "已吊销": "Revoked", "新令牌（只显示一次）": "New token (shown only once)", "接口文档": "API docs",
     "用户": "Users", "新建用户": "New user", "管理员": "Administrator", "只读": "Viewer (read-only)",
     "用户名或密码错误": "Wrong user name or password",
-    "账户已锁定，请稍后再试": "Account locked, try again later",
     "尝试次数过多，请稍后再试": "Too many attempts, try again later",
     "两次输入的密码不一致": "The passwords differ", "密码至少 8 位": "Passwords need at least 8 characters",
     "权限不足": "Not allowed", "未找到": "Not found", "操作人": "Actor", "动作": "Action", "详情": "Detail",
@@ -66,6 +65,16 @@ EN = {
         "config file daka.toml.",
     "配置文件": "Config file", "（空）": "(empty)", "恢复配置文件的值": "Use the config file's value",
     "已恢复配置文件的值": "The config file's value applies again",
+    "设置码": "Setup code", "设置码错误": "Wrong setup code",
+    "设置码显示在终端的待机屏幕上，也写在终端的日志和实例目录的 setup_code.txt 中。":
+        "The setup code is shown on the terminal's idle screen, and written in its log and in setup_code.txt "
+        "in the instance folder.",
+    "已设置过管理员": "The administrator is already set up",
+    "不能停用或删除最后一个管理员": "The last active administrator cannot be deactivated or deleted",
+    "停用账户": "Deactivate",
+    "停用后该账户不能登录，其会话结束，其创建的 API 令牌被吊销。":
+        "Deactivate? The account can no longer sign in, its sessions end and the API tokens it made are revoked.",
+    "确定删除该账户？其创建的 API 令牌被吊销。": "Delete this account? The API tokens it made are revoked.",
 }
 
 

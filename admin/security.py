@@ -1,4 +1,4 @@
-"""Cross-cutting protections: who may reach what, headers, safe redirects, login throttling."""
+"""Cross-cutting protections: who may reach what, headers, safe redirects, per-address throttling."""
 
 from __future__ import annotations
 
@@ -31,31 +31,45 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-class LoginThrottle:
-    """Failed sign-ins per client address in a sliding window (an account lock lives in the DB)."""
+class AddressThrottle:
+    """Sign-in and set-up attempts per client address in a sliding window, across names: one
+    address cannot walk through accounts. An attempt is counted when it starts (``admit``), so
+    concurrent attempts cannot all pass a check made before any of them is counted."""
 
-    def __init__(self, limit: int, window_seconds: float = 300.0):
-        self.limit, self.window = limit, window_seconds
-        self._failures: dict[str, deque] = defaultdict(deque)
+    def __init__(self, limit: int, window_seconds: float = 300.0, clock=time.monotonic):
+        self.limit, self.window, self._clock = limit, window_seconds, clock
+        self._attempts: dict[str, deque] = defaultdict(deque)
         self._lock = threading.Lock()
 
+    SWEEP_ABOVE = 1024  # addresses tracked before the quiet ones are dropped
+
     def _prune(self, key: str, now: float) -> deque:
-        q = self._failures[key]
+        if len(self._attempts) > self.SWEEP_ABOVE:
+            for other in [k for k, q in self._attempts.items() if not q or now - q[-1] > self.window]:
+                del self._attempts[other]
+        q = self._attempts[key]
         while q and now - q[0] > self.window:
             q.popleft()
         return q
 
-    def blocked(self, key: str) -> bool:
+    def admit(self, key: str) -> bool:
+        """Count an attempt from ``key``, or refuse it (not counted) when the window is full."""
         with self._lock:
-            return len(self._prune(key, time.monotonic())) >= self.limit
+            now = self._clock()
+            q = self._prune(key, now)
+            if len(q) >= self.limit:
+                return False
+            q.append(now)
+            return True
 
-    def failed(self, key: str) -> None:
+    def release(self, key: str) -> None:
+        """A successful attempt does not count against its address."""
         with self._lock:
-            self._prune(key, time.monotonic()).append(time.monotonic())
-
-    def reset(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+            q = self._attempts.get(key)
+            if q:
+                q.pop()
+            if not q:
+                self._attempts.pop(key, None)
 
 
 class PagesOnlySessionInterface(SecureCookieSessionInterface):
@@ -73,9 +87,14 @@ def wants_json() -> bool:
 
 
 def init_security(app: Flask) -> None:
-    admin_cfg = app.extensions["daka_admin"].config.admin
-    # Per address: twice the per-account limit, so one address cannot walk through accounts.
-    app.extensions["daka_login_throttle"] = LoginThrottle(admin_cfg.login_attempts * 2)
+    from app.setup_code import ensure_setup_code
+
+    services = app.extensions["daka_admin"]
+    admin_cfg = services.config.admin
+    # Per address: twice the free attempts of one name, so one address cannot walk through accounts.
+    app.extensions["daka_address_throttle"] = AddressThrottle(admin_cfg.login_attempts * 2)
+    # First run: the code that /setup asks for (shown on the terminal's screen and logged).
+    ensure_setup_code(services.store, services.instance)
     timeout = admin_cfg.session_timeout_min * 60
     app.session_interface = PagesOnlySessionInterface()
 

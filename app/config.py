@@ -536,11 +536,13 @@ class AdminConfig:
         min=1, max=2048,
     )
     login_attempts: int = setting(
-        5, "Failed sign-ins in a row that lock an account (and, per address, slow it down).",
+        5, "Sign-in attempts of one user name from one address before each further one waits "
+        "(2 s, doubling); twice as many per address across names in 5 minutes.",
         min=1, max=100,
     )
     lockout_minutes: int = setting(
-        15, "How long a locked account stays locked (minutes).", min=1, max=1440
+        15, "The longest wait between sign-in attempts of one user name from one address (minutes).",
+        min=1, max=1440
     )
     threads: int = setting(8, "Worker threads of the admin's web server.", min=2, max=64)
     set_time_command: str = setting(

@@ -1,14 +1,20 @@
 from __future__ import annotations
 
-from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request,
+import math
+import time
+
+from flask import (Blueprint, abort, current_app, jsonify, make_response, redirect, render_template, request,
                    session, url_for)
 from flask_login import current_user, login_user, logout_user
+from sqlalchemy import text
+
+from app import setup_code
 
 from ..context import services
 from ..extensions import login_manager
 from ..i18n import LANGUAGES, gettext
 from ..security import safe_next
-from . import users
+from . import throttle, users
 
 bp = Blueprint("auth", __name__)
 
@@ -25,8 +31,14 @@ def _client() -> str:
 @bp.get("/health")
 def health():
     with services().store.session() as s:
-        s.execute(__import__("sqlalchemy").text("SELECT 1"))
+        s.execute(text("SELECT 1"))
     return jsonify({"ok": True})
+
+
+def _too_many(template: str, retry_after_s: float, **context):
+    response = make_response(render_template(template, error=gettext("尝试次数过多，请稍后再试"), **context), 429)
+    response.headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
+    return response
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -38,53 +50,72 @@ def login():
         session["lang"] = request.args["lang"]
     error = None
     if request.method == "POST":
-        throttle = current_app.extensions["daka_login_throttle"]
-        if throttle.blocked(_client()):
-            return render_template("auth/login.html", error=gettext("尝试次数过多，请稍后再试"),
-                                   next=target), 429
-        cfg = services().config.admin
-        user, reason = users.authenticate(services().store, request.form.get("username", "").strip(),
-                                          request.form.get("password", ""),
-                                          attempts=cfg.login_attempts, lockout_minutes=cfg.lockout_minutes)
+        svc, address = services(), _client()
+        addresses = current_app.extensions["daka_address_throttle"]
+        username, password = request.form.get("username", "").strip(), request.form.get("password", "")
+        if not addresses.admit(address):
+            return _too_many("auth/login.html", addresses.window, next=target)
+        policy = throttle.Policy.from_config(svc.config.admin)
+        admission = throttle.begin(svc.store, username, address, policy)
+        if not admission.allowed:
+            return _too_many("auth/login.html", admission.retry_after_s, next=target)
+        user = users.authenticate(svc.store, username, password)
         if user is None:
-            throttle.failed(_client())
-            error = gettext(reason)
+            if admission.counted == policy.free_attempts:
+                with svc.store.session() as s:
+                    svc.store.audit(s, "anonymous", "login_throttled", username=username[:64], address=address)
+            # One answer for every failure: it never tells whether the name exists.
+            error = gettext("用户名或密码错误")
         else:
-            throttle.reset(_client())
+            addresses.release(address)
+            throttle.succeeded(svc.store, username, address)
             lang = session.get("lang")
             session.clear()  # a fresh session at sign-in: nothing planted before survives
             if lang:
                 session["lang"] = lang
             login_user(user)
             session.permanent = True
-            session["seen"] = __import__("time").time()
+            session["seen"] = time.time()
             return redirect(target or url_for("dashboard.index"))
     return render_template("auth/login.html", error=error, next=target), (401 if error else 200)
 
 
 @bp.route("/setup", methods=["GET", "POST"])
 def setup():
-    """First run: set the administrator's password (only while no account exists)."""
+    """First run: the first administrator, for whoever has the setup code shown on the terminal."""
     if users.any_user():
         return redirect(url_for("auth.login"))
+    svc = services()
     error = None
     if request.method == "POST":
-        password = request.form.get("password", "")
-        if password != request.form.get("confirm", ""):
+        addresses = current_app.extensions["daka_address_throttle"]
+        form = request.form
+        if not addresses.admit(_client()):
+            return _too_many("auth/setup.html", addresses.window)
+        if not setup_code.matches(svc.instance, form.get("setup_code", "")):
+            error = gettext("设置码错误")
+        elif form.get("password", "") != form.get("confirm", ""):
             error = gettext("两次输入的密码不一致")
         else:
             try:
-                users.create_user(services().store, request.form.get("username", "admin") or "admin",
-                                  password, "admin", actor="setup")
+                users.claim_first_admin(svc.store, form.get("username", "admin") or "admin",
+                                        form.get("password", ""))
+            except users.SetupDone:
+                return redirect(url_for("auth.login"))
             except users.UserError as exc:
                 error = gettext(str(exc))
             else:
+                addresses.release(_client())
+                setup_code.discard(svc.instance)
                 return redirect(url_for("auth.login"))
     return render_template("auth/setup.html", error=error), (400 if error else 200)
 
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:
+        # A new nonce: a copy of this session's cookie (or any other of this user's) is dead too.
+        users.end_sessions(services().store, current_user.id)
     logout_user()
     lang = session.get("lang")
     session.clear()

@@ -4,7 +4,7 @@ import datetime as dt
 import json
 
 from flask import (Blueprint, abort, after_this_request, current_app, flash, g, redirect, render_template,
-                   request, send_file, session, url_for)
+                   request, send_file, url_for)
 from sqlalchemy import func, select
 
 from app.store import AdminUser, ApiToken, AuditEntry
@@ -29,6 +29,10 @@ def _log_files() -> dict[str, object]:
 
 @bp.get("/")
 def index():
+    return _page()
+
+
+def _page(new_token: str | None = None):
     svc = services()
     logs = _log_files()
     tail = ""
@@ -41,7 +45,7 @@ def index():
         user_rows = list(s.scalars(select(AdminUser).order_by(AdminUser.username)))
     now = dt.datetime.now(svc.timezone())
     return render_template("system/index.html", logs=list(logs), tail=tail, tokens=token_rows,
-                           users=user_rows, now=now, new_token=session.pop("new_token", None),
+                           users=user_rows, now=now, new_token=new_token,
                            sqlite=svc.store.dialect == "sqlite")
 
 
@@ -118,8 +122,9 @@ def create_token():
                               role=request.form.get("role", "admin"))
     except ValueError as exc:
         abort(400, description=str(exc))
-    session["new_token"] = token  # shown once on the next page, then gone
-    return redirect(url_for("system.index"))
+    # Shown once, in this answer only (no-store): never put in the session cookie, which is
+    # signed but readable by whoever holds it.
+    return _page(new_token=token)
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
@@ -129,11 +134,12 @@ def revoke_token(token_id: int):
     return redirect(url_for("system.index"))
 
 
-def _account_change(change) -> object:
-    """Run `change(form)` after the password and its confirmation agree; flash the outcome."""
+def _account_change(change, confirm: bool = True) -> object:
+    """Run `change(form)` (after the password and its confirmation agree, when `confirm`); flash
+    the outcome."""
     form = request.form
     try:
-        if form.get("password", "") != form.get("confirm", ""):
+        if confirm and form.get("password", "") != form.get("confirm", ""):
             raise users.UserError("两次输入的密码不一致")
         change(form)
     except users.UserError as exc:
@@ -153,6 +159,18 @@ def create_user():
 def set_password(user_id: int):
     return _account_change(lambda form: users.set_password(services().store, user_id, form.get("password", ""),
                                                            g.actor))
+
+
+@bp.post("/users/<int:user_id>/active")
+def set_user_active(user_id: int):
+    active = request.form.get("active") == "1"
+    return _account_change(lambda form: users.set_active(services().store, user_id, active, g.actor),
+                           confirm=False)
+
+
+@bp.post("/users/<int:user_id>/delete")
+def delete_user(user_id: int):
+    return _account_change(lambda form: users.delete_user(services().store, user_id, g.actor), confirm=False)
 
 
 @bp.get("/audit")

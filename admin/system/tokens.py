@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.store import ApiToken
 from app.store.models import ADMIN_ROLES, utcnow
@@ -82,3 +82,16 @@ def revoke(store, token_id: int, actor: str) -> bool:
     with _cache_lock:
         _cache.pop(row.token_sha256, None)
     return True
+
+
+def revoke_made_by(session, username: str) -> int:
+    """Revoke, in the caller's transaction, the tokens an account made (it is being deactivated or
+    deleted: it saw them when they were made). Call :func:`forget_cached` after the commit."""
+    return session.execute(update(ApiToken).where(ApiToken.created_by == username, ApiToken.revoked_at.is_(None))
+                           .values(revoked_at=utcnow())).rowcount
+
+
+def forget_cached() -> None:
+    """Ask the database again for every token (after revocations made in bulk)."""
+    with _cache_lock:
+        _cache.clear()

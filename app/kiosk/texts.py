@@ -50,6 +50,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "working": ("请稍候…", "Please wait…"),
     "device": ("设备", "Device"),
     "ready_capture": ("可以拍照", "Ready"),
+    "setup_code": ("管理后台设置码 {code}", "Admin setup code {code}"),
 }
 TEXTS.update({f"quality_{k}": v for k, v in QUALITY_REASONS.items()})
 

@@ -134,7 +134,8 @@ MAKEUP_STATES = ("pending", "approved", "rejected")
 
 
 class AdminUser(db.Model):
-    """A person who signs in to the admin; ``session_epoch`` bumps to end every session."""
+    """A person who signs in to the admin. ``session_epoch`` is the session nonce: a random value
+    replaced at logout, password change and deactivation, which ends every session of the user."""
 
     __tablename__ = "admin_users"
     __table_args__ = (CheckConstraint(f"role IN {ADMIN_ROLES!r}", name="role"),)
@@ -145,10 +146,33 @@ class AdminUser(db.Model):
     role: Mapped[str] = mapped_column(String(16), default="viewer")
     active: Mapped[bool] = mapped_column(default=True)
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SetupClaim(db.Model):
+    """The one row saying the first administrator was made: its fixed key lets the database, not
+    a check in Python, refuse a second first-run set-up made at the same moment."""
+
+    __tablename__ = "setup_claim"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False, default=1)
+    username: Mapped[str] = mapped_column(String(64))
+    claimed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LoginThrottle(db.Model):
+    """Sign-in attempts per (user name typed, client address), counted when an attempt starts;
+    past the free attempts each one makes the next wait longer (``not_before``)."""
+
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    not_before: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class ApiToken(db.Model):
