@@ -54,6 +54,12 @@ EN = {
     "确定删除？照片和人脸模板将一并删除。": "Delete? Photos and face templates are removed too.",
     "补卡已创建": "Make-up request created", "已处理": "Done", "人员": "Staff",
     "终端进程未提供": "not reported by the terminal", "健康": "Health", "新建人员": "New staff member",
+    # the clock and NTP, staff names, backups (installer-lib)
+    "网络校时": "Network time (NTP)", "未知": "unknown",
+    "手动设置时间会关闭网络校时。": "Setting the time by hand turns network time off.",
+    "恢复网络校时": "Restore network time", "网络校时已恢复": "Network time restored",
+    "恢复网络校时失败": "Restoring network time failed",
+    "网络校时已关闭，可点“恢复网络校时”重新开启": "Network time is off; “Restore network time” turns it on again.",
 }
 
 

@@ -41,7 +41,7 @@ def index():
     now = dt.datetime.now(svc.timezone())
     return render_template("system/index.html", logs=list(logs), tail=tail, tokens=token_rows,
                            users=user_rows, now=now, new_token=session.pop("new_token", None),
-                           sqlite=svc.store.dialect == "sqlite")
+                           sqlite=svc.store.dialect == "sqlite", ntp=clock.ntp_enabled())
 
 
 @bp.post("/time")
@@ -55,7 +55,20 @@ def set_time():
     with services().store.session() as s:
         services().store.audit(s, g.actor, "set_time", date=request.form["date"], time=request.form["time"],
                                output=out)
-    flash(_("时间已设置"))
+    flash(_("时间已设置") + " " + _("网络校时已关闭，可点“恢复网络校时”重新开启"))
+    return redirect(url_for("system.index"))
+
+
+@bp.post("/time/ntp")
+def restore_ntp():
+    try:
+        out = clock.restore_network_time(current_app.config["DAKA_SET_TIME_COMMAND"])
+    except clock.ClockError as exc:
+        flash(f"{_('恢复网络校时失败')}: {exc}")
+        return redirect(url_for("system.index")), 303
+    with services().store.session() as s:
+        services().store.audit(s, g.actor, "restore_ntp", output=out)
+    flash(_("网络校时已恢复"))
     return redirect(url_for("system.index"))
 
 
