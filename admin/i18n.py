@@ -60,6 +60,7 @@ EN = {
     "恢复网络校时": "Restore network time", "网络校时已恢复": "Network time restored",
     "恢复网络校时失败": "Restoring network time failed",
     "网络校时已关闭，可点“恢复网络校时”重新开启": "Network time is off; “Restore network time” turns it on again.",
+    "当前数据未改动": "The current data is unchanged.",
 }
 
 

@@ -111,7 +111,7 @@ def restore():
         upload.save(path)
         backup.restore_from(svc.store, path)
     except backup.BackupError as exc:
-        flash(f"{_('不是有效的备份文件')}: {exc}")
+        flash(f"{_('不是有效的备份文件')}: {exc}. {_('当前数据未改动')}")
         return redirect(url_for("system.index")), 303
     finally:
         path.unlink(missing_ok=True)
