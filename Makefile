@@ -49,8 +49,8 @@ run: $(STAMPS)/models
 	$(VENV)/bin/daka run $(RUN_ARGS)
 
 # The tests' own system packages: PostgreSQL (store tests on both backends), Chromium and its
-# driver (the admin's browser tests), shellcheck and debootstrap (the installer's tests).
-TEST_PACKAGES := postgresql chromium chromium-driver shellcheck debootstrap
+# driver (the admin's browser tests), shellcheck, debootstrap and sudo (visudo) (the installer's tests).
+TEST_PACKAGES := postgresql chromium chromium-driver shellcheck debootstrap sudo
 $(STAMPS)/test-system: scripts/install_system_deps.sh Makefile
 	@mkdir -p $(STAMPS)
 	bash scripts/install_system_deps.sh $(TEST_PACKAGES)
@@ -66,7 +66,7 @@ test: $(STAMPS)/models $(STAMPS)/test-system
 # differs from the hash its last passing run recorded in tests/setup_chroot.sha256 (committed),
 # so a clean clone in CI runs it once after each change. SETUP_CHROOT=always|never overrides.
 SETUP_CHROOT ?= auto
-SETUP_FILES := scripts/flash_and_setup.sh scripts/install_system_deps.sh $(sort $(wildcard scripts/setup/*)) \
+SETUP_FILES := scripts/flash_and_setup.sh scripts/install_system_deps.sh scripts/daka-set-time $(sort $(wildcard scripts/setup/*)) \
                tests/test_setup_chroot.py
 setup_hash = $$(sha256sum $(SETUP_FILES) | sha256sum | cut -c1-64)
 

@@ -75,6 +75,13 @@ EN = {
     "停用后该账户不能登录，其会话结束，其创建的 API 令牌被吊销。":
         "Deactivate? The account can no longer sign in, its sessions end and the API tokens it made are revoked.",
     "确定删除该账户？其创建的 API 令牌被吊销。": "Delete this account? The API tokens it made are revoked.",
+    # the clock and NTP, staff names, backups (installer-lib)
+    "网络校时": "Network time (NTP)", "未知": "unknown",
+    "手动设置时间会关闭网络校时。": "Setting the time by hand turns network time off.",
+    "恢复网络校时": "Restore network time", "网络校时已恢复": "Network time restored",
+    "恢复网络校时失败": "Restoring network time failed",
+    "网络校时已关闭，可点“恢复网络校时”重新开启": "Network time is off; “Restore network time” turns it on again.",
+    "当前数据未改动": "The current data is unchanged.",
 }
 
 

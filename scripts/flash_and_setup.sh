@@ -118,6 +118,12 @@ if ((DRY_RUN == 0)); then
 fi
 if [[ -n $LOG_FILE ]]; then
   mkdir -p "$(dirname "$LOG_FILE")"
+  # Root's eyes only: the log tells how the board is set up. The umask stays in the subshell: the
+  # files the steps install carry their own modes and the venv must stay readable.
+  (umask 077; : >>"$LOG_FILE")
+  chmod 600 "$LOG_FILE"
+  # Earlier versions printed the first administrator's password into this log: blank it out.
+  sed -i 's|^\(  first login: *admin / \).*$|\1(removed: the password is only in /root/daka-first-run.txt)|' "$LOG_FILE"
   exec > >(tee -a "$LOG_FILE") 2>&1
   echo "=== $(date -u '+%Y-%m-%d %H:%M:%S UTC') flash_and_setup.sh $ARGS"
 fi
@@ -154,7 +160,7 @@ at() { printf '%s%s' "$ROOT" "$1"; }
 # --- files ---------------------------------------------------------------------------------
 # The values templates may use (@NAME@ in scripts/setup/*).
 render() {
-  local name=$1 display_env wait_display run_args="" xrot touch_note=""
+  local name=$1 display_env wait_display run_args="" xrot touch_note="" if_regex="# " if_glob="# "
   if ((HEADLESS)); then
     display_env="# headless: no display"
     wait_display="# headless: no display to wait for"
@@ -165,6 +171,9 @@ render() {
   fi
   case $ROTATE in 0) xrot=normal ;; 90) xrot=right ;; 180) xrot=inverted ;; 270) xrot=left ;; esac
   [[ -n $TOUCH_MATRIX ]] && touch_note=", calibrated with --touch-matrix"
+  if [[ $name == sudoers ]]; then
+    if sudo_has_regex; then if_regex=""; else if_glob=""; fi
+  fi
   [[ -f $TEMPLATES/$name ]] || die "missing template $TEMPLATES/$name"
   sed -e "s|@USER@|$USER_NAME|g" -e "s|@APP_DIR@|$APP_DIR|g" -e "s|@INSTANCE_DIR@|$INSTANCE_DIR|g" \
       -e "s|@SET_TIME@|$SET_TIME|g" -e "s|@DISPLAY_ENV@|$display_env|g" \
@@ -172,7 +181,32 @@ render() {
       -e "s|@XRANDR_ROTATION@|$xrot|g" -e "s|@ROTATION@|$ROTATE|g" \
       -e "s|@TOUCH_MATRIX@|$(touch_matrix)|g" -e "s|@TOUCH_NOTE@|$touch_note|g" \
       -e "s|@JOURNAL_MAX@|200M|g" -e "s|@NTP_SERVERS@|$NTP_SERVERS|g" \
+      -e "s|@IF_REGEX@|$if_regex|g" -e "s|@IF_GLOB@|$if_glob|g" \
       "$TEMPLATES/$name"
+}
+
+# The target's sudo version: the installed one, else the one its release ships (a dry run before
+# the packages step has installed sudo).
+sudo_version() {
+  local v=""
+  if [[ -z $ROOT ]] && command -v sudo >/dev/null; then
+    v=$(sudo -V 2>/dev/null | sed -n 's/^Sudo version \([0-9][0-9.a-z]*\).*/\1/p' | head -n1)
+  elif [[ -d $(at /var/lib/dpkg) ]] && command -v dpkg-query >/dev/null; then
+    v=$(dpkg-query --admindir="$(at /var/lib/dpkg)" -W -f '${Version}' sudo 2>/dev/null || true)
+  fi
+  if [[ -z $v ]]; then
+    if [[ $OS_ID == debian && ${OS_VERSION%%.*} -ge 12 ]] || [[ $OS_ID == ubuntu && ${OS_VERSION%%.*} -ge 24 ]]; then
+      v=1.9.13
+    else
+      v=1.9.9  # Ubuntu 22.04 ships 1.9.9, 20.04 1.8.31, 18.04 1.8.21
+    fi
+  fi
+  echo "$v"
+}
+
+# sudo >= 1.9.10 reads command arguments written ^...$ as a regular expression.
+sudo_has_regex() {
+  [[ $(printf '%s\n' 1.9.10 "$(sudo_version)" | sort -V | head -n1) == 1.9.10 ]]
 }
 
 # libinput's matrix for the panel: the calibration given, then turned with the screen.
@@ -456,7 +490,8 @@ step_user() {
 }
 
 step_sudoers() {
-  step sudoers "one rule: $USER_NAME may run $SET_TIME as root, nothing else"
+  step sudoers "one rule: $USER_NAME may run $SET_TIME as root with its two forms of arguments, nothing else"
+  note "sudo $(sudo_version): arguments pinned by $(sudo_has_regex && echo "a regular expression" || echo "one-character wildcards (sudo < 1.9.10)")"
   local helper="$SOURCE_DIR/scripts/daka-set-time" checked
   if [[ -f $helper ]]; then
     put_file "$SET_TIME" 755 root:root <"$helper"
@@ -737,7 +772,8 @@ step_firstrun() {
   echo "Daka is set up$( ((DRY_RUN)) && echo " (dry run: nothing was changed)")."
   echo "  admin:        $(admin_url)"
   if [[ -f $(at "$creds") ]] && ((!DRY_RUN)); then
-    echo "  first login:  $(cat "$creds")   (change it after the first login; also in $creds)"
+    # Never the password itself: this output is also the log.
+    echo "  first login:  user admin, password in $creds (root only: sudo cat $creds; change it after the first login)"
   fi
   echo "  terminal:     systemctl status daka; journalctl -u daka -f"
   echo "  instance:     $INSTANCE_DIR (config daka.toml, database, photos)"
@@ -746,8 +782,12 @@ step_firstrun() {
 create_admin() {
   local daka=$1 creds=$2 password
   password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=' | cut -c1-16)
-  printf '%s\n' "$password" | runuser -u "$USER_NAME" -- env DAKA_INSTANCE="$INSTANCE_DIR" "$daka" admin create-user admin --role admin
-  (umask 077; printf 'admin / %s\n' "$password" >"$creds")
+  # The file first (0600, root), then the account: a failed create leaves no account without a
+  # known password. create-user reads the password from stdin and prints nothing of it.
+  (umask 077; printf 'admin / %s\n' "$password" >"$creds.tmp")
+  chmod 600 "$creds.tmp"
+  printf '%s\n' "$password" | runuser -u "$USER_NAME" -- env DAKA_INSTANCE="$INSTANCE_DIR" "$daka" admin create-user admin --role admin >/dev/null
+  mv "$creds.tmp" "$creds"
 }
 
 # --- uninstall -----------------------------------------------------------------------------

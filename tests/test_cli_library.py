@@ -14,13 +14,18 @@ def test_enroll_folder_then_zip_then_reindex(tmp_path, photos):
     folder.mkdir()
     (folder / "HR0878_奥巴马.jpg").write_bytes(photos["obama.jpg"].read_bytes())
     (folder / "notes.txt").write_text("这不是照片")
+    # The name rule of every other path: no line separator, zero-width or reordering characters.
+    (folder / "HR0879_拜\u2028登.jpg").write_bytes(photos["biden.jpg"].read_bytes())
+    (folder / "HR0880_\u202e登拜.jpg").write_bytes(photos["biden.jpg"].read_bytes())
     proc = daka("enroll", str(folder), instance=instance)
-    assert proc.returncode == 1, proc.stderr  # one file was refused
+    assert proc.returncode == 1, proc.stderr  # files were refused
     report = json.loads(proc.stdout)
-    assert report["enrolled"] == 1 and report["refused"] == 1
+    assert report["enrolled"] == 1 and report["refused"] == 3
     by_file = {f["file"]: f for f in report["files"]}
     assert by_file["notes.txt"]["reason"] == "bad_name" and by_file["notes.txt"]["message"]
-    assert "2/2" in proc.stderr  # the progress bar
+    assert by_file["HR0879_拜\u2028登.jpg"]["reason"] == "bad_name" and "U+2028" in by_file["HR0879_拜\u2028登.jpg"]["detail"]
+    assert by_file["HR0880_\u202e登拜.jpg"]["reason"] == "bad_name"
+    assert "4/4" in proc.stderr  # the progress bar
 
     archive = tmp_path / "more.zip"
     with zipfile.ZipFile(archive, "w") as zf:

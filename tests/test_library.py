@@ -121,11 +121,14 @@ def _corpus(photos, frames):
     return [
         ("truncated.jpg", "T1_截断.jpg", good[: len(good) // 2], "not_image"),
         ("zero bytes", "Z1_空.jpg", b"", "not_image"),
-        ("bomb header", "P1_炸弹.png", _png_header(100000, 100000), "too_large"),
+        ("bomb header", "P1_炸弹.png", _png_header(100000, 100000), "too_many_pixels"),
+        ("36 MP header", "P2_大图.png", _png_header(6000, 6000), "too_many_pixels"),
         ("too many bytes", "L1_大.jpg", good + b"\0" * (5 * 1024 * 1024), "too_large"),
         ("gif", "G1_动图.jpg", gif.getvalue(), "not_image"),
         ("text", "X1_文本.jpg", "这不是图片\n".encode() * 20, "not_image"),
         ("path", "../../x_名.jpg", good, "bad_name"),
+        ("right-to-left override", "E104_\u202egpj.jpg", good, "bad_name"),
+        ("zero-width space", "E105_张\u200b三.jpg", good, "bad_name"),
         ("300 chars", "N1_" + "长" * 300 + ".jpg", good, "bad_name"),
         ("no underscore", "obama.jpg", good, "bad_name"),
         ("empty name", "N2_.jpg", good, "bad_name"),
@@ -201,7 +204,9 @@ def test_photo_names(name, expected):
 
 
 @pytest.mark.parametrize("name", ["", "noname.jpg", "_张三.jpg", "HR 1_张三.jpg", "HR1_.jpg",
-                                  "a/HR1_x.jpg", "HR1_a\x07b.jpg", "HR1_" + "x" * 65 + ".jpg"])
+                                  "a/HR1_x.jpg", "HR1_a\x07b.jpg", "HR1_" + "x" * 65 + ".jpg",
+                                  "HR1_\u202egpj.jpg", "HR1_张\u200b三.jpg", "HR1_张\u200d三.jpg",
+                                  "HR1_张\u2028三.jpg", "HR1_\ue000.jpg", "HR1_张\ufeff.jpg"])
 def test_bad_photo_names(name):
     with pytest.raises(BadName):
         parse_photo_name(name)
@@ -221,3 +226,110 @@ def test_truncated_jpeg_is_refused_even_when_pillow_is_told_to_load_truncated(ph
     assert refused.value.reason == "not_image"
     assert ImageFile.LOAD_TRUNCATED_IMAGES is True
     assert decode_image(good, max_bytes=5_000_000).bgr.shape[2] == 3
+
+
+def _spy_on_decoding(monkeypatch) -> list:
+    """Record every decode of pixel data (Pillow's ImageFile.load) while the real one runs."""
+    from PIL import ImageFile
+
+    calls, real = [], ImageFile.ImageFile.load
+
+    def load(self):
+        calls.append(self.size)
+        return real(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    return calls
+
+
+def test_an_oversized_photo_is_refused_from_its_header_without_decoding(monkeypatch):
+    """A 36 MP PNG (the review's +420 MB upload) costs no decoding; a 12 MP phone photo is read."""
+    from app.library.images import ImageRefused, decode_image
+
+    big = io.BytesIO()
+    Image.new("L", (6000, 6000)).save(big, "PNG")
+    phone = io.BytesIO()
+    Image.new("L", (4032, 3024), 128).save(phone, "PNG")
+    calls = _spy_on_decoding(monkeypatch)
+    with pytest.raises(ImageRefused) as refused:
+        decode_image(big.getvalue(), max_bytes=50_000_000)
+    assert refused.value.reason == "too_many_pixels"
+    assert "6000x6000" in refused.value.detail and "at most 16 MP" in refused.value.detail
+    assert calls == []
+    assert decode_image(phone.getvalue(), max_bytes=50_000_000).bgr.shape == (3024, 4032, 3)
+    assert calls and set(calls) == {(4032, 3024)}
+
+
+def test_the_refusal_names_the_file_and_the_limit(library, monkeypatch):
+    calls = _spy_on_decoding(monkeypatch)
+    result = library.enroll_bytes(_png_header(6000, 6000), "E201_大图.png")
+    assert (result.ok, result.reason, result.staff_no) == (False, "too_many_pixels", "E201")
+    assert result.as_dict()["message"] == "图片像素过多，请缩小后再上传" and "36.0 MP" in result.detail
+    assert calls == []
+
+
+def test_enrolments_beyond_the_slots_are_refused_as_busy_and_waiters_get_their_turn(store, engine, instance,
+                                                                                    photos, monkeypatch):
+    """Two photos are decoded at once; a third waits its turn, or is refused as "busy" when it may not wait."""
+    import threading
+
+    from app.library import service
+    from waiting import wait_for
+
+    config = store.app.config["DAKA_CONFIG"]
+    library = FaceLibrary(store, engine, FaceGallery(), instance.photos_dir, config.library,
+                          max_bytes=config.storage.photo_max_mb * 1024 * 1024, max_concurrent=2, busy_wait=0)
+    inside, release, real = [], threading.Event(), service.decode_image
+
+    def held_decode(data, **kw):
+        inside.append(threading.current_thread().name)
+        assert release.wait(120)
+        return real(data, **kw)
+
+    monkeypatch.setattr(service, "decode_image", held_decode)
+    results = {}
+    holders = [threading.Thread(target=lambda n=n, f=f: results.__setitem__(n, library.enroll_bytes(
+        photos[f].read_bytes(), f"{n}_x.jpg")), name=n) for n, f in (("A1", "obama.jpg"), ("B1", "biden.jpg"))]
+    for t in holders:
+        t.start()
+    try:
+        wait_for(lambda: len(inside) == 2, 120)
+        busy = library.enroll_bytes(photos["obama2.jpg"].read_bytes(), "C1_x.jpg")
+        assert (busy.ok, busy.reason, busy.staff_no) == (False, "busy", "C1") and len(inside) == 2
+        assert busy.as_dict()["message"] == "正在处理其他照片，请稍后重试"
+        library.busy_wait = 120.0  # now a third one waits for a slot instead
+        waiter = threading.Thread(target=lambda: results.__setitem__("C2", library.enroll_bytes(
+            photos["obama2.jpg"].read_bytes(), "C2_x.jpg")), name="C2")
+        waiter.start()
+        release.set()
+        waiter.join(120)
+    finally:
+        release.set()
+        for t in holders:
+            t.join(120)
+    assert sorted(inside) == ["A1", "B1", "C2"] and "busy" not in {r.reason for r in results.values()}
+    # Two photos of one man: whichever is stored first is enrolled, the other is his duplicate.
+    assert results["B1"].ok and results["A1"].ok != results["C2"].ok, results
+
+
+def test_remove_template_never_deletes_outside_the_photos_folder(library, store, instance, photos):
+    """A restored backup may carry photo_file='../x': the rows go, a file outside photos/ stays."""
+    result = library.enroll_bytes(photos["obama.jpg"].read_bytes(), "T1_x.jpg")
+    assert result.ok, result
+    outside = instance.photos_dir.parent / "daka.toml.bak"
+    outside.write_text("not a photo")
+    with store.session() as s:
+        template = s.get(FaceTemplate, result.template_id)
+        inside = instance.photos_dir / template.photo_file
+        for t in s.scalars(select(FaceTemplate).where(FaceTemplate.photo_file == template.photo_file)):
+            t.photo_file = "../daka.toml.bak"
+    assert library.remove_template(result.template_id)
+    assert outside.read_text() == "not a photo" and inside.exists()
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(FaceTemplate)) == 0
+    assert len(library.gallery) == 0
+    # An ordinary photo is deleted with its templates.
+    again = library.enroll_bytes(photos["biden.jpg"].read_bytes(), "T2_y.jpg")
+    with store.session() as s:
+        stored = instance.photos_dir / s.get(FaceTemplate, again.template_id).photo_file
+    assert stored.is_file() and library.remove_template(again.template_id) and not stored.exists()

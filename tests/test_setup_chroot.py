@@ -136,8 +136,9 @@ def test_first_run_provisions_the_system(debian):
     assert debian.first.code == 0, debian.first.out[-5000:]
     assert debian.first.changes > 20
     assert "board pc, debian 12 (bookworm), x86_64" in debian.first.out
-    log = debian.path("/var/log/daka-setup.log").read_text()
-    assert "==> done:" in log and "+ write /etc/sudoers.d/daka" in log
+    log = debian.path("/var/log/daka-setup.log")
+    assert "==> done:" in log.read_text() and "+ write /etc/sudoers.d/daka" in log.read_text()
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
 
 
 def test_daka_user_has_device_groups_and_no_sudo(debian):
@@ -151,15 +152,92 @@ def test_daka_user_has_device_groups_and_no_sudo(debian):
     assert debian.run("stat", "-c", "%U", "/var/lib/daka").stdout.strip() == "daka"
 
 
+SET_TIME = "/usr/local/sbin/daka-set-time"
+# The helper's two argument forms, and what the rule must refuse before the helper sees it.
+ALLOWED = [("2026-05-01", "08:00:00"), ("2099-12-31", "23:59:59"), ("ntp",)]
+REFUSED = [(), ("2026-05-01",), ("2026-05-01", "08:00"), ("2026-05-01", "08:00:00", "x"),
+           ("2026-05-01;id", "08:00:00"), ("1999-05-01", "08:00:00"), ("2026-05-01", "08:00:00;id"),
+           ("--help",), ("ntp", "x"), ("-s", "2026-05-01 08:00:00"), ("2026-5-1", "8:00:00")]
+
+
+def sudo_permits(debian, user: str, *args: str) -> bool:
+    """Real sudo's verdict on `user` running the helper with these arguments (nothing is run)."""
+    proc = debian.run("sudo", "-l", "-U", user, SET_TIME, *args)
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    return proc.returncode == 0
+
+
 def test_sudo_allows_daka_only_to_set_the_time(debian):
     check = debian.run("visudo", "-c")
     assert check.returncode == 0, check.stdout + check.stderr
     assert debian.run("visudo", "-cf", "/etc/sudoers.d/daka").returncode == 0
+    assert "sudo 1.9.13p3: arguments pinned by a regular expression" in debian.first.out
     listed = debian.run("sudo", "-l", "-U", "daka").stdout
     rules = [line.strip() for line in listed.splitlines() if line.startswith("    (")]
-    assert rules == ["(root) NOPASSWD: /usr/local/sbin/daka-set-time"], listed
+    assert len(rules) == 1 and rules[0].startswith("(root) NOPASSWD: /usr/local/sbin/daka-set-time ^20"), listed
+    for args in ALLOWED:
+        assert sudo_permits(debian, "daka", *args), args
+    for args in REFUSED:
+        assert not sudo_permits(debian, "daka", *args), args
     denied = debian.run("runuser", "-u", "daka", "--", "sudo", "-n", "/usr/bin/id")
     assert denied.returncode != 0
+
+
+def test_the_rule_for_sudo_older_than_1_9_10_pins_the_same_arguments(debian):
+    """The installed file carries the wildcard form too (commented out); real sudo matches it alike."""
+    installed = debian.path("/etc/sudoers.d/daka").read_text()
+    glob = [line for line in installed.splitlines() if line.startswith("# daka ALL=") and " ^" not in line]
+    assert len(glob) == 1, installed
+    trial = debian.path("/etc/sudoers.d/zz-daka-glob-trial")
+    trial.write_text(glob[0].removeprefix("# ").replace("daka ALL=", "nobody ALL=", 1) + "\n")
+    trial.chmod(0o440)
+    try:
+        check = debian.run("visudo", "-c")
+        assert check.returncode == 0, check.stdout + check.stderr
+        for args in ALLOWED:
+            assert sudo_permits(debian, "nobody", *args), args
+        for args in REFUSED:
+            assert not sudo_permits(debian, "nobody", *args), args
+    finally:
+        trial.unlink()
+
+
+FAKE_DAKA = """#!/bin/sh
+# Stands in for the app's CLI: `daka admin create-user NAME --role R` reads the password from stdin.
+[ "$3" = --help ] && exit 0
+{ echo "$*"; cat; } > /var/lib/daka/created-user.txt
+"""
+
+
+def test_the_first_password_is_only_in_the_root_only_credentials_file(debian):
+    log = debian.path("/var/log/daka-setup.log")
+    creds = debian.path("/root/daka-first-run.txt")
+    fake = debian.path("/opt/daka/venv/bin/daka")
+    # A log left by an earlier installer, world-readable, with the password printed in it.
+    log.write_text(log.read_text() + "  first login:  admin / OldSecret123   (change it after the first login)\n")
+    log.chmod(0o644)
+    fake.parent.mkdir(parents=True)
+    fake.write_text(FAKE_DAKA)
+    fake.chmod(0o755)
+    try:
+        run = debian.setup("--only", "firstrun")
+        assert run.code == 0, run.out[-3000:]
+        assert stat.S_IMODE(creds.stat().st_mode) == 0o600 and creds.stat().st_uid == 0
+        user, _, password = creds.read_text().strip().partition(" / ")
+        assert user == "admin" and len(password) == 16
+        received = debian.path("/var/lib/daka/created-user.txt").read_text().splitlines()
+        assert received == ["admin create-user admin --role admin", password]
+        assert "password in /root/daka-first-run.txt" in run.out
+        again = debian.setup("--only", "firstrun")
+        assert again.code == 0 and "first-run credentials already made" in again.out
+        text = log.read_text()
+        assert stat.S_IMODE(log.stat().st_mode) == 0o600
+        assert password not in run.out + again.out and password not in text
+        assert "OldSecret123" not in text and "first-run credentials already made" in text
+    finally:
+        shutil.rmtree(debian.path("/opt/daka/venv"), ignore_errors=True)
+        creds.unlink(missing_ok=True)
+        debian.path("/var/lib/daka/created-user.txt").unlink(missing_ok=True)
 
 
 def test_units_are_installed_and_enabled(debian):

@@ -193,13 +193,70 @@ def test_the_unit_restarts_always_and_has_a_watchdog_the_app_feeds(board_run):
     assert "DISPLAY=:0" in unit and "NoNewPrivileges" not in lines  # sudo for the clock must work
 
 
-def test_sudoers_has_exactly_one_narrow_rule(board_run):
-    run = board_run("arm64")
+HELPER = "/usr/local/sbin/daka-set-time"
+REGEX_RULE = (f"daka ALL=(root) NOPASSWD: {HELPER} ^20[0-9]{{2}}-[01][0-9]-[0-3][0-9] [0-2][0-9]\\:[0-5][0-9]\\:[0-5][0-9]$, "
+              f"{HELPER} ntp")
+GLOB_RULE = (f"daka ALL=(root) NOPASSWD: {HELPER} 20[0-9][0-9]-[01][0-9]-[0-3][0-9] [0-2][0-9]\\:[0-5][0-9]\\:[0-5][0-9], "
+             f"{HELPER} ntp")
+
+
+def sudo_rule_args(rule: str) -> list[str]:
+    """The argument patterns of a rule's commands, as sudo reads them (backslash escapes undone)."""
+    commands = rule.split("NOPASSWD: ", 1)[1].split(", ")
+    return [c.removeprefix(HELPER + " ").replace("\\:", ":") for c in commands]
+
+
+@pytest.mark.parametrize("board, rule", [("arm64", REGEX_RULE), ("x86_64", REGEX_RULE), ("jetpack4.6", GLOB_RULE),
+                                         ("jetpack5", GLOB_RULE), ("jetpack6", GLOB_RULE)])
+def test_sudoers_has_exactly_one_narrow_rule(board_run, board, rule):
+    """sudo >= 1.9.10 (Debian 12, Ubuntu 24.04) pins the arguments by a regular expression, older
+    sudo (the Jetsons' Ubuntu) by one-character wildcards; both the same two forms. Real sudo's
+    verdicts: tests/test_setup_chroot.py."""
+    run = board_run(board)
     rules = [line for line in run.staged("/etc/sudoers.d/daka").splitlines() if line and not line.startswith("#")]
-    assert rules == ["daka ALL=(root) NOPASSWD: /usr/local/sbin/daka-set-time"]
+    assert rules == [rule]
+    assert "regular expression" in run.step("sudoers") if rule is REGEX_RULE else "wildcards" in run.step("sudoers")
     assert (run.stage / "etc" / "sudoers.d" / "daka").stat().st_mode & 0o777 == 0o440
-    if shutil.which("visudo"):
-        subprocess.run(["visudo", "-cf", str(run.stage / "etc" / "sudoers.d" / "daka")], check=True)
+    if shutil.which("visudo") is None:
+        pytest.fail("visudo is not installed (make test installs it: apt package sudo)")
+    subprocess.run(["visudo", "-cf", str(run.stage / "etc" / "sudoers.d" / "daka")], check=True)
+
+
+@pytest.mark.parametrize("board", ["arm64", "jetpack6"])
+def test_the_rules_argument_patterns_admit_only_the_helpers_two_forms(board_run, board):
+    import fnmatch
+    import re
+
+    rule = [line for line in board_run(board).staged("/etc/sudoers.d/daka").splitlines()
+            if line.startswith("daka ")][0]
+    dates, ntp = sudo_rule_args(rule)
+    assert ntp == "ntp"
+    matches = (lambda args: re.fullmatch(dates[1:-1], args) is not None) if dates.startswith("^") \
+        else (lambda args: fnmatch.fnmatchcase(args, dates))
+    for good in ("2026-05-01 08:00:00", "2000-01-01 00:00:00", "2099-12-31 23:59:59"):
+        assert matches(good), good
+    for bad in ("2026-05-01", "2026-05-01 08:00", "2026-05-01 08:00:00 x", "2026-05-01;id 08:00:00",
+                "1999-05-01 08:00:00", "-s 2026-05-01 08:00:00", "2026-5-1 8:00:00", "2026-05-01 08:00:0\n"):
+        assert not matches(bad), bad
+
+
+def test_the_time_helper_gives_the_clock_back_to_ntp(tmp_path):
+    """`daka-set-time ntp` turns NTP on (timedatectl here records its arguments instead)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    fake = bin_dir / "timedatectl"
+    fake.write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
+    fake.chmod(0o755)
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
+    helper = REPO / "scripts" / "daka-set-time"
+    done = subprocess.run(["sh", str(helper), "ntp"], env=env, capture_output=True, text=True, timeout=10)
+    assert done.returncode == 0 and done.stdout.strip() == "NTP on", done.stderr
+    assert calls.read_text() == "set-ntp true\n"
+    for args in (["ntp", "x"], ["NTP"], ["ntp;id"]):
+        refused = subprocess.run(["sh", str(helper), *args], env=env, capture_output=True, text=True, timeout=10)
+        assert refused.returncode == 2 and refused.stderr.startswith(("usage", "daka-set-time: bad")), args
+    assert calls.read_text() == "set-ntp true\n"
 
 
 def test_seeds_nopasswd_all_is_reported(tmp_path):
@@ -316,6 +373,23 @@ def test_uninstall_lists_what_it_removes(tmp_path):
         assert removed in run.out
     assert "kept: /var/lib/daka" in run.out
     assert (root / "etc" / "sudoers.d" / "daka").exists()  # a dry run removes nothing
+
+
+def test_the_log_is_for_root_only_even_when_an_old_one_was_not(tmp_path):
+    root = make_root(tmp_path / "root", BOARDS["x86_64"])
+    fresh = tmp_path / "fresh.log"
+    assert dry_run(root, tmp_path, "--log", str(fresh), "--only", "journald").code == 0
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
+    # An earlier installer left its log world-readable, with the first password printed in it.
+    old = tmp_path / "old.log"
+    old.write_text("==> done\n\n  admin:        http://10.0.0.5:8080/\n"
+                   "  first login:  admin / Xy7mP2qLs9Rt4VwZ   (change it after the first login)\n")
+    old.chmod(0o644)
+    assert dry_run(root, tmp_path, "--log", str(old), "--only", "journald").code == 0
+    assert stat.S_IMODE(old.stat().st_mode) == 0o600
+    text = old.read_text()
+    assert "Xy7mP2qLs9Rt4VwZ" not in text and "admin:        http://10.0.0.5:8080/" in text
+    assert "first login:  admin / (removed" in text and "journald" in text
 
 
 def test_dry_run_changes_nothing_and_logs_when_asked(tmp_path):

@@ -9,6 +9,8 @@ from pathlib import Path
 from sqlalchemy import Select, func, select
 
 from app.library import zip_items
+from app.library.names import check_department, check_person_name, check_staff_no
+from app.library.names import photo_path as stored_photo
 from app.store import FaceTemplate, Staff
 
 from ..context import AdminServices
@@ -38,14 +40,10 @@ def delete_staff(svc: AdminServices, staff_id: int, actor: str) -> dict:
     if svc.library_loaded:
         svc.library.gallery.remove_staff(staff_id)
     for name in photos:
-        _unlink_inside(svc.instance.photos_dir, name)
+        path = stored_photo(svc.instance.photos_dir, name)
+        if path is not None:
+            path.unlink(missing_ok=True)
     return who
-
-
-def _unlink_inside(folder: Path, name: str) -> None:
-    path = (folder / name).resolve()
-    if folder.resolve() in path.parents:
-        path.unlink(missing_ok=True)
 
 
 def set_active(svc: AdminServices, staff_id: int, active: bool, actor: str) -> None:
@@ -59,10 +57,13 @@ def set_active(svc: AdminServices, staff_id: int, active: bool, actor: str) -> N
         svc.library.load_gallery()  # inactive people leave the live gallery; active ones return
 
 
+def _checked(name: str, department: str) -> tuple[str, str]:
+    """The library's one rule for names and departments (BadName is a ValueError)."""
+    return check_person_name(name), check_department(department)
+
+
 def update(svc: AdminServices, staff_id: int, name: str, department: str, actor: str) -> None:
-    name, department = name.strip(), department.strip()
-    if not name or len(name) > 64 or len(department) > 64 or any(ord(c) < 32 for c in name + department):
-        raise ValueError("name 1-64 characters, department at most 64, no control characters")
+    name, department = _checked(name, department)
     with svc.store.session() as s:
         st = s.get(Staff, staff_id)
         if st is None:
@@ -75,15 +76,9 @@ def update(svc: AdminServices, staff_id: int, name: str, department: str, actor:
 
 def create(svc: AdminServices, staff_no: str, name: str, department: str, actor: str) -> int:
     """A person without photos yet (faces are added by uploads named staffno_name)."""
-    from app.library.names import BadName, parse_photo_name
-
-    staff_no, name, department = staff_no.strip(), name.strip(), department.strip()
-    try:  # the same rules as a photo's file name, so that later uploads match this person
-        parse_photo_name(f"{staff_no}_{name}.jpg")
-    except BadName as exc:
-        raise ValueError(str(exc)) from exc
-    if len(department) > 64 or any(ord(c) < 32 for c in department):
-        raise ValueError("department: at most 64 characters, no control characters")
+    # The same rules as a photo's file name, so that later uploads match this person.
+    staff_no = check_staff_no(staff_no.strip())
+    name, department = _checked(name, department)
     with svc.store.session() as s:
         if s.scalar(select(Staff.id).where(Staff.staff_no == staff_no)):
             raise ValueError(f"staff no {staff_no} exists")
@@ -140,8 +135,5 @@ def _refused(name: str, reason: str, detail: str = "") -> dict:
 
 def photo_path(svc: AdminServices, template: FaceTemplate) -> Path | None:
     """The stored photo of a template, only if it lies inside the photos folder."""
-    folder = svc.instance.photos_dir.resolve()
-    path = (folder / template.photo_file).resolve()
-    if folder not in path.parents or not path.is_file():
-        return None
-    return path
+    path = stored_photo(svc.instance.photos_dir, template.photo_file)
+    return path if path is not None and path.is_file() else None

@@ -9,6 +9,7 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 from alembic.config import Config as AlembicConfig
 
+from app.library.names import BadName, check_department, check_person_name, check_photo_file, check_staff_no
 from app.store import MIGRATIONS_DIR
 
 
@@ -57,6 +58,33 @@ def check_backup(path: Path) -> None:
         raise BackupError(f"not a Daka database: {exc}") from exc
     if rev is None or rev[0] != _head():
         raise BackupError(f"schema revision {rev[0] if rev else None} is not this version's {_head()}")
+    check_rows(path)
+
+
+def check_rows(path: Path) -> None:
+    """The backup's names and stored photo paths follow the rules new data follows, or BackupError.
+
+    A restored row is trusted afterwards (a photo name is joined to the photos folder when the
+    photo is shown or deleted), so a tampered backup is refused as a whole, before anything changes.
+    """
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        for staff_no, name, department in con.execute("SELECT staff_no, name, department FROM staff"):
+            try:
+                check_staff_no(staff_no)
+                check_person_name(name)
+                check_department(department or "")
+            except BadName as exc:
+                raise BackupError(f"staff {str(staff_no)[:40]!r}: {exc}") from exc
+        for template_id, photo_file in con.execute("SELECT id, photo_file FROM face_templates"):
+            try:
+                check_photo_file(photo_file)
+            except BadName as exc:
+                raise BackupError(f"face template {template_id}: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"not a Daka database: {exc}") from exc
+    finally:
+        con.close()
 
 
 def restore_from(store, upload: Path) -> None:

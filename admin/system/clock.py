@@ -1,4 +1,8 @@
-"""Set the system clock through the privileged helper (scripts/daka-set-time via one sudo rule)."""
+"""Set the system clock, or give it back to NTP, through the privileged helper.
+
+The helper is scripts/daka-set-time, allowed to the terminal's user by one sudo rule that pins its
+two argument forms: ``DATE TIME`` and ``ntp`` (docs/admin.md).
+"""
 
 from __future__ import annotations
 
@@ -33,9 +37,28 @@ def parse(date: str, time: str) -> tuple[str, str]:
 
 
 def set_system_time(command: str, date: str, time: str) -> str:
-    """Run ``command DATE TIME``; what it printed, or ClockError."""
+    """Run ``command DATE TIME``; what it printed, or ClockError. NTP is off afterwards."""
     date, time = parse(date, time)
-    argv = [*shlex.split(command), date, time]
+    return _run([*shlex.split(command), date, time])
+
+
+def restore_network_time(command: str) -> str:
+    """Run ``command ntp``: network time (NTP) on again after a manual setting."""
+    return _run([*shlex.split(command), "ntp"])
+
+
+def ntp_enabled(timedatectl: str = "timedatectl") -> bool | None:
+    """Whether systemd synchronises the clock over the network; None when it cannot tell."""
+    try:
+        done = subprocess.run([timedatectl, "show", "-p", "NTP", "--value"], capture_output=True, text=True,
+                              timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    value = done.stdout.strip()
+    return {"yes": True, "no": False}.get(value) if done.returncode == 0 else None
+
+
+def _run(argv: list[str]) -> str:
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=15)
     except (OSError, subprocess.TimeoutExpired) as exc:

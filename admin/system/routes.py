@@ -46,7 +46,7 @@ def _page(new_token: str | None = None):
     now = dt.datetime.now(svc.timezone())
     return render_template("system/index.html", logs=list(logs), tail=tail, tokens=token_rows,
                            users=user_rows, now=now, new_token=new_token,
-                           sqlite=svc.store.dialect == "sqlite")
+                           sqlite=svc.store.dialect == "sqlite", ntp=clock.ntp_enabled())
 
 
 @bp.post("/time")
@@ -60,7 +60,20 @@ def set_time():
     with services().store.session() as s:
         services().store.audit(s, g.actor, "set_time", date=request.form["date"], time=request.form["time"],
                                output=out)
-    flash(_("时间已设置"))
+    flash(_("时间已设置") + " " + _("网络校时已关闭，可点“恢复网络校时”重新开启"))
+    return redirect(url_for("system.index"))
+
+
+@bp.post("/time/ntp")
+def restore_ntp():
+    try:
+        out = clock.restore_network_time(current_app.config["DAKA_SET_TIME_COMMAND"])
+    except clock.ClockError as exc:
+        flash(f"{_('恢复网络校时失败')}: {exc}")
+        return redirect(url_for("system.index")), 303
+    with services().store.session() as s:
+        services().store.audit(s, g.actor, "restore_ntp", output=out)
+    flash(_("网络校时已恢复"))
     return redirect(url_for("system.index"))
 
 
@@ -103,7 +116,7 @@ def restore():
         upload.save(path)
         backup.restore_from(svc.store, path)
     except backup.BackupError as exc:
-        flash(f"{_('不是有效的备份文件')}: {exc}")
+        flash(f"{_('不是有效的备份文件')}: {exc}. {_('当前数据未改动')}")
         return redirect(url_for("system.index")), 303
     finally:
         path.unlink(missing_ok=True)

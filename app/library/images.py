@@ -1,7 +1,7 @@
 """Decode an uploaded photo from bytes, refusing anything that is not a sane still image.
 
-Pillow reads the header first, so an image whose header claims too many pixels (a
-decompression bomb) is refused before anything is decoded. EXIF orientation is applied.
+Pillow reads the header first, so an image whose header claims more pixels than a face photo
+needs (MAX_PIXELS, or a decompression bomb) is refused before anything is decoded. EXIF orientation is applied.
 """
 
 from __future__ import annotations
@@ -16,7 +16,12 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
 FORMATS = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp"}
-MAX_PIXELS = 40_000_000
+# What a face photo needs: a 12 MP phone photo (4032x3024) or a 16 MP camera's, with room to spare.
+# Enrolment scales every photo to 1600 px anyway; decoding costs about 12 bytes a pixel at the
+# peak (pixels, the upright copy, RGB and BGR), so 16 MP is ~200 MB where 36 MP was 420 MB.
+MAX_PIXELS = 16_000_000
+# The limit before it was lowered: photos already enrolled up to it are still read by reindex.
+STORED_MAX_PIXELS = 40_000_000
 
 
 class ImageRefused(ValueError):
@@ -47,7 +52,7 @@ class DecodedImage:
     extension: str  # for the stored copy: .jpg .png .webp .bmp
 
 
-def decode_image(data: bytes, *, max_bytes: int) -> DecodedImage:
+def decode_image(data: bytes, *, max_bytes: int, max_pixels: int = MAX_PIXELS) -> DecodedImage:
     if len(data) > max_bytes:
         raise ImageRefused("too_large", f"{len(data) / 1e6:.1f} MB, at most {max_bytes / 1e6:.0f} MB")
     if not data:
@@ -57,15 +62,16 @@ def decode_image(data: bytes, *, max_bytes: int) -> DecodedImage:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise ImageRefused("too_large", f"too many pixels ({exc})") from exc
+        raise ImageRefused("too_many_pixels", f"too many pixels ({exc})") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageRefused("not_image", "not an image Daka can read") from exc
     with image:
         if image.format not in FORMATS:
             raise ImageRefused("not_image", f"{image.format} is not accepted; use JPEG, PNG, WebP or BMP")
-        width, height = image.size
-        if width * height > MAX_PIXELS:
-            raise ImageRefused("too_large", f"{width}x{height} pixels, at most {MAX_PIXELS // 1_000_000} MP")
+        width, height = image.size  # from the header: nothing is decoded yet
+        if width * height > max_pixels:
+            raise ImageRefused("too_many_pixels", f"{width}x{height} pixels ({width * height / 1e6:.1f} MP), "
+                                                  f"at most {max_pixels // 1_000_000} MP: scale the photo down")
         try:
             with _refuse_truncated():
                 image.load()

@@ -24,16 +24,22 @@ from app.store import FaceTemplate, Staff, Store
 from app.vision.quality import REASONS as QUALITY_REASONS
 from app.vision.quality import QualityThresholds, assess
 
-from .images import ImageRefused, decode_image
-from .names import BadName, parse_photo_name
+from .images import STORED_MAX_PIXELS, ImageRefused, decode_image
+from .names import BadName, check_department, parse_photo_name, photo_path
 
 MODEL_ID = "dlib_face_recognition_resnet_model_v1"   # dlib's template kind (DlibEmbedder.kind)
 MAX_SIDE = 1600  # larger photos are scaled down before detection: faster, same faces
+# Photos decoded and analysed at once (uploads from several admin pages or API clients), and how
+# long another one waits for its turn before it is refused as "busy".
+MAX_CONCURRENT = 2
+BUSY_WAIT_S = 60.0
 
 # code -> (zh_CN, en); quality codes come from app.vision.quality
 REASONS: dict[str, tuple[str, str]] = {
     "not_image": ("不是可读取的图片", "Not a readable image"),
     "too_large": ("文件过大", "File too large"),
+    "too_many_pixels": ("图片像素过多，请缩小后再上传", "Too many pixels: scale the photo down"),
+    "busy": ("正在处理其他照片，请稍后重试", "Busy with other photos, try again shortly"),
     "bad_name": ("文件名应为 工号_姓名", "File name must be staffno_name"),
     "name_conflict": ("工号已登记为其他姓名", "Staff no already enrolled under another name"),
     "no_face": ("未检测到人脸", "No face found"),
@@ -80,11 +86,14 @@ class FaceSample:
 
 class FaceLibrary:
     def __init__(self, store: Store, engine, gallery, photos_dir: Path, library_cfg, *,
-                 max_bytes: int, embedder=None):
+                 max_bytes: int, embedder=None, max_concurrent: int = MAX_CONCURRENT,
+                 busy_wait: float = BUSY_WAIT_S):
         """`embedder` (app.vision.embedders) makes the templates: one FaceTemplate row per model
         it runs (`embedder.kinds`, stored as the row's model_id) for each photo; the first kind's
         row is the photo's primary template and its id keys the gallery. Without one, the
-        engine's configured embedder (the same `[vision] embedder` the pipeline uses)."""
+        engine's configured embedder (the same `[vision] embedder` the pipeline uses).
+        At most `max_concurrent` photos are decoded and analysed at once (each may take a couple of
+        hundred MB); another waits up to `busy_wait` seconds, then is refused as "busy"."""
         self.store, self.engine, self.gallery = store, engine, gallery
         self.embedder = embedder or engine.embedder
         self.kinds = tuple(self.embedder.kinds)
@@ -94,6 +103,8 @@ class FaceLibrary:
         self.limits = QualityThresholds(min_face_px=library_cfg.min_face_px)
         self.incomplete = 0   # photos whose templates lack a model the embedder needs (reindex)
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self.busy_wait = busy_wait
 
     # -- gallery -------------------------------------------------------
     def load_gallery(self) -> int:
@@ -156,12 +167,21 @@ class FaceLibrary:
         """Enrol one photo named 工号_姓名.ext."""
         try:
             who = parse_photo_name(filename)
+            department = check_department(department)
         except BadName as exc:
             return EnrollResult(filename, False, "bad_name", str(exc))
+        if not self._slots.acquire(timeout=self.busy_wait):
+            return EnrollResult(filename, False, "busy", f"more than {self.busy_wait:.0f} s waiting for "
+                                "other enrolments", who.staff_no, who.name)
         try:
-            image = decode_image(data, max_bytes=self.max_bytes)
-            sample = self.analyse(image.bgr)
-            template_id = self._store_template(who, data, image.extension, sample, filename, department)
+            try:
+                image = decode_image(data, max_bytes=self.max_bytes)
+                extension = image.extension
+                sample = self.analyse(image.bgr)
+                del image  # the decoded pixels go before the slot is handed on
+            finally:
+                self._slots.release()
+            template_id = self._store_template(who, data, extension, sample, filename, department)
         except ImageRefused as exc:
             return EnrollResult(filename, False, exc.reason, exc.detail, who.staff_no, who.name)
         except Refused as exc:
@@ -244,7 +264,12 @@ class FaceLibrary:
                 s.delete(t)
             self.store.audit(s, actor, "remove_template", template=template_id)
         self.gallery.remove_templates(ids)
-        (self.photos_dir / photo).unlink(missing_ok=True)
+        path = photo_path(self.photos_dir, photo)
+        if path is None:  # a stored name with a path in it (a tampered database): never follow it
+            logger.warning("template {}: photo file {!r} is not inside {}; not deleted", template_id, photo,
+                           self.photos_dir)
+        else:
+            path.unlink(missing_ok=True)
         return True
 
     # -- model change --------------------------------------------------
@@ -257,8 +282,12 @@ class FaceLibrary:
         done, failed = 0, []
         for i, photo in enumerate(photos, 1):
             try:
-                data = (self.photos_dir / photo).read_bytes()
-                sample = self.analyse(decode_image(data, max_bytes=max(self.max_bytes, len(data))).bgr)
+                path = photo_path(self.photos_dir, photo)
+                if path is None:
+                    raise OSError(f"{photo!r} is not a file in the photos folder")
+                data = path.read_bytes()
+                sample = self.analyse(decode_image(data, max_bytes=max(self.max_bytes, len(data)),
+                                                   max_pixels=STORED_MAX_PIXELS).bgr)
             except (OSError, ImageRefused, Refused) as exc:
                 first = next(t for p, t in rows if p == photo)
                 failed.append({"template_id": first, "photo": photo,
