@@ -32,6 +32,7 @@ ACCESS = {
     ("settings.index", "GET"): ADMIN, ("settings.index", "POST"): ADMIN,
     ("system.index", "GET"): ADMIN, ("system.audit", "GET"): ADMIN, ("system.download_backup", "GET"): ADMIN,
     ("system.log_file", "GET"): ADMIN, ("system.restore", "POST"): ADMIN, ("system.set_time", "POST"): ADMIN,
+    ("system.restore_ntp", "POST"): ADMIN,
     ("system.create_token", "POST"): ADMIN, ("system.revoke_token", "POST"): ADMIN,
     ("system.create_user", "POST"): ADMIN, ("system.set_user_active", "POST"): ADMIN,
     ("system.delete_user", "POST"): ADMIN, ("system.set_password", "POST"): ADMIN,
