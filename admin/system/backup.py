@@ -35,14 +35,18 @@ def backup_to(store, target: Path) -> Path:
     return target
 
 
-def _head() -> str:
+def _scripts() -> ScriptDirectory:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return ScriptDirectory.from_config(cfg).get_current_head()
+    return ScriptDirectory.from_config(cfg)
 
 
-def check_backup(path: Path) -> None:
-    """A readable SQLite file at this code's schema revision, or BackupError."""
+def _head() -> str:
+    return _scripts().get_current_head()
+
+
+def backup_revision(path: Path) -> str | None:
+    """The schema revision a readable, intact SQLite backup was made at, or BackupError."""
     try:
         with open(path, "rb") as fh:
             if fh.read(16) != b"SQLite format 3\x00":
@@ -56,9 +60,39 @@ def check_backup(path: Path) -> None:
             con.close()
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"not a Daka database: {exc}") from exc
-    if rev is None or rev[0] != _head():
-        raise BackupError(f"schema revision {rev[0] if rev else None} is not this version's {_head()}")
+    return rev[0] if rev else None
+
+
+def check_backup(path: Path) -> None:
+    """A readable SQLite file at this code's schema revision with rows that follow the rules, or
+    BackupError."""
+    rev = backup_revision(path)
+    if rev != _head():
+        raise BackupError(f"schema revision {rev} is not this version's {_head()}")
     check_rows(path)
+
+
+def upgrade_backup(store, path: Path) -> str:
+    """Bring a backup made by an earlier version up to this version's schema, in place (``path`` is
+    the restore's own temporary copy). Return the revision it was made at.
+
+    A backup from a newer version, or with no revision at all, is refused: its schema is unknown here.
+    """
+    rev = backup_revision(path)
+    head = _head()
+    if rev == head:
+        return rev
+    known = {r.revision for r in _scripts().walk_revisions()}
+    if rev is None or rev not in known:
+        raise BackupError(f"schema revision {rev} is unknown to this version (made by a newer Daka?)")
+    from app.store import open_store
+
+    config, instance = store.app.config["DAKA_CONFIG"], store.app.config["DAKA_INSTANCE"]
+    try:
+        open_store(config, instance, url=f"sqlite:///{path}").dispose()   # runs the migrations since rev
+    except Exception as exc:  # noqa: BLE001 - any failure leaves the live database as it was
+        raise BackupError(f"upgrading the backup from revision {rev} failed: {exc}") from exc
+    return rev
 
 
 def check_rows(path: Path) -> None:
@@ -88,6 +122,9 @@ def check_rows(path: Path) -> None:
 
 
 def restore_from(store, upload: Path) -> None:
+    """Replace the live database with ``upload`` (a temporary copy, upgraded in place when it was
+    made by an earlier version)."""
+    upgrade_backup(store, upload)
     check_backup(upload)
     live = sqlite_path(store)
     store.engine.dispose()  # pooled connections would keep reading the old pages
