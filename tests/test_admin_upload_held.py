@@ -14,7 +14,7 @@ from admin_support import admin_config, api_token, app, fake_clock, send_files, 
 
 ODD_NAMES = ["../../E100_trav.jpg", "/etc/E101_abs.jpg", "E102_a\x00b.jpg", "..\\E103_win.jpg",
              "E104_\u202egpj.exe", "E105_\u200bzw.jpg", "E106_" + "A" * 300 + ".jpg", "_nostaff.jpg",
-             "E109_ .jpg", "E1\u0660_arabicdigit.jpg"]
+             "E108_..jpg", "E109_ .jpg", "E1\u0660_arabicdigit.jpg"]
 
 
 @pytest.fixture

@@ -134,3 +134,22 @@ def test_a_missing_camera_is_reported_not_fatal(make_config, instance, models):
         assert status["gpio"]["state"] == "disabled"
     finally:
         t.stop()
+
+
+def test_the_card_thumbnail_never_reads_outside_the_photos_folder(tmp_path, photos):
+    """A stored photo name is joined to the photos folder only when it stays inside it."""
+    from app.kiosk.terminal import _thumbnail
+
+    photos_dir = tmp_path / "photos"
+    photos_dir.mkdir()
+    (tmp_path / "outside.jpg").write_bytes(photos["obama.jpg"].read_bytes())
+    (photos_dir / "inside.jpg").write_bytes(photos["obama.jpg"].read_bytes())
+    assert _thumbnail(photos_dir, "inside.jpg").shape[:2] == (_thumbnail_size(),) * 2
+    assert _thumbnail(photos_dir, "../outside.jpg") is None
+    assert _thumbnail(photos_dir, str(tmp_path / "outside.jpg")) is None
+
+
+def _thumbnail_size() -> int:
+    from app.kiosk.terminal import PHOTO_SIZE
+
+    return PHOTO_SIZE

@@ -132,6 +132,8 @@ def _corpus(photos, frames):
         ("300 chars", "N1_" + "长" * 300 + ".jpg", good, "bad_name"),
         ("no underscore", "obama.jpg", good, "bad_name"),
         ("empty name", "N2_.jpg", good, "bad_name"),
+        ("no letter in the name", "E108_..jpg", good, "bad_name"),
+        ("digits for a name", "E110_123.jpg", good, "bad_name"),
         ("no face", "N3_空白.jpg", _jpeg(np.full((480, 640, 3), 120, np.uint8)), "no_face"),
         ("two faces", "N4_两人.jpg", _jpeg(two), "several_faces"),
         ("small face", "N5_小.jpg", _jpeg(canvas), "too_small"),

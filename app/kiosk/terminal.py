@@ -508,9 +508,10 @@ def _quietly(func, what: str) -> None:
 
 
 def _thumbnail(photos_dir, photo_file: str | None) -> np.ndarray | None:
-    if not photo_file:
-        return None
-    data = np.fromfile(photos_dir / photo_file, np.uint8) if (photos_dir / photo_file).is_file() else None
+    from app.library.names import photo_path
+
+    path = photo_path(photos_dir, photo_file) if photo_file else None   # never a path out of photos/
+    data = np.fromfile(path, np.uint8) if path is not None and path.is_file() else None
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None else None
     if image is None:
         return None

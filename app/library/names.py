@@ -42,6 +42,8 @@ def check_person_name(name: str) -> str:
     if len(name) > NAME_MAX:
         raise BadName(f"the name is {len(name)} characters long, at most {NAME_MAX} allowed")
     _refuse_hidden("name", name)
+    if not any(unicodedata.category(c).startswith("L") for c in name):   # ".", "-", "123"
+        raise BadName("the name has no letter")
     if "/" in name or "\\" in name:  # it must fit in a photo's file name (工号_姓名.jpg)
         raise BadName("the name must not contain '/' or '\\'")
     return name
