@@ -7,7 +7,7 @@ import time
 from collections import defaultdict, deque
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, g, jsonify, redirect, request, session, url_for
+from flask import Flask, abort, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, logout_user
 
@@ -138,28 +138,6 @@ def init_security(app: Flask) -> None:
         if request.endpoint != "static":
             response.headers.setdefault("Cache-Control", "no-store")
         return response
-
-    @app.errorhandler(413)
-    def too_large(_exc):
-        from .i18n import gettext
-
-        limit = app.config["MAX_CONTENT_LENGTH"]
-        body = {"error": "too_large", "message": gettext("请求过大"), "limit_bytes": limit}
-        return jsonify(body), 413
-
-    for code in (400, 401, 403, 404, 405, 409, 429):
-        app.register_error_handler(code, _error_handler(code))
-
-
-def _error_handler(code: int):
-    def handle(exc):
-        from flask import render_template
-
-        if wants_json():
-            return jsonify({"error": getattr(exc, "name", str(code)).lower().replace(" ", "_"),
-                            "message": getattr(exc, "description", "")}), code
-        return render_template("error.html", code=code, exc=exc), code
-    return handle
 
 
 def require_admin():

@@ -121,6 +121,7 @@ class AdminServer:
                  request_read_timeout: float = REQUEST_READ_TIMEOUT_S, cleanup_interval: int = 5):
         # port 0 = any free port (tests, benchmarks); .url tells which one
         _thin_out_queue_warnings()
+        self.app = app
         # waitress refuses a body of max_request_body_size bytes or more; Flask one of more than
         # MAX_CONTENT_LENGTH: the same limit, applied before a byte of the body is read.
         max_body = app.config.get("MAX_CONTENT_LENGTH") or 100 * 1024 * 1024

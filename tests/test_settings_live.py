@@ -66,6 +66,14 @@ class AdminBrowser:
         return page
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture
 def live(make_config, instance, models):
     """build(**sections): a started terminal with the admin served as `daka run` serves it, and
@@ -73,23 +81,23 @@ def live(make_config, instance, models):
     made = []
 
     def build(**sections):
-        from admin import create_app
         from admin.auth.users import create_user
         from admin.server import AdminServer
+        from app.kiosk.runner import extra_services
         from app.hardware.gpio import make_pin_factory
         from app.kiosk.terminal import Terminal
 
         attendance = {"flush_seconds": 600, **sections.pop("attendance", {})}
         storage = {"retention_days": 0, **sections.pop("storage", {})}
         gpio = {**MOCK_PINS, **sections.pop("gpio", {})}
+        admin = {"host": "127.0.0.1", "port": free_port(), **sections.pop("admin", {})}
         config = make_config(camera={"source": "test://?width=320&height=240&fps=5"}, gpio=gpio,
-                             attendance=attendance, storage=storage, **sections)
+                             attendance=attendance, storage=storage, admin=admin, **sections)
         terminal = Terminal(config, instance, models=models, pin_factory=make_pin_factory("mock"))
         made.append(terminal)
-        # the runner's wiring (app/kiosk/runner.py extra_services), on a free loopback port
-        app = create_app(config, instance, store=terminal.store, library=terminal.library,
-                         attendance=terminal.attendance, status_provider=terminal.status)
-        server = AdminServer(app, "127.0.0.1", 0)
+        # the runner's own wiring of the admin into the terminal, on a free loopback port
+        (server,) = extra_services(terminal, config, instance)
+        assert isinstance(server, AdminServer)
         terminal.add_service(server)
         create_user(terminal.store, "admin", PASSWORD, "admin", actor="test")
         terminal.start()
@@ -408,3 +416,14 @@ def test_kiosk_follows_language_and_time_zone(live, font):
                          what="the confirm card's timeout")
     finally:
         kiosk.close()
+
+
+def test_the_admin_runs_the_configured_web_server_threads(live):
+    """[admin] threads reaches the admin that `daka run` serves (it always ran 8), and the live
+    feed's stream cap follows it (half of them)."""
+    terminal, browser = live(admin={"threads": 4})
+    (server,) = [s for s in terminal.services if type(s).__name__ == "AdminServer"]
+    assert server._server.adj.threads == 4
+    assert server.app.extensions["daka_sse_slots"].limit == 2
+    assert "Daka" in browser.get("/") or "打卡" in browser.get("/")
+

@@ -43,7 +43,7 @@ def extra_services(terminal: Terminal, config, instance) -> list:
     try:
         app = create_app(config, instance, store=terminal.store, library=terminal.library,
                          attendance=terminal.attendance, status_provider=terminal.status)
-        return [AdminServer(app, config.admin.host, config.admin.port)]
+        return [AdminServer(app, config.admin.host, config.admin.port, threads=config.admin.threads)]
     except Exception:   # the clock-in screen must come up even when the admin cannot
         logger.exception("the admin server could not be built: the kiosk runs without it")
         return []
