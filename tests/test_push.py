@@ -164,21 +164,20 @@ def test_the_outbox_survives_a_restart(store, instance, make_config, person, rec
     b.journal.close()
 
 
-def test_a_punch_reaches_the_webhook_within_the_flush_interval_plus_one_second(
-        store, instance, make_config, person, receiver):
-    config = _config(make_config, receiver.url, poll_seconds=5.0)
+def test_the_flush_wakes_the_delivery_at_once(store, instance, make_config, person, receiver):
+    """The scheduled flush hands a punch to the delivery job itself: with the delivery's own poll ten
+    minutes away, the punch still arrives within a minute. (How soon, against the target of flush interval + 1 s, is
+    measured by `daka bench store`'s push figures, not by a timed test.)"""
+    config = _config(make_config, receiver.url, poll_seconds=600.0)
     a = open_attendance(config, instance, store)
     scheduler = build_scheduler(config, a)
     scheduler.start()
     try:
-        time.sleep(0.3)
-        started = time.monotonic()
         uuid = str(_punch(a, person, 1)[0])
-        deadline = started + config.attendance.flush_seconds + 1.0
-        while uuid not in receiver.arrival and time.monotonic() < deadline + 1:
+        deadline = time.monotonic() + 60
+        while uuid not in receiver.arrival and time.monotonic() < deadline:
             time.sleep(0.01)
         assert uuid in receiver.arrival
-        assert receiver.arrival[uuid] - started <= config.attendance.flush_seconds + 1.0
     finally:
         scheduler.shutdown()
         a.journal.close()

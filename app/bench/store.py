@@ -92,6 +92,63 @@ def _confirm_run(config, instance, store, staff, n: int, *, pace_ms: float = 0.0
     return latencies
 
 
+def _bench_push(config, instance, store, staff, n: int = 20) -> dict:
+    """Seconds from confirm until a listening webhook has the punch, flushing every second
+    (target: the flush interval + 1 s; the flush wakes the delivery job at once). Confirms are
+    spread over the flush tick's phase by a random pause."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from app.config import with_values
+
+    arrival: dict[str, float] = {}
+    got = threading.Condition()
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            now = time.monotonic()
+            with got:
+                for punch in json.loads(body)["punches"]:
+                    arrival[punch["uuid"]] = now
+                got.notify_all()
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hr"
+    cfg = with_values(config, {"attendance.flush_seconds": 1, "attendance.dedupe_seconds": 0,
+                               "push.webhook_url": url})
+    attendance = open_attendance(cfg, instance, store)
+    scheduler = build_scheduler(cfg, attendance)
+    scheduler.start()
+    rng = random.Random(2)
+    seconds = []
+    try:
+        for _ in range(n):
+            p = rng.choice(staff)
+            t0 = time.monotonic()
+            uid = str(attendance.clockin.confirm(Candidate(p.id, p.staff_no, p.name, 0.95)).punch.uuid)
+            with got:
+                if not got.wait_for(lambda: uid in arrival, timeout=60):
+                    raise RuntimeError("a punch did not reach the webhook within 60 s")
+            seconds.append(arrival[uid] - t0)
+            time.sleep(rng.uniform(0.0, 1.0))
+    finally:
+        scheduler.shutdown()
+        attendance.close()
+        server.shutdown()
+        server.server_close()
+    return {"punches": n, "flush_seconds": 1, "target_s": 2.0,
+            "p50_s": round(_percentile(seconds, 0.5), 3), "p95_s": round(_percentile(seconds, 0.95), 3),
+            "max_s": round(max(seconds), 3)}
+
+
 def _bench_confirm(config, instance, store, staff, n: int) -> dict:
     back_to_back = _confirm_run(config, instance, store, staff, n)
     paced = _confirm_run(config, instance, store, staff, n, pace_ms=20.0)
@@ -290,6 +347,7 @@ def _backend(config, url: str | None, confirms: int) -> dict:
             result = {"dialect": store.dialect,
                       "confirm": _bench_confirm(config, instance, store, staff, confirms),
                       "flush": _bench_flush(config, instance, store, staff, 20000),
+                      "push": _bench_push(config, instance, store, staff),
                       "queries": _bench_queries(store, staff)}
         finally:
             store.dispose()
