@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -61,7 +62,7 @@ class Child:
         full = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
         full.update({"NO_COLOR": "1", **(env or {})})
         self.proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=full, cwd=Path(__file__).parent)
+                                     text=True, env=full, cwd=Path(__file__).parent, start_new_session=True)
         self.lines: list[str] = []
         self.errors: list[str] = []
         self._readers = [threading.Thread(target=self.lines.extend, args=(self.proc.stdout,), daemon=True),
@@ -86,8 +87,9 @@ class Child:
         return self.proc.wait(timeout=30)
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
+        """Kill the kiosk's whole process group (anything it started too), whatever happened."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
         for r in self._readers:
             r.join(timeout=5)
