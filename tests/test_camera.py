@@ -70,6 +70,18 @@ def wait_for_status(camera: Camera, state: str):
     return seen[-1]
 
 
+def streaming_pid(camera: Camera) -> int:
+    """The pid of the gst-launch process the camera streams from (read once: the source is replaced
+    on a reconnect, which a loaded machine can cause at any moment)."""
+    def pid() -> int | None:
+        source = camera.source
+        return source.pid if source is not None and camera.status().state == STREAMING else None
+
+    found: list[int | None] = []
+    wait_for(lambda: found.append(pid()) or found[-1] is not None, DEADLINE_S)
+    return found[-1]
+
+
 @pytest.fixture
 def camera_warnings():
     """The camera's warnings (each no-camera state with its reason), as logged."""
@@ -127,8 +139,7 @@ def test_gst_videotestsrc_delivers_bgr_frames_of_the_right_size_and_rate():
 def test_killed_gst_process_gives_no_camera_then_frames_again(camera_warnings):
     spec = parse_camera_source("gst://videotestsrc is-live=true ! video/x-raw,framerate=30/1", 160, 120, 30)
     with Camera(spec) as camera:
-        wait_for(lambda: camera.status().state == STREAMING, DEADLINE_S)
-        pid = camera.source.pid
+        pid = streaming_pid(camera)
         killed = camera.status().frames
         os.kill(pid, signal.SIGKILL)  # a camera process dying as an unplugged camera would
         # The no-camera state can be short (a new process is started after 0.25 s): the log records it
@@ -146,8 +157,7 @@ def test_killed_gst_process_gives_no_camera_then_frames_again(camera_warnings):
 def test_hung_gst_process_counts_as_gone_and_is_restarted():
     spec = parse_camera_source("gst://videotestsrc is-live=true ! video/x-raw,framerate=30/1", 160, 120, 30)
     with Camera(spec, stall_s=0.5) as camera:
-        wait_for(lambda: camera.status().state == STREAMING, DEADLINE_S)
-        pid = camera.source.pid
+        pid = streaming_pid(camera)
         os.kill(pid, signal.SIGSTOP)  # alive but silent, like a wedged driver
         try:
             # no camera from the stall until the replacement streams (>= 1.75 s: stall, close, backoff)
