@@ -59,8 +59,8 @@ def high_spans(pin) -> list[float]:
 
 
 # Correctness deadline, generous for a loaded CI machine. Pulse and beep lengths are checked from
-# below (a thread cannot wait less than asked, however loaded the machine); from above only loosely,
-# or by a structure where a late thread cannot change the outcome.
+# below (a thread cannot wait less than asked, however loaded the machine; a few ms are left for
+# rounding); from above only loosely, or by a structure where a late thread cannot change the outcome.
 DEADLINE_S = 30.0
 
 
@@ -81,7 +81,7 @@ def test_active_high_relay_pulses_for_the_configured_time(factory):
     wait_until(lambda: pin.state is False)
     assert levels(pin) == [False, True, False]
     (span,) = high_spans(pin)
-    assert 1.2 <= span <= 10, span
+    assert 1.19 <= span <= 10, span
     gpio.close()
 
 
@@ -94,7 +94,7 @@ def test_active_low_relay_idles_high_and_pulses_low(factory):
     wait_until(lambda: pin.state is True)
     assert levels(pin)[-3:] == [True, False, True]
     low = [t for t, level in change_times(pin)][-2:]
-    assert low[1] - low[0] >= 0.4, low
+    assert low[1] - low[0] >= 0.39, low
     gpio.close()
 
 
@@ -116,7 +116,7 @@ def test_the_door_is_open_when_open_door_returns(factory, monkeypatch):
         assert pin.state is True and gpio.relay.is_open
         wait_until(lambda: pin.state is False)
         (span,) = high_spans(pin)
-        assert span >= 0.15 + 0.3  # timed by the late thread: never shorter than asked
+        assert span >= 0.44  # the thread's 0.3 s late start, then the 0.15 s it times: never shorter
     finally:
         gpio.close()  # stops the late thread, also when the test failed
 
@@ -133,7 +133,7 @@ def test_opening_again_during_a_pulse_extends_it(factory):
     wait_until(lambda: not gpio.relay.is_open)
     assert levels(pin) == [False, True, False]  # one pulse: the door never closed in between
     (span,) = high_spans(pin)
-    assert span >= second - first + 0.15  # a full pulse from the second open on
+    assert span >= second - first + 0.145  # a full pulse from the second open on
     assert span < 5.0  # the second open restarted the pulse (the first alone lasts 5 s)
     gpio.close()
 
@@ -145,10 +145,10 @@ def test_buzzer_error_pattern_is_three_short_beeps(factory):
     gpio.beeper.player.wait(DEADLINE_S)
     assert levels(pin) == [False, True, False, True, False, True, False]
     spans = high_spans(pin)
-    assert len(spans) == 3 and all(0.08 <= s < 1.0 for s in spans), spans
+    assert len(spans) == 3 and all(0.075 <= s < 1.0 for s in spans), spans
     times = [t for t, _ in change_times(pin)]
     gaps = [b - a for a, b in zip(times[2::2], times[3::2])]  # the low periods between the beeps
-    assert len(gaps) == 2 and all(g >= 0.07 for g in gaps), gaps
+    assert len(gaps) == 2 and all(g >= 0.065 for g in gaps), gaps
     gpio.beep("ok")
     gpio.beeper.player.wait(DEADLINE_S)
     assert len(high_spans(pin)) == 4
@@ -165,7 +165,7 @@ def test_a_new_pattern_cuts_the_current_one(factory):
     gpio.beeper.player.wait(DEADLINE_S)
     spans = high_spans(pin)
     assert len(spans) == 2 and spans[0] < 10, spans  # cut, not played out
-    assert spans[1] >= 0.08  # the new pattern plays in full
+    assert spans[1] >= 0.075  # the new pattern plays in full
     gpio.close()
 
 
@@ -184,7 +184,7 @@ def test_status_leds(factory):
     assert green.state is False
     wait_until(lambda: len(high_spans(red)) >= before + 2)  # blinking: on, off, on again, off
     blinks = high_spans(red)[before:]
-    assert all(b >= 0.5 for b in blinks), blinks
+    assert all(b >= 0.49 for b in blinks), blinks
     gpio.show("idle")
     assert red.state is False and green.state is False
     with pytest.raises(ValueError):
