@@ -181,6 +181,27 @@ def test_broken_gst_pipeline_reports_gstreamer_error():
         assert camera.status().state == NO_CAMERA  # keeps trying, keeps saying why
 
 
+@needs_gst
+def test_a_late_stderr_reader_still_gives_gstreamer_s_words():
+    """On a loaded machine the thread reading gst-launch's stderr may run late: the reason must not
+    depend on it having read the error message within some fixed time."""
+
+    class LateReader(GstProcessSource):
+        def _drain_stderr(self, proc):
+            time.sleep(0.5)
+            super()._drain_stderr(proc)
+
+    source = LateReader("nosuchelement ! videoconvert", 16, 16)
+    source.open()
+    try:
+        with pytest.raises(CameraLost) as lost:
+            source.read(DEADLINE_S)
+    finally:
+        source.close()
+    assert "GStreamer pipeline ended (exit 1)" in str(lost.value)
+    assert "nosuchelement" in str(lost.value)
+
+
 def test_missing_gst_launch_is_a_clear_error():
     source = GstProcessSource("videotestsrc", 16, 16, launcher="no-such-gst-launch")
     with pytest.raises(CameraUnavailable, match="GStreamer is not installed"):
