@@ -36,7 +36,7 @@ def browser(tmp_path):
     opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
                                            "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
-    driver.implicitly_wait(20)  # a loaded shared machine can take seconds to enrol
+    driver.implicitly_wait(60)  # a loaded shared machine can take seconds to enrol: a correctness deadline
     driver.downloads = downloads
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     yield driver
@@ -60,7 +60,7 @@ def shot(driver, name: str) -> None:
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
 
-def wait_for(predicate, timeout: float = 20.0):
+def wait_for(predicate, timeout: float = 60.0):
     """Poll until predicate() is truthy; elements replaced by a page load meanwhile are looked up again."""
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -17,21 +13,14 @@ from sqlalchemy import func, select
 
 from app.attendance import open_attendance
 from app.store import OutboxItem, Punch, Staff
+from children import started
 
 CHILD = Path(__file__).with_name("crash_child.py")
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _spawn(instance, url, staff_ids):
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen(
-        [sys.executable, str(CHILD), str(instance.root), url or "-", ",".join(map(str, staff_ids))],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-
-
-def _collect(proc, lines: list[str]):
-    for raw in proc.stdout:
-        lines.append(raw.decode())
+def _argv(instance, url, staff_ids) -> list[str]:
+    return [sys.executable, str(CHILD), str(instance.root), url or "-", ",".join(map(str, staff_ids))]
 
 
 def crash_run(instance, make_config, store, url, kills: int, seed: int) -> dict:
@@ -45,27 +34,20 @@ def crash_run(instance, make_config, store, url, kills: int, seed: int) -> dict:
     confirmed: list[str] = []
     ready_kills = 0
     for _ in range(kills):
-        proc = _spawn(instance, url, staff_ids)
-        lines: list[str] = []
-        reader = threading.Thread(target=_collect, args=(proc, lines))
-        reader.start()
-        if rng.random() < 0.2:
-            time.sleep(rng.uniform(0.0, 0.6))  # during start-up and recovery
-        else:
-            deadline = time.monotonic() + 60
-            while not lines and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.005)
-            time.sleep(rng.uniform(0.02, 1.0))  # while punching and flushing
-        if proc.poll() is not None:
-            reader.join()
-            pytest.fail(f"child exited by itself ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        reader.join()
-        proc.stdout.close()
-        proc.stderr.close()
+        with started(_argv(instance, url, staff_ids), env={"PYTHONPATH": str(REPO)}) as child:
+            if rng.random() < 0.2:
+                time.sleep(rng.uniform(0.0, 0.6))  # during start-up and recovery
+            else:
+                # while punching and flushing: after a number of confirmed punches (counted, not timed:
+                # a loaded machine punches more slowly), then at a random moment
+                punches = rng.randint(10, 40)
+                child.wait_for(lambda: len(child.out) > punches, 120, f"{punches} punches")
+                time.sleep(rng.uniform(0.0, 1.0))
+            if child.proc.poll() is not None:
+                pytest.fail(f"child exited by itself ({child.proc.returncode}): {child.log[-2000:]}")
+        # started() killed it with SIGKILL and collected its output.
         # Only whole lines count: a UUID cut by the kill was never fully reported.
-        done = [ln.strip() for ln in lines if ln.endswith("\n")]
+        done = [ln.strip() for ln in child.out if ln.endswith("\n")]
         ready_kills += bool(done and done[0] == "ready")
         confirmed.extend(u for u in done if u != "ready")
     # The next start recovers what the last run journaled.

@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from app.hardware.frames import FrameSlot
+from waiting import wait_for
 
 
 def _frame(value: int) -> np.ndarray:
@@ -38,25 +39,31 @@ def test_latest_peeks_without_taking():
     assert slot.latest().seq == 1  # still visible to a display
 
 
+def _blocked_in_get(slot: FrameSlot) -> bool:
+    """A thread is waiting inside ``get`` (the condition's waiters are CPython's ``_waiters``)."""
+    return len(slot._cond._waiters) == 1
+
+
 def test_get_times_out_then_wakes_on_put_and_on_close():
     slot = FrameSlot()
     t0 = time.monotonic()
     assert slot.get(timeout=0.1) is None
     assert time.monotonic() - t0 >= 0.09
 
+    # the put and the close come once the waiter is blocked, however late its thread started
     got = []
-    waiter = threading.Thread(target=lambda: got.append(slot.get(timeout=5)))
+    waiter = threading.Thread(target=lambda: got.append(slot.get(timeout=60)))
     waiter.start()
-    time.sleep(0.05)
+    wait_for(lambda: _blocked_in_get(slot), 60)
     slot.put(_frame(9))
-    waiter.join(2)
-    assert got and got[0].seq == 1
+    waiter.join(60)
+    assert not waiter.is_alive() and got and got[0].seq == 1
 
     waiter = threading.Thread(target=lambda: got.append(slot.get(timeout=None)))
     waiter.start()
-    time.sleep(0.05)
+    wait_for(lambda: _blocked_in_get(slot), 60)
     slot.close()
-    waiter.join(2)
+    waiter.join(60)
     assert not waiter.is_alive() and got[-1] is None
 
 
@@ -74,12 +81,17 @@ def test_fast_producer_slow_consumer_never_queues():
     producer = threading.Thread(target=produce)
     producer.start()
     seqs = []
-    for _ in range(10):
-        item = slot.get(timeout=1)
-        seqs.append(item.seq)
-        time.sleep(0.01)
-    stop.set()
-    producer.join()
-    assert seqs == sorted(set(seqs))  # strictly increasing: never an old frame
+    try:
+        for _ in range(10):
+            item = slot.get(timeout=60)
+            seqs.append(item.seq)
+            # a slow consumer: at least two newer frames are put before it comes back (waited for, so
+            # that a producer slowed down by a loaded machine cannot make the consumer the faster one)
+            wait_for(lambda: slot.put_count >= item.seq + 2, 60)
+    finally:
+        stop.set()
+        producer.join()
+    # never an old frame: each get skips to the newest, past at least one replaced frame
+    assert all(b - a >= 2 for a, b in zip(seqs, seqs[1:])), seqs
     assert slot.put_count == slot.taken_count + slot.dropped + (1 if slot.latest().seq > seqs[-1] else 0)
-    assert slot.dropped > 0
+    assert slot.dropped >= 10

@@ -425,8 +425,13 @@ def test_concurrent_search_while_updating():
     t.start()
     updates = 0
     try:
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline and not stop.is_set():
+        # at least 3 s of churn, and at least 5 updates and 5 searches however slow a loaded machine
+        # makes them (counts in a fixed window would depend on the load); a generous cap on the time
+        started = time.monotonic()
+        while not stop.is_set():
+            elapsed = time.monotonic() - started
+            if (elapsed > 3.0 and updates >= 5 and searches[0] >= 5) or elapsed > 120:
+                break
             sel = rng.permutation(n_churn)[:batch]
             g.add(churn_ids[sel], churn_a[sel])
             g.replace(churn_ids[sel[:100]], churn_b[sel[:100]])
@@ -446,18 +451,8 @@ def test_concurrent_search_while_updating():
     assert len(g) == n_stable + n_filler
 
 
-def test_gil_released_during_large_search():
-    rng = np.random.default_rng(13)
-    n = PARALLEL_ROWS + 20000
-    g = make_index(np.arange(n), rng.standard_normal((n, DIM), dtype=np.float32))
-    # Size the batch so that the search takes about 0.6 s.
-    probe = rng.standard_normal((64, DIM), dtype=np.float32)
-    t0 = time.perf_counter()
-    g.search(probe, 3)
-    per_query = max((time.perf_counter() - t0) / 64, 1e-6)
-    m = int(min(max(0.6 / per_query, 64), 50000))
-    queries = rng.standard_normal((m, DIM), dtype=np.float32)
-
+def _count_during_search(g, queries) -> tuple[float, float, list[float]]:
+    """Search while a Python thread counts; return (start, end, the counter's time stamps)."""
     stamps = []
     stop = threading.Event()
     started = threading.Event()
@@ -480,7 +475,25 @@ def test_gil_released_during_large_search():
     finally:
         stop.set()
         th.join()
-    dur = t1 - t0
+    return t0, t1, stamps
+
+
+def test_gil_released_during_large_search():
+    rng = np.random.default_rng(13)
+    n = PARALLEL_ROWS + 20000
+    g = make_index(np.arange(n), rng.standard_normal((n, DIM), dtype=np.float32))
+    # Size the batch so that the search takes about 0.6 s.
+    probe = rng.standard_normal((64, DIM), dtype=np.float32)
+    t0 = time.perf_counter()
+    g.search(probe, 3)
+    per_query = max((time.perf_counter() - t0) / 64, 1e-6)
+    m = int(min(max(0.6 / per_query, 64), 50000))
+    while True:
+        t0, t1, stamps = _count_during_search(g, rng.standard_normal((m, DIM), dtype=np.float32))
+        dur = t1 - t0
+        if dur > 0.2 or m >= 150000:
+            break
+        m *= 3  # the sizing run was slowed down by a loaded machine: a longer search
     assert dur > 0.2, "search too fast to observe"
     # With the GIL held the counter could only run at the edges of the call (a switch
     # interval, 5 ms); require it to have advanced throughout the middle of the search.

@@ -32,7 +32,9 @@ def test_postgresql_connections_dropped_by_the_server_are_replaced(instance, mak
         first, other = store.engine.connect(), store.engine.connect()
         pid = first.execute(text("SELECT pg_backend_pid()")).scalar_one()
         first.close()  # back in the pool, idle
-        assert other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar_one()
+        # with a timeout it returns once the backend has exited, not merely been signalled: a loaded
+        # server must not still be answering when the pool checks the connection
+        assert other.execute(text("SELECT pg_terminate_backend(:p, 60000)"), {"p": pid}).scalar_one()
         other.close()
         for _ in range(2):  # both pooled connections are checked: the dead one is replaced, no error
             with store.engine.connect() as conn:

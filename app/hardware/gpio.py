@@ -123,6 +123,9 @@ class DoorRelay:
     def open(self, pulse_ms: int | None = None) -> None:
         """Energise the relay for the pulse; opening again while open restarts the pulse."""
         on_s = self.pulse_s if pulse_ms is None else pulse_ms / 1000
+        # Energise here, not only in the blink thread: the door is open when this returns, even if a
+        # busy CPU starts that thread late. The thread then times the pulse and de-energises.
+        self.device.on()
         self.device.blink(on_time=on_s, off_time=0.0, n=1, background=True)
 
     @property

@@ -37,7 +37,8 @@ def check_camera(camera_cfg, source: str | None = None, frames: int = 30, timeou
         return result
     span = got[-1].ts - got[0].ts
     h, w = got[-1].frame.shape[:2]
-    fps = (len(got) - 1) / span if span > 0 else 0.0
+    # the camera's rate: every frame captured in the span, also those this loop was too slow to take
+    fps = (got[-1].seq - got[0].seq) / span if span > 0 else 0.0
     result.update(result=OK, width=w, height=h, fps=round(fps, 1),
                   detail=f"{len(got)} frames {w}x{h} at {fps:.1f} fps from {status.source}")
     return result

@@ -82,6 +82,7 @@ class GstProcessSource(FrameSource):
         self.frame_bytes = width * height * 3
         self._proc: subprocess.Popen | None = None
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=12)
+        self._stderr_reader: threading.Thread | None = None
 
     def command(self) -> list[str]:
         tail = ["!", "queue", "max-size-buffers=1", "leaky=downstream", "!", "fdsink", "fd=1", "sync=false"]
@@ -106,8 +107,9 @@ class GstProcessSource(FrameSource):
             fcntl.fcntl(self._proc.stdout.fileno(), 1031, 1 << 20)  # F_SETPIPE_SZ
         except OSError:
             pass
-        threading.Thread(target=self._drain_stderr, args=(self._proc,), daemon=True,
-                         name="gst-stderr").start()
+        self._stderr_reader = threading.Thread(target=self._drain_stderr, args=(self._proc,), daemon=True,
+                                               name="gst-stderr")
+        self._stderr_reader.start()
 
     def _drain_stderr(self, proc: subprocess.Popen) -> None:
         with proc.stderr:
@@ -117,9 +119,17 @@ class GstProcessSource(FrameSource):
                     self._stderr_tail.append(line)
 
     def _failure(self, what: str) -> str:
-        time.sleep(0.05)  # let the stderr reader catch the last words
+        # The pipeline ended: let the stderr reader take the last words (its EOF comes as the process
+        # exits), however late a loaded machine runs it; bounded, should a grandchild hold the pipe.
+        if self._stderr_reader is not None:
+            self._stderr_reader.join(timeout=5.0)
         detail = " | ".join(self._stderr_tail)
-        rc = self._proc.poll() if self._proc else None
+        rc = None
+        if self._proc is not None:
+            try:  # its exit status too: stdout ended because the process is exiting
+                rc = self._proc.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                pass
         status = f" (exit {rc})" if rc is not None else ""
         return f"{what}{status}" + (f": {detail}" if detail else "")
 
