@@ -157,24 +157,42 @@ def test_snapshot_is_saved_beside_the_punch(attendance, people, instance):
     assert path.read_bytes() == b"\xff\xd8fake\xff\xd9"
 
 
-def test_the_scheduler_flushes_on_time_and_on_a_full_batch(store, instance, make_config, people):
-    config = make_config(attendance={"flush_seconds": 2, "flush_batch": 3, "dedupe_seconds": 0})
+def _scheduled(store, instance, make_config, **attendance):
+    config = make_config(attendance={"dedupe_seconds": 0, **attendance})
     a = open_attendance(config, instance, store)
     scheduler = build_scheduler(config, a)
     scheduler.start()
+    return a, scheduler
+
+
+def _wait_count(store, n: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while _count(store) < n and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_the_scheduler_flushes_a_full_batch_at_once(store, instance, make_config, people):
+    """The interval is ten minutes away: only the full batch can have flushed these punches."""
+    a, scheduler = _scheduled(store, instance, make_config, flush_seconds=600, flush_batch=3)
     assert {j.id for j in scheduler.get_jobs()} == {"attendance.flush", "attendance.retention"}
     try:
-        for _ in range(3):
+        for _ in range(2):
             a.clockin.confirm(_candidate(people[0]))
-        deadline = time.monotonic() + 1.5  # well before the 2 s interval
-        while _count(store) < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        assert _count(store) == 0   # a partial batch waits (the interval's first run is 600 s away)
+        a.clockin.confirm(_candidate(people[0]))
+        _wait_count(store, 3)
         assert _count(store) == 3, "a full batch must flush at once"
+    finally:
+        scheduler.shutdown()
+        a.journal.close()
+
+
+def test_the_scheduler_flushes_a_lone_punch_on_time(store, instance, make_config, people):
+    a, scheduler = _scheduled(store, instance, make_config, flush_seconds=1, flush_batch=100)
+    try:
         a.clockin.confirm(_candidate(people[1]))
-        deadline = time.monotonic() + 4
-        while _count(store) < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _count(store) == 4, "the interval must flush a lone punch"
+        _wait_count(store, 1)
+        assert _count(store) == 1, "the interval must flush a lone punch"
     finally:
         scheduler.shutdown()
         a.journal.close()

@@ -84,7 +84,7 @@ def _punch(a, person, n):
             for _ in range(n)]
 
 
-def _drain(a, timeout=10.0):
+def _drain(a, timeout=60.0):
     deadline = time.monotonic() + timeout
     while a.pusher.backlog().pending and time.monotonic() < deadline:
         a.pusher.deliver()
