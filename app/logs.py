@@ -153,6 +153,14 @@ _current: LoggingHandle | None = None
 _default_removed = False
 
 
+def close_logging() -> None:
+    """Flush and remove what setup_logging installed (the end of a command: nothing queued is
+    lost, and a caller of ``main()`` in the same process keeps no sink on a stream it closes)."""
+    with _lock:
+        if _current is not None:
+            _current.close()
+
+
 def setup_logging(
     cfg_log: LogConfig,
     instance: Instance | None,

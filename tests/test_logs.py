@@ -254,3 +254,22 @@ def test_rotation_caps_number_of_files(
         assert f.stat().st_size <= 2000
     # The newest lines survive in the current file.
     assert "line 199 " in (inst.logs_dir / "daka.log").read_text(encoding="utf-8")
+
+
+def test_a_command_run_in_process_leaves_no_sink_behind(tmp_path, monkeypatch):
+    """main() flushes and removes its sinks when the command ends: a later message (another test's,
+    or the process's last) never goes to the stream the command was given, which may be closed."""
+    import io
+
+    from loguru import logger
+
+    from app.cli.main import main
+
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["--instance", str(tmp_path / "inst"), "admin", "create-token", "考勤系统"]) == 0
+    logger.warning("a message after the command ended")
+    logger.complete()
+    assert "after the command ended" not in stream.getvalue()

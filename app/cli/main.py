@@ -472,6 +472,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAIL
     except KeyboardInterrupt:
         return 130
+    finally:
+        from app.logs import close_logging
+
+        close_logging()
 
 
 if __name__ == "__main__":
