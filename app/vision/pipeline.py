@@ -9,6 +9,14 @@ Recognition schedule for a track (the seed recognised every frame; it need not):
   agreement rule can be met within a few frames;
 - after that only when its last recognition is `recognize_stale_frames` old, or when a view
   arrives whose quality score beats the best recognised one by `better_view_factor`.
+
+Identity belongs to the face under the track, not to the track (app/vision/appearance.py):
+- every frame, the face under a track with an identity must look like the face the last
+  descriptor vouched for; if it does not, a good view is recognised again at once and a poor
+  one starts the track over (a new id: no name, no card, until the new face earns them);
+- every new descriptor must match the track's own earlier ones (at the decision threshold);
+  if it does not, another face is under the box: the track starts over with this view;
+- a scene cut (most of the picture changed at once) ends every track.
 """
 
 from __future__ import annotations
@@ -21,10 +29,11 @@ import numpy as np
 
 from app import native
 
+from .appearance import SAME_LOOK, look, same_look
 from .decision import DecisionRule, Recognition, decide
 from .liveness import LivenessMonitor, LivenessPolicy, LivenessResult
 from .quality import Quality, QualityThresholds, assess
-from .scene_change import changed, changed_box, grow, thumbnail
+from .scene_change import changed, changed_box, changed_fraction, grow, thumbnail
 from .tracking import FaceTracker, Track, iou
 
 
@@ -90,6 +99,9 @@ class PipelineSettings:
     better_view_factor: float = 1.3
     track_min_iou: float = 0.3
     track_max_missed: int = 1
+    same_look: float = SAME_LOOK          # see app/vision/appearance.py
+    scene_cut_fraction: float = 0.6       # this share of the picture changed at once: a cut (0 = off)
+    scene_cut_level: int = 40             # grey levels a thumbnail cell must change by to count
 
     @classmethod
     def from_config(cls, vision) -> "PipelineSettings":
@@ -120,6 +132,8 @@ class VisionPipeline:
         self._last_detection = None
         self._previous = self._reference = None   # thumbnails: previous frame, last detection pass
         self._passes = 0                          # detection passes since the last full-frame one
+        self.renewed = 0                          # tracks started over: another face under the box
+        self.cuts = 0                             # scene cuts seen
         # liveness: a distance (mm, None = no reading) comes with the frame or from distance_source()
         self.liveness = liveness
         self.distance_source = distance_source
@@ -167,8 +181,17 @@ class VisionPipeline:
         """
         s = self.settings
         gated = s.idle_motion_level > 0
-        thumb = thumbnail(frame) if gated else None
+        thumb = thumbnail(frame) if gated or s.scene_cut_fraction > 0 else None
         previous, self._previous = self._previous, thumb
+        if s.scene_cut_fraction > 0 and self.tracker.tracks and previous is not None \
+                and changed_fraction(thumb, previous, s.scene_cut_level) >= s.scene_cut_fraction:
+            # A cut: whoever is in view now is not who was tracked, wherever their faces are.
+            self.tracker.clear()
+            self.cuts += 1
+            self._last_detection, self._reference, self._passes = self.index, thumb, 0
+            return "full"
+        if not gated:
+            thumb = None
         since = None if self._last_detection is None else self.index - self._last_detection
         if since is not None and since < s.detect_every_n_frames:
             if self.tracker.tracks or (gated and not changed(thumb, previous, s.idle_motion_level)):
@@ -218,6 +241,10 @@ class VisionPipeline:
                   else np.zeros((0, 5, 2), np.float32))
         self.tracker.update(self.index, found, shapes)
 
+    def _renew(self, track: Track) -> Track:
+        self.renewed += 1
+        return self.tracker.renew(track, self.index)
+
     def _recognition_due(self, track: Track, quality: Quality) -> bool:
         if not quality.ok or track.missed:
             return False
@@ -245,7 +272,17 @@ class VisionPipeline:
 
         chips = self.embedder.chips(frame, np.stack([t.landmarks for t in tracks]))
         qualities = [assess(frame.shape, t.box, t.landmarks, chip, self.quality) for t, chip in zip(tracks, chips)]
-        due = [i for i, (t, q) in enumerate(zip(tracks, qualities)) if self._recognition_due(t, q)]
+        looks = [look(chip) for chip in chips]
+        recheck = set()
+        for i, (t, q) in enumerate(zip(tracks, qualities)):
+            if t.look is None or same_look(looks[i], t.look, self.settings.same_look):
+                continue
+            if q.ok and not t.missed:
+                recheck.add(i)            # it looks different: the descriptor decides, on this frame
+            else:                         # too poor a view to tell: the identity starts over
+                tracks[i] = self._renew(t)
+        due = [i for i, (t, q) in enumerate(zip(tracks, qualities))
+               if i in recheck or self._recognition_due(t, q)]
         if due:
             # Every model of the embedder in one batch; faceres adds gender and age (information only).
             described = self.embedder.describe(frame, np.stack([tracks[i].landmarks for i in due]))
@@ -253,12 +290,16 @@ class VisionPipeline:
             votes = self.gallery.match_many(vectors)
             for k, (i, vector, vote) in enumerate(zip(due, vectors, votes)):
                 track, quality = tracks[i], qualities[i]
+                if len(track.evidence) and float(np.dot(vector, track.evidence.aggregate())) < self.rule.threshold:
+                    # not the face this track saw so far (the threshold that tells people apart)
+                    track = tracks[i] = self._renew(track)
                 track.evidence.add(vector, quality.score, vote.staff_id)
                 track.recognition = decide(self.gallery, track.evidence, self.rule)
                 if described.attributes:
                     track.recognition = replace(track.recognition, attributes=described.attributes[k])
                 track.last_recognised_frame = self.index
                 track.recognised_quality = max(track.recognised_quality, quality.score)
+                track.look = looks[i]
         due_set = set(due)
         if distance_mm is None and self.distance_source is not None:
             distance_mm = self.distance_source()

@@ -33,6 +33,12 @@ def changed(thumb: np.ndarray, reference: np.ndarray | None, level: int) -> bool
     return True if cells is None else bool(cells.any())
 
 
+def changed_fraction(thumb: np.ndarray, reference: np.ndarray | None, level: int) -> float:
+    """The share of cells that changed by more than `level` grey levels (0 without a reference)."""
+    cells = _changed_cells(thumb, reference, level)
+    return 0.0 if cells is None else float(cells.mean())
+
+
 def changed_box(thumb, reference, level: int, frame_shape, exclude=()) -> np.ndarray | None:
     """The frame box (l, t, r, b) around every changed cell; the whole frame without a reference.
 
