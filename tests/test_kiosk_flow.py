@@ -193,3 +193,44 @@ def test_every_font_size_of_the_screens_is_warmed_up():
     source = (Path(kiosk.__file__).parent / "app.py").read_text(encoding="utf-8")
     warmed = {int(v) for v in re.search(r"FONT_SIZES = \(([\d, ]+)\)", source).group(1).split(",")}
     assert sizes <= warmed, f"font sizes not opened at start: {sorted(sizes - warmed)}"
+
+
+# --- a card is for the face under its track, now (issue 23) ------------------------------------------
+
+
+def test_a_card_is_withdrawn_when_the_next_person_steps_into_the_spot(flow):
+    flow.vision(update(track(1, 7)), 1.0)
+    assert flow.screen == F.CONFIRM and flow.pending.card.staff_id == 7
+    # the pipeline gives the next face under the box a new track: 李四 (8) is recognised there
+    flow.vision(update(track(2, 8)), 1.3)
+    assert flow.screen == F.CONFIRM and flow.pending.card.staff_id == 8 and flow.pending.track_id == 2
+    assert flow.withdrawn == 1
+    pending = flow.tap_confirm(1.5)
+    assert pending.card.staff_id == 8, "a tap confirms the person in front now, never the one before"
+
+
+def test_a_card_is_withdrawn_when_its_face_is_not_recognised_now(flow):
+    flow.vision(update(track(1, 7)), 1.0)
+    assert flow.screen == F.CONFIRM
+    flow.vision(update(track(1, 7, reason=None)), 1.1)   # the track no longer vouches for 张三
+    assert flow.screen == F.LIVE and flow.pending is None and flow.tap_confirm(1.2) is None
+    flow.vision(update(track(3, 7, reason="below_threshold")), 1.3)   # an unknown face there
+    assert flow.screen == F.LIVE
+    flow.vision(update(track(1, 7)), 1.4)                # the same face named again: asked again
+    assert flow.screen == F.CONFIRM and flow.pending.card.staff_id == 7
+
+
+def test_a_card_is_withdrawn_when_its_face_leaves(flow):
+    flow.vision(update(track(1, 7)), 1.0)
+    flow.vision(update(), 1.2)
+    assert flow.screen == F.LIVE and flow.pending is None and flow.withdrawn == 1
+    assert flow.tap_confirm(1.3) is None
+
+
+def test_a_card_being_confirmed_is_not_withdrawn(flow):
+    flow.vision(update(track(1, 7)), 1.0)
+    assert flow.tap_confirm(1.1).card.staff_id == 7
+    flow.vision(update(), 1.2)                           # the person stepped away after tapping
+    assert flow.screen == F.CONFIRM and flow.withdrawn == 0
+    flow.confirmed(result(), 1.3)
+    assert flow.outcome.kind == F.SUCCESS and flow.outcome.card.staff_id == 7

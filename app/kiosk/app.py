@@ -247,6 +247,8 @@ class KioskApp(App):
 
     # -- taps ----------------------------------------------------------------------------------------
     def confirm(self) -> None:
+        # a vision result not applied yet may show another face under the card: apply it first
+        self._apply_vision(0)
         pending = self.flow.tap_confirm(time.monotonic())
         if pending is None:
             return

@@ -6,6 +6,11 @@ shows `flow.screen`; tests drive it directly with made-up times. Screens:
 (success, already clocked in, not recognised, failure), ``idle`` (nobody near: a clock) and
 ``no_camera``. Confirming itself (the journal write) is not done here: `tap_confirm` returns
 what to confirm, and the app reports back with `confirmed` / `confirm_failed`.
+
+A card is for the face under its track, now: it is offered only for a track that names the
+person on this vision result (the pipeline names a track only while the face under it is the one
+its descriptors vouched for), and it is withdrawn as soon as a result shows that track naming
+nobody, someone else, or gone (the person left, or another face stepped into the spot).
 """
 
 from __future__ import annotations
@@ -86,6 +91,7 @@ class ClockInFlow:
         self._camera_ok = True
         self._present: bool | None = None
         self.changes = 0                     # counts screen changes (the UI redraws on change)
+        self.withdrawn = 0                   # cards taken back: their face changed or left
 
     # -- inputs ----------------------------------------------------------------------------
     def vision(self, update: VisionUpdate, now: float) -> None:
@@ -102,6 +108,10 @@ class ClockInFlow:
         self.liveness_hint = nearest.liveness if asking else None
         if self.screen == IDLE and tracks:
             self._go(LIVE, now)
+        if self.screen == CONFIRM and self.pending is not None and not self.submitting:
+            under = next((t for t in tracks if t.track_id == self.pending.track_id), None)
+            if under is None or under.staff_id != self.pending.card.staff_id:
+                self.withdraw(now)
         if self.screen != LIVE:
             return
         for t in tracks:   # a recognised face that failed liveness: refused, nothing recorded
@@ -175,6 +185,14 @@ class ClockInFlow:
             return
         self._not_me.add((self.pending.track_id, self.pending.card.staff_id))
         self._settle(self.pending, now)
+        self.pending = None
+        self._go(LIVE, now)
+
+    def withdraw(self, now: float) -> None:
+        """Take the card back unanswered: its face changed or left (it may be offered again to that face)."""
+        if self.screen != CONFIRM or self.pending is None or self.submitting:
+            return
+        self.withdrawn += 1
         self.pending = None
         self._go(LIVE, now)
 
