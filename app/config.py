@@ -659,6 +659,11 @@ class UiConfig:
     idle_seconds: int = setting(
         30, "Show the idle clock when nobody has been near (sensor) or in view this long (seconds).", min=5, max=3600
     )
+    once_per_visit: bool = setting(
+        True, "Offer a person the clock-in card once per visit: after clocking in (or 'not me') they are "
+        "asked again only once they have left and come back. Off: a person who stays in view is asked "
+        "again when [attendance] dedupe_seconds have passed."
+    )
     admin_pin: str = setting(
         "", "PIN that opens the on-device admin screens after a long press on the status bar; "
         "empty = no on-device admin.", check=lambda v: None if v == "" or (v.isdigit() and 4 <= len(v) <= 8)

@@ -234,3 +234,58 @@ def test_a_card_being_confirmed_is_not_withdrawn(flow):
     assert flow.screen == F.CONFIRM and flow.withdrawn == 0
     flow.confirmed(result(), 1.3)
     assert flow.outcome.kind == F.SUCCESS and flow.outcome.card.staff_id == 7
+
+
+# --- a walk-up that does not waste taps (issue 23, section 2) -----------------------------------------
+
+
+def stay(flow, start, end, step=0.5, **kw):
+    """The person stays in view from `start` to `end`, their track renewed every 4 s; the screens seen."""
+    screens, t = set(), start
+    while t <= end:
+        flow.vision(update(track(track_id=100 + int(t // 4), **kw)), t)
+        flow.tick(t)
+        screens.add(flow.screen)
+        t += step
+    return screens
+
+
+def test_after_clocking_in_the_person_is_not_asked_again_until_they_leave(flow):
+    flow.vision(update(track(1)), 1.0)
+    flow.tap_confirm(1.2)
+    flow.confirmed(result(), 1.3)
+    assert flow.outcome.kind == F.SUCCESS
+    assert stay(flow, 1.5, 60.0) == {F.RESULT, F.LIVE}, "asked again while still in view"
+    flow.vision(update(), 61.0)                       # left: no face recognised as them for away_s
+    flow.tick(65.0)
+    flow.vision(update(track(200)), 65.0)             # came back
+    assert flow.screen == F.CONFIRM
+
+
+def test_with_a_repeat_window_a_person_who_stays_is_asked_again_after_it():
+    flow = F.ClockInFlow(F.FlowTimes(confirm_s=8, result_s=4, quiet_s=10, again_s=30.0))
+    flow.tick(0.0)
+    flow.vision(update(track(1)), 1.0)
+    flow.tap_confirm(1.2)
+    flow.confirmed(result(), 1.3)
+    assert F.CONFIRM not in stay(flow, 1.5, 30.5)
+    flow.vision(update(track(300)), 31.5)
+    assert flow.screen == F.CONFIRM
+
+
+def test_not_me_holds_for_that_face_until_it_leaves(flow):
+    flow.vision(update(track(1)), 1.0)
+    flow.tap_not_me(2.0)
+    assert stay(flow, 2.5, 40.0) == {F.LIVE}, "'not me' asked again for the same face"
+    flow.tick(45.0)                                   # gone for 5 s
+    flow.vision(update(track(400)), 45.0)
+    assert flow.screen == F.CONFIRM
+
+
+def test_a_failed_clock_in_may_be_tried_again_at_once(flow):
+    flow.vision(update(track(1)), 1.0)
+    flow.tap_confirm(1.1)
+    flow.confirm_failed("disk full", 1.2)
+    flow.dismiss(1.5)
+    flow.vision(update(track(2)), 1.6)
+    assert flow.screen == F.CONFIRM

@@ -50,8 +50,10 @@ class KioskApp(App):
         self.lang = terminal.language
         self.device_name = terminal.device_name
         ui = terminal.config.ui
+        again = None if ui.once_per_visit else float(terminal.config.attendance.dedupe_seconds)
         self.flow = flow or F.ClockInFlow(F.FlowTimes(confirm_s=terminal.confirm_seconds, result_s=ui.result_seconds,
-                                                      idle_s=ui.idle_seconds), have_sensor=terminal.sensor is not None)
+                                                      idle_s=ui.idle_seconds, again_s=again),
+                                          have_sensor=terminal.sensor is not None)
         self.probe = probe
         self._confirm_seconds = terminal.confirm_seconds
         self.tz = ZoneInfo(terminal.config.device.timezone)

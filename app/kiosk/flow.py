@@ -69,6 +69,9 @@ class FlowTimes:
     idle_s: float = 30.0       # nobody near (or no face) this long: the idle clock
     quiet_s: float = 10.0      # after a card (confirmed, dismissed, timed out) the person is not asked again
                                # this long, even if tracking lost and found the face again
+    away_s: float = 3.0        # a person no face was recognised as for this long has left: coming back is a new visit
+    again_s: float | None = None   # a person who stays in view is asked again after this long (the dedupe
+                                   # window); None: once per visit, as vendors' terminals do
 
 
 class ClockInFlow:
@@ -86,6 +89,10 @@ class ClockInFlow:
         self._told_unknown: set[int] = set() # tracks told "not recognised" (may still be recognised later)
         self._not_me: set[tuple[int, int]] = set()
         self._quiet: dict[int, float] = {}   # staff id -> not asked again before this time
+        # staff id -> when their card was answered (clocked in, "not me", ignored): not asked again
+        # during this visit, that is until no face has been recognised as them for `away_s`
+        self._held: dict[int, float] = {}
+        self._seen: dict[int, float] = {}    # staff id -> last time a face was recognised as them
         self._unknown_since: dict[int, float] = {}
         self._last_activity: float | None = None   # set by the first tick
         self._camera_ok = True
@@ -108,6 +115,7 @@ class ClockInFlow:
         self.liveness_hint = nearest.liveness if asking else None
         if self.screen == IDLE and tracks:
             self._go(LIVE, now)
+        self._visits(tracks, now)
         if self.screen == CONFIRM and self.pending is not None and not self.submitting:
             under = next((t for t in tracks if t.track_id == self.pending.track_id), None)
             if under is None or under.staff_id != self.pending.card.staff_id:
@@ -124,6 +132,7 @@ class ClockInFlow:
                  and t.track_id not in self._settled
                  and (t.track_id, t.staff_id) not in self._not_me
                  and self._quiet.get(t.staff_id, 0.0) <= now
+                 and t.staff_id not in self._held
                  and t.staff_id in update.cards]
         if known:
             best = max(known, key=lambda t: t.box[2] - t.box[0])
@@ -177,6 +186,9 @@ class ClockInFlow:
 
     def confirm_failed(self, detail: str, now: float) -> None:
         card = self.pending.card if self.pending else None
+        if card is not None:   # not clocked in: they may try again at once
+            self._held.pop(card.staff_id, None)
+            self._quiet.pop(card.staff_id, None)
         self.submitting = False
         self._show(Outcome(ERROR, card, None, detail), now)
 
@@ -214,6 +226,7 @@ class ClockInFlow:
         self._told_unknown.clear()
         self._not_me.clear()
         self._quiet.clear()
+        self._held.clear()
 
     def resume(self, now: float) -> None:
         """Back from the admin screens: the live view (or no camera), nothing pending."""
@@ -243,6 +256,20 @@ class ClockInFlow:
     def _settle(self, pending: Pending, now: float) -> None:
         self._settled.add(pending.track_id)
         self._quiet[pending.card.staff_id] = now + self.times.quiet_s
+        self._held[pending.card.staff_id] = now
+        self._seen[pending.card.staff_id] = now
+
+    def _visits(self, tracks, now: float) -> None:
+        """End the visits of people not recognised on any face for `away_s`; note who is in view."""
+        for staff, since in list(self._held.items()):
+            gone = now - self._seen.get(staff, since) >= self.times.away_s
+            again = self.times.again_s is not None and now - since >= self.times.again_s
+            if gone or again:
+                del self._held[staff]
+        for t in tracks:
+            if t.recognition is not None and t.recognition.staff_id is not None:
+                self._seen[t.recognition.staff_id] = now
+        self._seen = {k: v for k, v in self._seen.items() if now - v < self.times.away_s or k in self._held}
 
     def _show(self, outcome: Outcome, now: float) -> None:
         self.outcome = outcome
