@@ -289,3 +289,43 @@ def test_a_failed_clock_in_may_be_tried_again_at_once(flow):
     flow.dismiss(1.5)
     flow.vision(update(track(2)), 1.6)
     assert flow.screen == F.CONFIRM
+
+
+def feed(flow, start, end, make, step=0.1):
+    """Vision updates from `start` to `end`; the hint bar's texts seen (after `start` + settle)."""
+    shown, t, k = [], start, 0
+    while t <= end + 1e-9:
+        flow.vision(make(k), t)
+        shown.append(flow.prompt.text())
+        t, k = t + step, k + 1
+    return shown
+
+
+def test_nobody_in_view_is_asked_to_look_at_the_camera(flow):
+    shown = feed(flow, 1.0, 2.0, lambda k: update())
+    assert shown[0] == "" and shown[-1] == "请看摄像头"
+    assert flow.prompt.text("en") == "Please look at the camera"
+
+
+def test_hints_do_not_flicker_with_the_quality_figures(flow):
+    reasons = ["not_frontal", "too_small", "too_dark", None]
+    flicker = feed(flow, 1.0, 3.0, lambda k: update(track(q=quality(reasons[k % 4]), reason=None)))
+    assert set(flicker) == {""}, "a hint changing every 0.1 s is shown"
+    steady = feed(flow, 3.1, 4.0, lambda k: update(track(q=quality("not_frontal"), reason=None)))
+    assert steady[-1] == "请正对摄像头" and steady[0] == ""
+    # a shown hint stays at least HOLD_S, even when the advice changes at once
+    after = feed(flow, 4.1, 5.8, lambda k: update(track(q=quality("too_dark"), reason=None)))
+    held = after[:int((F.HOLD_S - (4.1 - 3.7)) / 0.1)]
+    assert set(held) == {"请正对摄像头"} and after[-1] == "光线不足"
+
+
+def test_after_a_liveness_refusal_the_next_step_shows_until_the_face_changes(flow):
+    spoof = LivenessResult("spoof", "challenge_timeout", 30)
+    feed(flow, 1.0, 1.0, lambda k: update(track(track_id=5, liveness=spoof)))
+    assert flow.screen == F.RESULT and flow.outcome.kind == F.LIVENESS
+    flow.tick(6.0)
+    shown = feed(flow, 6.0, 9.0, lambda k: update(track(track_id=5, liveness=spoof)))
+    assert shown[-1] == "请离开后重试，或联系管理员"
+    checking = LivenessResult("checking", "waiting", 1)
+    shown = feed(flow, 9.1, 11.0, lambda k: update(track(track_id=6, liveness=checking)))   # another face
+    assert shown[-1] == ""

@@ -216,12 +216,14 @@ def test_a_flat_picture_is_refused_and_audited(terminal_for, photos, kiosk_for, 
 
     terminal = terminal_for(scene(photos["obama2.jpg"], fps=30), liveness={"level": "normal"})
     kiosk = kiosk_for(terminal)
-    kiosk.pump_until(lambda: kiosk.app.flow.liveness_hint is not None
-                     and kiosk.app.flow.liveness_hint.reason == "challenge", what="请缓慢转头")
-    assert kiosk.app.hint_text == "请缓慢转头" and kiosk.screen != "confirm"
+    kiosk.pump_until(lambda: kiosk.app.hint_text == "请缓慢转头", what="请缓慢转头")   # shown once steady
+    assert kiosk.screen != "confirm"
     kiosk.pump_until(lambda: kiosk.screen == "result", timeout=12, what="活体检测未通过")
     assert kiosk.app.screens["result"].kind == "liveness"
     assert kiosk.app.screens["result"].title_text == "活体检测未通过"
+    # the next step, not just the verdict (issue 23)
+    assert kiosk.app.screens["result"].detail_text == "请正对摄像头缓慢转头\n仍未通过请联系管理员"
+    assert_not_blank(kiosk.screenshot("result_liveness"), "活体检测未通过")
     assert punches(terminal) == []
     with terminal.store.session() as s:
         entries = s.execute(select(AuditEntry).where(AuditEntry.action == "liveness_failed")).scalars().all()

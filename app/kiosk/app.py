@@ -152,10 +152,7 @@ class KioskApp(App):
         if self.admin_screen is not None:
             return
         self.flow.vision(update, time.monotonic())
-        if self.flow.hint:
-            self.hint_text = self.t(f"quality_{self.flow.hint}")
-        else:
-            self.hint_text = self.flow.liveness_hint.message(self.lang) if self.flow.liveness_hint else ""
+        self.hint_text = self.flow.prompt.text(self.lang)
         self._sync_screen()
 
     def _apply_presence(self, _dt) -> None:

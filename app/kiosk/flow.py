@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.vision.liveness.decision import MESSAGES as LIVENESS_MESSAGES
+
+from .texts import text
+
 LIVE, CONFIRM, RESULT, IDLE, NO_CAMERA = "live", "confirm", "result", "idle", "no_camera"
+SETTLE_S, HOLD_S = 0.6, 1.5   # a hint shows once the same advice held this long, and stays at least this long
 SUCCESS, ALREADY, UNKNOWN, LIVENESS, ERROR = "success", "already", "unknown", "liveness", "error"
 
 
@@ -61,6 +66,34 @@ class Outcome:
     detail: str = ""
 
 
+class SteadyPrompt:
+    """The live view's hint, debounced: quality and liveness figures change from frame to frame (a
+    face turning, a box re-fitted), and a bar switching between 请正对摄像头 / 请靠近 / 光线不足
+    within a second tells nobody anything. New advice shows once it held for `settle_s`, and a
+    shown hint stays at least `hold_s` (advice that never holds still changes nothing)."""
+
+    def __init__(self, settle_s: float = SETTLE_S, hold_s: float = HOLD_S):
+        self.settle_s, self.hold_s = settle_s, hold_s
+        self.key: str | None = None          # what is shown
+        self._candidate: str | None = None
+        self._since = self._shown_at = float("-inf")
+
+    def update(self, key: str | None, now: float) -> str | None:
+        if key != self._candidate:
+            self._candidate, self._since = key, now
+        if key != self.key and now - self._since >= self.settle_s and now - self._shown_at >= self.hold_s:
+            self.key, self._shown_at = key, now
+        return self.key
+
+    def text(self, language: str = "zh_CN") -> str:
+        if self.key is None:
+            return ""
+        if self.key.startswith("liveness:"):
+            zh, en = LIVENESS_MESSAGES[self.key.split(":", 1)[1]]
+            return zh if language.startswith("zh") else en
+        return text(self.key, language)
+
+
 @dataclass(frozen=True)
 class FlowTimes:
     confirm_s: float = 8.0     # the confirm card waits this long for a tap
@@ -83,6 +116,7 @@ class ClockInFlow:
         self.outcome: Outcome | None = None
         self.hint: str | None = None         # quality reason of the nearest face on the live view
         self.liveness_hint = None            # the nearest face's LivenessResult while it asks for something
+        self.prompt = SteadyPrompt()         # what the live view's hint bar says (debounced)
         self.submitting = False
         self._screen_until: float | None = None
         self._settled: set[int] = set()      # tracks that had their card, result or dismissal
@@ -113,6 +147,7 @@ class ClockInFlow:
         asking = (nearest is not None and self.hint is None and nearest.liveness is not None
                   and not nearest.live and bool(nearest.liveness.message()))
         self.liveness_hint = nearest.liveness if asking else None
+        self.prompt.update(self._advice(nearest), now)
         if self.screen == IDLE and tracks:
             self._go(LIVE, now)
         self._visits(tracks, now)
@@ -253,6 +288,20 @@ class ClockInFlow:
                 self._go(IDLE, now)
 
     # -- internals -------------------------------------------------------------------------
+    @staticmethod
+    def _advice(nearest) -> str | None:
+        """The hint for this frame (a key of app/kiosk/texts.py, or "liveness:<state or reason>")."""
+        if nearest is None:
+            return "look"                    # nobody in view: tell a first-time visitor what to do
+        if nearest.liveness is not None and nearest.liveness.state == "spoof":
+            return "liveness_retry"          # refused (for this track): the next step, until this face is gone
+        if not nearest.quality.ok:
+            return f"quality_{nearest.quality.reason}"
+        if nearest.liveness is not None and not nearest.live and nearest.liveness.message():
+            r = nearest.liveness
+            return f"liveness:{r.reason if r.reason in LIVENESS_MESSAGES else r.state}"
+        return None
+
     def _settle(self, pending: Pending, now: float) -> None:
         self._settled.add(pending.track_id)
         self._quiet[pending.card.staff_id] = now + self.times.quiet_s

@@ -49,6 +49,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "working": ("请稍候…", "Please wait…"),
     "device": ("设备", "Device"),
     "ready_capture": ("可以拍照", "Ready"),
+    "liveness_next": ("请正对摄像头缓慢转头\n仍未通过请联系管理员",
+                      "Face the camera and turn your head slowly.\nIf it still fails, ask an administrator."),
+    "liveness_retry": ("请离开后重试，或联系管理员", "Step away and try again, or ask an administrator"),
 }
 TEXTS.update({f"quality_{k}": v for k, v in QUALITY_REASONS.items()})
 
