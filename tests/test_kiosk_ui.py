@@ -142,6 +142,8 @@ def check_live_view(kiosk, terminal):
     assert differs > 20, "no name drawn next to the face box"
     shot = kiosk.screenshot("live")
     assert_not_blank(shot, "live view")
+    bar = next(w for w in kiosk.app.screens["live"].walk() if type(w).__name__ == "StatusBar")
+    assert min(label.font_size for label in bar.children) >= 18, "the status bar is not readable at arm's length"
     assert np.abs(shot.astype(int) - plain[:, :, ::-1]).mean() > 2, "the live view does not show the frame"
 
 
@@ -358,6 +360,7 @@ def test_on_device_admin(terminal_for, photos, kiosk_for, scene):
     if ip:
         assert network.url == f"http://{ip}:{terminal.config.admin.port}/"
         assert kiosk.widget("admin_network", "qr").texture is not None
+    assert "摄像头: " in network.details and "camera" not in network.details
     assert_not_blank(kiosk.screenshot("admin_network"), "network")
 
     # settings: the threshold goes up one step, stored, audited and applied
@@ -381,8 +384,11 @@ def test_on_device_admin(terminal_for, photos, kiosk_for, scene):
     buzzer = terminal.pin_factory.pin(MOCK_PINS["buzzer_pin"])
     beeps = len(buzzer.states)
     kiosk.tap(kiosk.widget("admin_selftest", "run"))
-    kiosk.pump_until(lambda: "database" in selftest.report, timeout=10, what="the self-test")
-    assert "OK  camera" in selftest.report and "OK  database" in selftest.report
+    kiosk.pump_until(lambda: "数据库" in selftest.report, timeout=10, what="the self-test")
+    # in Chinese (issue 23), readable at arm's length
+    assert "正常  摄像头" in selftest.report and "正常  数据库" in selftest.report, selftest.report
+    assert "未配置" in selftest.report and "可用" in selftest.report, selftest.report
+    assert kiosk.widget("admin_selftest", "report").font_size >= 18
     assert len(buzzer.states) > beeps
     assert_not_blank(kiosk.screenshot("admin_selftest"), "self-test")
     # a job that fails on the worker: its error is shown and the screen is usable again
