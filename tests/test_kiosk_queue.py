@@ -72,19 +72,20 @@ def spot_frames(frames):
     b = find_actor("biden", frames["biden.jpg"], detector)
     clip = StagedClip([Part(a, ((0, 320, 230, 170), (1, 320, 230, 170))),
                        Part(b, ((2, 320, 230, 170), (3, 320, 230, 170)))], 640, 480, tail=0)
-    return clip.frame(0), clip.frame(2)
+    return clip.frame(0), clip.frame(2), clip.background.copy()
 
 
 @pytest.fixture
 def queue_kiosk(make_config, instance, models, photos, font, spot_frames):
     made = []
 
-    def build(staff_files):
+    def build(staff_files, then="biden"):
         from app.hardware.camera import Camera
         from app.hardware.gpio import make_pin_factory
         from app.kiosk.terminal import Terminal
 
-        source = QueueSource(*spot_frames)
+        first, second, nobody = spot_frames
+        source = QueueSource(first, second if then == "biden" else nobody)
         camera = Camera("test://?width=640&height=480&fps=15", source_factory=lambda _spec: source)
         # liveness off: the scene is flat pictures (see test_kiosk_ui); this is about identity
         config = make_config(gpio=MOCK_PINS, attendance={"flush_seconds": 600}, liveness={"level": "off"})
@@ -160,3 +161,24 @@ def test_an_unenrolled_next_person_sees_no_card_and_is_told_not_recognised(queue
     assert kiosk.app.flow.withdrawn >= 1
     assert_not_blank(kiosk.screenshot("queue_unknown_b"), "未识别 for B")
     assert punched(kiosk.terminal) == []
+
+
+def test_english_is_for_the_person_who_switched_it(queue_kiosk):
+    """The language switch reverts to the terminal's language once that person has gone."""
+    kiosk, source = queue_kiosk([("obama.jpg", "E001_奥巴马.jpg")], then="nobody")
+    kiosk.pump_until(lambda: card_name(kiosk) == "奥巴马", what="A's card")
+    kiosk.tap(kiosk.widget("confirm", "not_me"))
+    kiosk.pump_until(lambda: kiosk.screen == "live", timeout=5, what="the live view")
+    language = next(w for w in kiosk.app.screens["live"].walk() if getattr(w, "text", None) == "English")
+    kiosk.tap(language)
+    kiosk.pump(2)
+    assert kiosk.app.lang == "en"
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 3.0:        # still in front of the camera: stays English
+        kiosk.pump()
+        assert kiosk.app.lang == "en"
+    assert_not_blank(kiosk.screenshot("live_en_person"), "English for this person")
+    source.next_person()                      # they walk away
+    kiosk.pump_until(lambda: kiosk.app.lang == "zh_CN", timeout=20, what="back to Chinese")
+    assert source.switched_at is not None and time.monotonic() - source.switched_at >= 4.0
+    assert language.text == "English"

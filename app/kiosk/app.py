@@ -28,6 +28,7 @@ from .window import SCREEN_SIZE
 #: Font sizes used by the .kv files (opened at start, see `_warm_up_fonts`).
 FONT_SIZES = (13, 14, 15, 18, 20, 22, 26, 30, 34, 40, 96)
 ADMIN_IDLE_S = 90   # the admin screens close after this long without a touch
+LANGUAGE_AWAY_S = 5.0   # the language switch is for one person: back to the terminal's once nobody was in view this long
 
 
 class KioskApp(App):
@@ -63,6 +64,7 @@ class KioskApp(App):
         self._seen = None
         self.admin_screen: str | None = None   # an on-device admin screen, shown instead of the flow's
         self._last_touch = time.monotonic()
+        self._face_seen_at = time.monotonic()
         self.screens: dict[str, object] = {}
         self.title = "Daka 打卡"
 
@@ -75,8 +77,18 @@ class KioskApp(App):
         return dt.datetime.now(self.tz)
 
     def toggle_language(self) -> None:
+        """For the person in front only: back to the terminal's language when they have gone (or on idle)."""
         self.lang = "en" if self.lang.startswith("zh") else "zh_CN"
+        self._face_seen_at = time.monotonic()
         self._slow(0)   # the status bar's texts now, not at the next refresh
+
+    def _language_back(self, now: float) -> None:
+        if self.lang == self.terminal.language or self.admin_screen is not None:
+            return
+        if self.flow.screen == F.IDLE or now - self._face_seen_at > LANGUAGE_AWAY_S:
+            logger.info("language back to {} (the person who switched it has gone)", self.terminal.language)
+            self.lang = self.terminal.language
+            self._slow(0)
 
     # -- build -------------------------------------------------------------------------------
     def build(self):
@@ -149,6 +161,8 @@ class KioskApp(App):
         if update is None:
             return
         self.latest_update = update
+        if update.result.tracks:
+            self._face_seen_at = time.monotonic()
         if self.admin_screen is not None:
             return
         self.flow.vision(update, time.monotonic())
@@ -167,6 +181,7 @@ class KioskApp(App):
         now = time.monotonic()
         if self.admin_screen is None:
             self.flow.tick(now)
+            self._language_back(now)
         elif now - self._last_touch > ADMIN_IDLE_S:
             logger.info("on-device admin: no touch for {} s, leaving", ADMIN_IDLE_S)
             self.leave_admin()
