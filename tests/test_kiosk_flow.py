@@ -329,3 +329,51 @@ def test_after_a_liveness_refusal_the_next_step_shows_until_the_face_changes(flo
     checking = LivenessResult("checking", "waiting", 1)
     shown = feed(flow, 9.1, 11.0, lambda k: update(track(track_id=6, liveness=checking)))   # another face
     assert shown[-1] == ""
+
+
+# --- auto punch (off by default) ---------------------------------------------------------------------------
+
+
+def _with_similarity(view, similarity):
+    from dataclasses import replace
+
+    return replace(view, recognition=replace(view.recognition, similarity=similarity))
+
+
+def auto_flow():
+    f = F.ClockInFlow(TIMES, auto=F.AutoPunch(min_similarity=0.96, hold_s=0.5))
+    f.tick(0.0)
+    return f
+
+
+def test_auto_punch_clocks_in_once_the_same_face_held_its_match():
+    flow = auto_flow()
+    ready_at = None
+    for k in range(10):
+        now = 1.0 + 0.1 * k
+        flow.vision(update(_with_similarity(track(1, 7), 0.97)), now)
+        if flow.auto_ready and ready_at is None:
+            ready_at = now
+    assert flow.screen == F.CONFIRM and ready_at == pytest.approx(1.5)
+    assert flow.tap_confirm(ready_at).card.staff_id == 7 and not flow.auto_ready
+
+
+def test_auto_punch_needs_the_stricter_match_else_waits_for_a_tap():
+    flow = auto_flow()
+    for k in range(20):
+        flow.vision(update(_with_similarity(track(1, 7), 0.955)), 1.0 + 0.1 * k)
+        assert not flow.auto_ready
+    assert flow.screen == F.CONFIRM
+
+
+def test_auto_punch_never_clocks_in_the_previous_person_on_the_next_face():
+    flow = auto_flow()
+    for k in range(4):                                            # A for 0.3 s: not yet
+        flow.vision(update(_with_similarity(track(1, 7), 0.97)), 1.0 + 0.1 * k)
+    assert flow.pending.card.staff_id == 7 and not flow.auto_ready
+    ready = []
+    for k in range(8):                                            # B stepped into the spot
+        flow.vision(update(_with_similarity(track(2, 8), 0.97)), 1.4 + 0.1 * k)
+        if flow.auto_ready:
+            ready.append(flow.pending.card.staff_id)
+    assert flow.withdrawn == 1 and ready and set(ready) == {8}

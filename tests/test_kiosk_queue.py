@@ -79,7 +79,7 @@ def spot_frames(frames):
 def queue_kiosk(make_config, instance, models, photos, font, spot_frames):
     made = []
 
-    def build(staff_files, then="biden"):
+    def build(staff_files, then="biden", ui=None):
         from app.hardware.camera import Camera
         from app.hardware.gpio import make_pin_factory
         from app.kiosk.terminal import Terminal
@@ -88,7 +88,8 @@ def queue_kiosk(make_config, instance, models, photos, font, spot_frames):
         source = QueueSource(first, second if then == "biden" else nobody)
         camera = Camera("test://?width=640&height=480&fps=15", source_factory=lambda _spec: source)
         # liveness off: the scene is flat pictures (see test_kiosk_ui); this is about identity
-        config = make_config(gpio=MOCK_PINS, attendance={"flush_seconds": 600}, liveness={"level": "off"})
+        config = make_config(gpio=MOCK_PINS, attendance={"flush_seconds": 600}, liveness={"level": "off"},
+                             ui=ui or {})
         factory = make_pin_factory("mock")
         terminal = Terminal(config, instance, models=models, pin_factory=factory, camera=camera)
         made.append(terminal)
@@ -182,3 +183,14 @@ def test_english_is_for_the_person_who_switched_it(queue_kiosk):
     kiosk.pump_until(lambda: kiosk.app.lang == "zh_CN", timeout=20, what="back to Chinese")
     assert source.switched_at is not None and time.monotonic() - source.switched_at >= 4.0
     assert language.text == "English"
+
+
+def test_auto_punch_clocks_in_each_person_of_the_queue_as_themselves(queue_kiosk):
+    kiosk, source = queue_kiosk([("obama.jpg", "E001_奥巴马.jpg"), ("biden.jpg", "E002_拜登.jpg")],
+                                ui={"auto_punch": True})
+    assert kiosk.app.flow.auto is not None
+    kiosk.pump_until(lambda: punched(kiosk.terminal) == [("E001", "奥巴马")], what="A clocked in without a tap")
+    assert_not_blank(kiosk.screenshot("auto_punch_a"), "A's result")
+    source.next_person()
+    wait_past_the_switch(kiosk, source, lambda: len(punched(kiosk.terminal)) == 2, "B clocked in")
+    assert sorted(punched(kiosk.terminal)) == [("E001", "奥巴马"), ("E002", "拜登")]

@@ -55,6 +55,9 @@ class KioskApp(App):
         self.flow = flow or F.ClockInFlow(F.FlowTimes(confirm_s=terminal.confirm_seconds, result_s=ui.result_seconds,
                                                       idle_s=ui.idle_seconds, again_s=again),
                                           have_sensor=terminal.sensor is not None)
+        if ui.auto_punch and self.flow.auto is None:
+            # stricter than the recognition threshold of the embedder in use: nobody confirms
+            self.flow.auto = F.AutoPunch(terminal.pipeline.rule.threshold + ui.auto_punch_stricter)
         self.probe = probe
         self._confirm_seconds = terminal.confirm_seconds
         self.tz = ZoneInfo(terminal.config.device.timezone)
@@ -168,6 +171,8 @@ class KioskApp(App):
         self.flow.vision(update, time.monotonic())
         self.hint_text = self.flow.prompt.text(self.lang)
         self._sync_screen()
+        if self.flow.auto_ready:   # auto punch: the card's checks held; clock in without a tap
+            self._confirm_now()
 
     def _apply_presence(self, _dt) -> None:
         events, self._presence = self._presence, []
@@ -263,6 +268,9 @@ class KioskApp(App):
     def confirm(self) -> None:
         # a vision result not applied yet may show another face under the card: apply it first
         self._apply_vision(0)
+        self._confirm_now()
+
+    def _confirm_now(self) -> None:
         pending = self.flow.tap_confirm(time.monotonic())
         if pending is None:
             return

@@ -95,6 +95,17 @@ class SteadyPrompt:
 
 
 @dataclass(frozen=True)
+class AutoPunch:
+    """Clock in without a tap (a door where staff carry things): the card shows, and the punch is
+    made once the same track has named the person on every result for `hold_s` with at least
+    `min_similarity` (stricter than the recognition threshold: no one confirms). The card is
+    withdrawn, as in tap mode, the moment its face changes or leaves."""
+
+    min_similarity: float
+    hold_s: float = 0.5
+
+
+@dataclass(frozen=True)
 class FlowTimes:
     confirm_s: float = 8.0     # the confirm card waits this long for a tap
     result_s: float = 4.0      # a result stays this long
@@ -108,9 +119,12 @@ class FlowTimes:
 
 
 class ClockInFlow:
-    def __init__(self, times: FlowTimes | None = None, *, have_sensor: bool = False):
+    def __init__(self, times: FlowTimes | None = None, *, have_sensor: bool = False,
+                 auto: AutoPunch | None = None):
         self.times = times or FlowTimes()
         self.have_sensor = have_sensor
+        self.auto = auto
+        self.auto_ready = False              # auto punch: the card's person may be clocked in now (the app does it)
         self.screen = LIVE
         self.pending: Pending | None = None
         self.outcome: Outcome | None = None
@@ -133,6 +147,7 @@ class ClockInFlow:
         self._present: bool | None = None
         self.changes = 0                     # counts screen changes (the UI redraws on change)
         self.withdrawn = 0                   # cards taken back: their face changed or left
+        self._auto_since: float | None = None
 
     # -- inputs ----------------------------------------------------------------------------
     def vision(self, update: VisionUpdate, now: float) -> None:
@@ -155,6 +170,8 @@ class ClockInFlow:
             under = next((t for t in tracks if t.track_id == self.pending.track_id), None)
             if under is None or under.staff_id != self.pending.card.staff_id:
                 self.withdraw(now)
+            elif self.auto is not None:
+                self._auto_check(under, now)
         if self.screen != LIVE:
             return
         for t in tracks:   # a recognised face that failed liveness: refused, nothing recorded
@@ -175,6 +192,9 @@ class ClockInFlow:
             self.pending = Pending(card, best.track_id, best.recognition.similarity, best.box, now,
                                    now + self.times.confirm_s)
             self._go(CONFIRM, now, until=self.pending.deadline)
+            self._auto_since = now
+            if self.auto is not None:
+                self._auto_check(best, now)
             return
         for t in tracks:
             rec = t.recognition
@@ -210,6 +230,7 @@ class ClockInFlow:
         if self.screen != CONFIRM or self.pending is None or self.submitting:
             return None
         self.submitting = True
+        self.auto_ready = False
         self._settle(self.pending, now)
         self._screen_until = None   # no timeout while the punch is written
         return self.pending
@@ -235,12 +256,22 @@ class ClockInFlow:
         self.pending = None
         self._go(LIVE, now)
 
+    def _auto_check(self, view, now: float) -> None:
+        """Auto punch: ready once the card's track named its person closely enough on every result
+        for `hold_s` (a weaker match waits for a tap, as in tap mode)."""
+        if view.recognition.similarity < self.auto.min_similarity:
+            self._auto_since = None
+        elif self._auto_since is None:
+            self._auto_since = now
+        self.auto_ready = self._auto_since is not None and now - self._auto_since >= self.auto.hold_s
+
     def withdraw(self, now: float) -> None:
         """Take the card back unanswered: its face changed or left (it may be offered again to that face)."""
         if self.screen != CONFIRM or self.pending is None or self.submitting:
             return
         self.withdrawn += 1
         self.pending = None
+        self.auto_ready = False
         self._go(LIVE, now)
 
     def liveness_failed(self, now: float, track_id: int | None = None) -> None:
@@ -326,6 +357,7 @@ class ClockInFlow:
 
     def _back_to_live(self, now: float) -> None:
         self.pending, self.outcome = None, None
+        self.auto_ready = False
         self._last_activity = now
         self._go(LIVE if self._camera_ok else NO_CAMERA, now)
 
