@@ -2,9 +2,10 @@
 
 A track follows a box, not a person: when the next person in a queue steps into the same spot,
 or the picture cuts to someone else, the box stays and the face under it changes. So a track's
-identity is only shown while the face under it still *looks like* the face a descriptor last
-vouched for: `look(chip)` is the aligned chip's centre as a 16x16 grey patch, zero mean, unit
-length (gain and offset of the light cancel), compared by dot product.
+identity is only shown while the face under it still *looks like* a view its descriptors vouched
+for (a face turning back and forth comes back to views already vouched for): `look(chip)` is the
+aligned chip's centre as a 16x16 grey patch, zero mean, unit length (gain and offset of the
+light cancel), compared by dot product.
 
 Measured on the bench's walk-up clip (heads turning ±6° and nodding ±3° while walking up) and
 300 LFW people (44,551 pairs of different people): one person's looks stay ≥ 0.96 from frame to

@@ -11,8 +11,8 @@ Recognition schedule for a track (the seed recognised every frame; it need not):
   arrives whose quality score beats the best recognised one by `better_view_factor`.
 
 Identity belongs to the face under the track, not to the track (app/vision/appearance.py):
-- every frame, the face under a track with an identity must look like the face the last
-  descriptor vouched for; if it does not, a good view is recognised again at once and a poor
+- every frame, the face under a track with an identity must look like one of the views its
+  descriptors vouched for; if it does not, a good view is recognised again at once and a poor
   one starts the track over (a new id: no name, no card, until the new face earns them);
 - every new descriptor must match the track's own earlier ones (at the decision threshold);
   if it does not, another face is under the box: the track starts over with this view;
@@ -278,7 +278,7 @@ class VisionPipeline:
         looks = [look(chip) for chip in chips]
         recheck = set()
         for i, (t, q) in enumerate(zip(tracks, qualities)):
-            if t.look is None or same_look(looks[i], t.look, self.settings.same_look):
+            if not t.looks or any(same_look(looks[i], seen, self.settings.same_look) for seen in t.looks):
                 continue
             if q.ok and not t.missed:
                 recheck.add(i)            # it looks different: the descriptor decides, on this frame
@@ -302,7 +302,7 @@ class VisionPipeline:
                     track.recognition = replace(track.recognition, attributes=described.attributes[k])
                 track.last_recognised_frame = self.index
                 track.recognised_quality = max(track.recognised_quality, quality.score)
-                track.look = looks[i]
+                track.looks = (track.looks + [looks[i]])[-8:]
         due_set = set(due)
         if distance_mm is None and self.distance_source is not None:
             distance_mm = self.distance_source()

@@ -50,7 +50,7 @@ class Track:
     recognition: Recognition | None = None
     last_recognised_frame: int | None = None
     recognised_quality: float = 0.0   # best quality score among the recognised views
-    look: np.ndarray | None = None    # appearance of the face when a descriptor last vouched for it
+    looks: list = field(default_factory=list)   # the face's appearances its descriptors vouched for (latest 8)
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # box centre, pixels a frame
 
     def __post_init__(self):
