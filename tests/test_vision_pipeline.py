@@ -586,3 +586,31 @@ def test_one_face_keeps_its_track_and_name_while_it_turns_and_walks_up(parts, ac
             named.append((views[0].track_id, views[0].staff_id))
     assert {staff for _, staff in named} == {OBAMA}, named
     assert len({track for track, _ in named}) == 1
+
+
+def test_scene_cuts_of_the_development_video_are_found_and_nothing_else():
+    """The cut rule on real footage (skipped without ../shared/data): three cuts, no false ones."""
+    from pathlib import Path
+
+    from app.bench.identity import DEVELOPMENT_SHOTS, development_video
+    from app.vision.scene_change import cut
+
+    found = development_video()
+    if found is None:
+        pytest.skip("no development video (../shared/data/extras/video)")
+    settings = PipelineSettings()
+    capture = cv2.VideoCapture(str(Path(found[0])))
+    cuts, previous, k = [], None, 0
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            thumb = thumbnail(frame)
+            if previous is not None and cut(thumb, previous, settings.scene_cut_level, settings.scene_cut_fraction,
+                                            settings.scene_cut_everywhere):
+                cuts.append(k)
+            previous, k = thumb, k + 1
+    finally:
+        capture.release()
+    assert cuts == [first for first, _, _ in DEVELOPMENT_SHOTS[1:]]
