@@ -79,7 +79,7 @@ def spot_frames(frames):
 def queue_kiosk(make_config, instance, models, photos, font, spot_frames):
     made = []
 
-    def build(staff_files, then="biden", ui=None):
+    def build(staff_files, then="biden", ui=None, times=TIMES):
         from app.hardware.camera import Camera
         from app.hardware.gpio import make_pin_factory
         from app.kiosk.terminal import Terminal
@@ -96,7 +96,7 @@ def queue_kiosk(make_config, instance, models, photos, font, spot_frames):
         for photo, name in staff_files:
             enrol(terminal, photos[photo], name)
         terminal.start()
-        kiosk = Kiosk(terminal, font, TIMES)
+        kiosk = Kiosk(terminal, font, times)
         made.append(kiosk)
         return kiosk, source
     yield build
@@ -194,3 +194,17 @@ def test_auto_punch_clocks_in_each_person_of_the_queue_as_themselves(queue_kiosk
     source.next_person()
     wait_past_the_switch(kiosk, source, lambda: len(punched(kiosk.terminal)) == 2, "B clocked in")
     assert sorted(punched(kiosk.terminal)) == [("E001", "奥巴马"), ("E002", "拜登")]
+
+
+def test_confirm_card_times_out(queue_kiosk):
+    """A still face (this scene has no ball passing over it, unlike test://: a face half covered
+    is not vouched for and its card is withdrawn) keeps its card until the timeout."""
+    from dataclasses import replace
+
+    kiosk, _source = queue_kiosk([("obama.jpg", "E001_奥巴马.jpg")], times=replace(TIMES, confirm_s=4.0))
+    kiosk.pump_until(lambda: kiosk.screen == "confirm", what="the confirm card")
+    shown = time.monotonic()
+    kiosk.pump_until(lambda: kiosk.screen != "confirm", timeout=10, what="the timeout")
+    assert time.monotonic() - shown >= 4.0 - 0.5 and kiosk.app.flow.withdrawn == 0
+    assert kiosk.screen == "live"
+    assert punched(kiosk.terminal) == []

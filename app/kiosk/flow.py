@@ -9,8 +9,9 @@ what to confirm, and the app reports back with `confirmed` / `confirm_failed`.
 
 A card is for the face under its track, now: it is offered only for a track that names the
 person on this vision result (the pipeline names a track only while the face under it is the one
-its descriptors vouched for), and it is withdrawn as soon as a result shows that track naming
-nobody, someone else, or gone (the person left, or another face stepped into the spot).
+its descriptors vouched for; another face gets another track), and it is withdrawn as soon as a
+result shows that track gone (the person left, or another face stepped into the spot) or naming
+someone else, or when it has named nobody for `unconfirmed_s` (the same face, unconfirmed).
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ class FlowTimes:
     away_s: float = 3.0        # a person no face was recognised as for this long has left: coming back is a new visit
     again_s: float | None = None   # a person who stays in view is asked again after this long (the dedupe
                                    # window); None: once per visit, as vendors' terminals do
+    unconfirmed_s: float = 1.0  # a card's own track naming nobody this long (a missed pass, a re-check): withdrawn
 
 
 class ClockInFlow:
@@ -148,6 +150,7 @@ class ClockInFlow:
         self.changes = 0                     # counts screen changes (the UI redraws on change)
         self.withdrawn = 0                   # cards taken back: their face changed or left
         self._auto_since: float | None = None
+        self._unconfirmed_since: float | None = None
 
     # -- inputs ----------------------------------------------------------------------------
     def vision(self, update: VisionUpdate, now: float) -> None:
@@ -168,10 +171,22 @@ class ClockInFlow:
         self._visits(tracks, now)
         if self.screen == CONFIRM and self.pending is not None and not self.submitting:
             under = next((t for t in tracks if t.track_id == self.pending.track_id), None)
-            if under is None or under.staff_id != self.pending.card.staff_id:
-                self.withdraw(now)
-            elif self.auto is not None:
-                self._auto_check(under, now)
+            if under is not None and under.staff_id == self.pending.card.staff_id:
+                self._unconfirmed_since = None
+                if self.auto is not None:
+                    self._auto_check(under, now)
+            elif under is None or under.staff_id is not None or (
+                    under.liveness is not None and under.liveness.state == "spoof"):
+                self.withdraw(now)     # gone, another face (a new track), someone else, or refused
+            else:
+                # The same track (its face still looks like the views its descriptors vouched for)
+                # names nobody on this result: a detection pass missed it, or a view is being
+                # checked again. Not long, or the card goes.
+                self.auto_ready = False
+                if self._unconfirmed_since is None:
+                    self._unconfirmed_since = now
+                if now - self._unconfirmed_since >= self.times.unconfirmed_s:
+                    self.withdraw(now)
         if self.screen != LIVE:
             return
         for t in tracks:   # a recognised face that failed liveness: refused, nothing recorded
@@ -192,7 +207,7 @@ class ClockInFlow:
             self.pending = Pending(card, best.track_id, best.recognition.similarity, best.box, now,
                                    now + self.times.confirm_s)
             self._go(CONFIRM, now, until=self.pending.deadline)
-            self._auto_since = now
+            self._auto_since, self._unconfirmed_since = now, None
             if self.auto is not None:
                 self._auto_check(best, now)
             return
