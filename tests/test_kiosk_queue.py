@@ -208,3 +208,24 @@ def test_confirm_card_times_out(queue_kiosk):
     assert time.monotonic() - shown >= 4.0 - 0.5 and kiosk.app.flow.withdrawn == 0
     assert kiosk.screen == "live"
     assert punched(kiosk.terminal) == []
+
+
+def test_after_clocking_in_the_person_who_stays_is_not_asked_again(queue_kiosk):
+    """Beyond the old 10 s quiet time: one card per visit (section 2 of issue 23)."""
+    kiosk, _source = queue_kiosk([("obama.jpg", "E001_奥巴马.jpg")])
+    kiosk.pump_until(lambda: card_name(kiosk) == "奥巴马", what="the card")
+    kiosk.tap(kiosk.widget("confirm", "confirm"))
+    kiosk.pump_until(lambda: kiosk.screen == "result", timeout=10, what="the result")
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 14.0:      # the result times out; they stay in view
+        kiosk.pump()
+        assert kiosk.screen != "confirm", "asked again while still in view"
+    assert kiosk.screen == "live" and punched(kiosk.terminal) == [("E001", "奥巴马")]
+    assert_not_blank(kiosk.screenshot("stays_after_clocking_in"), "live view after clocking in")
+
+
+def test_nobody_in_view_is_asked_to_look_at_the_camera(queue_kiosk):
+    kiosk, source = queue_kiosk([("obama.jpg", "E001_奥巴马.jpg")], then="nobody")
+    source.next_person()
+    kiosk.pump_until(lambda: kiosk.app.hint_text == "请看摄像头", what="请看摄像头")
+    assert_not_blank(kiosk.screenshot("live_look_at_camera"), "请看摄像头")
