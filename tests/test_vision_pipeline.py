@@ -614,3 +614,17 @@ def test_scene_cuts_of_the_development_video_are_found_and_nothing_else():
     finally:
         capture.release()
     assert cuts == [first for first, _, _ in DEVELOPMENT_SHOTS[1:]]
+
+
+def test_the_same_person_looking_different_keeps_the_track_checked_by_a_quick_descriptor(parts, actors,
+                                                                                          gallery_vectors):
+    """Another photo of obama in the spot (another look, the same face): one quick, mirror-free
+    dlib descriptor vouches for it; no full recognition, the track and its name stay."""
+    pipeline, _ = make_pipeline(parts, make_gallery(gallery_vectors), detect_every_n_frames=10)
+    first, second = swap_views(pipeline, place(actors["obama2.jpg"]), place(actors["obama3.jpg"]), frames_after=4)
+    track = first[-1][0].track_id
+    assert first[-1][0].staff_id == OBAMA
+    assert [v.track_id for views in second for v in views] == [track] * 4
+    assert all(v.staff_id == OBAMA for views in second for v in views)
+    assert pipeline.quick_checks >= 1 and pipeline.renewed == 0
+    assert not second[0][0].recognised_now, "a full recognition was spent on the same face"

@@ -100,6 +100,9 @@ class PipelineSettings:
     track_min_iou: float = 0.3
     track_max_missed: int = 1
     same_look: float = SAME_LOOK          # see app/vision/appearance.py
+    # A changed look is still the same face when a quick (dlib, one chip) descriptor matches the
+    # track's own at dlib's decision threshold ([recognition] threshold, set by from_config).
+    quick_threshold: float = 0.948
     # A cut: this share of the picture's cells changed by more than `scene_cut_level` grey levels
     # from one processed frame to the next (0 = off), and `scene_cut_everywhere` of each ninth of
     # it. On the development video the cuts change 55-64% of the cells at 15 levels (each ninth
@@ -140,6 +143,7 @@ class VisionPipeline:
         self._passes = 0                          # detection passes since the last full-frame one
         self.renewed = 0                          # tracks started over: another face under the box
         self.cuts = 0                             # scene cuts seen
+        self.quick_checks = 0                     # quick descriptors (a changed look checked)
         # liveness: a distance (mm, None = no reading) comes with the frame or from distance_source()
         self.liveness = liveness
         self.distance_source = distance_source
@@ -154,7 +158,7 @@ class VisionPipeline:
         return cls(native.FaceDetector(),
                    native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks"))),
                    embedder, gallery, DecisionRule.from_config(config.recognition, vision.embedder),
-                   PipelineSettings.from_config(vision),
+                   replace(PipelineSettings.from_config(vision), quick_threshold=config.recognition.threshold),
                    liveness=LivenessMonitor(LivenessPolicy.for_level(
                        config.liveness.level, texture_decides=config.liveness.texture_cue,
                        parallax_decides=config.liveness.parallax_cue,
@@ -247,6 +251,26 @@ class VisionPipeline:
                   else np.zeros((0, 5, 2), np.float32))
         self.tracker.update(self.index, found, shapes)
 
+    def _vouched_quickly(self, tracks, chips, looks, candidates) -> set[int]:
+        """Of the tracks whose face looks different now, those a quick descriptor (dlib, one chip:
+        about a fifth of a full description) still finds to be the face its full descriptors
+        described, at the threshold that tells people apart; their new look is vouched for. The
+        others get a full recognition (which starts them over if it is another face)."""
+        quick = getattr(self.embedder, "quick", None)
+        ids = sorted(i for i in candidates if tracks[i].quick)
+        if quick is None or not ids:
+            return set()
+        vectors = quick(np.stack([chips[i] for i in ids]))
+        self.quick_checks += len(ids)
+        vouched = set()
+        for i, vector in zip(ids, vectors):
+            track = tracks[i]
+            centre = np.sum(track.quick, axis=0)
+            if float(np.dot(vector, centre / max(float(np.linalg.norm(centre)), 1e-12))) >= self.settings.quick_threshold:
+                track.looks = (track.looks + [looks[i]])[-8:]
+                vouched.add(i)
+        return vouched
+
     def _renew(self, track: Track) -> Track:
         self.renewed += 1
         return self.tracker.renew(track, self.index)
@@ -287,6 +311,8 @@ class VisionPipeline:
                 recheck.add(i)            # it looks different: the descriptor decides, on this frame
             else:                         # too poor a view to tell: the identity starts over
                 tracks[i] = self._renew(t)
+        if recheck:
+            recheck -= self._vouched_quickly(tracks, chips, looks, recheck)
         due = [i for i, (t, q) in enumerate(zip(tracks, qualities))
                if i in recheck or self._recognition_due(t, q)]
         if due:
@@ -306,6 +332,9 @@ class VisionPipeline:
                 track.last_recognised_frame = self.index
                 track.recognised_quality = max(track.recognised_quality, quality.score)
                 track.looks = (track.looks + [looks[i]])[-8:]
+                quick_kind = getattr(self.embedder, "quick_kind", None)
+                if quick_kind in described.parts:
+                    track.quick = (track.quick + [described.parts[quick_kind][k]])[-8:]
         due_set = set(due)
         if distance_mm is None and self.distance_source is not None:
             distance_mm = self.distance_source()

@@ -51,6 +51,7 @@ class Track:
     last_recognised_frame: int | None = None
     recognised_quality: float = 0.0   # best quality score among the recognised views
     looks: list = field(default_factory=list)   # the face's appearances its descriptors vouched for (latest 8)
+    quick: list = field(default_factory=list)   # its full descriptors' quick-comparable parts (latest 8)
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # box centre, pixels a frame
 
     def __post_init__(self):
