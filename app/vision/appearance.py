@@ -10,9 +10,9 @@ light cancel), compared by dot product.
 Measured on the bench's walk-up clip (heads turning ±6° and nodding ±3° while walking up) and
 300 LFW people (44,551 pairs of different people): one person's looks stay ≥ 0.96 from frame to
 frame and drift to ~0.75 over a walk-up; two different people reach at most 0.917 (99.9% below
-0.842). Below `SAME_LOOK` the pipeline asks the descriptor again (a drift) or, when the view is
-too poor for a descriptor, starts the identity over; the descriptor's answer, not the look,
-decides whether it is still the same person.
+0.842). Below `SAME_LOOK` the pipeline asks a descriptor again (a quick one first) or, when the
+view is too poor for a descriptor, starts the identity over; the descriptor's answer, not the
+look, decides whether it is still the same person.
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ Recognition schedule for a track (the seed recognised every frame; it need not):
 
 Identity belongs to the face under the track, not to the track (app/vision/appearance.py):
 - every frame, the face under a track with an identity must look like one of the views its
-  descriptors vouched for; if it does not, a good view is recognised again at once and a poor
-  one starts the track over (a new id: no name, no card, until the new face earns them);
+  descriptors vouched for; if it does not, a good view is checked again at once (a quick dlib
+  descriptor against the track's own, then, if that does not vouch for it, a full recognition)
+  and a poor one starts the track over (a new id: no name, no card, until the new face earns them);
 - every new descriptor must match the track's own earlier ones (at the decision threshold);
   if it does not, another face is under the box: the track starts over with this view;
 - a scene cut (most of the picture changed at once) ends every track.
