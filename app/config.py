@@ -665,6 +665,20 @@ class UiConfig:
     idle_seconds: int = setting(
         30, "Show the idle clock when nobody has been near (sensor) or in view this long (seconds).", min=5, max=3600
     )
+    once_per_visit: bool = setting(
+        True, "Offer a person the clock-in card once per visit: after clocking in (or 'not me') they are "
+        "asked again only once they have left and come back. Off: a person who stays in view is asked "
+        "again when [attendance] dedupe_seconds have passed."
+    )
+    auto_punch: bool = setting(
+        False, "Clock a recognised, live person in without a tap (doors where staff carry things): the card "
+        "shows and the punch is made once the same face has matched for 0.5 s at the recognition threshold "
+        "plus auto_punch_stricter. Off by default: staff confirm their own clock-in."
+    )
+    auto_punch_stricter: float = setting(
+        0.02, "With auto_punch: how much higher than the recognition threshold of the embedder in use a "
+        "match must be to clock in without a tap (weaker matches wait for a tap).", min=0.0, max=0.5
+    )
     admin_pin: str = setting(
         "", "PIN that opens the on-device admin screens after a long press on the status bar; "
         "empty = no on-device admin.", check=lambda v: None if v == "" or (v.isdigit() and 4 <= len(v) <= 8)

@@ -57,3 +57,73 @@ def test_baseline_follows_the_readme_every_other_frame(scene):
     for frame in scene.frames[:6]:
         base.process(frame)
     assert len(calls) == 3
+
+
+# --- identity: names and cards only for the face under the box (issue 23) ----------------------------
+
+
+@pytest.fixture(scope="module")
+def queue(frames, models):
+    """A small queue: obama stands, steps aside; biden, hidden behind, steps into the spot in 0.28 s."""
+    from app.bench.clip import Part, StagedClip
+
+    detector = native.FaceDetector()
+    heads = native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks")))
+    a = find_actor("obama", frames["obama2.jpg"], detector, heads)
+    b = find_actor("biden", frames["biden.jpg"], detector, heads)
+    y, w = 200.0, 150.0
+    clip = StagedClip([
+        Part(a, ((0, 320, y, w), (30, 320, y, w), (36, 100, y, w), (42, -150, y, w)), depth=1),
+        Part(b, ((0, 320, y - 4, 125), (30, 320, y - 4, 125), (37, 320, y, w), (75, 320, y, w)), depth=0),
+    ], 640, 400, tail=2)
+    return clip, list(clip)
+
+
+def test_staged_clip_truth_knows_who_is_in_front(queue):
+    from app.bench.clip import person_under
+
+    clip, _ = queue
+    spot = clip.faces(10)[0].box
+    assert [f.name for f in clip.faces(10)] == ["obama", "biden"]
+    assert person_under(spot, clip.faces(10), clip.width, clip.height) == "obama"
+    assert clip.visible(10, "biden") == 0.0                    # hidden behind obama
+    assert person_under(spot, clip.faces(45), clip.width, clip.height) == "biden"
+    assert person_under(spot + [400, 0, 400, 0], clip.faces(45), clip.width, clip.height) is None
+
+
+def test_identity_replay_counts_a_name_left_on_the_next_face(queue):
+    """The measurement itself: a system that keeps the first name it saw on its box is caught."""
+    from types import SimpleNamespace
+
+    from app.bench.identity import Seen, StagedJudge, arrival, identity_replay
+    from app.kiosk.flow import StaffCard
+    from app.vision.decision import Recognition
+
+    clip, frames = queue
+    spot = tuple(clip.faces(10)[0].box)
+    view = SimpleNamespace(track_id=1, box=spot, staff_id=1, recognition=Recognition(1, 1, 1, 1, 2, 2, "accepted"),
+                           quality=SimpleNamespace(ok=True, reason=None), liveness=None, live=True)
+    sticky = lambda frame: ([Seen(spot, "obama", False, view)], {1: StaffCard(1, "S1", "obama")})  # noqa: E731
+    start = arrival(clip, "biden", 30)
+    out = identity_replay(sticky, lambda: None, frames, 1000.0, StagedJudge(clip, [("biden", start)]),
+                          enrolled={"obama", "biden"})
+    assert out["wrong_identity_frames"] >= len(frames) - start - 2
+    assert out["cards_offered"] == 1 and out["wrong_card_frames"] > 0
+    assert out["delays_ms"]["biden"] == {"decided": None, "named": None}
+
+
+@pytest.mark.parametrize("enrolled", [("obama", "biden"), ("obama",)])
+def test_ours_never_shows_the_previous_name_or_card_in_a_queue(models, config, frames, queue, enrolled):
+    from app.bench.identity import StagedJudge, arrival, identity_replay, ours_seen
+
+    clip, clip_frames = queue
+    enrol = {n: [frames[f"{n}.jpg"]] for n in enrolled}
+    ours = Ours(models, config, enrol)
+    start = arrival(clip, "biden", 30)
+    out = identity_replay(lambda f: ours_seen(ours, f), ours.reset, clip_frames, clip.fps,
+                          StagedJudge(clip, [("biden", start)]), enrolled=set(enrol))
+    assert out["right_names"] > 0 and out["cards_offered"] >= 1
+    assert out["wrong_identity_frames"] == 0 and out["stray_name_frames"] == 0, out
+    assert out["wrong_cards"] == 0 and out["wrong_card_frames"] == 0, out
+    assert out["delays_ms"]["biden"]["decided"] is not None
+    assert (out["delays_ms"]["biden"]["named"] is not None) == ("biden" in enrolled)

@@ -193,3 +193,206 @@ def test_every_font_size_of_the_screens_is_warmed_up():
     source = (Path(kiosk.__file__).parent / "app.py").read_text(encoding="utf-8")
     warmed = {int(v) for v in re.search(r"FONT_SIZES = \(([\d, ]+)\)", source).group(1).split(",")}
     assert sizes <= warmed, f"font sizes not opened at start: {sorted(sizes - warmed)}"
+
+
+# --- a card is for the face under its track, now (issue 23) ------------------------------------------
+
+
+def test_a_card_is_withdrawn_when_the_next_person_steps_into_the_spot(flow):
+    flow.vision(update(track(1, 7)), 1.0)
+    assert flow.screen == F.CONFIRM and flow.pending.card.staff_id == 7
+    # the pipeline gives the next face under the box a new track: 李四 (8) is recognised there
+    flow.vision(update(track(2, 8)), 1.3)
+    assert flow.screen == F.CONFIRM and flow.pending.card.staff_id == 8 and flow.pending.track_id == 2
+    assert flow.withdrawn == 1
+    pending = flow.tap_confirm(1.5)
+    assert pending.card.staff_id == 8, "a tap confirms the person in front now, never the one before"
+
+
+def test_a_card_is_withdrawn_when_its_face_is_not_recognised_for_a_second(flow):
+    flow.vision(update(track(1, 7)), 1.0)
+    assert flow.screen == F.CONFIRM
+    # the same track (the same face, by its look) names nobody for a moment: a missed detection pass
+    flow.vision(update(track(1, 7, reason=None)), 1.1)
+    flow.vision(update(track(1, 7)), 1.5)
+    assert flow.screen == F.CONFIRM and flow.withdrawn == 0
+    flow.vision(update(track(1, 7, reason=None)), 2.0)
+    flow.vision(update(track(1, 7, reason=None)), 2.9)
+    assert flow.screen == F.CONFIRM
+    flow.vision(update(track(1, 7, reason=None)), 3.0)   # unconfirmed for unconfirmed_s: taken back
+    assert flow.screen == F.LIVE and flow.pending is None and flow.tap_confirm(3.1) is None
+    flow.vision(update(track(3, 7, reason="below_threshold")), 3.3)   # an unknown face there
+    assert flow.screen == F.LIVE
+    flow.vision(update(track(1, 7)), 3.4)                # the same face named again: asked again
+    assert flow.screen == F.CONFIRM and flow.pending.card.staff_id == 7
+
+
+def test_a_card_is_withdrawn_at_once_when_its_track_names_someone_else(flow):
+    flow.vision(update(track(1, 7)), 1.0)
+    flow.vision(update(track(1, 8)), 1.1)
+    assert flow.withdrawn == 1 and flow.pending.card.staff_id == 8
+
+
+def test_a_card_is_withdrawn_at_once_when_its_face_is_refused_by_liveness(flow):
+    flow.vision(update(track(1, 7)), 1.0)
+    flow.vision(update(track(1, 7, reason=None, liveness=LivenessResult("spoof", "scale", 9))), 1.1)
+    assert flow.withdrawn == 1 and flow.pending is None
+
+
+def test_a_card_is_withdrawn_when_its_face_leaves(flow):
+    flow.vision(update(track(1, 7)), 1.0)
+    flow.vision(update(), 1.2)
+    assert flow.screen == F.LIVE and flow.pending is None and flow.withdrawn == 1
+    assert flow.tap_confirm(1.3) is None
+
+
+def test_a_card_being_confirmed_is_not_withdrawn(flow):
+    flow.vision(update(track(1, 7)), 1.0)
+    assert flow.tap_confirm(1.1).card.staff_id == 7
+    flow.vision(update(), 1.2)                           # the person stepped away after tapping
+    assert flow.screen == F.CONFIRM and flow.withdrawn == 0
+    flow.confirmed(result(), 1.3)
+    assert flow.outcome.kind == F.SUCCESS and flow.outcome.card.staff_id == 7
+
+
+# --- a walk-up that does not waste taps (issue 23, section 2) -----------------------------------------
+
+
+def stay(flow, start, end, step=0.5, **kw):
+    """The person stays in view from `start` to `end`, their track renewed every 4 s; the screens seen."""
+    screens, t = set(), start
+    while t <= end:
+        flow.vision(update(track(track_id=100 + int(t // 4), **kw)), t)
+        flow.tick(t)
+        screens.add(flow.screen)
+        t += step
+    return screens
+
+
+def test_after_clocking_in_the_person_is_not_asked_again_until_they_leave(flow):
+    flow.vision(update(track(1)), 1.0)
+    flow.tap_confirm(1.2)
+    flow.confirmed(result(), 1.3)
+    assert flow.outcome.kind == F.SUCCESS
+    assert stay(flow, 1.5, 60.0) == {F.RESULT, F.LIVE}, "asked again while still in view"
+    flow.vision(update(), 61.0)                       # left: no face recognised as them for away_s
+    flow.tick(65.0)
+    flow.vision(update(track(200)), 65.0)             # came back
+    assert flow.screen == F.CONFIRM
+
+
+def test_with_a_repeat_window_a_person_who_stays_is_asked_again_after_it():
+    flow = F.ClockInFlow(F.FlowTimes(confirm_s=8, result_s=4, quiet_s=10, again_s=30.0))
+    flow.tick(0.0)
+    flow.vision(update(track(1)), 1.0)
+    flow.tap_confirm(1.2)
+    flow.confirmed(result(), 1.3)
+    assert F.CONFIRM not in stay(flow, 1.5, 30.5)
+    flow.vision(update(track(300)), 31.5)
+    assert flow.screen == F.CONFIRM
+
+
+def test_not_me_holds_for_that_face_until_it_leaves(flow):
+    flow.vision(update(track(1)), 1.0)
+    flow.tap_not_me(2.0)
+    assert stay(flow, 2.5, 40.0) == {F.LIVE}, "'not me' asked again for the same face"
+    flow.tick(45.0)                                   # gone for 5 s
+    flow.vision(update(track(400)), 45.0)
+    assert flow.screen == F.CONFIRM
+
+
+def test_a_failed_clock_in_may_be_tried_again_at_once(flow):
+    flow.vision(update(track(1)), 1.0)
+    flow.tap_confirm(1.1)
+    flow.confirm_failed("disk full", 1.2)
+    flow.dismiss(1.5)
+    flow.vision(update(track(2)), 1.6)
+    assert flow.screen == F.CONFIRM
+
+
+def feed(flow, start, end, make, step=0.1):
+    """Vision updates from `start` to `end`; the hint bar's texts seen (after `start` + settle)."""
+    shown, t, k = [], start, 0
+    while t <= end + 1e-9:
+        flow.vision(make(k), t)
+        shown.append(flow.prompt.text())
+        t, k = t + step, k + 1
+    return shown
+
+
+def test_nobody_in_view_is_asked_to_look_at_the_camera(flow):
+    shown = feed(flow, 1.0, 2.0, lambda k: update())
+    assert shown[0] == "" and shown[-1] == "请看摄像头"
+    assert flow.prompt.text("en") == "Please look at the camera"
+
+
+def test_hints_do_not_flicker_with_the_quality_figures(flow):
+    reasons = ["not_frontal", "too_small", "too_dark", None]
+    flicker = feed(flow, 1.0, 3.0, lambda k: update(track(q=quality(reasons[k % 4]), reason=None)))
+    assert set(flicker) == {""}, "a hint changing every 0.1 s is shown"
+    steady = feed(flow, 3.1, 4.0, lambda k: update(track(q=quality("not_frontal"), reason=None)))
+    assert steady[-1] == "请正对摄像头" and steady[0] == ""
+    # a shown hint stays at least HOLD_S, even when the advice changes at once
+    after = feed(flow, 4.1, 5.8, lambda k: update(track(q=quality("too_dark"), reason=None)))
+    held = after[:int((F.HOLD_S - (4.1 - 3.7)) / 0.1)]
+    assert set(held) == {"请正对摄像头"} and after[-1] == "光线不足"
+
+
+def test_after_a_liveness_refusal_the_next_step_shows_until_the_face_changes(flow):
+    spoof = LivenessResult("spoof", "challenge_timeout", 30)
+    feed(flow, 1.0, 1.0, lambda k: update(track(track_id=5, liveness=spoof)))
+    assert flow.screen == F.RESULT and flow.outcome.kind == F.LIVENESS
+    flow.tick(6.0)
+    shown = feed(flow, 6.0, 9.0, lambda k: update(track(track_id=5, liveness=spoof)))
+    assert shown[-1] == "请离开后重试，或联系管理员"
+    checking = LivenessResult("checking", "waiting", 1)
+    shown = feed(flow, 9.1, 11.0, lambda k: update(track(track_id=6, liveness=checking)))   # another face
+    assert shown[-1] == ""
+
+
+# --- auto punch (off by default) ---------------------------------------------------------------------------
+
+
+def _with_similarity(view, similarity):
+    from dataclasses import replace
+
+    return replace(view, recognition=replace(view.recognition, similarity=similarity))
+
+
+def auto_flow():
+    f = F.ClockInFlow(TIMES, auto=F.AutoPunch(min_similarity=0.96, hold_s=0.5))
+    f.tick(0.0)
+    return f
+
+
+def test_auto_punch_clocks_in_once_the_same_face_held_its_match():
+    flow = auto_flow()
+    ready_at = None
+    for k in range(10):
+        now = 1.0 + 0.1 * k
+        flow.vision(update(_with_similarity(track(1, 7), 0.97)), now)
+        if flow.auto_ready and ready_at is None:
+            ready_at = now
+    assert flow.screen == F.CONFIRM and ready_at == pytest.approx(1.5)
+    assert flow.tap_confirm(ready_at).card.staff_id == 7 and not flow.auto_ready
+
+
+def test_auto_punch_needs_the_stricter_match_else_waits_for_a_tap():
+    flow = auto_flow()
+    for k in range(20):
+        flow.vision(update(_with_similarity(track(1, 7), 0.955)), 1.0 + 0.1 * k)
+        assert not flow.auto_ready
+    assert flow.screen == F.CONFIRM
+
+
+def test_auto_punch_never_clocks_in_the_previous_person_on_the_next_face():
+    flow = auto_flow()
+    for k in range(4):                                            # A for 0.3 s: not yet
+        flow.vision(update(_with_similarity(track(1, 7), 0.97)), 1.0 + 0.1 * k)
+    assert flow.pending.card.staff_id == 7 and not flow.auto_ready
+    ready = []
+    for k in range(8):                                            # B stepped into the spot
+        flow.vision(update(_with_similarity(track(2, 8), 0.97)), 1.4 + 0.1 * k)
+        if flow.auto_ready:
+            ready.append(flow.pending.card.staff_id)
+    assert flow.withdrawn == 1 and ready and set(ready) == {8}

@@ -519,3 +519,112 @@ def test_walk_up_clip_identities(parts, actors, gallery_vectors):
     for ep in clip.episodes:
         assert known_at[ep.actor.name] - clip.entered(ep) <= 6
         assert len(track_ids[ep.actor.name]) == 1
+
+
+# --- identity belongs to the face under the track --------------------------------------------------
+
+
+def swap_views(pipeline, before, after, frames_before=6, frames_after=8):
+    """The views of `before` shown a few frames, then `after` in the same spot from one frame on."""
+    first = [pipeline.process(before).tracks for _ in range(frames_before)]
+    second = [pipeline.process(after).tracks for _ in range(frames_after)]
+    return first, second
+
+
+def test_the_next_face_in_the_same_spot_never_gets_the_previous_name(parts, actors, gallery_vectors):
+    """Regression (issue 23): the track kept obama's name on biden's face until it was stale."""
+    pipeline, _ = make_pipeline(parts, make_gallery(gallery_vectors), detect_every_n_frames=10)
+    first, second = swap_views(pipeline, place(actors["obama2.jpg"]), place(actors["biden.jpg"]))
+    assert first[-1][0].staff_id == OBAMA
+    obama_track = first[-1][0].track_id
+    assert all(v.staff_id != OBAMA for views in second for v in views)
+    assert all(v.track_id != obama_track for views in second for v in views)
+    assert second[-1][0].staff_id == BIDEN and pipeline.renewed >= 1
+
+
+def test_an_unenrolled_face_in_the_same_spot_is_unknown_not_the_previous_name(parts, actors, gallery_vectors):
+    gallery = FaceGallery()
+    gallery.add(10, OBAMA, gallery_vectors["obama.jpg"])   # biden is not enrolled
+    pipeline, _ = make_pipeline(parts, gallery, detect_every_n_frames=10)
+    first, second = swap_views(pipeline, place(actors["obama2.jpg"]), place(actors["biden.jpg"]))
+    assert first[-1][0].staff_id == OBAMA
+    assert all(v.staff_id is None for views in second for v in views)
+    assert second[-1][0].recognition.reason in ("below_threshold", "low_margin")
+
+
+def test_a_face_too_poor_to_recognise_starts_the_track_over(parts, actors, gallery_vectors):
+    """No descriptor can vouch for a blurred face that does not look like the named one: no name."""
+    pipeline, _ = make_pipeline(parts, make_gallery(gallery_vectors), detect_every_n_frames=10)
+    blurred = cv2.GaussianBlur(place(actors["biden.jpg"]), (0, 0), 6)
+    first, second = swap_views(pipeline, place(actors["obama2.jpg"]), blurred)
+    assert first[-1][0].staff_id == OBAMA
+    assert all(not v.quality.ok for views in second for v in views), "the test needs a poor view"
+    assert all(v.staff_id is None and v.track_id != first[-1][0].track_id for views in second for v in views)
+
+
+def test_a_scene_cut_ends_every_track(parts, actors, gallery_vectors):
+    pipeline, _ = make_pipeline(parts, make_gallery(gallery_vectors), detect_every_n_frames=10)
+    other_room = background(640, 480, seed=3)
+    first, second = swap_views(pipeline, place(actors["obama2.jpg"]), place(actors["biden.jpg"], base=other_room))
+    assert first[-1][0].staff_id == OBAMA and pipeline.cuts == 1
+    assert all(v.staff_id != OBAMA for views in second for v in views)
+    assert second[-1][0].staff_id == BIDEN
+
+
+def test_one_face_keeps_its_track_and_name_while_it_turns_and_walks_up(parts, actors, gallery_vectors, models):
+    """The look check asks the descriptor again when a face drifts; the same person stays one track."""
+    heads = native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks")))
+    actor = find_actor("obama", actors["obama2.jpg"].image, native.FaceDetector(), heads)
+    clip = WalkUpClip([actor], 960, 540, episode_frames=60, gap=2)
+    pipeline, _ = make_pipeline(parts, make_gallery(gallery_vectors))
+    episode, named = clip.episodes[0], []
+    leaves = episode.start + int(0.85 * (episode.frames - 1))   # from there it steps out of the picture
+    for k, frame in enumerate(clip):
+        views = pipeline.process(frame).tracks
+        if clip.entered(episode) + 3 <= k < leaves:
+            assert len(views) == 1
+            named.append((views[0].track_id, views[0].staff_id))
+    assert {staff for _, staff in named} == {OBAMA}, named
+    assert len({track for track, _ in named}) == 1
+
+
+def test_scene_cuts_of_the_development_video_are_found_and_nothing_else():
+    """The cut rule on real footage (skipped without ../shared/data): three cuts, no false ones."""
+    from pathlib import Path
+
+    from app.bench.identity import DEVELOPMENT_SHOTS, development_video
+    from app.vision.scene_change import cut
+
+    found = development_video()
+    if found is None:
+        pytest.skip("no development video (../shared/data/extras/video)")
+    settings = PipelineSettings()
+    capture = cv2.VideoCapture(str(Path(found[0])))
+    cuts, previous, k = [], None, 0
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            thumb = thumbnail(frame)
+            if previous is not None and cut(thumb, previous, settings.scene_cut_level, settings.scene_cut_fraction,
+                                            settings.scene_cut_everywhere):
+                cuts.append(k)
+            previous, k = thumb, k + 1
+    finally:
+        capture.release()
+    assert cuts == [first for first, _, _ in DEVELOPMENT_SHOTS[1:]]
+
+
+def test_the_same_person_looking_different_keeps_the_track_checked_by_a_quick_descriptor(parts, actors,
+                                                                                          gallery_vectors):
+    """Another photo of obama in the spot (another look, the same face): one quick, mirror-free
+    dlib descriptor vouches for it; no full recognition, the track and its name stay."""
+    pipeline, _ = make_pipeline(parts, make_gallery(gallery_vectors), detect_every_n_frames=10)
+    first, second = swap_views(pipeline, place(actors["obama2.jpg"]), place(actors["obama3.jpg"]), frames_after=4)
+    track = first[-1][0].track_id
+    assert first[-1][0].staff_id == OBAMA
+    assert [v.track_id for views in second for v in views] == [track] * 4
+    assert all(v.staff_id == OBAMA for views in second for v in views)
+    assert pipeline.quick_checks >= 1 and pipeline.renewed == 0
+    assert not second[0][0].recognised_now, "a full recognition was spent on the same face"

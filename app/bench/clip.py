@@ -210,3 +210,129 @@ class WalkUpClip:
     def __iter__(self):
         for k in range(self.length):
             yield self.frame(k)
+
+
+# --- staged scenes: several people at once, a queue, a cut ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    """One person's part in a staged clip: their face centre and width at key frames, straight
+    lines between (frames [keys[0][0], keys[-1][0]]). Nearer people (higher `depth`) are drawn
+    over the others."""
+
+    actor: Actor
+    keys: tuple[tuple[int, float, float, float], ...]   # (frame, centre x, centre y, face width)
+    depth: int = 0
+
+    @property
+    def start(self) -> int:
+        return self.keys[0][0]
+
+    @property
+    def end(self) -> int:
+        return self.keys[-1][0] + 1
+
+    def pose(self, index: int) -> tuple[float, float, float]:
+        frames = [k[0] for k in self.keys]
+        return tuple(float(np.interp(index, frames, [k[i] for k in self.keys])) for i in (1, 2, 3))
+
+
+@dataclass(frozen=True)
+class Face:
+    """The truth about one face on one frame."""
+
+    name: str
+    box: np.ndarray     # l, t, r, b in the frame
+    depth: int
+
+
+class StagedClip(WalkUpClip):
+    """People moving along `Part` paths at once (heads with depth when the actors have landmarks);
+    from frame `cut_at` on, another room behind them (a scene cut)."""
+
+    def __init__(self, parts: list[Part], width: int = 1280, height: int = 720, fps: float = 25.0,
+                 cut_at: int | None = None, tail: int = 5):
+        self.width, self.height, self.fps = width, height, fps
+        self.background = background(width, height)
+        self.other_room = background(width, height, seed=11)
+        self.parts, self.cut_at = parts, cut_at
+        self.episodes = []
+        self.length = max(p.end for p in parts) + tail
+        self._cutouts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._heads: dict[int, tuple] = {}
+
+    def faces(self, index: int) -> list[Face]:
+        """Every face on frame `index` (partly hidden or outside the frame too), nearest first."""
+        out = []
+        for part in self.parts:
+            if part.start <= index < part.end:
+                x, y, w = part.pose(index)
+                out.append(Face(part.actor.name, face_box(part.actor, x, y, w), part.depth))
+        return sorted(out, key=lambda f: -f.depth)
+
+    def visible(self, index: int, name: str) -> float:
+        """The share of `name`'s face box on frame `index` that is inside the picture and not
+        behind someone nearer (0 when not in view)."""
+        faces = self.faces(index)
+        mine = next((f for f in faces if f.name == name), None)
+        if mine is None:
+            return 0.0
+        return float(np.mean(under_box(mine.box, faces, self.width, self.height) == name))
+
+    def frame(self, index: int) -> np.ndarray:
+        out = (self.other_room if self.cut_at is not None and index >= self.cut_at else self.background).copy()
+        for part in sorted(self.parts, key=lambda p: p.depth):   # farthest first
+            if not part.start <= index < part.end:
+                continue
+            x, y, w = part.pose(index)
+            if part.actor.landmarks is not None:
+                phase = 0.7 * part.start + part.depth
+                out = self.render_head(part.actor, (x, y), w, out,
+                                       yaw=6.0 * math.sin(2 * math.pi * index / 40.0 + phase),
+                                       pitch=3.0 * math.sin(2 * math.pi * index / 55.0 + 2 * phase))
+            else:
+                out = self._paste_cutout(part.actor, x, y, w, out)
+        return out
+
+    def _paste_cutout(self, actor: Actor, x: float, y: float, w: float, out: np.ndarray) -> np.ndarray:
+        image, mask = self._cutout(actor)
+        scale = w / actor.face_width
+        cx, cy = actor.face_centre
+        m = np.array([[scale, 0, x - cx * scale], [0, scale, y - cy * scale]])
+        size = (self.width, self.height)
+        warped = cv2.warpAffine(image, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        alpha = cv2.warpAffine(mask, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)[..., None]
+        return (out * (1 - alpha) + warped * alpha).astype(np.uint8)
+
+
+def face_box(actor: Actor, x: float, y: float, w: float) -> np.ndarray:
+    """The frame box of the actor's face drawn `w` wide centred at (x, y)."""
+    scale = w / actor.face_width
+    l, t, r, b = actor.face_box
+    cx, cy = actor.face_centre
+    return np.array([x + (l - cx) * scale, y + (t - cy) * scale, x + (r - cx) * scale, y + (b - cy) * scale])
+
+
+def under_box(box, faces: list[Face], width: int, height: int, samples: int = 16) -> np.ndarray:
+    """Who is seen at each of samples x samples points spread over `box`: the nearest face whose
+    box holds the point ("" for none, or outside the picture). `faces` nearest first."""
+    l, t, r, b = (float(v) for v in box)
+    xs, ys = np.meshgrid(np.linspace(l, r, samples), np.linspace(t, b, samples))
+    who = np.full(xs.shape, "", dtype=object)
+    for face in faces:
+        fl, ft, fr, fb = face.box
+        inside = (xs >= fl) & (xs <= fr) & (ys >= ft) & (ys <= fb) & (who == "")
+        who[inside] = face.name
+    who[(xs < 0) | (ys < 0) | (xs > width - 1) | (ys > height - 1)] = ""
+    return who
+
+
+def person_under(box, faces: list[Face], width: int, height: int, share: float = 0.4) -> str | None:
+    """The person whose visible face fills most of `box` (at least `share` of it), else None."""
+    who = under_box(box, faces, width, height)
+    names, counts = np.unique(who[who != ""], return_counts=True)
+    if len(names) == 0:
+        return None
+    best = int(np.argmax(counts))
+    return str(names[best]) if counts[best] >= share * who.size else None

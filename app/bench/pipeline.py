@@ -175,16 +175,17 @@ class FaceRecognitionWebcam:
                     self.known_names.append(name)
         self.process_this_frame = True
         self.names: list[str | None] = []
+        self.locations: list = []     # (top, right, bottom, left) on the 1/4 frame, as the README keeps them
 
     def reset(self):
         self.process_this_frame = True
-        self.names = []
+        self.names, self.locations = [], []
 
     def process(self, frame) -> list[str | None]:
         small = cv2.resize(frame, (0, 0), fx=0.25, fy=0.25)
         if self.process_this_frame:
             rgb = np.ascontiguousarray(small[:, :, ::-1])
-            locations = self.fr.face_locations(rgb)
+            locations = self.locations = self.fr.face_locations(rgb)
             encodings = self.fr.face_encodings(rgb, locations)
             self.names = []
             for encoding in encodings:
@@ -304,6 +305,39 @@ def gil_hold(system, frames, seconds_cap: float = 20.0) -> dict:
     }
 
 
+def identity(models, config, video=None, enrol_dirs=(), baseline: bool = True) -> dict:
+    """Wrong names and cards on the staged clips (and the development video when present), ours
+    and the baseline: app/bench/identity.py."""
+    from app.bench import identity as ident
+
+    off = _liveness(config, "off")
+
+    def ours(enrol):
+        system = Ours(models, off, enrol)
+        return (lambda frame: ident.ours_seen(system, frame)), system.reset
+
+    def face_recognition(enrol):
+        views = ident.BaselineViews(FaceRecognitionWebcam(enrol))
+        return views.seen, views.reset
+
+    systems = {"ours": ours}
+    if baseline:
+        systems["baseline"] = face_recognition
+    out: dict = {}
+    if video is None:
+        out.update(ident.run_identity(models, config, systems, log=_log))
+        found = ident.development_video()
+        if found is None:
+            _log("bench: identity: no development video (../shared/data/extras/video): skipped")
+        else:
+            video, enrol_dirs = found
+    if video is not None:
+        entry = ident.run_video_identity(video, enrol_dirs, systems, log=_log)
+        if entry is not None:
+            out["development_video"] = entry
+    return out
+
+
 def run(models, config, video: str | None = None, enrol_dirs=(), baseline: bool = True, repeat: int = 3) -> dict:
     from app import native
 
@@ -350,6 +384,7 @@ def run(models, config, video: str | None = None, enrol_dirs=(), baseline: bool 
             suffix = "" if key == "realtime" else "_facing"
             out[f"liveness_added_median_ms{suffix}"] = round(with_live["median_ms"] - without["median_ms"], 1)
             out[f"liveness_added_p95_ms{suffix}"] = round(with_live["p95_ms"] - without["p95_ms"], 1)
+    out["identity"] = identity(models, config, video, enrol_dirs, baseline="baseline" in out)
     if "baseline" in out:
         ours, base = out["ours"], out["baseline"]
         out["ratio_frames_per_s"] = round(ours["throughput"]["frames_per_s"] / base["throughput"]["frames_per_s"], 2)

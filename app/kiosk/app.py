@@ -27,6 +27,7 @@ from .window import SCREEN_SIZE
 #: Font sizes used by the .kv files (opened at start, see `_warm_up_fonts`).
 FONT_SIZES = (13, 14, 15, 18, 20, 22, 26, 30, 34, 40, 96)
 ADMIN_IDLE_S = 90   # the admin screens close after this long without a touch
+LANGUAGE_AWAY_S = 5.0   # the language switch is for one person: back to the terminal's once nobody was in view this long
 
 
 class KioskApp(App):
@@ -49,8 +50,13 @@ class KioskApp(App):
         self.lang = self._language = terminal.language
         self.device_name = terminal.device_name
         ui = terminal.config.ui
+        again = None if ui.once_per_visit else float(terminal.config.attendance.dedupe_seconds)
         self.flow = flow or F.ClockInFlow(F.FlowTimes(confirm_s=terminal.confirm_seconds, result_s=ui.result_seconds,
-                                                      idle_s=ui.idle_seconds), have_sensor=terminal.sensor is not None)
+                                                      idle_s=ui.idle_seconds, again_s=again),
+                                          have_sensor=terminal.sensor is not None)
+        if ui.auto_punch and self.flow.auto is None:
+            # stricter than the recognition threshold of the embedder in use: nobody confirms
+            self.flow.auto = F.AutoPunch(terminal.pipeline.rule.threshold + ui.auto_punch_stricter)
         self.probe = probe
         self._confirm_seconds = terminal.confirm_seconds
         self.latest_update: F.VisionUpdate | None = None
@@ -59,6 +65,7 @@ class KioskApp(App):
         self._seen = None
         self.admin_screen: str | None = None   # an on-device admin screen, shown instead of the flow's
         self._last_touch = time.monotonic()
+        self._face_seen_at = time.monotonic()
         self.screens: dict[str, object] = {}
         self.title = "Daka 打卡"
 
@@ -71,8 +78,18 @@ class KioskApp(App):
         return dt.datetime.now(self.terminal.timezone)
 
     def toggle_language(self) -> None:
+        """For the person in front only: back to the terminal's language when they have gone (or on idle)."""
         self.lang = "en" if self.lang.startswith("zh") else "zh_CN"
+        self._face_seen_at = time.monotonic()
         self._slow(0)   # the status bar's texts now, not at the next refresh
+
+    def _language_back(self, now: float) -> None:
+        if self.lang == self.terminal.language or self.admin_screen is not None:
+            return
+        if self.flow.screen == F.IDLE or now - self._face_seen_at > LANGUAGE_AWAY_S:
+            logger.info("language back to {} (the person who switched it has gone)", self.terminal.language)
+            self.lang = self.terminal.language
+            self._slow(0)
 
     # -- build -------------------------------------------------------------------------------
     def build(self):
@@ -145,14 +162,15 @@ class KioskApp(App):
         if update is None:
             return
         self.latest_update = update
+        if update.result.tracks:
+            self._face_seen_at = time.monotonic()
         if self.admin_screen is not None:
             return
         self.flow.vision(update, time.monotonic())
-        if self.flow.hint:
-            self.hint_text = self.t(f"quality_{self.flow.hint}")
-        else:
-            self.hint_text = self.flow.liveness_hint.message(self.lang) if self.flow.liveness_hint else ""
+        self.hint_text = self.flow.prompt.text(self.lang)
         self._sync_screen()
+        if self.flow.auto_ready:   # auto punch: the card's checks held; clock in without a tap
+            self._confirm_now()
 
     def _apply_presence(self, _dt) -> None:
         events, self._presence = self._presence, []
@@ -166,6 +184,7 @@ class KioskApp(App):
         now = time.monotonic()
         if self.admin_screen is None:
             self.flow.tick(now)
+            self._language_back(now)
         elif now - self._last_touch > ADMIN_IDLE_S:
             logger.info("on-device admin: no touch for {} s, leaving", ADMIN_IDLE_S)
             self.leave_admin()
@@ -249,6 +268,11 @@ class KioskApp(App):
 
     # -- taps ----------------------------------------------------------------------------------------
     def confirm(self) -> None:
+        # a vision result not applied yet may show another face under the card: apply it first
+        self._apply_vision(0)
+        self._confirm_now()
+
+    def _confirm_now(self) -> None:
         pending = self.flow.tap_confirm(time.monotonic())
         if pending is None:
             return

@@ -6,6 +6,12 @@ shows `flow.screen`; tests drive it directly with made-up times. Screens:
 (success, already clocked in, not recognised, failure), ``idle`` (nobody near: a clock) and
 ``no_camera``. Confirming itself (the journal write) is not done here: `tap_confirm` returns
 what to confirm, and the app reports back with `confirmed` / `confirm_failed`.
+
+A card is for the face under its track, now: it is offered only for a track that names the
+person on this vision result (the pipeline names a track only while the face under it is the one
+its descriptors vouched for; another face gets another track), and it is withdrawn as soon as a
+result shows that track gone (the person left, or another face stepped into the spot) or naming
+someone else, or when it has named nobody for `unconfirmed_s` (the same face, unconfirmed).
 """
 
 from __future__ import annotations
@@ -14,7 +20,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.vision.liveness.decision import MESSAGES as LIVENESS_MESSAGES
+
+from .texts import text
+
 LIVE, CONFIRM, RESULT, IDLE, NO_CAMERA = "live", "confirm", "result", "idle", "no_camera"
+SETTLE_S, HOLD_S = 0.6, 1.5   # a hint shows once the same advice held this long, and stays at least this long
 SUCCESS, ALREADY, UNKNOWN, LIVENESS, ERROR = "success", "already", "unknown", "liveness", "error"
 
 
@@ -56,6 +67,45 @@ class Outcome:
     detail: str = ""
 
 
+class SteadyPrompt:
+    """The live view's hint, debounced: quality and liveness figures change from frame to frame (a
+    face turning, a box re-fitted), and a bar switching between 请正对摄像头 / 请靠近 / 光线不足
+    within a second tells nobody anything. New advice shows once it held for `settle_s`, and a
+    shown hint stays at least `hold_s` (advice that never holds still changes nothing)."""
+
+    def __init__(self, settle_s: float = SETTLE_S, hold_s: float = HOLD_S):
+        self.settle_s, self.hold_s = settle_s, hold_s
+        self.key: str | None = None          # what is shown
+        self._candidate: str | None = None
+        self._since = self._shown_at = float("-inf")
+
+    def update(self, key: str | None, now: float) -> str | None:
+        if key != self._candidate:
+            self._candidate, self._since = key, now
+        if key != self.key and now - self._since >= self.settle_s and now - self._shown_at >= self.hold_s:
+            self.key, self._shown_at = key, now
+        return self.key
+
+    def text(self, language: str = "zh_CN") -> str:
+        if self.key is None:
+            return ""
+        if self.key.startswith("liveness:"):
+            zh, en = LIVENESS_MESSAGES[self.key.split(":", 1)[1]]
+            return zh if language.startswith("zh") else en
+        return text(self.key, language)
+
+
+@dataclass(frozen=True)
+class AutoPunch:
+    """Clock in without a tap (a door where staff carry things): the card shows, and the punch is
+    made once the same track has named the person on every result for `hold_s` with at least
+    `min_similarity` (stricter than the recognition threshold: no one confirms). The card is
+    withdrawn, as in tap mode, the moment its face changes or leaves."""
+
+    min_similarity: float
+    hold_s: float = 0.5
+
+
 @dataclass(frozen=True)
 class FlowTimes:
     confirm_s: float = 8.0     # the confirm card waits this long for a tap
@@ -64,28 +114,43 @@ class FlowTimes:
     idle_s: float = 30.0       # nobody near (or no face) this long: the idle clock
     quiet_s: float = 10.0      # after a card (confirmed, dismissed, timed out) the person is not asked again
                                # this long, even if tracking lost and found the face again
+    away_s: float = 3.0        # a person no face was recognised as for this long has left: coming back is a new visit
+    again_s: float | None = None   # a person who stays in view is asked again after this long (the dedupe
+                                   # window); None: once per visit, as vendors' terminals do
+    unconfirmed_s: float = 1.0  # a card's own track naming nobody this long (a missed pass, a re-check): withdrawn
 
 
 class ClockInFlow:
-    def __init__(self, times: FlowTimes | None = None, *, have_sensor: bool = False):
+    def __init__(self, times: FlowTimes | None = None, *, have_sensor: bool = False,
+                 auto: AutoPunch | None = None):
         self.times = times or FlowTimes()
         self.have_sensor = have_sensor
+        self.auto = auto
+        self.auto_ready = False              # auto punch: the card's person may be clocked in now (the app does it)
         self.screen = LIVE
         self.pending: Pending | None = None
         self.outcome: Outcome | None = None
         self.hint: str | None = None         # quality reason of the nearest face on the live view
         self.liveness_hint = None            # the nearest face's LivenessResult while it asks for something
+        self.prompt = SteadyPrompt()         # what the live view's hint bar says (debounced)
         self.submitting = False
         self._screen_until: float | None = None
         self._settled: set[int] = set()      # tracks that had their card, result or dismissal
         self._told_unknown: set[int] = set() # tracks told "not recognised" (may still be recognised later)
         self._not_me: set[tuple[int, int]] = set()
         self._quiet: dict[int, float] = {}   # staff id -> not asked again before this time
+        # staff id -> when their card was answered (clocked in, "not me", ignored): not asked again
+        # during this visit, that is until no face has been recognised as them for `away_s`
+        self._held: dict[int, float] = {}
+        self._seen: dict[int, float] = {}    # staff id -> last time a face was recognised as them
         self._unknown_since: dict[int, float] = {}
         self._last_activity: float | None = None   # set by the first tick
         self._camera_ok = True
         self._present: bool | None = None
         self.changes = 0                     # counts screen changes (the UI redraws on change)
+        self.withdrawn = 0                   # cards taken back: their face changed or left
+        self._auto_since: float | None = None
+        self._unconfirmed_since: float | None = None
 
     # -- inputs ----------------------------------------------------------------------------
     def vision(self, update: VisionUpdate, now: float) -> None:
@@ -100,8 +165,28 @@ class ClockInFlow:
         asking = (nearest is not None and self.hint is None and nearest.liveness is not None
                   and not nearest.live and bool(nearest.liveness.message()))
         self.liveness_hint = nearest.liveness if asking else None
+        self.prompt.update(self._advice(nearest), now)
         if self.screen == IDLE and tracks:
             self._go(LIVE, now)
+        self._visits(tracks, now)
+        if self.screen == CONFIRM and self.pending is not None and not self.submitting:
+            under = next((t for t in tracks if t.track_id == self.pending.track_id), None)
+            if under is not None and under.staff_id == self.pending.card.staff_id:
+                self._unconfirmed_since = None
+                if self.auto is not None:
+                    self._auto_check(under, now)
+            elif under is None or under.staff_id is not None or (
+                    under.liveness is not None and under.liveness.state == "spoof"):
+                self.withdraw(now)     # gone, another face (a new track), someone else, or refused
+            else:
+                # The same track (its face still looks like the views its descriptors vouched for)
+                # names nobody on this result: a detection pass missed it, or a view is being
+                # checked again. Not long, or the card goes.
+                self.auto_ready = False
+                if self._unconfirmed_since is None:
+                    self._unconfirmed_since = now
+                if now - self._unconfirmed_since >= self.times.unconfirmed_s:
+                    self.withdraw(now)
         if self.screen != LIVE:
             return
         for t in tracks:   # a recognised face that failed liveness: refused, nothing recorded
@@ -114,6 +199,7 @@ class ClockInFlow:
                  and t.track_id not in self._settled
                  and (t.track_id, t.staff_id) not in self._not_me
                  and self._quiet.get(t.staff_id, 0.0) <= now
+                 and t.staff_id not in self._held
                  and t.staff_id in update.cards]
         if known:
             best = max(known, key=lambda t: t.box[2] - t.box[0])
@@ -121,6 +207,9 @@ class ClockInFlow:
             self.pending = Pending(card, best.track_id, best.recognition.similarity, best.box, now,
                                    now + self.times.confirm_s)
             self._go(CONFIRM, now, until=self.pending.deadline)
+            self._auto_since, self._unconfirmed_since = now, None
+            if self.auto is not None:
+                self._auto_check(best, now)
             return
         for t in tracks:
             rec = t.recognition
@@ -156,6 +245,7 @@ class ClockInFlow:
         if self.screen != CONFIRM or self.pending is None or self.submitting:
             return None
         self.submitting = True
+        self.auto_ready = False
         self._settle(self.pending, now)
         self._screen_until = None   # no timeout while the punch is written
         return self.pending
@@ -167,6 +257,9 @@ class ClockInFlow:
 
     def confirm_failed(self, detail: str, now: float) -> None:
         card = self.pending.card if self.pending else None
+        if card is not None:   # not clocked in: they may try again at once
+            self._held.pop(card.staff_id, None)
+            self._quiet.pop(card.staff_id, None)
         self.submitting = False
         self._show(Outcome(ERROR, card, None, detail), now)
 
@@ -176,6 +269,24 @@ class ClockInFlow:
         self._not_me.add((self.pending.track_id, self.pending.card.staff_id))
         self._settle(self.pending, now)
         self.pending = None
+        self._go(LIVE, now)
+
+    def _auto_check(self, view, now: float) -> None:
+        """Auto punch: ready once the card's track named its person closely enough on every result
+        for `hold_s` (a weaker match waits for a tap, as in tap mode)."""
+        if view.recognition.similarity < self.auto.min_similarity:
+            self._auto_since = None
+        elif self._auto_since is None:
+            self._auto_since = now
+        self.auto_ready = self._auto_since is not None and now - self._auto_since >= self.auto.hold_s
+
+    def withdraw(self, now: float) -> None:
+        """Take the card back unanswered: its face changed or left (it may be offered again to that face)."""
+        if self.screen != CONFIRM or self.pending is None or self.submitting:
+            return
+        self.withdrawn += 1
+        self.pending = None
+        self.auto_ready = False
         self._go(LIVE, now)
 
     def liveness_failed(self, now: float, track_id: int | None = None) -> None:
@@ -196,6 +307,7 @@ class ClockInFlow:
         self._told_unknown.clear()
         self._not_me.clear()
         self._quiet.clear()
+        self._held.clear()
 
     def resume(self, now: float) -> None:
         """Back from the admin screens: the live view (or no camera), nothing pending."""
@@ -222,9 +334,37 @@ class ClockInFlow:
                 self._go(IDLE, now)
 
     # -- internals -------------------------------------------------------------------------
+    @staticmethod
+    def _advice(nearest) -> str | None:
+        """The hint for this frame (a key of app/kiosk/texts.py, or "liveness:<state or reason>")."""
+        if nearest is None:
+            return "look"                    # nobody in view: tell a first-time visitor what to do
+        if nearest.liveness is not None and nearest.liveness.state == "spoof":
+            return "liveness_retry"          # refused (for this track): the next step, until this face is gone
+        if not nearest.quality.ok:
+            return f"quality_{nearest.quality.reason}"
+        if nearest.liveness is not None and not nearest.live and nearest.liveness.message():
+            r = nearest.liveness
+            return f"liveness:{r.reason if r.reason in LIVENESS_MESSAGES else r.state}"
+        return None
+
     def _settle(self, pending: Pending, now: float) -> None:
         self._settled.add(pending.track_id)
         self._quiet[pending.card.staff_id] = now + self.times.quiet_s
+        self._held[pending.card.staff_id] = now
+        self._seen[pending.card.staff_id] = now
+
+    def _visits(self, tracks, now: float) -> None:
+        """End the visits of people not recognised on any face for `away_s`; note who is in view."""
+        for staff, since in list(self._held.items()):
+            gone = now - self._seen.get(staff, since) >= self.times.away_s
+            again = self.times.again_s is not None and now - since >= self.times.again_s
+            if gone or again:
+                del self._held[staff]
+        for t in tracks:
+            if t.recognition is not None and t.recognition.staff_id is not None:
+                self._seen[t.recognition.staff_id] = now
+        self._seen = {k: v for k, v in self._seen.items() if now - v < self.times.away_s or k in self._held}
 
     def _show(self, outcome: Outcome, now: float) -> None:
         self.outcome = outcome
@@ -232,6 +372,7 @@ class ClockInFlow:
 
     def _back_to_live(self, now: float) -> None:
         self.pending, self.outcome = None, None
+        self.auto_ready = False
         self._last_activity = now
         self._go(LIVE if self._camera_ok else NO_CAMERA, now)
 

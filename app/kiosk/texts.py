@@ -51,6 +51,22 @@ TEXTS: dict[str, tuple[str, str]] = {
     "device": ("设备", "Device"),
     "ready_capture": ("可以拍照", "Ready"),
     "setup_code": ("管理后台设置码 {code}", "Admin setup code {code}"),
+    "liveness_next": ("请正对摄像头缓慢转头\n仍未通过请联系管理员",
+                      "Face the camera and turn your head slowly.\nIf it still fails, ask an administrator."),
+    "liveness_retry": ("请离开后重试，或联系管理员", "Step away and try again, or ask an administrator"),
+    "check_ok": ("正常", "OK"),
+    "check_failed": ("异常", "Failed"),
+    "check_camera": ("摄像头", "Camera"),
+    "check_sensor": ("测距传感器", "Distance sensor"),
+    "check_database": ("数据库", "Database"),
+    "check_disk": ("存储空间", "Disk"),
+    "check_gpio": ("蜂鸣器 / 指示灯 / 门锁", "Buzzer / LEDs / door relay"),
+    "not_configured": ("未配置", "not configured"),
+    "outputs_pulsed": ("已鸣响、闪灯、开门一次", "beep, LEDs, relay pulsed"),
+    "journal_pending": ("待入库 {n} 条", "journal {n} pending"),
+    "disk_free": ("可用 {gb} GB", "{gb} GB free"),
+    "camera_state": ("摄像头", "Camera"),
+    "streaming": ("采集中", "streaming"),
 }
 TEXTS.update({f"quality_{k}": v for k, v in QUALITY_REASONS.items()})
 

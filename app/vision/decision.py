@@ -4,7 +4,8 @@ Rules (thresholds calibrated with `daka eval lfw`, kept in [recognition]):
 - the aggregated descriptor's best person must reach `threshold` cosine similarity;
 - it must beat the best *other* person by `margin` (an impostor tends to sit between
   several enrolled people; a genuine face stands out from the rest);
-- at least `min_observations` of the track's own observations must name the same person.
+- at least `min_observations` of the track's own observations must name the same person, the
+  latest among them: the face under the track now is that person.
 Anything else is reported as unknown, with the figures that decided it.
 """
 
@@ -100,7 +101,7 @@ def decide(gallery, evidence: TrackEvidence, rule: DecisionRule) -> Recognition:
         reason = "below_threshold"
     elif match.margin < rule.margin:
         reason = "low_margin"
-    elif agreeing < rule.min_observations:
+    elif agreeing < rule.min_observations or evidence.votes[-1] != match.staff_id:
         reason = "few_observations"
     else:
         reason = "accepted"

@@ -9,6 +9,15 @@ Recognition schedule for a track (the seed recognised every frame; it need not):
   agreement rule can be met within a few frames;
 - after that only when its last recognition is `recognize_stale_frames` old, or when a view
   arrives whose quality score beats the best recognised one by `better_view_factor`.
+
+Identity belongs to the face under the track, not to the track (app/vision/appearance.py):
+- every frame, the face under a track with an identity must look like one of the views its
+  descriptors vouched for; if it does not, a good view is checked again at once (a quick dlib
+  descriptor against the track's own, then, if that does not vouch for it, a full recognition)
+  and a poor one starts the track over (a new id: no name, no card, until the new face earns them);
+- every new descriptor must match the track's own earlier ones (at the decision threshold);
+  if it does not, another face is under the box: the track starts over with this view;
+- a scene cut (most of the picture changed at once) ends every track.
 """
 
 from __future__ import annotations
@@ -21,10 +30,11 @@ import numpy as np
 
 from app import native
 
+from .appearance import SAME_LOOK, look, same_look
 from .decision import DecisionRule, Recognition, decide
 from .liveness import LivenessMonitor, LivenessPolicy, LivenessResult
 from .quality import Quality, QualityThresholds, assess
-from .scene_change import changed, changed_box, grow, thumbnail
+from .scene_change import changed, changed_box, cut, grow, thumbnail
 from .tracking import FaceTracker, Track, iou
 
 
@@ -90,6 +100,18 @@ class PipelineSettings:
     better_view_factor: float = 1.3
     track_min_iou: float = 0.3
     track_max_missed: int = 1
+    same_look: float = SAME_LOOK          # see app/vision/appearance.py
+    # A changed look is still the same face when a quick (dlib, one chip) descriptor matches the
+    # track's own at dlib's decision threshold ([recognition] threshold, set by from_config).
+    quick_threshold: float = 0.948
+    # A cut: this share of the picture's cells changed by more than `scene_cut_level` grey levels
+    # from one processed frame to the next (0 = off), and `scene_cut_everywhere` of each ninth of
+    # it. On the development video the cuts change 55-64% of the cells at 15 levels (each ninth
+    # >= 10%), any other frame at most 26%; a face leaving fast at 640x480 changed 46%, with
+    # ninths unchanged.
+    scene_cut_fraction: float = 0.45
+    scene_cut_level: int = 15
+    scene_cut_everywhere: float = 0.08
 
     @classmethod
     def from_config(cls, vision) -> "PipelineSettings":
@@ -120,6 +142,9 @@ class VisionPipeline:
         self._last_detection = None
         self._previous = self._reference = None   # thumbnails: previous frame, last detection pass
         self._passes = 0                          # detection passes since the last full-frame one
+        self.renewed = 0                          # tracks started over: another face under the box
+        self.cuts = 0                             # scene cuts seen
+        self.quick_checks = 0                     # quick descriptors (a changed look checked)
         # liveness: a distance (mm, None = no reading) comes with the frame or from distance_source()
         self.liveness = liveness
         self.distance_source = distance_source
@@ -134,7 +159,7 @@ class VisionPipeline:
         return cls(native.FaceDetector(),
                    native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks"))),
                    embedder, gallery, DecisionRule.from_config(config.recognition, vision.embedder),
-                   PipelineSettings.from_config(vision),
+                   replace(PipelineSettings.from_config(vision), quick_threshold=config.recognition.threshold),
                    liveness=LivenessMonitor(LivenessPolicy.for_level(
                        config.liveness.level, texture_decides=config.liveness.texture_cue,
                        parallax_decides=config.liveness.parallax_cue,
@@ -167,8 +192,17 @@ class VisionPipeline:
         """
         s = self.settings
         gated = s.idle_motion_level > 0
-        thumb = thumbnail(frame) if gated else None
+        thumb = thumbnail(frame) if gated or s.scene_cut_fraction > 0 else None
         previous, self._previous = self._previous, thumb
+        if s.scene_cut_fraction > 0 and self.tracker.tracks and previous is not None \
+                and cut(thumb, previous, s.scene_cut_level, s.scene_cut_fraction, s.scene_cut_everywhere):
+            # A cut: whoever is in view now is not who was tracked, wherever their faces are.
+            self.tracker.clear()
+            self.cuts += 1
+            self._last_detection, self._reference, self._passes = self.index, thumb, 0
+            return "full"
+        if not gated:
+            thumb = None
         since = None if self._last_detection is None else self.index - self._last_detection
         if since is not None and since < s.detect_every_n_frames:
             if self.tracker.tracks or (gated and not changed(thumb, previous, s.idle_motion_level)):
@@ -218,6 +252,30 @@ class VisionPipeline:
                   else np.zeros((0, 5, 2), np.float32))
         self.tracker.update(self.index, found, shapes)
 
+    def _vouched_quickly(self, tracks, chips, looks, candidates) -> set[int]:
+        """Of the tracks whose face looks different now, those a quick descriptor (dlib, one chip:
+        about a fifth of a full description) still finds to be the face its full descriptors
+        described, at the threshold that tells people apart; their new look is vouched for. The
+        others get a full recognition (which starts them over if it is another face)."""
+        quick = getattr(self.embedder, "quick", None)
+        ids = sorted(i for i in candidates if tracks[i].quick)
+        if quick is None or not ids:
+            return set()
+        vectors = quick(np.stack([chips[i] for i in ids]))
+        self.quick_checks += len(ids)
+        vouched = set()
+        for i, vector in zip(ids, vectors):
+            track = tracks[i]
+            centre = np.sum(track.quick, axis=0)
+            if float(np.dot(vector, centre / max(float(np.linalg.norm(centre)), 1e-12))) >= self.settings.quick_threshold:
+                track.looks = (track.looks + [looks[i]])[-8:]
+                vouched.add(i)
+        return vouched
+
+    def _renew(self, track: Track) -> Track:
+        self.renewed += 1
+        return self.tracker.renew(track, self.index)
+
     def _recognition_due(self, track: Track, quality: Quality) -> bool:
         if not quality.ok or track.missed:
             return False
@@ -245,7 +303,19 @@ class VisionPipeline:
 
         chips = self.embedder.chips(frame, np.stack([t.landmarks for t in tracks]))
         qualities = [assess(frame.shape, t.box, t.landmarks, chip, self.quality) for t, chip in zip(tracks, chips)]
-        due = [i for i, (t, q) in enumerate(zip(tracks, qualities)) if self._recognition_due(t, q)]
+        looks = [look(chip) for chip in chips]
+        recheck = set()
+        for i, (t, q) in enumerate(zip(tracks, qualities)):
+            if not t.looks or any(same_look(looks[i], seen, self.settings.same_look) for seen in t.looks):
+                continue
+            if q.ok and not t.missed:
+                recheck.add(i)            # it looks different: the descriptor decides, on this frame
+            else:                         # too poor a view to tell: the identity starts over
+                tracks[i] = self._renew(t)
+        if recheck:
+            recheck -= self._vouched_quickly(tracks, chips, looks, recheck)
+        due = [i for i, (t, q) in enumerate(zip(tracks, qualities))
+               if i in recheck or self._recognition_due(t, q)]
         if due:
             # Every model of the embedder in one batch; faceres adds gender and age (information only).
             described = self.embedder.describe(frame, np.stack([tracks[i].landmarks for i in due]))
@@ -253,12 +323,19 @@ class VisionPipeline:
             votes = self.gallery.match_many(vectors)
             for k, (i, vector, vote) in enumerate(zip(due, vectors, votes)):
                 track, quality = tracks[i], qualities[i]
+                if len(track.evidence) and float(np.dot(vector, track.evidence.aggregate())) < self.rule.threshold:
+                    # not the face this track saw so far (the threshold that tells people apart)
+                    track = tracks[i] = self._renew(track)
                 track.evidence.add(vector, quality.score, vote.staff_id)
                 track.recognition = decide(self.gallery, track.evidence, self.rule)
                 if described.attributes:
                     track.recognition = replace(track.recognition, attributes=described.attributes[k])
                 track.last_recognised_frame = self.index
                 track.recognised_quality = max(track.recognised_quality, quality.score)
+                track.looks = (track.looks + [looks[i]])[-8:]
+                quick_kind = getattr(self.embedder, "quick_kind", None)
+                if quick_kind in described.parts:
+                    track.quick = (track.quick + [described.parts[quick_kind][k]])[-8:]
         due_set = set(due)
         if distance_mm is None and self.distance_source is not None:
             distance_mm = self.distance_source()

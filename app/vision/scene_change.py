@@ -33,6 +33,24 @@ def changed(thumb: np.ndarray, reference: np.ndarray | None, level: int) -> bool
     return True if cells is None else bool(cells.any())
 
 
+def changed_fraction(thumb: np.ndarray, reference: np.ndarray | None, level: int) -> float:
+    """The share of cells that changed by more than `level` grey levels (0 without a reference)."""
+    cells = _changed_cells(thumb, reference, level)
+    return 0.0 if cells is None else float(cells.mean())
+
+
+def cut(thumb: np.ndarray, reference: np.ndarray | None, level: int, share: float, everywhere: float) -> bool:
+    """A scene cut: `share` of the cells changed by more than `level`, and at least `everywhere` of
+    the cells of each ninth of the picture (3x3): a person moving fast near the camera changes
+    much of the picture, but never all of it."""
+    cells = _changed_cells(thumb, reference, level)
+    if cells is None or cells.mean() < share:
+        return False
+    h, w = cells.shape
+    return all(cells[i * h // 3:(i + 1) * h // 3, j * w // 3:(j + 1) * w // 3].mean() >= everywhere
+               for i in range(3) for j in range(3))
+
+
 def changed_box(thumb, reference, level: int, frame_shape, exclude=()) -> np.ndarray | None:
     """The frame box (l, t, r, b) around every changed cell; the whole frame without a reference.
 

@@ -50,6 +50,8 @@ class Track:
     recognition: Recognition | None = None
     last_recognised_frame: int | None = None
     recognised_quality: float = 0.0   # best quality score among the recognised views
+    looks: list = field(default_factory=list)   # the face's appearances its descriptors vouched for (latest 8)
+    quick: list = field(default_factory=list)   # its full descriptors' quick-comparable parts (latest 8)
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # box centre, pixels a frame
 
     def __post_init__(self):
@@ -141,6 +143,17 @@ class FaceTracker:
         # a track followed entirely out of the frame is gone
         self.tracks = [t for t in self.tracks
                        if t.box[2] > 0 and t.box[3] > 0 and t.box[0] < w - 1 and t.box[1] < h - 1]
+
+    def renew(self, track: Track, frame_index: int) -> Track:
+        """Put a new track (new id, no identity) in place of `track`: another face is under its box.
+
+        The box and its motion stay (the tracker keeps following whatever is there); everything
+        known about who it is goes, so the new face earns its own name and liveness.
+        """
+        fresh = Track(next(self._ids), track.box.copy(), track.landmarks.copy(), frame_index,
+                      track.last_detected_frame, missed=track.missed, velocity=track.velocity.copy())
+        self.tracks = [fresh if t is track else t for t in self.tracks]
+        return fresh
 
     def clear(self) -> None:
         self.tracks = []

@@ -35,7 +35,7 @@ class AdminNetworkScreen(Screen):
         self.details = "\n".join([
             f"{app.t('device')}: {app.terminal.device_name}",
             f"IP: {ip or '-'}",
-            f"camera: {camera.get('state', '-')} {camera.get('fps', '')}",
+            f"{app.t('camera_state')}: {camera.get('state', '-')} {camera.get('fps', '')}",
             f"{app.t('pending', n=status.get('journal_pending', 0) + status.get('push_pending', 0))}",
         ])
         if ip:

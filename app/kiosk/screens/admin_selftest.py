@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
+from ..texts import TEXTS, text
 from .base import load_kv, run_on_worker
 
 
 class AdminSelfTestScreen(Screen):
     report = StringProperty("")
     busy = BooleanProperty(False)
+    _lang = "zh_CN"
 
     def show(self, app) -> None:
         self.report = ""
@@ -18,7 +22,7 @@ class AdminSelfTestScreen(Screen):
     def run(self, app) -> None:
         if self.busy:
             return
-        self.busy, self.report = True, app.t("working")
+        self.busy, self.report, self._lang = True, app.t("working"), app.lang
         run_on_worker(app, app.terminal.self_test, done=self._done, failed=self._failed)
 
     def _failed(self, exc: Exception) -> None:
@@ -26,7 +30,27 @@ class AdminSelfTestScreen(Screen):
 
     def _done(self, checks) -> None:
         self.busy = False
-        self.report = "\n".join(f"{'OK' if ok else '!!'}  {name}: {detail}" for name, ok, detail in checks)
+        self.report = report_text(checks, self._lang)
+
+
+def detail_text(detail: str, language: str) -> str:
+    """The terminal's check details (English, technical) with their known phrases in the language."""
+    if not language.startswith("zh"):
+        return detail
+    detail = detail.replace("not configured", text("not_configured", language))
+    detail = detail.replace("streaming", text("streaming", language))
+    detail = detail.replace("beep, LEDs, relay pulsed", text("outputs_pulsed", language))
+    detail = re.sub(r"journal (\d+) pending", lambda m: text("journal_pending", language, n=m.group(1)), detail)
+    return re.sub(r"([\d.]+) GB free", lambda m: text("disk_free", language, gb=m.group(1)), detail)
+
+
+def report_text(checks, language: str) -> str:
+    """One line a check: 正常 / 异常, the part, what was found."""
+    lines = []
+    for name, ok, detail in checks:
+        part = text(f"check_{name}", language) if f"check_{name}" in TEXTS else name
+        lines.append(f"{text('check_ok' if ok else 'check_failed', language)}  {part}: {detail_text(detail, language)}")
+    return "\n".join(lines)
 
 
 load_kv(__file__)

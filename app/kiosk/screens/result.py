@@ -37,7 +37,7 @@ class ResultScreen(Screen):
         elif outcome.kind == F.UNKNOWN:
             self.title_text, self.detail_text = t("unknown"), t("unknown_hint")
         elif outcome.kind == F.LIVENESS:
-            self.title_text, self.detail_text = t("liveness"), ""
+            self.title_text, self.detail_text = t("liveness"), t("liveness_next")
         else:
             self.title_text, self.detail_text = t("error"), ""
         if result is not None and result.today:
