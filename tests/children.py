@@ -28,10 +28,11 @@ class Child:
     """A running child with its stdout and stderr lines collected by two threads."""
 
     def __init__(self, argv: list[str], *, inherit_ignored: bool = False, env: dict | None = None,
-                 cwd: Path | None = None):
+                 unset: tuple[str, ...] = (), cwd: Path | None = None):
         if inherit_ignored:
             argv = ["sh", "-c", "trap '' INT QUIT; exec " + shlex.join(argv)]
-        full = dict(os.environ, NO_COLOR="1", **(env or {}))
+        full = {k: v for k, v in os.environ.items() if k not in unset}
+        full.update(NO_COLOR="1", **(env or {}))
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full,
                                      cwd=cwd or REPO, start_new_session=True)
         self.out: list[str] = []

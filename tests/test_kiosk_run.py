@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -18,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from children import Child
 from kiosk_support import MOCK_PINS, portrait
 
 CHILD = Path(__file__).with_name("kiosk_child.py")
@@ -55,46 +53,9 @@ def prepare(instance, photos, tmp_path, **sections):
     store.dispose()
 
 
-class Child:
-    """The kiosk process; its stdout lines and stderr lines are collected by two threads."""
-
-    def __init__(self, args, env=None):
-        full = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-        full.update({"NO_COLOR": "1", **(env or {})})
-        self.proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env=full, cwd=Path(__file__).parent, start_new_session=True)
-        self.lines: list[str] = []
-        self.errors: list[str] = []
-        self._readers = [threading.Thread(target=self.lines.extend, args=(self.proc.stdout,), daemon=True),
-                         threading.Thread(target=self.errors.extend, args=(self.proc.stderr,), daemon=True)]
-        for r in self._readers:
-            r.start()
-
-    @property
-    def log(self) -> str:
-        return "".join(self.errors)
-
-    def wait_for(self, found, timeout: float, what: str) -> None:
-        t0 = time.monotonic()
-        while not found():
-            if self.proc.poll() is not None or time.monotonic() - t0 > timeout:
-                self.proc.kill()
-                pytest.fail(f"no {what} from the kiosk (exit {self.proc.poll()}):\n" + "".join(self.errors[-40:]))
-            time.sleep(0.05)
-
-    def stop(self, sig) -> int:
-        self.proc.send_signal(sig)
-        return self.proc.wait(timeout=120)
-
-    def close(self) -> None:
-        """Kill the kiosk's whole process group (anything it started too), whatever happened."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-        for r in self._readers:
-            r.join(timeout=5)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+def kiosk_child(args, env: dict | None = None) -> Child:
+    """The kiosk process with no display (SDL renders offscreen), run from the tests' folder."""
+    return Child([sys.executable, *args], env=env, unset=("DISPLAY", "WAYLAND_DISPLAY"), cwd=Path(__file__).parent)
 
 
 def stored_punches(instance):
@@ -111,12 +72,12 @@ def stored_punches(instance):
 @pytest.mark.parametrize("how", ["sigterm", "sigint"])
 def test_a_punch_survives_a_stop_signal(instance, photos, tmp_path, how):
     prepare(instance, photos, tmp_path)
-    child = Child([str(CHILD), str(instance.root), "tap"])
+    child = kiosk_child([str(CHILD), str(instance.root), "tap"])
     try:
-        child.wait_for(lambda: "punched\n" in child.lines, 90, "punch")
-        assert child.stop(signal.SIGTERM if how == "sigterm" else signal.SIGINT) == 0, child.log[-3000:]
+        child.wait_for(lambda: "punched\n" in child.out, 90, "punch")
+        assert child.signal_and_wait(signal.SIGTERM if how == "sigterm" else signal.SIGINT) == 0, child.log[-3000:]
     finally:
-        child.close()
+        child.kill()
     log = child.log
     assert "SDL renders the window offscreen" in log
     assert f"signal {how.upper()}: stopping" in log
@@ -127,12 +88,12 @@ def test_a_punch_survives_a_stop_signal(instance, photos, tmp_path, how):
 
 def test_closing_the_window_stops_cleanly(instance, photos, tmp_path):
     prepare(instance, photos, tmp_path)
-    child = Child([str(CHILD), str(instance.root), "tap", "close"])
+    child = kiosk_child([str(CHILD), str(instance.root), "tap", "close"])
     try:
-        child.wait_for(lambda: "punched\n" in child.lines, 90, "punch")
+        child.wait_for(lambda: "punched\n" in child.out, 90, "punch")
         assert child.proc.wait(timeout=120) == 0, child.log[-3000:]
     finally:
-        child.close()
+        child.kill()
     assert "window closed: stopping" in child.log
     assert "terminal stopped: journal flushed, 0 pending" in child.log
     assert stored_punches(instance) == [("E001", "奥巴马")]
@@ -148,15 +109,15 @@ def test_headless_run_serves_the_admin_tells_systemd_and_stops_on_sigterm(instan
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
         listener.bind(path)
         listener.settimeout(120)  # generous correctness deadlines: a loaded machine starts slowly
-        child = Child(["-m", "app.cli.main", "--instance", str(instance.root), "run", "--headless"],
-                      env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})
+        child = kiosk_child(["-m", "app.cli.main", "--instance", str(instance.root), "run", "--headless"],
+                            env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})
         try:
             assert listener.recv(64) == b"READY=1"
             child.wait_for(lambda: "terminal started" in child.log, 120, "start")
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=60) as reply:
                 assert reply.status == 200 and json.load(reply)
             assert listener.recv(64) == b"WATCHDOG=1"    # fed by the running terminal
-            assert child.stop(signal.SIGTERM) == 0, child.log[-3000:]
+            assert child.signal_and_wait(signal.SIGTERM) == 0, child.log[-3000:]
             messages = []
             listener.settimeout(2)
             try:
@@ -165,7 +126,7 @@ def test_headless_run_serves_the_admin_tells_systemd_and_stops_on_sigterm(instan
             except TimeoutError:
                 pass
         finally:
-            child.close()
+            child.kill()
     assert b"STOPPING=1" in messages
     assert "headless: no window" in child.log and "terminal stopped" in child.log
     assert "kivy" not in child.log.lower()
