@@ -14,7 +14,7 @@ import pytest
 from app.attendance.journal import PunchJournal, decode_segment
 from app.instance import InstanceLocked
 from kiosk_support import MOCK_PINS
-from test_kiosk_run import Child, free_port
+from test_kiosk_run import free_port, kiosk_child
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,9 +63,9 @@ def test_a_second_daka_run_exits_at_once_naming_the_running_pid(instance, tmp_pa
                 "admin": {"host": "127.0.0.1", "port": free_port()}}
     instance.config_path.write_text(tomli_w.dumps(settings), encoding="utf-8")
     command = ["-m", "app.cli.main", "--instance", str(instance.root), "run", "--headless"]
-    first = Child(command)
+    first = kiosk_child(command)
     try:
-        first.wait_for(lambda: "terminal started" in first.log, 90, "start")
+        first.wait_for(lambda: "terminal started" in first.log, 120, "start")
         before = {p.name: p.stat().st_ino for p in instance.journal_dir.iterdir()}
         env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
         second = subprocess.run([sys.executable, *command], capture_output=True, text=True, timeout=120,
@@ -76,7 +76,7 @@ def test_a_second_daka_run_exits_at_once_naming_the_running_pid(instance, tmp_pa
         # nothing of the running terminal's journal was touched
         assert {p.name: p.stat().st_ino for p in instance.journal_dir.iterdir()} == before
         assert first.proc.poll() is None
-        assert first.stop(signal.SIGTERM) == 0, first.log[-3000:]
+        assert first.signal_and_wait(signal.SIGTERM) == 0, first.log[-3000:]
     finally:
-        first.close()
+        first.kill()
     instance.lock().release()  # free again once the terminal stopped
