@@ -48,16 +48,9 @@ class AdminServices:
         """The live FaceLibrary, or one opened on first use (standalone admin)."""
         with self._lock:
             if self._library is None:
-                from app.library import FaceLibrary
-                from app.models import resolve
-                from app.vision.engine import FaceEngine
-                from app.vision.gallery import FaceGallery
+                from app.services.compose import open_library
 
-                cfg = self.config
-                engine = FaceEngine(resolve(cfg.models.dir or None, verify=cfg.models.verify), cfg.vision)
-                library = FaceLibrary(self.store, engine, FaceGallery(), self.instance.photos_dir,
-                                      cfg.library, max_bytes=cfg.storage.photo_max_mb * 1024 * 1024)
-                library.load_gallery()
+                library = open_library(self.config, self.instance, self.store)
                 self._library = library
             return self._library
 

@@ -825,7 +825,7 @@ _SECTIONS: dict[str, SectionSpec] = {s.name: s for s in SCHEMA}
 
 #: Keys an admin may change while the terminal runs (the admin's settings page, the device's
 #: settings screen). A stored value overrides daka.toml and the environment; the running
-#: terminal applies each change at once (see ``app/kiosk/terminal.py`` SETTING_APPLIERS).
+#: terminal applies each change at once (see ``app/services/terminal.py`` SETTING_APPLIERS).
 RUNTIME_KEYS: tuple[str, ...] = (
     "device.name",
     "recognition.threshold",

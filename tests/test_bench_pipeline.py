@@ -96,7 +96,7 @@ def test_identity_replay_counts_a_name_left_on_the_next_face(queue):
     from types import SimpleNamespace
 
     from app.bench.identity import Seen, StagedJudge, arrival, identity_replay
-    from app.kiosk.flow import StaffCard
+    from app.services.events import StaffCard
     from app.vision.decision import Recognition
 
     clip, frames = queue

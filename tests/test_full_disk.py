@@ -161,7 +161,7 @@ def test_a_restart_on_a_full_disk_comes_up_and_keeps_punching(tmpfs):
 def test_the_terminal_starts_on_a_full_disk_and_says_so(tmpfs, models, font):
     """The real terminal and its window on a full disk: started, 存储空间不足 in the status bar."""
     from app.hardware.gpio import make_pin_factory
-    from app.kiosk.terminal import Terminal
+    from app.services.terminal import Terminal
 
     instance, _config, store, _people = _setup(tmpfs / "inst")
     store.dispose()

@@ -87,7 +87,7 @@ def queue_kiosk(make_config, instance, models, photos, font, spot_frames):
     def build(staff_files, then="biden", ui=None, times=TIMES, light=1.0):
         from app.hardware.camera import Camera
         from app.hardware.gpio import make_pin_factory
-        from app.kiosk.terminal import Terminal
+        from app.services.terminal import Terminal
 
         first, second, nobody = spot_frames
         if light != 1.0:   # the room's light: the whole picture darker

@@ -66,7 +66,7 @@ class BrokenService:
 @pytest.fixture
 def terminal(make_config, instance, models, photos):
     from app.hardware.gpio import make_pin_factory
-    from app.kiosk.terminal import Terminal
+    from app.services.terminal import Terminal
 
     config = make_config(camera={"source": "test://?width=640&height=480&fps=15"}, gpio=MOCK_PINS,
                          attendance={"flush_seconds": 600})
@@ -121,7 +121,7 @@ def test_services_status_settings_and_a_clean_stop(terminal):
 
 
 def test_a_missing_camera_is_reported_not_fatal(make_config, instance, models):
-    from app.kiosk.terminal import Terminal
+    from app.services.terminal import Terminal
 
     t = Terminal(make_config(camera={"source": "none"}, gpio={"enabled": False}), instance, models=models)
     try:
@@ -136,7 +136,7 @@ def test_a_missing_camera_is_reported_not_fatal(make_config, instance, models):
 
 def test_the_card_thumbnail_never_reads_outside_the_photos_folder(tmp_path, photos):
     """A stored photo name is joined to the photos folder only when it stays inside it."""
-    from app.kiosk.terminal import _thumbnail
+    from app.services.terminal import _thumbnail
 
     photos_dir = tmp_path / "photos"
     photos_dir.mkdir()
@@ -148,6 +148,6 @@ def test_the_card_thumbnail_never_reads_outside_the_photos_folder(tmp_path, phot
 
 
 def _thumbnail_size() -> int:
-    from app.kiosk.terminal import PHOTO_SIZE
+    from app.services.terminal import PHOTO_SIZE
 
     return PHOTO_SIZE

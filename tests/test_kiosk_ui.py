@@ -40,7 +40,7 @@ def terminal_for(make_config, instance, models, photos):
 
     def build(source: str, *, sensor_port=None, staff="E001_奥巴马.jpg", **sections):
         from app.hardware.gpio import make_pin_factory
-        from app.kiosk.terminal import Terminal
+        from app.services.terminal import Terminal
 
         # test:// moves a flat photo about: a picture, which the liveness check refuses (it is
         # asked to turn, then 活体检测未通过; see test_a_flat_picture_is_refused_and_audited):

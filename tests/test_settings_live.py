@@ -85,7 +85,7 @@ def live(make_config, instance, models):
         from admin.server import AdminServer
         from app.kiosk.runner import extra_services
         from app.hardware.gpio import make_pin_factory
-        from app.kiosk.terminal import Terminal
+        from app.services.terminal import Terminal
 
         attendance = {"flush_seconds": 600, **sections.pop("attendance", {})}
         storage = {"retention_days": 0, **sections.pop("storage", {})}
@@ -108,7 +108,7 @@ def live(make_config, instance, models):
 
 
 def add_staff(terminal, staff_no="E001", name="张三"):
-    from app.kiosk.flow import StaffCard
+    from app.services.events import StaffCard
     from app.store import Staff
 
     with terminal.store.session() as s:
@@ -298,7 +298,7 @@ def test_stored_settings_override_the_file_after_a_restart(live, make_config, in
     """A terminal started over an instance whose admin changed settings runs with them."""
     from app.attendance.scheduler import FLUSH_JOB, PUSH_JOB, RETENTION_JOB
     from app.hardware.gpio import make_pin_factory
-    from app.kiosk.terminal import Terminal
+    from app.services.terminal import Terminal
 
     terminal, admin = live()
     for key, value in (("attendance.flush_seconds", 7), ("storage.retention_days", 30),
@@ -357,7 +357,7 @@ def test_a_change_from_another_process_is_applied_by_the_poll(live, make_config,
 def test_every_offered_key_has_an_applier():
     """A key the admin can change without an applier would be stored and silently do nothing."""
     from admin.settings.routes import FIELDS
-    from app.kiosk.terminal import SETTING_APPLIERS
+    from app.services.terminal import SETTING_APPLIERS
     from app.store.settings import RUNTIME_KEYS
     from app.vision.decision import DecisionRule
 

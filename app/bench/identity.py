@@ -132,7 +132,7 @@ def scenes(detector, landmarks, photos: dict) -> list[IdentityScene]:
 
 def ours_seen(system, frame) -> tuple[list[Seen], dict]:
     """Ours (`app.bench.pipeline.Ours`): the live view's boxes and labels, and the cards."""
-    from app.kiosk.flow import StaffCard
+    from app.services.events import StaffCard
 
     result = system.pipeline.process(frame)
     seen = []
@@ -164,7 +164,7 @@ class BaselineViews:
         self._frame, self._views = -1, []
 
     def seen(self, frame) -> tuple[list[Seen], dict]:
-        from app.kiosk.flow import StaffCard
+        from app.services.events import StaffCard
         from app.vision.decision import Recognition
         from app.vision.pipeline import TrackView
         from app.vision.quality import Quality

@@ -99,7 +99,7 @@ def _tap(widget) -> None:
 def _terminal(config, instance, models, source, pin_factory):
     from app.hardware.camera import Camera
     from app.hardware.camera_url import parse_camera_source
-    from app.kiosk.terminal import Terminal
+    from app.services.terminal import Terminal
 
     camera = Camera(parse_camera_source("test://?width=640&height=480&fps=30"), source_factory=lambda _s: source)
     return Terminal(config, instance, models=models, camera=camera, pin_factory=pin_factory)

@@ -350,19 +350,10 @@ def cmd_hw(args) -> int:
 
 
 def _open_library(instance, config):
-    from app.library import FaceLibrary
-    from app.models import resolve
+    from app.services.compose import open_library
     from app.store import open_store
-    from app.vision.engine import FaceEngine
-    from app.vision.gallery import FaceGallery
 
-    store = open_store(config, instance)
-    engine = FaceEngine(resolve(config.models.dir or None, verify=config.models.verify), config.vision)
-    # The library makes templates with the engine's configured embedder (one row per model).
-    library = FaceLibrary(store, engine, FaceGallery(), instance.photos_dir, config.library,
-                          max_bytes=config.storage.photo_max_mb * 1024 * 1024)
-    library.load_gallery()
-    return library
+    return open_library(config, instance, open_store(config, instance))
 
 
 def cmd_enroll(args) -> int:

@@ -16,10 +16,9 @@ someone else, or when it has named nobody for `unconfirmed_s` (the same face, un
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import numpy as np
-
+from app.services.events import StaffCard, VisionUpdate
 from app.vision.liveness.decision import MESSAGES as LIVENESS_MESSAGES
 
 from .texts import text
@@ -27,24 +26,6 @@ from .texts import text
 LIVE, CONFIRM, RESULT, IDLE, NO_CAMERA = "live", "confirm", "result", "idle", "no_camera"
 SETTLE_S, HOLD_S = 0.6, 1.5   # a hint shows once the same advice held this long, and stays at least this long
 SUCCESS, ALREADY, UNKNOWN, LIVENESS, ERROR = "success", "already", "unknown", "liveness", "error"
-
-
-@dataclass(frozen=True)
-class StaffCard:
-    """What the confirm card shows about a person (looked up off the UI thread)."""
-
-    staff_id: int
-    staff_no: str
-    name: str
-    photo: np.ndarray | None = field(default=None, repr=False, compare=False)  # BGR thumbnail
-
-
-@dataclass(frozen=True)
-class VisionUpdate:
-    """One vision result with the cards of the people it names."""
-
-    result: object                      # app.vision.pipeline.FrameResult
-    cards: dict[int, StaffCard]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .flow import VisionUpdate
+from app.services.events import VisionUpdate
 
 KNOWN, CHECKING, UNKNOWN = (80, 200, 60), (0, 190, 255), (60, 60, 230)   # BGR
 

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from loguru import logger
 
-from .terminal import Terminal
+from app.services.terminal import Terminal
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 

@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from app.vision.worker import VisionWorker
 
-from .flow import StaffCard, VisionUpdate
+from .events import StaffCard, VisionUpdate
 
 SETTINGS_POLL_S = 3.0
 STATUS_POLL_S = 2.0
@@ -74,18 +74,16 @@ def local_ip() -> str | None:
 class Terminal:
     def __init__(self, config, instance, *, source: str | None = None, sensor_port: str | None = None,
                  pin_factory=None, models=None, camera=None):
-        from app.attendance import build_scheduler, open_attendance
+        from app.attendance import build_scheduler
         from app.hardware.camera import camera_from_config
         from app.hardware.gpio import TerminalGpio
         from app.hardware.tof200f import sensor_from_config
-        from app.library import FaceLibrary
-        from app.models import resolve
         from app.store import open_store
         from app.store.settings import SettingsService
-        from app.vision.engine import FaceEngine
         from app.vision.gallery import FaceGallery
         from app.vision.liveness.audit import LivenessAudit
-        from app.vision.pipeline import VisionPipeline
+
+        from .compose import open_attendance, open_library, open_models, open_pipeline
 
         self.file_config, self.instance = config, instance   # daka.toml + environment
         self.store = open_store(config, instance)
@@ -98,13 +96,12 @@ class Terminal:
         self.confirm_seconds = config.attendance.confirm_seconds
         self.relay_mode = config.gpio.relay_mode
         self.language = config.device.language
-        models = models or resolve(config.models.dir or None, verify=config.models.verify)
+        models = open_models(config, models)
         self.attendance = open_attendance(config, instance, self.store)
         self.gallery = FaceGallery()
-        self.engine = FaceEngine(models, config.vision)
-        self.library = FaceLibrary(self.store, self.engine, self.gallery, instance.photos_dir, config.library,
-                                   max_bytes=config.storage.photo_max_mb * 1024 * 1024)
-        self.pipeline = VisionPipeline.from_config(models, config, self.gallery)
+        self.library = open_library(config, instance, self.store, models=models, gallery=self.gallery, load=False)
+        self.engine = self.library.engine
+        self.pipeline = open_pipeline(config, models, self.gallery)
         self.camera = camera or camera_from_config(config.camera, source)
         self.sensor = sensor_from_config(config.sensor, sensor_port, on_reading=self._on_reading)
         # liveness: the TOF distance goes with each frame; refused attempts are audited with a snapshot

@@ -1,0 +1,7 @@
+"""The services floor: what a running terminal is made of, with no Kivy and no Flask.
+
+- `compose`: one recipe each for the parts (models, face library, vision pipeline, attendance),
+  used by the terminal, the standalone admin and the CLI.
+- `terminal`: the Terminal, which starts, runs and stops those parts together.
+- `events`: what the terminal tells its clients (cards, vision updates).
+"""
