@@ -109,7 +109,7 @@ class Terminal:
         self.liveness_audit = LivenessAudit(self.store, instance.snapshots_dir)
         self.gpio = TerminalGpio(config.gpio, pin_factory)
         self.scheduler = build_scheduler(config, self.attendance)
-        self.worker = CameraVisionWorker(self.pipeline, self.camera.slot, self._on_result)
+        self.worker = VisionWorker(self.pipeline, self.camera.slot, self._on_result)
         self.services: list[Service] = []
         self.notifier: Notifier = NullNotifier()
         self._confirmer = ThreadPoolExecutor(1, thread_name_prefix="confirm")
@@ -479,22 +479,6 @@ SETTING_APPLIERS: dict[str, Callable[[Terminal, object], None]] = {
     "device.language": _apply_language,
     "ui.sound": _apply_sound,
 }
-
-
-class CameraVisionWorker(VisionWorker):
-    """The vision worker over the camera's `FrameSlot`, keeping the capture timestamps."""
-
-    def __init__(self, pipeline, slot, on_result):
-        super().__init__(pipeline, (), on_result)
-        self.slot = slot
-        self.frame = None   # the frame being processed (read by on_result, on this thread)
-
-    def _frames(self):
-        while not self._halt.is_set():
-            item = self.slot.get(timeout=0.1)
-            if item is not None:
-                self.frame = item.frame
-                yield item.frame, item.ts
 
 
 def _quietly(func, what: str) -> None:
