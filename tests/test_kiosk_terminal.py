@@ -151,3 +151,20 @@ def _thumbnail_size() -> int:
     from app.services.cards import PHOTO_SIZE
 
     return PHOTO_SIZE
+
+
+def test_status_readings_are_pushed_to_listeners(terminal):
+    """The housekeeper's status readings go to every client (the kiosk's status bar): nobody polls."""
+    readings, unsubscribed = [], []
+    terminal.on_status(lambda _status: 1 / 0)   # a failing client does not keep the others from theirs
+    terminal.on_status(readings.append)
+    unsubscribe = terminal.on_status(unsubscribed.append)
+    status = terminal.status_board.refresh()   # before start: no housekeeper yet, this thread reads
+    assert readings == [status] == unsubscribed and terminal.status_board.latest is status
+    unsubscribe()
+    terminal.start()
+    wait_for(lambda: len(readings) >= 2 and readings[-1]["camera"]["state"] == "streaming", timeout=60)
+    assert unsubscribed == [status]
+    result = terminal.confirm(terminal.cards.card(1), 0.97).result(timeout=60)
+    assert result.recorded
+    wait_for(lambda: readings[-1]["journal_pending"] == 1, timeout=60)   # the next reading carries it
