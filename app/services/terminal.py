@@ -8,8 +8,9 @@ journal into the database.
 
 The Terminal composes the parts, runs their life cycle, confirms punches, gives feedback
 (buzzer, LEDs, door) and fans events out to its clients: vision updates (`on_update`), presence
-(`on_presence`) and status (`on_status`). Its roles live beside it: `cards` (who a face is),
-`status` (the status board), `selfcheck` (the on-device 自检).
+(`on_presence`) and status (`on_status`). Its roles live beside it: `self.cards` (StaffCards,
+cards.py: who a face is), `self.status_board` (StatusBoard, status.py) and the on-device 自检
+(`self_test`, selfcheck.py).
 
 A frame's path: camera -> FrameSlot -> VisionWorker (app/vision/worker.py) -> pipeline ->
 `Terminal._on_result` (cards, audit, fan-out) -> clients. The kiosk also peeks the newest frame
