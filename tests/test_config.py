@@ -137,10 +137,29 @@ def test_every_key_documented_in_default_file() -> None:
 
 
 def test_docs_config_md_is_up_to_date() -> None:
+    """The command the docs name, run for real, writes docs/config.md as committed."""
+    import subprocess
+    import sys
+
     doc = REPO / "docs" / "config.md"
-    assert doc.read_text(encoding="utf-8") == render_markdown(), (
+    made = subprocess.run([sys.executable, "-m", "app.config", "markdown"], cwd=REPO, capture_output=True,
+                          timeout=120, check=True)
+    assert doc.read_text(encoding="utf-8") == made.stdout.decode("utf-8"), (
         "docs/config.md is stale: run `python -m app.config markdown > docs/config.md`"
     )
+
+
+def test_the_config_package_does_not_import_the_instance() -> None:
+    """config <- instance, one way: the instance writes the config's default file, the config
+    only takes an instance's paths (a type hint), so importing the config loads no app.instance."""
+    import subprocess
+    import sys
+
+    code = "import sys, app.config; print('app.instance' in sys.modules)"
+    made = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, timeout=120, check=True)
+    assert made.stdout.decode().strip() == "False"
+    source = (REPO / "app" / "instance.py").read_text(encoding="utf-8")
+    assert "\n        from app.config" not in source and "\n    from app.config" not in source
 
 
 def test_markdown_lists_every_key() -> None:

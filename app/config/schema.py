@@ -1,61 +1,22 @@
-"""Device/installation configuration: ``daka.toml`` in the instance folder.
-
-The schema is declared once, below, as frozen dataclasses (one per section)
-whose fields carry a default, a one-line doc and the allowed values. From it
-come the defaults, validation, the commented default file
-(:func:`render_default_config`) and ``docs/config.md``
-(:func:`render_markdown`).
-
-Values are taken, lowest to highest precedence, from the defaults, the file,
-the plain ``DATABASE_URL`` variable (for ``storage.database_url`` only) and
-``DAKA_<SECTION>_<KEY>`` environment variables. The keys in :data:`RUNTIME_KEYS`
-may also be changed by an admin at run time; a stored change overrides all of
-these (:func:`with_values` lays it over a loaded config).
-
-Regenerate the docs with ``python -m app.config markdown > docs/config.md``.
+"""The config schema: one frozen dataclass per section, each field a key with its default, doc
+and allowed values; :data:`SCHEMA` is the introspectable view of it (:class:`KeySpec`,
+:class:`SectionSpec`) that loading, checking, rendering and the run-time settings registry use.
 """
 
 import difflib
 import ipaddress
-import math
-import os
 import re
-import socket
-import sys
-import tomllib
 import zoneinfo
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import tomli_w
 
-from app.instance import Instance
-
-__all__ = [
-    "CROSS_CHECKS",
-    "CAMERA_SCHEMES",
-    "RUNTIME_KEYS",
-    "ENV_PREFIX",
-    "SCHEMA",
-    "Config",
-    "ConfigError",
-    "check_setting",
-    "KeySpec",
-    "SectionSpec",
-    "dump_config",
-    "env_var_name",
-    "load_config",
-    "load_config_file",
-    "render_default_config",
-    "render_markdown",
-    "resolve_database_url",
-    "resolve_device_id",
-    "with_values",
-]
-
+#: The config file's name in an instance folder (app.instance builds its path from it).
+CONFIG_FILE_NAME = "daka.toml"
 ENV_PREFIX = "DAKA_"
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 ROTATIONS = (0, 90, 180, 270)
@@ -823,6 +784,46 @@ SCHEMA: tuple[SectionSpec, ...] = _build_schema()
 _SECTIONS: dict[str, SectionSpec] = {s.name: s for s in SCHEMA}
 
 
+
+def env_var_name(section: str, key: str) -> str:
+    """``DAKA_<SECTION>_<KEY>`` for a key."""
+    return f"{ENV_PREFIX}{section}_{key}".upper()
+
+
+
+# --------------------------------------------------------------------------
+# Value helpers
+# --------------------------------------------------------------------------
+
+
+def _toml_scalar(value: Any) -> str:
+    return tomli_w.dumps({"v": value}).strip()[len("v = ") :]
+
+
+def _show(value: Any) -> str:
+    """Short display of a value in messages and docs (TOML-like)."""
+    if isinstance(value, (str, bool, int, float)):
+        try:
+            return _toml_scalar(value)
+        except (TypeError, ValueError):
+            pass
+    return repr(value)
+
+
+def key_spec(path: str) -> KeySpec:
+    """The :class:`KeySpec` of ``section.key``; KeyError when the schema has no such key."""
+    section, _, name = path.partition(".")
+    spec = _SECTIONS[section].key(name) if section in _SECTIONS else None
+    if spec is None:
+        raise KeyError(f"{path} is not a key of the config schema")
+    return spec
+
+
+def _suggest(word: str, candidates: Any) -> str:
+    match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
 #: Keys an admin may change while the terminal runs (the admin's settings page, the device's
 #: settings screen). A stored value overrides daka.toml and the environment; the running
 #: terminal applies each change at once (see ``app/services/terminal.py`` SETTING_APPLIERS).
@@ -846,542 +847,3 @@ RUNTIME_KEYS: tuple[str, ...] = (
     "ui.sound",
 )
 
-
-def env_var_name(section: str, key: str) -> str:
-    """``DAKA_<SECTION>_<KEY>`` for a key."""
-    return f"{ENV_PREFIX}{section}_{key}".upper()
-
-
-# --------------------------------------------------------------------------
-# Cross-key checks
-# --------------------------------------------------------------------------
-
-CrossCheck = Callable[[dict[str, dict[str, Any]]], list[tuple[str, str]]]
-
-
-def _check_sensor_distances(values: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
-    near, far = values["sensor"]["near_mm"], values["sensor"]["far_mm"]
-    if far <= near:
-        return [("sensor.far_mm", f"{far} must be greater than sensor.near_mm ({near})")]
-    return []
-
-
-_PIN_KEYS = ("relay_pin", "buzzer_pin", "led_green_pin", "led_red_pin", "exit_button_pin")
-
-
-def _check_gpio_pins(values: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
-    problems = []
-    used: dict[int, str] = {}
-    for key in _PIN_KEYS:
-        pin = values["gpio"][key]
-        if pin == NO_PIN:
-            continue
-        if pin in used:
-            problems.append((f"gpio.{key}", f"pin {pin} is already used by gpio.{used[pin]}"))
-        else:
-            used[pin] = key
-    return problems
-
-
-#: Checks involving several keys: (involved keys, doc, function).
-CROSS_CHECKS: tuple[tuple[tuple[str, ...], str, CrossCheck], ...] = (
-    (
-        ("sensor.near_mm", "sensor.far_mm"),
-        "`sensor.far_mm` must be greater than `sensor.near_mm`.",
-        _check_sensor_distances,
-    ),
-    (
-        tuple(f"gpio.{k}" for k in _PIN_KEYS),
-        "GPIO pins other than -1 must all be different.",
-        _check_gpio_pins,
-    ),
-)
-
-
-# --------------------------------------------------------------------------
-# Value helpers
-# --------------------------------------------------------------------------
-
-
-def _toml_scalar(value: Any) -> str:
-    return tomli_w.dumps({"v": value}).strip()[len("v = ") :]
-
-
-def _show(value: Any) -> str:
-    """Short display of a value in messages and docs (TOML-like)."""
-    if isinstance(value, (str, bool, int, float)):
-        try:
-            return _toml_scalar(value)
-        except (TypeError, ValueError):
-            pass
-    return repr(value)
-
-
-def _suggest(word: str, candidates: Any) -> str:
-    match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
-def _from_toml(spec: KeySpec, value: Any) -> tuple[Any, str | None]:
-    """Type-check a value read from TOML."""
-    want = spec.type
-    if want is bool:
-        if isinstance(value, bool):
-            return value, None
-    elif want is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value, None
-        if isinstance(value, float) and value.is_integer():
-            return None, f"{_show(value)} must be a whole number (write {int(value)})"
-    elif want is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value), None
-    elif want is str:
-        if isinstance(value, str):
-            return value, None
-    what = _toml_kind(value)
-    hint = ""
-    if isinstance(value, str) and want is not str:
-        hint = " (remove the quotes)"
-    elif want is str and not isinstance(value, (dict, list)):
-        hint = " (put the text in double quotes)"
-    return None, f"expected {_article(spec.type_name)}, got {what} {_show(value)}{hint}"
-
-
-def _toml_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    return "a date/time"
-
-
-def _article(type_name: str) -> str:
-    return f"an {type_name}" if type_name[0] in "aeiou" else f"a {type_name}"
-
-
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
-def _from_env(spec: KeySpec, text: str) -> tuple[Any, str | None]:
-    """Parse an environment variable value with the key's type."""
-    if spec.type is str:
-        return text, None
-    stripped = text.strip()
-    if spec.type is bool:
-        low = stripped.lower()
-        if low in _TRUE:
-            return True, None
-        if low in _FALSE:
-            return False, None
-        return None, f"{_show(text)} is not a boolean (use 1/0, true/false, yes/no, on/off)"
-    if spec.type is int:
-        try:
-            return int(stripped, 10), None
-        except ValueError:
-            pass
-        try:
-            return int(stripped, 0), None  # 0x50, 0o17, 0b101
-        except ValueError:
-            return None, f"{_show(text)} is not an integer"
-    try:
-        number = float(stripped)
-    except ValueError:
-        return None, f"{_show(text)} is not a number"
-    return number, None
-
-
-def _check_value(spec: KeySpec, value: Any) -> tuple[Any, str | None]:
-    """Normalise and check range/choices/custom rules of a typed value."""
-    m = spec.meta
-    if m.normalize is not None:
-        value = m.normalize(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None, f"{_show(value)} is not a finite number"
-    if m.choices is not None and value not in m.choices:
-        hint = _suggest(value, m.choices) if isinstance(value, str) else ""
-        return None, f"{_show(value)} is not allowed{hint}"
-    lo, hi = m.min, m.max
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        return None, f"{_show(value)} is out of range"
-    if m.check is not None:
-        problem = m.check(value)
-        if problem:
-            return None, problem
-    return value, None
-
-
-def check_setting(path: str, value: Any) -> Any:
-    """Type-check and validate one value for ``section.key``; the normalised value.
-
-    Raises :class:`ConfigError` naming the key. Used for settings changed at run time.
-    """
-    section, _, name = path.partition(".")
-    spec = _SECTIONS[section].key(name) if section in _SECTIONS else None
-    if spec is None:
-        raise ConfigError([f"{path}: unknown setting"])
-    typed, problem = _from_toml(spec, value)
-    if problem is None:
-        typed, problem = _check_value(spec, typed)
-    if problem is not None:
-        raise ConfigError([f"{path}: {problem}; allowed: {spec.allowed()}"])
-    return typed
-
-
-# --------------------------------------------------------------------------
-# Loading
-# --------------------------------------------------------------------------
-
-_TOML_POS_RE = re.compile(r"at line (\d+), column (\d+)")
-
-
-class _Collector:
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-        self.bad_keys: set[str] = set()
-
-    def add(self, source: str, where: str, problem: str, spec: KeySpec | None = None) -> None:
-        self.bad_keys.add(where)
-        text = f"{source}: {where}: {problem}"
-        if spec is not None:
-            text += f"; allowed: {spec.allowed()}"
-        self.problems.append(text)
-
-
-def _read_toml(path: Path, out: _Collector) -> dict[str, Any]:
-    source = str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        out.add(source, "file", f"cannot read: {exc.strerror or exc}")
-        return {}
-    try:
-        text = raw.decode("utf-8-sig")  # tolerate a BOM from Windows editors
-    except UnicodeDecodeError as exc:
-        out.add(source, "file", f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8")
-        return {}
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        msg = str(exc)
-        where = "TOML syntax error"
-        pos = _TOML_POS_RE.search(msg)
-        if pos:
-            lineno = int(pos.group(1))
-            lines = text.splitlines()
-            if 1 <= lineno <= len(lines):
-                msg += f": {lines[lineno - 1].strip()!r}"
-            where = f"line {lineno}, column {pos.group(2)}"
-            msg = msg.replace(f" ({pos.group(0)})", "")
-        out.add(source, where, f"TOML syntax error: {msg}")
-        return {}
-
-
-def _apply_file(data: dict[str, Any], source: str, values: dict, origin: dict, out: _Collector) -> None:
-    for sname, table in data.items():
-        section = _SECTIONS.get(sname)
-        if section is None:
-            hint = _suggest(sname, _SECTIONS) or f"; known sections: {', '.join(_SECTIONS)}"
-            out.add(source, f"[{sname}]", "unknown section" + hint)
-            continue
-        if not isinstance(table, dict):
-            out.add(source, sname, f"must be a section ([{sname}]), got {_toml_kind(table)}")
-            continue
-        for kname, raw in table.items():
-            spec = section.key(kname)
-            if spec is None:
-                out.add(source, f"{sname}.{kname}", "unknown key" + _suggest_key(sname, kname))
-                continue
-            value, problem = _from_toml(spec, raw)
-            if problem is None:
-                value, problem = _check_value(spec, value)
-            if problem is not None:
-                out.add(source, spec.path, problem, spec)
-                continue
-            values[sname][kname] = value
-            origin[spec.path] = source
-
-
-def _suggest_key(sname: str, kname: str) -> str:
-    section = _SECTIONS[sname]
-    hint = _suggest(kname, [k.name for k in section.keys])
-    if hint:
-        return hint
-    elsewhere = [s.name + "." + kname for s in SCHEMA if s.key(kname) is not None]
-    if elsewhere:
-        return f" (did you mean {' or '.join(repr(e) for e in elsewhere)}?)"
-    return f"; known keys: {', '.join(k.name for k in section.keys)}"
-
-
-def _apply_env_value(spec: KeySpec, var: str, text: str, values: dict, origin: dict,
-                     out: _Collector) -> bool:
-    source = f"environment variable {var}"
-    value, problem = _from_env(spec, text)
-    if problem is None:
-        value, problem = _check_value(spec, value)
-    if problem is not None:
-        out.add(source, spec.path, problem, spec)
-        return False
-    values[spec.section][spec.name] = value
-    origin[spec.path] = source
-    return True
-
-
-def _apply_env(env: Mapping[str, str], values: dict, origin: dict, out: _Collector) -> list[str]:
-    applied: list[str] = []
-    db_spec = _SECTIONS["storage"].key("database_url")
-    assert db_spec is not None
-    if "DATABASE_URL" in env and env_var_name("storage", "database_url") not in env:
-        if _apply_env_value(db_spec, "DATABASE_URL", env["DATABASE_URL"], values, origin, out):
-            applied.append("DATABASE_URL")
-    for var in sorted(env):
-        if not var.startswith(ENV_PREFIX):
-            continue
-        rest = var[len(ENV_PREFIX) :]
-        sname, _, kname = rest.partition("_")
-        section = _SECTIONS.get(sname.lower())
-        # Other DAKA_* variables (DAKA_INSTANCE, build settings) are not ours.
-        if section is None or not kname:
-            continue
-        spec = section.key(kname.lower())
-        if spec is None:
-            known = [env_var_name(section.name, k.name) for k in section.keys]
-            out.add(f"environment variable {var}", f"{section.name}.{kname.lower()}",
-                    "unknown key" + _suggest(var, known))
-            continue
-        if _apply_env_value(spec, var, env[var], values, origin, out):
-            applied.append(var)
-    return applied
-
-
-def _default_values() -> dict[str, dict[str, Any]]:
-    return {s.name: {k.name: k.default for k in s.keys} for s in SCHEMA}
-
-
-def load_config_file(path: Path | None, env: Mapping[str, str] | None = None) -> Config:
-    """Load and validate a config file (missing file = defaults) plus env overrides.
-
-    Raises :class:`ConfigError` listing every problem found.
-    """
-    env = os.environ if env is None else env
-    out = _Collector()
-    values = _default_values()
-    origin: dict[str, str] = {}
-    if path is not None:
-        data = _read_toml(path, out)
-        _apply_file(data, str(path), values, origin, out)
-    applied = _apply_env(env, values, origin, out)
-
-    for involved, _doc, check in CROSS_CHECKS:
-        if any(k in out.bad_keys for k in involved):
-            continue  # already reported; the comparison would be meaningless
-        for key, problem in check(values):
-            sources = [origin[k] for k in (key, *involved) if k in origin]
-            source = sources[0] if sources else "defaults"
-            out.add(source, key, problem)
-    if out.problems:
-        raise ConfigError(out.problems)
-
-    sections = {s.name: s.cls(**values[s.name]) for s in SCHEMA}
-    file_path = path if path is not None and path.is_file() else None
-    return Config(**sections, path=file_path, env_overrides=tuple(applied))
-
-
-def load_config(instance: Instance, env: Mapping[str, str] | None = None) -> Config:
-    """Load ``daka.toml`` of an instance, apply env overrides and validate."""
-    return load_config_file(instance.config_path, env)
-
-
-def with_values(cfg: Config, values: Mapping[str, Any]) -> Config:
-    """``cfg`` with ``{"section.key": value}`` laid over it (values already checked)."""
-    changes: dict[str, dict[str, Any]] = {}
-    for path, value in values.items():
-        section, _, name = path.partition(".")
-        if section not in _SECTIONS or _SECTIONS[section].key(name) is None:
-            raise KeyError(path)
-        changes.setdefault(section, {})[name] = value
-    return replace(cfg, **{section: replace(getattr(cfg, section), **keys)
-                           for section, keys in changes.items()})
-
-
-# --------------------------------------------------------------------------
-# Derived values
-# --------------------------------------------------------------------------
-
-
-def resolve_database_url(cfg: Config, instance: Instance) -> str:
-    """The configured database URL, or the instance's SQLite file."""
-    if cfg.storage.database_url:
-        return cfg.storage.database_url
-    return "sqlite:///" + instance.database_path.as_posix()
-
-
-def resolve_device_id(cfg: Config, hostname: str | None = None) -> str:
-    """``device.id``, or an id derived from the host name when empty."""
-    if cfg.device.id:
-        return cfg.device.id
-    host = (hostname if hostname is not None else socket.gethostname()).split(".")[0]
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", host).strip("-._")[:64]
-    return cleaned or "daka"
-
-
-# --------------------------------------------------------------------------
-# Rendering
-# --------------------------------------------------------------------------
-
-
-def render_default_config() -> str:
-    """The default ``daka.toml``: every key documented and commented out."""
-    lines = [
-        "# Daka (打卡) configuration: settings of this device and installation.",
-        "#",
-        "# Every key is listed with its default value, commented out. To change a",
-        "# setting, remove the leading '#' and edit the value. The file is UTF-8.",
-        "# Environment variables DAKA_<SECTION>_<KEY> (e.g. DAKA_ADMIN_PORT=9090)",
-        "# override this file. Reference: docs/config.md.",
-    ]
-    for section in SCHEMA:
-        lines += ["", "", f"# {section.doc}", f"[{section.name}]"]
-        for key in section.keys:
-            lines += [
-                "",
-                f"# {key.doc}",
-                f"# Allowed: {key.allowed()}.",
-                f"#{key.name} = {key.render_value(key.default)}",
-            ]
-    return "\n".join(lines) + "\n"
-
-
-def dump_config(cfg: Config) -> str:
-    """The effective values of a :class:`Config` as TOML."""
-    return tomli_w.dumps(cfg.to_dict())
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def render_markdown() -> str:
-    """The reference page ``docs/config.md``."""
-    out = [
-        "# Configuration reference",
-        "",
-        "<!-- Generated from app/config.py by `python -m app.config markdown`."
-        " Do not edit by hand. -->",
-        "",
-        "Device and installation settings live in `daka.toml` in the instance folder.",
-        "",
-        "## Instance folder",
-        "",
-        "Every `daka` command works on an instance folder holding `daka.toml`, the",
-        "database `daka.sqlite3` and the folders `photos/`, `journal/`, `logs/` and",
-        "`snapshots/`. It is chosen by, in order:",
-        "",
-        "1. the `--instance DIR` option;",
-        "2. the `DAKA_INSTANCE` environment variable;",
-        "3. the platform default: on Linux `/var/lib/daka` when running as root or when",
-        "   that folder exists and is writable, otherwise `$XDG_DATA_HOME/daka` or",
-        "   `~/.local/share/daka`; on macOS `~/Library/Application Support/Daka`; on",
-        "   Windows `%LOCALAPPDATA%\\Daka`.",
-        "",
-        "The folder is created with mode 0700 (owner only), and a default `daka.toml`",
-        "with every key commented out is written when none exists.",
-        "",
-        "## Precedence and validation",
-        "",
-        "Values come from, lowest to highest precedence: the defaults below, `daka.toml`,",
-        "`DATABASE_URL` (for `storage.database_url` only), and environment variables",
-        "`DAKA_<SECTION>_<KEY>`, e.g. `DAKA_ADMIN_PORT=9090`. Environment values are",
-        "parsed with the key's type; booleans accept 1/0, true/false, yes/no, on/off.",
-        "Highest of all, for the keys an admin may change at run time: the values saved",
-        "in the admin (see \"Settings changed in the admin\" below).",
-        "",
-        "At start all problems are collected and reported together, one line each:",
-        "unknown sections and keys (with the closest known name), wrong types,",
-        "values out of range, TOML syntax errors (with line and column), and these",
-        "rules involving several keys:",
-        "",
-    ]
-    out += [f"- {doc}" for _keys, doc, _fn in CROSS_CHECKS]
-    out += [
-        "",
-        "## Settings changed in the admin",
-        "",
-        "These keys can also be changed while the terminal runs, on the admin's settings",
-        "page (设置, admins only) or the device's settings screen: "
-        + ", ".join(f"`{k}`" for k in RUNTIME_KEYS) + ".",
-        "",
-        "A value saved there is stored in the database (and audited) and **overrides**",
-        "`daka.toml` and the environment, now and after every restart. The page shows the",
-        "file's value beside a changed one, and 恢复配置文件的值 (use the file's value)",
-        "forgets the stored value so that `daka.toml` applies again. `daka doctor` and",
-        "`python -m app.config check` show the file's values only.",
-        "",
-        "Every key takes effect at once, without a restart: when the admin runs inside",
-        "`daka run` the terminal applies a change before the page answers; a separate",
-        "`daka admin serve` on the same database is seen by the terminal within 3 s. In",
-        "particular `attendance.flush_seconds` reschedules the flush job,",
-        "`storage.retention_days` above 0 schedules the daily retention job (0 removes",
-        "it), `push.webhook_url` switches delivery to HR on or off (punches stored while",
-        "it is off are not queued for HR; make-up punches follow the same rule, and",
-        "punches already queued wait while it is off and are sent once it is on again),",
-        "`device.timezone` applies to punches confirmed from then on, HR deliveries, the",
-        "retention time and the kiosk's clock (earlier punches keep their local date),",
-        "and `device.language` switches the kiosk's screen (a staff member's tap on the",
-        "language button still switches it for the moment).",
-    ]
-    for section in SCHEMA:
-        out += [
-            "",
-            f"## [{section.name}]",
-            "",
-            section.doc,
-            "",
-            "| Key | Type | Default | Allowed | Environment variable | Description |",
-            "| --- | --- | --- | --- | --- | --- |",
-        ]
-        for key in section.keys:
-            cells = [
-                f"`{key.name}`",
-                key.type_name,
-                f"`{_md(key.render_value(key.default))}`",
-                _md(key.allowed()),
-                f"`{key.env_var}`",
-                _md(key.doc),
-            ]
-            out.append("| " + " | ".join(cells) + " |")
-    return "\n".join(out) + "\n"
-
-
-def _main(argv: list[str]) -> int:
-    usage = "usage: python -m app.config {markdown|default|check DIR}"
-    if argv == ["markdown"]:
-        sys.stdout.write(render_markdown())
-    elif argv == ["default"]:
-        sys.stdout.write(render_default_config())
-    elif len(argv) == 2 and argv[0] == "check":
-        try:
-            cfg = load_config(Instance(Path(argv[1])))
-        except ConfigError as exc:
-            print(exc, file=sys.stderr)
-            return 1
-        sys.stdout.write(dump_config(cfg))
-    else:
-        print(usage, file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main(sys.argv[1:]))
