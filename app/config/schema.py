@@ -823,27 +823,3 @@ def _suggest(word: str, candidates: Any) -> str:
     match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
-
-#: Keys an admin may change while the terminal runs (the admin's settings page, the device's
-#: settings screen). A stored value overrides daka.toml and the environment; the running
-#: terminal applies each change at once (see ``app/services/terminal.py`` SETTING_APPLIERS).
-RUNTIME_KEYS: tuple[str, ...] = (
-    "device.name",
-    "recognition.threshold",
-    "recognition.margin",
-    "recognition.faceres_threshold",
-    "recognition.faceres_margin",
-    "recognition.fused_threshold",
-    "recognition.fused_margin",
-    "attendance.dedupe_seconds",
-    "storage.retention_days",
-    "push.webhook_url",
-    "push.secret",
-    "attendance.confirm_seconds",
-    "attendance.flush_seconds",
-    "gpio.relay_mode",
-    "device.timezone",
-    "device.language",
-    "ui.sound",
-)
-

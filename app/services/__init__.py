@@ -4,4 +4,6 @@
   used by the terminal, the standalone admin and the CLI.
 - `terminal`: the Terminal, which starts, runs and stops those parts together.
 - `events`: what the terminal tells its clients (cards, vision updates).
+- `settings`: the run-time settings registry (the one file to add a setting an admin may change
+  while the terminal runs) and the service that stores them and pushes changes to subscribers.
 """
