@@ -194,3 +194,36 @@ def test_a_restart_setting_is_stored_and_announced_but_applied_by_no_one(store, 
         def __getattr__(self, name):
             raise AssertionError(f"applier touched terminal.{name}")
     apply_changes(Untouchable(), settings.effective()[0], ["admin.threads"])
+
+
+def test_the_change_number_counts_every_save_of_two_writers_at_once(store, make_config, instance, database_url):
+    """Two processes saving at the same moment both move the change number (an atomic increment,
+    not read-then-write), so a watcher that read between them still sees the second change."""
+    import threading
+
+    from app.store import open_store
+    from app.store.settings import settings_version
+
+    config = make_config()
+    other = open_store(config, instance, url=database_url)
+    try:
+        start = settings_version(store)
+        sides = [SettingsService(store, config), SettingsService(other, config)]
+        failures = []
+
+        def save(side, key):
+            try:
+                for n in range(10):
+                    side.set(key, 10 + n, actor="admin:li")
+            except Exception as exc:   # reported below: a thread's exception would be lost
+                failures.append(exc)
+        threads = [threading.Thread(target=save, args=(side, key))
+                   for side, key in zip(sides, ("attendance.dedupe_seconds", "storage.retention_days"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert failures == [] and not any(t.is_alive() for t in threads)
+        assert settings_version(store) == start + 20
+    finally:
+        other.dispose()
