@@ -1,6 +1,7 @@
 """The settings page, generated from the run-time settings registry (app/services/settings.py):
-every registered key (of the recognition rules, the embedder in use's), grouped, with its label and help in the page's language, an input for its
-type, its choices, and a note where it applies only at the next start."""
+every registered key (of the recognition rules, the embedder in use's), grouped, with its label
+and help in the page's language, an input for its type, its choices, and a note where it
+applies only at the next start."""
 
 from __future__ import annotations
 

@@ -335,7 +335,7 @@ class Terminal:
             self._cards[staff_id] = (now, card)
         return card
 
-    # -- housekeeping: status; run-time settings --------------------------------------------------
+    # -- housekeeping: status (run-time settings come by subscription) ------------------------------
     def _housekeep(self) -> None:
         while not self._halt.is_set():
             try:
