@@ -227,3 +227,22 @@ def test_the_change_number_counts_every_save_of_two_writers_at_once(store, make_
         assert settings_version(store) == start + 20
     finally:
         other.dispose()
+
+
+def test_a_reader_of_the_effective_config_does_not_swallow_a_change(store, make_config, instance, database_url):
+    """Between another process's save and the watcher's next look, a page or the kiosk may read
+    effective(): the subscribers must still hear of the change."""
+    from app.store import open_store
+
+    config = make_config(attendance={"flush_seconds": 5})
+    settings = SettingsService(store, config)
+    heard = []
+    settings.subscribe(lambda cfg, changed: heard.append((changed, cfg.attendance.flush_seconds)))
+    other = open_store(config, instance, url=database_url)
+    try:
+        SettingsService(other, config).set("attendance.flush_seconds", 8, actor="admin:other")
+    finally:
+        other.dispose()
+    assert settings.effective()[0].attendance.flush_seconds == 8 and heard == []
+    assert settings.refresh() == ("attendance.flush_seconds",)   # what the watcher does on the change number
+    assert heard == [(("attendance.flush_seconds",), 8)]

@@ -335,11 +335,14 @@ class SettingsService:
 
         A stored value the schema no longer accepts (an older version's range, a time zone
         the system lost) is skipped with a warning: it must not keep the terminal from starting.
-        The values returned are what later announcements are compared with.
+        The first call's values are what the first announcement is compared with (a change
+        stored between a terminal's start and its subscription is announced, not lost); later
+        calls leave the subscribers' reckoning alone, so a reader cannot swallow a change.
         """
         with self._refresh_lock:
             config, values = self._compute()
-            self._seen = values
+            if self._seen is None:
+                self._seen = values
             return config, values
 
     def _compute(self) -> tuple[Config, dict[str, Any]]:
@@ -372,7 +375,9 @@ class SettingsService:
     # -- announcements --------------------------------------------------------------------------
     def subscribe(self, callback: Callable[[Config, tuple[str, ...]], None]) -> Callable[[], None]:
         """Call ``callback(effective config, changed keys)`` after each change; returns the
-        unsubscribe. Called on the thread that made the change (or the watcher's)."""
+        unsubscribe. Called on the thread that made the change (or the watcher's), callbacks in
+        the order they subscribed. Subscribe first, then read the current values: a change in
+        between is then announced rather than missed."""
         with self._refresh_lock:
             if self._seen is None:
                 self.effective()   # changes are counted from now
@@ -398,7 +403,8 @@ class SettingsService:
         """Read the values again; tell the subscribers what changed since they last heard."""
         with self._refresh_lock:
             before = self._seen
-            config, values = self.effective()
+            config, values = self._compute()
+            self._seen = values
             changed = tuple(k for k in values if before is None or before.get(k) != values[k])
             if not changed:
                 return ()
