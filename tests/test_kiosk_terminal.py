@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
-from app.vision.decision import DecisionRule
+from app.services.settings import threshold_key as threshold_key_of
 
 from kiosk_support import loguru_to_this_test  # noqa: F401  (autouse fixture)
 from kiosk_support import MOCK_PINS, enrol
@@ -92,7 +92,7 @@ def test_services_status_settings_and_a_clean_stop(terminal):
 
     # the admin changes the threshold through the settings service: applied within a poll
     # (the key of the embedder in use: a dlib threshold must not steer a fused gallery)
-    threshold_key = DecisionRule.setting_keys(terminal.config.vision.embedder)[0]
+    threshold_key = threshold_key_of(terminal.config.vision.embedder)
     terminal.settings.set(threshold_key, 0.9, actor="admin")
     terminal.settings.set("attendance.dedupe_seconds", 5, actor="admin")
     wait_for(lambda: terminal.pipeline.rule.threshold == 0.9
