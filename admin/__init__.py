@@ -35,6 +35,8 @@ def _secret_key(root: Path) -> bytes:
 
 def create_app(config, instance, *, store=None, library=None, attendance=None,
                status_provider=None, test_config: dict | None = None):
+    # lazy, all of them: the blueprints load Flask, SQLAlchemy and OpenCV (~2 s), and this package is
+    # imported by `daka --help` (admin.cli, its command parsers, lives in it).
     from flask import Flask
 
     from app.store import open_store
@@ -93,7 +95,7 @@ def _register_error_answers(app) -> None:
 
     Registered last, so these answers replace any registered before for the same status.
     """
-    from flask import jsonify, render_template, request
+    from flask import jsonify, render_template, request  # lazy: as in create_app
     from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
     from .i18n import gettext

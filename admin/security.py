@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import defaultdict, deque
@@ -10,6 +11,8 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, logout_user
+
+from app.setup_code import ensure_setup_code
 
 # Endpoints that answer without a session: signing in, the first-run password, health, assets.
 PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "auth.health", "static"}
@@ -87,8 +90,6 @@ def wants_json() -> bool:
 
 
 def init_security(app: Flask) -> None:
-    from app.setup_code import ensure_setup_code
-
     services = app.extensions["daka_admin"]
     admin_cfg = services.config.admin
     # Per address: twice the free attempts of one name, so one address cannot walk through accounts.
@@ -107,7 +108,7 @@ def init_security(app: Flask) -> None:
             return None
         if wants_json():
             return None  # the API checks its bearer token itself
-        from .auth.users import any_user
+        from .auth.users import any_user  # lazy: a cycle (admin.auth's routes import this module)
 
         if not any_user():
             return redirect(url_for("auth.setup"))
@@ -147,8 +148,6 @@ def require_admin():
 
 
 def admin_only(view):
-    import functools
-
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
         require_admin()

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from app import native
+
 from . import (EXPORTER_VERSION, ModelError, ModelSet, atomic_write, check_derived, load_manifest, resolve, sha256_of,
                sidecar_of)
 from .faceres import install_faceres
@@ -33,8 +35,6 @@ def install_models(configured_dir: str | Path | None = None, *, force: bool = Fa
     say = log or (lambda msg: print(msg, file=sys.stderr))
     manifest = load_manifest()
     models = resolve(configured_dir, verify=True, require_derived=False)
-    from app import native  # lazy: the compiled core; `daka doctor` reports on the models without it
-
     for key, entry in manifest.get("derived", {}).items():
         source = models.path(entry["from"])
         source_sha = manifest["files"][entry["from"]]["sha256"]
@@ -78,8 +78,6 @@ def install_models(configured_dir: str | Path | None = None, *, force: bool = Fa
 
 def verify_onnx_against_dlib(onnx_path: Path, dat_path: Path) -> float:
     """Max |difference| between dlib's own descriptors and the ONNX graph's on the verification chips."""
-    from app import native  # lazy: the compiled core (see install_models)
-
     chips = verification_chips()
     reference = native.DlibDescriptor(str(dat_path)).compute(chips)
     # The session the terminal runs the graph in (app.vision.descriptors.OnnxDescriptor opens the same).

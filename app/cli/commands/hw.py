@@ -8,7 +8,7 @@ import os
 
 from app.cli.common import EXIT_FAIL, EXIT_OK, load
 from app.cli.signals import StopWaiter
-from app.hardware import bench, selftest
+from app.hardware import selftest
 from app.hardware.gpio import make_pin_factory
 from app.hardware.tof_sim import Tof200fSimulator
 
@@ -36,6 +36,8 @@ def register(sub) -> None:
 
 
 def cmd_bench(args) -> int:
+    from app.hardware import bench  # lazy: numpy, OpenCV, the camera
+
     load(args, create=False)
     print(json.dumps(bench.run(repeat=max(1, args.repeat)), ensure_ascii=False, indent=2))
     return EXIT_OK

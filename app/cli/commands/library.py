@@ -27,8 +27,7 @@ def _open_library(instance, config):
 
 
 def cmd_enroll(args) -> int:
-    from app.library import folder_items, zip_items  # lazy: SQLAlchemy, OpenCV (the library package)
-    from app.library.sources import count_items
+    from app.library.sources import count_items, folder_items, zip_items  # lazy: SQLAlchemy, OpenCV (app.library)
 
     instance, config = load(args)
     source = Path(args.path)
