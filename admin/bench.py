@@ -25,10 +25,10 @@ from app.instance import Instance
 from app.store import Punch, Staff, open_store
 
 from . import create_app
+from .auth.tokens import create as create_token
 from .auth.users import create_user
 from .bench_client import CLIENTS
 from .server import AdminServer
-from .system.tokens import create as create_token
 
 STAFF = 500
 FIRST_DAY = dt.date(2025, 1, 1)

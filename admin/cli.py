@@ -61,7 +61,7 @@ def run(args, instance, config) -> int:
             discard(instance)  # an account exists: the first-run code is spent
             print(json.dumps({"user": args.name, "role": args.role}, ensure_ascii=False))
             return EXIT_OK
-        from .system.tokens import create  # lazy: Flask, SQLAlchemy
+        from .auth.tokens import create  # lazy: Flask, SQLAlchemy
 
         try:
             token = create(store, args.name, "cli", role=args.role)

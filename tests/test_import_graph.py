@@ -2,7 +2,7 @@
 
 Every module under app/ and admin/ is parsed (ast, never imported) and each import it makes, at
 module level or inside a function, is an edge between two *units*: a sub-package or top-level
-module of app/ (``app.vision``, ``app.config`` ...), and the admin as a whole. The test fails on
+module of app/ or admin/ (``app.vision``, ``app.config``, ``admin.auth`` ...). The test fails on
 
 (a) an import of ``admin`` from app/ outside the composition roots (the CLI and the kiosk runner),
 (b) an import of a unit on a higher layer of ``LAYERS`` (the layer table below),
@@ -28,8 +28,9 @@ PACKAGES = ("app", "admin")
 # Lowest first. A unit may import units of its own layer or below, never above.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # Knows nothing of the rest: the package root (version), the compiled core, the dev-data cache,
-    # fonts, the systemd socket, and the device drivers (each is handed its settings as arguments).
-    ("base", ("app", "app.native", "app.devdata", "app.fonts", "app.systemd_notify", "app.hardware")),
+    # fonts, the systemd socket, the device drivers (each is handed its settings as arguments) and
+    # the zh/en text catalogue (app.i18n, coming with issue 17's one catalogue).
+    ("base", ("app", "app.native", "app.devdata", "app.fonts", "app.systemd_notify", "app.hardware", "app.i18n")),
     # The instance folder, the validated config, logging.
     ("configuration", ("app.instance", "app.config", "app.logs")),
     # The database: models, migrations, run-time settings rows; the first-run setup code kept there.
@@ -43,7 +44,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # The terminal without a UI: composition recipes, the Terminal, settings registry, self-checks.
     ("services", ("app.services", "app.doctor")),
     # The two front ends: the Kivy kiosk and the Flask admin (the kiosk runner hosts both).
-    ("front ends", ("app.kiosk", "admin")),
+    ("front ends", ("app.kiosk", "admin", "admin.*")),
     # Measuring tools: accuracy evaluations and benchmarks (the UI benchmark drives the kiosk).
     ("tools", ("app.eval", "app.bench")),
     # The `daka` command: composes everything.
@@ -124,14 +125,14 @@ def collect_imports(root: Path, packages=PACKAGES) -> list[Import]:
 
 
 def unit_of(module: str) -> str:
-    """``app.vision.engine`` -> ``app.vision``; the admin is one unit for now (see docs/architecture.md)."""
-    parts = module.split(".")
-    return "admin" if parts[0] == "admin" else ".".join(parts[:2])
+    """``app.vision.engine`` -> ``app.vision``, ``admin.auth.users`` -> ``admin.auth``."""
+    return ".".join(module.split(".")[:2])
 
 
 def layer_of(unit: str, layers=LAYERS) -> int | None:
+    """The index of the unit's layer; a member ``pkg.*`` stands for every unit inside pkg."""
     for index, (_, members) in enumerate(layers):
-        if unit in members:
+        if unit in members or any(m.endswith(".*") and unit.startswith(m[:-1]) for m in members):
             return index
     return None
 
@@ -285,7 +286,7 @@ def _plant(root: Path, files: dict[str, str]) -> None:
         (root / pkg / "__init__.py").touch()
 
 
-SMALL_LAYERS = [("low", ("app", "app.low")), ("high", ("app.high", "app.cli", "admin"))]
+SMALL_LAYERS = [("low", ("app", "app.low")), ("high", ("app.high", "app.cli", "admin", "admin.*"))]
 
 
 def test_walker_passes_a_clean_package(tmp_path):
