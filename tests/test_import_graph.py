@@ -64,7 +64,7 @@ ALLOWED_UPWARD: dict[tuple[str, str], str] = {}
 ALLOWED_ADMIN_IMPORTS: dict[str, str] = {}
 
 # Function-level imports of app/admin modules (one per import statement). Lower it when you can.
-FUNCTION_LEVEL_CEILING = 108
+FUNCTION_LEVEL_CEILING = 109
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from app.cli.common import EXIT_FAIL, EXIT_OK, load
 from app.cli.signals import StopWaiter
 from app.hardware import selftest
 from app.hardware.gpio import make_pin_factory
-from app.hardware.tof_sim import Tof200fSimulator
 
 
 def register(sub) -> None:
@@ -44,6 +43,8 @@ def cmd_bench(args) -> int:
 
 
 def cmd_tof_sim(args) -> int:
+    from app.hardware.tof_sim import Tof200fSimulator  # lazy: its pty needs POSIX (termios), as in tof200f
+
     _, config = load(args, create=False)
     sim = Tof200fSimulator(baud=args.baud or config.sensor.baud,
                            slave_id=config.sensor.slave_id if args.slave_id is None else args.slave_id,
