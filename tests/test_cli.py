@@ -79,3 +79,25 @@ def test_help_loads_no_heavy_library():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     assert "usage: daka" in out.stdout
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_command_is_bound_to_a_function():
+    """Each `daka ...` path ends at a parser that names the function running it (main() dispatches
+    on it): a command registered without set_defaults(handler=...) would crash instead of running."""
+    import argparse
+
+    from app.cli.main import _parser
+
+    def leaves(parser, path, handler):
+        handler = parser.get_default("handler") or handler
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            yield " ".join(path), handler
+        for action in subs:
+            for name, child in action.choices.items():
+                yield from leaves(child, [*path, name], handler)
+
+    found = dict(leaves(_parser(), [], None))
+    assert len(found) == 21 and "admin create-token" in found and "bench admin" in found
+    unbound = [path for path, handler in found.items() if not callable(handler)]
+    assert unbound == []
