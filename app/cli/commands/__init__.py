@@ -5,5 +5,6 @@ that runs it (``set_defaults(handler=...)``); app/cli/main.py assembles them and
 
 Imports that load numpy, OpenCV, ONNX Runtime, SQLAlchemy, Flask or Kivy stay inside the command
 functions, marked ``# lazy``: `daka --help` and the light commands (doctor, hw, models list) would
-otherwise pay for all of them (~0.1 s becomes ~1 s). Everything else is imported at module top.
+otherwise pay for all of them (~0.15 s would become several seconds). Everything else is imported at
+module top.
 """
