@@ -9,9 +9,13 @@ from __future__ import annotations
 import os
 import sys
 
+import cv2
 import numpy as np
 
+from app import native
 from app.bench.timing import median_ms
+from app.devdata import registry_face_images
+from app.vision.descriptors import DlibDescriptor, OnnxDescriptor
 
 
 def _pair(ours: float, baseline: float | None, baseline_name: str, unit: str = "ms") -> dict:
@@ -23,8 +27,6 @@ def _pair(ours: float, baseline: float | None, baseline_name: str, unit: str = "
 
 
 def _frame_640x480(photo) -> np.ndarray:
-    import cv2
-
     img = cv2.imread(str(photo)) if photo else None
     if img is None:
         rng = np.random.default_rng(0)
@@ -39,7 +41,7 @@ def _frame_640x480(photo) -> np.ndarray:
 
 def _dlib_bin():
     try:
-        import dlib  # the PyPI wheel dlib-bin
+        import dlib  # lazy: the PyPI wheel dlib-bin, a test-only baseline (None when absent)
 
         return dlib
     except ImportError:
@@ -47,8 +49,6 @@ def _dlib_bin():
 
 
 def bench_descriptor(models, chips: np.ndarray, repeat: int, log) -> dict:
-    from app.vision.descriptors import DlibDescriptor, OnnxDescriptor
-
     single, batch = chips[:1], np.ascontiguousarray(np.resize(chips, (8, 150, 150, 3)))
     out: dict = {}
     log("bench: descriptor (ONNX Runtime, 1 and 2 threads) …")
@@ -78,8 +78,6 @@ def bench_descriptor(models, chips: np.ndarray, repeat: int, log) -> dict:
 
 
 def bench_hog(frame: np.ndarray, repeat: int, log) -> dict:
-    from app import native
-
     log("bench: HOG detection …")
     det = native.FaceDetector()
     full = median_ms(lambda: det.detect(frame, downscale=1.0, upsample=0, grayscale=False), repeat)
@@ -106,8 +104,6 @@ def bench_hog(frame: np.ndarray, repeat: int, log) -> dict:
 
 
 def bench_gallery(repeat: int, log) -> dict:
-    from app import native
-
     out = {}
     rng = np.random.default_rng(1)
     for n in (1_000, 10_000, 100_000):
@@ -124,10 +120,6 @@ def bench_gallery(repeat: int, log) -> dict:
 
 
 def bench_text(font, repeat: int, log) -> dict:
-    import cv2
-
-    from app import native
-
     log("bench: text drawing …")
     renderer = native.TextRenderer(str(font.path), font.face_index)
     frame = np.zeros((320, 480, 3), np.uint8)
@@ -146,9 +138,6 @@ def bench_text(font, repeat: int, log) -> dict:
 
 
 def run(models, font, repeat: int = 30, log=None) -> dict:
-    from app import native
-    from app.devdata import registry_face_images
-
     log = log or (lambda msg: print(msg, file=sys.stderr))
     photos = registry_face_images()
     frame = _frame_640x480(photos.get("obama.jpg"))
