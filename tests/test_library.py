@@ -154,6 +154,68 @@ def test_bad_file_corpus_gives_a_reason_per_file_and_stores_nothing(library, pho
     assert len(library.gallery) == 0
 
 
+def test_enrol_an_array_with_an_identity(library, frames, store, instance):
+    """The one enrolment call with a BGR array (a camera frame) and an identity: stored as a
+    JPEG under a new person with their department; every identity check still holds."""
+    from app.library import Identity
+
+    result = library.enroll(frames["obama.jpg"], Identity("HR9", " 奥巴马 ", department="行政"))
+    assert result.ok and (result.staff_no, result.name, result.file) == ("HR9", "奥巴马", "HR9_奥巴马.jpg"), result
+    with store.session() as s:
+        template = s.get(FaceTemplate, result.template_id)
+        staff = s.get(Staff, template.staff_id)
+        assert (staff.name, staff.department, template.original_name) == ("奥巴马", "行政", "HR9_奥巴马.jpg")
+        stored = instance.photos_dir / template.photo_file
+    assert stored.suffix == ".jpg" and cv2.imdecode(np.fromfile(stored, np.uint8), cv2.IMREAD_COLOR).shape \
+        == frames["obama.jpg"].shape
+    assert library.gallery.match(library.analyse(frames["obama2.jpg"]).vector).staff_id == staff.id
+
+    def refusal(image, identity):
+        r = library.enroll(image, identity)
+        return (r.ok, r.reason)
+
+    assert refusal(frames["obama.jpg"], Identity("HR9", "奥巴马")) == (False, "duplicate_photo")
+    assert refusal(frames["obama2.jpg"], Identity("HR10", "Someone")) == (False, "duplicate_face")
+    assert refusal(frames["obama2.jpg"], Identity("HR9", "别人")) == (False, "name_conflict")
+    assert refusal(frames["biden.jpg"], Identity("HR11", "拜\u200b登")) == (False, "bad_name")
+    assert refusal(frames["biden.jpg"], Identity("HR 11", "拜登")) == (False, "bad_name")
+    assert refusal(frames["biden.jpg"], Identity("HR11", "拜登", department="\u202e")) == (False, "bad_name")
+    assert refusal(frames["biden.jpg"], Identity("HR12", "拜登", existing=True)) == (False, "unknown_staff")
+    assert library.enroll(frames["obama3.jpg"], Identity("HR9", "奥巴马", existing=True)).ok
+    with store.session() as s:
+        assert [st.staff_no for st in s.scalars(select(Staff))] == ["HR9"]
+        assert s.scalar(select(func.count(func.distinct(FaceTemplate.photo_file)))) == 2
+
+
+def test_an_array_gets_the_same_refusals_as_a_file_and_stores_nothing(library, frames, store, instance):
+    from app.library import Identity
+
+    face = frames["obama.jpg"]
+    small = cv2.resize(face, None, fx=0.22, fy=0.22, interpolation=cv2.INTER_AREA)  # face ~57 px
+    canvas = np.full((480, 640, 3), 128, np.uint8)
+    canvas[100:100 + small.shape[0], 100:100 + small.shape[1]] = small
+    corpus = [
+        ("no face", np.full((480, 640, 3), 120, np.uint8), "no_face"),
+        ("two faces", np.hstack([face, frames["biden.jpg"][: face.shape[0], :]]), "several_faces"),
+        ("small face", canvas, "too_small"),
+        ("blurry", cv2.GaussianBlur(face, (0, 0), 6), "blurry"),
+        ("dark", (face * 0.15).astype(np.uint8), "too_dark"),
+        ("float pixels", face.astype(np.float32), "not_image"),
+        ("one channel", np.ascontiguousarray(face[:, :, 0]), "not_image"),
+        ("empty", np.zeros((0, 640, 3), np.uint8), "not_image"),
+        ("not an array", face.tolist()[:2], "not_image"),
+        ("over 16 MP", np.broadcast_to(face[:1, :1], (4000, 4001, 3)), "too_many_pixels"),
+    ]
+    for label, image, reason in corpus:
+        result = library.enroll(image, Identity("N1", "张三"))
+        assert (result.ok, result.reason) == (False, reason), (label, result)
+        assert result.message() and result.message("en") and result.detail or reason in ("no_face",), (label, result)
+    assert list(instance.photos_dir.iterdir()) == []
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Staff)) == 0
+    assert len(library.gallery) == 0
+
+
 def test_zip_and_folder_sources(library, photos, frames, tmp_path):
     corpus = _corpus(photos, frames)
     archive = tmp_path / "faces.zip"

@@ -164,11 +164,11 @@ class FaceLibrary:
         """Enrol one image of `identity`: a photo file's bytes (stored as they are) or a BGR array
         (a camera frame, stored as a JPEG). `label` names the image in the result and on the
         template (the file name; "工号_姓名.jpg" when None)."""
-        label = label if label is not None else f"{identity.staff_no}_{identity.name}.jpg"
         try:
             who = identity.checked()
         except BadName as exc:
-            return EnrollResult(label, False, "bad_name", str(exc))
+            return EnrollResult(label or "", False, "bad_name", str(exc))
+        label = label if label is not None else f"{who.staff_no}_{who.name}.jpg"
         if not self._slots.acquire(timeout=self.busy_wait):
             return EnrollResult(label, False, "busy", f"more than {self.busy_wait:.0f} s waiting for "
                                 "other enrolments", who.staff_no, who.name)
