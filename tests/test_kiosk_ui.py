@@ -274,7 +274,7 @@ def test_ui_thread_is_not_blocked_while_recognising(terminal_for, photos, kiosk_
                         (terminal.attendance.clockin, "today"), (terminal.attendance.journal, "append"),
                         (terminal.pipeline, "process"), (terminal.settings, "all"), (terminal.settings, "effective"),
                         (terminal.status_board, "read"), (terminal.cards, "card"), (terminal.cards, "find"),
-                        (terminal.library, "enroll_bytes"), (terminal.attendance.pusher, "deliver")]:
+                        (terminal.library, "enroll"), (terminal.attendance.pusher, "deliver")]:
         guard(owner, name)
     probe = FrameProbe()
     kiosk = kiosk_for(terminal, FlowTimes(confirm_s=60, result_s=1.0), probe=probe)

@@ -30,9 +30,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-import cv2
 from loguru import logger
 
+from app.library import Identity
 from app.vision.worker import VisionWorker
 
 from . import selfcheck
@@ -90,8 +90,8 @@ class Terminal:
         models = open_models(config, models)
         self.attendance = open_attendance(config, instance, self.store)
         self.gallery = FaceGallery()
+        # the library and the pipeline share one landmark model and embedder (compose.open_vision)
         self.library = open_library(config, instance, self.store, models=models, gallery=self.gallery, load=False)
-        self.engine = self.library.engine
         self.pipeline = open_pipeline(config, models, self.gallery)
         self.camera = camera or camera_from_config(config.camera, source)
         self.sensor = sensor_from_config(config.sensor, sensor_port, on_reading=self._on_reading)
@@ -222,10 +222,8 @@ class Terminal:
         latest = self.camera.slot.latest()
         if latest is None:
             raise RuntimeError("no camera frame")
-        ok, jpeg = cv2.imencode(".jpg", latest.frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
-        if not ok:
-            raise RuntimeError("could not encode the frame")
-        result = self.library.enroll_bytes(jpeg.tobytes(), f"{card.staff_no}_{card.name}.jpg")
+        # the frame itself (stored as a JPEG), for the person on the card, who must still exist
+        result = self.library.enroll(latest.frame, Identity(card.staff_no, card.name, existing=True))
         self.cards.forget(card.staff_id)
         return result
 
