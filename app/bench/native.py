@@ -103,6 +103,32 @@ def bench_hog(frame: np.ndarray, repeat: int, log) -> dict:
     }
 
 
+def bench_landmarks(models, frame: np.ndarray, boxes: np.ndarray, repeat: int, log) -> dict:
+    """The 5-point landmarks and the aligned chip of one face: the bindings' checks are in these calls."""
+    from app import native
+
+    log("bench: landmarks and chips …")
+    path = str(models.path("shape_predictor_5_face_landmarks"))
+    landmarks = native.LandmarkModel(path)
+    box = np.ascontiguousarray(boxes[:1])
+    shapes = landmarks.predict(frame, box)
+    ours_predict = median_ms(lambda: landmarks.predict(frame, box), repeat * 10)
+    ours_chips = median_ms(lambda: native.extract_chips(frame, shapes), repeat * 10)
+    base_predict = base_chips = None
+    dlib = _dlib_bin()
+    if dlib is not None:
+        sp = dlib.shape_predictor(path)
+        rgb = np.ascontiguousarray(frame[:, :, ::-1])
+        rect = dlib.rectangle(*(int(round(v)) for v in box[0]))
+        shape = sp(rgb, rect)
+        base_predict = median_ms(lambda: sp(rgb, rect), repeat * 10)
+        base_chips = median_ms(lambda: dlib.get_face_chip(rgb, shape, 150, 0.25), repeat * 10)
+    return {
+        "predict_1face": _pair(ours_predict, base_predict, "dlib-bin shape_predictor(rgb, rect)"),
+        "extract_chips_1face": _pair(ours_chips, base_chips, "dlib-bin get_face_chip(rgb, shape, 150, 0.25)"),
+    }
+
+
 def bench_gallery(repeat: int, log) -> dict:
     out = {}
     rng = np.random.default_rng(1)
@@ -154,6 +180,7 @@ def run(models, font, repeat: int = 30, log=None) -> dict:
         "blas_loaded": [os.path.realpath(p) for p in native.loaded_libraries("blas")],
         "descriptor": bench_descriptor(models, chips, repeat, log),
         "hog": bench_hog(frame, repeat, log),
+        "landmarks": bench_landmarks(models, frame, boxes, repeat, log),
         "gallery": bench_gallery(repeat, log),
         "text": bench_text(font, repeat, log),
     }
