@@ -7,7 +7,7 @@ import re
 from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
-from ..texts import TEXTS, text
+from ..texts import has, text
 from .base import load_kv, run_on_worker
 
 
@@ -48,7 +48,7 @@ def report_text(checks, language: str) -> str:
     """One line a check: 正常 / 异常, the part, what was found."""
     lines = []
     for name, ok, detail in checks:
-        part = text(f"check_{name}", language) if f"check_{name}" in TEXTS else name
+        part = text(f"check_{name}", language) if has(f"check_{name}") else name
         lines.append(f"{text('check_ok' if ok else 'check_failed', language)}  {part}: {detail_text(detail, language)}")
     return "\n".join(lines)
 
