@@ -10,6 +10,7 @@ checked against the codes each module declares.
 from __future__ import annotations
 
 import ast
+import io
 import re
 import string
 from pathlib import Path
@@ -98,6 +99,36 @@ def test_both_languages_have_the_same_keys_each_with_a_text():
     assert len(zh) > 250
     empty = sorted(k for k in zh if not zh[k].strip() or not en[k].strip())
     assert empty == []
+
+
+def _written_keys(path: Path) -> list[str]:
+    """The msgids as written in a .po file (a msgid may go on over quoted lines)."""
+    keys, current = [], None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("msgid "):
+            current = [ast.literal_eval(line[len("msgid "):])]
+        elif current is not None and line.startswith('"'):
+            current.append(ast.literal_eval(line))
+        elif current is not None:
+            keys.append("".join(current))
+            current = None
+    return [k for k in keys if k]
+
+
+def test_no_key_is_written_twice():
+    # Babel's reader keeps one of two entries with the same msgid without a word: refuse them here
+    for language in i18n.LANGUAGES:
+        path = REPO / "app" / "i18n" / "locale" / language / "LC_MESSAGES" / "messages.po"
+        written = _written_keys(path)
+        assert len(written) == len(i18n.catalogue(language))
+        assert sorted(k for k in set(written) if written.count(k) > 1) == []
+
+
+def test_a_fuzzy_or_empty_text_counts_as_missing():
+    po = "\n".join(['msgid ""', 'msgstr "Content-Type: text/plain; charset=utf-8\\n"', "",
+                    'msgid "a"', 'msgstr "A {n}"', "", "#, fuzzy", 'msgid "b"', 'msgstr "B"', "",
+                    'msgid "c"', 'msgstr ""', "", '#~ msgid "d"', '#~ msgstr "D"', ""])
+    assert i18n.read_catalogue(io.BytesIO(po.encode()), "en") == {"a": "A {n}"}
 
 
 def test_both_languages_have_the_same_placeholders_and_fill_them():

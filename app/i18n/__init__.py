@@ -29,12 +29,17 @@ def language_of(language: str | None) -> str:
     return "en" if tag == "en" or tag.startswith("en_") else DEFAULT
 
 
+def read_catalogue(fileobj, language: str) -> dict[str, str]:
+    """Key -> text from a .po file; a fuzzy (unreviewed) text counts as missing, as msgfmt has it."""
+    catalog = read_po(fileobj, locale=language, abort_invalid=True)
+    return {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+
+
 @cache
 def _catalogue(language: str) -> MappingProxyType:
     path = resources.files(__package__) / "locale" / language / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as f:
-        catalog = read_po(f, locale=language, abort_invalid=True)
-    return MappingProxyType({m.id: m.string for m in catalog if m.id})
+        return MappingProxyType(read_catalogue(f, language))
 
 
 def catalogue(language: str | None) -> MappingProxyType:
