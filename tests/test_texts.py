@@ -196,3 +196,24 @@ def test_the_kiosk_short_keys_are_kiosk_keys():
     assert text("confirm") == "确认打卡" and text("confirm", "en") == "Clock in"
     assert text("quality.too_dark") == "光线不足"     # a full key passes through
     assert has("check_camera") and not has("check_no_such_part")
+
+
+@pytest.mark.parametrize(("state", "reason", "zh", "en"), [
+    ("checking", "too_close", "请稍微后退", "Please step back a little"),
+    ("checking", "off_centre", "请正对屏幕中央", "Please centre your face"),
+    ("challenge", "challenge", "请缓慢转头", "Please turn your head slowly"),
+    ("challenge", "waiting", "请缓慢转头", "Please turn your head slowly"),
+])
+def test_the_kiosk_hint_bar_says_the_liveness_hint(state, reason, zh, en):
+    from types import SimpleNamespace
+
+    from app.kiosk.flow import ClockInFlow, SteadyPrompt
+    from app.vision.liveness.decision import LivenessResult
+
+    liveness = LivenessResult(state=state, reason=reason, frames=5)
+    nearest = SimpleNamespace(liveness=liveness, live=False, quality=SimpleNamespace(ok=True))
+    prompt = SteadyPrompt(settle_s=0.0, hold_s=0.0)
+    prompt.update(ClockInFlow._advice(nearest), now=0.0)
+    assert (prompt.text("zh_CN"), prompt.text("en")) == (zh, en) == (liveness.message(), liveness.message("en"))
+    # a checking face with no hint to give says nothing
+    assert LivenessResult(state="checking", reason="waiting", frames=5).message() == ""
