@@ -109,7 +109,7 @@ def test_services_status_settings_and_a_clean_stop(terminal):
     terminal.feedback("success")   # a pulse energises the relay before open_door returns
     assert not any(s.state for s in relay.states[pulses:]), "relay_mode off still opened the door"
 
-    card = terminal.card(1)
+    card = terminal.cards.card(1)
     assert (card.staff_no, card.name) == ("E001", "奥巴马") and card.photo.shape == (120, 120, 3)
     result = terminal.confirm(card, 0.97).result(timeout=60)
     assert result.recorded and terminal.status()["journal_pending"] == 1
@@ -136,7 +136,7 @@ def test_a_missing_camera_is_reported_not_fatal(make_config, instance, models):
 
 def test_the_card_thumbnail_never_reads_outside_the_photos_folder(tmp_path, photos):
     """A stored photo name is joined to the photos folder only when it stays inside it."""
-    from app.services.terminal import _thumbnail
+    from app.services.cards import thumbnail as _thumbnail
 
     photos_dir = tmp_path / "photos"
     photos_dir.mkdir()
@@ -148,6 +148,23 @@ def test_the_card_thumbnail_never_reads_outside_the_photos_folder(tmp_path, phot
 
 
 def _thumbnail_size() -> int:
-    from app.services.terminal import PHOTO_SIZE
+    from app.services.cards import PHOTO_SIZE
 
     return PHOTO_SIZE
+
+
+def test_status_readings_are_pushed_to_listeners(terminal):
+    """The housekeeper's status readings go to every client (the kiosk's status bar): nobody polls."""
+    readings, unsubscribed = [], []
+    terminal.on_status(lambda _status: 1 / 0)   # a failing client does not keep the others from theirs
+    terminal.on_status(readings.append)
+    unsubscribe = terminal.on_status(unsubscribed.append)
+    status = terminal.status_board.refresh()   # before start: no housekeeper yet, this thread reads
+    assert readings == [status] == unsubscribed and terminal.status_board.latest is status
+    unsubscribe()
+    terminal.start()
+    wait_for(lambda: len(readings) >= 2 and readings[-1]["camera"]["state"] == "streaming", timeout=60)
+    assert unsubscribed == [status]
+    result = terminal.confirm(terminal.cards.card(1), 0.97).result(timeout=60)
+    assert result.recorded
+    wait_for(lambda: readings[-1]["journal_pending"] == 1, timeout=60)   # the next reading carries it

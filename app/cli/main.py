@@ -300,7 +300,7 @@ def _hw_parser(sub) -> None:
 def cmd_hw(args) -> int:
     import dataclasses
 
-    from app.hardware import selftest
+    from app.services import selfcheck as selftest
 
     _, config = _load(args, create=False)
     if args.hw_command == "bench":

@@ -6,6 +6,16 @@ worker (journal writes), the housekeeper (status and run-time settings) and any 
 services added with `add_service` (the admin server). `stop()` joins them all and flushes the
 journal into the database.
 
+The Terminal composes the parts, runs their life cycle, confirms punches, gives feedback
+(buzzer, LEDs, door) and fans events out to its clients: vision updates (`on_update`), presence
+(`on_presence`) and status (`on_status`). Its roles live beside it: `self.cards` (StaffCards,
+cards.py: who a face is), `self.status_board` (StatusBoard, status.py) and the on-device 自检
+(`self_test`, selfcheck.py).
+
+A frame's path: camera -> FrameSlot -> VisionWorker (app/vision/worker.py) -> pipeline ->
+`Terminal._on_result` (cards, audit, fan-out) -> clients. The kiosk also peeks the newest frame
+from the slot to draw it.
+
 Run-time settings: the terminal runs with daka.toml overlaid by the values an admin stored
 (`SettingsService.effective`), and applies a change at once (announced by the store's
 SettingsService in this process, or seen by the housekeeper's poll when another process wrote
@@ -15,8 +25,6 @@ it) through SETTING_APPLIERS, the one table of what each key changes in the runn
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -25,18 +33,16 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import cv2
-import numpy as np
 from loguru import logger
-from sqlalchemy import select
 
 from app.vision.worker import VisionWorker
 
+from . import selfcheck
+from .cards import StaffCards, face_snapshot
 from .events import StaffCard, VisionUpdate
+from .status import STATUS_POLL_S, StatusBoard
 
 SETTINGS_POLL_S = 3.0
-STATUS_POLL_S = 2.0
-CARD_CACHE_S = 30.0
-PHOTO_SIZE = 120
 
 
 class Service(Protocol):
@@ -58,17 +64,6 @@ class NullNotifier:
     def ready(self) -> None: ...
     def watchdog(self) -> None: ...
     def stopping(self) -> None: ...
-
-
-def local_ip() -> str | None:
-    """The address other machines reach this one on (no packet is sent)."""
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))  # TEST-NET-1: only picks the outgoing interface
-            ip = s.getsockname()[0]
-        return None if ip.startswith("127.") else ip
-    except OSError:
-        return None
 
 
 class Terminal:
@@ -109,18 +104,19 @@ class Terminal:
         self.liveness_audit = LivenessAudit(self.store, instance.snapshots_dir)
         self.gpio = TerminalGpio(config.gpio, pin_factory)
         self.scheduler = build_scheduler(config, self.attendance)
-        self.worker = CameraVisionWorker(self.pipeline, self.camera.slot, self._on_result)
+        self.worker = VisionWorker(self.pipeline, self.camera.slot, self._on_result)
+        self.cards = StaffCards(self.store, instance.photos_dir)
+        self.status_board = StatusBoard(camera=self.camera, attendance=self.attendance, sensor=self.sensor,
+                                        gpio=self.gpio, worker=self.worker, root=instance.root,
+                                        device_name=lambda: self.device_name,
+                                        admin_port=lambda: self.config.admin.port)
         self.services: list[Service] = []
         self.notifier: Notifier = NullNotifier()
         self._confirmer = ThreadPoolExecutor(1, thread_name_prefix="confirm")
         self._listeners: list[Callable[[VisionUpdate], None]] = []
         self._presence_listeners: list[Callable[[bool | None], None]] = []
-        self._cards: dict[int, tuple[float, StaffCard | None]] = {}
-        self._cards_lock = threading.Lock()
         self._halt = threading.Event()
         self._housekeeper: threading.Thread | None = None
-        self._last_recognition: dt.datetime | None = None
-        self._last_status: dict = {}
         self._present: bool | None = None
         self.descriptors_computed = 0
         self._settings_lock = threading.Lock()
@@ -140,6 +136,10 @@ class Terminal:
     def on_presence(self, listener: Callable[[bool | None], None]) -> None:
         """Call `listener` (on the sensor thread) when the sensor's presence changes."""
         self._presence_listeners.append(listener)
+
+    def on_status(self, listener: Callable[[dict], None]) -> Callable[[], None]:
+        """Call `listener` (on the housekeeper thread) with each status reading; returns the unsubscribe."""
+        return self.status_board.subscribe(listener)
 
     # -- life cycle --------------------------------------------------------------------------
     def start(self) -> Terminal:
@@ -212,7 +212,7 @@ class Terminal:
         from app.attendance import Candidate
 
         result = self.attendance.clockin.confirm(Candidate(card.staff_id, card.staff_no, card.name, score,
-                                                           snapshot_jpeg=_snapshot(frame, box)))
+                                                           snapshot_jpeg=face_snapshot(frame, box)))
         self.feedback("success" if result.recorded else "already")
         return result
 
@@ -220,13 +220,6 @@ class Terminal:
     def run_job(self, func, *args) -> Future:
         """Run `func(*args)` on the terminal's worker thread (the one that confirms punches)."""
         return self._confirmer.submit(func, *args)
-
-    def find_staff(self, staff_no: str) -> StaffCard | None:
-        from app.store import Staff
-
-        with self.store.session() as s:
-            staff_id = s.scalar(select(Staff.id).where(Staff.staff_no == staff_no))
-        return None if staff_id is None else self.card(staff_id, fresh=True)
 
     def enroll_capture(self, card: StaffCard):
         """Enrol the newest camera frame as another face template of `card` (an EnrollResult)."""
@@ -237,8 +230,7 @@ class Terminal:
         if not ok:
             raise RuntimeError("could not encode the frame")
         result = self.library.enroll_bytes(jpeg.tobytes(), f"{card.staff_no}_{card.name}.jpg")
-        with self._cards_lock:
-            self._cards.pop(card.staff_id, None)
+        self.cards.forget(card.staff_id)
         return result
 
     def change_setting(self, key: str, value, actor: str = "device") -> object:
@@ -247,34 +239,9 @@ class Terminal:
         self._apply_settings()
         return stored
 
-    def self_test(self) -> list[tuple[str, bool, str]]:
-        """Check the parts in use (camera, sensor, database, disk) and exercise the outputs."""
-        checks = []
-        cam = self.camera.status()
-        checks.append(("camera", cam.state == "streaming", f"{cam.state} {cam.fps:.0f} fps {cam.reason}".strip()))
-        if self.sensor is not None:
-            sen = self.sensor.status()
-            checks.append(("sensor", sen.state == "ok", f"{sen.state} {sen.distance_mm} mm {sen.reason}".strip()))
-        else:
-            checks.append(("sensor", True, "not configured"))
-        try:
-            with self.store.session() as s:
-                s.execute(select(1)).scalar()
-            checks.append(("database", True, f"journal {self.attendance.journal.pending_count()} pending"))
-        except Exception as exc:
-            checks.append(("database", False, str(exc)))
-        free = shutil.disk_usage(self.instance.root).free
-        checks.append(("disk", free > 200 << 20, f"{free / 2**30:.1f} GB free"))
-        if self.gpio.enabled:
-            self.gpio.beep("double")
-            if self.gpio.leds is not None:
-                self.gpio.leds.cycle(0.2)
-            self.gpio.open_door(200)
-            checks.append(("gpio", not self.gpio.problems, "beep, LEDs, relay pulsed" if not self.gpio.problems
-                           else "; ".join(f"{k}: {v}" for k, v in self.gpio.problems.items())))
-        else:
-            checks.append(("gpio", True, self.gpio.reason))
-        return checks
+    def self_test(self) -> list[selfcheck.Check]:
+        """The on-device 自检: the parts in use checked, the outputs exercised (app/services/selfcheck.py)."""
+        return selfcheck.device_checks(self)
 
     def feedback(self, kind: str) -> None:
         """Buzzer, LEDs and the door for an outcome (success opens a wired door unless relay_mode is off)."""
@@ -304,8 +271,8 @@ class Terminal:
                 logger.exception("liveness audit failed")
         ids = {t.staff_id for t in result.tracks if t.staff_id is not None}  # passed liveness too
         if ids:
-            self._last_recognition = dt.datetime.now(dt.UTC)
-        cards = {i: c for i in ids if (c := self.card(i)) is not None}
+            self.status_board.recognised()
+        cards = {i: c for i in ids if (c := self.cards.card(i)) is not None}
         update = VisionUpdate(result, cards)
         for listener in self._listeners:
             listener(update)
@@ -317,34 +284,13 @@ class Terminal:
         for listener in self._presence_listeners:
             listener(present)
 
-    def card(self, staff_id: int, fresh: bool = False) -> StaffCard | None:
-        """Name, staff no and photo of an enrolled person (cached; a database read when stale)."""
-        now = time.monotonic()
-        with self._cards_lock:
-            hit = self._cards.get(staff_id)
-        if hit is not None and now - hit[0] < CARD_CACHE_S and not fresh:
-            return hit[1]
-        from app.store import FaceTemplate, Staff
-
-        with self.store.session() as s:
-            staff = s.get(Staff, staff_id)
-            if staff is None:
-                card = None
-            else:
-                photo = s.scalar(select(FaceTemplate.photo_file).where(FaceTemplate.staff_id == staff_id)
-                                 .order_by(FaceTemplate.quality.desc()).limit(1))
-                card = StaffCard(staff.id, staff.staff_no, staff.name, _thumbnail(self.instance.photos_dir, photo))
-        with self._cards_lock:
-            self._cards[staff_id] = (now, card)
-        return card
-
     # -- housekeeping: status and run-time settings ----------------------------------------------
     def _housekeep(self) -> None:
         next_settings = 0.0
         while not self._halt.is_set():
             now = time.monotonic()
             try:
-                self._last_status = self.status()
+                self.status_board.refresh()   # kept as `latest` and handed to on_status listeners
                 if now >= next_settings:
                     self._apply_settings()
                     next_settings = now + SETTINGS_POLL_S
@@ -376,35 +322,8 @@ class Terminal:
         return self.attendance.clockin.tz
 
     def status(self) -> dict:
-        """What the admin and the status bar show (safe from any thread)."""
-        cam = self.camera.status()
-        att = self.attendance.status()
-        try:
-            free = shutil.disk_usage(self.instance.root).free
-        except OSError:
-            free = None
-        sensor = self.sensor.status().as_dict() if self.sensor is not None else None
-        return {
-            "device_name": self.device_name,
-            "camera": {"state": cam.state, "fps": round(cam.fps, 1), "source": cam.source, "reason": cam.reason},
-            "last_recognition_utc": self._last_recognition.isoformat() if self._last_recognition else None,
-            "journal_pending": att["journal_pending"],
-            "push_enabled": att["push_enabled"],
-            "push_pending": att["push_pending"],
-            "disk_free_bytes": free,
-            "storage_low": att["storage_low"],         # the status bar and the admin say 存储空间不足
-            "retention_hold": att["retention_hold"],   # retention refused across a clock jump
-            "sensor": sensor,
-            "gpio": self.gpio.summary(),
-            "ip": local_ip(),
-            "admin_port": self.config.admin.port,
-            "vision_frames": self.worker.processed,
-        }
-
-    @property
-    def last_status(self) -> dict:
-        """The housekeeper's latest status (no database read: for the UI thread)."""
-        return self._last_status
+        """What the admin and the status bar show, read now (safe from any thread; not the UI thread)."""
+        return self.status_board.read()
 
 
 # -- run-time settings: what each key changes in the running terminal --------------------------
@@ -481,54 +400,8 @@ SETTING_APPLIERS: dict[str, Callable[[Terminal, object], None]] = {
 }
 
 
-class CameraVisionWorker(VisionWorker):
-    """The vision worker over the camera's `FrameSlot`, keeping the capture timestamps."""
-
-    def __init__(self, pipeline, slot, on_result):
-        super().__init__(pipeline, (), on_result)
-        self.slot = slot
-        self.frame = None   # the frame being processed (read by on_result, on this thread)
-
-    def _frames(self):
-        while not self._halt.is_set():
-            item = self.slot.get(timeout=0.1)
-            if item is not None:
-                self.frame = item.frame
-                yield item.frame, item.ts
-
-
 def _quietly(func, what: str) -> None:
     try:
         func()
     except Exception:
         logger.exception("stopping {} failed", what)
-
-
-def _thumbnail(photos_dir, photo_file: str | None) -> np.ndarray | None:
-    from app.library.names import photo_path
-
-    path = photo_path(photos_dir, photo_file) if photo_file else None   # never a path out of photos/
-    data = np.fromfile(path, np.uint8) if path is not None and path.is_file() else None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None else None
-    if image is None:
-        return None
-    h, w = image.shape[:2]
-    side = min(h, w)
-    y0, x0 = (h - side) // 2, (w - side) // 2
-    return cv2.resize(image[y0:y0 + side, x0:x0 + side], (PHOTO_SIZE, PHOTO_SIZE), interpolation=cv2.INTER_AREA)
-
-
-def _snapshot(frame: np.ndarray | None, box) -> bytes | None:
-    """A JPEG of the face (with some context) as evidence of the punch."""
-    if frame is None:
-        return None
-    if box is not None:
-        h, w = frame.shape[:2]
-        l, t, r, b = box
-        pad = 0.5 * (r - l)
-        x0, y0 = max(0, int(l - pad)), max(0, int(t - pad))
-        x1, y1 = min(w, int(r + pad) + 1), min(h, int(b + pad) + 1)
-        if x1 > x0 and y1 > y0:
-            frame = frame[y0:y1, x0:x0 + (x1 - x0)]
-    ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    return data.tobytes() if ok else None
