@@ -23,8 +23,8 @@ def language() -> str:
     return g.language
 
 
-def gettext(key: str) -> str:
-    return text(key, language())
+def gettext(key: str, **values) -> str:
+    return text(key, language(), **values)
 
 
 def init_i18n(app: Flask) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
+
+import pytest
+from admin_support import admin_client, admin_config, app, fake_clock, post, sqlite_store, users  # noqa: F401
 
 ADMIN = Path(__file__).resolve().parents[1] / "admin"
 CALL = re.compile(r"""(?<![A-Za-z0-9])_\(\s*(['"])(.+?)\1\s*\)""")
@@ -29,3 +33,19 @@ def test_every_catalogue_text_has_an_english_form():
     assert len(chinese) > 80
     missing = sorted(t for t in chinese if not english.get(t) or (english[t] == t and t != "中文"))
     assert missing == []
+
+
+@pytest.mark.parametrize(("lang", "role", "username", "shown"), [
+    ("zh_CN", "viewer", "hr", "用户 hr 已存在"),
+    ("en", "viewer", "hr", "user hr exists"),
+    ("zh_CN", "owner", "boss", "角色必须是 admin, viewer 之一"),
+    ("en", "owner", "boss", "role must be one of admin, viewer"),
+])
+def test_a_refused_new_account_is_told_in_the_page_language(admin_client, lang, role, username, shown):
+    # the account errors that carry a value go through the catalogue like the others (not a 500)
+    post(admin_client, "/language", {"lang": lang, "next": "/system/"})
+    form = {"username": username, "password": "long enough pw", "confirm": "long enough pw", "role": role}
+    r = post(admin_client, "/system/users", form, page="/system/")
+    assert r.status_code == 303
+    page = admin_client.get("/system/").get_data(as_text=True)
+    assert html.escape(shown) in page

@@ -159,6 +159,18 @@ def test_every_key_the_code_uses_is_in_the_catalogue():
     assert missing == []
 
 
+def test_admin_errors_passed_through_the_catalogue_name_a_key():
+    # the routes look up UserError's key: a text made up with an f-string would be a missing key
+    made_up = []
+    for path in sorted((REPO / "admin").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name in TRANSLATED_ERRORS and not (node.args and _strings(node.args[0])):
+                    made_up.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert made_up == []
+
+
 def test_keys_made_from_codes_are_in_the_catalogue():
     from app.hardware import camera
     from app.library.service import REASONS as LIBRARY_REASONS
