@@ -1,6 +1,6 @@
 """The admin's language: the session's choice (the 中文 / English switch), else the device setting.
 
-Texts come from the app's catalogue (app/i18n): templates call ``_("中文")``, the Chinese text being
+Texts come from the app's catalogue (app/i18n): templates call ``_("保存")``, the Chinese text being
 its own key, and get it in the page's language.
 """
 

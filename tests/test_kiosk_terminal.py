@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
-from app.vision.decision import DecisionRule
+from app.services.settings import threshold_key as threshold_key_of
 
 from kiosk_support import loguru_to_this_test  # noqa: F401  (autouse fixture)
 from kiosk_support import MOCK_PINS, enrol
@@ -92,7 +92,7 @@ def test_services_status_settings_and_a_clean_stop(terminal):
 
     # the admin changes the threshold through the settings service: applied within a poll
     # (the key of the embedder in use: a dlib threshold must not steer a fused gallery)
-    threshold_key = DecisionRule.setting_keys(terminal.config.vision.embedder)[0]
+    threshold_key = threshold_key_of(terminal.config.vision.embedder)
     terminal.settings.set(threshold_key, 0.9, actor="admin")
     terminal.settings.set("attendance.dedupe_seconds", 5, actor="admin")
     wait_for(lambda: terminal.pipeline.rule.threshold == 0.9
@@ -168,3 +168,67 @@ def test_status_readings_are_pushed_to_listeners(terminal):
     result = terminal.confirm(terminal.cards.card(1), 0.97).result(timeout=60)
     assert result.recorded
     wait_for(lambda: readings[-1]["journal_pending"] == 1, timeout=60)   # the next reading carries it
+
+
+@pytest.fixture
+def facing_terminal(make_config, instance, models, photos, tmp_path):
+    """A started terminal whose camera shows obama2.jpg, with E001 enrolled from obama.jpg."""
+    import urllib.parse
+
+    from app.hardware.gpio import make_pin_factory
+    from app.services.terminal import Terminal
+
+    from kiosk_support import portrait
+
+    image = portrait(photos["obama2.jpg"], tmp_path / "scene")
+    config = make_config(camera={"source": f"test://?image={urllib.parse.quote(str(image))}&width=640&height=480&fps=15"},
+                         gpio=MOCK_PINS, attendance={"flush_seconds": 600}, liveness={"level": "off"})
+    t = Terminal(config, instance, models=models, pin_factory=make_pin_factory("mock"))
+    enrol(t, photos["obama.jpg"], "E001_奥巴马.jpg")
+    t.start()
+    wait_for(lambda: t.camera.slot.latest() is not None, timeout=120)
+    yield t
+    t.stop()
+
+
+def test_a_capture_enrols_the_camera_frame_itself(facing_terminal, instance, monkeypatch):
+    """On-device enrolment hands the frame and the card's identity to the library: nothing is
+    decoded again; the stored photo is a JPEG of the frame, with a template row per model."""
+    import cv2
+    import numpy as np
+
+    from app.library import service
+    from app.store import FaceTemplate
+
+    t = facing_terminal
+    decoded = []
+    real = service.decode_image
+    monkeypatch.setattr(service, "decode_image", lambda data, **kw: decoded.append(len(data)) or real(data, **kw))
+    card = t.cards.find("E001")
+    result = t.enroll_capture(card)
+    assert result.ok and (result.staff_no, result.name, result.file) == ("E001", "奥巴马", "E001_奥巴马.jpg"), result
+    assert decoded == [], "the captured frame was encoded and decoded again"
+    with t.store.session() as s:
+        rows = s.scalars(select(FaceTemplate).where(FaceTemplate.photo_file == s.get(
+            FaceTemplate, result.template_id).photo_file)).all()
+        assert [r.model_id for r in rows] == list(t.library.kinds) and rows[0].staff_id == card.staff_id
+        stored = instance.photos_dir / rows[0].photo_file
+    assert stored.suffix == ".jpg"
+    photo = cv2.imdecode(np.fromfile(stored, np.uint8), cv2.IMREAD_COLOR)
+    assert photo.shape == (480, 640, 3)
+    assert t.library.gallery.match(t.library.analyse(photo).vector).staff_id == card.staff_id
+
+
+def test_a_capture_for_a_person_deleted_meanwhile_is_refused(facing_terminal):
+    """The card was found, then an admin deleted the person: the capture does not bring them back."""
+    from app.store import Staff
+
+    t = facing_terminal
+    card = t.cards.find("E001")
+    with t.store.session() as s:
+        s.delete(s.get(Staff, card.staff_id))
+    t.library.load_gallery()
+    result = t.enroll_capture(card)
+    assert (result.ok, result.reason) == (False, "unknown_staff") and result.message() == "工号未登记", result
+    with t.store.session() as s:
+        assert s.scalar(select(Staff.id).where(Staff.staff_no == "E001")) is None

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from app.vision.decision import DecisionRule
+from app.services.settings import threshold_key as threshold_key_of
 
 from kiosk_support import loguru_to_this_test  # noqa: F401  (autouse fixture)
 from kiosk_support import MOCK_PINS, Kiosk, assert_not_blank, configure, enrol, portrait
@@ -274,7 +274,7 @@ def test_ui_thread_is_not_blocked_while_recognising(terminal_for, photos, kiosk_
                         (terminal.attendance.clockin, "today"), (terminal.attendance.journal, "append"),
                         (terminal.pipeline, "process"), (terminal.settings, "all"), (terminal.settings, "effective"),
                         (terminal.status_board, "read"), (terminal.cards, "card"), (terminal.cards, "find"),
-                        (terminal.library, "enroll_bytes"), (terminal.attendance.pusher, "deliver")]:
+                        (terminal.library, "enroll"), (terminal.attendance.pusher, "deliver")]:
         guard(owner, name)
     probe = FrameProbe()
     kiosk = kiosk_for(terminal, FlowTimes(confirm_s=60, result_s=1.0), probe=probe)
@@ -364,7 +364,7 @@ def test_on_device_admin(terminal_for, photos, kiosk_for, scene):
     kiosk.pump_until(lambda: settings.message == "已保存" and not terminal.sound, timeout=5, what="sound off")
     with terminal.store.session() as s:
         stored = {r.key: r.value for r in s.query(Setting)}
-    threshold_key = DecisionRule.setting_keys(terminal.config.vision.embedder)[0]
+    threshold_key = threshold_key_of(terminal.config.vision.embedder)
     assert stored[threshold_key] == str(round(before + 0.005, 3)) and stored["ui.sound"] == "false"
     assert_not_blank(kiosk.screenshot("admin_settings"), "settings")
 

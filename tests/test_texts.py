@@ -181,7 +181,7 @@ def test_keys_made_from_codes_are_in_the_catalogue():
     keys += [f"library.{c}" for c in LIBRARY_REASONS if c not in QUALITY_REASONS]
     keys += [f"camera.{s}" for s in (camera.STARTING, camera.STREAMING, camera.NO_CAMERA, camera.STOPPED)]
     assert [k for k in keys if not i18n.has(k)] == []
-    assert len(keys) == 6 + 4 + 10 + 4
+    assert len(keys) == 6 + 4 + 11 + 4
 
 
 def test_language_tags_choose_the_catalogue():

@@ -203,11 +203,8 @@ class KioskApp(App):
         self.terminal.on_presence(self._presence_from_sensor)
         self._unsubscribe = [
             self.terminal.on_status(self._status_from_housekeeper),
-            # today's SettingsService calls back with the key (changes saved in this process); the
-            # settings registry (app/services/settings.py) calls back with (config, changed keys)
-            # for a change in any process: then this line becomes
-            #   self.terminal.settings.subscribe(lambda config, _keys: self._settings_from_store(config)),
-            self.terminal.settings.subscribe(lambda _key: self._settings_from_store(None)),
+            # (config, changed keys) for a change saved in any process (app/services/settings.py)
+            self.terminal.settings.subscribe(lambda config, _keys: self._settings_from_store(config)),
         ]
         self._events = [Clock.schedule_interval(self._frame, 0), Clock.schedule_interval(self._tick, TICK_S)]
         self._status_changed(self.terminal.status_board.latest)   # the housekeeper's reading so far
@@ -313,9 +310,6 @@ class KioskApp(App):
         status, self._status_in = self._status_in, None
         if status is not None:
             self._status_changed(status)
-            # Until the settings registry pushes changes saved by another process, they reach the
-            # terminal by its housekeeper's poll only: follow the terminal's config at each reading.
-            self._settings_changed(self.terminal.config)
 
     def _apply_settings(self, _dt) -> None:
         config, self._settings_in = self._settings_in, None

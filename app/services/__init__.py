@@ -7,4 +7,6 @@
 - `cards`: staff cards (name, staff no, photo thumbnail) for recognised faces, cached.
 - `status`: the status board (what the admin's status page and the kiosk's status bar show).
 - `selfcheck`: every self-check, used by `daka doctor`, `daka hw test` and the on-device 自检.
+- `settings`: the run-time settings registry (the one file to add a setting an admin may change
+  while the terminal runs) and the service that stores them and pushes changes to subscribers.
 """

@@ -2,7 +2,7 @@
 
 No Kivy here: the window (`app.kiosk.app`) is one client of the terminal, the admin web server
 another. Threads: camera capture, vision worker, distance sensor, the APScheduler, one confirm
-worker (journal writes), the housekeeper (status and run-time settings) and any extra
+worker (journal writes), the housekeeper (status), the settings watcher and any extra
 services added with `add_service` (the admin server). `stop()` joins them all and flushes the
 journal into the database.
 
@@ -17,32 +17,29 @@ A frame's path: camera -> FrameSlot -> VisionWorker (app/vision/worker.py) -> pi
 from the slot to draw it.
 
 Run-time settings: the terminal runs with daka.toml overlaid by the values an admin stored
-(`SettingsService.effective`), and applies a change at once (announced by the store's
-SettingsService in this process, or seen by the housekeeper's poll when another process wrote
-it) through SETTING_APPLIERS, the one table of what each key changes in the running services.
+(`SettingsService.effective`), subscribes to the settings service and applies each change at
+once through the appliers of the registry (`app/services/settings.py`); it owns the one
+watcher thread that notices a change another process stored.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-import cv2
 from loguru import logger
 
+from app.library import Identity
 from app.vision.worker import VisionWorker
 
 from . import selfcheck
 from .cards import StaffCards, face_snapshot
 from .events import StaffCard, VisionUpdate
+from .settings import SettingsService, apply_changes, describe_changes
 from .status import STATUS_POLL_S, StatusBoard
-
-SETTINGS_POLL_S = 3.0
 
 
 class Service(Protocol):
@@ -74,7 +71,6 @@ class Terminal:
         from app.hardware.gpio import TerminalGpio
         from app.hardware.tof200f import sensor_from_config
         from app.store import open_store
-        from app.store.settings import SettingsService
         from app.vision.gallery import FaceGallery
         from app.vision.liveness.audit import LivenessAudit
 
@@ -84,7 +80,7 @@ class Terminal:
         self.store = open_store(config, instance)
         self.settings = SettingsService(self.store, config)
         # what an admin stored overrides the file, from the first moment (see docs/config.md)
-        config, self._applied = self.settings.effective()
+        config, _values = self.settings.effective()
         self.config = config   # replaced by the effective config at each change
         self.device_name = config.device.name
         self.sound = config.ui.sound
@@ -94,8 +90,8 @@ class Terminal:
         models = open_models(config, models)
         self.attendance = open_attendance(config, instance, self.store)
         self.gallery = FaceGallery()
+        # the library and the pipeline share one landmark model and embedder (compose.open_vision)
         self.library = open_library(config, instance, self.store, models=models, gallery=self.gallery, load=False)
-        self.engine = self.library.engine
         self.pipeline = open_pipeline(config, models, self.gallery)
         self.camera = camera or camera_from_config(config.camera, source)
         self.sensor = sensor_from_config(config.sensor, sensor_port, on_reading=self._on_reading)
@@ -119,7 +115,6 @@ class Terminal:
         self._housekeeper: threading.Thread | None = None
         self._present: bool | None = None
         self.descriptors_computed = 0
-        self._settings_lock = threading.Lock()
         self._unsubscribe: Callable[[], None] | None = None
         self.ui_attached = False   # True: the window pings the watchdog (proves the UI thread alive)
         self.started = self.stopped = False
@@ -149,8 +144,8 @@ class Terminal:
         templates = self.library.load_gallery()
         logger.info("gallery: {} face templates", templates)
         # a change saved by the admin in this process is applied before its page answers
-        self._unsubscribe = self.settings.subscribe(lambda _key: self._apply_settings())
-        self._apply_settings()
+        self._unsubscribe = self.settings.subscribe(self._settings_changed)
+        self.settings.watch()   # the one watcher of changes made by another process
         self.camera.start()
         self.worker.start()
         if self.sensor is not None:
@@ -183,6 +178,7 @@ class Terminal:
         logger.info("terminal stopping")
         if self._unsubscribe is not None:
             self._unsubscribe()
+        self.settings.stop_watching()
         for service in reversed(self.services):
             _quietly(service.stop, f"service {service!r}")
         self._halt.set()
@@ -226,18 +222,14 @@ class Terminal:
         latest = self.camera.slot.latest()
         if latest is None:
             raise RuntimeError("no camera frame")
-        ok, jpeg = cv2.imencode(".jpg", latest.frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
-        if not ok:
-            raise RuntimeError("could not encode the frame")
-        result = self.library.enroll_bytes(jpeg.tobytes(), f"{card.staff_no}_{card.name}.jpg")
+        # the frame itself (stored as a JPEG), for the person on the card, who must still exist
+        result = self.library.enroll(latest.frame, Identity(card.staff_no, card.name, existing=True))
         self.cards.forget(card.staff_id)
         return result
 
     def change_setting(self, key: str, value, actor: str = "device") -> object:
-        """Store a run-time setting (validated, audited) and apply it at once."""
-        stored = self.settings.set(key, value, actor)
-        self._apply_settings()
-        return stored
+        """Store a run-time setting (validated, audited); applied before this returns."""
+        return self.settings.set(key, value, actor)
 
     def self_test(self) -> list[selfcheck.Check]:
         """The on-device 自检: the parts in use checked, the outputs exercised (app/services/selfcheck.py)."""
@@ -284,37 +276,22 @@ class Terminal:
         for listener in self._presence_listeners:
             listener(present)
 
-    # -- housekeeping: status and run-time settings ----------------------------------------------
+    # -- housekeeping: status (run-time settings come by subscription) ------------------------------
     def _housekeep(self) -> None:
-        next_settings = 0.0
         while not self._halt.is_set():
-            now = time.monotonic()
             try:
                 self.status_board.refresh()   # kept as `latest` and handed to on_status listeners
-                if now >= next_settings:
-                    self._apply_settings()
-                    next_settings = now + SETTINGS_POLL_S
                 if not self.ui_attached:
                     self.notifier.watchdog()
             except Exception:
                 logger.exception("housekeeping failed")
             self._halt.wait(STATUS_POLL_S)
 
-    def _apply_settings(self) -> None:
-        with self._settings_lock:   # the housekeeper and an on-device change may both apply
-            self._apply_settings_locked()
-
-    def _apply_settings_locked(self) -> None:
-        config, values = self.settings.effective()
-        changed = [k for k, v in values.items() if self._applied.get(k) != v]
-        if not changed:
-            return
+    def _settings_changed(self, config, changed: tuple[str, ...]) -> None:
+        """The settings service's subscriber (on the thread that saved or noticed a change)."""
         self.config = config
-        for applier in dict.fromkeys(SETTING_APPLIERS[k] for k in changed):   # each once, in order
-            applier(self, config)
-        self._applied = values
-        logger.info("run-time settings applied: {}", ", ".join(
-            f"{k}={'***' if k == 'push.secret' and values[k] else values[k]}" for k in changed))
+        apply_changes(self, config, changed)
+        logger.info("run-time settings changed: {}", describe_changes(config, changed))
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -324,80 +301,6 @@ class Terminal:
     def status(self) -> dict:
         """What the admin and the status bar show, read now (safe from any thread; not the UI thread)."""
         return self.status_board.read()
-
-
-# -- run-time settings: what each key changes in the running terminal --------------------------
-# Each applier takes the terminal and the effective config (daka.toml + stored settings) and
-# makes the running services follow it; appliers are idempotent. A key offered to admins
-# without an entry here fails tests/test_settings_live.py.
-
-def _apply_device_name(t: Terminal, cfg) -> None:
-    t.device_name = cfg.device.name   # the kiosk's status bar and status() read it
-
-
-def _apply_sound(t: Terminal, cfg) -> None:
-    t.sound = cfg.ui.sound
-
-
-def _apply_confirm_seconds(t: Terminal, cfg) -> None:
-    t.confirm_seconds = cfg.attendance.confirm_seconds   # the kiosk's flow follows it
-
-
-def _apply_relay_mode(t: Terminal, cfg) -> None:
-    t.relay_mode = cfg.gpio.relay_mode
-
-
-def _apply_language(t: Terminal, cfg) -> None:
-    t.language = cfg.device.language   # the kiosk follows it
-
-
-def _apply_decision_rule(t: Terminal, cfg) -> None:
-    from app.vision.decision import DecisionRule
-
-    rule = DecisionRule.from_config(cfg.recognition, cfg.vision.embedder)
-    t.pipeline.rule = DecisionRule(rule.threshold, rule.margin, t.pipeline.rule.min_observations)
-
-
-def _apply_dedupe(t: Terminal, cfg) -> None:
-    t.attendance.clockin.dedupe = dt.timedelta(seconds=cfg.attendance.dedupe_seconds)
-
-
-def _apply_jobs(t: Terminal, cfg) -> None:
-    """Flush interval, retention days, push on/off and the zone of the jobs' triggers."""
-    t.attendance.retention.days = cfg.storage.retention_days
-    t.scheduler.sync(cfg)
-
-
-def _apply_push(t: Terminal, cfg) -> None:
-    t.attendance.pusher.configure(cfg.push, cfg.device.timezone)
-    t.scheduler.sync(cfg)   # the delivery job and the outbox follow push on/off
-
-
-def _apply_timezone(t: Terminal, cfg) -> None:
-    # punches confirmed from now on take their local date and time in the new zone
-    t.attendance.clockin.tz = ZoneInfo(cfg.device.timezone)
-    _apply_push(t, cfg)   # HR gets local times in the new zone; the retention time moves with it
-
-
-SETTING_APPLIERS: dict[str, Callable[[Terminal, object], None]] = {
-    "device.name": _apply_device_name,
-    "recognition.threshold": _apply_decision_rule,
-    "recognition.margin": _apply_decision_rule,
-    "recognition.faceres_threshold": _apply_decision_rule,
-    "recognition.faceres_margin": _apply_decision_rule,
-    "recognition.fused_threshold": _apply_decision_rule,
-    "recognition.fused_margin": _apply_decision_rule,
-    "attendance.dedupe_seconds": _apply_dedupe,
-    "attendance.confirm_seconds": _apply_confirm_seconds,
-    "attendance.flush_seconds": _apply_jobs,
-    "storage.retention_days": _apply_jobs,
-    "push.webhook_url": _apply_push,
-    "push.secret": _apply_push,
-    "gpio.relay_mode": _apply_relay_mode,
-    "device.timezone": _apply_timezone,
-    "device.language": _apply_language,
-    "ui.sound": _apply_sound,
-}
 
 
 def _quietly(func, what: str) -> None:
