@@ -14,6 +14,8 @@ from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask
 from waitress.utilities import RequestEntityTooLarge
 
+from app.i18n import text
+
 QUEUE_LOG_EVERY_S = 60.0
 # waitress reads (and spools to a temporary file) a whole request body before the app sees it,
 # so neither the upload limit nor a sign-in check can refuse it: the server itself must.
@@ -65,7 +67,8 @@ class _ApiErrorTask(ErrorTask):
         e = self.request.error
         body = {"success": False, "error": e.reason.lower().replace(" ", "_"), "message": e.body}
         if isinstance(e, RequestEntityTooLarge):
-            body = {"success": False, "error": "too_large", "message": "请求过大",
+            # refused before the app, so no session to choose a language: Chinese, the default
+            body = {"success": False, "error": "too_large", "message": text("请求过大"),
                     "limit_bytes": self.channel.adj.max_request_body_size - 1}
         data = json.dumps(body, ensure_ascii=False).encode()
         self.status = f"{e.code} {e.reason}"

@@ -90,5 +90,9 @@ def test_turned_head_asks_to_face_the_camera(frames, face_parts):
 
 
 def test_every_reason_has_both_languages():
-    for code, (zh, en) in REASONS.items():
+    from app.i18n import text
+
+    assert len(REASONS) == 6
+    for code in REASONS:
+        zh, en = text(f"quality.{code}", "zh_CN"), text(f"quality.{code}", "en")
         assert zh and en and zh != en, code

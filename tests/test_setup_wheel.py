@@ -26,3 +26,6 @@ def test_the_wheel_carries_the_model_manifest_and_the_core(tmp_path):
     assert "app/models/manifest.toml" in names
     assert zipfile.ZipFile(wheel).read("app/models/manifest.toml") == (REPO / "models" / "manifest.toml").read_bytes()
     assert any(n.startswith("app/native/_core") and n.endswith(".so") for n in names)
+    # the text catalogues are read from the package at run time (app/i18n)
+    for language in ("zh_CN", "en"):
+        assert f"app/i18n/locale/{language}/LC_MESSAGES/messages.po" in names

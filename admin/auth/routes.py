@@ -103,7 +103,7 @@ def setup():
             except users.SetupDone:
                 return redirect(url_for("auth.login"))
             except users.UserError as exc:
-                error = gettext(str(exc))
+                error = gettext(exc.key, **exc.values)
             else:
                 addresses.release(_client())
                 setup_code.discard(svc.instance)

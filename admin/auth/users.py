@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.i18n import text
 from app.store import AdminUser, SetupClaim
 from app.store.models import ADMIN_ROLES, utcnow
 
@@ -23,7 +24,11 @@ _DUMMY_HASH = generate_password_hash("not a password", method="scrypt")
 
 
 class UserError(ValueError):
-    """A refused account change; ``code`` is a catalogue text (Chinese)."""
+    """A refused account change: ``key`` is a catalogue key (its Chinese text), ``values`` fill it."""
+
+    def __init__(self, key: str, **values):
+        super().__init__(text(key, **values))  # in Chinese, the default: what the CLI prints
+        self.key, self.values = key, values
 
 
 @dataclass(frozen=True)
@@ -72,11 +77,11 @@ def _checked_name(username: str) -> str:
 def create_user(store, username: str, password: str, role: str, actor: str) -> int:
     username = _checked_name(username)
     if role not in ADMIN_ROLES:
-        raise UserError(f"role must be one of {', '.join(ADMIN_ROLES)}")
+        raise UserError("角色必须是 {roles} 之一", roles=", ".join(ADMIN_ROLES))
     check_password(password)
     with store.session() as s:
         if s.scalar(select(AdminUser.id).where(AdminUser.username == username)):
-            raise UserError(f"user {username} exists")
+            raise UserError("用户 {username} 已存在", username=username)
         user = AdminUser(username=username, password_hash=hash_password(password), role=role,
                          session_epoch=new_nonce())
         s.add(user)

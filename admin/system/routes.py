@@ -156,7 +156,7 @@ def _account_change(change, confirm: bool = True) -> object:
             raise users.UserError("两次输入的密码不一致")
         change(form)
     except users.UserError as exc:
-        flash(_(str(exc)))
+        flash(_(exc.key, **exc.values))
         return redirect(url_for("system.index")), 303
     flash(_("已保存"))
     return redirect(url_for("system.index"))

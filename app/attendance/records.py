@@ -6,6 +6,7 @@ import datetime as dt
 import uuid as uuid_mod
 from dataclasses import dataclass, field
 
+from app.i18n import text
 from app.store import Punch
 
 NAME_MAX, STAFF_NO_MAX = 64, 32
@@ -82,7 +83,5 @@ class ClockInResult:
     today: tuple[PunchRecord, ...]  # this person's punches today, oldest first
 
     def message(self, language: str = "zh_CN") -> str:
-        hhmm = self.punch.local_time[:5]
-        if language.startswith("zh"):
-            return f"打卡成功 {hhmm}" if self.recorded else f"已于 {hhmm} 打卡"
-        return f"Clocked in at {hhmm}" if self.recorded else f"Already clocked in at {hhmm}"
+        return text("clockin.recorded" if self.recorded else "clockin.already", language,
+                    hhmm=self.punch.local_time[:5])

@@ -29,16 +29,9 @@ from app.hardware.sources import (
     make_source,
     v4l2_devices,
 )
+from app.i18n import text
 
 STARTING, STREAMING, NO_CAMERA, STOPPED = "starting", "streaming", "no_camera", "stopped"
-
-_HEADLINES = {
-    STARTING: ("正在打开摄像头", "Opening the camera"),
-    STREAMING: ("摄像头正常", "Camera working"),
-    NO_CAMERA: ("未检测到摄像头", "No camera"),
-    STOPPED: ("摄像头已停止", "Camera stopped"),
-}
-
 
 @dataclass(frozen=True)
 class CameraStatus:
@@ -51,8 +44,7 @@ class CameraStatus:
     last_frame_age: float | None  # seconds since the last frame
 
     def headline(self, language: str = "zh_CN") -> str:
-        zh, en = _HEADLINES[self.state]
-        return zh if language.startswith("zh") else en
+        return text(f"camera.{self.state}", language)  # camera.starting / streaming / no_camera / stopped
 
     def as_dict(self) -> dict:
         return {**self.__dict__, "fps": round(self.fps, 2)}

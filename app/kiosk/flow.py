@@ -19,9 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.services.events import StaffCard, VisionUpdate
-from app.vision.liveness.decision import MESSAGES as LIVENESS_MESSAGES
 
-from .texts import text
+from .texts import has, text
 
 LIVE, CONFIRM, RESULT, IDLE, NO_CAMERA = "live", "confirm", "result", "idle", "no_camera"
 SETTLE_S, HOLD_S = 0.6, 1.5   # a hint shows once the same advice held this long, and stays at least this long
@@ -70,9 +69,6 @@ class SteadyPrompt:
     def text(self, language: str = "zh_CN") -> str:
         if self.key is None:
             return ""
-        if self.key.startswith("liveness:"):
-            zh, en = LIVENESS_MESSAGES[self.key.split(":", 1)[1]]
-            return zh if language.startswith("zh") else en
         return text(self.key, language)
 
 
@@ -317,16 +313,16 @@ class ClockInFlow:
     # -- internals -------------------------------------------------------------------------
     @staticmethod
     def _advice(nearest) -> str | None:
-        """The hint for this frame (a key of app/kiosk/texts.py, or "liveness:<state or reason>")."""
+        """The hint for this frame (a key of app/kiosk/texts.py: kiosk's own, quality.* or liveness.*)."""
         if nearest is None:
             return "look"                    # nobody in view: tell a first-time visitor what to do
         if nearest.liveness is not None and nearest.liveness.state == "spoof":
             return "liveness_retry"          # refused (for this track): the next step, until this face is gone
         if not nearest.quality.ok:
-            return f"quality_{nearest.quality.reason}"
+            return f"quality.{nearest.quality.reason}"
         if nearest.liveness is not None and not nearest.live and nearest.liveness.message():
             r = nearest.liveness
-            return f"liveness:{r.reason if r.reason in LIVENESS_MESSAGES else r.state}"
+            return f"liveness.{r.reason}" if has(f"liveness.{r.reason}") else f"liveness.{r.state}"
         return None
 
     def _settle(self, pending: Pending, now: float) -> None:

@@ -11,6 +11,8 @@ import numpy as np
 
 from app.services.events import VisionUpdate
 
+from .texts import text
+
 KNOWN, CHECKING, UNKNOWN = (80, 200, 60), (0, 190, 255), (60, 60, 230)   # BGR
 
 
@@ -67,7 +69,7 @@ class LiveRenderer:
             if card is not None:
                 color, label = KNOWN, card.name
             elif rec is not None and rec.reason in ("below_threshold", "low_margin", "empty_gallery"):
-                color, label = UNKNOWN, "未识别" if language.startswith("zh") else "Unknown"
+                color, label = UNKNOWN, text("unknown_label", language)
             else:
                 color, label = CHECKING, None
             cv2.rectangle(out, (l, t), (r, b), color, 2, cv2.LINE_AA)

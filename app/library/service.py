@@ -23,6 +23,7 @@ from loguru import logger
 from sqlalchemy import select
 
 from app import native
+from app.i18n import text
 from app.store import FaceTemplate, Staff, Store
 from app.vision.engine import StillFace, Unusable, VisionParts, describe_still
 from app.vision.quality import REASONS as QUALITY_REASONS
@@ -39,21 +40,10 @@ BUSY_WAIT_S = 60.0
 # A captured frame is stored as a JPEG of this quality.
 CAPTURE_JPEG_QUALITY = 92
 
-# code -> (zh_CN, en); quality codes come from app.vision.quality
-REASONS: dict[str, tuple[str, str]] = {
-    "not_image": ("不是可读取的图片", "Not a readable image"),
-    "too_large": ("文件过大", "File too large"),
-    "too_many_pixels": ("图片像素过多，请缩小后再上传", "Too many pixels: scale the photo down"),
-    "busy": ("正在处理其他照片，请稍后重试", "Busy with other photos, try again shortly"),
-    "bad_name": ("文件名应为 工号_姓名", "File name must be staffno_name"),
-    "name_conflict": ("工号已登记为其他姓名", "Staff no already enrolled under another name"),
-    "unknown_staff": ("工号未登记", "No one has this staff no"),
-    "no_face": ("未检测到人脸", "No face found"),
-    "several_faces": ("照片中有多张人脸", "Several faces in the photo"),
-    "duplicate_face": ("此人脸已登记在其他工号下", "This face is already enrolled under another staff no"),
-    "duplicate_photo": ("此照片已登记", "This photo is already enrolled"),
-    **QUALITY_REASONS,
-}
+# The reason codes of a refused photo; each one's text is ``library.<code>`` in app/i18n, or
+# ``quality.<code>`` for the quality gate's codes (app.vision.quality).
+REASONS = ("not_image", "too_large", "too_many_pixels", "busy", "bad_name", "name_conflict", "unknown_staff",
+           "no_face", "several_faces", "duplicate_face", "duplicate_photo", *QUALITY_REASONS)
 
 
 @dataclass(frozen=True)
@@ -68,9 +58,9 @@ class EnrollResult:
 
     def message(self, language: str = "zh_CN") -> str:
         if self.ok:
-            return "登记成功" if language.startswith("zh") else "Enrolled"
-        zh, en = REASONS[self.reason]
-        return zh if language.startswith("zh") else en
+            return text("library.enrolled", language)
+        area = "quality" if self.reason in QUALITY_REASONS else "library"
+        return text(f"{area}.{self.reason}", language)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "message": self.message(), "message_en": self.message("en")}

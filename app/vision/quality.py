@@ -14,15 +14,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-# code -> (zh_CN, en)
-REASONS: dict[str, tuple[str, str]] = {
-    "partial": ("请移到画面中央", "Please move to the centre"),
-    "too_small": ("请靠近", "Please come closer"),
-    "not_frontal": ("请正对摄像头", "Please face the camera"),
-    "too_dark": ("光线不足", "Not enough light"),
-    "too_bright": ("光线过强", "Too much light"),
-    "blurry": ("请保持不动", "Please hold still"),
-}
+from app.i18n import text
+
+# The reason codes, in the order checked; each one's text is ``quality.<code>`` in app/i18n.
+REASONS = ("partial", "too_small", "not_frontal", "too_dark", "too_bright", "blurry")
 
 
 @dataclass(frozen=True)
@@ -56,8 +51,7 @@ class Quality:
     def message(self, language: str = "zh_CN") -> str:
         if self.reason is None:
             return ""
-        zh, en = REASONS[self.reason]
-        return zh if language.startswith("zh") else en
+        return text(f"quality.{self.reason}", language)
 
 
 def pose_from_landmarks(landmarks: np.ndarray) -> tuple[float, float, float, float]:

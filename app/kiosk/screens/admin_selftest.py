@@ -10,7 +10,7 @@ import re
 from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
-from ..texts import TEXTS, text
+from ..texts import has, text
 from .base import load_kv, run_on_worker
 
 
@@ -52,7 +52,7 @@ def report_text(checks, language: str) -> str:
     lines = []
     for check in checks:
         name = check.name
-        part = text(f"check_{name}", language) if f"check_{name}" in TEXTS else name
+        part = text(f"check_{name}", language) if has(f"check_{name}") else name
         lines.append(f"{text('check_ok' if check.ok else 'check_failed', language)}  {part}: "
                      f"{detail_text(check.detail, language)}")
     return "\n".join(lines)

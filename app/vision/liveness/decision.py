@@ -46,6 +46,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from app.i18n import text
+
 from .camera import CameraModel, eye_distance_px
 from .context import APART, RIGID, ContextEvidence, ContextTracker, context_cue
 from .parallax import DEPTH as PARALLAX_DEPTH, ParallaxEvidence, parallax_cue, parallax_sample
@@ -56,15 +58,9 @@ OFF, NORMAL, STRICT = "off", "normal", "strict"
 LEVELS = (OFF, NORMAL, STRICT)
 CHECKING, CHALLENGE, LIVE, SPOOF = "checking", "challenge", "live", "spoof"
 
-# state (or reason) -> (zh_CN, en) for the screen
-MESSAGES: dict[str, tuple[str, str]] = {
-    CHECKING: ("", ""),
-    CHALLENGE: ("请缓慢转头", "Please turn your head slowly"),
-    "too_close": ("请稍微后退", "Please step back a little"),
-    "off_centre": ("请正对屏幕中央", "Please centre your face"),
-    LIVE: ("", ""),
-    SPOOF: ("活体检测未通过", "Liveness check failed"),
-}
+# The states and reasons the screen speaks about; each one's text is ``liveness.<name>`` in app/i18n.
+# A checking face hints by its reason (too_close, off_centre), else nothing; live says nothing.
+HINTS = (CHALLENGE, "too_close", "off_centre", SPOOF)
 
 
 @dataclass(frozen=True)
@@ -126,8 +122,8 @@ class LivenessResult:
 
     def message(self, language: str = "zh_CN") -> str:
         """What the screen says about this face ("" = nothing)."""
-        zh, en = MESSAGES.get(self.reason) if self.state == CHECKING and self.reason in MESSAGES else MESSAGES[self.state]
-        return zh if language.startswith("zh") else en
+        name = self.reason if self.state == CHECKING and self.reason in HINTS else self.state
+        return text(f"liveness.{name}", language) if name in HINTS else ""
 
     def as_dict(self) -> dict:
         return {"state": self.state, "reason": self.reason, "frames": self.frames,
