@@ -76,8 +76,8 @@ def test_tof_sim_command_serves_another_process(tmp_path):
     import os
 
     from app.hardware.tof200f import OK, Tof200fSensor
-    from children import daka, started
-    from waiting import wait_for
+    from tests.helpers.children import daka, started
+    from tests.helpers.waiting import wait_for
 
     link = tmp_path / "ttyTOF"
     with started(daka("--instance", str(tmp_path / "inst"), "hw", "tof-sim", "--link", str(link),

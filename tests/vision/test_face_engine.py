@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
 
 from app import native
 from app.vision.descriptors import DlibDescriptor, OnnxDescriptor
+
+from tests.helpers.gil import python_keeps_running_during
 
 dlib = pytest.importorskip("dlib", reason="dlib-bin (test extra) provides the reference wheel")
 
@@ -123,35 +124,13 @@ def test_onnx_matches_dlib_wheel_descriptor(frames, detector, landmarks, onnx, m
     assert np.abs(onnx.compute(chip)[0] - theirs).max() < 1e-4
 
 
-def _python_keeps_running_during(call) -> tuple[float, float]:
-    """Run call() while a Python thread ticks; return (call duration, longest tick gap inside it)."""
-    ticks: list[float] = []
-    stop = threading.Event()
-
-    def ticker():
-        while not stop.is_set():
-            ticks.append(time.perf_counter())
-
-    thread = threading.Thread(target=ticker)
-    thread.start()
-    time.sleep(0.02)
-    t0 = time.perf_counter()
-    call()
-    t1 = time.perf_counter()
-    stop.set()
-    thread.join()
-    inside = [t for t in ticks if t0 <= t <= t1]
-    points = [t0] + inside + [t1]
-    return t1 - t0, max(b - a for a, b in zip(points, points[1:]))
-
-
 @pytest.mark.parametrize("path", ["onnx", "dlib"])
 def test_descriptor_releases_the_gil(path, onnx, dlib_path, frames, detector, landmarks, monkeypatch):
     monkeypatch.setattr("sys.getswitchinterval", lambda: 0.001, raising=False)
     chip = _chips_of(frames["obama.jpg"], detector, landmarks)
     backend = onnx if path == "onnx" else dlib_path
     batch = np.ascontiguousarray(np.repeat(chip, 24 if path == "onnx" else 6, axis=0))
-    duration, gap = _python_keeps_running_during(lambda: backend.compute(batch))
+    duration, gap = python_keeps_running_during(lambda: backend.compute(batch))
     assert duration > 0.05
     # Holding the GIL would leave one gap as long as the whole call.
     assert gap < duration / 3, (duration, gap)
@@ -159,7 +138,7 @@ def test_descriptor_releases_the_gil(path, onnx, dlib_path, frames, detector, la
 
 def test_detection_releases_the_gil(detector, frames):
     frame = np.ascontiguousarray(np.tile(frames["obama.jpg"], (3, 3, 1)))
-    duration, gap = _python_keeps_running_during(lambda: detector.detect(frame, upsample=1))
+    duration, gap = python_keeps_running_during(lambda: detector.detect(frame, upsample=1))
     assert duration > 0.05
     assert gap < duration / 3, (duration, gap)
 

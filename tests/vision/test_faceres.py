@@ -21,6 +21,8 @@ from app.models.tfjs_onnx import ConversionError, convert, read_weights
 from app.vision.embedders import FACERES_PADDING, FaceresEmbedder, unit_rows
 from app.vision.faceres import IMAGENET_MEAN_BGR, FaceresNetwork, attributes, preprocess
 
+from tests.helpers.gil import python_keeps_running_during
+
 
 @pytest.fixture(scope="module")
 def faceres_net(models):
@@ -300,10 +302,8 @@ def test_changed_graph_is_reported_corrupt(models, tmp_path):
 
 
 def test_faceres_releases_the_gil(faceres_net, aligned):
-    from test_face_engine import _python_keeps_running_during
-
     batch = np.ascontiguousarray(np.repeat(aligned["obama.jpg"][None], 8, axis=0))
-    duration, gap = _python_keeps_running_during(lambda: faceres_net.run(batch))
+    duration, gap = python_keeps_running_during(lambda: faceres_net.run(batch))
     assert duration > 0.04
     # Holding the GIL would leave one gap as long as the whole call.
     assert gap < duration / 3, (duration, gap)

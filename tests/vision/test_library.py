@@ -276,7 +276,7 @@ def test_enrolments_beyond_the_slots_are_refused_as_busy_and_waiters_get_their_t
     import threading
 
     from app.library import service
-    from waiting import wait_for
+    from tests.helpers.waiting import wait_for
 
     config = store.app.config["DAKA_CONFIG"]
     library = FaceLibrary(store, engine, FaceGallery(), instance.photos_dir, config.library,
