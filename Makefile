@@ -14,7 +14,7 @@ NATIVE_SOURCES := $(shell find native models -type f 2>/dev/null) pyproject.toml
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: help run test bench doctor clean
+.PHONY: help run test core-test bench doctor clean
 
 help:
 	@echo "make run    build everything needed and start the terminal (daka run)"
@@ -56,8 +56,19 @@ $(STAMPS)/test-system: scripts/install_system_deps.sh Makefile
 	bash scripts/install_system_deps.sh $(TEST_PACKAGES)
 	@touch $@
 
+# The C++ self-test of the core (native/tests/core_selftest.cpp): built in its own directory
+# with AddressSanitizer and UndefinedBehaviorSanitizer (only the core's parts without dlib, so
+# seconds once built) and run by CTest before the Python tests.
+CORE_TEST_DIR := build/core-tests
+core-test: $(STAMPS)/system
+	cmake -S native -B $(CORE_TEST_DIR) -DCMAKE_BUILD_TYPE=Release -DDAKA_BUILD_CORE_TESTS=ON \
+	  -DDAKA_SANITIZE=ON -DDAKA_NATIVE_ARCH=$${DAKA_NATIVE_ARCH:-ON} >/dev/null
+	cmake --build $(CORE_TEST_DIR) --target core_selftest
+	ctest --test-dir $(CORE_TEST_DIR) --output-on-failure
+
 # pytest's exit code 5 (no tests collected) is a failure here, not a pass.
 test: $(STAMPS)/models $(STAMPS)/test-system
+	@$(MAKE) --no-print-directory core-test
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 	@$(MAKE) --no-print-directory test-setup-chroot-if-changed

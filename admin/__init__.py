@@ -35,11 +35,14 @@ def _secret_key(root: Path) -> bytes:
 
 def create_app(config, instance, *, store=None, library=None, attendance=None,
                status_provider=None, test_config: dict | None = None):
+    # lazy, all of them: the blueprints load Flask, SQLAlchemy and OpenCV (~2 s), and this package is
+    # imported by `daka --help` (admin.cli, its command parsers, lives in it).
     from flask import Flask
 
     from app.store import open_store
 
     from . import api, attendance as attendance_pages, auth, dashboard, makeup, settings, staff, system
+    from .auth.users import any_user
     from .dashboard.routes import StreamSlots
     from .context import AdminServices
     from .extensions import csrf, login_manager
@@ -76,7 +79,7 @@ def create_app(config, instance, *, store=None, library=None, attendance=None,
     login_manager.init_app(app)
     csrf.init_app(app)
     init_i18n(app)
-    init_security(app)
+    init_security(app, has_accounts=any_user)
     for module in (auth, dashboard, staff, attendance_pages, makeup, settings, system, api):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.docs_bp)
@@ -93,7 +96,7 @@ def _register_error_answers(app) -> None:
 
     Registered last, so these answers replace any registered before for the same status.
     """
-    from flask import jsonify, render_template, request
+    from flask import jsonify, render_template, request  # lazy: as in create_app
     from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
     from .i18n import gettext

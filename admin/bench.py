@@ -24,7 +24,11 @@ from app.config import load_config
 from app.instance import Instance
 from app.store import Punch, Staff, open_store
 
+from . import create_app
+from .auth.tokens import create as create_token
+from .auth.users import create_user
 from .bench_client import CLIENTS
+from .server import AdminServer
 
 STAFF = 500
 FIRST_DAY = dt.date(2025, 1, 1)
@@ -58,11 +62,6 @@ def seed(store, punches: int) -> int:
 
 
 def run(*, punches: int = 200_000, clients: int = 50, requests: int = 2000) -> dict:
-    from admin import create_app
-    from admin.auth.users import create_user
-    from admin.server import AdminServer
-    from admin.system.tokens import create as create_token
-
     with tempfile.TemporaryDirectory(prefix="daka-bench-admin-") as tmp:
         instance = Instance(Path(tmp)).prepare()
         config = load_config(instance)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from app.attendance import RetentionService
 from app.store import OutboxItem, Punch
-from app.store.settings import SettingsService
+from app.services.settings import SettingsService
 
 
 SETTING_TTL_S = 1.0

@@ -31,11 +31,7 @@ EN = {
     "末次打卡": "Last out", "次数": "Count", "缺卡": "Missing", "正常": "OK", "单次": "Single punch",
     "新建补卡": "New make-up request", "补卡时间": "Punch time", "事由": "Reason",
     "待审核": "Pending", "已批准": "Approved", "已驳回": "Rejected", "批准": "Approve", "驳回": "Reject",
-    "申请人": "Requested by", "审核人": "Decided by", "提交": "Submit", "识别阈值": "Match threshold",
-    "确认超时（秒）": "Confirm timeout (s)", "重复打卡间隔（秒）": "Dedupe window (s)",
-    "写入间隔（秒）": "Flush interval (s)", "保留天数": "Retention (days)", "推送地址": "Webhook URL",
-    "推送密钥": "Webhook secret", "门禁继电器": "Door relay", "时区": "Time zone", "语言": "Language",
-    "设备名称": "Device name", "已保存": "Saved", "设置系统时间": "Set the system time",
+    "申请人": "Requested by", "审核人": "Decided by", "提交": "Submit", "已保存": "Saved", "设置系统时间": "Set the system time",
     "系统时间": "System time", "日志": "Logs", "下载日志": "Download logs", "数据库备份": "Database backup",
     "下载备份": "Download backup", "恢复备份": "Restore a backup", "恢复": "Restore",
     "API 令牌": "API tokens", "名称": "Name", "角色": "Role", "创建": "Create", "吊销": "Revoke",
@@ -48,7 +44,7 @@ EN = {
     "人员已删除": "Staff member deleted", "已更新": "Updated", "时间已设置": "Time set",
     "设置时间失败": "Setting the time failed", "备份已恢复": "Backup restored",
     "不是有效的备份文件": "Not a valid backup file", "无记录": "Nothing found", "关闭": "Off",
-    "每次打卡开门": "Pulse on each clock-in", "开": "On", "全部": "All", "修改": "Change",
+    "开": "On", "全部": "All", "修改": "Change",
     "请求过大": "Request too large", "已登记照片": "Enrolled photos", "缩略图": "Thumbnail",
     "确定删除？照片和人脸模板将一并删除。": "Delete? Photos and face templates are removed too.",
     "补卡已创建": "Make-up request created", "已处理": "Done", "人员": "Staff",
@@ -59,10 +55,11 @@ EN = {
     "日期格式应为 2026-01-31": "Dates look like 2026-01-31",
     "日期超出范围（1900 至 9998 年）": "Date out of range (years 1900 to 9998)",
     "结束日期早于开始日期": "The end date is before the start date", "一次最多查询一年": "At most one year at a time",
-    # settings: precedence over daka.toml, applied at once
-    "保存后立即在终端生效，无需重启；这里保存的值优先于配置文件 daka.toml。":
-        "Saved values take effect on the terminal at once, no restart needed; they override the "
-        "config file daka.toml.",
+    # settings: precedence over daka.toml, applied at once (labels and help: app/services/settings.py)
+    "保存后立即在终端生效（标明“重启后生效”的除外），无需重启；这里保存的值优先于配置文件 daka.toml。":
+        "Saved values take effect on the terminal at once, no restart needed (except where marked "
+        "“applies at restart”); they override the config file daka.toml.",
+    "重启后生效": "Applies at the next restart",
     "配置文件": "Config file", "（空）": "(empty)", "恢复配置文件的值": "Use the config file's value",
     "已恢复配置文件的值": "The config file's value applies again",
     "设置码": "Setup code", "设置码错误": "Wrong setup code",

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, logout_user
+
+from app.setup_code import ensure_setup_code
 
 # Endpoints that answer without a session: signing in, the first-run password, health, assets.
 PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "auth.health", "static"}
@@ -86,9 +90,10 @@ def wants_json() -> bool:
     return request.blueprint == "api" or request.path.startswith("/api/")
 
 
-def init_security(app: Flask) -> None:
-    from app.setup_code import ensure_setup_code
-
+def init_security(app: Flask, *, has_accounts: Callable[[], bool]) -> None:
+    """Guard every page; `has_accounts()` says whether any admin account exists yet (until one
+    does, every page leads to /setup). It is passed in, so that security, which the feature
+    packages use, imports none of them."""
     services = app.extensions["daka_admin"]
     admin_cfg = services.config.admin
     # Per address: twice the free attempts of one name, so one address cannot walk through accounts.
@@ -107,9 +112,7 @@ def init_security(app: Flask) -> None:
             return None
         if wants_json():
             return None  # the API checks its bearer token itself
-        from .auth.users import any_user
-
-        if not any_user():
+        if not has_accounts():
             return redirect(url_for("auth.setup"))
         if not current_user.is_authenticated:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
@@ -147,8 +150,6 @@ def require_admin():
 
 
 def admin_only(view):
-    import functools
-
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
         require_admin()

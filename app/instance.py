@@ -20,6 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+# One way: the instance writes the config's default file; the config only reads paths from an
+# instance (a type hint there), so it never imports this module.
+from app.config import CONFIG_FILE_NAME, render_default_config
+
 __all__ = [
     "ENV_INSTANCE",
     "SYSTEM_INSTANCE_DIR",
@@ -37,7 +41,6 @@ ENV_INSTANCE = "DAKA_INSTANCE"
 #: System-wide instance folder used on Linux by root or when it is writable.
 SYSTEM_INSTANCE_DIR = Path("/var/lib/daka")
 
-CONFIG_FILE_NAME = "daka.toml"
 DATABASE_FILE_NAME = "daka.sqlite3"
 LOCK_FILE_NAME = "daka.lock"
 RESERVE_FILE_NAME = "space.reserve"
@@ -386,8 +389,6 @@ class Instance:
         Returns True when a file was written. The write is atomic (temporary
         file + rename) so a full disk never leaves a truncated config behind.
         """
-        from app.config import render_default_config  # avoid an import cycle
-
         path = self.config_path
         if path.exists() and not overwrite:
             return False

@@ -11,7 +11,8 @@ from ..attendance import queries
 from ..context import services
 from ..extensions import csrf
 from ..staff import service as staff_service
-from ..system import clock, tokens
+from ..auth import tokens
+from ..system import clock
 from .openapi import spec
 
 bp = Blueprint("api", __name__, url_prefix="/api")

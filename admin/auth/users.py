@@ -15,7 +15,7 @@ from app.store import AdminUser, SetupClaim
 from app.store.models import ADMIN_ROLES, utcnow
 
 from ..context import services
-from ..system import tokens
+from . import tokens
 
 MIN_PASSWORD = 8
 # A hash to compare against when the user does not exist, so timing does not tell.

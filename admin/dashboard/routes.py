@@ -12,6 +12,7 @@ from sqlalchemy import distinct, func, select
 from app.store import MakeupRequest, Punch, Staff
 
 from ..context import services
+from ..i18n import gettext
 
 bp = Blueprint("dashboard", __name__)
 FEED_SIZE = 20
@@ -127,8 +128,6 @@ def events():
 
 def _last_event_id() -> int:
     """The id the browser last saw (Last-Event-ID on a reconnect, else ?after=), checked."""
-    from ..i18n import gettext
-
     text = request.headers.get("Last-Event-ID") or request.args.get("after") or "0"
     try:
         value = int(text)

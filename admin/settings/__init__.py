@@ -1,4 +1,5 @@
-"""Run-time settings, written through the store's SettingsService (validated, audited)."""
+"""The settings page: the run-time settings registry (app/services/settings.py) as a form,
+written through its SettingsService (validated, audited, pushed to the terminal)."""
 
 from .routes import bp
 

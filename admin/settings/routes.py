@@ -1,71 +1,65 @@
+"""The settings page, generated from the run-time settings registry (app/services/settings.py):
+every registered key (of the recognition rules, the embedder in use's), grouped, with its label
+and help in the page's language, an input for its type, its choices, and a note where it
+applies only at the next start."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from app.config import ConfigError
-from app.vision.decision import DecisionRule
+from app.services.settings import REGISTRY, RuntimeSetting
 
 from ..context import services
 from ..i18n import gettext as _
+from ..i18n import language
 from ..security import require_admin
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 bp.before_request(require_admin)  # settings hold the webhook secret: administrators only
 
-# (key, label, input kind); choices come from the config schema
-FIELDS = (
-    ("device.name", "设备名称", "text"),
-    ("recognition.threshold", "识别阈值", "number"),
-    ("attendance.confirm_seconds", "确认超时（秒）", "number"),
-    ("attendance.dedupe_seconds", "重复打卡间隔（秒）", "number"),
-    ("attendance.flush_seconds", "写入间隔（秒）", "number"),
-    ("storage.retention_days", "保留天数", "number"),
-    ("push.webhook_url", "推送地址", "text"),
-    ("push.secret", "推送密钥", "secret"),
-    ("gpio.relay_mode", "门禁继电器", "choice"),
-    ("device.timezone", "时区", "text"),
-    ("device.language", "语言", "choice"),
-)
-CHOICES = {
-    "gpio.relay_mode": (("pulse", "每次打卡开门"), ("off", "关闭")),
-    "device.language": (("zh_CN", "中文"), ("en", "English")),
-}
+_TRUE = ("1", "true", "on")
 
 
-def _fields() -> tuple:
-    """FIELDS with the threshold of the embedder in use (each embedder has its own scale)."""
-    key = DecisionRule.setting_keys(services().config.vision.embedder)[0]
-    return tuple((key, label, kind) if k == "recognition.threshold" else (k, label, kind)
-                 for k, label, kind in FIELDS)
-
-
-def _typed(key: str, text: str):
-    default = services().settings.default(key)
-    if isinstance(default, bool):
-        return text in ("1", "true", "on")
-    if isinstance(default, int):
+def _typed(setting: RuntimeSetting, text: str):
+    """The form's text as the key's type; left as text when it does not parse (the schema's
+    check then names the problem, and the page shows what was typed)."""
+    kind = setting.spec.type
+    if kind is bool:
+        return text.strip().lower() in _TRUE
+    if kind in (int, float):
         try:
-            return int(text.strip())
-        except ValueError:
-            return text
-    if isinstance(default, float):
-        try:
-            return float(text.strip())
+            return kind(text.strip())
         except ValueError:
             return text
     return text
 
 
+def offered(embedder: str) -> dict[str, RuntimeSetting]:
+    """The registry's keys this terminal offers: all but the decision rules of the embedders not
+    in use (each embedder has its own similarity scale; only the one in use means anything)."""
+    return {key: s for key, s in REGISTRY.items() if s.embedder is None or s.embedder[0] == embedder}
+
+
+def _groups(lang: str, settings: dict[str, RuntimeSetting]) -> list[tuple[str, list[RuntimeSetting]]]:
+    """The offered keys by group, groups and keys in registration order."""
+    groups: dict[str, list[RuntimeSetting]] = {}
+    for setting in settings.values():
+        groups.setdefault(setting.group_text(lang), []).append(setting)
+    return list(groups.items())
+
+
 @bp.route("/", methods=["GET", "POST"])
 def index():
-    """Every value saved here overrides daka.toml and reaches a running terminal at once
+    """Every value saved here overrides daka.toml; a live key reaches a running terminal at once
     (docs/config.md, "Settings changed in the admin")."""
     settings = services().settings
+    fields = offered(services().config.vision.embedder)
     errors: dict[str, str] = {}
-    keys = {key for key, _label, _kind in _fields()}
+    typed: dict[str, str] = {}
     if request.method == "POST" and "reset" in request.form:
         key = request.form["reset"]
-        if key not in keys:
+        if key not in fields:
             abort(400, description=f"{key} is not a setting of this page")
         settings.reset(key, actor=g.actor)
         services().forget_settings()
@@ -73,30 +67,33 @@ def index():
         return redirect(url_for("settings.index"))
     if request.method == "POST":
         current = settings.all()
-        for key, _label, kind in _fields():
+        for key, setting in fields.items():
             if key not in request.form:
                 continue
             text = request.form[key]
-            if kind == "secret" and text == "":
+            if setting.secret and text == "":
                 continue  # an empty secret field keeps the stored secret
-            value = _typed(key, text)
+            value = _typed(setting, text)
             if value == current.get(key):
                 continue
             try:
                 settings.set(key, value, actor=g.actor)
             except ConfigError as exc:
                 errors[key] = "; ".join(exc.problems)
+                if not setting.secret:
+                    typed[key] = text   # shown again as typed, to correct
         services().forget_settings()
         if not errors:
             flash(_("已保存"))
             return redirect(url_for("settings.index"))
-    return render_template("settings/index.html", **_page(settings, errors)), (400 if errors else 200)
+    return render_template("settings/index.html", **_page(settings, fields, errors, typed)), (400 if errors else 200)
 
 
-def _page(settings, errors: dict[str, str]) -> dict:
+def _page(settings, fields: dict[str, RuntimeSetting], errors: dict[str, str], typed: dict[str, str]) -> dict:
     stored = settings.stored()
     # the file's value beside each value an admin changed, so the override is visible
-    overridden = {key: settings.default(key) for key, _label, _kind in _fields()
+    overridden = {key: settings.default(key) for key in fields
                   if key in stored and stored[key] != settings.default(key)}
-    return {"fields": _fields(), "values": settings.all(), "errors": errors, "choices": CHOICES,
-            "overridden": overridden}
+    values = {**settings.all(), **typed}
+    return {"groups": _groups(language(), fields), "values": values,
+            "errors": errors, "overridden": overridden}

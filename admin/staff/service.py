@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Select, func, select
 
-from app.library import zip_items
+from app.library import EnrollResult, zip_items
 from app.library.names import check_department, check_person_name, check_staff_no
 from app.library.names import photo_path as stored_photo
 from app.store import FaceTemplate, Staff
@@ -109,7 +109,7 @@ def enroll_uploads(svc: AdminServices, files, actor: str) -> list[dict]:
         if len(data) > max_bytes:
             results.append(_refused(name, "too_large"))
             continue
-        results.append(library.enroll_bytes(data, name).as_dict())
+        results.append(library.enroll_file(data, name).as_dict())
     with svc.store.session() as s:
         svc.store.audit(s, actor, "upload_photos", files=len(results),
                         enrolled=sum(r["ok"] for r in results))
@@ -128,8 +128,6 @@ def _enroll_zip(library, fh, cfg, max_bytes) -> list[dict]:
 
 
 def _refused(name: str, reason: str, detail: str = "") -> dict:
-    from app.library import EnrollResult
-
     return EnrollResult(name, False, reason, detail).as_dict()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -10,7 +11,7 @@ from alembic.script import ScriptDirectory
 from alembic.config import Config as AlembicConfig
 
 from app.library.names import BadName, check_department, check_person_name, check_photo_file, check_staff_no
-from app.store import MIGRATIONS_DIR
+from app.store import MIGRATIONS_DIR, open_store
 
 
 class BackupError(ValueError):
@@ -85,8 +86,6 @@ def upgrade_backup(store, path: Path) -> str:
     known = {r.revision for r in _scripts().walk_revisions()}
     if rev is None or rev not in known:
         raise BackupError(f"schema revision {rev} is unknown to this version (made by a newer Daka?)")
-    from app.store import open_store
-
     config, instance = store.app.config["DAKA_CONFIG"], store.app.config["DAKA_INSTANCE"]
     try:
         open_store(config, instance, url=f"sqlite:///{path}").dispose()   # runs the migrations since rev
@@ -140,7 +139,5 @@ def restore_from(store, upload: Path) -> None:
 
 def temp_file(suffix: str = ".sqlite3") -> Path:
     fd, name = tempfile.mkstemp(suffix=suffix, prefix="daka-backup-")
-    import os
-
     os.close(fd)
     return Path(name)

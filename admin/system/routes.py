@@ -9,12 +9,12 @@ from sqlalchemy import func, select
 
 from app.store import AdminUser, ApiToken, AuditEntry
 
-from ..auth import users
+from ..auth import tokens, users
 from ..context import services
 from ..i18n import gettext as _
 from ..paging import page_number
 from ..security import require_admin
-from . import backup, clock, tokens
+from . import backup, clock
 
 bp = Blueprint("system", __name__, url_prefix="/system")
 bp.before_request(require_admin)  # the whole system section is for administrators

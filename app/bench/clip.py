@@ -18,6 +18,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from app.vision.liveness.camera import EYE_DISTANCE_MM, CameraModel
+from app.vision.liveness.headrender import DepthTable, FaceSurface, HeadPose, LiveFaceRenderer
+from app.vision.liveness.synth import HEAD_PIVOT_MM, rotation
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -145,9 +149,6 @@ class WalkUpClip:
         """(surface, depth table, renderer) of an actor with landmarks, made once."""
         key = id(actor)
         if key not in self._heads:
-            from app.vision.liveness.camera import EYE_DISTANCE_MM, CameraModel
-            from app.vision.liveness.headrender import DepthTable, FaceSurface, LiveFaceRenderer
-
             surface = FaceSurface.from_photo(actor.landmarks, EYE_DISTANCE_MM, depth=1.0)
             renderer = LiveFaceRenderer(CameraModel.for_frame(self.width, self.height), fps=self.fps, grid_step=1)
             self._heads[key] = (surface, DepthTable(surface), renderer)
@@ -167,9 +168,6 @@ class WalkUpClip:
         """`base` with the actor's head (it needs landmarks) where the flat cut-out `face_px` wide
         centred at `centre` would be, at the distance its size implies (an adult's eye distance),
         facing the camera and turned from there by `yaw` and `pitch` degrees about the neck."""
-        from app.vision.liveness.headrender import HeadPose
-        from app.vision.liveness.synth import HEAD_PIVOT_MM, rotation
-
         if actor.landmarks is None:
             raise ValueError(f"actor {actor.name} has no landmarks: find_actor(..., landmarks=model)")
         surface, lookup, renderer = self._head(actor)

@@ -11,16 +11,24 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import numpy as np
 
+from app import native
+from app.bench.native import _frame_640x480
 from app.bench.timing import median_ms
+from app.devdata import registry_face_images
+from app.models import ModelError
+from app.models.faceres import source_folder, tfjs_outputs
+from app.vision.descriptors import open_descriptor
+from app.vision.embedders import DlibEmbedder, FaceresEmbedder, FusedEmbedder, unit_rows
+from app.vision.faceres import FaceresNetwork, preprocess
+from app.vision.gallery import FaceGallery
 
 
 def _median_and_best(fn, repeat: int) -> tuple[float, float]:
     """Median and fastest run (ms): on a shared machine the fastest shows the unloaded cost."""
-    import time
-
     fn(), fn()
     times = []
     for _ in range(repeat):
@@ -31,10 +39,6 @@ def _median_and_best(fn, repeat: int) -> tuple[float, float]:
 
 
 def _face(models):
-    from app import native
-    from app.bench.native import _frame_640x480
-    from app.devdata import registry_face_images
-
     frame = _frame_640x480(registry_face_images().get("obama.jpg"))
     boxes, _, _ = native.FaceDetector().detect(frame, downscale=1.0)
     if len(boxes) == 0:
@@ -44,9 +48,6 @@ def _face(models):
 
 
 def _gallery(embedder, people: int = 1000):
-    from app.vision.embedders import unit_rows
-    from app.vision.gallery import FaceGallery
-
     rng = np.random.default_rng(3)
     gallery = FaceGallery()
     for i in range(people):
@@ -57,12 +58,6 @@ def _gallery(embedder, people: int = 1000):
 
 
 def run(models, config, repeat: int = 30, tfjs_runs: int = 5, log=None) -> dict:
-    from app.models import ModelError
-    from app.models.faceres import source_folder, tfjs_outputs
-    from app.vision.descriptors import open_descriptor
-    from app.vision.embedders import DlibEmbedder, FaceresEmbedder, FusedEmbedder
-    from app.vision.faceres import FaceresNetwork, preprocess
-
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if models.faceres is None:
         raise ModelError("the faceres model is not installed — run `daka models install`")

@@ -12,28 +12,25 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
+from app import native
+from app.bench.clip import find_actor
 from app.bench.timing import median_ms
+from app.devdata import registry_face_images
+from app.vision.liveness.camera import CameraModel
+from app.vision.liveness.headrender import DepthTable, FaceSurface, HeadPose, LiveFaceRenderer
+from app.vision.liveness.synth import HEAD_PIVOT_MM, AttackGenerator, _wall, rotation
 
 
 def _photo(models):
-    import cv2
-
-    from app import native
-    from app.bench.clip import find_actor
-    from app.devdata import registry_face_images
-
     image = cv2.imdecode(np.fromfile(registry_face_images()["obama.jpg"], np.uint8), cv2.IMREAD_COLOR)
     landmarks = native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks")))
     return image, find_actor("obama", image, native.FaceDetector(), landmarks).landmarks
 
 
 def run(models, repeat: int = 5, frames: int = 25) -> dict:
-    from app.vision.liveness.camera import CameraModel
-    from app.vision.liveness.headrender import DepthTable, FaceSurface, HeadPose, LiveFaceRenderer
-    from app.vision.liveness.synth import HEAD_PIVOT_MM, AttackGenerator, _wall, rotation
-
     camera = CameraModel.for_frame(640, 480)
     image, marks = _photo(models)
     renderer, attacks = LiveFaceRenderer(camera), AttackGenerator(camera)

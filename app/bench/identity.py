@@ -32,10 +32,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
+import cv2
 import numpy as np
 
+from app import native
 from app.bench.clip import Part, StagedClip, find_actor, person_under
+from app.devdata import registry_face_images
+from app.kiosk.flow import CONFIRM, ClockInFlow, VisionUpdate
+from app.services.events import StaffCard
+from app.vision.decision import Recognition
+from app.vision.pipeline import TrackView
+from app.vision.quality import Quality
+from app.vision.tracking import FaceTracker
 
 UNKNOWN_REASONS = ("below_threshold", "low_margin", "empty_gallery")   # what the live view labels 未识别
 
@@ -132,8 +142,6 @@ def scenes(detector, landmarks, photos: dict) -> list[IdentityScene]:
 
 def ours_seen(system, frame) -> tuple[list[Seen], dict]:
     """Ours (`app.bench.pipeline.Ours`): the live view's boxes and labels, and the cards."""
-    from app.services.events import StaffCard
-
     result = system.pipeline.process(frame)
     seen = []
     for v in result.tracks:
@@ -148,8 +156,6 @@ class BaselineViews:
     """The baseline's boxes as flow tracks: matched to the last processed frame's by overlap."""
 
     def __init__(self, baseline):
-        from app.vision.tracking import FaceTracker
-
         self.baseline = baseline
         self.tracker = FaceTracker(min_iou=0.3, max_missed=0)
         self.staff = {n: i for i, n in enumerate(sorted(set(baseline.known_names)), start=1)}
@@ -157,18 +163,11 @@ class BaselineViews:
         self._views: list[Seen] = []
 
     def reset(self):
-        from app.vision.tracking import FaceTracker
-
         self.baseline.reset()
         self.tracker = FaceTracker(min_iou=0.3, max_missed=0)
         self._frame, self._views = -1, []
 
     def seen(self, frame) -> tuple[list[Seen], dict]:
-        from app.services.events import StaffCard
-        from app.vision.decision import Recognition
-        from app.vision.pipeline import TrackView
-        from app.vision.quality import Quality
-
         ran = self.baseline.process_this_frame
         names = self.baseline.process(frame)
         boxes = np.array([[4 * left, 4 * top, 4 * right, 4 * bottom]
@@ -243,10 +242,6 @@ class ShotJudge:
 
 def identity_replay(seen_of, reset, frames, fps: float, judge, enrolled=()) -> dict:
     """Replay `frames` in real time through `seen_of(frame) -> (seen, cards)`; the tallies above."""
-    from types import SimpleNamespace
-
-    from app.kiosk.flow import CONFIRM, ClockInFlow, VisionUpdate
-
     reset()
     period = 1.0 / fps
     flow = ClockInFlow()
@@ -316,11 +311,6 @@ def run_identity(models, config, systems: dict, log=None) -> dict:
 
     `systems` maps a key ("ours", "baseline") to a factory(enrol) -> (seen_of, reset).
     """
-    import cv2
-
-    from app import native
-    from app.devdata import registry_face_images
-
     photos = {n: cv2.imdecode(np.fromfile(p, np.uint8), cv2.IMREAD_COLOR) for n, p in registry_face_images().items()}
     detector = native.FaceDetector()
     landmarks = native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks")))
@@ -366,7 +356,7 @@ def development_video() -> tuple[Path, list[Path]] | None:
 
 def run_video_identity(video_path, enrol_dirs, systems: dict, log=None) -> dict | None:
     """The identity replay on the development video (None for another video: no shot table)."""
-    from app.bench.pipeline import video_scene
+    from app.bench.pipeline import video_scene  # lazy: app.bench.pipeline imports this module
 
     if Path(video_path).name != DEVELOPMENT_VIDEO:
         return None

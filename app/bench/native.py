@@ -9,9 +9,13 @@ from __future__ import annotations
 import os
 import sys
 
+import cv2
 import numpy as np
 
+from app import native
 from app.bench.timing import median_ms
+from app.devdata import registry_face_images
+from app.vision.descriptors import DlibDescriptor, OnnxDescriptor
 
 
 def _pair(ours: float, baseline: float | None, baseline_name: str, unit: str = "ms") -> dict:
@@ -23,8 +27,6 @@ def _pair(ours: float, baseline: float | None, baseline_name: str, unit: str = "
 
 
 def _frame_640x480(photo) -> np.ndarray:
-    import cv2
-
     img = cv2.imread(str(photo)) if photo else None
     if img is None:
         rng = np.random.default_rng(0)
@@ -39,7 +41,7 @@ def _frame_640x480(photo) -> np.ndarray:
 
 def _dlib_bin():
     try:
-        import dlib  # the PyPI wheel dlib-bin
+        import dlib  # lazy: the PyPI wheel dlib-bin, a test-only baseline (None when absent)
 
         return dlib
     except ImportError:
@@ -47,8 +49,6 @@ def _dlib_bin():
 
 
 def bench_descriptor(models, chips: np.ndarray, repeat: int, log) -> dict:
-    from app.vision.descriptors import DlibDescriptor, OnnxDescriptor
-
     single, batch = chips[:1], np.ascontiguousarray(np.resize(chips, (8, 150, 150, 3)))
     out: dict = {}
     log("bench: descriptor (ONNX Runtime, 1 and 2 threads) …")
@@ -78,8 +78,6 @@ def bench_descriptor(models, chips: np.ndarray, repeat: int, log) -> dict:
 
 
 def bench_hog(frame: np.ndarray, repeat: int, log) -> dict:
-    from app import native
-
     log("bench: HOG detection …")
     det = native.FaceDetector()
     full = median_ms(lambda: det.detect(frame, downscale=1.0, upsample=0, grayscale=False), repeat)
@@ -105,9 +103,33 @@ def bench_hog(frame: np.ndarray, repeat: int, log) -> dict:
     }
 
 
-def bench_gallery(repeat: int, log) -> dict:
+def bench_landmarks(models, frame: np.ndarray, boxes: np.ndarray, repeat: int, log) -> dict:
+    """The 5-point landmarks and the aligned chip of one face: the bindings' checks are in these calls."""
     from app import native
 
+    log("bench: landmarks and chips …")
+    path = str(models.path("shape_predictor_5_face_landmarks"))
+    landmarks = native.LandmarkModel(path)
+    box = np.ascontiguousarray(boxes[:1])
+    shapes = landmarks.predict(frame, box)
+    ours_predict = median_ms(lambda: landmarks.predict(frame, box), repeat * 10)
+    ours_chips = median_ms(lambda: native.extract_chips(frame, shapes), repeat * 10)
+    base_predict = base_chips = None
+    dlib = _dlib_bin()
+    if dlib is not None:
+        sp = dlib.shape_predictor(path)
+        rgb = np.ascontiguousarray(frame[:, :, ::-1])
+        rect = dlib.rectangle(*(int(round(v)) for v in box[0]))
+        shape = sp(rgb, rect)
+        base_predict = median_ms(lambda: sp(rgb, rect), repeat * 10)
+        base_chips = median_ms(lambda: dlib.get_face_chip(rgb, shape, 150, 0.25), repeat * 10)
+    return {
+        "predict_1face": _pair(ours_predict, base_predict, "dlib-bin shape_predictor(rgb, rect)"),
+        "extract_chips_1face": _pair(ours_chips, base_chips, "dlib-bin get_face_chip(rgb, shape, 150, 0.25)"),
+    }
+
+
+def bench_gallery(repeat: int, log) -> dict:
     out = {}
     rng = np.random.default_rng(1)
     for n in (1_000, 10_000, 100_000):
@@ -124,10 +146,6 @@ def bench_gallery(repeat: int, log) -> dict:
 
 
 def bench_text(font, repeat: int, log) -> dict:
-    import cv2
-
-    from app import native
-
     log("bench: text drawing …")
     renderer = native.TextRenderer(str(font.path), font.face_index)
     frame = np.zeros((320, 480, 3), np.uint8)
@@ -146,9 +164,6 @@ def bench_text(font, repeat: int, log) -> dict:
 
 
 def run(models, font, repeat: int = 30, log=None) -> dict:
-    from app import native
-    from app.devdata import registry_face_images
-
     log = log or (lambda msg: print(msg, file=sys.stderr))
     photos = registry_face_images()
     frame = _frame_640x480(photos.get("obama.jpg"))
@@ -165,6 +180,7 @@ def run(models, font, repeat: int = 30, log=None) -> dict:
         "blas_loaded": [os.path.realpath(p) for p in native.loaded_libraries("blas")],
         "descriptor": bench_descriptor(models, chips, repeat, log),
         "hog": bench_hog(frame, repeat, log),
+        "landmarks": bench_landmarks(models, frame, boxes, repeat, log),
         "gallery": bench_gallery(repeat, log),
         "text": bench_text(font, repeat, log),
     }

@@ -110,11 +110,12 @@ class Ours:
     name = "daka pipeline"
 
     def __init__(self, models, config, enrol):
+        from app.vision.engine import VisionParts
         from app.vision.gallery import FaceGallery
         from app.vision.pipeline import VisionPipeline
 
         self.gallery = FaceGallery()
-        self.pipeline = VisionPipeline.from_config(models, config, self.gallery)
+        self.pipeline = VisionPipeline.from_config(VisionParts.load(models, config.vision), config, self.gallery)
         self.names: dict[int, str] = {}
         template = 0
         for staff, (name, images) in enumerate(sorted(enrol.items()), start=1):

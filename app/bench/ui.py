@@ -137,7 +137,7 @@ def run(models, *, seconds: float = 8.0, walkups: int = 8) -> dict:
 
     def session(source, flow, probe):
         terminal = _terminal(config, instance, models, source, make_pin_factory("mock"))
-        terminal.library.enroll_bytes(photos["obama.jpg"].read_bytes(), "E001_奥巴马.jpg")
+        terminal.library.enroll_file(photos["obama.jpg"].read_bytes(), "E001_奥巴马.jpg")
         terminal.ui_attached = True
         terminal.start()
         app = KioskApp(terminal, font, flow=flow, probe=probe)

@@ -12,6 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from app import native
+
 # LFW's face (deep-funneled, 250x250) sits around the centre, about 100-120 px wide: the
 # detector's median box for it is this (left, top, right, bottom) as a fraction of the image.
 CENTRE_BOX = (0.31, 0.36, 0.72, 0.76)
@@ -46,8 +48,6 @@ class EngineExtractor:
     metric = "cosine"
 
     def __init__(self, models, embedder, upsample: int = 1, min_face: int = 0, detect_threads: int = 1):
-        from app import native
-
         self.detector = native.FaceDetector()
         self.landmarks = native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks")))
         self.embedder = embedder
@@ -95,7 +95,7 @@ class FaceRecognitionExtractor:
 
     def __init__(self):
         try:
-            import face_recognition
+            import face_recognition  # lazy: the optional baseline library (test extra), refused clearly below
         except ImportError as exc:
             raise RuntimeError(
                 "the baseline needs the face_recognition library: "

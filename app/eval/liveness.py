@@ -29,8 +29,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, ImageOps
 
+from app import native
 from app.vision.liveness.camera import CameraModel, eye_distance_px
+from app.vision.liveness.context import ContextTracker
 from app.vision.liveness.cues import FACE_DEPTH_OFFSET_MM, planarity_measures
 from app.vision.liveness.decision import CHALLENGE, LEVELS, LIVE, SPOOF, STRICT, LivenessPolicy, TrackLiveness
 from app.vision.liveness.headrender import LiveFaceRenderer
@@ -58,8 +61,6 @@ class LandmarkReader:
     """The terminal's detector and 5-point model on one frame: the widest face's landmarks or None."""
 
     def __init__(self, models, min_face: int = 40):
-        from app import native
-
         self.detector = native.FaceDetector()
         self.shapes = native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks")))
         self.min_face = min_face
@@ -308,8 +309,6 @@ def evaluate_video(models, video: Path, policies: dict, window: int = 25) -> dic
 
 def _video_context_shares(runs, runs_frames, grays) -> list:
     """Every pair sample of the rigid-context cue along the clip's face runs."""
-    from app.vision.liveness.context import ContextTracker
-
     shares = []
     for r, ks in zip(runs, runs_frames):
         tracker = ContextTracker()
@@ -321,8 +320,6 @@ def _video_context_shares(runs, runs_frames, grays) -> list:
 
 
 def evaluate_samples(models, spoof_dir: Path, policies: dict) -> list:
-    from PIL import Image, ImageOps
-
     reader = LandmarkReader(models, min_face=0)
     out = []
     for path in sorted(spoof_dir.rglob("*.jpg")):

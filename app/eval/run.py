@@ -9,6 +9,7 @@ its README uses it (HOG with one upsample, 128-D encodings, Euclidean distance, 
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from pathlib import Path
@@ -16,9 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from app.vision.decision import DecisionRule
+from app.vision.embedders import open_embedder, unit_rows
 from app.vision.gallery import FaceGallery
 
 from . import metrics
+from .extractors import EngineExtractor, FaceRecognitionExtractor
 from .lfw import DescriptorCache, describe_all, load_folder, load_pairs
 
 
@@ -28,15 +31,9 @@ def _log(msg: str) -> None:
 
 def make_extractor(baseline: str | None, models, config, upsample: int, min_face: int):
     if baseline == "face_recognition":
-        from .extractors import FaceRecognitionExtractor
-
         return FaceRecognitionExtractor()
     if baseline:
         raise ValueError(f"unknown baseline {baseline!r} (face_recognition)")
-    from app.vision.embedders import open_embedder
-
-    from .extractors import EngineExtractor
-
     return EngineExtractor(models, open_embedder(models, config.vision), upsample=upsample, min_face=min_face)
 
 
@@ -154,8 +151,6 @@ def _score(vectors, rule, folder, pairs, person_of, extractor, euclidean: bool =
 
 def _each_embedder(parts, embedder, recognition, folder, pairs, person_of, extractor) -> dict:
     """The same figures for each model alone and for the fusion, from the same faces."""
-    from app.vision.embedders import unit_rows
-
     out = {}
     for kind, name in zip(embedder.kinds, ("dlib", "faceres")):
         rule = DecisionRule.from_config(recognition, name)
@@ -167,8 +162,6 @@ def _each_embedder(parts, embedder, recognition, folder, pairs, person_of, extra
 
 def tuning_half(identity: str) -> bool:
     """Which half of the people an identity falls in: a stable hash of the name, not the data order."""
-    import hashlib
-
     return hashlib.sha1(identity.encode()).digest()[0] % 2 == 0
 
 
@@ -193,8 +186,6 @@ def tune_fusion(parts: dict, folder, person_of, weights=(0.5, 0.6, 0.7, 0.75, 0.
     people only. The choice minimises FNIR at FPIR 1% plus FNIR at FPIR 0.1% on the tuning half;
     the tuning half's FPIR-1% threshold is then applied, unchanged, to the held-out half.
     """
-    from app.vision.embedders import unit_rows
-
     kinds = list(parts)
     dlib, faceres = unit_rows(parts[kinds[0]]), unit_rows(parts[kinds[1]])
     in_tuning = np.array([tuning_half(n) for n in folder.identities])

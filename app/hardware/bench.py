@@ -13,6 +13,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
+
+from app.hardware.camera import NO_CAMERA, STREAMING, Camera
+from app.hardware.camera_url import parse_camera_source
+from app.hardware.sources import GstProcessSource
+from app.hardware.tof200f import Tof200fSensor
+from app.hardware.tof_sim import Tof200fSimulator
+
 TARGETS = {"lost_s": 2.0, "back_s": 5.0, "tof_interval_ms": 100.0}
 
 
@@ -32,9 +41,6 @@ def _summary(values: list[float | None]) -> dict:
 
 
 def camera_recovery(repeat: int) -> dict:
-    from app.hardware.camera import NO_CAMERA, STREAMING, Camera
-    from app.hardware.camera_url import parse_camera_source
-
     out = {}
     if shutil.which("gst-launch-1.0"):
         spec = parse_camera_source("gst://videotestsrc is-live=true ! video/x-raw,framerate=30/1", 640, 480, 30)
@@ -48,9 +54,6 @@ def camera_recovery(repeat: int) -> dict:
                 back.append(_wait(lambda: camera.status().state == STREAMING, 20) and time.monotonic() - t0)
                 time.sleep(0.3)
         out["gst_process_killed"] = {"lost_s": _summary(lost), "back_s": _summary(back)}
-    import cv2
-    import numpy as np
-
     with tempfile.TemporaryDirectory() as tmp:
         clip, spare = Path(tmp) / "clip.avi", Path(tmp) / "spare.avi"
         writer = cv2.VideoWriter(str(spare), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (320, 240))
@@ -77,8 +80,6 @@ def gst_pipe_throughput() -> dict | None:
     gst-launch alone producing the same frames into fakesink."""
     if not shutil.which("gst-launch-1.0"):
         return None
-    from app.hardware.sources import GstProcessSource
-
     caps = "videotestsrc pattern=ball ! video/x-raw,width=1280,height=720,format=BGR"
     n = 300
     baseline_cmd = ["gst-launch-1.0", "-q", "videotestsrc", f"num-buffers={n}", "pattern=ball", "!",
@@ -111,9 +112,6 @@ def gst_pipe_throughput() -> dict | None:
 def live_capture_rate(seconds: float = 3.0) -> dict | None:
     if not shutil.which("gst-launch-1.0"):
         return None
-    from app.hardware.camera import Camera
-    from app.hardware.camera_url import parse_camera_source
-
     spec = parse_camera_source("gst://videotestsrc is-live=true ! video/x-raw,framerate=30/1", 1280, 720, 30)
     with Camera(spec) as camera:
         camera.slot.get(timeout=10)
@@ -123,9 +121,6 @@ def live_capture_rate(seconds: float = 3.0) -> dict | None:
 
 
 def tof_intervals(seconds: float = 3.0) -> dict:
-    from app.hardware.tof200f import Tof200fSensor
-    from app.hardware.tof_sim import Tof200fSimulator
-
     with Tof200fSimulator() as sim, Tof200fSensor(sim.port, poll_hz=20) as sensor:
         time.sleep(seconds)
         stamps = [r.ts for r in sensor.history]

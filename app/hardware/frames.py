@@ -1,4 +1,8 @@
-"""A one-slot "latest frame wins" buffer between a producer (camera) and consumers (vision, UI)."""
+"""A one-slot "latest frame wins" buffer between a producer (camera) and consumers (vision, UI).
+
+The one frame buffer of the terminal: the camera puts, the vision worker (app/vision/worker.py)
+takes, the kiosk's live view peeks.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ import numpy as np
 
 
 class SlotFrame(NamedTuple):
+    """A frame with its capture time and sequence number (the one stamped-frame type)."""
+
     frame: np.ndarray
     ts: float  # time.monotonic() when the frame was captured
     seq: int  # 1, 2, 3 ... in capture order
@@ -69,6 +75,10 @@ class FrameSlot:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def reopen(self) -> None:
         with self._cond:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import serial
 from loguru import logger
 
 from app.hardware.modbus import ModbusException, ResponseScanner, read_request
@@ -87,8 +88,6 @@ class PresenceFilter:
 
 
 def open_serial(port: str, baud: int):
-    import serial
-
     return serial.serial_for_url(port, baudrate=baud, bytesize=8, parity="N", stopbits=1,
                                  timeout=0.005, write_timeout=0.2, exclusive=True)
 
@@ -284,7 +283,7 @@ def sensor_from_config(sensor_cfg, port: str | None = None, **kwargs) -> Tof200f
     port = port or sensor_cfg.port
     kwargs.setdefault("poll_hz", getattr(sensor_cfg, "poll_hz", 20))
     if port.startswith("sim://"):
-        from app.hardware.tof_sim import Tof200fSimulator
+        from app.hardware.tof_sim import Tof200fSimulator  # lazy: the simulator's pty needs POSIX (termios)
 
         simulator = Tof200fSimulator(baud=sensor_cfg.baud, slave_id=sensor_cfg.slave_id).start()
         sensor = Tof200fSensor(simulator.port, baud=sensor_cfg.baud, slave_id=sensor_cfg.slave_id,

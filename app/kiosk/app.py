@@ -1,8 +1,14 @@
 """The Kivy app (import after `window.configure_kivy`): one ScreenManager, screens chosen by the clock-in flow, results through Clock.
 
-Threads never touch widgets: vision results, presence changes and confirm results are handed
-over with Clock triggers; the UI thread only renders the newest frame (a resize and a few
-boxes, about a millisecond) and runs the flow.
+Threads never touch widgets: vision results, presence changes, status readings, setting changes
+and confirm results are handed over with Clock triggers; the UI thread only renders the newest
+frame (a resize and a few boxes, about a millisecond) and runs the flow.
+
+The screens read Kivy properties of this app (`device_name`, `language`, `confirm_seconds`,
+`status`, `pending`, `camera_state`, ...), which the app sets from the terminal's events: the
+housekeeper's status readings (`Terminal.on_status`, every 2 s) and run-time setting changes
+(`terminal.settings.subscribe`). Nothing here polls the terminal; the one timer left ticks the
+clock on the status bar and pings the service watchdog from the UI thread.
 """
 
 from __future__ import annotations
@@ -10,11 +16,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
+from zoneinfo import ZoneInfo
 
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.text import LabelBase
-from kivy.properties import NumericProperty, ObjectProperty, StringProperty
+from kivy.properties import BooleanProperty, DictProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 from loguru import logger
 
@@ -28,40 +35,62 @@ from .window import SCREEN_SIZE
 FONT_SIZES = (13, 14, 15, 18, 20, 22, 26, 30, 34, 40, 96)
 ADMIN_IDLE_S = 90   # the admin screens close after this long without a touch
 LANGUAGE_AWAY_S = 5.0   # the language switch is for one person: back to the terminal's once nobody was in view this long
+TICK_S = 0.5        # the status bar's clock and the watchdog ping from the UI thread
 
 
 class KioskApp(App):
-    lang = StringProperty("zh_CN")
+    lang = StringProperty("zh_CN")        # the language shown now (one person may switch it)
     clock_text = StringProperty("")
     date_text = StringProperty("")
-    device_name = StringProperty("")
     network_text = StringProperty("")
     sync_text = StringProperty("")
     hint_text = StringProperty("")
     notice_text = StringProperty("")      # a short message that clears itself
     countdown = NumericProperty(0)
     terminal = ObjectProperty(None, allownone=True)
+    frames = ObjectProperty(None, allownone=True)   # the camera's FrameSlot: screens peek its newest frame
+    # from the run-time settings (set on a change, see _settings_changed)
+    device_config = ObjectProperty(None, allownone=True)   # the terminal's effective config (App.config is Kivy's)
+    device_name = StringProperty("")
+    language = StringProperty("zh_CN")    # the terminal's language (device.language)
+    timezone = StringProperty("UTC")      # device.timezone
+    confirm_seconds = NumericProperty(0)
+    admin_port = NumericProperty(0)
+    sound = BooleanProperty(True)
+    threshold = NumericProperty(0.0)      # the match threshold of the embedder in use
+    # from the housekeeper's status readings (see _status_changed)
+    status = DictProperty({})
+    ip = StringProperty("")
+    pending = NumericProperty(0)          # punches not yet in the database or not yet pushed to HR
+    storage_low = BooleanProperty(False)
+    camera_state = StringProperty("")
+    camera_reason = StringProperty("")
 
     def __init__(self, terminal, font, *, flow: F.ClockInFlow | None = None, probe: FrameProbe | None = None,
                  **kwargs):
         super().__init__(**kwargs)
         self.terminal = terminal
+        self.frames = terminal.camera.slot
         self.font = font
-        self.lang = self._language = terminal.language
-        self.device_name = terminal.device_name
-        ui = terminal.config.ui
-        again = None if ui.once_per_visit else float(terminal.config.attendance.dedupe_seconds)
-        self.flow = flow or F.ClockInFlow(F.FlowTimes(confirm_s=terminal.confirm_seconds, result_s=ui.result_seconds,
-                                                      idle_s=ui.idle_seconds, again_s=again),
+        config = terminal.config
+        self._settings_changed(config)   # before the flow: its times are the flow's own (tests pass theirs)
+        self.lang = self.language
+        ui = config.ui
+        again = None if ui.once_per_visit else float(config.attendance.dedupe_seconds)
+        self.flow = flow or F.ClockInFlow(F.FlowTimes(confirm_s=config.attendance.confirm_seconds,
+                                                      result_s=ui.result_seconds, idle_s=ui.idle_seconds,
+                                                      again_s=again),
                                           have_sensor=terminal.sensor is not None)
         if ui.auto_punch and self.flow.auto is None:
             # stricter than the recognition threshold of the embedder in use: nobody confirms
-            self.flow.auto = F.AutoPunch(terminal.pipeline.rule.threshold + ui.auto_punch_stricter)
+            self.flow.auto = F.AutoPunch(self.threshold + ui.auto_punch_stricter)
         self.probe = probe
-        self._confirm_seconds = terminal.confirm_seconds
         self.latest_update: F.VisionUpdate | None = None
         self._incoming: F.VisionUpdate | None = None
         self._presence: list[bool | None] = []
+        self._status_in: dict | None = None
+        self._settings_in = None
+        self._unsubscribe: list = []
         self._seen = None
         self.admin_screen: str | None = None   # an on-device admin screen, shown instead of the flow's
         self._last_touch = time.monotonic()
@@ -75,21 +104,81 @@ class KioskApp(App):
 
     def now(self) -> dt.datetime:
         """The terminal's local time (its time zone now, as punches use)."""
-        return dt.datetime.now(self.terminal.timezone)
+        return dt.datetime.now(ZoneInfo(self.timezone))
+
+    def latest_frame(self):
+        """The camera's newest frame (a SlotFrame: frame, ts, seq), or None before the first."""
+        return self.frames.latest() if self.frames is not None else None
 
     def toggle_language(self) -> None:
         """For the person in front only: back to the terminal's language when they have gone (or on idle)."""
         self.lang = "en" if self.lang.startswith("zh") else "zh_CN"
         self._face_seen_at = time.monotonic()
-        self._slow(0)   # the status bar's texts now, not at the next refresh
 
     def _language_back(self, now: float) -> None:
-        if self.lang == self.terminal.language or self.admin_screen is not None:
+        if self.lang == self.language or self.admin_screen is not None:
             return
         if self.flow.screen == F.IDLE or now - self._face_seen_at > LANGUAGE_AWAY_S:
-            logger.info("language back to {} (the person who switched it has gone)", self.terminal.language)
-            self.lang = self.terminal.language
-            self._slow(0)
+            logger.info("language back to {} (the person who switched it has gone)", self.language)
+            self.lang = self.language
+
+    # -- what the screens show, from the terminal's events (UI thread) -------------------------------
+    def on_language(self, _app, language: str) -> None:
+        self.lang = language   # changed in the admin: shown at once, also to someone who switched
+
+    def on_lang(self, *_args) -> None:
+        self._status_texts()   # the status bar's texts now, not at the next reading
+        self._clock_texts()
+
+    def on_timezone(self, *_args) -> None:
+        self._clock_texts()
+
+    def on_confirm_seconds(self, _app, seconds) -> None:
+        flow = getattr(self, "flow", None)   # None while __init__ reads the config
+        if flow is not None and flow.times.confirm_s != seconds:   # changed in the admin: the next card takes it
+            flow.times = dataclasses.replace(flow.times, confirm_s=seconds)
+
+    def _settings_changed(self, config) -> None:
+        """The effective config after a run-time setting changed (or at start): the properties follow."""
+        from app.vision.decision import DecisionRule
+
+        self.device_config = config
+        self.device_name = config.device.name
+        self.language = config.device.language
+        self.timezone = config.device.timezone
+        self.confirm_seconds = config.attendance.confirm_seconds
+        self.admin_port = config.admin.port
+        self.sound = config.ui.sound
+        self.threshold = DecisionRule.from_config(config.recognition, config.vision.embedder).threshold
+
+    def _status_changed(self, status: dict) -> None:
+        """A status reading of the housekeeper: the status bar, the network screen, the camera state."""
+        self.status = status
+        if not status:
+            return
+        self.ip = status.get("ip") or ""
+        self.pending = status.get("journal_pending", 0) + status.get("push_pending", 0)
+        self.storage_low = bool(status.get("storage_low"))
+        camera = status.get("camera") or {}
+        self.camera_state, self.camera_reason = camera.get("state", ""), camera.get("reason", "")
+        self._status_texts()
+        self.flow.camera(self.camera_state != "no_camera", time.monotonic())
+        self._sync_screen()
+
+    def _status_texts(self) -> None:
+        if not self.status:
+            return
+        self.network_text = self.ip or self.t("offline")
+        waiting = self.pending
+        self.sync_text = self.t("pending", n=waiting) if waiting else self.t("synced")
+        if self.storage_low:   # punches still count (journal reserve): say why they wait
+            self.sync_text = self.t("storage_low") + ("  " + self.t("pending", n=waiting) if waiting else "")
+
+    def _clock_texts(self) -> None:
+        local = self.now()
+        self.clock_text = local.strftime("%H:%M")
+        self.date_text = local.strftime("%Y-%m-%d") + " " + (
+            "一二三四五六日"[local.weekday()] if self.lang.startswith("zh") else local.strftime("%a"))
 
     # -- build -------------------------------------------------------------------------------
     def build(self):
@@ -108,10 +197,18 @@ class KioskApp(App):
         self._warm_up_fonts()
         self._vision_trigger = Clock.create_trigger(self._apply_vision)
         self._presence_trigger = Clock.create_trigger(self._apply_presence)
+        self._status_trigger = Clock.create_trigger(self._apply_status)
+        self._settings_trigger = Clock.create_trigger(self._apply_settings)
         self.terminal.on_update(self._vision_from_worker)
         self.terminal.on_presence(self._presence_from_sensor)
-        self._events = [Clock.schedule_interval(self._frame, 0), Clock.schedule_interval(self._slow, 0.5)]
-        self._slow(0)
+        self._unsubscribe = [
+            self.terminal.on_status(self._status_from_housekeeper),
+            # (config, changed keys) for a change saved in any process (app/services/settings.py)
+            self.terminal.settings.subscribe(lambda config, _keys: self._settings_from_store(config)),
+        ]
+        self._events = [Clock.schedule_interval(self._frame, 0), Clock.schedule_interval(self._tick, TICK_S)]
+        self._status_changed(self.terminal.status_board.latest)   # the housekeeper's reading so far
+        self._tick(0)
         self._sync_screen()
         return self.manager
 
@@ -133,11 +230,16 @@ class KioskApp(App):
         logger.info("kiosk window ready ({}x{})", *SCREEN_SIZE)
 
     def detach(self) -> None:
-        """Stop this app's clock events (tests run several apps on one window)."""
+        """Stop this app's clock events and subscriptions (tests run several apps on one window)."""
         for event in self._events:
             event.cancel()
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
         self._vision_trigger.cancel()
         self._presence_trigger.cancel()
+        self._status_trigger.cancel()
+        self._settings_trigger.cancel()
         if self.root_window is not None:
             self.root_window.unbind(on_request_close=self.on_request_close, on_touch_down=self._on_any_touch)
             if self.probe is not None:
@@ -155,6 +257,15 @@ class KioskApp(App):
     def _presence_from_sensor(self, present: bool | None) -> None:
         self._presence.append(present)
         self._presence_trigger()
+
+    def _status_from_housekeeper(self, status: dict) -> None:
+        self._status_in = status
+        self._status_trigger()
+
+    def _settings_from_store(self, config) -> None:
+        """A run-time setting changed (`config`: the new effective config, None: read the terminal's)."""
+        self._settings_in = config
+        self._settings_trigger()
 
     # -- UI thread -------------------------------------------------------------------------------
     def _apply_vision(self, _dt) -> None:
@@ -195,27 +306,18 @@ class KioskApp(App):
         if hasattr(screen, "on_frame"):
             screen.on_frame(self)
 
-    def _slow(self, _dt) -> None:
-        self.terminal.notifier.watchdog()
-        if self.terminal.language != self._language:   # changed in the admin
-            self.lang = self._language = self.terminal.language
-        local = self.now()
-        self.clock_text = local.strftime("%H:%M")
-        self.date_text = local.strftime("%Y-%m-%d") + " " + (
-            "一二三四五六日"[local.weekday()] if self.lang.startswith("zh") else local.strftime("%a"))
-        status = self.terminal.last_status
-        self.device_name = self.terminal.device_name
-        if self.terminal.confirm_seconds != self._confirm_seconds:   # changed in the admin
-            self._confirm_seconds = self.terminal.confirm_seconds
-            self.flow.times = dataclasses.replace(self.flow.times, confirm_s=self._confirm_seconds)
-        if status:
-            self.network_text = status.get("ip") or self.t("offline")
-            waiting = status.get("journal_pending", 0) + status.get("push_pending", 0)
-            self.sync_text = self.t("pending", n=waiting) if waiting else self.t("synced")
-            if status.get("storage_low"):   # punches still count (journal reserve): say why they wait
-                self.sync_text = self.t("storage_low") + ("  " + self.t("pending", n=waiting) if waiting else "")
-        self.flow.camera(self.terminal.camera.status().state != "no_camera", time.monotonic())
-        self._sync_screen()
+    def _apply_status(self, _dt) -> None:
+        status, self._status_in = self._status_in, None
+        if status is not None:
+            self._status_changed(status)
+
+    def _apply_settings(self, _dt) -> None:
+        config, self._settings_in = self._settings_in, None
+        self._settings_changed(config if config is not None else self.terminal.config)
+
+    def _tick(self, _dt) -> None:
+        self.terminal.notifier.watchdog()   # from the UI thread: proves the window is alive
+        self._clock_texts()
 
     def _sync_screen(self) -> None:
         key = (self.flow.changes, self.admin_screen)
@@ -235,7 +337,7 @@ class KioskApp(App):
     # -- on-device admin ---------------------------------------------------------------------------
     def open_admin(self) -> None:
         """A long press on the status bar: the PIN screen (when a PIN is configured)."""
-        if not self.terminal.config.ui.admin_pin:
+        if not self.device_config.ui.admin_pin:
             logger.info("long press: on-device admin is off ([ui] admin_pin is empty)")
             self.notice(self.t("admin_off"))
             return
@@ -248,7 +350,7 @@ class KioskApp(App):
     def check_pin(self, pin: str) -> bool:
         import hmac
 
-        ok = hmac.compare_digest(pin.encode(), self.terminal.config.ui.admin_pin.encode())
+        ok = hmac.compare_digest(pin.encode(), self.device_config.ui.admin_pin.encode())
         logger.info("on-device admin: {}", "PIN accepted" if ok else "wrong PIN")
         return ok
 

@@ -72,6 +72,28 @@ class PhotoName:
     name: str
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who a photo shows: a staff no and name, the department a new person gets, and whether the
+    photo may only be added to a person already in the library (on-device enrolment)."""
+
+    staff_no: str
+    name: str
+    department: str = ""
+    existing: bool = False
+
+    @classmethod
+    def from_file_name(cls, filename: str, department: str = "") -> "Identity":
+        """The identity a file named 工号_姓名.ext gives (:class:`BadName` if it gives none)."""
+        who = parse_photo_name(filename)
+        return cls(who.staff_no, who.name, department)
+
+    def checked(self) -> "Identity":
+        """The identity as stored (names normalised), or :class:`BadName` saying what is wrong."""
+        return Identity(check_staff_no(self.staff_no), check_person_name(self.name),
+                        check_department(self.department), bool(self.existing))
+
+
 def parse_photo_name(filename: str) -> PhotoName:
     """Staff no and name from a file name (no folders allowed in it)."""
     if not filename or "/" in filename or "\\" in filename or "\x00" in filename:

@@ -1,8 +1,11 @@
 """FaceLibrary: enrol staff photos, keep the live gallery in step, recompute templates.
 
-One usable face per photo or a clear per-file reason. Photos are stored under the instance's
-photos folder with generated names; the template row points at the file; the injected
-:class:`~app.vision.gallery.FaceGallery` is updated at once, so no restart is needed.
+One call enrols: :meth:`FaceLibrary.enroll` takes an image (a file's bytes or a BGR array) and an
+:class:`~app.library.names.Identity`; the admin's uploads, `daka enroll` and on-device capture all
+come through it. One usable face per image or a clear reason. The face is found, judged and
+described by `app.vision.engine.describe_still`, the pipeline's own steps. Photos are stored
+under the instance's photos folder with generated names; the template row points at the file;
+the injected :class:`~app.vision.gallery.FaceGallery` is updated at once, so no restart is needed.
 """
 
 from __future__ import annotations
@@ -21,18 +24,20 @@ from sqlalchemy import select
 
 from app import native
 from app.store import FaceTemplate, Staff, Store
+from app.vision.engine import StillFace, Unusable, VisionParts, describe_still
 from app.vision.quality import REASONS as QUALITY_REASONS
-from app.vision.quality import QualityThresholds, assess
+from app.vision.quality import QualityThresholds
 
-from .images import STORED_MAX_PIXELS, ImageRefused, decode_image
-from .names import BadName, check_department, parse_photo_name, photo_path
+from .images import MAX_PIXELS, STORED_MAX_PIXELS, ImageRefused, decode_image
+from .names import BadName, Identity, photo_path
 
 MODEL_ID = "dlib_face_recognition_resnet_model_v1"   # dlib's template kind (DlibEmbedder.kind)
-MAX_SIDE = 1600  # larger photos are scaled down before detection: faster, same faces
 # Photos decoded and analysed at once (uploads from several admin pages or API clients), and how
 # long another one waits for its turn before it is refused as "busy".
 MAX_CONCURRENT = 2
 BUSY_WAIT_S = 60.0
+# A captured frame is stored as a JPEG of this quality.
+CAPTURE_JPEG_QUALITY = 92
 
 # code -> (zh_CN, en); quality codes come from app.vision.quality
 REASONS: dict[str, tuple[str, str]] = {
@@ -42,6 +47,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "busy": ("正在处理其他照片，请稍后重试", "Busy with other photos, try again shortly"),
     "bad_name": ("文件名应为 工号_姓名", "File name must be staffno_name"),
     "name_conflict": ("工号已登记为其他姓名", "Staff no already enrolled under another name"),
+    "unknown_staff": ("工号未登记", "No one has this staff no"),
     "no_face": ("未检测到人脸", "No face found"),
     "several_faces": ("照片中有多张人脸", "Several faces in the photo"),
     "duplicate_face": ("此人脸已登记在其他工号下", "This face is already enrolled under another staff no"),
@@ -76,26 +82,33 @@ class Refused(Exception):
         self.reason, self.detail = reason, detail
 
 
-@dataclass(frozen=True)
-class FaceSample:
-    descriptor: np.ndarray           # the gallery vector (the embedder's combination of `parts`)
-    quality: float
-    parts: dict | None = None        # template kind -> float32 vector, one stored row each
-    attributes: object | None = None
+def _array_image(bgr) -> np.ndarray:
+    """A BGR uint8 (h, w, 3) array as it is, or :class:`Refused` ("not_image", "too_many_pixels")."""
+    if not isinstance(bgr, np.ndarray) or bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] != 3 \
+            or 0 in bgr.shape:
+        got = f"{bgr.dtype} {bgr.shape}" if isinstance(bgr, np.ndarray) else type(bgr).__name__
+        raise Refused("not_image", f"a BGR image must be uint8 of shape (h, w, 3), got {got}")
+    if bgr.shape[0] * bgr.shape[1] > MAX_PIXELS:
+        raise Refused("too_many_pixels", f"{bgr.shape[1]}x{bgr.shape[0]} pixels, "
+                                         f"at most {MAX_PIXELS // 1_000_000} MP")
+    return bgr
 
 
 class FaceLibrary:
-    def __init__(self, store: Store, engine, gallery, photos_dir: Path, library_cfg, *,
-                 max_bytes: int, embedder=None, max_concurrent: int = MAX_CONCURRENT,
+    def __init__(self, store: Store, parts: VisionParts, gallery, photos_dir: Path, library_cfg, *,
+                 max_bytes: int, detect_threads: int = 2, max_concurrent: int = MAX_CONCURRENT,
                  busy_wait: float = BUSY_WAIT_S):
-        """`embedder` (app.vision.embedders) makes the templates: one FaceTemplate row per model
+        """`parts` (app.services.compose.open_vision: the pipeline's landmark model and embedder)
+        find and describe faces; the embedder makes the templates: one FaceTemplate row per model
         it runs (`embedder.kinds`, stored as the row's model_id) for each photo; the first kind's
-        row is the photo's primary template and its id keys the gallery. Without one, the
-        engine's configured embedder (the same `[vision] embedder` the pipeline uses).
+        row is the photo's primary template and its id keys the gallery. The library has its own
+        detector (cheap to make; it serialises its callers, and the camera's must not wait).
         At most `max_concurrent` photos are decoded and analysed at once (each may take a couple of
         hundred MB); another waits up to `busy_wait` seconds, then is refused as "busy"."""
-        self.store, self.engine, self.gallery = store, engine, gallery
-        self.embedder = embedder or engine.embedder
+        self.store, self.parts, self.gallery = store, parts, gallery
+        self.embedder = parts.embedder
+        self.detector = native.FaceDetector()
+        self.detect_threads = detect_threads
         self.kinds = tuple(self.embedder.kinds)
         self.photos_dir = Path(photos_dir)
         self.cfg, self.max_bytes = library_cfg, max_bytes
@@ -137,95 +150,105 @@ class FaceLibrary:
         return loaded
 
     # -- analysis ------------------------------------------------------
-    def analyse(self, bgr: np.ndarray) -> FaceSample:
+    def analyse(self, bgr: np.ndarray) -> StillFace:
         """The one usable face of a photo, or :class:`Refused` with the reason."""
-        scale = min(1.0, MAX_SIDE / max(bgr.shape[:2]))
-        if scale < 1.0:
-            bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        frame = np.ascontiguousarray(bgr)
-        smallest = max(40, self.cfg.min_face_px // 2)  # find small faces to say "too small"
-        boxes, _, _ = self.engine.detector.detect(frame, downscale=0.0, upsample=0, min_face=smallest,
-                                                  threads=self.engine.vision.detect_threads)
-        if len(boxes) == 0:
-            raise Refused("no_face")
-        if len(boxes) > 1:
-            raise Refused("several_faces", f"{len(boxes)} faces")
-        landmarks = self.engine.landmarks.predict(frame, boxes)
-        chips = native.extract_chips(frame, landmarks)
-        quality = assess(frame.shape, boxes[0], landmarks[0], chips[0], self.limits)
-        if not quality.ok:
-            raise Refused(quality.reason, f"face {quality.face_px:.0f} px, brightness "
-                                          f"{quality.brightness:.0f}, sharpness {quality.sharpness:.0f}")
-        described = self.embedder.describe(frame, landmarks)
-        parts = {k: np.asarray(v[0], dtype="<f4") for k, v in described.parts.items()}
-        vector = np.asarray(self.embedder.combine(described.parts)[0], dtype="<f4")
-        return FaceSample(vector, quality.score, parts,
-                          described.attributes[0] if described.attributes else None)
+        try:
+            # find small faces too, to say "too small" rather than "no face"
+            return describe_still(bgr, self.detector, self.parts, self.limits,
+                                  min_face=max(40, self.cfg.min_face_px // 2), threads=self.detect_threads)
+        except Unusable as exc:
+            raise Refused(exc.reason, exc.detail) from exc
 
     # -- enrolment -----------------------------------------------------
-    def enroll_bytes(self, data: bytes, filename: str, *, department: str = "") -> EnrollResult:
-        """Enrol one photo named 工号_姓名.ext."""
+    def enroll(self, image: bytes | np.ndarray, identity: Identity, *, label: str | None = None) -> EnrollResult:
+        """Enrol one image of `identity`: a photo file's bytes (stored as they are) or a BGR array
+        (a camera frame, stored as a JPEG). `label` names the image in the result and on the
+        template (the file name; "工号_姓名.jpg" when None)."""
         try:
-            who = parse_photo_name(filename)
-            department = check_department(department)
+            who = identity.checked()
         except BadName as exc:
-            return EnrollResult(filename, False, "bad_name", str(exc))
+            return EnrollResult(label or "", False, "bad_name", str(exc))
+        label = label if label is not None else f"{who.staff_no}_{who.name}.jpg"
         if not self._slots.acquire(timeout=self.busy_wait):
-            return EnrollResult(filename, False, "busy", f"more than {self.busy_wait:.0f} s waiting for "
+            return EnrollResult(label, False, "busy", f"more than {self.busy_wait:.0f} s waiting for "
                                 "other enrolments", who.staff_no, who.name)
         try:
             try:
-                image = decode_image(data, max_bytes=self.max_bytes)
-                extension = image.extension
-                sample = self.analyse(image.bgr)
-                del image  # the decoded pixels go before the slot is handed on
+                if isinstance(image, (bytes, bytearray, memoryview)):
+                    data = bytes(image)
+                    decoded = decode_image(data, max_bytes=self.max_bytes)
+                    extension, sample = decoded.extension, self.analyse(decoded.bgr)
+                    del decoded  # the decoded pixels go before the slot is handed on
+                else:
+                    sample = self.analyse(_array_image(image))
+                    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, CAPTURE_JPEG_QUALITY])
+                    if not ok:
+                        raise Refused("not_image", "the image could not be encoded as JPEG")
+                    data, extension = jpeg.tobytes(), ".jpg"
             finally:
                 self._slots.release()
-            template_id = self._store_template(who, data, extension, sample, filename, department)
-        except ImageRefused as exc:
-            return EnrollResult(filename, False, exc.reason, exc.detail, who.staff_no, who.name)
-        except Refused as exc:
-            return EnrollResult(filename, False, exc.reason, exc.detail, who.staff_no, who.name)
-        return EnrollResult(filename, True, None, "", who.staff_no, who.name, template_id)
+            template_id = self._store_template(who, data, extension, sample, label)
+        except (ImageRefused, Refused) as exc:
+            return EnrollResult(label, False, exc.reason, exc.detail, who.staff_no, who.name)
+        return EnrollResult(label, True, None, "", who.staff_no, who.name, template_id)
 
-    def _store_template(self, who, data: bytes, extension: str, sample: FaceSample,
-                        filename: str, department: str) -> int:
+    def enroll_file(self, data: bytes, filename: str, *, department: str = "") -> EnrollResult:
+        """Enrol a photo file named 工号_姓名.ext: the file name says who it is."""
+        try:
+            identity = Identity.from_file_name(filename, department)
+        except BadName as exc:
+            return EnrollResult(filename, False, "bad_name", str(exc))
+        return self.enroll(data, identity, label=filename)
+
+    def enroll_many(self, items: Iterable[tuple[str, Callable[[], bytes]]]) -> Iterator[EnrollResult]:
+        """Enrol (file name, reader) pairs one by one (see `enroll_file`); a reader may raise :class:`Refused`."""
+        for name, read in items:
+            try:
+                data = read()
+            except Refused as exc:
+                yield EnrollResult(name, False, exc.reason, exc.detail)
+                continue
+            yield self.enroll_file(data, name)
+
+    def _store_template(self, who: Identity, data: bytes, extension: str, sample: StillFace, label: str) -> int:
         digest = hashlib.sha256(data).hexdigest()
         with self._lock:  # one enrolment at a time: the duplicate checks then hold
             with self.store.session() as s:
                 staff = s.scalar(select(Staff).where(Staff.staff_no == who.staff_no))
+                if staff is None and who.existing:
+                    raise Refused("unknown_staff", f"no one has staff no {who.staff_no}")
                 if staff is not None and staff.name != who.name:
                     raise Refused("name_conflict", f"{who.staff_no} is {staff.name}")
                 if staff is not None and s.scalar(select(FaceTemplate.id).where(
                         FaceTemplate.staff_id == staff.id, FaceTemplate.photo_sha256 == digest)):
                     raise Refused("duplicate_photo")
-                match = self.gallery.match(sample.descriptor)
+                match = self.gallery.match(sample.vector)
                 if match.staff_id is not None and match.similarity >= self._duplicate_similarity() \
                         and (staff is None or match.staff_id != staff.id):
                     other = s.get(Staff, match.staff_id)
                     raise Refused("duplicate_face", f"similarity {match.similarity:.3f} to "
                                   f"{other.staff_no if other else match.staff_id}")
                 if staff is None:
-                    staff = Staff(staff_no=who.staff_no, name=who.name, department=department)
+                    staff = Staff(staff_no=who.staff_no, name=who.name, department=who.department)
                     s.add(staff)
                 stored = f"{uuid.uuid4().hex}{extension}"
                 path = self.photos_dir / stored
                 path.write_bytes(data)
                 try:
-                    templates = [FaceTemplate(staff=staff, descriptor=self._stored(sample, kind).tobytes(),
+                    templates = [FaceTemplate(staff=staff, descriptor=sample.parts[kind].tobytes(),
                                               model_id=kind, photo_file=stored, photo_sha256=digest,
-                                              original_name=filename[:255], quality=sample.quality)
+                                              original_name=label[:255], quality=sample.quality.score)
                                  for kind in self.kinds]
                     s.add_all(templates)   # inserted in this order: the primary template gets the lowest id
                     s.flush()
                     template = templates[0]
                     self.store.audit(s, "library", "enroll", staff_no=who.staff_no, template=template.id,
-                                     file=filename)
+                                     file=label)
                 except BaseException:
                     path.unlink(missing_ok=True)
                     raise
                 ids = (template.id, staff.id)
-            self.gallery.add(ids[0], ids[1], sample.descriptor)
+            self.gallery.add(ids[0], ids[1], sample.vector)
             return ids[0]
 
     def _duplicate_similarity(self) -> float:
@@ -235,20 +258,6 @@ class FaceLibrary:
         if self.kinds == ("faceres",):
             return self.cfg.faceres_duplicate_similarity
         return self.cfg.duplicate_similarity
-
-    def _stored(self, sample: FaceSample, kind: str) -> np.ndarray:
-        vector = sample.parts[kind] if sample.parts else sample.descriptor
-        return np.asarray(vector, dtype="<f4")
-
-    def enroll_many(self, items: Iterable[tuple[str, Callable[[], bytes]]]) -> Iterator[EnrollResult]:
-        """Enrol (file name, reader) pairs one by one; a reader may raise :class:`Refused`."""
-        for name, read in items:
-            try:
-                data = read()
-            except Refused as exc:
-                yield EnrollResult(name, False, exc.reason, exc.detail)
-                continue
-            yield self.enroll_bytes(data, name)
 
     # -- removal -------------------------------------------------------
     def remove_template(self, template_id: int, actor: str = "library") -> bool:
@@ -303,7 +312,7 @@ class FaceLibrary:
         return {"templates": len(photos), "updated": done, "failed": failed, "model_id": self.model_id,
                 "models": list(self.kinds)}
 
-    def _replace_templates(self, photo: str, sample: FaceSample) -> None:
+    def _replace_templates(self, photo: str, sample: StillFace) -> None:
         """Give a photo one up-to-date row per model: rows of other models are reused, then added."""
         with self.store.session() as s:
             rows = s.scalars(select(FaceTemplate).where(FaceTemplate.photo_file == photo)
@@ -319,5 +328,5 @@ class FaceLibrary:
                     t = FaceTemplate(staff_id=first.staff_id, photo_file=photo, photo_sha256=first.photo_sha256,
                                      original_name=first.original_name, model_id=kind)
                     s.add(t)
-                t.descriptor = self._stored(sample, kind).tobytes()
-                t.model_id, t.quality = kind, sample.quality
+                t.descriptor = sample.parts[kind].tobytes()
+                t.model_id, t.quality = kind, sample.quality.score

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import sys
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +101,22 @@ def verify_file(path: Path, sha256: str, size: int | None = None) -> None:
         )
 
 
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write a model file or sidecar whole or not at all (readers never see half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
+    try:
+        os.fchmod(fd, 0o644)  # models are not secret; the service user must read what root installed
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def sidecar_of(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
@@ -169,6 +187,7 @@ def resolve(
             onnx_path = path
     faceres_path = None
     if "npm" in manifest:
+        # lazy: faceres imports numpy, and this package (its helpers above); `daka --help` loads this one
         from .faceres import check_installed, onnx_path as faceres_onnx
 
         try:

@@ -23,12 +23,26 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ModelError, check_derived, load_manifest, sha256_of, sidecar_of
+from app.devdata import cache_dir
+
+from . import ModelError, atomic_write, check_derived, load_manifest, sha256_of, sidecar_of
 
 CONVERTER_VERSION = 1
+# The network's input contract (the original model's preprocessing), used by the runtime
+# (app/vision/faceres.py) and by the verification here.
 INPUT_SIZE = 224
+# Caffe/Keras ImageNet means in B, G, R order.
+IMAGENET_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
 OUTPUTS = {"global_pooling/Mean": "embedding", "gender_pred/Sigmoid": "gender", "age_pred/Softmax": "age"}
 REFERENCE_SCRIPT = Path(__file__).resolve().parent / "tfjs" / "reference.js"
+
+
+def preprocess(chips_bgr: np.ndarray) -> np.ndarray:
+    """(n, 224, 224, 3) BGR uint8 chips -> the float32 NHWC tensor the network takes."""
+    chips = np.asarray(chips_bgr)
+    if chips.dtype != np.uint8 or chips.ndim != 4 or chips.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3):
+        raise ValueError(f"faceres chips must be uint8 (n, 224, 224, 3) BGR, got {chips.dtype} {chips.shape}")
+    return np.ascontiguousarray(chips.astype(np.float32) - IMAGENET_MEAN_BGR)
 
 
 def entry(manifest: dict | None = None) -> dict:
@@ -107,8 +121,6 @@ def _parent(path: Path) -> Path:
 # -- TensorFlow.js reference ------------------------------------------------------------------
 
 def tfjs_dir() -> Path:
-    from app.devdata import cache_dir
-
     return cache_dir() / "tfjs"
 
 
@@ -159,8 +171,6 @@ def tfjs_outputs(model_json: Path, inputs: np.ndarray, manifest: dict | None = N
 
 def verification_inputs(count: int = 4, seed: int = 20261124) -> np.ndarray:
     """Deterministic preprocessed inputs (BGR, ImageNet means subtracted): gradients and noise."""
-    from app.vision.faceres import preprocess
-
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:INPUT_SIZE, 0:INPUT_SIZE].astype(np.float32)
     chips = np.empty((count, INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
@@ -173,7 +183,7 @@ def verification_inputs(count: int = 4, seed: int = 20261124) -> np.ndarray:
 
 def compare_with_tfjs(onnx_file: Path, model_json: Path, inputs: np.ndarray, manifest=None, say=print) -> float:
     """Max |difference| between the ONNX graph and TensorFlow.js over every output."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # lazy: ~0.2 s to import, set-up only; the runtime imports this module
 
     reference = tfjs_outputs(model_json, inputs, manifest, say)
     session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
@@ -196,14 +206,13 @@ def install_faceres(derived_dir: Path, *, force: bool = False, log=None) -> Path
             return target
         except ModelError:
             pass
-    from .install import _atomic_write
-    from .tfjs_onnx import convert
+    from .tfjs_onnx import convert  # lazy: the onnx package (~0.15 s), set-up only; the runtime imports this module
 
     t0 = time.monotonic()
     folder = fetch_tfjs_files(source_folder(derived_dir), manifest, say)
     say("models: converting faceres (TF.js graph) to ONNX …")
     data = convert(folder / "faceres.json", OUTPUTS, graph_name="faceres").SerializeToString()
-    _atomic_write(target, data)
+    atomic_write(target, data)
     say("models: verifying against TensorFlow.js …")
     inputs = verification_inputs()
     try:
@@ -221,6 +230,6 @@ def install_faceres(derived_dir: Path, *, force: bool = False, log=None) -> Path
         "reference": "TensorFlow.js " + ", ".join(e["reference_packages"]),
         "verified_inputs": len(inputs), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    _atomic_write(sidecar_of(target), json.dumps(meta, indent=2).encode())
+    atomic_write(sidecar_of(target), json.dumps(meta, indent=2).encode())
     say(f"models: {target} ready (max |diff| from TensorFlow.js {max_diff:.1e}, {time.monotonic() - t0:.1f} s)")
     return target

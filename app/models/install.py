@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from . import EXPORTER_VERSION, ModelError, ModelSet, check_derived, load_manifest, resolve, sha256_of, sidecar_of
+from app import native
+
+from . import (EXPORTER_VERSION, ModelError, ModelSet, atomic_write, check_derived, load_manifest, resolve, sha256_of,
+               sidecar_of)
+from .faceres import install_faceres
+from .resnet_onnx import build_resnet_onnx
+from .sessions import make_session
 
 
 def verification_chips(count: int = 8, seed: int = 20260101) -> np.ndarray:
@@ -26,29 +30,11 @@ def verification_chips(count: int = 8, seed: int = 20260101) -> np.ndarray:
     return chips
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    try:
-        os.fchmod(fd, 0o644)  # models are not secret; the service user must read what root installed
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def install_models(configured_dir: str | Path | None = None, *, force: bool = False, log=None) -> ModelSet:
     """Verify the source weights, then build and verify the ONNX graph unless it is current."""
     say = log or (lambda msg: print(msg, file=sys.stderr))
     manifest = load_manifest()
     models = resolve(configured_dir, verify=True, require_derived=False)
-    from app import native  # the compiled core; imported late so `daka doctor` works without it
-    from .resnet_onnx import build_resnet_onnx
-
     for key, entry in manifest.get("derived", {}).items():
         source = models.path(entry["from"])
         source_sha = manifest["files"][entry["from"]]["sha256"]
@@ -65,7 +51,7 @@ def install_models(configured_dir: str | Path | None = None, *, force: bool = Fa
         layers = native.export_resnet_layers(str(source))
         say(f"models: building the ONNX graph ({len(layers)} layers) …")
         data = build_resnet_onnx(layers).SerializeToString()
-        _atomic_write(target, data)
+        atomic_write(target, data)
         say("models: verifying against dlib's own descriptors …")
         max_diff = verify_onnx_against_dlib(target, source)
         if max_diff > float(entry["tolerance"]):
@@ -84,19 +70,17 @@ def install_models(configured_dir: str | Path | None = None, *, force: bool = Fa
             "verified_chips": len(verification_chips()),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        _atomic_write(sidecar_of(target), json.dumps(meta, indent=2).encode())
+        atomic_write(sidecar_of(target), json.dumps(meta, indent=2).encode())
         say(f"models: {target} ready (max |diff| {max_diff:.1e}, {time.monotonic() - t0:.1f} s)")
-    from .faceres import install_faceres
-
     install_faceres(models.derived_dir, force=force, log=say)
     return resolve(configured_dir, verify=False, require_derived=True)
 
 
 def verify_onnx_against_dlib(onnx_path: Path, dat_path: Path) -> float:
-    from app import native
-    from app.vision.descriptors import OnnxDescriptor
-
+    """Max |difference| between dlib's own descriptors and the ONNX graph's on the verification chips."""
     chips = verification_chips()
     reference = native.DlibDescriptor(str(dat_path)).compute(chips)
-    ours = OnnxDescriptor(onnx_path, threads=1).compute(chips)
+    # The session the terminal runs the graph in (app.vision.descriptors.OnnxDescriptor opens the same).
+    session = make_session(onnx_path, threads=1)
+    ours = session.run(None, {session.get_inputs()[0].name: chips})[0]
     return float(np.abs(reference - ours).max())

@@ -1,5 +1,7 @@
 # Generated from the built module by pybind11-stubgen (app.native._core); regenerate after
 # changing the bindings: .venv/bin/pybind11-stubgen app.native._core -o /tmp/stubs
+# The bindings take array arguments as plain objects and check them themselves (so a wrong
+# array is refused with an error naming it); their array types below are written in by hand.
 """
 Daka native core: face engine, gallery index, punch reader, text renderer
 """
@@ -17,9 +19,10 @@ class FaceDetector:
         ...
     def __init__(self) -> None:
         ...
-    def detect(self, frame: numpy.ndarray, downscale: typing.SupportsFloat | typing.SupportsIndex = 1.0, upsample: typing.SupportsInt | typing.SupportsIndex = 0, min_face: typing.SupportsInt | typing.SupportsIndex = 0, adjust_threshold: typing.SupportsFloat | typing.SupportsIndex = 0.0, grayscale: bool = True, threads: typing.SupportsInt | typing.SupportsIndex = 1) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.int32]]:
+    def detect(self, frame: numpy.typing.NDArray[numpy.uint8], downscale: typing.SupportsFloat | typing.SupportsIndex = 1.0, upsample: typing.SupportsInt | typing.SupportsIndex = 0, min_face: typing.SupportsInt | typing.SupportsIndex = 0, adjust_threshold: typing.SupportsFloat | typing.SupportsIndex = 0.0, grayscale: bool = True, threads: typing.SupportsInt | typing.SupportsIndex = 1) -> tuple[numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.float64], numpy.typing.NDArray[numpy.int32]]:
         """
-        Detect faces. Returns (boxes (n,4) left,top,right,bottom inclusive, scores (n,), views (n,)).
+        Detect faces in frame (uint8 (H, W, 3) BGR; rows may be a crop's strided rows, pixels packed).
+        Returns (boxes (n,4) left,top,right,bottom inclusive, scores (n,), views (n,)).
         downscale <= 0 derives the scale from min_face so a min_face face fits the 80 px HOG window.
         threads=2 splits the image pyramid over two threads (same faces; far-level boxes within ~1 px).
         """
@@ -29,9 +32,10 @@ class LandmarkModel:
     """
     def __init__(self, path: str) -> None:
         ...
-    def predict(self, frame: numpy.ndarray, boxes: typing.Annotated[numpy.typing.ArrayLike, numpy.float64]) -> numpy.typing.NDArray[numpy.float32]:
+    def predict(self, frame: numpy.typing.NDArray[numpy.uint8], boxes: numpy.typing.NDArray[numpy.float64]) -> numpy.typing.NDArray[numpy.float32]:
         """
-        Landmarks (n, 5, 2) as x, y for each box (n, 4).
+        Landmarks float32 (n, 5, 2) as x, y for each box of boxes: float64 (n, 4), C-contiguous, as
+        detect returns them. A wrong array raises TypeError/ValueError; nothing is converted.
         """
 class DlibDescriptor:
     """
@@ -39,9 +43,10 @@ class DlibDescriptor:
     """
     def __init__(self, path: str) -> None:
         ...
-    def compute(self, chips: numpy.ndarray) -> numpy.typing.NDArray[numpy.float32]:
+    def compute(self, chips: numpy.typing.NDArray[numpy.uint8]) -> numpy.typing.NDArray[numpy.float32]:
         """
-        128-D descriptors (n, 128) of BGR chips (n, 150, 150, 3).
+        128-D descriptors (n, 128) of BGR chips: uint8 (n, 150, 150, 3), C-contiguous. A wrong array
+        raises TypeError/ValueError; nothing is converted.
         """
 class GalleryIndex:
     """
@@ -249,9 +254,10 @@ def export_resnet_layers(path: str) -> list:
     """
     Layers of dlib_face_recognition_resnet_model_v1.dat from the input up, with parameters.
     """
-def extract_chips(frame: numpy.ndarray, landmarks: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], size: typing.SupportsInt | typing.SupportsIndex = 150, padding: typing.SupportsFloat | typing.SupportsIndex = 0.25) -> numpy.typing.NDArray[numpy.uint8]:
+def extract_chips(frame: numpy.typing.NDArray[numpy.uint8], landmarks: numpy.typing.NDArray[numpy.float32], size: typing.SupportsInt | typing.SupportsIndex = 150, padding: typing.SupportsFloat | typing.SupportsIndex = 0.25) -> numpy.typing.NDArray[numpy.uint8]:
     """
-    Aligned BGR face chips (n, size, size, 3) from 5-point landmarks, as dlib aligns them.
+    Aligned BGR face chips (n, size, size, 3) from landmarks: float32 (n, 5, 2), C-contiguous, as
+    LandmarkModel.predict returns them; as dlib aligns them. A wrong array raises TypeError/ValueError.
     """
 def loaded_libraries(needle: str) -> list[str]:
     """

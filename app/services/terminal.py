@@ -2,41 +2,44 @@
 
 No Kivy here: the window (`app.kiosk.app`) is one client of the terminal, the admin web server
 another. Threads: camera capture, vision worker, distance sensor, the APScheduler, one confirm
-worker (journal writes), the housekeeper (status and run-time settings) and any extra
+worker (journal writes), the housekeeper (status), the settings watcher and any extra
 services added with `add_service` (the admin server). `stop()` joins them all and flushes the
 journal into the database.
 
+The Terminal composes the parts, runs their life cycle, confirms punches, gives feedback
+(buzzer, LEDs, door) and fans events out to its clients: vision updates (`on_update`), presence
+(`on_presence`) and status (`on_status`). Its roles live beside it: `self.cards` (StaffCards,
+cards.py: who a face is), `self.status_board` (StatusBoard, status.py) and the on-device 自检
+(`self_test`, selfcheck.py).
+
+A frame's path: camera -> FrameSlot -> VisionWorker (app/vision/worker.py) -> pipeline ->
+`Terminal._on_result` (cards, audit, fan-out) -> clients. The kiosk also peeks the newest frame
+from the slot to draw it.
+
 Run-time settings: the terminal runs with daka.toml overlaid by the values an admin stored
-(`SettingsService.effective`), and applies a change at once (announced by the store's
-SettingsService in this process, or seen by the housekeeper's poll when another process wrote
-it) through SETTING_APPLIERS, the one table of what each key changes in the running services.
+(`SettingsService.effective`), subscribes to the settings service and applies each change at
+once through the appliers of the registry (`app/services/settings.py`); it owns the one
+watcher thread that notices a change another process stored.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import shutil
-import socket
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-import cv2
-import numpy as np
 from loguru import logger
-from sqlalchemy import select
 
+from app.library import Identity
 from app.vision.worker import VisionWorker
 
+from . import selfcheck
+from .cards import StaffCards, face_snapshot
 from .events import StaffCard, VisionUpdate
-
-SETTINGS_POLL_S = 3.0
-STATUS_POLL_S = 2.0
-CARD_CACHE_S = 30.0
-PHOTO_SIZE = 120
+from .settings import SettingsService, apply_changes, describe_changes
+from .status import STATUS_POLL_S, StatusBoard
 
 
 class Service(Protocol):
@@ -60,17 +63,6 @@ class NullNotifier:
     def stopping(self) -> None: ...
 
 
-def local_ip() -> str | None:
-    """The address other machines reach this one on (no packet is sent)."""
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))  # TEST-NET-1: only picks the outgoing interface
-            ip = s.getsockname()[0]
-        return None if ip.startswith("127.") else ip
-    except OSError:
-        return None
-
-
 class Terminal:
     def __init__(self, config, instance, *, source: str | None = None, sensor_port: str | None = None,
                  pin_factory=None, models=None, camera=None):
@@ -79,7 +71,6 @@ class Terminal:
         from app.hardware.gpio import TerminalGpio
         from app.hardware.tof200f import sensor_from_config
         from app.store import open_store
-        from app.store.settings import SettingsService
         from app.vision.gallery import FaceGallery
         from app.vision.liveness.audit import LivenessAudit
 
@@ -89,7 +80,7 @@ class Terminal:
         self.store = open_store(config, instance)
         self.settings = SettingsService(self.store, config)
         # what an admin stored overrides the file, from the first moment (see docs/config.md)
-        config, self._applied = self.settings.effective()
+        config, _values = self.settings.effective()
         self.config = config   # replaced by the effective config at each change
         self.device_name = config.device.name
         self.sound = config.ui.sound
@@ -99,8 +90,8 @@ class Terminal:
         models = open_models(config, models)
         self.attendance = open_attendance(config, instance, self.store)
         self.gallery = FaceGallery()
+        # the library and the pipeline share one landmark model and embedder (compose.open_vision)
         self.library = open_library(config, instance, self.store, models=models, gallery=self.gallery, load=False)
-        self.engine = self.library.engine
         self.pipeline = open_pipeline(config, models, self.gallery)
         self.camera = camera or camera_from_config(config.camera, source)
         self.sensor = sensor_from_config(config.sensor, sensor_port, on_reading=self._on_reading)
@@ -109,21 +100,21 @@ class Terminal:
         self.liveness_audit = LivenessAudit(self.store, instance.snapshots_dir)
         self.gpio = TerminalGpio(config.gpio, pin_factory)
         self.scheduler = build_scheduler(config, self.attendance)
-        self.worker = CameraVisionWorker(self.pipeline, self.camera.slot, self._on_result)
+        self.worker = VisionWorker(self.pipeline, self.camera.slot, self._on_result)
+        self.cards = StaffCards(self.store, instance.photos_dir)
+        self.status_board = StatusBoard(camera=self.camera, attendance=self.attendance, sensor=self.sensor,
+                                        gpio=self.gpio, worker=self.worker, root=instance.root,
+                                        device_name=lambda: self.device_name,
+                                        admin_port=lambda: self.config.admin.port)
         self.services: list[Service] = []
         self.notifier: Notifier = NullNotifier()
         self._confirmer = ThreadPoolExecutor(1, thread_name_prefix="confirm")
         self._listeners: list[Callable[[VisionUpdate], None]] = []
         self._presence_listeners: list[Callable[[bool | None], None]] = []
-        self._cards: dict[int, tuple[float, StaffCard | None]] = {}
-        self._cards_lock = threading.Lock()
         self._halt = threading.Event()
         self._housekeeper: threading.Thread | None = None
-        self._last_recognition: dt.datetime | None = None
-        self._last_status: dict = {}
         self._present: bool | None = None
         self.descriptors_computed = 0
-        self._settings_lock = threading.Lock()
         self._unsubscribe: Callable[[], None] | None = None
         self.ui_attached = False   # True: the window pings the watchdog (proves the UI thread alive)
         self.started = self.stopped = False
@@ -141,6 +132,10 @@ class Terminal:
         """Call `listener` (on the sensor thread) when the sensor's presence changes."""
         self._presence_listeners.append(listener)
 
+    def on_status(self, listener: Callable[[dict], None]) -> Callable[[], None]:
+        """Call `listener` (on the housekeeper thread) with each status reading; returns the unsubscribe."""
+        return self.status_board.subscribe(listener)
+
     # -- life cycle --------------------------------------------------------------------------
     def start(self) -> Terminal:
         recovered = self.attendance.recover()
@@ -149,8 +144,8 @@ class Terminal:
         templates = self.library.load_gallery()
         logger.info("gallery: {} face templates", templates)
         # a change saved by the admin in this process is applied before its page answers
-        self._unsubscribe = self.settings.subscribe(lambda _key: self._apply_settings())
-        self._apply_settings()
+        self._unsubscribe = self.settings.subscribe(self._settings_changed)
+        self.settings.watch()   # the one watcher of changes made by another process
         self.camera.start()
         self.worker.start()
         if self.sensor is not None:
@@ -183,6 +178,7 @@ class Terminal:
         logger.info("terminal stopping")
         if self._unsubscribe is not None:
             self._unsubscribe()
+        self.settings.stop_watching()
         for service in reversed(self.services):
             _quietly(service.stop, f"service {service!r}")
         self._halt.set()
@@ -212,7 +208,7 @@ class Terminal:
         from app.attendance import Candidate
 
         result = self.attendance.clockin.confirm(Candidate(card.staff_id, card.staff_no, card.name, score,
-                                                           snapshot_jpeg=_snapshot(frame, box)))
+                                                           snapshot_jpeg=face_snapshot(frame, box)))
         self.feedback("success" if result.recorded else "already")
         return result
 
@@ -221,60 +217,23 @@ class Terminal:
         """Run `func(*args)` on the terminal's worker thread (the one that confirms punches)."""
         return self._confirmer.submit(func, *args)
 
-    def find_staff(self, staff_no: str) -> StaffCard | None:
-        from app.store import Staff
-
-        with self.store.session() as s:
-            staff_id = s.scalar(select(Staff.id).where(Staff.staff_no == staff_no))
-        return None if staff_id is None else self.card(staff_id, fresh=True)
-
     def enroll_capture(self, card: StaffCard):
         """Enrol the newest camera frame as another face template of `card` (an EnrollResult)."""
         latest = self.camera.slot.latest()
         if latest is None:
             raise RuntimeError("no camera frame")
-        ok, jpeg = cv2.imencode(".jpg", latest.frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
-        if not ok:
-            raise RuntimeError("could not encode the frame")
-        result = self.library.enroll_bytes(jpeg.tobytes(), f"{card.staff_no}_{card.name}.jpg")
-        with self._cards_lock:
-            self._cards.pop(card.staff_id, None)
+        # the frame itself (stored as a JPEG), for the person on the card, who must still exist
+        result = self.library.enroll(latest.frame, Identity(card.staff_no, card.name, existing=True))
+        self.cards.forget(card.staff_id)
         return result
 
     def change_setting(self, key: str, value, actor: str = "device") -> object:
-        """Store a run-time setting (validated, audited) and apply it at once."""
-        stored = self.settings.set(key, value, actor)
-        self._apply_settings()
-        return stored
+        """Store a run-time setting (validated, audited); applied before this returns."""
+        return self.settings.set(key, value, actor)
 
-    def self_test(self) -> list[tuple[str, bool, str]]:
-        """Check the parts in use (camera, sensor, database, disk) and exercise the outputs."""
-        checks = []
-        cam = self.camera.status()
-        checks.append(("camera", cam.state == "streaming", f"{cam.state} {cam.fps:.0f} fps {cam.reason}".strip()))
-        if self.sensor is not None:
-            sen = self.sensor.status()
-            checks.append(("sensor", sen.state == "ok", f"{sen.state} {sen.distance_mm} mm {sen.reason}".strip()))
-        else:
-            checks.append(("sensor", True, "not configured"))
-        try:
-            with self.store.session() as s:
-                s.execute(select(1)).scalar()
-            checks.append(("database", True, f"journal {self.attendance.journal.pending_count()} pending"))
-        except Exception as exc:
-            checks.append(("database", False, str(exc)))
-        free = shutil.disk_usage(self.instance.root).free
-        checks.append(("disk", free > 200 << 20, f"{free / 2**30:.1f} GB free"))
-        if self.gpio.enabled:
-            self.gpio.beep("double")
-            if self.gpio.leds is not None:
-                self.gpio.leds.cycle(0.2)
-            self.gpio.open_door(200)
-            checks.append(("gpio", not self.gpio.problems, "beep, LEDs, relay pulsed" if not self.gpio.problems
-                           else "; ".join(f"{k}: {v}" for k, v in self.gpio.problems.items())))
-        else:
-            checks.append(("gpio", True, self.gpio.reason))
-        return checks
+    def self_test(self) -> list[selfcheck.Check]:
+        """The on-device 自检: the parts in use checked, the outputs exercised (app/services/selfcheck.py)."""
+        return selfcheck.device_checks(self)
 
     def feedback(self, kind: str) -> None:
         """Buzzer, LEDs and the door for an outcome (success opens a wired door unless relay_mode is off)."""
@@ -304,8 +263,8 @@ class Terminal:
                 logger.exception("liveness audit failed")
         ids = {t.staff_id for t in result.tracks if t.staff_id is not None}  # passed liveness too
         if ids:
-            self._last_recognition = dt.datetime.now(dt.UTC)
-        cards = {i: c for i in ids if (c := self.card(i)) is not None}
+            self.status_board.recognised()
+        cards = {i: c for i in ids if (c := self.cards.card(i)) is not None}
         update = VisionUpdate(result, cards)
         for listener in self._listeners:
             listener(update)
@@ -317,58 +276,22 @@ class Terminal:
         for listener in self._presence_listeners:
             listener(present)
 
-    def card(self, staff_id: int, fresh: bool = False) -> StaffCard | None:
-        """Name, staff no and photo of an enrolled person (cached; a database read when stale)."""
-        now = time.monotonic()
-        with self._cards_lock:
-            hit = self._cards.get(staff_id)
-        if hit is not None and now - hit[0] < CARD_CACHE_S and not fresh:
-            return hit[1]
-        from app.store import FaceTemplate, Staff
-
-        with self.store.session() as s:
-            staff = s.get(Staff, staff_id)
-            if staff is None:
-                card = None
-            else:
-                photo = s.scalar(select(FaceTemplate.photo_file).where(FaceTemplate.staff_id == staff_id)
-                                 .order_by(FaceTemplate.quality.desc()).limit(1))
-                card = StaffCard(staff.id, staff.staff_no, staff.name, _thumbnail(self.instance.photos_dir, photo))
-        with self._cards_lock:
-            self._cards[staff_id] = (now, card)
-        return card
-
-    # -- housekeeping: status and run-time settings ----------------------------------------------
+    # -- housekeeping: status (run-time settings come by subscription) ------------------------------
     def _housekeep(self) -> None:
-        next_settings = 0.0
         while not self._halt.is_set():
-            now = time.monotonic()
             try:
-                self._last_status = self.status()
-                if now >= next_settings:
-                    self._apply_settings()
-                    next_settings = now + SETTINGS_POLL_S
+                self.status_board.refresh()   # kept as `latest` and handed to on_status listeners
                 if not self.ui_attached:
                     self.notifier.watchdog()
             except Exception:
                 logger.exception("housekeeping failed")
             self._halt.wait(STATUS_POLL_S)
 
-    def _apply_settings(self) -> None:
-        with self._settings_lock:   # the housekeeper and an on-device change may both apply
-            self._apply_settings_locked()
-
-    def _apply_settings_locked(self) -> None:
-        config, values = self.settings.effective()
-        changed = [k for k, v in values.items() if self._applied.get(k) != v]
-        if not changed:
-            return
+    def _settings_changed(self, config, changed: tuple[str, ...]) -> None:
+        """The settings service's subscriber (on the thread that saved or noticed a change)."""
         self.config = config
-        for applier in dict.fromkeys(SETTING_APPLIERS[k] for k in changed):   # each once, in order
-            applier(self, config)
-        self._applied = values
-        logger.info("run-time settings applied: {}", ", ".join(
-            f"{k}={'***' if k == 'push.secret' and values[k] else values[k]}" for k in changed))
+        apply_changes(self, config, changed)
+        logger.info("run-time settings changed: {}", describe_changes(config, changed))
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -376,125 +299,8 @@ class Terminal:
         return self.attendance.clockin.tz
 
     def status(self) -> dict:
-        """What the admin and the status bar show (safe from any thread)."""
-        cam = self.camera.status()
-        att = self.attendance.status()
-        try:
-            free = shutil.disk_usage(self.instance.root).free
-        except OSError:
-            free = None
-        sensor = self.sensor.status().as_dict() if self.sensor is not None else None
-        return {
-            "device_name": self.device_name,
-            "camera": {"state": cam.state, "fps": round(cam.fps, 1), "source": cam.source, "reason": cam.reason},
-            "last_recognition_utc": self._last_recognition.isoformat() if self._last_recognition else None,
-            "journal_pending": att["journal_pending"],
-            "push_enabled": att["push_enabled"],
-            "push_pending": att["push_pending"],
-            "disk_free_bytes": free,
-            "storage_low": att["storage_low"],         # the status bar and the admin say 存储空间不足
-            "retention_hold": att["retention_hold"],   # retention refused across a clock jump
-            "sensor": sensor,
-            "gpio": self.gpio.summary(),
-            "ip": local_ip(),
-            "admin_port": self.config.admin.port,
-            "vision_frames": self.worker.processed,
-        }
-
-    @property
-    def last_status(self) -> dict:
-        """The housekeeper's latest status (no database read: for the UI thread)."""
-        return self._last_status
-
-
-# -- run-time settings: what each key changes in the running terminal --------------------------
-# Each applier takes the terminal and the effective config (daka.toml + stored settings) and
-# makes the running services follow it; appliers are idempotent. A key offered to admins
-# without an entry here fails tests/test_settings_live.py.
-
-def _apply_device_name(t: Terminal, cfg) -> None:
-    t.device_name = cfg.device.name   # the kiosk's status bar and status() read it
-
-
-def _apply_sound(t: Terminal, cfg) -> None:
-    t.sound = cfg.ui.sound
-
-
-def _apply_confirm_seconds(t: Terminal, cfg) -> None:
-    t.confirm_seconds = cfg.attendance.confirm_seconds   # the kiosk's flow follows it
-
-
-def _apply_relay_mode(t: Terminal, cfg) -> None:
-    t.relay_mode = cfg.gpio.relay_mode
-
-
-def _apply_language(t: Terminal, cfg) -> None:
-    t.language = cfg.device.language   # the kiosk follows it
-
-
-def _apply_decision_rule(t: Terminal, cfg) -> None:
-    from app.vision.decision import DecisionRule
-
-    rule = DecisionRule.from_config(cfg.recognition, cfg.vision.embedder)
-    t.pipeline.rule = DecisionRule(rule.threshold, rule.margin, t.pipeline.rule.min_observations)
-
-
-def _apply_dedupe(t: Terminal, cfg) -> None:
-    t.attendance.clockin.dedupe = dt.timedelta(seconds=cfg.attendance.dedupe_seconds)
-
-
-def _apply_jobs(t: Terminal, cfg) -> None:
-    """Flush interval, retention days, push on/off and the zone of the jobs' triggers."""
-    t.attendance.retention.days = cfg.storage.retention_days
-    t.scheduler.sync(cfg)
-
-
-def _apply_push(t: Terminal, cfg) -> None:
-    t.attendance.pusher.configure(cfg.push, cfg.device.timezone)
-    t.scheduler.sync(cfg)   # the delivery job and the outbox follow push on/off
-
-
-def _apply_timezone(t: Terminal, cfg) -> None:
-    # punches confirmed from now on take their local date and time in the new zone
-    t.attendance.clockin.tz = ZoneInfo(cfg.device.timezone)
-    _apply_push(t, cfg)   # HR gets local times in the new zone; the retention time moves with it
-
-
-SETTING_APPLIERS: dict[str, Callable[[Terminal, object], None]] = {
-    "device.name": _apply_device_name,
-    "recognition.threshold": _apply_decision_rule,
-    "recognition.margin": _apply_decision_rule,
-    "recognition.faceres_threshold": _apply_decision_rule,
-    "recognition.faceres_margin": _apply_decision_rule,
-    "recognition.fused_threshold": _apply_decision_rule,
-    "recognition.fused_margin": _apply_decision_rule,
-    "attendance.dedupe_seconds": _apply_dedupe,
-    "attendance.confirm_seconds": _apply_confirm_seconds,
-    "attendance.flush_seconds": _apply_jobs,
-    "storage.retention_days": _apply_jobs,
-    "push.webhook_url": _apply_push,
-    "push.secret": _apply_push,
-    "gpio.relay_mode": _apply_relay_mode,
-    "device.timezone": _apply_timezone,
-    "device.language": _apply_language,
-    "ui.sound": _apply_sound,
-}
-
-
-class CameraVisionWorker(VisionWorker):
-    """The vision worker over the camera's `FrameSlot`, keeping the capture timestamps."""
-
-    def __init__(self, pipeline, slot, on_result):
-        super().__init__(pipeline, (), on_result)
-        self.slot = slot
-        self.frame = None   # the frame being processed (read by on_result, on this thread)
-
-    def _frames(self):
-        while not self._halt.is_set():
-            item = self.slot.get(timeout=0.1)
-            if item is not None:
-                self.frame = item.frame
-                yield item.frame, item.ts
+        """What the admin and the status bar show, read now (safe from any thread; not the UI thread)."""
+        return self.status_board.read()
 
 
 def _quietly(func, what: str) -> None:
@@ -502,33 +308,3 @@ def _quietly(func, what: str) -> None:
         func()
     except Exception:
         logger.exception("stopping {} failed", what)
-
-
-def _thumbnail(photos_dir, photo_file: str | None) -> np.ndarray | None:
-    from app.library.names import photo_path
-
-    path = photo_path(photos_dir, photo_file) if photo_file else None   # never a path out of photos/
-    data = np.fromfile(path, np.uint8) if path is not None and path.is_file() else None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None else None
-    if image is None:
-        return None
-    h, w = image.shape[:2]
-    side = min(h, w)
-    y0, x0 = (h - side) // 2, (w - side) // 2
-    return cv2.resize(image[y0:y0 + side, x0:x0 + side], (PHOTO_SIZE, PHOTO_SIZE), interpolation=cv2.INTER_AREA)
-
-
-def _snapshot(frame: np.ndarray | None, box) -> bytes | None:
-    """A JPEG of the face (with some context) as evidence of the punch."""
-    if frame is None:
-        return None
-    if box is not None:
-        h, w = frame.shape[:2]
-        l, t, r, b = box
-        pad = 0.5 * (r - l)
-        x0, y0 = max(0, int(l - pad)), max(0, int(t - pad))
-        x1, y1 = min(w, int(r + pad) + 1), min(h, int(b + pad) + 1)
-        if x1 > x0 and y1 > y0:
-            frame = frame[y0:y1, x0:x0 + (x1 - x0)]
-    ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    return data.tobytes() if ok else None

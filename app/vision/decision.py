@@ -24,12 +24,6 @@ class DecisionRule:
     margin: float
     min_observations: int = 1
 
-    @staticmethod
-    def setting_keys(embedder: str = "dlib") -> tuple[str, str]:
-        """The config keys (threshold, margin) that govern an embedder kind."""
-        prefix = {"faceres": "faceres_", "fused": "fused_"}.get(embedder, "")
-        return f"recognition.{prefix}threshold", f"recognition.{prefix}margin"
-
     @classmethod
     def from_config(cls, recognition, embedder: str = "dlib") -> "DecisionRule":
         """The rule for an embedder kind: each has its own similarity scale, so its own figures."""

@@ -5,7 +5,7 @@ Both take BGR uint8 chips (n, 150, 150, 3) as `extract_chips` makes them and ret
 
 On a Jetson, ONNX Runtime's GPU builds add the "TensorrtExecutionProvider" and
 "CUDAExecutionProvider"; `OnnxDescriptor(providers="auto")` takes them first when the installed
-onnxruntime offers them (the Jetson wheels of onnxruntime-gpu), else the CPU.
+onnxruntime offers them (the Jetson wheels of onnxruntime-gpu), else the CPU (app/models/sessions.py).
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from app.models.sessions import make_session
+
 CHIP_SHAPE = (150, 150, 3)
-GPU_FIRST = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
 
 def _check_chips(chips: np.ndarray) -> np.ndarray:
@@ -23,26 +24,6 @@ def _check_chips(chips: np.ndarray) -> np.ndarray:
         got = f"{chips.dtype} {chips.shape}" if isinstance(chips, np.ndarray) else type(chips).__name__
         raise ValueError(f"chips must be uint8 of shape (n, 150, 150, 3), got {got}")
     return np.ascontiguousarray(chips)
-
-
-def make_session(path: str | Path, threads: int = 1, providers: str | list[str] = "cpu"):
-    """An ONNX Runtime session: `threads` intra-op threads, sequential; "auto" puts GPU providers first."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = max(1, int(threads))
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    available = ort.get_available_providers()
-    if providers == "auto":
-        chosen = [p for p in GPU_FIRST if p in available] + ["CPUExecutionProvider"]
-    elif providers == "cpu":
-        chosen = ["CPUExecutionProvider"]
-    else:
-        chosen = list(providers)
-    return ort.InferenceSession(str(path), options, providers=chosen)
 
 
 class OnnxDescriptor:

@@ -15,6 +15,10 @@ from typing import Protocol
 import numpy as np
 
 from app import native
+from app.models import FIX_HINT, ModelError
+
+from .descriptors import open_descriptor
+from .faceres import FaceresNetwork, attributes
 
 # Margin around the aligned face in the faceres chip (dlib's chips use 0.25); tuned with `daka eval`.
 FACERES_PADDING = 0.4
@@ -112,8 +116,6 @@ class FaceresEmbedder:
                                     padding=self.padding)
 
     def describe(self, frame: np.ndarray, landmarks: np.ndarray) -> Embedding:
-        from .faceres import attributes
-
         out = self.network.run(self.chips(frame, landmarks))
         return Embedding({self.kind: unit_rows(out["embedding"])}, attributes(out["gender"], out["age"]))
 
@@ -177,8 +179,6 @@ def open_embedder(models, vision, providers=None):
     `providers` (default `[vision] onnx_providers`): "cpu", or "auto" for TensorRT, then CUDA, then
     the CPU; both networks run in the same engine, so on a Jetson both move to the GPU together.
     """
-    from .descriptors import open_descriptor
-
     providers = providers or getattr(vision, "onnx_providers", "cpu")
     kind = vision.embedder
     if kind not in EMBEDDERS:
@@ -190,11 +190,7 @@ def open_embedder(models, vision, providers=None):
         if kind == "dlib":
             return dlib
     if models.faceres is None:
-        from app.models import FIX_HINT, ModelError
-
         raise ModelError(f"[vision] embedder = {kind!r} needs the faceres model, which is not installed — {FIX_HINT}")
-    from .faceres import FaceresNetwork
-
     faceres = FaceresEmbedder(FaceresNetwork(models.faceres, vision.descriptor_threads, providers),
                               padding=vision.faceres_padding)
     return faceres if kind == "faceres" else FusedEmbedder(dlib, faceres, vision.fusion_dlib_weight)

@@ -13,18 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-INPUT_SIZE = 224
-# Caffe/Keras ImageNet means in B, G, R order.
-IMAGENET_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
+# The input contract belongs to the model (app/models/faceres.py); imported here for the runtime.
+from app.models.faceres import IMAGENET_MEAN_BGR, INPUT_SIZE, preprocess
+from app.models.sessions import make_session
+
+__all__ = ["AGES", "IMAGENET_MEAN_BGR", "INPUT_SIZE", "FaceAttributes", "FaceresNetwork", "attributes", "preprocess"]
+
 AGES = np.arange(100, dtype=np.float32)
-
-
-def preprocess(chips_bgr: np.ndarray) -> np.ndarray:
-    """(n, 224, 224, 3) BGR uint8 chips -> the float32 NHWC tensor the network takes."""
-    chips = np.asarray(chips_bgr)
-    if chips.dtype != np.uint8 or chips.ndim != 4 or chips.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3):
-        raise ValueError(f"faceres chips must be uint8 (n, 224, 224, 3) BGR, got {chips.dtype} {chips.shape}")
-    return np.ascontiguousarray(chips.astype(np.float32) - IMAGENET_MEAN_BGR)
 
 
 @dataclass(frozen=True)
@@ -43,8 +38,6 @@ class FaceresNetwork:
     """The converted graph in an ONNX Runtime session (GPU providers first with providers="auto")."""
 
     def __init__(self, path: str | Path, threads: int = 1, providers="cpu"):
-        from .descriptors import make_session
-
         self.path = Path(path)
         self._session = make_session(path, threads, providers)
         self._input = self._session.get_inputs()[0].name

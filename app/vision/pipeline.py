@@ -25,15 +25,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
-import cv2
 import numpy as np
 
 from app import native
 
 from .appearance import SAME_LOOK, look, same_look
 from .decision import DecisionRule, Recognition, decide
+from .engine import VisionParts, describe_views, judge_views
 from .liveness import LivenessMonitor, LivenessPolicy, LivenessResult
-from .quality import Quality, QualityThresholds, assess
+from .quality import Quality, QualityThresholds
 from .scene_change import changed, changed_box, cut, grow, thumbnail
 from .tracking import FaceTracker, Track, iou
 
@@ -133,6 +133,7 @@ class VisionPipeline:
         self.detector = detector
         self.landmark_model = landmark_model
         self.embedder = embedder
+        self.parts: VisionParts | None = None   # set by from_config: the shared networks
         self.gallery = gallery
         self.rule = rule
         self.settings = settings or PipelineSettings()
@@ -150,21 +151,20 @@ class VisionPipeline:
         self.distance_source = distance_source
 
     @classmethod
-    def from_config(cls, models, config, gallery, embedder=None) -> "VisionPipeline":
-        from .embedders import open_embedder
-
+    def from_config(cls, parts: VisionParts, config, gallery) -> "VisionPipeline":
+        """The pipeline `config` describes, on the process's landmark model and embedder (`parts`,
+        see app.services.compose.open_vision) and its own detector."""
         vision = config.vision
-        if embedder is None:
-            embedder = open_embedder(models, vision)   # dlib, faceres or fused, as configured
-        return cls(native.FaceDetector(),
-                   native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks"))),
-                   embedder, gallery, DecisionRule.from_config(config.recognition, vision.embedder),
-                   replace(PipelineSettings.from_config(vision), quick_threshold=config.recognition.threshold),
-                   liveness=LivenessMonitor(LivenessPolicy.for_level(
-                       config.liveness.level, texture_decides=config.liveness.texture_cue,
-                       parallax_decides=config.liveness.parallax_cue,
-                       context_decides=config.liveness.context_cue), config.liveness.focal_px,
-                       sensor_fitted=config.sensor.enabled))
+        pipeline = cls(native.FaceDetector(), parts.landmarks, parts.embedder, gallery,
+                       DecisionRule.from_config(config.recognition, vision.embedder),
+                       replace(PipelineSettings.from_config(vision), quick_threshold=config.recognition.threshold),
+                       liveness=LivenessMonitor(LivenessPolicy.for_level(
+                           config.liveness.level, texture_decides=config.liveness.texture_cue,
+                           parallax_decides=config.liveness.parallax_cue,
+                           context_decides=config.liveness.context_cue), config.liveness.focal_px,
+                           sensor_fitted=config.sensor.enabled))
+        pipeline.parts = parts   # keeps the shared networks alive as long as the pipeline
+        return pipeline
 
     @property
     def tracks(self) -> list[Track]:
@@ -301,8 +301,8 @@ class VisionPipeline:
             result.seconds = time.perf_counter() - t0
             return result
 
-        chips = self.embedder.chips(frame, np.stack([t.landmarks for t in tracks]))
-        qualities = [assess(frame.shape, t.box, t.landmarks, chip, self.quality) for t, chip in zip(tracks, chips)]
+        chips, qualities = judge_views(frame, [t.box for t in tracks], np.stack([t.landmarks for t in tracks]),
+                                       self.embedder, self.quality)
         looks = [look(chip) for chip in chips]
         recheck = set()
         for i, (t, q) in enumerate(zip(tracks, qualities)):
@@ -318,8 +318,7 @@ class VisionPipeline:
                if i in recheck or self._recognition_due(t, q)]
         if due:
             # Every model of the embedder in one batch; faceres adds gender and age (information only).
-            described = self.embedder.describe(frame, np.stack([tracks[i].landmarks for i in due]))
-            vectors = self.embedder.combine(described.parts)
+            described, vectors = describe_views(frame, np.stack([tracks[i].landmarks for i in due]), self.embedder)
             votes = self.gallery.match_many(vectors)
             for k, (i, vector, vote) in enumerate(zip(due, vectors, votes)):
                 track, quality = tracks[i], qualities[i]

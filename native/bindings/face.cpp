@@ -3,6 +3,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
+
+#include "arrays.hpp"
 #include "bind.hpp"
 #include "buildinfo.hpp"
 #include "face_engine.hpp"
@@ -15,34 +18,14 @@ namespace {
 
 using U8Array = py::array_t<uint8_t>;
 
-std::string shape_of(const py::array& a) {
-    std::string s = "(";
-    for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
-    return s + (a.ndim() == 1 ? ",)" : ")");
-}
-
-// Accept any uint8 HxWx3 array whose pixels are packed (rows may be strided, as in a crop);
-// anything else is an error, never a silent conversion.
-BgrView bgr_view(const py::array& frame, const char* what = "frame") {
-    if (!frame.dtype().equal(py::dtype::of<uint8_t>()))
-        throw py::type_error(std::string(what) + " must be a uint8 array, got dtype " +
-                             std::string(py::str(frame.dtype())));
-    if (frame.ndim() != 3 || frame.shape(2) != 3)
-        throw py::value_error(std::string(what) + " must have shape (H, W, 3), got " + shape_of(frame));
-    if (frame.shape(0) < 1 || frame.shape(1) < 1)
-        throw py::value_error(std::string(what) + " is empty: " + shape_of(frame));
-    if (frame.strides(2) != 1 || frame.strides(1) != 3 || frame.strides(0) < frame.shape(1) * 3)
-        throw py::value_error(std::string(what) + " must have packed BGR pixels (use np.ascontiguousarray)");
-    return BgrView{static_cast<const uint8_t*>(frame.data()), static_cast<long>(frame.shape(0)),
-                   static_cast<long>(frame.shape(1)), static_cast<long>(frame.strides(0))};
-}
-
-std::vector<Detection> boxes_from(const py::array_t<double>& boxes) {
-    auto b = boxes.unchecked();
-    if (boxes.ndim() != 2 || boxes.shape(1) < 4)
-        throw py::value_error("boxes must be an array of shape (n, 4): left, top, right, bottom");
+// Boxes as the detector returns them: float64 (n, 4) left, top, right, bottom.
+std::vector<Detection> boxes_from(const py::handle& obj) {
+    const auto boxes = args::exact<double>(obj, "boxes", {args::kAny, 4}, "(n, 4)", "float64");
+    auto b = boxes.unchecked<2>();
     std::vector<Detection> out(boxes.shape(0));
     for (py::ssize_t i = 0; i < boxes.shape(0); ++i) {
+        for (int j = 0; j < 4; ++j)
+            if (!std::isfinite(b(i, j))) throw py::value_error("boxes contain a non-finite value (box " + std::to_string(i) + ")");
         out[i].left = std::lround(b(i, 0));
         out[i].top = std::lround(b(i, 1));
         out[i].right = std::lround(b(i, 2));
@@ -53,9 +36,9 @@ std::vector<Detection> boxes_from(const py::array_t<double>& boxes) {
     return out;
 }
 
-std::vector<Landmarks5> shapes_from(const py::array_t<float, py::array::c_style | py::array::forcecast>& pts) {
-    if (pts.ndim() != 3 || pts.shape(1) != 5 || pts.shape(2) != 2)
-        throw py::value_error("landmarks must be an array of shape (n, 5, 2)");
+// Landmarks as LandmarkModel.predict returns them: float32 (n, 5, 2) x, y.
+std::vector<Landmarks5> shapes_from(const py::handle& obj) {
+    const auto pts = args::exact<float>(obj, "landmarks", {args::kAny, 5, 2}, "(n, 5, 2)", "float32");
     auto p = pts.unchecked<3>();
     std::vector<Landmarks5> out(pts.shape(0));
     for (py::ssize_t i = 0; i < pts.shape(0); ++i)
@@ -67,13 +50,9 @@ std::vector<Landmarks5> shapes_from(const py::array_t<float, py::array::c_style 
     return out;
 }
 
-void check_chips(const py::array& chips) {
-    if (!chips.dtype().equal(py::dtype::of<uint8_t>()))
-        throw py::type_error("chips must be a uint8 array of shape (n, 150, 150, 3), got dtype " +
-                             std::string(py::str(chips.dtype())));
-    if (chips.ndim() != 4 || chips.shape(1) != kChipSize || chips.shape(2) != kChipSize || chips.shape(3) != 3)
-        throw py::value_error("chips must be a uint8 array of shape (n, 150, 150, 3)");
-    if (!(chips.flags() & py::array::c_style)) throw py::value_error("chips must be C-contiguous");
+// Chips as extract_chips makes them: uint8 (n, 150, 150, 3), C-contiguous.
+py::array_t<uint8_t, py::array::c_style> chips_from(const py::handle& obj) {
+    return args::exact<uint8_t>(obj, "chips", {args::kAny, kChipSize, kChipSize, 3}, "(n, 150, 150, 3)", "uint8");
 }
 
 }  // namespace
@@ -103,9 +82,9 @@ void bind_face(py::module_& m) {
     py::class_<FaceDetector>(m, "FaceDetector", "dlib's HOG frontal face detector on BGR frames.")
         .def(py::init<>())
         .def("detect",
-             [](const FaceDetector& self, const py::array& frame, double downscale, int upsample, int min_face,
+             [](const FaceDetector& self, const py::object& frame, double downscale, int upsample, int min_face,
                 double adjust_threshold, bool grayscale, int threads) {
-                 BgrView view = bgr_view(frame);
+                 const BgrView view = args::bgr_frame(frame);
                  DetectOptions opt{downscale, upsample, min_face, adjust_threshold, grayscale, threads};
                  std::vector<Detection> dets;
                  {
@@ -126,7 +105,8 @@ void bind_face(py::module_& m) {
              },
              py::arg("frame"), py::arg("downscale") = 1.0, py::arg("upsample") = 0, py::arg("min_face") = 0,
              py::arg("adjust_threshold") = 0.0, py::arg("grayscale") = true, py::arg("threads") = 1,
-             "Detect faces. Returns (boxes (n,4) left,top,right,bottom inclusive, scores (n,), views (n,)).\n"
+             "Detect faces in frame (uint8 (H, W, 3) BGR; rows may be a crop's strided rows, pixels packed).\n"
+             "Returns (boxes (n,4) left,top,right,bottom inclusive, scores (n,), views (n,)).\n"
              "downscale <= 0 derives the scale from min_face so a min_face face fits the 80 px HOG window.\n"
              "threads=2 splits the image pyramid over two threads (same faces; far-level boxes within ~1 px).")
         .def_static("effective_scale",
@@ -138,8 +118,8 @@ void bind_face(py::module_& m) {
     py::class_<LandmarkModel>(m, "LandmarkModel", "dlib's 5-point shape predictor.")
         .def(py::init<const std::string&>(), py::arg("path"))
         .def("predict",
-             [](const LandmarkModel& self, const py::array& frame, const py::array_t<double>& boxes) {
-                 BgrView view = bgr_view(frame);
+             [](const LandmarkModel& self, const py::object& frame, const py::object& boxes) {
+                 const BgrView view = args::bgr_frame(frame);
                  auto rects = boxes_from(boxes);
                  std::vector<Landmarks5> shapes;
                  {
@@ -152,12 +132,13 @@ void bind_face(py::module_& m) {
                      for (int j = 0; j < 5; ++j) { o(i, j, 0) = shapes[i][j][0]; o(i, j, 1) = shapes[i][j][1]; }
                  return out;
              },
-             py::arg("frame"), py::arg("boxes"), "Landmarks (n, 5, 2) as x, y for each box (n, 4).");
+             py::arg("frame"), py::arg("boxes"),
+             "Landmarks float32 (n, 5, 2) as x, y for each box of boxes: float64 (n, 4), C-contiguous, as\n"
+             "detect returns them. A wrong array raises TypeError/ValueError; nothing is converted.");
 
     m.def("extract_chips",
-          [](const py::array& frame, const py::array_t<float, py::array::c_style | py::array::forcecast>& landmarks,
-             int size, double padding) {
-              BgrView view = bgr_view(frame);
+          [](const py::object& frame, const py::object& landmarks, int size, double padding) {
+              const BgrView view = args::bgr_frame(frame);
               auto shapes = shapes_from(landmarks);
               if (size < 16 || size > 1024) throw py::value_error("size must be between 16 and 1024");
               if (padding < 0 || padding > 2) throw py::value_error("padding must be between 0 and 2");
@@ -171,13 +152,14 @@ void bind_face(py::module_& m) {
               return out;
           },
           py::arg("frame"), py::arg("landmarks"), py::arg("size") = kChipSize, py::arg("padding") = 0.25,
-          "Aligned BGR face chips (n, size, size, 3) from 5-point landmarks, as dlib aligns them.");
+          "Aligned BGR face chips (n, size, size, 3) from landmarks: float32 (n, 5, 2), C-contiguous, as\n"
+          "LandmarkModel.predict returns them; as dlib aligns them. A wrong array raises TypeError/ValueError.");
 
     py::class_<DlibDescriptor>(m, "DlibDescriptor", "dlib's own ResNet descriptor path (reference and fallback).")
         .def(py::init<const std::string&>(), py::arg("path"))
         .def("compute",
-             [](const DlibDescriptor& self, const py::array& chips) {
-                 check_chips(chips);
+             [](const DlibDescriptor& self, const py::object& chips_arg) {
+                 const auto chips = chips_from(chips_arg);
                  const long n = static_cast<long>(chips.shape(0));
                  py::array_t<float> out({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(kDescriptorDim)});
                  const uint8_t* src = static_cast<const uint8_t*>(chips.data());
@@ -188,7 +170,9 @@ void bind_face(py::module_& m) {
                  }
                  return out;
              },
-             py::arg("chips"), "128-D descriptors (n, 128) of BGR chips (n, 150, 150, 3).");
+             py::arg("chips"),
+             "128-D descriptors (n, 128) of BGR chips: uint8 (n, 150, 150, 3), C-contiguous. A wrong array\n"
+             "raises TypeError/ValueError; nothing is converted.");
 
     m.def("export_resnet_layers",
           [](const std::string& path) {

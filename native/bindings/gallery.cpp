@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "arrays.hpp"
 #include "bind.hpp"
 #include "gallery.hpp"
 
@@ -22,40 +23,15 @@ namespace {
 using FloatArray = py::array_t<float, py::array::c_style>;
 using IdArray = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
 
-std::string dtype_name(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+using args::dtype_name;
+using args::shape_str;
 
-std::string shape_str(const py::array& a) {
-    std::string s = "(";
-    for (py::ssize_t i = 0; i < a.ndim(); ++i) {
-        if (i) s += ", ";
-        s += std::to_string(a.shape(i));
-    }
-    if (a.ndim() == 1) s += ",";
-    return s + ")";
-}
-
-// A float32, C-contiguous, aligned ndarray, taken as is (no conversion, no copy).
+// A float32, C-contiguous, aligned ndarray, taken as is (no conversion, no copy); the shape is
+// checked by the caller, which knows what it should be.
 FloatArray as_float_array(const py::handle& obj, const char* name) {
-    if (!py::isinstance<py::array>(obj)) {
-        throw py::type_error(std::string(name) + " must be a numpy.ndarray of dtype float32, got " +
-                             py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
-    }
-    const auto a = py::reinterpret_borrow<py::array>(obj);
-    if (!a.dtype().is(py::dtype::of<float>()) && !a.dtype().equal(py::dtype::of<float>())) {
-        throw py::type_error(std::string(name) + " must have dtype float32, got " + dtype_name(a) +
-                             " (convert with np.ascontiguousarray(x, dtype=np.float32))");
-    }
-    const int flags = a.flags();
-    if (!(flags & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_)) {
-        throw py::value_error(std::string(name) +
-                              " must be C-contiguous (use np.ascontiguousarray(x))");
-    }
-    if (!(flags & py::detail::npy_api::NPY_ARRAY_ALIGNED_)) {
-        throw py::value_error(std::string(name) + " must be an aligned float32 array");
-    }
-    if (!FloatArray::check_(a)) {  // the checks above should have caught everything
-        throw py::type_error(std::string(name) + " must be a C-contiguous float32 array");
-    }
+    const py::array a = args::ndarray(obj, name, "dtype float32");
+    if (!a.dtype().equal(py::dtype::of<float>())) args::wrong_dtype(a, name, "float32");
+    args::check_c_contiguous(a, name);
     return py::reinterpret_borrow<FloatArray>(a);
 }
 

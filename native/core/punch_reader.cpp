@@ -76,7 +76,7 @@ std::string date_text(std::int32_t days) {
     const int m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
     const std::int64_t y = year_of_era + era * 400 + (m <= 2);
     if (y < 0 || y > 9999) throw PunchReadError("a date outside the years 0-9999");
-    char buf[16];
+    char buf[32];
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", static_cast<int>(y), m, d);
     return buf;
 }

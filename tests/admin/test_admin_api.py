@@ -103,7 +103,7 @@ def test_update_sys_time_goes_through_the_helper_with_validated_arguments(api, f
 def test_tokens_missing_wrong_or_revoked_are_refused(app, sqlite_store, token):
     from sqlalchemy import select
 
-    from admin.system.tokens import revoke
+    from admin.auth.tokens import revoke
     from app.store import ApiToken
 
     c = app.test_client()

@@ -81,7 +81,7 @@ def test_token_hashes_are_what_is_stored(app, admin_client, sqlite_store):
 
 def test_a_deactivated_account_cannot_sign_in_its_sessions_and_tokens_end(admin_config, instance, sqlite_store):
     from admin.auth.users import create_user
-    from admin.system.tokens import create
+    from admin.auth.tokens import create
 
     create_user(sqlite_store, "admin", ADMIN_PW, "admin", actor="test")
     boss = create_user(sqlite_store, "boss", VIEWER_PW, "admin", actor="test")

@@ -16,9 +16,6 @@ def test_every_catalogue_text_has_an_english_form():
     for path in list(ADMIN.rglob("*.html")) + list(ADMIN.rglob("*.py")):
         for _q, text in CALL.findall(path.read_text(encoding="utf-8")):
             found.add(text)
-    from admin.settings.routes import CHOICES, FIELDS
-
-    found |= {label for _k, label, _kind in FIELDS} | {t for opts in CHOICES.values() for _v, t in opts}
     from admin.auth.routes import users  # noqa: F401  (texts raised as UserError are catalogue keys)
 
     found |= {"用户名或密码错误", "密码至少 8 位", "两次输入的密码不一致", "已设置过管理员", "不能停用或删除最后一个管理员",
@@ -27,3 +24,16 @@ def test_every_catalogue_text_has_an_english_form():
     assert len(chinese) > 80
     missing = sorted(t for t in chinese if t not in EN and t not in ("中文",))
     assert missing == []
+
+
+def test_every_setting_of_the_registry_has_both_languages():
+    """The settings page's labels, groups, help and choices come from the registry as (zh, en)."""
+    from app.services.settings import REGISTRY
+
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    for s in REGISTRY.values():
+        for lang in ("zh_CN", "en"):
+            assert s.text(lang) and s.group_text(lang) and s.help(lang), (s.key, lang)
+        assert cjk.search(s.text("zh_CN")) and cjk.search(s.help("zh_CN")), s.key
+        english = [s.text("en"), s.group_text("en"), s.help("en")] + [t for _v, t in s.choice_texts("en")]
+        assert not any(cjk.search(t) for t in english if t != "中文"), s.key

@@ -13,7 +13,7 @@ from tests.helpers.admin_app import add_punch, add_staff, build_app, csrf_token,
 from sqlalchemy import func, select
 
 from app.store import AuditEntry, FaceTemplate, MakeupRequest, Punch, Staff
-from app.vision.decision import DecisionRule
+from app.services.settings import threshold_key
 
 
 def _actions(store) -> list[str]:
@@ -211,7 +211,7 @@ def test_makeup_rejected_makes_no_punch(admin_client, sqlite_store):
 def test_settings_are_validated_stored_and_audited(admin_client, app):
     settings = app.extensions["daka_admin"].settings
     # the threshold shown is the one of the embedder in use (each has its own similarity scale)
-    key = DecisionRule.setting_keys(app.extensions["daka_admin"].config.vision.embedder)[0]
+    key = threshold_key(app.extensions["daka_admin"].config.vision.embedder)
     page = admin_client.get("/settings/").get_data(as_text=True)
     assert f'name="{key}"' in page
     assert key == "recognition.threshold" or 'name="recognition.threshold"' not in page
@@ -227,6 +227,56 @@ def test_settings_are_validated_stored_and_audited(admin_client, app):
     post(admin_client, "/settings/", {"push.secret": "s3cret"}, page="/settings/")
     assert settings.get("push.secret") == "s3cret"
     assert "s3cret" not in admin_client.get("/settings/").get_data(as_text=True)
+
+
+def test_the_settings_page_is_the_registry(admin_client, app):
+    """Every registered key, grouped, nothing else (of the decision rules, only the embedder in
+    use's); a wrong value is shown again as typed, beside its error."""
+    from admin.settings.routes import offered
+    from app.services.settings import REGISTRY
+
+    embedder = app.extensions["daka_admin"].config.vision.embedder
+    expected = {k for k, s in REGISTRY.items() if s.embedder is None or s.embedder[0] == embedder}
+    assert offered(embedder).keys() == expected and threshold_key(embedder) in expected
+    assert len(expected) == len(REGISTRY) - 4   # the other two embedders' threshold and margin
+    page = admin_client.get("/settings/").get_data(as_text=True)
+    start = page.index('id="settings-form"')
+    form = page[start:page.index("</form>", start)]
+    shown = re.findall(r'name="([a-z_]+\.[a-z_]+)"', form)
+    assert sorted(shown) == sorted(expected) and len(shown) == len(set(shown))
+    for key in expected:
+        assert REGISTRY[key].text("zh_CN") in page and REGISTRY[key].group_text("zh_CN") in page
+    assert page.count("<fieldset") == len({s.group for s in REGISTRY.values()})
+    r = post(admin_client, "/settings/", {"attendance.dedupe_seconds": "12x", "device.name": "前门"},
+             page="/settings/")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and 'value="12x"' in html and "expected an integer" in html
+
+
+def test_the_settings_page_in_english_and_a_restart_setting(admin_client, app, monkeypatch):
+    """Labels and help in the page's language, from the registry; a key that applies at the next
+    start says so, and its value is stored all the same."""
+    import app.services.settings as registry
+
+    monkeypatch.setattr(registry, "REGISTRY", dict(registry.REGISTRY))
+    monkeypatch.setattr("admin.settings.routes.REGISTRY", registry.REGISTRY)
+    registry.register("admin.threads", group=("系统", "System"), label=("网页服务线程", "Web server threads"),
+                      help_zh="管理网页服务的线程数。", apply=registry.RESTART)
+    settings = app.extensions["daka_admin"].settings
+    monkeypatch.setattr(settings, "registry", registry.REGISTRY)
+    with admin_client.session_transaction() as session:
+        session["lang"] = "en"
+    page = admin_client.get("/settings/").get_data(as_text=True)
+    assert "Web server threads" in page and "Applies at the next restart" in page
+    embedder = app.extensions["daka_admin"].config.vision.embedder
+    assert registry.REGISTRY[threshold_key(embedder)].text("en") in page and "Dedupe window (s)" in page
+    assert registry.REGISTRY["device.name"].spec.doc in page   # the English help is the schema's doc
+    start = page.index('id="settings-form"')
+    form = page[start:page.index("</form>", start)]
+    assert re.findall(r"[\u4e00-\u9fff]+", form.replace("中文", "")) == []
+    assert page.count("Applies at the next restart") == 1
+    assert post(admin_client, "/settings/", {"admin.threads": "4"}, page="/settings/").status_code == 302
+    assert settings.get("admin.threads") == 4
 
 
 def test_system_time_logs_tokens(admin_client, fake_clock, app, instance):

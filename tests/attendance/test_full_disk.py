@@ -181,11 +181,9 @@ def test_the_terminal_starts_on_a_full_disk_and_says_so(tmpfs, models, font):
         status = terminal.status()
         assert status["storage_low"] is True
         kiosk = Kiosk(terminal, font)
-        terminal._last_status = status
-        kiosk.app._slow(0)
+        kiosk.app._status_changed(status)   # what the housekeeper's status event hands the window
         assert kiosk.app.sync_text == "存储空间不足" == text("storage_low")
-        terminal._last_status = dict(status, journal_pending=2)
-        kiosk.app._slow(0)
+        kiosk.app._status_changed(dict(status, journal_pending=2))
         assert kiosk.app.sync_text == "存储空间不足  待上传 2"
         assert text("storage_low", "en") == "Storage full"
     finally:

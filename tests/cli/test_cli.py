@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -59,3 +61,38 @@ def test_bench_native_prints_json_with_baselines(tmp_path):
     assert single["baseline"].startswith("dlib-bin") and single["speedup"] > 1
     assert set(result["gallery"]) == {"top1_1000", "top1_10000", "top1_100000"}
     assert result["hog"]["faces_found_terminal"] == 1
+
+
+def test_help_loads_no_heavy_library():
+    """`daka --help` stays quick: the command modules keep numpy, OpenCV, ONNX Runtime, SQLAlchemy,
+    Flask and Kivy behind the commands that use them (app/cli/commands/__init__.py)."""
+    probe = ("import sys\n"
+             "from app.cli.main import main\n"
+             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+             "heavy = ('numpy', 'cv2', 'onnxruntime', 'sqlalchemy', 'flask', 'kivy', 'waitress')\n"
+             "print(sorted(m for m in heavy if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert "usage: daka" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_command_is_bound_to_a_function():
+    """Each `daka ...` path ends at a parser that names the function running it (main() dispatches
+    on it): a command registered without set_defaults(handler=...) would crash instead of running."""
+    import argparse
+
+    from app.cli.main import _parser
+
+    def leaves(parser, path, handler):
+        handler = parser.get_default("handler") or handler
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            yield " ".join(path), handler
+        for action in subs:
+            for name, child in action.choices.items():
+                yield from leaves(child, [*path, name], handler)
+
+    found = dict(leaves(_parser(), [], None))
+    assert len(found) == 21 and "admin create-token" in found and "bench admin" in found
+    unbound = [path for path, handler in found.items() if not callable(handler)]
+    assert unbound == []

@@ -137,10 +137,29 @@ def test_every_key_documented_in_default_file() -> None:
 
 
 def test_docs_config_md_is_up_to_date() -> None:
+    """The command the docs name, run for real, writes docs/config.md as committed."""
+    import subprocess
+    import sys
+
     doc = REPO / "docs" / "config.md"
-    assert doc.read_text(encoding="utf-8") == render_markdown(), (
+    made = subprocess.run([sys.executable, "-m", "app.config", "markdown"], cwd=REPO, capture_output=True,
+                          timeout=120, check=True)
+    assert doc.read_text(encoding="utf-8") == made.stdout.decode("utf-8"), (
         "docs/config.md is stale: run `python -m app.config markdown > docs/config.md`"
     )
+
+
+def test_the_config_package_does_not_import_the_instance() -> None:
+    """config <- instance, one way: the instance writes the config's default file, the config
+    only takes an instance's paths (a type hint), so importing the config loads no app.instance."""
+    import subprocess
+    import sys
+
+    code = "import sys, app.config; print('app.instance' in sys.modules)"
+    made = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, timeout=120, check=True)
+    assert made.stdout.decode().strip() == "False"
+    source = (REPO / "app" / "instance.py").read_text(encoding="utf-8")
+    assert "\n        from app.config" not in source and "\n    from app.config" not in source
 
 
 def test_markdown_lists_every_key() -> None:
@@ -597,3 +616,24 @@ def test_existing_root_permissions_are_tightened(tmp_path: Path) -> None:
     root.chmod(0o755)
     Instance(root).create_dirs()
     assert root.stat().st_mode & 0o777 == 0o700
+
+
+def test_the_config_command_checks_an_instance_and_prints_the_default(tmp_path: Path) -> None:
+    """`python -m app.config check DIR` reads DIR's daka.toml (exit 1 and the problems when it is
+    wrong); `default` prints the commented default file."""
+    import subprocess
+    import sys
+
+    def run(*args):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DAKA_")}   # the file's values only
+        return subprocess.run([sys.executable, "-m", "app.config", *args], cwd=REPO, capture_output=True,
+                              timeout=120, env=env)
+
+    (tmp_path / "daka.toml").write_text("[admin]\nport = 9191\n", encoding="utf-8")
+    ok = run("check", str(tmp_path))
+    assert ok.returncode == 0 and "port = 9191" in ok.stdout.decode()
+    (tmp_path / "daka.toml").write_text("[admin]\nport = 99999\n", encoding="utf-8")
+    bad = run("check", str(tmp_path))
+    assert bad.returncode == 1 and "admin.port" in bad.stderr.decode() and "out of range" in bad.stderr.decode()
+    assert run("default").stdout.decode() == render_default_config()
+    assert run("nonsense").returncode == 2

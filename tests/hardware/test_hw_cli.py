@@ -40,7 +40,7 @@ def test_hw_test_reports_the_camera_rate_not_its_own_pace(monkeypatch):
     machine): the rate it reports is the camera's."""
     from app.config import CameraConfig
     from app.hardware.frames import FrameSlot
-    from app.hardware.selftest import check_camera
+    from app.services.selfcheck import check_camera
 
     take = FrameSlot.get
 

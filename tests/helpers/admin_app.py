@@ -63,7 +63,7 @@ def add_punch(store, staff_id, staff_no: str, name: str, local: dt.datetime, tz=
 
 
 def api_token(store, role: str = "admin", name: str = "hr-system") -> str:
-    from admin.system.tokens import create
+    from admin.auth.tokens import create
 
     return create(store, name, "test", role=role)
 

@@ -50,7 +50,7 @@ def portrait(photo: Path, folder: Path) -> Path:
 
 
 def enrol(terminal, photo: Path, filename: str) -> None:
-    result = terminal.library.enroll_bytes(photo.read_bytes(), filename)
+    result = terminal.library.enroll_file(photo.read_bytes(), filename)
     assert result.ok, result.as_dict()
 
 

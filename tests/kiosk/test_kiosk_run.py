@@ -29,7 +29,7 @@ def prepare(instance, photos, tmp_path, **sections):
     from app.library import FaceLibrary
     from app.models import resolve
     from app.store import open_store
-    from app.vision.engine import FaceEngine
+    from app.services.compose import open_vision
     from app.vision.gallery import FaceGallery
 
     image = portrait(photos["obama2.jpg"], tmp_path / "scene")
@@ -41,9 +41,9 @@ def prepare(instance, photos, tmp_path, **sections):
     instance.config_path.write_text(tomli_w.dumps(settings), encoding="utf-8")
     config = load_config(instance)
     store = open_store(config, instance)
-    library = FaceLibrary(store, FaceEngine(resolve(None), config.vision), FaceGallery(), instance.photos_dir,
+    library = FaceLibrary(store, open_vision(config, resolve(None)), FaceGallery(), instance.photos_dir,
                           config.library, max_bytes=5 << 20)
-    assert library.enroll_bytes(photos["obama.jpg"].read_bytes(), "E001_奥巴马.jpg").ok
+    assert library.enroll_file(photos["obama.jpg"].read_bytes(), "E001_奥巴马.jpg").ok
     store.dispose()
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from app.vision.decision import DecisionRule
+from app.services.settings import threshold_key as threshold_key_of
 
 from tests.helpers.kiosk_window import FAST, MOCK_PINS, assert_not_blank, configure, portrait
 
@@ -223,8 +223,9 @@ def test_ui_thread_is_not_blocked_while_recognising(terminal_for, photos, kiosk_
         setattr(owner, name, checked)
     for owner, name in [(terminal.store, "session"), (terminal.attendance.clockin, "confirm"),
                         (terminal.attendance.clockin, "today"), (terminal.attendance.journal, "append"),
-                        (terminal.pipeline, "process"), (terminal.settings, "all"), (terminal, "status"),
-                        (terminal, "card"), (terminal.library, "enroll_bytes"), (terminal.attendance.pusher, "deliver")]:
+                        (terminal.pipeline, "process"), (terminal.settings, "all"), (terminal.settings, "effective"),
+                        (terminal.status_board, "read"), (terminal.cards, "card"), (terminal.cards, "find"),
+                        (terminal.library, "enroll"), (terminal.attendance.pusher, "deliver")]:
         guard(owner, name)
     probe = FrameProbe()
     kiosk = kiosk_for(terminal, FlowTimes(confirm_s=60, result_s=1.0), probe=probe)
@@ -314,7 +315,7 @@ def test_on_device_admin(terminal_for, photos, kiosk_for, scene):
     kiosk.pump_until(lambda: settings.message == "已保存" and not terminal.sound, timeout=5, what="sound off")
     with terminal.store.session() as s:
         stored = {r.key: r.value for r in s.query(Setting)}
-    threshold_key = DecisionRule.setting_keys(terminal.config.vision.embedder)[0]
+    threshold_key = threshold_key_of(terminal.config.vision.embedder)
     assert stored[threshold_key] == str(round(before + 0.005, 3)) and stored["ui.sound"] == "false"
     assert_not_blank(kiosk.screenshot("admin_settings"), "settings")
 
@@ -351,3 +352,21 @@ def test_long_press_without_a_pin_keeps_the_admin_closed(terminal_for, kiosk_for
     kiosk = kiosk_for(terminal, FlowTimes(idle_s=60))
     kiosk.long_press(kiosk.widget("live", "admin_zone"))
     assert kiosk.screen == "live" and kiosk.app.notice_text == "未设置管理密码"
+
+
+def test_a_setting_change_reaches_the_window_at_its_next_frame(terminal_for, kiosk_for):
+    """A run-time setting saved on this terminal is pushed to the window (the settings service's
+    subscription): its properties and the status bar follow at the next frame, with no poll."""
+    terminal = terminal_for("test://?width=640&height=480&fps=15")
+    kiosk = kiosk_for(terminal, FlowTimes(confirm_s=8, idle_s=60))
+    # neither the clock's tick nor the housekeeper's status readings may carry the change here
+    kiosk.app._events[1].cancel()
+    kiosk.app._unsubscribe[0]()
+    assert kiosk.app.device_name != "东门" and kiosk.app.lang == "zh_CN"
+    terminal.change_setting("device.name", "东门")
+    terminal.change_setting("device.language", "en")
+    terminal.change_setting("attendance.confirm_seconds", 21)
+    kiosk.pump(2)
+    assert kiosk.app.device_name == "东门" and kiosk.app.language == kiosk.app.lang == "en"
+    assert kiosk.app.flow.times.confirm_s == 21
+    assert "东门" in [getattr(w, "text", None) for w in kiosk.app.screens["live"].walk()]

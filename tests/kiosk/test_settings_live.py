@@ -146,10 +146,10 @@ def test_device_name(live):
 
 
 def test_recognition_threshold(live):
-    from app.vision.decision import DecisionRule
+    from app.services.settings import threshold_key
 
     terminal, admin = live()
-    key = DecisionRule.setting_keys(terminal.config.vision.embedder)[0]   # the page offers this one
+    key = threshold_key(terminal.config.vision.embedder)   # the page offers this one
     assert f'name="{key}"' in admin.get("/settings/")
     admin.save(key, 0.91)
     assert terminal.pipeline.rule.threshold == 0.91
@@ -337,11 +337,12 @@ def test_use_the_file_value_again(live):
     assert refused.value.code == 400
 
 
-def test_a_change_from_another_process_is_applied_by_the_poll(live, make_config, instance):
-    """A separate `daka admin serve` writes through its own store: the terminal's poll applies it."""
+def test_a_change_from_another_process_is_applied_by_the_watcher(live, make_config, instance):
+    """A separate `daka admin serve` writes through its own store: the terminal's settings
+    watcher notices it and its subscription applies it."""
     from app.attendance.scheduler import FLUSH_JOB
+    from app.services.settings import SettingsService
     from app.store import open_store
-    from app.store.settings import SettingsService
 
     terminal, _admin = live()
     other = open_store(make_config(), instance)
@@ -353,17 +354,19 @@ def test_a_change_from_another_process_is_applied_by_the_poll(live, make_config,
         other.dispose()
 
 
-def test_every_offered_key_has_an_applier():
-    """A key the admin can change without an applier would be stored and silently do nothing."""
-    from admin.settings.routes import FIELDS
-    from app.services.terminal import SETTING_APPLIERS
-    from app.store.settings import RUNTIME_KEYS
-    from app.vision.decision import DecisionRule
+def test_every_offered_key_has_an_applier(live):
+    """A key the admin can change without an applier would be stored and silently do nothing:
+    the page offers exactly the registry's keys (of the decision rules, the embedder in use's),
+    and each has a live applier or says it applies at the next start."""
+    from app.services.settings import REGISTRY, RESTART, RUNTIME_KEYS
 
-    offered = {key for key, _label, _kind in FIELDS} | {
-        k for kind in ("dlib", "faceres", "fused") for k in DecisionRule.setting_keys(kind)}
-    assert offered <= set(RUNTIME_KEYS)
-    assert set(RUNTIME_KEYS) == set(SETTING_APPLIERS)
+    terminal, admin = live()
+    offered = set(re.findall(r'name="([a-z_]+\.[a-z_]+)"', admin.get("/settings/")))
+    embedder = terminal.config.vision.embedder
+    assert offered == {k for k, s in REGISTRY.items() if s.embedder is None or s.embedder[0] == embedder}
+    assert set(REGISTRY) == set(RUNTIME_KEYS)
+    for setting in REGISTRY.values():
+        assert callable(setting.apply) or setting.apply == RESTART, setting.key
 
 
 # -- what the kiosk shows ----------------------------------------------------------------------

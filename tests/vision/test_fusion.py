@@ -14,7 +14,7 @@ from app.library import FaceLibrary
 from app.store import FaceTemplate
 from app.vision.decision import DecisionRule
 from app.vision.embedders import DlibEmbedder, FusedEmbedder, open_embedder, unit_rows
-from app.vision.engine import FaceEngine
+from app.vision.engine import VisionParts
 from app.vision.gallery import FaceGallery
 from app.vision.pipeline import PipelineSettings, VisionPipeline
 
@@ -95,11 +95,10 @@ def test_fused_pipeline_calls_a_stranger_unknown(models, frames, fused, landmark
 
 
 @pytest.fixture
-def fused_library(store, instance, models, fused):
+def fused_library(store, instance, models, fused, landmarks):
     config = store.app.config["DAKA_CONFIG"]
-    engine = FaceEngine(models, DEFAULTS.vision)
-    lib = FaceLibrary(store, engine, FaceGallery(), instance.photos_dir, config.library,
-                      max_bytes=8 << 20, embedder=fused)
+    lib = FaceLibrary(store, VisionParts(landmarks, fused), FaceGallery(), instance.photos_dir, config.library,
+                      max_bytes=8 << 20)
     lib.load_gallery()
     return lib
 
@@ -111,16 +110,16 @@ def _rows(store):
 
 
 def test_enrolment_stores_both_templates_and_removal_takes_both(fused_library, photos, store, instance):
-    result = fused_library.enroll_bytes(photos["obama.jpg"].read_bytes(), "HR1_Obama.jpg")
+    result = fused_library.enroll_file(photos["obama.jpg"].read_bytes(), "HR1_Obama.jpg")
     assert result.ok, result
     rows = _rows(store)
     assert [(m, d) for _, m, _, d in rows] == [("dlib_face_recognition_resnet_model_v1", 128), ("faceres", 1024)]
     assert rows[0][0] == result.template_id and rows[0][2] == rows[1][2]   # the primary first, one photo
     assert len(fused_library.gallery) == 1 and fused_library.gallery.dim == 1152
-    assert fused_library.enroll_bytes(photos["biden.jpg"].read_bytes(), "HR2_Biden.jpg").ok
+    assert fused_library.enroll_file(photos["biden.jpg"].read_bytes(), "HR2_Biden.jpg").ok
     probe = fused_library.analyse(cv2.imread(str(photos["obama2.jpg"])))
     assert probe.attributes.gender == "male"
-    match = fused_library.gallery.match(probe.descriptor)
+    match = fused_library.gallery.match(probe.vector)
     with store.session() as s:
         assert s.get(FaceTemplate, match.template_id).original_name == "HR1_Obama.jpg"
     assert fused_library.remove_template(result.template_id)
@@ -128,13 +127,13 @@ def test_enrolment_stores_both_templates_and_removal_takes_both(fused_library, p
     assert not (instance.photos_dir / rows[0][2]).exists() and len(fused_library.gallery) == 1
 
 
-def test_reindex_adds_the_missing_model_to_old_templates(store, instance, models, fused, photos, fused_library):
+def test_reindex_adds_the_missing_model_to_old_templates(store, instance, landmarks, fused, photos, fused_library):
     config = store.app.config["DAKA_CONFIG"]
-    engine = FaceEngine(models, DEFAULTS.vision)
-    dlib_only = FaceLibrary(store, engine, FaceGallery(), instance.photos_dir, config.library,
-                            max_bytes=8 << 20, embedder=DlibEmbedder(engine.descriptor, flip=True))
-    assert dlib_only.enroll_bytes(photos["obama.jpg"].read_bytes(), "HR1_Obama.jpg").ok
-    assert dlib_only.enroll_bytes(photos["biden.jpg"].read_bytes(), "HR2_Biden.jpg").ok
+    dlib = DlibEmbedder(fused.members[0].descriptor, flip=True)
+    dlib_only = FaceLibrary(store, VisionParts(landmarks, dlib), FaceGallery(), instance.photos_dir, config.library,
+                            max_bytes=8 << 20)
+    assert dlib_only.enroll_file(photos["obama.jpg"].read_bytes(), "HR1_Obama.jpg").ok
+    assert dlib_only.enroll_file(photos["biden.jpg"].read_bytes(), "HR2_Biden.jpg").ok
     assert [m for _, m, _, _ in _rows(store)] == ["dlib_face_recognition_resnet_model_v1"] * 2
     assert fused_library.load_gallery() == 0 and fused_library.incomplete == 2   # needs faceres templates
     report = fused_library.reindex()

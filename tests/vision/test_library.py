@@ -16,21 +16,21 @@ from sqlalchemy import func, select
 from app.library import FaceLibrary, folder_items, parse_photo_name, zip_items
 from app.library.names import BadName
 from app.store import AuditEntry, FaceTemplate, Staff
-from app.vision.engine import FaceEngine
+from app.vision.engine import VisionParts
 from app.vision.gallery import FaceGallery
 
 
 @pytest.fixture(scope="module")
-def engine(models):
+def parts(models):
     from app.config import load_config_file
 
-    return FaceEngine(models, load_config_file(None, env={}).vision)
+    return VisionParts.load(models, load_config_file(None, env={}).vision)
 
 
 @pytest.fixture
-def library(store, engine, instance):
+def library(store, parts, instance):
     config = store.app.config["DAKA_CONFIG"]
-    lib = FaceLibrary(store, engine, FaceGallery(), instance.photos_dir, config.library,
+    lib = FaceLibrary(store, parts, FaceGallery(), instance.photos_dir, config.library,
                       max_bytes=config.storage.photo_max_mb * 1024 * 1024)
     lib.load_gallery()
     return lib
@@ -52,7 +52,7 @@ def _png_header(width, height) -> bytes:
 
 
 def test_enrolls_a_real_photo_and_updates_the_live_gallery(library, photos, frames, store, instance):
-    result = library.enroll_bytes(photos["obama.jpg"].read_bytes(), "HR0878_奥巴马.jpg")
+    result = library.enroll_file(photos["obama.jpg"].read_bytes(), "HR0878_奥巴马.jpg")
     assert result.ok, result
     assert (result.staff_no, result.name) == ("HR0878", "奥巴马")
     with store.session() as s:
@@ -65,22 +65,22 @@ def test_enrolls_a_real_photo_and_updates_the_live_gallery(library, photos, fram
     assert "奥巴马" not in template.photo_file and "/" not in template.photo_file
     # no restart: another photo of the same man matches at once
     face = library.analyse(frames["obama2.jpg"])
-    match = library.gallery.match(face.descriptor)
+    match = library.gallery.match(face.vector)
     assert match.staff_id == staff.id and match.similarity > 0.93
 
 
 def test_several_photos_per_person_and_duplicates_refused(library, photos):
-    assert library.enroll_bytes(photos["obama.jpg"].read_bytes(), "A1_Obama.jpg").ok
-    second = library.enroll_bytes(photos["obama2.jpg"].read_bytes(), "A1_Obama_2.jpg")
+    assert library.enroll_file(photos["obama.jpg"].read_bytes(), "A1_Obama.jpg").ok
+    second = library.enroll_file(photos["obama2.jpg"].read_bytes(), "A1_Obama_2.jpg")
     assert second.ok, second
-    again = library.enroll_bytes(photos["obama.jpg"].read_bytes(), "A1_Obama(3).jpg")
+    again = library.enroll_file(photos["obama.jpg"].read_bytes(), "A1_Obama(3).jpg")
     assert (again.ok, again.reason) == (False, "duplicate_photo")
-    other = library.enroll_bytes(photos["obama3.jpg"].read_bytes(), "B2_Someone.jpg")
+    other = library.enroll_file(photos["obama3.jpg"].read_bytes(), "B2_Someone.jpg")
     assert (other.ok, other.reason) == (False, "duplicate_face")
     assert "A1" in other.detail
-    conflict = library.enroll_bytes(photos["biden.jpg"].read_bytes(), "A1_Biden.jpg")
+    conflict = library.enroll_file(photos["biden.jpg"].read_bytes(), "A1_Biden.jpg")
     assert (conflict.ok, conflict.reason) == (False, "name_conflict")
-    biden = library.enroll_bytes(photos["biden.jpg"].read_bytes(), "C3_Biden.jpg")
+    biden = library.enroll_file(photos["biden.jpg"].read_bytes(), "C3_Biden.jpg")
     assert biden.ok, biden
     assert len(library.gallery) == 3
 
@@ -93,11 +93,11 @@ def test_exif_orientation_is_honoured(library, frames):
     exif[0x0112] = 6
     buf = io.BytesIO()
     image.save(buf, "JPEG", exif=exif.tobytes(), quality=92)
-    assert library.enroll_bytes(buf.getvalue(), "E1_旋转.jpg").ok
+    assert library.enroll_file(buf.getvalue(), "E1_旋转.jpg").ok
     # Without the tag the face lies sideways and is not found.
     plain = io.BytesIO()
     image.save(plain, "JPEG", quality=92)
-    assert library.enroll_bytes(plain.getvalue(), "E2_横躺.jpg").reason == "no_face"
+    assert library.enroll_file(plain.getvalue(), "E2_横躺.jpg").reason == "no_face"
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "WEBP", "BMP"])
@@ -105,7 +105,7 @@ def test_other_formats(library, frames, fmt):
     buf = io.BytesIO()
     half = cv2.resize(frames["biden.jpg"], None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     Image.fromarray(half[:, :, ::-1]).save(buf, fmt)
-    result = library.enroll_bytes(buf.getvalue(), f"F1_拜登.{fmt.lower()}")
+    result = library.enroll_file(buf.getvalue(), f"F1_拜登.{fmt.lower()}")
     assert result.ok, result
 
 
@@ -145,9 +145,71 @@ def _corpus(photos, frames):
 def test_bad_file_corpus_gives_a_reason_per_file_and_stores_nothing(library, photos, frames,
                                                                    store, instance):
     for label, filename, data, reason in _corpus(photos, frames):
-        result = library.enroll_bytes(data, filename)
+        result = library.enroll_file(data, filename)
         assert (result.ok, result.reason) == (False, reason), (label, result)
         assert result.message() and result.message("en")
+    assert list(instance.photos_dir.iterdir()) == []
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Staff)) == 0
+    assert len(library.gallery) == 0
+
+
+def test_enrol_an_array_with_an_identity(library, frames, store, instance):
+    """The one enrolment call with a BGR array (a camera frame) and an identity: stored as a
+    JPEG under a new person with their department; every identity check still holds."""
+    from app.library import Identity
+
+    result = library.enroll(frames["obama.jpg"], Identity("HR9", " 奥巴马 ", department="行政"))
+    assert result.ok and (result.staff_no, result.name, result.file) == ("HR9", "奥巴马", "HR9_奥巴马.jpg"), result
+    with store.session() as s:
+        template = s.get(FaceTemplate, result.template_id)
+        staff = s.get(Staff, template.staff_id)
+        assert (staff.name, staff.department, template.original_name) == ("奥巴马", "行政", "HR9_奥巴马.jpg")
+        stored = instance.photos_dir / template.photo_file
+    assert stored.suffix == ".jpg" and cv2.imdecode(np.fromfile(stored, np.uint8), cv2.IMREAD_COLOR).shape \
+        == frames["obama.jpg"].shape
+    assert library.gallery.match(library.analyse(frames["obama2.jpg"]).vector).staff_id == staff.id
+
+    def refusal(image, identity):
+        r = library.enroll(image, identity)
+        return (r.ok, r.reason)
+
+    assert refusal(frames["obama.jpg"], Identity("HR9", "奥巴马")) == (False, "duplicate_photo")
+    assert refusal(frames["obama2.jpg"], Identity("HR10", "Someone")) == (False, "duplicate_face")
+    assert refusal(frames["obama2.jpg"], Identity("HR9", "别人")) == (False, "name_conflict")
+    assert refusal(frames["biden.jpg"], Identity("HR11", "拜\u200b登")) == (False, "bad_name")
+    assert refusal(frames["biden.jpg"], Identity("HR 11", "拜登")) == (False, "bad_name")
+    assert refusal(frames["biden.jpg"], Identity("HR11", "拜登", department="\u202e")) == (False, "bad_name")
+    assert refusal(frames["biden.jpg"], Identity("HR12", "拜登", existing=True)) == (False, "unknown_staff")
+    assert library.enroll(frames["obama3.jpg"], Identity("HR9", "奥巴马", existing=True)).ok
+    with store.session() as s:
+        assert [st.staff_no for st in s.scalars(select(Staff))] == ["HR9"]
+        assert s.scalar(select(func.count(func.distinct(FaceTemplate.photo_file)))) == 2
+
+
+def test_an_array_gets_the_same_refusals_as_a_file_and_stores_nothing(library, frames, store, instance):
+    from app.library import Identity
+
+    face = frames["obama.jpg"]
+    small = cv2.resize(face, None, fx=0.22, fy=0.22, interpolation=cv2.INTER_AREA)  # face ~57 px
+    canvas = np.full((480, 640, 3), 128, np.uint8)
+    canvas[100:100 + small.shape[0], 100:100 + small.shape[1]] = small
+    corpus = [
+        ("no face", np.full((480, 640, 3), 120, np.uint8), "no_face"),
+        ("two faces", np.hstack([face, frames["biden.jpg"][: face.shape[0], :]]), "several_faces"),
+        ("small face", canvas, "too_small"),
+        ("blurry", cv2.GaussianBlur(face, (0, 0), 6), "blurry"),
+        ("dark", (face * 0.15).astype(np.uint8), "too_dark"),
+        ("float pixels", face.astype(np.float32), "not_image"),
+        ("one channel", np.ascontiguousarray(face[:, :, 0]), "not_image"),
+        ("empty", np.zeros((0, 640, 3), np.uint8), "not_image"),
+        ("not an array", face.tolist()[:2], "not_image"),
+        ("over 16 MP", np.broadcast_to(face[:1, :1], (4000, 4001, 3)), "too_many_pixels"),
+    ]
+    for label, image, reason in corpus:
+        result = library.enroll(image, Identity("N1", "张三"))
+        assert (result.ok, result.reason) == (False, reason), (label, result)
+        assert result.message() and result.message("en") and result.detail or reason in ("no_face",), (label, result)
     assert list(instance.photos_dir.iterdir()) == []
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(Staff)) == 0
@@ -178,8 +240,8 @@ def test_zip_and_folder_sources(library, photos, frames, tmp_path):
 
 
 def test_reindex_recomputes_every_template(library, photos, store):
-    assert library.enroll_bytes(photos["obama.jpg"].read_bytes(), "R1_Obama.jpg").ok
-    assert library.enroll_bytes(photos["biden.jpg"].read_bytes(), "R2_Biden.jpg").ok
+    assert library.enroll_file(photos["obama.jpg"].read_bytes(), "R1_Obama.jpg").ok
+    assert library.enroll_file(photos["biden.jpg"].read_bytes(), "R2_Biden.jpg").ok
     with store.session() as s:
         for t in s.scalars(select(FaceTemplate)):
             t.descriptor, t.model_id = np.ones(128, "<f4").tobytes(), "old-model"
@@ -190,7 +252,7 @@ def test_reindex_recomputes_every_template(library, photos, store):
     with store.session() as s:
         assert {t.model_id for t in s.scalars(select(FaceTemplate))} == set(library.kinds)
     assert library.gallery.match(library.analyse(
-        cv2.imdecode(np.fromfile(photos["obama2.jpg"], np.uint8), cv2.IMREAD_COLOR)).descriptor).similarity > 0.93
+        cv2.imdecode(np.fromfile(photos["obama2.jpg"], np.uint8), cv2.IMREAD_COLOR)).vector).similarity > 0.93
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -264,13 +326,13 @@ def test_an_oversized_photo_is_refused_from_its_header_without_decoding(monkeypa
 
 def test_the_refusal_names_the_file_and_the_limit(library, monkeypatch):
     calls = _spy_on_decoding(monkeypatch)
-    result = library.enroll_bytes(_png_header(6000, 6000), "E201_大图.png")
+    result = library.enroll_file(_png_header(6000, 6000), "E201_大图.png")
     assert (result.ok, result.reason, result.staff_no) == (False, "too_many_pixels", "E201")
     assert result.as_dict()["message"] == "图片像素过多，请缩小后再上传" and "36.0 MP" in result.detail
     assert calls == []
 
 
-def test_enrolments_beyond_the_slots_are_refused_as_busy_and_waiters_get_their_turn(store, engine, instance,
+def test_enrolments_beyond_the_slots_are_refused_as_busy_and_waiters_get_their_turn(store, parts, instance,
                                                                                     photos, monkeypatch):
     """Two photos are decoded at once; a third waits its turn, or is refused as "busy" when it may not wait."""
     import threading
@@ -279,7 +341,7 @@ def test_enrolments_beyond_the_slots_are_refused_as_busy_and_waiters_get_their_t
     from tests.helpers.waiting import wait_for
 
     config = store.app.config["DAKA_CONFIG"]
-    library = FaceLibrary(store, engine, FaceGallery(), instance.photos_dir, config.library,
+    library = FaceLibrary(store, parts, FaceGallery(), instance.photos_dir, config.library,
                           max_bytes=config.storage.photo_max_mb * 1024 * 1024, max_concurrent=2, busy_wait=0)
     inside, release, real = [], threading.Event(), service.decode_image
 
@@ -290,17 +352,17 @@ def test_enrolments_beyond_the_slots_are_refused_as_busy_and_waiters_get_their_t
 
     monkeypatch.setattr(service, "decode_image", held_decode)
     results = {}
-    holders = [threading.Thread(target=lambda n=n, f=f: results.__setitem__(n, library.enroll_bytes(
+    holders = [threading.Thread(target=lambda n=n, f=f: results.__setitem__(n, library.enroll_file(
         photos[f].read_bytes(), f"{n}_x.jpg")), name=n) for n, f in (("A1", "obama.jpg"), ("B1", "biden.jpg"))]
     for t in holders:
         t.start()
     try:
         wait_for(lambda: len(inside) == 2, 120)
-        busy = library.enroll_bytes(photos["obama2.jpg"].read_bytes(), "C1_x.jpg")
+        busy = library.enroll_file(photos["obama2.jpg"].read_bytes(), "C1_x.jpg")
         assert (busy.ok, busy.reason, busy.staff_no) == (False, "busy", "C1") and len(inside) == 2
         assert busy.as_dict()["message"] == "正在处理其他照片，请稍后重试"
         library.busy_wait = 120.0  # now a third one waits for a slot instead
-        waiter = threading.Thread(target=lambda: results.__setitem__("C2", library.enroll_bytes(
+        waiter = threading.Thread(target=lambda: results.__setitem__("C2", library.enroll_file(
             photos["obama2.jpg"].read_bytes(), "C2_x.jpg")), name="C2")
         waiter.start()
         release.set()
@@ -316,7 +378,7 @@ def test_enrolments_beyond_the_slots_are_refused_as_busy_and_waiters_get_their_t
 
 def test_remove_template_never_deletes_outside_the_photos_folder(library, store, instance, photos):
     """A restored backup may carry photo_file='../x': the rows go, a file outside photos/ stays."""
-    result = library.enroll_bytes(photos["obama.jpg"].read_bytes(), "T1_x.jpg")
+    result = library.enroll_file(photos["obama.jpg"].read_bytes(), "T1_x.jpg")
     assert result.ok, result
     outside = instance.photos_dir.parent / "daka.toml.bak"
     outside.write_text("not a photo")
@@ -331,7 +393,7 @@ def test_remove_template_never_deletes_outside_the_photos_folder(library, store,
         assert s.scalar(select(func.count()).select_from(FaceTemplate)) == 0
     assert len(library.gallery) == 0
     # An ordinary photo is deleted with its templates.
-    again = library.enroll_bytes(photos["biden.jpg"].read_bytes(), "T2_y.jpg")
+    again = library.enroll_file(photos["biden.jpg"].read_bytes(), "T2_y.jpg")
     with store.session() as s:
         stored = instance.photos_dir / s.get(FaceTemplate, again.template_id).photo_file
     assert stored.is_file() and library.remove_template(again.template_id) and not stored.exists()

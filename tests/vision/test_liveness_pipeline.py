@@ -216,7 +216,9 @@ def test_a_face_seen_through_a_screen_pattern_is_refused_in_the_pipeline(parts, 
 @pytest.mark.parametrize("cue", [True, False])
 def test_the_settings_reach_the_liveness_policy(models, make_config, cue):
     config = make_config(liveness={"level": "strict", "parallax_cue": cue, "texture_cue": not cue})
-    pipeline = VisionPipeline.from_config(models, config, FaceGallery())
+    from app.services.compose import open_vision
+
+    pipeline = VisionPipeline.from_config(open_vision(config, models), config, FaceGallery())
     policy = pipeline.liveness.policy
     assert policy.level == "strict" and policy.parallax_decides is cue and policy.texture_decides is (not cue)
     assert policy.parallax_needed == 3   # strict asks for more depth evidence than normal

@@ -16,7 +16,8 @@ from app.vision.gallery import FaceGallery
 from app.vision.pipeline import PipelineSettings, VisionPipeline
 from app.vision.scene_change import changed_box, thumbnail
 from app.vision.tracking import FaceTracker, iou
-from app.vision.worker import LatestFrameSlot, VisionWorker
+from app.hardware.frames import FrameSlot
+from app.vision.worker import VisionWorker
 
 from tests.helpers.vision_scenes import BIDEN, OBAMA, RULE, make_gallery, place
 
@@ -415,40 +416,55 @@ def test_flip_augmentation_is_the_mean_of_chip_and_mirror(parts, frames):
 
 
 def test_slot_keeps_only_the_newest_frame():
-    slot = LatestFrameSlot()
+    """The worker's slot is the camera's FrameSlot (one latest-frame buffer in the code base)."""
+    slot = FrameSlot()
     for k in range(3):
         slot.put(np.full((2, 2, 3), k, np.uint8))
     item = slot.get(timeout=0)
-    assert item.frame[0, 0, 0] == 2 and item.sequence == 2 and slot.dropped == 2
+    assert item.frame[0, 0, 0] == 2 and item.seq == 3 and slot.dropped == 2
     assert slot.get(timeout=0.01) is None
     slot.close()
-    assert slot.get() is None
-    with pytest.raises(RuntimeError):
-        slot.put(np.zeros((2, 2, 3), np.uint8))
+    assert slot.closed and slot.get() is None   # a closed slot never blocks a taker
 
 
 def test_worker_processes_a_slot_on_its_own_thread(parts, actors, gallery_vectors):
     pipeline, _ = make_pipeline(parts, make_gallery(gallery_vectors))
-    slot = LatestFrameSlot()
+    slot = FrameSlot()
     results, seen = [], threading.Event()
 
     def on_result(result):
-        results.append((threading.current_thread().name, result))
+        results.append((threading.current_thread().name, result, worker.frame))
         if any(v.staff_id == OBAMA for v in result.tracks):
             seen.set()
 
     worker = VisionWorker(pipeline, slot, on_result)
     worker.start()
     frame = place(actors["obama3.jpg"])
-    for _ in range(400):   # up to 20 s on a loaded machine; normally done in a few frames
-        slot.put(frame)
+    for k in range(400):   # up to 20 s on a loaded machine; normally done in a few frames
+        slot.put(frame, ts=1000.0 + k)
         if seen.wait(0.05):
             break
     worker.stop()
     worker.join(5)
     assert not worker.is_alive() and worker.error is None
     assert seen.is_set()
-    assert {name for name, _ in results} == {"vision"}
+    assert {name for name, _, _ in results} == {"vision"}
+    # the capture time of each frame goes with it; on_result sees the frame it is about
+    assert all(result.timestamp >= 1000.0 for _, result, _ in results)
+    assert all(current is frame for _, _, current in results)
+
+
+def test_worker_stops_while_its_camera_is_stopped():
+    """A closed slot (the camera stopped) does not end the worker; stop() does."""
+    slot = FrameSlot()
+    slot.close()
+    worker = VisionWorker(object(), slot)   # no frame comes: the pipeline is never called
+    worker.start()
+    worker.join(0.3)
+    assert worker.is_alive()
+    worker.stop()
+    worker.join(5)
+    assert not worker.is_alive() and worker.error is None and worker.processed == 0
 
 
 def test_worker_over_an_iterable_reports_errors(parts, gallery_vectors):

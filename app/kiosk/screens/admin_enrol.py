@@ -7,7 +7,6 @@ a number, not a name.
 
 from __future__ import annotations
 
-from kivy.clock import Clock
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
@@ -40,7 +39,7 @@ class AdminEnrolScreen(Screen):
         if not value or self.busy:
             return
         self.busy, self.message = True, app.t("working")
-        run_on_worker(app, app.terminal.find_staff, value, done=lambda card: self._found(app, value, card),
+        run_on_worker(app, app.terminal.cards.find, value, done=lambda card: self._found(app, value, card),
                       failed=self._failed)
 
     def _failed(self, exc: Exception) -> None:
@@ -78,7 +77,7 @@ class AdminEnrolScreen(Screen):
         from ..app import bgr_texture
         from ..overlay import LiveRenderer
 
-        latest = app.terminal.camera.slot.latest()
+        latest = app.latest_frame()
         if latest is None or (latest.seq, id(app.latest_update)) == self._drawn:
             return
         self._drawn = (latest.seq, id(app.latest_update))

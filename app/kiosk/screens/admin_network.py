@@ -27,16 +27,14 @@ class AdminNetworkScreen(Screen):
     def show(self, app) -> None:
         from ..app import bgr_texture
 
-        status = app.terminal.last_status or {}
-        ip = status.get("ip")
-        port = app.terminal.config.admin.port
-        self.url = f"http://{ip}:{port}/" if ip else app.t("offline")
-        camera = status.get("camera", {})
+        ip = app.ip
+        self.url = f"http://{ip}:{int(app.admin_port)}/" if ip else app.t("offline")
+        camera = app.status.get("camera", {})
         self.details = "\n".join([
-            f"{app.t('device')}: {app.terminal.device_name}",
+            f"{app.t('device')}: {app.device_name}",
             f"IP: {ip or '-'}",
             f"{app.t('camera_state')}: {camera.get('state', '-')} {camera.get('fps', '')}",
-            f"{app.t('pending', n=status.get('journal_pending', 0) + status.get('push_pending', 0))}",
+            f"{app.t('pending', n=int(app.pending))}",
         ])
         if ip:
             self.ids.qr.texture = bgr_texture(qr_image(self.url))

@@ -1,4 +1,7 @@
-"""Self-test: camera, sensor, database, disk; beeps, blinks the LEDs and pulses the relay."""
+"""Self-test: camera, sensor, database, disk; beeps, blinks the LEDs and pulses the relay.
+
+The checks are app/services/selfcheck.py's `device_checks` (run on the terminal's worker by
+`Terminal.self_test`); this screen shows them in the person's language."""
 
 from __future__ import annotations
 
@@ -45,11 +48,13 @@ def detail_text(detail: str, language: str) -> str:
 
 
 def report_text(checks, language: str) -> str:
-    """One line a check: 正常 / 异常, the part, what was found."""
+    """One line a check (a selfcheck.Check): 正常 / 异常, the part, what was found."""
     lines = []
-    for name, ok, detail in checks:
+    for check in checks:
+        name = check.name
         part = text(f"check_{name}", language) if f"check_{name}" in TEXTS else name
-        lines.append(f"{text('check_ok' if ok else 'check_failed', language)}  {part}: {detail_text(detail, language)}")
+        lines.append(f"{text('check_ok' if check.ok else 'check_failed', language)}  {part}: "
+                     f"{detail_text(check.detail, language)}")
     return "\n".join(lines)
 
 

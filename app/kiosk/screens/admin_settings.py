@@ -1,11 +1,12 @@
-"""Settings on the device: match threshold and sound (stored as run-time settings, audited)."""
+"""Settings on the device: match threshold and sound (run-time settings of the registry in
+app/services/settings.py: stored, audited and applied by the terminal's subscription)."""
 
 from __future__ import annotations
 
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 
-from app.vision.decision import DecisionRule
+from app.services.settings import REGISTRY, threshold_key
 
 from .base import load_kv, run_on_worker
 
@@ -23,8 +24,9 @@ class AdminSettingsScreen(Screen):
         self.message = ""
 
     def nudge(self, app, steps: int) -> None:
-        value = round(min(1.0, max(0.0, self.threshold + steps * STEP)), 3)
-        key = DecisionRule.setting_keys(app.terminal.config.vision.embedder)[0]  # the embedder in use
+        key = threshold_key(app.terminal.config.vision.embedder)  # each embedder has its own scale
+        meta = REGISTRY[key].spec.meta   # the schema's range for it
+        value = round(min(meta.max, max(meta.min, self.threshold + steps * STEP)), 3)
         self._save(app, key, value)
 
     def toggle_sound(self, app) -> None:

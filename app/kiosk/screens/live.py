@@ -17,7 +17,7 @@ class LiveScreen(Screen):
         """Draw the newest frame if it, or the vision result, changed since the last draw."""
         from ..app import bgr_texture
 
-        latest = app.terminal.camera.slot.latest()
+        latest = app.latest_frame()
         if latest is None:
             return
         key = (latest.seq, id(app.latest_update))

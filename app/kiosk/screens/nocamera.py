@@ -13,10 +13,9 @@ class NoCameraScreen(Screen):
     admin_text = StringProperty("")
 
     def show(self, app) -> None:
-        status = app.terminal.camera.status()
-        self.reason_text = status.reason[:120]
-        ip = (app.terminal.last_status or {}).get("ip")
-        self.admin_text = f"{app.t('admin_url')}: http://{ip}:{app.terminal.config.admin.port}/" if ip else ""
+        self.reason_text = app.camera_reason[:120]
+        ip = app.ip
+        self.admin_text = f"{app.t('admin_url')}: http://{ip}:{app.admin_port}/" if ip else ""
 
 
 load_kv(__file__)

@@ -1,0 +1,110 @@
+"""`daka bench SUITE`: benchmarks, printed as JSON (`bench admin` is registered by commands/admin.py)."""
+
+from __future__ import annotations
+
+import json
+
+from app.cli.common import EXIT_OK, load, resolve_models
+from app.fonts import find_cjk_font
+
+
+def register(sub):
+    """Add `bench` and its suites; return the suites' subparsers (for `bench admin`)."""
+    bench = sub.add_parser("bench", help="benchmarks, printed as JSON")
+    bsub = bench.add_subparsers(dest="bench_command", required=True, metavar="SUITE")
+    native = bsub.add_parser("native", help="descriptor, HOG, gallery and text against baselines")
+    native.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    native.add_argument("--repeat", type=int, default=30, help="timed runs per measurement (median)")
+    native.set_defaults(handler=cmd_native)
+
+    pipe = bsub.add_parser("pipeline", help="frames/s and time to identity against face_recognition")
+    pipe.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    pipe.add_argument("--video", metavar="FILE", help="a video file (default: a clip synthesised from photos)")
+    pipe.add_argument("--enrol", metavar="DIR", action="append", default=[],
+                      help="with --video: a folder of <person>/<photo> to enrol (repeatable)")
+    pipe.add_argument("--no-baseline", action="store_true", help="skip the face_recognition run")
+    pipe.add_argument("--repeat", type=int, default=3, help="throughput runs per system (median)")
+    pipe.set_defaults(handler=cmd_pipeline)
+    head = bsub.add_parser("headrender", help="ms per frame of the rendered live heads against the attack renderer")
+    head.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    head.add_argument("--repeat", type=int, default=5, help="timed sequences per renderer (median)")
+    head.set_defaults(handler=cmd_headrender)
+
+    faceres = bsub.add_parser("faceres", help="faceres forward pass and fused recognition against baselines")
+    faceres.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    faceres.add_argument("--repeat", type=int, default=30, help="timed runs per measurement (median)")
+    faceres.add_argument("--tfjs-runs", type=int, default=5, help="TensorFlow.js baseline runs (0 = skip)")
+    faceres.set_defaults(handler=cmd_faceres)
+
+    store = bsub.add_parser("store", help="confirm latency, flush throughput, range queries")
+    store.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    store.add_argument("--confirms", type=int, default=2000, help="timed confirm calls")
+    store.add_argument("--postgres", default="auto",
+                       help="PostgreSQL URL, 'auto' = start a throw-away server, 'off' = skip")
+    store.set_defaults(handler=cmd_store)
+
+    ui = bsub.add_parser("ui", help="kiosk UI frames/s and latencies offscreen while recognising")
+    ui.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    ui.add_argument("--seconds", type=float, default=8.0, help="seconds of live view measured")
+    ui.add_argument("--walkups", type=int, default=8, help="face appears / tap / success rounds")
+    ui.set_defaults(handler=cmd_ui)
+    return bsub
+
+
+def _models(args):
+    _, config = load(args, create=False)
+    return config, resolve_models(config)
+
+
+def cmd_native(args) -> int:
+    from app.bench import native as bench_native  # lazy: numpy, the native core
+
+    config, models = _models(args)
+    result = bench_native.run(models, find_cjk_font(config.ui.font or None), repeat=max(3, args.repeat))
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_pipeline(args) -> int:
+    from app.bench import pipeline as bench_pipeline  # lazy: numpy, OpenCV, ONNX Runtime
+
+    config, models = _models(args)
+    result = bench_pipeline.run(models, config, video=args.video, enrol_dirs=args.enrol,
+                                baseline=not args.no_baseline, repeat=max(1, args.repeat))
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_headrender(args) -> int:
+    from app.bench import headrender as bench_headrender  # lazy: numpy, OpenCV
+
+    _, models = _models(args)
+    print(json.dumps(bench_headrender.run(models, repeat=max(1, args.repeat)), indent=2))
+    return EXIT_OK
+
+
+def cmd_faceres(args) -> int:
+    from app.bench import faceres as bench_faceres  # lazy: numpy, ONNX Runtime
+
+    config, models = _models(args)
+    print(json.dumps(bench_faceres.run(models, config, repeat=max(3, args.repeat), tfjs_runs=args.tfjs_runs),
+                     indent=2))
+    return EXIT_OK
+
+
+def cmd_store(args) -> int:
+    from app.bench import store as bench_store  # lazy: SQLAlchemy, numpy
+
+    _, config = load(args)
+    result = bench_store.run(config, confirms=args.confirms, postgres=args.postgres)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_ui(args) -> int:
+    from app.bench import ui as bench_ui  # lazy: Kivy, OpenCV
+
+    _, models = _models(args)
+    result = bench_ui.run(models, seconds=max(1.0, args.seconds), walkups=max(1, args.walkups))
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return EXIT_OK

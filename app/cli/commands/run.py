@@ -1,0 +1,30 @@
+"""`daka run`: the terminal."""
+
+from __future__ import annotations
+
+import sys
+
+from loguru import logger
+
+import app
+from app.cli.common import EXIT_USAGE, load
+
+
+def register(sub) -> None:
+    run = sub.add_parser("run", help="start the terminal")
+    run.add_argument("--source", help="camera source URL or a picture/video file (overrides [camera] source)")
+    run.add_argument("--headless", action="store_true",
+                     help="no window (camera, vision, scheduler and admin only)")
+    run.set_defaults(handler=cmd_run)
+
+
+def cmd_run(args) -> int:
+    from app.kiosk.runner import run_terminal  # lazy: Kivy, OpenCV, the store
+
+    instance, config = load(args)
+    logger.info("Daka {} starting, instance {}", app.__version__, instance.root)
+    try:
+        return run_terminal(config, instance, source=args.source, headless=args.headless)
+    except (FileNotFoundError, ValueError) as exc:   # a bad --source (CameraUrlError is a ValueError)
+        print(f"daka: {exc}", file=sys.stderr)
+        return EXIT_USAGE
