@@ -240,8 +240,12 @@ class ShotJudge:
         return (key, next(iter(names), None)) if key in self.arrivals and len(names) <= 1 else (None, None)
 
 
-def identity_replay(seen_of, reset, frames, fps: float, judge, enrolled=()) -> dict:
-    """Replay `frames` in real time through `seen_of(frame) -> (seen, cards)`; the tallies above."""
+def identity_replay(seen_of, reset, frames, fps: float, judge, enrolled=(), cost_s: float | None = None) -> dict:
+    """Replay `frames` in real time through `seen_of(frame) -> (seen, cards)`; the tallies above.
+
+    The replay clock advances by each call's measured time, or by `cost_s` a call when given (a
+    machine of known speed: what a test checks then does not depend on the load on this one).
+    """
     reset()
     period = 1.0 / fps
     flow = ClockInFlow()
@@ -260,7 +264,7 @@ def identity_replay(seen_of, reset, frames, fps: float, judge, enrolled=()) -> d
             continue
         t0 = time.perf_counter()
         seen, cards = seen_of(frames[newest])
-        clock += time.perf_counter() - t0
+        clock += time.perf_counter() - t0 if cost_s is None else cost_s
         last = newest
         tally.processed += 1
         judge.frame(newest)

@@ -37,8 +37,11 @@ def test_clip_truth_enters_inside_the_frame(scene):
 
 def test_replay_identifies_every_episode(models, config, scene):
     ours = Ours(models, config, scene.enrol)
-    out = realtime_latency(ours, scene)
+    # two frame periods a frame (half the frames dropped), however busy this machine is: replaying
+    # at the measured speed missed an episode when two busy loops shared the cores
+    out = realtime_latency(ours, scene, cost_s=2 / scene.fps)
     assert out["identified"] == out["episodes"] == 2
+    assert out["frames_processed"] == (len(scene.frames) + 1) // 2
     assert all(x >= 0 for x in out["latency_ms"])
     stats = throughput(ours, scene.frames, repeat=1)
     assert stats["frames"] == len(scene.frames) and stats["frames_per_s"] > 0
@@ -120,8 +123,9 @@ def test_ours_never_shows_the_previous_name_or_card_in_a_queue(models, config, f
     enrol = {n: [frames[f"{n}.jpg"]] for n in enrolled}
     ours = Ours(models, config, enrol)
     start = arrival(clip, "biden", 30)
+    # two frame periods a frame whatever the load on this machine (names must hold at any pace)
     out = identity_replay(lambda f: ours_seen(ours, f), ours.reset, clip_frames, clip.fps,
-                          StagedJudge(clip, [("biden", start)]), enrolled=set(enrol))
+                          StagedJudge(clip, [("biden", start)]), enrolled=set(enrol), cost_s=2 / clip.fps)
     assert out["right_names"] > 0 and out["cards_offered"] >= 1
     assert out["wrong_identity_frames"] == 0 and out["stray_name_frames"] == 0, out
     assert out["wrong_cards"] == 0 and out["wrong_card_frames"] == 0, out

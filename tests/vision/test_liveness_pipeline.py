@@ -177,7 +177,8 @@ def test_bench_live_person_with_simulated_tof_is_identified(models, frames, tmp_
     scene = Scene(list(clip), clip.fps, {"obama": [frames["obama.jpg"]], "biden": [frames["biden.jpg"]]},
                   episodes, "test clip")
     live = OursLive(models, load_config(Instance.resolve(str(tmp_path))), scene.enrol)
-    out = realtime_latency(live, scene)
+    # two frame periods a frame whatever the load (the measured pace missed a person on a busy machine)
+    out = realtime_latency(live, scene, cost_s=2 / scene.fps)
     assert out["identified"] == out["episodes"] == 2
     live.reset()
     reasons = []
