@@ -74,24 +74,24 @@ test: $(STAMPS)/models $(STAMPS)/test-system
 	@$(MAKE) --no-print-directory test-setup-chroot-if-changed
 
 # The installer's end-to-end run in a debootstrapped Debian (minutes) runs when the installer
-# differs from the hash its last passing run recorded in tests/setup_chroot.sha256 (committed),
+# differs from the hash its last passing run recorded in tests/installer/setup_chroot.sha256 (committed),
 # so a clean clone in CI runs it once after each change. SETUP_CHROOT=always|never overrides.
 SETUP_CHROOT ?= auto
 SETUP_FILES := scripts/flash_and_setup.sh scripts/install_system_deps.sh scripts/daka-set-time $(sort $(wildcard scripts/setup/*)) \
-               tests/test_setup_chroot.py
+               tests/installer/test_setup_chroot.py
 setup_hash = $$(sha256sum $(SETUP_FILES) | sha256sum | cut -c1-64)
 
 .PHONY: test-setup-chroot test-setup-chroot-if-changed
 test-setup-chroot-if-changed:
 	@if [ "$(SETUP_CHROOT)" = never ]; then echo "setup chroot run: skipped (SETUP_CHROOT=never)"; \
-	elif [ "$(SETUP_CHROOT)" != always ] && [ "$$(cat tests/setup_chroot.sha256 2>/dev/null)" = "$(setup_hash)" ]; then \
-	  echo "setup chroot run: the installer is as in its last passing run (tests/setup_chroot.sha256)"; \
+	elif [ "$(SETUP_CHROOT)" != always ] && [ "$$(cat tests/installer/setup_chroot.sha256 2>/dev/null)" = "$(setup_hash)" ]; then \
+	  echo "setup chroot run: the installer is as in its last passing run (tests/installer/setup_chroot.sha256)"; \
 	else $(MAKE) --no-print-directory test-setup-chroot; fi
 
 test-setup-chroot: $(STAMPS)/models $(STAMPS)/test-system
-	$(VENV)/bin/python -m pytest -m chroot tests/test_setup_chroot.py
-	@echo "$(setup_hash)" > tests/setup_chroot.sha256
-	@echo "setup chroot run passed: recorded in tests/setup_chroot.sha256 (commit it)"
+	$(VENV)/bin/python -m pytest -m chroot tests/installer/test_setup_chroot.py
+	@echo "$(setup_hash)" > tests/installer/setup_chroot.sha256
+	@echo "setup chroot run passed: recorded in tests/installer/setup_chroot.sha256 (commit it)"
 
 bench: $(STAMPS)/models
 	$(VENV)/bin/daka bench native

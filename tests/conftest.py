@@ -1,9 +1,11 @@
-"""Shared fixtures: verified models, registry face photos, decoded frames, stores on both backends."""
+"""Fixtures shared by the areas: verified models, registry face photos, decoded frames, stores on both
+backends, loguru to the running test. An area's own fixtures are in its folder's conftest.py."""
 
 from __future__ import annotations
 
 import itertools
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -25,6 +27,18 @@ def photos():
     from app.devdata import registry_face_images
 
     return registry_face_images()
+
+
+@pytest.fixture
+def loguru_to_this_test():
+    """Log to this test's stderr: an earlier in-process `daka` call may have left loguru writing to
+    a stream pytest has closed since (the kiosk's threads log). Autouse in tests/kiosk/."""
+    from loguru import logger
+
+    logger.remove()
+    handler = logger.add(sys.stderr, level="INFO")
+    yield
+    logger.remove(handler)
 
 
 @pytest.fixture(scope="session")

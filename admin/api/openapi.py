@@ -1,6 +1,6 @@
 """The OpenAPI 3 document of the seed API, written by hand next to the routes it describes.
 
-It says what the routes really answer (tests/test_admin_fuzz.py holds it to that with
+It says what the routes really answer (tests/admin/test_admin_fuzz.py holds it to that with
 schemathesis): every error is ``{"success": false, ...}``, a 405 names the allowed methods.
 """
 

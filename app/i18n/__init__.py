@@ -7,7 +7,7 @@ so templates keep ``_("保存")``). The .po files are read with Babel when a tex
 there is no compile step, and translators' tools open them as they are.
 
 ``text(key, language, **values)`` fills ``{named}`` placeholders. A language that is not English
-gets Chinese, the product's default. A missing key raises KeyError: tests/test_texts.py walks the
+gets Chinese, the product's default. A missing key raises KeyError: tests/cli/test_texts.py walks the
 code and the templates so that a missing key fails a test rather than showing a blank.
 """
 

@@ -2,7 +2,7 @@
 
 The admin's own commands live next to it (admin/cli.py); this module binds them into `daka`.
 app/cli is a composition root: with app/kiosk/runner.py, the only place under app/ that imports
-the admin package (tests/test_import_graph.py holds the rule).
+the admin package (tests/architecture/test_import_graph.py holds the rule).
 """
 
 from __future__ import annotations
