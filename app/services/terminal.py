@@ -32,10 +32,18 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 
+from app.attendance import Candidate, build_scheduler
+from app.hardware.camera import camera_from_config
+from app.hardware.gpio import TerminalGpio
+from app.hardware.tof200f import sensor_from_config
 from app.library import Identity
+from app.store import open_store
+from app.vision.gallery import FaceGallery
+from app.vision.liveness.audit import LivenessAudit
 from app.vision.worker import VisionWorker
 
 from . import selfcheck
+from .compose import open_attendance, open_library, open_models, open_pipeline
 from .cards import StaffCards, face_snapshot
 from .events import StaffCard, VisionUpdate
 from .settings import SettingsService, apply_changes, describe_changes
@@ -66,16 +74,6 @@ class NullNotifier:
 class Terminal:
     def __init__(self, config, instance, *, source: str | None = None, sensor_port: str | None = None,
                  pin_factory=None, models=None, camera=None):
-        from app.attendance import build_scheduler
-        from app.hardware.camera import camera_from_config
-        from app.hardware.gpio import TerminalGpio
-        from app.hardware.tof200f import sensor_from_config
-        from app.store import open_store
-        from app.vision.gallery import FaceGallery
-        from app.vision.liveness.audit import LivenessAudit
-
-        from .compose import open_attendance, open_library, open_models, open_pipeline
-
         self.file_config, self.instance = config, instance   # daka.toml + environment
         self.store = open_store(config, instance)
         self.settings = SettingsService(self.store, config)
@@ -205,8 +203,6 @@ class Terminal:
         return self._confirmer.submit(self._confirm, card, score, None if frame is None else frame.frame, box)
 
     def _confirm(self, card: StaffCard, score, frame, box):
-        from app.attendance import Candidate
-
         result = self.attendance.clockin.confirm(Candidate(card.staff_id, card.staff_no, card.name, score,
                                                            snapshot_jpeg=face_snapshot(frame, box)))
         self.feedback("success" if result.recorded else "already")
