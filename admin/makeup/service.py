@@ -8,11 +8,11 @@ import uuid
 from sqlalchemy import select
 
 from app.attendance import PunchAudit, PunchRecord, PunchWriter
+from app.attendance.localtime import FIRST_DATE, LAST_DATE
 from app.config import resolve_device_id
 from app.store import MakeupRequest, Staff
 from app.store.models import utcnow
 
-from ..attendance.queries import FIRST_DATE, LAST_DATE
 from ..context import AdminServices
 
 
