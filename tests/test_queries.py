@@ -113,3 +113,23 @@ def test_each_streamed_batch_starts_where_the_last_ended(store):
             "EXPLAIN QUERY PLAN " + str(compiled), tuple(params)))
     assert "(local_date,punched_at)>(?,?)" in plan.replace(" ", "")
     assert "TEMP B-TREE" not in plan
+
+
+def test_a_filter_text_holding_a_nul_matches_nothing_on_both_backends(store):
+    """No stored staff number, name, department, source or device id holds a NUL (PostgreSQL text
+    cannot): such a filter lists nothing instead of failing in the driver."""
+    import zoneinfo
+
+    from app.attendance.queries import ListedPunch, iter_listed, listed
+    from app.attendance.summary import daily_summary
+
+    start, _ = _seed(store)
+    last = start + dt.timedelta(days=9)
+    assert count(store, PunchFilter.days(start, last)) > 0
+    for field in ("staff", "department", "source", "device_id"):
+        f = PunchFilter.days(start, last, **{field: "t\x00"})
+        assert count(store, f) == 0 and rows(store, f) == [] and listed(store, f) == []
+        assert list(iter_listed(store, f)) == [] and list(iter_rows(store, f)) == []
+    assert daily_summary(store, PunchFilter.days(start, start, staff="Q\x00"), zoneinfo.ZoneInfo("UTC")) == []
+    assert len(daily_summary(store, PunchFilter.days(start, start), zoneinfo.ZoneInfo("UTC"))) == 7
+    assert isinstance(listed(store, PunchFilter.days(start, last))[0], ListedPunch)

@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from sqlalchemy import (DateTime, Interval, LargeBinary, Select, String, Text, bindparam, cast, func, literal,
-                        or_, select, tuple_, type_coerce)
+from sqlalchemy import (DateTime, Interval, LargeBinary, Select, String, Text, bindparam, cast, false, func,
+                        literal, or_, select, tuple_, type_coerce)
 
 from app.store import Staff, Store
 from app.store.models import Punch
@@ -129,6 +129,9 @@ class PunchFilter:
             low, high = Punch.punched_at >= self.start_utc, Punch.punched_at < self.end_utc
         else:
             raise BadRange("a punch filter needs days or times")
+        if any("\x00" in t for t in (self.staff, self.department, self.source, self.device_id)):
+            # No stored text holds a NUL (PostgreSQL's cannot): nothing matches, and none is sent.
+            return [false()]
         # the row value (local date, time, id) is itself the lower bound: an index range, no skipping
         w = [low if after is None else tuple_(*self.order) > tuple_(*after), high]
         if self.staff:

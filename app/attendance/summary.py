@@ -103,9 +103,11 @@ def daily_summary(store: Store, f: PunchFilter, tz) -> list[DayRow]:
         people = people.where(or_(Staff.staff_no == f.staff, Staff.name.like(like, escape="\\")))
     if f.department:
         people = people.where(Staff.department == f.department)
-    with store.session() as s:
-        staff_rows = [(st.id, st.staff_no, st.name, st.department)
-                      for st in s.scalars(people.order_by(Staff.staff_no))]
+    staff_rows = []
+    if "\x00" not in f.staff + f.department:  # no one's number, name or department holds a NUL
+        with store.session() as s:
+            staff_rows = [(st.id, st.staff_no, st.name, st.department)
+                          for st in s.scalars(people.order_by(Staff.staff_no))]
     seen = person_days(store, f.first, f.last, staff_id=staff_rows[0][0] if len(staff_rows) == 1 else None,
                        source=f.source, device_id=f.device_id)
     hhmm = (lambda t: t.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%H:%M:%S"))
