@@ -59,10 +59,12 @@ class AdminServices:
         return self._library is not None
 
     def retention(self) -> RetentionService:
+        """The terminal's retention service, or (standalone) one made by the same recipe."""
         if self.attendance is not None:
             return self.attendance.retention
-        return RetentionService(self.store, self.instance.snapshots_dir,
-                                days=self.setting("storage.retention_days"))
+        from app.attendance import open_retention
+
+        return open_retention(self.store, self.instance, days=self.setting("storage.retention_days"))
 
     def timezone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.setting("device.timezone"))

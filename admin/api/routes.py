@@ -5,9 +5,10 @@ import functools
 from flask import Blueprint, current_app, g, jsonify, render_template, request, send_file
 from sqlalchemy import select
 
+from app.attendance import queries
+from app.attendance.localtime import BadRange, local_time_of, parse_local
 from app.store import FaceTemplate, Staff
 
-from ..attendance import queries
 from ..context import services
 from ..extensions import csrf
 from ..staff import service as staff_service
@@ -58,7 +59,7 @@ class BadRequest(ValueError):
 
 
 @bp.errorhandler(BadRequest)
-@bp.errorhandler(queries.BadRange)
+@bp.errorhandler(BadRange)
 @bp.errorhandler(clock.ClockError)
 def _bad_request(exc):
     return fail(400, "bad_request", str(exc))
@@ -81,7 +82,7 @@ def get_face_libraries():
     tz = services().timezone()
     with services().store.session() as s:
         rows = s.execute(select(Staff.name, Staff.staff_no, Staff.updated_at).order_by(Staff.staff_no)).all()
-    return jsonify([{"name": n, "staff_id": no, "update_time": queries.local_time_of(t, tz)}
+    return jsonify([{"name": n, "staff_id": no, "update_time": local_time_of(t, tz)}
                     for n, no, t in rows])
 
 
@@ -103,8 +104,8 @@ def delete_face():
 def get_attend_infos():
     body = _json_body()
     tz = services().timezone()
-    start = queries.parse_local(str(body.get("start_time", "")), tz)
-    end = queries.parse_local(str(body.get("end_time", "")), tz, end=True)
+    start = parse_local(str(body.get("start_time", "")), tz)
+    end = parse_local(str(body.get("end_time", "")), tz, end=True)
     if end <= start:
         raise BadRequest("end_time must be after start_time")
     store = services().store
@@ -113,7 +114,7 @@ def get_attend_infos():
     if body is not None:  # the database built the JSON (the usual case): the same bytes as jsonify's
         return current_app.response_class(body + b"\n", mimetype=current_app.json.mimetype)
     # A long range (or one across a zone change): streamed in batches, in flat memory.
-    stream = queries.punches_json_stream(store, queries.PunchFilter(start, end), tz)
+    stream = queries.punches_json_stream(store, queries.PunchFilter.times(start, end), tz)
     return current_app.response_class(stream, mimetype=current_app.json.mimetype)
 
 
@@ -137,8 +138,8 @@ def download_facelib():
 @admin_token
 def clear_data():
     tz = services().timezone()
-    start = queries.parse_local(request.args.get("start_time", ""), tz)
-    end = queries.parse_local(request.args.get("end_time", ""), tz, end=True)
+    start = parse_local(request.args.get("start_time", ""), tz)
+    end = parse_local(request.args.get("end_time", ""), tz, end=True)
     if end <= start:
         raise BadRequest("end_time must be after start_time")
     deleted = services().retention().clear_range(start, end, actor=g.actor)

@@ -5,20 +5,30 @@ import datetime as dt
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 from sqlalchemy import select
 
+from app.attendance import queries
+from app.attendance.localtime import FIRST_DATE, LAST_DATE, LocalTimes
+from app.attendance.summary import daily_summary
 from app.store import Staff
+from app.store.models import PUNCH_SOURCES
 
 from ..context import services
 from ..i18n import gettext as _
 from ..paging import page_number
-from . import queries
 from .export import iter_csv, to_xlsx
 
 bp = Blueprint("attendance", __name__, url_prefix="/attendance")
 PAGE_SIZE = 50
 
 
+FILTER_ARGS = ("from", "to", "staff", "department", "source", "device")
+
+
 def _form():
-    """The page's filter from ?from=&to=&staff=&department=; a bad one is a 400 that says why."""
+    """The page's filter from ?from=&to=&staff=&department=&source=&device=; a bad one is a 400 that says why.
+
+    The days are the punches' stored local dates (a punch stays on the day it was made at the
+    terminal, even after a change of the terminal's zone); times are shown in the zone of now.
+    """
     tz = services().timezone()
     today = services().today()
     try:
@@ -26,47 +36,48 @@ def _form():
         last = dt.date.fromisoformat(request.args.get("to") or first.isoformat())
     except ValueError:
         abort(400, description=_("日期格式应为 2026-01-31"))
-    if not all(queries.FIRST_DATE <= d <= queries.LAST_DATE for d in (first, last)):
+    if not all(FIRST_DATE <= d <= LAST_DATE for d in (first, last)):
         abort(400, description=_("日期超出范围（1900 至 9998 年）"))
     if last < first:
         abort(400, description=_("结束日期早于开始日期"))
     if (last - first).days > 366:
         abort(400, description=_("一次最多查询一年"))
-    f = queries.day_filter(first, last, tz, staff=request.args.get("staff", "").strip(),
-                           department=request.args.get("department", "").strip())
+    arg = (lambda name: request.args.get(name, "").strip())
+    f = queries.PunchFilter.days(first, last, staff=arg("staff"), department=arg("department"),
+                                 source=arg("source"), device_id=arg("device"))
     return tz, first, last, f
 
 
 def _filter_args() -> dict:
-    return {k: v for k, v in request.args.items() if k in ("from", "to", "staff", "department")}
+    return {k: v for k, v in request.args.items() if k in FILTER_ARGS}
 
 
-def _departments(s) -> list[str]:
-    return [d for d in s.scalars(select(Staff.department).distinct().order_by(Staff.department)) if d]
+def _choices() -> dict:
+    """What the filter's lists offer: departments and punch sources (a device id is typed)."""
+    with services().store.session() as s:
+        departments = [d for d in s.scalars(select(Staff.department).distinct().order_by(Staff.department)) if d]
+    return {"departments": departments, "sources": PUNCH_SOURCES}
 
 
 @bp.get("/")
 def index():
     tz, first, last, f = _form()
     pg = page_number()
-    with services().store.session() as s:
-        total = queries.count(s, f)
-        rows = queries.page(s, f, offset=(pg - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-        shown = [(p, queries.local_time(p, tz)) for p in rows]
-        departments = _departments(s)
+    store = services().store
+    total = queries.count(store, f)
+    local = LocalTimes(tz)
+    shown = [(p, local(p.punched_at)) for p in queries.listed(store, f, offset=(pg - 1) * PAGE_SIZE, limit=PAGE_SIZE)]
     return render_template("attendance/index.html", rows=shown, total=total, page=pg,
                            pages=max(1, -(-total // PAGE_SIZE)), first=first, last=last,
-                           departments=departments, args=_filter_args())
+                           args=_filter_args(), **_choices())
 
 
 @bp.get("/summary")
 def summary():
     tz, first, last, f = _form()
-    with services().store.session() as s:
-        rows = queries.daily_summary(services().store, first, last, tz, staff=f.staff, department=f.department)
-        departments = _departments(s)
+    rows = daily_summary(services().store, f, tz)
     return render_template("attendance/summary.html", rows=rows, first=first, last=last,
-                           departments=departments, args=_filter_args())
+                           args=_filter_args(), **_choices())
 
 
 @bp.get("/export.<fmt>")
@@ -79,12 +90,12 @@ def export(fmt: str):
         header = [_("日期"), _("工号"), _("姓名"), _("部门"), _("首次打卡"), _("末次打卡"), _("次数"), _("状态")]
         states = {"ok": _("正常"), "single": _("单次"), "missing": _("缺卡")}
         data = ([r.date.isoformat(), r.staff_no, r.name, r.department, r.first, r.last, r.count, states[r.state]]
-                for r in queries.daily_summary(store, first, last, tz, staff=f.staff, department=f.department))
+                for r in daily_summary(store, f, tz))
         title = "summary"
     else:  # streamed from the database batch by batch: any range in flat memory
         header = [_("工号"), _("姓名"), _("时间"), _("来源"), _("设备")]
-        local = queries.LocalTimes(tz)
-        data = ([no, name, local(at), source, device] for no, name, at, source, device in queries.iter_punches(store, f))
+        local = LocalTimes(tz)
+        data = ([p.staff_no, p.name, local(p.punched_at), p.source, p.device_id] for p in queries.iter_listed(store, f))
         title = "punches"
     name = f"attendance-{title}-{first.isoformat()}_{last.isoformat()}.{fmt}"
     headers = {"Content-Disposition": f"attachment; filename={name}"}

@@ -7,11 +7,12 @@ import uuid
 
 from sqlalchemy import select
 
+from app.attendance import PunchAudit, PunchRecord, PunchWriter
+from app.attendance.localtime import FIRST_DATE, LAST_DATE
 from app.config import resolve_device_id
-from app.store import MakeupRequest, OutboxItem, Punch, Staff
+from app.store import MakeupRequest, Staff
 from app.store.models import utcnow
 
-from ..attendance.queries import FIRST_DATE, LAST_DATE
 from ..context import AdminServices
 
 
@@ -47,15 +48,15 @@ def create(svc: AdminServices, staff_no: str, local_time: str, reason: str, acto
         return req.id
 
 
-def _push_on(svc: AdminServices) -> bool:
-    """The outbox rule of face punches: queued for HR while push is on.
+def _writer(svc: AdminServices) -> PunchWriter:
+    """The punch writer whose outbox rule applies: the one face punches go through.
 
-    Inside ``daka run`` the terminal's flusher is the authority (it follows ``push.webhook_url``
-    at once); a standalone admin has no flusher and reads the setting the terminal follows.
+    Inside ``daka run`` it is the terminal's (it follows ``push.webhook_url`` at once); a
+    standalone admin has no terminal and builds one with the setting the terminal follows.
     """
     if svc.attendance is not None:
-        return svc.attendance.flusher.push_enabled
-    return bool(svc.settings.get("push.webhook_url"))
+        return svc.attendance.writer
+    return PunchWriter(svc.store, push_enabled=bool(svc.settings.get("push.webhook_url")))
 
 
 def decide(svc: AdminServices, request_id: int, approve: bool, actor: str) -> int | None:
@@ -67,16 +68,14 @@ def decide(svc: AdminServices, request_id: int, approve: bool, actor: str) -> in
         if req.state != "pending":
             raise MakeupError(f"request {request_id} is already {req.state}")
         req.state, req.decided_by, req.decided_at = ("approved" if approve else "rejected"), actor, utcnow()
-        punch_id = None
-        if approve:
-            punch = Punch(uuid=uuid.uuid4(), staff_id=req.staff_id, staff_no=req.staff_no, name=req.name,
-                          punched_at=req.punched_at, local_date=req.local_date,
-                          device_id=resolve_device_id(svc.config), score=None, source="makeup")
-            s.add(punch)
-            s.flush()
-            req.punch_id = punch_id = punch.id
-            if _push_on(svc):
-                s.add(OutboxItem(punch_id=punch.id))
-        svc.store.audit(s, actor, "makeup_approve" if approve else "makeup_reject", request=request_id,
-                        staff_no=req.staff_no, punch=punch_id)
+        detail = {"request": request_id, "staff_no": req.staff_no}
+        if not approve:
+            svc.store.audit(s, actor, "makeup_reject", **detail, punch=None)
+            return None
+        at = req.punched_at.replace(tzinfo=dt.UTC)
+        record = PunchRecord(uuid.uuid4(), req.staff_id, req.staff_no, req.name, at, req.local_date,
+                             at.astimezone(svc.timezone()).strftime("%H:%M:%S"),
+                             resolve_device_id(svc.config), None, "makeup")
+        (punch_id,) = _writer(svc).write(s, [record], audit=PunchAudit(actor, "makeup_approve", detail))
+        req.punch_id = punch_id
         return punch_id

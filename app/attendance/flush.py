@@ -1,4 +1,9 @@
-"""PunchFlusher: move journaled punches into the database (and the push outbox) in batches."""
+"""PunchFlusher: move journaled punches into the database in batches, through the PunchWriter.
+
+Exactly once: a batch leaves the journal only after its transaction committed, and a batch
+stored again (a crash between the commit and the journal's mark) inserts nothing new, because
+the writer skips punches whose uuid is already stored.
+"""
 
 from __future__ import annotations
 
@@ -6,44 +11,18 @@ import threading
 from collections.abc import Callable
 
 from loguru import logger
-from sqlalchemy import select
-
-from app.store import OutboxItem, Punch, Staff, Store
 
 from .journal import PunchJournal, is_disk_full
+from .punches import PunchWriter
 from .records import PunchRecord
-
-_INSERT_CACHE: dict[str, object] = {}
-
-
-def _insert_statement(dialect: str):
-    # One statement, compiled once and run as an executemany ("insertmanyvalues"): far less
-    # Python work per flush than a fresh multi-row VALUES, so confirm seldom waits on the GIL.
-    stmt = _INSERT_CACHE.get(dialect)
-    if stmt is None:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(Punch).on_conflict_do_nothing(index_elements=["uuid"]).returning(Punch.id)
-        _INSERT_CACHE[dialect] = stmt
-    return stmt
-
-
-def insert_punches(store: Store, session, rows: list[dict]) -> list[int]:
-    """INSERT ... ON CONFLICT (uuid) DO NOTHING; the ids of the rows actually inserted."""
-    if not rows:
-        return []
-    connection = session.connection()
-    return list(connection.execute(_insert_statement(store.dialect), rows).scalars())
 
 
 class PunchFlusher:
-    def __init__(self, store: Store, journal: PunchJournal, *, push_enabled: bool = False,
-                 batch_size: int = 20, after_flush: Callable[[int], None] | None = None):
-        self.store, self.journal = store, journal
+    def __init__(self, writer: PunchWriter, journal: PunchJournal, *, batch_size: int = 20,
+                 after_flush: Callable[[int], None] | None = None):
+        self.writer, self.journal = writer, journal
+        self.store = writer.store
         self.batch_size = batch_size
-        self.push_enabled = push_enabled
         self.after_flush = after_flush
         self.disk_full = False  # the last flush failed for lack of space: punches wait in the journal
         self._lock = threading.Lock()
@@ -84,16 +63,11 @@ class PunchFlusher:
             self.after_flush(len(inserted))
         return len(inserted), True
 
+    @property
+    def push_enabled(self) -> bool:
+        """Whether what this flush stores is queued for HR (the writer's outbox rule)."""
+        return self.writer.push_enabled
+
     def _store(self, sealed) -> list[int]:
-        rows = [PunchRecord.from_journal(r).to_row() for r in sealed.records]
         with self.store.session() as s:
-            # A person deleted between confirm and flush keeps the punch, unlinked.
-            wanted = {r["staff_id"] for r in rows if r["staff_id"] is not None}
-            known = set(s.scalars(select(Staff.id).where(Staff.id.in_(wanted)))) if wanted else set()
-            for r in rows:
-                if r["staff_id"] not in known:
-                    r["staff_id"] = None
-            inserted = insert_punches(self.store, s, rows)
-            if self.push_enabled and inserted:
-                s.add_all(OutboxItem(punch_id=i) for i in sorted(inserted))
-        return inserted
+            return self.writer.write(s, (PunchRecord.from_journal(r) for r in sealed.records))

@@ -116,7 +116,7 @@ class AttendanceScheduler(BackgroundScheduler):
                 changed.append(spec.id)
         push = bool(config.push.webhook_url)
         # punches flushed while push is on get an outbox row; each flush then wakes the delivery
-        self.attendance.flusher.push_enabled = push
+        self.attendance.writer.push_enabled = push
         self.attendance.flusher.after_flush = (lambda _n: self.run_now(PUSH_JOB)) if push else None
         if changed:
             logger.info("scheduler: {} changed; jobs now: {}", ", ".join(changed),

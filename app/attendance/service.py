@@ -13,6 +13,7 @@ from app.store import Store
 from .clockin import ClockInService
 from .flush import PunchFlusher
 from .journal import PunchJournal
+from .punches import PunchWriter
 from .push import WebhookPusher
 from .retention import RetentionService
 
@@ -23,6 +24,7 @@ RETENTION_STATE_FILE = "retention.json"
 class Attendance:
     store: Store
     journal: PunchJournal
+    writer: PunchWriter
     clockin: ClockInService
     flusher: PunchFlusher
     pusher: WebhookPusher
@@ -80,9 +82,18 @@ def open_attendance(config, instance, store: Store) -> Attendance:
     clockin = ClockInService(store, journal, device_id=device_id, timezone=config.device.timezone,
                              dedupe_seconds=a.dedupe_seconds, flush_batch=a.flush_batch,
                              snapshots_dir=instance.snapshots_dir)
-    flusher = PunchFlusher(store, journal, push_enabled=bool(config.push.webhook_url),
-                           batch_size=a.flush_batch)
+    writer = PunchWriter(store, push_enabled=bool(config.push.webhook_url))
+    flusher = PunchFlusher(writer, journal, batch_size=a.flush_batch)
     pusher = WebhookPusher(store, config.push, device_id=device_id, timezone=config.device.timezone)
-    retention = RetentionService(store, instance.snapshots_dir, days=config.storage.retention_days,
-                                 state_path=instance.root / RETENTION_STATE_FILE)
-    return Attendance(store, journal, clockin, flusher, pusher, retention, instance)
+    retention = open_retention(store, instance, days=config.storage.retention_days)
+    return Attendance(store, journal, writer, clockin, flusher, pusher, retention, instance)
+
+
+def open_retention(store: Store, instance, *, days: int) -> RetentionService:
+    """The retention service of an instance: its snapshots folder and its last-run state file.
+
+    The terminal (``open_attendance``) and the standalone admin (its ``clear_data``) both build
+    it here, with the days they read (the config, or the stored run-time setting).
+    """
+    return RetentionService(store, instance.snapshots_dir, days=days,
+                            state_path=instance.root / RETENTION_STATE_FILE)

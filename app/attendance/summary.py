@@ -1,4 +1,5 @@
-"""Per person and day: first punch, last punch, number of punches — the month report's figures.
+"""Per person and day: first punch, last punch, number of punches — the month report's figures
+and the admin's daily summary (:func:`daily_summary`), by stored local date.
 
 On a SQLite file they are computed from :func:`app.attendance.queries.punch_columns` with numpy:
 the columns come in (local date, time, id) order, so within one person's day the first occurrence
@@ -10,15 +11,16 @@ per person-day. A PostgreSQL server aggregates faster itself (GROUP BY; measured
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
-from app.store import Punch, Store
+from app.store import Punch, Staff, Store
 
 from . import queries
-from .queries import EPOCH, punch_columns
+from .queries import EPOCH, PunchFilter, punch_columns
 
 _DAY_BITS = 22  # local dates as days since 1970 stay below 2**22 (year 9999 is day 2,932,896)
 
@@ -29,11 +31,15 @@ class PersonDay(NamedTuple):
     count: int
 
 
-def person_days(store: Store, first: dt.date, last: dt.date, *,
-                staff_id: int | None = None) -> dict[tuple[int, dt.date], PersonDay]:
-    """(staff id, local date) -> first and last punch and count, for punches of known staff."""
-    if queries._native_reader(store) is None:
-        return person_days_grouped(store, first, last, staff_id)
+def person_days(store: Store, first: dt.date, last: dt.date, *, staff_id: int | None = None,
+                source: str = "", device_id: str = "") -> dict[tuple[int, dt.date], PersonDay]:
+    """(staff id, local date) -> first and last punch and count, for punches of known staff.
+
+    ``source`` / ``device_id`` count only the punches of that source or device (by the
+    database's GROUP BY: the columns carry neither the device nor a filter on it).
+    """
+    if queries._native_reader(store) is None or source or device_id:
+        return person_days_grouped(store, first, last, staff_id, source=source, device_id=device_id)
     cols = punch_columns(store, first, last, staff_id=staff_id)
     known = cols.staff_id >= 0
     staff, day, at = cols.staff_id[known].astype(np.int64), cols.day[known].astype(np.int64), cols.punched_at_us[known]
@@ -53,16 +59,64 @@ def person_days(store: Store, first: dt.date, last: dt.date, *,
     return out
 
 
-def person_days_grouped(store: Store, first: dt.date, last: dt.date,
-                        staff_id: int | None = None) -> dict[tuple[int, dt.date], PersonDay]:
+def person_days_grouped(store: Store, first: dt.date, last: dt.date, staff_id: int | None = None, *,
+                        source: str = "", device_id: str = "") -> dict[tuple[int, dt.date], PersonDay]:
     """:func:`person_days` by the database's GROUP BY (PostgreSQL; the benchmark's baseline)."""
     if last < first:
         raise ValueError(f"the range ends ({last}) before it starts ({first})")
+    f = PunchFilter(first=first, last=last, staff_id=staff_id, source=source, device_id=device_id)
     query = (select(Punch.staff_id, Punch.local_date, func.min(Punch.punched_at), func.max(Punch.punched_at),
                     func.count())
-             .where(Punch.local_date >= first, Punch.local_date <= last, Punch.staff_id.is_not(None))
+             .where(*f.where(), Punch.staff_id.is_not(None))
              .group_by(Punch.staff_id, Punch.local_date))
-    if staff_id is not None:
-        query = query.where(Punch.staff_id == staff_id)
     with store.engine.connect() as conn:
         return {(sid, day): PersonDay(lo, hi, n) for sid, day, lo, hi, n in conn.execute(query)}
+
+
+@dataclass(frozen=True)
+class DayRow:
+    date: dt.date
+    staff_no: str
+    name: str
+    department: str
+    first: str | None
+    last: str | None
+    count: int
+
+    @property
+    def state(self) -> str:
+        return "missing" if self.count == 0 else ("single" if self.count == 1 else "ok")
+
+
+def daily_summary(store: Store, f: PunchFilter, tz) -> list[DayRow]:
+    """Per active staff member and stored local date of ``f``: first in, last out, count; none = missing.
+
+    ``f.staff`` and ``f.department`` choose the people; ``f.source`` and ``f.device_id`` the
+    punches counted. The punches are reduced per person-day with numpy (:func:`person_days`): a
+    month for 1,000 staff makes no Python object per punch. Times are shown in ``tz``.
+    """
+    if not f.by_day:
+        raise ValueError("a daily summary is by day")
+    people = select(Staff).where(Staff.active.is_(True))
+    if f.staff:
+        like = f"%{queries.escape_like(f.staff)}%"
+        people = people.where(or_(Staff.staff_no == f.staff, Staff.name.like(like, escape="\\")))
+    if f.department:
+        people = people.where(Staff.department == f.department)
+    staff_rows = []
+    if "\x00" not in f.staff + f.department:  # no one's number, name or department holds a NUL
+        with store.session() as s:
+            staff_rows = [(st.id, st.staff_no, st.name, st.department)
+                          for st in s.scalars(people.order_by(Staff.staff_no))]
+    seen = person_days(store, f.first, f.last, staff_id=staff_rows[0][0] if len(staff_rows) == 1 else None,
+                       source=f.source, device_id=f.device_id)
+    hhmm = (lambda t: t.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%H:%M:%S"))
+    out = []
+    day = f.first
+    while day <= f.last:
+        for sid, no, name, dept in staff_rows:
+            r = seen.get((sid, day))
+            out.append(DayRow(day, no, name, dept, hhmm(r.first_utc) if r else None,
+                              hhmm(r.last_utc) if r and r.count > 1 else None, r.count if r else 0))
+        day += dt.timedelta(days=1)
+    return out

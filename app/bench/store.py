@@ -16,13 +16,14 @@ import random
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import func, insert, select, text
 
 from app.attendance import Candidate, build_scheduler, open_attendance
 from app.attendance.journal import encode_record, spare_segment_path
-from app.attendance.queries import iter_punch_range, punch_columns, punch_range
+from app.attendance.queries import PunchFilter, iter_rows, punch_columns, rows
 from app.attendance.records import PunchRecord
 from app.attendance.summary import person_days, person_days_grouped
 from app.bench.timing import median_ms
@@ -65,30 +66,41 @@ def _add_staff(store, n: int) -> list[Staff]:
     return staff
 
 
-def _confirm_run(config, instance, store, staff, n: int, *, pace_ms: float = 0.0,
-                 scheduled: bool = True) -> list[float]:
-    """Latencies (ms) of n confirms; the flush job runs alongside when `scheduled`."""
+@contextmanager
+def _running(config, instance, store, *, scheduled: bool = True):
+    """Attendance as the terminal runs it (its jobs started when `scheduled`), no dedupe window."""
     attendance = open_attendance(config, instance, store)
     attendance.clockin.dedupe = dt.timedelta(0)
     scheduler = build_scheduler(config, attendance) if scheduled else None
     if scheduler:
         scheduler.start()
+    try:
+        yield attendance
+    finally:
+        if scheduler:
+            scheduler.shutdown()
+        attendance.close()
+
+
+def _confirm(attendance, person: Staff):
+    return attendance.clockin.confirm(Candidate(person.id, person.staff_no, person.name, 0.95))
+
+
+def _confirm_run(config, instance, store, staff, n: int, *, pace_ms: float = 0.0,
+                 scheduled: bool = True) -> list[float]:
+    """Latencies (ms) of n confirms; the flush job runs alongside when `scheduled`."""
     rng = random.Random(1)
     latencies = []
-    try:
+    with _running(config, instance, store, scheduled=scheduled) as attendance:
         for i in range(n):
             p = rng.choice(staff)
             t0 = time.perf_counter()
-            attendance.clockin.confirm(Candidate(p.id, p.staff_no, p.name, 0.95))
+            _confirm(attendance, p)
             latencies.append((time.perf_counter() - t0) * 1000)
             if not scheduled and i % config.attendance.flush_batch == config.attendance.flush_batch - 1:
                 attendance.flusher.flush()  # between confirms, never during one
             if pace_ms:
                 time.sleep(pace_ms / 1000)
-    finally:
-        if scheduler:
-            scheduler.shutdown()
-        attendance.close()
     return latencies
 
 
@@ -122,26 +134,21 @@ def _bench_push(config, instance, store, staff, n: int = 20) -> dict:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/hr"
-    cfg = with_values(config, {"attendance.flush_seconds": 1, "attendance.dedupe_seconds": 0,
-                               "push.webhook_url": url})
-    attendance = open_attendance(cfg, instance, store)
-    scheduler = build_scheduler(cfg, attendance)
-    scheduler.start()
+    cfg = with_values(config, {"attendance.flush_seconds": 1, "push.webhook_url": url})
     rng = random.Random(2)
     seconds = []
     try:
-        for _ in range(n):
-            p = rng.choice(staff)
-            t0 = time.monotonic()
-            uid = str(attendance.clockin.confirm(Candidate(p.id, p.staff_no, p.name, 0.95)).punch.uuid)
-            with got:
-                if not got.wait_for(lambda: uid in arrival, timeout=60):
-                    raise RuntimeError("a punch did not reach the webhook within 60 s")
-            seconds.append(arrival[uid] - t0)
-            time.sleep(rng.uniform(0.0, 1.0))
+        with _running(cfg, instance, store) as attendance:
+            for _ in range(n):
+                p = rng.choice(staff)
+                t0 = time.monotonic()
+                uid = str(_confirm(attendance, p).punch.uuid)
+                with got:
+                    if not got.wait_for(lambda: uid in arrival, timeout=60):
+                        raise RuntimeError("a punch did not reach the webhook within 60 s")
+                seconds.append(arrival[uid] - t0)
+                time.sleep(rng.uniform(0.0, 1.0))
     finally:
-        scheduler.shutdown()
-        attendance.close()
         server.shutdown()
         server.server_close()
     return {"punches": n, "flush_seconds": 1, "target_s": 2.0,
@@ -238,8 +245,10 @@ def _queries(store, staff, month_start: dt.date) -> dict:
     person = staff[len(staff) // 2].id
     day = month_start + dt.timedelta(days=5)  # a Tuesday
 
+    month = PunchFilter.days(month_start, month_last)
+
     def month_all():
-        return punch_range(store, month_start, month_last)
+        return rows(store, month)
 
     def month_all_columns():
         return punch_columns(store, month_start, month_last)
@@ -252,7 +261,7 @@ def _queries(store, staff, month_start: dt.date) -> dict:
 
     def month_all_streamed():
         n = 0
-        for _ in iter_punch_range(store, month_start, month_last):
+        for _ in iter_rows(store, month):
             n += 1
         return n
 
@@ -289,11 +298,13 @@ def _queries(store, staff, month_start: dt.date) -> dict:
         finally:
             raw.close()
 
+    week, single_day = PunchFilter.days(day, day + dt.timedelta(days=6)), PunchFilter.days(day, day)
+
     def week_all():
-        return punch_range(store, day, day + dt.timedelta(days=6))
+        return rows(store, week)
 
     def one_day():
-        return punch_range(store, day, day)
+        return rows(store, single_day)
 
     return {"month_all_rows": len(month_all()),
             "month_all_staff_columns_ms": round(_timed(month_all_columns, 5), 2),

@@ -188,7 +188,7 @@ def test_cli_creates_users_from_stdin_and_prints_tokens_once(tmp_path, app, sqli
 def test_local_times_match_the_zone_rules_across_offset_changes(zone):
     import zoneinfo
 
-    from admin.attendance.queries import LocalTimes, local_time_of
+    from app.attendance.localtime import LocalTimes, local_time_of
 
     tz = zoneinfo.ZoneInfo(zone)
     fmt = LocalTimes(tz)
@@ -228,7 +228,7 @@ def test_api_and_makeup_on_both_databases(store, instance, admin_config):
 def test_attendance_times_are_local_whichever_path_formats_them(store, instance, admin_config, zone, first, last):
     import zoneinfo
 
-    from admin.attendance.queries import local_time_of
+    from app.attendance.localtime import local_time_of
 
     app = build_app(admin_config(device={"timezone": zone}), instance, store)
     sid = add_staff(store, "TZ1", "时区")

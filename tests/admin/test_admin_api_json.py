@@ -61,19 +61,19 @@ def odd_punches(store):
 ])
 def test_database_json_is_byte_for_byte_the_python_answer(store, instance, admin_config, odd_punches,
                                                            zone, first, last, db_formats):
-    from admin.attendance import queries
+    from app.attendance import localtime, queries
 
     tz = zoneinfo.ZoneInfo(zone)
     app = build_app(admin_config(device={"timezone": zone}), instance, store)
-    f = queries.PunchFilter(queries.parse_local(first, tz), queries.parse_local(last, tz, end=True))
+    f = queries.PunchFilter.times(localtime.parse_local(first, tz), localtime.parse_local(last, tz, end=True))
     with store.engine.connect() as conn:
         rows = queries.punch_rows(conn, f, tz)
         made_by_db = queries.punches_json(conn, f.start_utc, f.end_utc, tz)
     assert (made_by_db is not None) == db_formats
     # The rows themselves against zoneinfo, independent of either formatting path.
     start, end = (dt.datetime.strptime(x, "%Y-%m-%d %H:%M:%S") for x in (first, last))
-    expected_times = [queries.local_time_of(t, tz) for t in odd_punches for _ in range(1 + (odd_punches.index(t) % 5 == 0))
-                      if start <= dt.datetime.strptime(queries.local_time_of(t, tz), "%Y-%m-%d %H:%M:%S") <= end]
+    expected_times = [localtime.local_time_of(t, tz) for t in odd_punches for _ in range(1 + (odd_punches.index(t) % 5 == 0))
+                      if start <= dt.datetime.strptime(localtime.local_time_of(t, tz), "%Y-%m-%d %H:%M:%S") <= end]
     assert [r[2] for r in rows] == expected_times
     reference = _reference_body(rows)
     if made_by_db is not None:
@@ -89,7 +89,7 @@ def test_database_json_is_byte_for_byte_the_python_answer(store, instance, admin
 def test_offsets_of_seconds_are_left_to_python(store, instance, admin_config):
     """Shanghai kept local mean time (+08:05:43) until 1901: both database paths, in minutes, step aside
     (the rows path formatted such times to the minute's offset before: 09:05:17 for 09:06:00)."""
-    from admin.attendance import queries
+    from app.attendance import localtime, queries
     from app.store import Punch
 
     tz = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -99,7 +99,7 @@ def test_offsets_of_seconds_are_left_to_python(store, instance, admin_config):
         for t in utc:
             s.add(Punch(uuid=uuid.uuid4(), staff_id=sid, staff_no="LMT1", name="旧时", punched_at=t,
                         local_date=t.date(), device_id="t", source="face"))
-    start, end = queries.parse_local("1900-06-01", tz), queries.parse_local("1900-06-01", tz, end=True)
+    start, end = localtime.parse_local("1900-06-01", tz), localtime.parse_local("1900-06-01", tz, end=True)
     with store.engine.connect() as conn:
         assert queries.punches_json(conn, start, end, tz) is None
     app = build_app(admin_config(device={"timezone": "Asia/Shanghai"}), instance, store)

@@ -299,7 +299,7 @@ def test_an_impossible_last_event_id_is_a_400(admin_client, headers, query):
 # -- findings 10 and 18: JSON errors under /api ---------------------------------------------------
 
 def test_every_api_error_is_json_with_success_false(admin_config, instance, sqlite_store, monkeypatch):
-    from admin.attendance import queries
+    from app.attendance import queries
 
     app = build_app(admin_config(admin={"max_upload_mb": 1}), instance, sqlite_store)
     app.config["PROPAGATE_EXCEPTIONS"] = False  # answer a 500 as in production, not raise in the test
@@ -325,7 +325,7 @@ def test_every_api_error_is_json_with_success_false(admin_config, instance, sqli
 
 
 def test_page_errors_stay_pages(admin_client, monkeypatch, app):
-    from admin.attendance import queries
+    from app.attendance import queries
 
     r = admin_client.get("/no/such/page")
     assert r.status_code == 404 and r.mimetype == "text/html"

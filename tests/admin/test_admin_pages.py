@@ -387,19 +387,61 @@ def test_add_a_person_without_photos(admin_client, sqlite_store):
 
 
 def test_punch_export_streams_every_row_in_keyset_batches(admin_client, sqlite_store, app):
-    from admin.attendance import queries
+    from app.attendance import queries
 
     sid = add_staff(sqlite_store, "EX01", "批量")
     for m in range(23):  # several at the same instant: the keyset needs the id to break ties
         add_punch(sqlite_store, sid, "EX01", "批量", dt.datetime(2022, 5, 2, 9, m // 3))
-    f = queries.day_filter(dt.date(2022, 5, 2), dt.date(2022, 5, 2), zoneinfo.ZoneInfo("Asia/Shanghai"))
+    f = queries.PunchFilter.days(dt.date(2022, 5, 2), dt.date(2022, 5, 2))
     with sqlite_store.session() as s:
-        expected = [(p.staff_no, p.name, p.punched_at, p.source, p.device_id)
-                    for p in queries.page(s, f, limit=None)]
+        expected = [(p.id, p.local_date, p.punched_at, p.staff_no, p.name, p.source, p.device_id)
+                    for p in s.scalars(select(Punch).order_by(Punch.punched_at, Punch.id))]
+    assert queries.listed(sqlite_store, f) == expected
     for batch in (1, 3, 5, 23, 100):
-        assert list(queries.iter_punches(sqlite_store, f, batch=batch)) == expected, batch
+        assert list(queries.iter_listed(sqlite_store, f, batch=batch)) == expected, batch
     r = admin_client.get("/attendance/export.csv?from=2022-05-02")
     assert r.is_streamed
     lines = r.get_data().decode("utf-8-sig").splitlines()
     assert len(lines) == 24 and lines[1].startswith("EX01,批量,2022-05-02 09:00:00,")
     assert lines[-1].startswith("EX01,批量,2022-05-02 09:07:00,")
+
+
+def test_a_punch_stays_on_its_stored_local_date_after_a_zone_change(admin_client, sqlite_store):
+    """Made at 23:30 on 2 May in zone A (UTC), listed under 2 May after the terminal moved to zone B
+    (Asia/Shanghai, 8 hours ahead, where that instant is 07:30 on 3 May): the day filter, the daily
+    summary and both exports go by the date the punch has at the terminal, not by today's zone."""
+    sid = add_staff(sqlite_store, "TZ01", "跨时区")
+    add_punch(sqlite_store, sid, "TZ01", "跨时区", dt.datetime(2022, 5, 2, 23, 30), tz="UTC")
+    listed = admin_client.get("/attendance/?from=2022-05-02").get_data(as_text=True)
+    assert "TZ01" in listed and '<span id="total">1</span>' in listed
+    assert "2022-05-03 07:30:00" in listed   # the instant, shown in the zone of now
+    assert "TZ01" not in admin_client.get("/attendance/?from=2022-05-03").get_data(as_text=True)
+    lines = admin_client.get("/attendance/export.csv?from=2022-05-02").get_data().decode("utf-8-sig").splitlines()
+    assert len(lines) == 2 and lines[1].startswith("TZ01,跨时区,")
+    assert len(admin_client.get("/attendance/export.csv?from=2022-05-03").get_data().decode("utf-8-sig")
+               .splitlines()) == 1
+    from openpyxl import load_workbook
+    sheet = load_workbook(io.BytesIO(admin_client.get("/attendance/export.xlsx?from=2022-05-02").data)).active
+    assert [row[0] for row in sheet.iter_rows(values_only=True)][1:] == ["TZ01"]
+    summary = admin_client.get("/attendance/export.csv?view=summary&from=2022-05-02&staff=TZ01").get_data()
+    assert summary.decode("utf-8-sig").splitlines()[1].split(",")[-2:] == ["1", "单次"]
+
+
+def test_the_list_and_exports_filter_by_source_and_device(admin_client, sqlite_store):
+    sid = add_staff(sqlite_store, "SD01", "来源")
+    add_punch(sqlite_store, sid, "SD01", "来源", dt.datetime(2022, 5, 2, 8, 0))
+    add_punch(sqlite_store, sid, "SD01", "来源", dt.datetime(2022, 5, 2, 18, 0), source="makeup")
+    with sqlite_store.session() as s:
+        s.scalars(select(Punch).where(Punch.source == "face")).one().device_id = "gate-2"
+
+    def exported(query):
+        text = admin_client.get("/attendance/export.csv?from=2022-05-02" + query).get_data().decode("utf-8-sig")
+        return [line.split(",")[2:] for line in text.splitlines()[1:]]
+    assert exported("") == [["2022-05-02 08:00:00", "face", "gate-2"], ["2022-05-02 18:00:00", "makeup", "test"]]
+    assert exported("&source=makeup") == [["2022-05-02 18:00:00", "makeup", "test"]]
+    assert exported("&device=gate-2") == [["2022-05-02 08:00:00", "face", "gate-2"]]
+    assert exported("&device=gate-2&source=makeup") == []
+    page = admin_client.get("/attendance/?from=2022-05-02&source=makeup").get_data(as_text=True)
+    assert '<span id="total">1</span>' in page and 'value="makeup" selected' in page
+    summary = admin_client.get("/attendance/export.csv?view=summary&from=2022-05-02&staff=SD01&device=gate-2")
+    assert summary.get_data().decode("utf-8-sig").splitlines()[1].split(",")[-2:] == ["1", "单次"]

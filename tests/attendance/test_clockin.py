@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.attendance import Candidate, build_scheduler, open_attendance
-from app.attendance.flush import insert_punches
+from app.attendance.punches import insert_punches
 from app.attendance.journal import decode_segment
 from app.attendance.records import PunchRecord
 from app.store import OutboxItem, Punch, Staff

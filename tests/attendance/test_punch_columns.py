@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, text
 
 from app.attendance import queries
-from app.attendance.queries import punch_columns, punch_range
+from app.attendance.queries import PunchFilter, punch_columns
 from app.native import PunchReader, PunchReadError
 from app.store import Punch, Staff
 
@@ -72,7 +72,7 @@ def test_columns_hold_the_same_punches_as_the_row_list(store):
     first, last = dt.date(2026, 3, 2), dt.date(2026, 3, 5)
 
     cols = punch_columns(store, first, last)
-    assert list(cols.rows()) == punch_range(store, first, last)
+    assert list(cols.rows()) == queries.rows(store, PunchFilter.days(first, last))
     assert cols.id.tolist() == _ids(store, first, last)
     assert len(cols) == 4 * len(staff) + 1
     assert sorted(cols.people) == sorted(ODD_NAMES)  # each snapshot once, texts intact
@@ -81,7 +81,7 @@ def test_columns_hold_the_same_punches_as_the_row_list(store):
     assert cols.day.min() == (first - queries.EPOCH).days and cols.day.max() == (last - queries.EPOCH).days
 
     one = punch_columns(store, first, last, staff_id=staff[1].id)
-    assert list(one.rows()) == punch_range(store, first, last, staff_id=staff[1].id)
+    assert list(one.rows()) == queries.rows(store, PunchFilter.days(first, last, staff_id=staff[1].id))
     assert set(one.staff_id.tolist()) == {staff[1].id}
 
     empty = punch_columns(store, dt.date(2020, 1, 1), dt.date(2020, 1, 31))
@@ -97,7 +97,7 @@ def test_a_punch_whose_staff_was_deleted_keeps_its_snapshot(store):
     cols = punch_columns(store, day, day)
     assert cols.staff_id.tolist() == [st.id, -1]
     assert [r.staff_id for r in cols.rows()] == [st.id, None]
-    assert list(cols.rows()) == punch_range(store, day, day)
+    assert list(cols.rows()) == queries.rows(store, PunchFilter.days(day, day))
 
 
 def test_the_core_reads_sqlite_files_and_agrees_with_the_python_path(sqlite_store):
@@ -208,6 +208,6 @@ def test_calendar_edges_read_alike_on_both_backends(store):
     days = [dt.date(1970, 1, 1), dt.date(1969, 12, 31), dt.date(2000, 2, 29), dt.date(2100, 3, 1)]
     _add(store, [(st, d, dt.datetime.combine(d, dt.time(0, 0, 0, 1)), "face") for d in days])
     cols = punch_columns(store, dt.date(1900, 1, 1), dt.date(2200, 1, 1))
-    assert list(cols.rows()) == punch_range(store, dt.date(1900, 1, 1), dt.date(2200, 1, 1))
+    assert list(cols.rows()) == queries.rows(store, PunchFilter.days(dt.date(1900, 1, 1), dt.date(2200, 1, 1)))
     assert cols.day.tolist() == sorted((d - dt.date(1970, 1, 1)).days for d in days)
     assert cols.punched_at_us.tolist() == [d * 86_400_000_000 + 1 for d in cols.day.tolist()]

@@ -6,7 +6,7 @@ import datetime as dt
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.attendance import Candidate, WebhookPusher, build_scheduler, open_attendance
 from app.attendance.push import sign, verify
@@ -182,6 +182,60 @@ def test_push_is_switched_on_redirected_and_off_at_run_time(store, instance, mak
         _punch(a, person, 1)
         a.flusher.flush()
         assert a.pusher.deliver() == 0 and receiver.requests == requests
+        assert a.pusher.backlog().pending == 1
+    finally:
+        a.journal.close()
+
+
+def test_face_and_makeup_punches_go_through_one_writer(store, instance, make_config, person, receiver):
+    """A make-up approved in the admin of a running terminal is written by the terminal's punch writer:
+    queued for HR by the same rule (push on: queued; push off: not), delivered with the same payload,
+    and audited with its punch id in the punch's transaction; a replayed record is stored once."""
+    import uuid as uuid_mod
+
+    from admin import create_app
+    from admin.makeup import service as makeup
+    from app.attendance import PunchAudit, PunchRecord
+    from app.store import AuditEntry, Punch
+
+    config = _config(make_config, receiver.url)
+    a = open_attendance(config, instance, store)
+    try:
+        svc = create_app(config, instance, store=store, attendance=a).extensions["daka_admin"]
+        face = str(_punch(a, person, 1)[0])
+        a.flusher.flush()
+        request_id = makeup.create(svc, person.staff_no, "2026-01-05 08:30", "忘记打卡", actor="hr")
+        punch_id = makeup.decide(svc, request_id, True, actor="hr")
+        assert _drain(a).pending == 0
+        sent = {p["uuid"]: p for p in receiver.punches}
+        assert len(sent) == 2 and face in sent
+        made_up = next(p for u, p in sent.items() if u != face)
+        assert set(made_up) == set(sent[face])   # one payload for both sources
+        assert (made_up["source"], made_up["local_date"], made_up["local_time"], made_up["staff_no"]) == \
+            ("makeup", "2026-01-05", "08:30:00", person.staff_no)
+        with store.session() as s:
+            audit = s.scalars(select(AuditEntry).where(AuditEntry.action == "makeup_approve")).one()
+            assert json.loads(audit.detail) == {"request": request_id, "staff_no": person.staff_no,
+                                                "punch": punch_id}
+        # push switched off (what the scheduler does on a settings change): neither source is queued
+        a.writer.push_enabled = False
+        _punch(a, person, 1)
+        a.flusher.flush()
+        makeup.decide(svc, makeup.create(svc, person.staff_no, "2026-01-06 08:30", "", actor="hr"), True, actor="hr")
+        assert a.pusher.backlog().pending == 0
+        # a record written twice (a replayed flush) is one punch, queued once, audited once
+        a.writer.push_enabled = True
+        now = dt.datetime.now(dt.UTC)
+        record = PunchRecord(uuid_mod.uuid4(), person.id, person.staff_no, person.name, now, now.date(),
+                             "08:00:00", "import", None, "face")
+        for expected in ([True], []):
+            with store.session() as s:
+                ids = a.writer.write(s, [record], audit=PunchAudit("hr", "import", {"file": "x.csv"}))
+            assert [bool(i) for i in ids] == expected
+        with store.session() as s:
+            assert s.scalar(select(func.count()).select_from(Punch).where(Punch.uuid == record.uuid)) == 1
+            imports = [json.loads(e.detail) for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "import"))]
+        assert [e["punch"] is not None for e in imports] == [True, False]
         assert a.pusher.backlog().pending == 1
     finally:
         a.journal.close()

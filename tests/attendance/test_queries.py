@@ -9,7 +9,7 @@ import uuid
 import pytest
 from sqlalchemy import select, text
 
-from app.attendance.queries import PunchRow, count_range, iter_punch_range, punch_range
+from app.attendance.queries import PunchFilter, PunchRow, count, iter_rows, rows
 from app.store import Punch, Staff
 
 
@@ -51,36 +51,36 @@ def _expected(store, first, last, staff_id=None):
 def test_range_equals_the_orm_result_with_types(store):
     start, _ = _seed(store)
     first, last = start + dt.timedelta(days=2), start + dt.timedelta(days=6)
-    rows = punch_range(store, first, last)
-    assert rows == _expected(store, first, last)
-    assert len(rows) > 20
-    assert isinstance(rows[0].local_date, dt.date) and isinstance(rows[0].punched_at, dt.datetime)
-    assert any(r.punched_at.microsecond for r in rows)  # microseconds survive the text path
-    assert all(first <= r.local_date <= last for r in rows)
-    assert count_range(store, first, last) == len(rows)
+    found = rows(store, PunchFilter.days(first, last))
+    assert found == _expected(store, first, last)
+    assert len(found) > 20
+    assert isinstance(found[0].local_date, dt.date) and isinstance(found[0].punched_at, dt.datetime)
+    assert any(r.punched_at.microsecond for r in found)  # microseconds survive the text path
+    assert all(first <= r.local_date <= last for r in found)
+    assert count(store, PunchFilter.days(first, last)) == len(found)
 
 
 def test_range_for_one_person_and_empty_ranges(store):
     start, ids = _seed(store)
-    rows = punch_range(store, start, start + dt.timedelta(days=9), staff_id=ids[3])
-    assert rows and {r.staff_id for r in rows} == {ids[3]}
-    assert rows == _expected(store, start, start + dt.timedelta(days=9), ids[3])
-    assert punch_range(store, dt.date(2020, 1, 1), dt.date(2020, 1, 31)) == []
+    found = rows(store, PunchFilter.days(start, start + dt.timedelta(days=9), staff_id=ids[3]))
+    assert found and {r.staff_id for r in found} == {ids[3]}
+    assert found == _expected(store, start, start + dt.timedelta(days=9), ids[3])
+    assert rows(store, PunchFilter.days(dt.date(2020, 1, 1), dt.date(2020, 1, 31))) == []
     with pytest.raises(ValueError, match="ends"):
-        punch_range(store, start, start - dt.timedelta(days=1))
+        PunchFilter.days(start, start - dt.timedelta(days=1))
 
 
 @pytest.mark.parametrize("batch", [1, 3, 50, 10_000])
 def test_streaming_returns_every_row_once_in_order(store, batch):
     start, _ = _seed(store)
     last = start + dt.timedelta(days=9)
-    streamed = list(iter_punch_range(store, start, last, batch=batch))
-    assert streamed == punch_range(store, start, last)
+    streamed = list(iter_rows(store, PunchFilter.days(start, last), batch=batch))
+    assert streamed == rows(store, PunchFilter.days(start, last))
 
 
 def test_streaming_refuses_a_zero_batch(store):
     with pytest.raises(ValueError, match="batch"):
-        next(iter_punch_range(store, dt.date(2026, 1, 1), dt.date(2026, 1, 2), batch=0))
+        next(iter_rows(store, PunchFilter.days(dt.date(2026, 1, 1), dt.date(2026, 1, 2)), batch=0))
 
 
 def test_the_month_list_reads_the_covering_index_without_sorting(store):
@@ -102,10 +102,10 @@ def test_each_streamed_batch_starts_where_the_last_ended(store):
         pytest.skip("the query plan check is SQLite's EXPLAIN QUERY PLAN")
     from app.attendance import queries
 
-    query = queries._filtered(select(*queries._columns(True), Punch.id), dt.date(2026, 3, 1),
-                              dt.date(2026, 3, 31), None,
-                              after=(dt.date(2026, 3, 5), dt.datetime(2026, 3, 5, 1), 7))
-    query = query.order_by(*queries._ORDER).limit(100)
+    f = queries.PunchFilter.days(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+    query = select(*queries._row_columns(True), Punch.id).where(
+        *f.where(after=(dt.date(2026, 3, 5), dt.datetime(2026, 3, 5, 1), 7)))
+    query = query.order_by(*f.order).limit(100)
     compiled = query.compile(store.engine)
     params = [compiled.params[k] for k in compiled.positiontup]
     with store.engine.connect() as conn:
@@ -113,3 +113,23 @@ def test_each_streamed_batch_starts_where_the_last_ended(store):
             "EXPLAIN QUERY PLAN " + str(compiled), tuple(params)))
     assert "(local_date,punched_at)>(?,?)" in plan.replace(" ", "")
     assert "TEMP B-TREE" not in plan
+
+
+def test_a_filter_text_holding_a_nul_matches_nothing_on_both_backends(store):
+    """No stored staff number, name, department, source or device id holds a NUL (PostgreSQL text
+    cannot): such a filter lists nothing instead of failing in the driver."""
+    import zoneinfo
+
+    from app.attendance.queries import ListedPunch, iter_listed, listed
+    from app.attendance.summary import daily_summary
+
+    start, _ = _seed(store)
+    last = start + dt.timedelta(days=9)
+    assert count(store, PunchFilter.days(start, last)) > 0
+    for field in ("staff", "department", "source", "device_id"):
+        f = PunchFilter.days(start, last, **{field: "t\x00"})
+        assert count(store, f) == 0 and rows(store, f) == [] and listed(store, f) == []
+        assert list(iter_listed(store, f)) == [] and list(iter_rows(store, f)) == []
+    assert daily_summary(store, PunchFilter.days(start, start, staff="Q\x00"), zoneinfo.ZoneInfo("UTC")) == []
+    assert len(daily_summary(store, PunchFilter.days(start, start), zoneinfo.ZoneInfo("UTC"))) == 7
+    assert isinstance(listed(store, PunchFilter.days(start, last))[0], ListedPunch)

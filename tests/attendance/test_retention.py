@@ -164,3 +164,26 @@ def test_a_jump_smaller_than_the_tolerance_is_ignored(store, instance):
     clocks.advance(hours=5)
     clocks.set_wall(clocks.at + dt.timedelta(minutes=9))  # an NTP step
     assert service.run() == 1 and service.hold is None
+
+
+def test_the_standalone_admin_builds_retention_by_the_terminals_recipe(store, instance, make_config):
+    """The admin alone (no terminal in its process) gets the terminal's retention service: the same
+    snapshots folder and last-run state file, with the stored run-time ``storage.retention_days``."""
+    from admin import create_app
+    from app.attendance import open_attendance
+    from app.store.settings import SettingsService
+
+    config = make_config(storage={"retention_days": 400})
+    clocks = Clocks()
+    terminal = open_attendance(config, instance, store)
+    terminal.retention._clock, terminal.retention._monotonic = clocks.wall, clocks.monotonic
+    terminal.retention._reference = (clocks.wall(), clocks.monotonic())
+    assert terminal.retention.run() == 0   # a run: its time is saved in the instance's state file
+    terminal.journal.close()
+    SettingsService(store, config).set("storage.retention_days", 30, actor="test")
+
+    svc = create_app(config, instance, store=store).extensions["daka_admin"]
+    standalone = svc.retention()
+    assert standalone.days == 30
+    assert standalone._last_run() == NOW   # it knows the terminal's last run (a long gap is a doubt)
+    assert standalone.snapshots_dir == instance.snapshots_dir
