@@ -12,9 +12,10 @@ from collections.abc import Callable
 from flask import current_app
 from sqlalchemy import func, select
 
-from app.attendance import RetentionService
-from app.store import OutboxItem, Punch
+from app.attendance import RetentionService, open_retention
+from app.services.compose import open_library
 from app.services.settings import SettingsService
+from app.store import OutboxItem, Punch
 
 
 SETTING_TTL_S = 1.0
@@ -48,8 +49,6 @@ class AdminServices:
         """The live FaceLibrary, or one opened on first use (standalone admin)."""
         with self._lock:
             if self._library is None:
-                from app.services.compose import open_library
-
                 library = open_library(self.config, self.instance, self.store)
                 self._library = library
             return self._library
@@ -62,8 +61,6 @@ class AdminServices:
         """The terminal's retention service, or (standalone) one made by the same recipe."""
         if self.attendance is not None:
             return self.attendance.retention
-        from app.attendance import open_retention
-
         return open_retention(self.store, self.instance, days=self.setting("storage.retention_days"))
 
     def timezone(self) -> zoneinfo.ZoneInfo:

@@ -171,7 +171,7 @@ def test_the_standalone_admin_builds_retention_by_the_terminals_recipe(store, in
     snapshots folder and last-run state file, with the stored run-time ``storage.retention_days``."""
     from admin import create_app
     from app.attendance import open_attendance
-    from app.store.settings import SettingsService
+    from app.services.settings import SettingsService
 
     config = make_config(storage={"retention_days": 400})
     clocks = Clocks()
