@@ -4,7 +4,9 @@ backends, loguru to the running test. An area's own fixtures are in its folder's
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -12,6 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
+from app import native
 
 
 @pytest.fixture(scope="session")
@@ -111,3 +115,31 @@ def store(instance, make_config, database_url):
     s = open_store(make_config(), instance, url=database_url)
     yield s
     s.dispose()
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A real 3 MB tmpfs (root only), unmounted at teardown: a disk that fills up for real."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "tmpfs"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+# The compiled core's detector and 5-point landmark model (native and vision tests share them).
+@pytest.fixture(scope="module")
+def detector():
+    return native.FaceDetector()
+
+
+@pytest.fixture(scope="module")
+def landmarks(models):
+    return native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks")))

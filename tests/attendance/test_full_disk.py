@@ -8,7 +8,6 @@ and the terminal says 存储空间不足 (status, status bar) until there is roo
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -27,23 +26,6 @@ from app.kiosk.texts import text  # noqa: E402
 from app.store import Punch, Staff, open_store  # noqa: E402
 
 JPEG = b"\xff\xd8" + os.urandom(30_000) + b"\xff\xd9"
-
-
-@pytest.fixture
-def tmpfs(tmp_path):
-    """A real 3 MB tmpfs (root only), unmounted at teardown."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "tmpfs"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
 def fill(folder: Path) -> Path:

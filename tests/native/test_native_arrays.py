@@ -17,16 +17,6 @@ from app import native
 
 
 @pytest.fixture(scope="module")
-def detector():
-    return native.FaceDetector()
-
-
-@pytest.fixture(scope="module")
-def landmarks(models):
-    return native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks")))
-
-
-@pytest.fixture(scope="module")
 def dlib_net(models):
     return native.DlibDescriptor(str(models.path("dlib_face_recognition_resnet_model_v1")))
 

@@ -16,16 +16,6 @@ dlib = pytest.importorskip("dlib", reason="dlib-bin (test extra) provides the re
 
 
 @pytest.fixture(scope="module")
-def detector():
-    return native.FaceDetector()
-
-
-@pytest.fixture(scope="module")
-def landmarks(models):
-    return native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks")))
-
-
-@pytest.fixture(scope="module")
 def onnx(models):
     return OnnxDescriptor(models.onnx, threads=1)
 

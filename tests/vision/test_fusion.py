@@ -32,11 +32,6 @@ def fused(models):
 
 
 @pytest.fixture(scope="module")
-def landmarks(models):
-    return native.LandmarkModel(str(models.path("shape_predictor_5_face_landmarks")))
-
-
-@pytest.fixture(scope="module")
 def described(frames, fused, landmarks):
     detector = native.FaceDetector()
     out = {}
