@@ -150,3 +150,31 @@ def test_log_in_enrol_query_export_and_approve_a_makeup(browser, server, photos,
     d.find_element(By.ID, "lang-switch").click()
     wait_for(lambda: "Dashboard" in d.page_source)
     shot(d, "08-dashboard-en")
+
+
+@pytest.mark.parametrize(("size", "width", "height"), [("desk", 1366, 900), ("phone", 390, 844)])
+def test_settings_and_attendance_pages_fit_desk_and_phone(browser, server, size, width, height):
+    """The pages issue 17 regenerated (settings from the registry) or extended (the attendance filter's
+    source and device): every field shows, and nothing is wider than the window."""
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    d.set_window_size(width, height)
+    d.get(server.url + "/login")
+    d.find_element(By.ID, "username").send_keys("admin")
+    d.find_element(By.ID, "password").send_keys(ADMIN_PW)
+    d.find_element(By.ID, "login-submit").click()
+    wait_for(lambda: "/login" not in d.current_url)
+    overflow = "return document.documentElement.scrollWidth - window.innerWidth"
+
+    d.get(server.url + "/settings/")
+    form = d.find_element(By.ID, "settings-form")
+    names = {e.get_attribute("name") for e in form.find_elements(By.CSS_SELECTOR, "input[name], select[name]")}
+    assert {"device.name", "device.timezone", "attendance.confirm_seconds", "ui.sound", "push.secret"} <= names
+    shot(d, f"10-settings-{size}")
+    assert d.execute_script(overflow) <= 0, "the settings page is wider than the window"
+
+    d.get(server.url + "/attendance/")
+    assert d.find_element(By.ID, "source").is_displayed() and d.find_element(By.ID, "device").is_displayed()
+    shot(d, f"11-attendance-{size}")
+    assert d.execute_script(overflow) <= 0, "the attendance page is wider than the window"
