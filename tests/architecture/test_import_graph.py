@@ -44,8 +44,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("domain", ("app.library", "app.attendance")),
     # The terminal without a UI: composition recipes, the Terminal, settings registry, self-checks.
     ("services", ("app.services", "app.doctor")),
-    # The two front ends: the Kivy kiosk and the Flask admin (the kiosk runner hosts both).
-    ("front ends", ("app.kiosk", "admin", "admin.*")),
+    # The front ends: the Kivy kiosk, the Flask admin and ZKTeco's protocols (the kiosk runner hosts them).
+    ("front ends", ("app.kiosk", "app.zk", "admin", "admin.*")),
     # Measuring tools: accuracy evaluations and benchmarks (the UI benchmark drives the kiosk).
     ("tools", ("app.eval", "app.bench")),
     # The `daka` command: composes everything.
