@@ -35,7 +35,14 @@ $(PY): $(STAMPS)/system
 # recompile only what changed (no build isolation).
 $(STAMPS)/install: $(PY) $(NATIVE_SOURCES)
 	$(PY) -m pip install -q "scikit-build-core>=0.10" "pybind11>=2.12" "setuptools<82" wheel
-	$(PY) -m pip install -q --no-build-isolation -e ".[test]"
+	$(PY) -m pip install -q --no-build-isolation -e .
+	@touch $@
+
+# The test extra (pinned test-only dependencies: clients and servers of the HR protocols, the
+# browser driver, the fuzzer) is installed by `make test` only, never by `make run`.
+$(STAMPS)/test-install: $(STAMPS)/install pyproject.toml
+	$(PY) -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["test"]))' > $(STAMPS)/test-requirements.txt
+	$(PY) -m pip install -q -r $(STAMPS)/test-requirements.txt
 	# The accuracy/speed baseline; --no-deps because it requires "dlib", which the dlib-bin
 	# wheel of the test extra provides (never build dlib from source).
 	$(PY) -m pip install -q --no-deps "face_recognition==1.3.0"
@@ -67,7 +74,7 @@ core-test: $(STAMPS)/system
 	ctest --test-dir $(CORE_TEST_DIR) --output-on-failure
 
 # pytest's exit code 5 (no tests collected) is a failure here, not a pass.
-test: $(STAMPS)/models $(STAMPS)/test-system
+test: $(STAMPS)/models $(STAMPS)/test-install $(STAMPS)/test-system
 	@$(MAKE) --no-print-directory core-test
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
@@ -88,12 +95,12 @@ test-setup-chroot-if-changed:
 	  echo "setup chroot run: the installer is as in its last passing run (tests/installer/setup_chroot.sha256)"; \
 	else $(MAKE) --no-print-directory test-setup-chroot; fi
 
-test-setup-chroot: $(STAMPS)/models $(STAMPS)/test-system
+test-setup-chroot: $(STAMPS)/models $(STAMPS)/test-install $(STAMPS)/test-system
 	$(VENV)/bin/python -m pytest -m chroot tests/installer/test_setup_chroot.py
 	@echo "$(setup_hash)" > tests/installer/setup_chroot.sha256
 	@echo "setup chroot run passed: recorded in tests/installer/setup_chroot.sha256 (commit it)"
 
-bench: $(STAMPS)/models
+bench: $(STAMPS)/models $(STAMPS)/test-install
 	$(VENV)/bin/daka bench native
 
 doctor: $(STAMPS)/install

@@ -26,3 +26,22 @@ def test_make_test_installs_the_test_only_packages():
     listed = set(re.search(r"^TEST_PACKAGES := (.*)$", makefile, re.M).group(1).split())
     assert TEST_ONLY <= listed
     assert "install_system_deps.sh $(TEST_PACKAGES)" in makefile
+
+
+def _make_dry_run(target: str, stamps: Path) -> str:
+    """What `make TARGET` would run on a machine where nothing is installed yet (stamps empty)."""
+    import subprocess
+
+    done = subprocess.run(["make", "-n", target, f"STAMPS={stamps}"], cwd=REPO, capture_output=True,
+                          text=True, timeout=120, check=True)
+    return done.stdout
+
+
+def test_make_run_installs_no_test_only_python_package(tmp_path):
+    """The device gets the runtime only: the test extra (HR protocol clients and servers, the fuzzer,
+    the browser driver) and the face_recognition baseline come with `make test`."""
+    run = _make_dry_run("run", tmp_path / "stamps")
+    assert "pip install -q --no-build-isolation -e ." in run     # the product itself is installed
+    assert "[test]" not in run and "test-requirements" not in run and "face_recognition" not in run
+    test = _make_dry_run("test", tmp_path / "stamps")
+    assert "test-requirements.txt" in test and "face_recognition==1.3.0" in test
