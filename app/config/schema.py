@@ -188,6 +188,30 @@ def _check_webhook_url(value: str) -> str | None:
     return None
 
 
+ADMS_TABLES = ("ATTLOG", "OPERLOG")
+ADMS_COMMANDS = ("USERINFO", "BIOPHOTO", "QUERY", "CHECK", "INFO", "LOG", "OPTION", "REBOOT", "CLEAR")
+_ADMS_SERIAL_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+def _check_adms_serial(value: str) -> str | None:
+    if value and not _ADMS_SERIAL_RE.fullmatch(value):
+        return f"{_show(value)} is not a serial number (1-32 letters, digits, '-' or '_')"
+    return None
+
+
+def _check_subset(value: str, allowed: tuple[str, ...]) -> str | None:
+    unknown = [p for p in (v.strip().upper() for v in value.split(",")) if p and p not in allowed]
+    return f"unknown {', '.join(unknown)}" if unknown else None
+
+
+def _check_adms_tables(value: str) -> str | None:
+    return _check_subset(value, ADMS_TABLES)
+
+
+def _check_adms_commands(value: str) -> str | None:
+    return _check_subset(value, ADMS_COMMANDS)
+
+
 def _normalize_database_url(value: str) -> str:
     # Heroku-style "postgres://" is rejected by SQLAlchemy; use the full name.
     if value.startswith("postgres://"):
@@ -578,6 +602,41 @@ class PushConfig:
     poll_seconds: float = setting(
         1.0, "How often the delivery job looks for waiting punches (seconds).",
         min=0.1, max=600.0,
+    )
+    # -- ZKTeco PUSH (ADMS), issue 18: app/zk/adms, docs/hr-integration.md ---------------------
+    adms_url: str = setting(
+        "", "ADMS server (ZKBioTime/BioTime, WDMS, any ZKTeco PUSH server): its base URL, e.g. "
+        "http://10.0.0.5:8081; Daka calls <url>/iclock/cdata, getrequest and devicecmd. Empty = off.",
+        check=_check_webhook_url, allowed="empty or an http(s):// URL",
+    )
+    adms_serial: str = setting(
+        "", "Serial number (SN) Daka gives the ADMS server; empty = derived from the machine id "
+        "(DAKA + 12 hex digits, shown on the admin's system page).",
+        check=_check_adms_serial, allowed="empty, or 1-32 letters, digits, '-' or '_'",
+    )
+    adms_tables: str = setting(
+        "ATTLOG,OPERLOG", "Tables pushed to the ADMS server, comma separated: ATTLOG (punches), "
+        "OPERLOG (staff added or changed, admin actions); the server's TransFlag may narrow them.",
+        check=_check_adms_tables, allowed="a comma-separated subset of ATTLOG, OPERLOG",
+    )
+    adms_commands: str = setting(
+        "USERINFO,BIOPHOTO,QUERY,CHECK,INFO,LOG,OPTION,REBOOT",
+        "Server commands Daka carries out, comma separated, from USERINFO (add, change, delete "
+        "staff), BIOPHOTO (enrol a photo), QUERY, CHECK, INFO, LOG, OPTION (SET OPTION of safe "
+        "keys), REBOOT (restart the service), CLEAR (CLEAR LOG: delete every punch). Others are "
+        "answered as refused.",
+        check=_check_adms_commands, allowed="a comma-separated subset of " + ", ".join(ADMS_COMMANDS),
+    )
+    adms_encoding: str = setting(
+        "utf-8", "Text encoding of the bodies sent to the ADMS server (gb18030 for older "
+        "Chinese-market servers).", choices=("utf-8", "gb18030"),
+    )
+    adms_timeout_seconds: float = setting(
+        10.0, "ADMS request timeout (seconds).", min=0.5, max=120.0
+    )
+    adms_retry_seconds: float = setting(
+        10.0, "Wait before trying an unreachable ADMS server again, until its handshake gives "
+        "ErrorDelay (seconds).", min=0.1, max=3600.0,
     )
 
 

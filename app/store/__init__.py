@@ -9,7 +9,7 @@ scheduler jobs.
 from __future__ import annotations
 
 from .extensions import NAMING_CONVENTION, db, migrate
-from .models import (AdminUser, ApiToken, AuditEntry, FaceTemplate, LoginThrottle, MakeupRequest, OutboxItem,
+from .models import (AdmsCursor, AdminUser, ApiToken, AuditEntry, FaceTemplate, LoginThrottle, MakeupRequest, OutboxItem,
                      Punch, Setting, SetupClaim, Staff)
 from .setup import MIGRATIONS_DIR, Store, create_store_app, database_url, open_store
 
@@ -17,6 +17,7 @@ __all__ = [
     "MIGRATIONS_DIR",
     "NAMING_CONVENTION",
     "AdminUser",
+    "AdmsCursor",
     "ApiToken",
     "AuditEntry",
     "FaceTemplate",

@@ -214,3 +214,18 @@ class MakeupRequest(db.Model):
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     punch_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("punches.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AdmsCursor(db.Model):
+    """ZKTeco PUSH (ADMS, issue 18): how far one table was acknowledged by the ADMS server.
+
+    ``position`` is the id of the last row the server answered ``OK`` for: a punch id for
+    ``ATTLOG``, an audit-log id for ``OPERLOG``. Its own cursor, beside the webhook's outbox, so
+    one receiver never holds the other back.
+    """
+
+    __tablename__ = "adms_cursors"
+
+    table: Mapped[str] = mapped_column(String(16), primary_key=True)
+    position: Mapped[int] = mapped_column(BigId, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,54 @@
+"""HTTP for the ADMS link: one request with a timeout and a bounded answer, errors as text."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+
+USER_AGENT = "iClock Proxy/1.09"   # what ZKTeco terminals send; some servers look for it
+
+
+class TransportError(Exception):
+    """The request did not get an answer (refused, timed out, cut, too large)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def text(self) -> str:
+        for encoding in ("utf-8", "gb18030"):
+            try:
+                return self.body.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+        return self.body.decode("utf-8", errors="replace")
+
+
+class HttpTransport:
+    """urllib, which speaks http and https (system CA store); one connection a request."""
+
+    def request(self, method: str, url: str, body: bytes | None, *, timeout: float,
+                max_bytes: int) -> Answer:
+        headers = {"User-Agent": USER_AGENT}
+        if body is not None:
+            headers["Content-Type"] = "text/plain"
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                data = response.read(max_bytes + 1)
+                status, answer_headers = response.status, dict(response.headers.items())
+        except urllib.error.HTTPError as exc:
+            with exc:
+                data = exc.read(4096)
+                return Answer(exc.code, data, dict(exc.headers.items()) if exc.headers else {})
+        except (urllib.error.URLError, OSError, http.client.HTTPException, socket.timeout) as exc:
+            raise TransportError(str(getattr(exc, "reason", exc)) or type(exc).__name__) from exc
+        if len(data) > max_bytes:
+            raise TransportError(f"the answer is larger than {max_bytes} bytes")
+        return Answer(status, data, answer_headers)
