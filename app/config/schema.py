@@ -628,8 +628,9 @@ class PushConfig:
         check=_check_adms_commands, allowed="a comma-separated subset of " + ", ".join(ADMS_COMMANDS),
     )
     adms_encoding: str = setting(
-        "utf-8", "Text encoding of the bodies sent to the ADMS server (gb18030 for older "
-        "Chinese-market servers).", choices=("utf-8", "gb18030"),
+        "gb18030", "Text encoding of the bodies sent to the ADMS server: gb18030, as ZKTeco's "
+        "Chinese-market terminals send names (servers read it as GBK/GB2312), or utf-8.",
+        choices=("gb18030", "utf-8"),
     )
     adms_timeout_seconds: float = setting(
         10.0, "ADMS request timeout (seconds).", min=0.5, max=120.0

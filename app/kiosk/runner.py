@@ -6,6 +6,7 @@ journal flushed into the database.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from pathlib import Path
@@ -14,6 +15,7 @@ from urllib.parse import quote
 from loguru import logger
 
 from app.services.terminal import Terminal
+from app.zk.adms import AdmsLink
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -49,6 +51,33 @@ def extra_services(terminal: Terminal, config, instance) -> list:
         return []
 
 
+def adms_services(terminal: Terminal, config) -> list:
+    """The ZKTeco PUSH (ADMS) link (issue 18): always on the list, idle while `[push] adms_url`
+    is empty, so setting the URL in the admin starts it (no restart). It reads the stored
+    punches (its own cursor), enrols through the terminal's library and live gallery, and
+    reports in `terminal.status()["adms"]`."""
+    link = AdmsLink(terminal.store, terminal.config, library=terminal.library,
+                    journal=terminal.attendance.journal, wake_flush=terminal.scheduler.wake_flush,
+                    retention=terminal.attendance.retention, restart=restart_service,
+                    timezone=lambda: terminal.config.device.timezone,
+                    on_staff_changed=lambda staff_no: _forget_card(terminal, staff_no))
+    terminal.status_board.add_section("adms", link.status)
+    return [link]
+
+
+def _forget_card(terminal: Terminal, staff_no: str) -> None:
+    card = terminal.cards.find(staff_no)
+    if card is not None:
+        terminal.cards.forget(card.staff_id)
+
+
+def restart_service() -> None:
+    """The ADMS REBOOT command: stop cleanly, as on SIGTERM (the journal flushed); systemd's
+    `Restart=always` (scripts/setup/daka.service) starts the terminal again."""
+    logger.warning("restart asked by the ADMS server: stopping; the service manager starts Daka again")
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def service_notifier():
     """The link to the service manager (systemd sd_notify: READY, WATCHDOG, STOPPING).
 
@@ -81,6 +110,8 @@ def run_terminal(config, instance, *, source: str | None = None, headless: bool 
 def _run_locked(config, instance, font, source, headless: bool) -> int:
     terminal = Terminal(config, instance, source=source)
     for service in extra_services(terminal, config, instance):
+        terminal.add_service(service)
+    for service in adms_services(terminal, config):
         terminal.add_service(service)
     terminal.notifier = service_notifier()
     stop_requested = threading.Event()

@@ -287,6 +287,34 @@ register("ui.sound", group=DOOR, label=("提示音", "Sound"),
 register("storage.retention_days", group=STORAGE, label=("保留天数", "Retention (days)"),
          help_zh="删除早于这么多天的打卡记录及其抓拍；0 为永久保留。", apply=_apply_jobs)
 
+# -- ZKTeco PUSH (ADMS), issue 18 ----------------------------------------------------------------
+ADMS = ("ZKTeco 考勤协议（ADMS 推送）", "ZKTeco PUSH (ADMS)")
+
+
+def _apply_adms(t: Terminal, cfg: Config) -> None:
+    """The ADMS link (app/zk/adms, a service `daka run` adds) follows its settings at once."""
+    for service in t.services:
+        follow = getattr(service, "follow_adms_settings", None)
+        if follow is not None:
+            follow(cfg)
+
+
+register("push.adms_url", group=ADMS, label=("ADMS 服务器地址", "ADMS server URL"),
+         help_zh="ZKBioTime/BioTime、WDMS 等 ADMS 服务器的地址（如 http://10.0.0.5:8081）；"
+                 "Daka 像中控考勤机一样访问 /iclock/...；留空则关闭。", apply=_apply_adms)
+register("push.adms_serial", group=ADMS, label=("设备序列号（SN）", "Serial number (SN)"),
+         help_zh="向 ADMS 服务器报告的序列号；留空则由本机 machine-id 生成（见系统页）。", apply=_apply_adms)
+register("push.adms_tables", group=ADMS, label=("上传的表", "Tables to upload"),
+         help_zh="逗号分隔：ATTLOG（打卡记录）、OPERLOG（人员增改、管理操作）；服务器的 TransFlag 可再收窄。",
+         apply=_apply_adms)
+register("push.adms_commands", group=ADMS, label=("允许的服务器命令", "Server commands allowed"),
+         help_zh="逗号分隔：USERINFO、BIOPHOTO、QUERY、CHECK、INFO、LOG、OPTION、REBOOT、CLEAR；"
+                 "未列出的命令一律拒绝（CLEAR 会删除全部打卡记录，默认不允许）。", apply=_apply_adms)
+register("push.adms_encoding", group=ADMS, label=("文本编码", "Text encoding"),
+         help_zh="发送给服务器的文本编码：GB18030（与国内中控考勤机相同，服务器按 GBK/GB2312 读取）或 UTF-8。",
+         apply=_apply_adms,
+         choices=(("gb18030", ("GB18030", "GB18030")), ("utf-8", ("UTF-8", "UTF-8"))))
+
 #: The keys an admin may change at run time (derived: register a key to add one).
 RUNTIME_KEYS: tuple[str, ...] = tuple(REGISTRY)
 

@@ -44,7 +44,12 @@ class StatusBoard:
         self.last_recognition: dt.datetime | None = None
         self.latest: dict = {}
         self._listeners: list[Callable[[dict], None]] = []
+        self._sections: dict[str, Callable[[], dict]] = {}
         self._lock = threading.Lock()
+
+    def add_section(self, name: str, provider: Callable[[], dict]) -> None:
+        """Report `provider()` as `status[name]` (a front end's own block, e.g. the ADMS link's)."""
+        self._sections[name] = provider
 
     def recognised(self) -> None:
         """Someone was recognised just now (the status page shows when it last happened)."""
@@ -97,4 +102,13 @@ class StatusBoard:
             "ip": local_ip(),
             "admin_port": self._admin_port(),
             "vision_frames": self.worker.processed,
+            **{name: _section(name, provider) for name, provider in list(self._sections.items())},
         }
+
+
+def _section(name: str, provider: Callable[[], dict]) -> dict:
+    try:
+        return provider()
+    except Exception as exc:   # one block's failure must not hide the rest of the status
+        logger.exception("status section {} failed", name)
+        return {"error": str(exc)}

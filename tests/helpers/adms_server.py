@@ -5,7 +5,7 @@ wrote it) in a throw-away Django project, served by waitress on a loopback port 
 ``fingerprint_attendance`` installed; its urls; a Fernet key in ``TEMPLATE_ENCRYPTION_KEYS``;
 ``ADMS_REQUIRE_DEVICE_APPROVAL=False``; ``migrate``) on a SQLite file; ``start()`` / ``stop()``
 serve it and can be called again on the same data. ``django(code)`` runs Python in the project
-(``manage.py shell -c``): the tests look at the server's own models and queue its commands with
+(``manage.py shell``, the code on stdin): the tests look at the server's own models and queue its commands with
 its own ``queue_command``; a JSON value printed as the last line comes back.
 """
 
@@ -65,9 +65,9 @@ class AdmsServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _run(self, *args: str, timeout: float = 300) -> str:
+    def _run(self, *args: str, stdin: str | None = None, timeout: float = 300) -> str:
         done = subprocess.run([sys.executable, *args], cwd=self.project, capture_output=True, text=True,
-                              timeout=timeout)
+                              input=stdin, timeout=timeout)
         if done.returncode != 0:
             raise RuntimeError(f"{args}: exit {done.returncode}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
         return done.stdout
@@ -111,7 +111,8 @@ class AdmsServer:
 
     def django(self, code: str):
         """Run `code` in the project; the JSON on its last printed line."""
-        out = self._run("manage.py", "shell", "-c", textwrap.dedent(code)).strip().splitlines()
+        # on stdin: a command with a photo in it is longer than an argument may be
+        out = self._run("manage.py", "shell", stdin=textwrap.dedent(code)).strip().splitlines()
         return json.loads(out[-1]) if out else None
 
     # -- the server's own view of things ---------------------------------------------------------

@@ -110,7 +110,7 @@ class CommandRunner:
             outcome = self.data.upsert_staff(pin, fields.get("Name", ""))
         except BadName as exc:
             return Result(protocol.FAILED, f"bad_name: {exc}")
-        self.link.staff_changed()
+        self.link.staff_changed(pin)
         return Result(protocol.OK, f"{pin} {outcome}")
 
     def _delete_user(self, rest: str) -> Result:
@@ -123,7 +123,7 @@ class CommandRunner:
             return Result(protocol.OK, f"{pin} was not here")   # the server's wish holds
         if library is not None:
             library.gallery.remove_staff(staff_id)
-        self.link.staff_changed()
+        self.link.staff_changed(pin)
         return Result(protocol.OK, f"{pin} deleted")
 
     def _biophoto(self, rest: str) -> Result:
@@ -135,15 +135,15 @@ class CommandRunner:
         if fields.get("Type", FACE_PHOTO_TYPE) != FACE_PHOTO_TYPE:
             return Result(protocol.UNSUPPORTED, f"photo type {fields.get('Type')!r}: only 9 (face)")
         library = self.link.library
-        if library is None:
-            return Result(protocol.UNSUPPORTED, "no face library in this process")
-        limit = library.max_bytes
-        if len(content) > limit * 4 // 3 + 8:
+        limit = library.max_bytes if library is not None else 0
+        if library is not None and len(content) > limit * 4 // 3 + 8:
             return Result(protocol.TOO_LONG, f"photo larger than {limit} bytes")
         try:
             photo = base64.b64decode(content, validate=True)
         except (binascii.Error, ValueError) as exc:
             return Result(protocol.BAD_SYNTAX, f"bad base64: {exc}")
+        if library is None:
+            return Result(protocol.UNSUPPORTED, "no face library in this process")
         size = fields.get("Size", "")
         if size and size not in (str(len(photo)), str(len(content))):
             return Result(-2, f"Size={size[:12]} but the photo has {len(photo)} bytes")
@@ -153,7 +153,7 @@ class CommandRunner:
         result = library.enroll(photo, Identity(pin, name, existing=True), label=f"{pin}_adms.jpg")
         if not result.ok:
             return Result(protocol.FAILED, f"{result.reason}: {result.message('en')} {result.detail}".strip())
-        self.link.staff_changed()
+        self.link.staff_changed(pin)
         return Result(protocol.OK, f"{pin} enrolled (template {result.template_id})")
 
     # -- queries -------------------------------------------------------------

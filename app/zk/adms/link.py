@@ -68,13 +68,16 @@ class AdmsLink:
 
     def __init__(self, store, config, *, library=None, journal=None, wake_flush: Callable[[], None] | None = None,
                  retention=None, restart: Callable[[], None] | None = None, transport=None,
-                 serial_source: Callable[[], str] = default_serial):
+                 serial_source: Callable[[], str] = default_serial, timezone: Callable[[], str] | None = None,
+                 on_staff_changed: Callable[[str], None] | None = None):
         self.store, self.config = store, config
         self.library, self.journal, self.retention = library, journal, retention
         self.wake_flush, self.restart = wake_flush, restart
         self.transport = transport or HttpTransport()
-        self.data = AdmsData(store, lambda: self.config.device.timezone)
+        # the terminal's zone now (a run-time setting), else the config's
+        self.data = AdmsData(store, timezone or (lambda: self.config.device.timezone))
         self.runner = CommandRunner(self)
+        self.on_staff_changed = on_staff_changed
         self._default_serial = serial_source()
         self.options: protocol.ServerOptions | None = None
         self._overrides: dict[str, str] = {}
@@ -118,6 +121,8 @@ class AdmsLink:
             self.options = None
         self._wake.set()
 
+    follow_adms_settings = configure   # what the settings registry's applier calls
+
     def enabled_commands(self) -> set[str]:
         return {c.strip().upper() for c in self.cfg.adms_commands.split(",") if c.strip()}
 
@@ -145,6 +150,11 @@ class AdmsLink:
         if self._thread is not None:
             self._thread.join(self.cfg.adms_timeout_seconds + 10)
             self._thread = None
+
+    def staff_changed(self, staff_no: str) -> None:
+        """A command changed a person (the kiosk's cached card of them is stale)."""
+        if self.on_staff_changed is not None:
+            self.on_staff_changed(staff_no)
 
     def request_handshake(self) -> None:
         self._need_handshake = True
