@@ -1,0 +1,339 @@
+"""The ADMS link's own rules: handshake parsing, failures (500, not OK, slow, malformed, huge,
+bad base64) as clear log lines with nothing lost, command gating, REBOOT after its result.
+
+The server here is a real HTTP server on loopback whose answers each test scripts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from app.zk.adms import protocol
+from app.zk.adms.link import AdmsLink, default_serial
+
+from tests.helpers.waiting import wait_for
+
+HANDSHAKE = "GET OPTION FROM: X\nATTLOGStamp=None\nOPERLOGStamp=0\nDelay=1\nErrorDelay=1\nRealtime=1\n"
+
+
+class Scripted:
+    """A loopback HTTP server: `answer(method, path, params, body) -> (status, text, delay_s)`."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.requests: list[tuple[str, str, dict, bytes]] = []
+        scripted = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self, method):
+                parts = urlsplit(self.path)
+                params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                scripted.requests.append((method, parts.path, params, body))
+                status, text, delay = scripted.answer(method, parts.path, params, body)
+                time.sleep(delay)
+                data = text.encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.send_header("Date", "Sat, 05 Dec 2026 04:00:00 GMT")
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass   # the client gave up (the slow-server test)
+
+            def do_GET(self):
+                self._serve("GET")
+
+            def do_POST(self):
+                self._serve("POST")
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def posted(self, table):
+        return [body.decode("gb18030") for m, p, q, body in self.requests
+                if m == "POST" and p.endswith("/cdata") and q.get("table") == table]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def scripted():
+    servers = []
+
+    def make(answer):
+        servers.append(Scripted(answer))
+        return servers[-1]
+    yield make
+    for s in servers:
+        s.close()
+
+
+@pytest.fixture
+def link_for(store, make_config):
+    links = []
+
+    def make(url, **push):
+        config = make_config(device={"timezone": "Asia/Shanghai"},
+                             push={"adms_url": url, "adms_serial": "UNIT1", "adms_retry_seconds": 0.2,
+                                   "adms_timeout_seconds": 1.0, **push})
+        link = AdmsLink(store, config, serial_source=lambda: "DAKADEFAULT")
+        links.append(link)
+        return link
+    yield make
+    for link in links:
+        link.stop()
+
+
+def add_punches(store, n, start=dt.datetime(2026, 12, 1, 0, 30, tzinfo=dt.UTC)):
+    from app.store import Punch
+
+    with store.session() as s:
+        for i in range(n):
+            at = start + dt.timedelta(minutes=i)
+            s.add(Punch(uuid=uuid.uuid4(), staff_no=f"P{i:03d}", name="x", punched_at=at.replace(tzinfo=None),
+                        local_date=at.date(), device_id="d", source="face"))
+
+
+# -- the handshake ---------------------------------------------------------------------------
+
+
+def test_handshake_both_stamp_spellings_none_zero_and_bounds():
+    new = protocol.parse_handshake("GET OPTION FROM: SN1\nATTLOGStamp=None\nOPERLOGStamp=0\n"
+                                   "ATTPHOTOStamp=77\nDelay=15\nErrorDelay=40\nRealtime=0\nTransInterval=2\n"
+                                   "TransTimes=00:00;14:05\nTransFlag=TransData AttLog\tOpLog\tEnrollUser\n"
+                                   "TimeZone=8\nEncrypt=None\nServerVer=2.4.1\nFancyOption=1\n")
+    assert new.stamps == {"ATTLOG": 0, "OPERLOG": 0, "ATTPHOTO": 77}
+    assert (new.delay, new.error_delay, new.realtime, new.trans_interval) == (15, 40, False, 2)
+    assert new.trans_times == ("00:00", "14:05") and new.tables == {"ATTLOG", "OPERLOG"}
+    assert new.timezone == 8 and new.server_ver == "2.4.1" and new.unknown == {"FancyOption": "1"}
+    assert new.problems == []
+    old = protocol.parse_handshake("Stamp=9\r\nOpStamp=None\r\nPhotoStamp=3\r\nTransFlag=1000000000\r\n"
+                                   "TimeZone=480\r\n")
+    assert old.stamps == {"ATTLOG": 9, "OPERLOG": 0, "ATTPHOTO": 3}
+    assert old.tables == {"ATTLOG"} and old.timezone == 8
+    assert protocol.parse_trans_flag("0101000000") == {"OPERLOG"}
+
+
+def test_malformed_handshake_values_are_problems_with_defaults_kept():
+    opts = protocol.parse_handshake("ATTLOGStamp=abc\nDelay=-5\nErrorDelay=x\nRealtime=yes\n"
+                                    "TransTimes=25:99\nTimeZone=east\njunk line\n")
+    assert opts.stamps == {} and (opts.delay, opts.error_delay, opts.realtime) == (30.0, 60.0, True)
+    assert len(opts.problems) == 7
+    assert any("ATTLOGStamp" in p for p in opts.problems) and any("junk line" in p for p in opts.problems)
+    assert protocol.parse_handshake("<html>Bad gateway</html>").problems
+    assert protocol.parse_handshake("").problems == ["no options in the answer"]
+
+
+def test_ok_answers_and_lines():
+    assert protocol.parse_ok("OK: 12\n") == 12 and protocol.parse_ok("OK") == -1
+    assert protocol.parse_ok("ERROR") is None and protocol.parse_ok("") is None
+    line = protocol.attlog_line("E\t1", dt.datetime(2026, 12, 5, 8, 1, 2))
+    assert line == "E 1\t2026-12-05 08:01:02\t0\t15\t0\t0\t0"
+    commands = protocol.parse_commands("C:1:CHECK\nC:2:" + "x" * 100 + "\ngarbage\nOK\n", max_line=50)
+    assert [(c.id, c.error is None) for c in commands] == [(1, True), (2, False), (None, False)]
+
+
+def test_default_serial_from_the_machine_id(tmp_path):
+    machine = tmp_path / "machine-id"
+    machine.write_text("0123456789abcdef0123456789abcdef\n")
+    serial = default_serial((machine,))
+    assert serial.startswith("DAKA") and len(serial) == 16 and serial == default_serial((machine,))
+    assert "0123456789" not in serial
+    machine.write_text("fedcba98765432100123456789abcdef\n")
+    assert default_serial((machine,)) != serial
+
+
+# -- uploads: 500, not OK, slow, then OK --------------------------------------------------------
+
+
+def test_500_and_not_ok_keep_the_cursor_then_ok_advances_it(store, scripted, link_for, caplog):
+    from loguru import logger
+
+    state = {"mode": "500"}
+
+    def answer(method, path, params, body):
+        if method == "GET" and path.endswith("/cdata"):
+            return 200, HANDSHAKE, 0
+        if path.endswith("/getrequest"):
+            return 200, "OK", 0
+        if params.get("table") == "ATTLOG":
+            return {"500": (500, "boom", 0), "junk": (200, "ERROR: try later", 0),
+                    "ok": (200, "OK: 3", 0)}[state["mode"]]
+        return 200, "OK", 0
+    server = scripted(answer)
+    add_punches(store, 3)
+    link = link_for(server.url)
+    messages = []
+    sink = logger.add(lambda m: messages.append(str(m)), level="WARNING")
+    try:
+        link.start()
+        wait_for(lambda: len(server.posted("ATTLOG")) >= 2, 30, 0.05)
+        assert link.data.cursor("ATTLOG") == 0
+        assert "HTTP 500" in link.last_error
+        state["mode"] = "junk"
+        wait_for(lambda: "did not answer OK" in (link.last_error or ""), 30, 0.05)
+        assert link.data.cursor("ATTLOG") == 0
+        state["mode"] = "ok"
+        wait_for(lambda: link.data.cursor("ATTLOG") == 3, 30, 0.05)
+    finally:
+        logger.remove(sink)
+    bodies = server.posted("ATTLOG")
+    assert all(b == bodies[0] for b in bodies)   # the same batch each time, nothing skipped
+    assert [line.split("\t")[0] for line in bodies[-1].splitlines()] == ["P000", "P001", "P002"]
+    assert bodies[-1].splitlines()[0].split("\t")[1] == "2026-12-01 08:30:00"   # local time, Asia/Shanghai
+    assert any("HTTP 500" in m for m in messages) and any("did not answer OK" in m for m in messages)
+    assert link.status()["queue"] == 0
+
+
+def test_a_slow_server_times_out_and_the_link_carries_on(store, scripted, link_for):
+    state = {"slow": True}
+
+    def answer(method, path, params, body):
+        if method == "GET" and path.endswith("/cdata"):
+            return 200, HANDSHAKE, 3.0 if state["slow"] else 0
+        return 200, "OK", 0
+    server = scripted(answer)
+    add_punches(store, 2)
+    link = link_for(server.url)
+    link.start()
+    wait_for(lambda: "timed out" in (link.last_error or ""), 30, 0.05)
+    assert link.last_handshake is None and link.data.cursor("ATTLOG") == 0
+    state["slow"] = False
+    wait_for(lambda: link.data.cursor("ATTLOG") == 2, 30, 0.05)
+    assert link.clock_offset_s is not None   # the Date header, kept as a hint only
+
+
+def test_server_stamp_rewinds_and_a_foreign_stamp_is_ignored(store, scripted, link_for):
+    stamp = {"value": "1"}
+
+    def answer(method, path, params, body):
+        if method == "GET" and path.endswith("/cdata"):
+            return 200, f"ATTLOGStamp={stamp['value']}\nOPERLOGStamp=None\nDelay=1\n", 0
+        return 200, "OK", 0
+    server = scripted(answer)
+    add_punches(store, 3)
+    link = link_for(server.url, adms_tables="ATTLOG")
+    link.data.set_cursor("ATTLOG", 3)
+    assert link.handshake()
+    assert link.data.cursor("ATTLOG") == 1   # the server asked again from 1
+    assert link.upload() and link.data.cursor("ATTLOG") == 3
+    assert [line.split("\t")[0] for line in server.posted("ATTLOG")[-1].splitlines()] == ["P001", "P002"]
+    stamp["value"] = "999"
+    assert link.handshake() and link.data.cursor("ATTLOG") == 3   # not ours: keep our cursor
+
+
+# -- commands -------------------------------------------------------------------------------------
+
+
+def command_server(scripted, commands: list[str]):
+    queue = list(commands)
+
+    def answer(method, path, params, body):
+        if method == "GET" and path.endswith("/cdata"):
+            return 200, HANDSHAKE, 0
+        if path.endswith("/getrequest"):
+            out = "\n".join(queue) if queue else "OK"
+            queue.clear()
+            return 200, out, 0
+        return 200, "OK", 0
+    return scripted(answer)
+
+
+def results(server) -> dict[int, tuple[int, str]]:
+    out = {}
+    for m, p, q, body in server.requests:
+        if p.endswith("/devicecmd"):
+            lines = body.decode("gb18030").splitlines()
+            for i, line in enumerate(lines):
+                if line.startswith("ID="):
+                    fields = dict(part.split("=", 1) for part in line.split("&"))
+                    reason = lines[i + 1] if i + 1 < len(lines) and lines[i + 1].startswith("Reason=") else ""
+                    out[int(fields["ID"])] = (int(fields["Return"]), reason)
+    return out
+
+
+def test_huge_lines_bad_base64_unknown_and_disabled_commands_get_clear_results(store, scripted, link_for):
+    from app.store import Staff
+
+    huge = "C:4:DATA UPDATE USERINFO PIN=9\tName=" + "x" * (6 * 1024 * 1024)
+    server = command_server(scripted, [
+        "C:1:DATA UPDATE USERINFO PIN=E7\tName=张三\tPri=0", "C:2:DATA UPDATE BIOPHOTO PIN=E7\tType=9\tContent=%%%",
+        "C:3:FROBNICATE", huge, "C:5:CLEAR LOG", "C:6:SET OPTION DateTime=123", "C:7:SET OPTION Delay=abc",
+        "C:8:SET OPTION Delay=2", "not a command", "C:9:DATA UPDATE USERINFO Name=nobody"])
+    link = link_for(server.url)
+    assert link.handshake() and link.poll()
+    got = results(server)
+    assert got[1][0] == 0 and got[2][0] == -1002 and "base64" in got[2][1]
+    assert got[3][0] == -1004 and got[4][0] == -1006
+    assert got[5][0] < 0 and "not enabled" in got[5][1]
+    assert got[6][0] == -1004 and got[7][0] == -1002 and got[8][0] == 0 and got[9][0] == -1002
+    assert link._delay() == 2.0
+    with store.session() as s:
+        assert s.query(Staff).filter_by(staff_no="E7").one().name == "张三"
+    assert link.commands_received == 9 and link.status()["results"][0]["id"] == 9
+
+
+def test_reboot_restarts_only_after_its_result_reached_the_server(store, scripted, link_for):
+    restarted = []
+    server = command_server(scripted, ["C:11:REBOOT"])
+    link = link_for(server.url)
+
+    def restart():
+        restarted.append(results(server).get(11))
+    link.restart = restart
+    assert link.handshake() and link.poll()
+    assert restarted == [(0, "")]
+
+
+def test_results_that_could_not_be_posted_are_posted_before_the_next_poll(store, scripted, link_for):
+    state = {"down": True}
+    queue = ["C:21:DATA UPDATE USERINFO PIN=E9\tName=李四"]
+
+    def answer(method, path, params, body):
+        if method == "GET" and path.endswith("/cdata"):
+            return 200, HANDSHAKE, 0
+        if path.endswith("/getrequest"):
+            out = "\n".join(queue) or "OK"
+            queue.clear()
+            return 200, out, 0
+        if path.endswith("/devicecmd") and state["down"]:
+            return 503, "busy", 0
+        return 200, "OK", 0
+    server = scripted(answer)
+    link = link_for(server.url)
+    assert link.handshake() and not link.poll()
+    assert results(server) == {21: (0, "")}   # tried, refused with 503: kept
+    state["down"] = False
+    assert link.poll()
+    posts = [r for r in server.requests if r[1].endswith("/devicecmd")]
+    assert len(posts) == 2 and posts[0][3] == posts[1][3]   # the same result again, run once
+
+
+def test_settings_apply_live_a_new_url_means_a_new_handshake(store, scripted, link_for, make_config):
+    first = command_server(scripted, [])
+    second = command_server(scripted, [])
+    link = link_for(first.url)
+    link.start()
+    wait_for(lambda: link.last_handshake is not None, 30, 0.05)
+    config = make_config(device={"timezone": "Asia/Shanghai"},
+                         push={"adms_url": second.url, "adms_serial": "", "adms_retry_seconds": 0.2})
+    link.follow_adms_settings(config)
+    wait_for(lambda: any(r[1].endswith("/cdata") and r[0] == "GET" for r in second.requests), 30, 0.05)
+    assert second.requests[0][2]["SN"] == "DAKADEFAULT" and link.status()["serial"] == "DAKADEFAULT"
