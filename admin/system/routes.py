@@ -46,7 +46,8 @@ def _page(new_token: str | None = None):
     now = dt.datetime.now(svc.timezone())
     return render_template("system/index.html", logs=list(logs), tail=tail, tokens=token_rows,
                            users=user_rows, now=now, new_token=new_token,
-                           sqlite=svc.store.dialect == "sqlite", ntp=clock.ntp_enabled())
+                           sqlite=svc.store.dialect == "sqlite", ntp=clock.ntp_enabled(),
+                           adms=adms_status(svc))
 
 
 @bp.post("/time")
@@ -196,3 +197,15 @@ def audit():
     shown = [(r, json.loads(r.detail or "{}")) for r in rows]
     return render_template("system/audit.html", rows=shown, page=pg, pages=max(1, -(-total // AUDIT_PAGE)),
                            total=total)
+
+
+# -- ZKTeco PUSH (ADMS) link, issue 18 ----------------------------------------------------------
+def adms_status(svc) -> dict | None:
+    """The ADMS block: the running terminal's link (its status), else None (a standalone admin)."""
+    if svc.status_provider is None:
+        return None
+    try:
+        return (svc.status_provider() or {}).get("adms")
+    except Exception:   # the rest of the page shows whatever the terminal's status does
+        current_app.logger.exception("ADMS status not read")
+        return None

@@ -7,6 +7,9 @@ wrote it) in a throw-away Django project, served by waitress on a loopback port 
 serve it and can be called again on the same data. ``django(code)`` runs Python in the project
 (``manage.py shell``, the code on stdin): the tests look at the server's own models and queue its commands with
 its own ``queue_command``; a JSON value printed as the last line comes back.
+
+``Scripted`` is the other kind: a loopback HTTP server whose answers a unit test scripts (500s,
+slow answers, malformed text), recording what Daka sent.
 """
 
 from __future__ import annotations
@@ -15,16 +18,17 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.helpers.children import Child, free_port
-
-pytest.importorskip("fingerprint_attendance", reason="the test extra (django-fingerprint-attendance) is not installed")
 
 PROJECT = "admsproject"
 SETTINGS_TAIL = """
@@ -54,6 +58,8 @@ urlpatterns = [path("", include("fingerprint_attendance.urls"))]
 
 class AdmsServer:
     def __init__(self, root: Path, *, timezone: str = "Asia/Shanghai", delay: int = 1, error_delay: int = 1):
+        pytest.importorskip("fingerprint_attendance", reason="the test extra (django-fingerprint-attendance) "
+                                                              "is not installed: make test installs it")
         self.root = Path(root)
         self.project = self.root / PROJECT
         self.port = free_port()
@@ -157,3 +163,53 @@ class AdmsServer:
                                "error": c.error}} for c in rows]))
         """)
         return {row["id"]: row for row in rows}
+
+
+class Scripted:
+    """A loopback HTTP server: `answer(method, path, params, body) -> (status, text, delay_s)`."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.requests: list[tuple[str, str, dict, bytes]] = []
+        scripted = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self, method):
+                parts = urlsplit(self.path)
+                params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                scripted.requests.append((method, parts.path, params, body))
+                status, text, delay = scripted.answer(method, parts.path, params, body)
+                time.sleep(delay)
+                data = text.encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.send_header("Date", "Sat, 05 Dec 2026 04:00:00 GMT")
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass   # the client gave up (the slow-server test)
+
+            def do_GET(self):
+                self._serve("GET")
+
+            def do_POST(self):
+                self._serve("POST")
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def posted(self, table):
+        return [body.decode("gb18030") for m, p, q, body in self.requests
+                if m == "POST" and p.endswith("/cdata") and q.get("table") == table]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)

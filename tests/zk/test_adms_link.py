@@ -7,70 +7,17 @@ The server here is a real HTTP server on loopback whose answers each test script
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from app.zk.adms import protocol
 from app.zk.adms.link import AdmsLink, default_serial
 
+from tests.helpers.adms_server import Scripted
 from tests.helpers.waiting import wait_for
 
 HANDSHAKE = "GET OPTION FROM: X\nATTLOGStamp=None\nOPERLOGStamp=0\nDelay=1\nErrorDelay=1\nRealtime=1\n"
-
-
-class Scripted:
-    """A loopback HTTP server: `answer(method, path, params, body) -> (status, text, delay_s)`."""
-
-    def __init__(self, answer):
-        self.answer = answer
-        self.requests: list[tuple[str, str, dict, bytes]] = []
-        scripted = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self, method):
-                parts = urlsplit(self.path)
-                params = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                scripted.requests.append((method, parts.path, params, body))
-                status, text, delay = scripted.answer(method, parts.path, params, body)
-                time.sleep(delay)
-                data = text.encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.send_header("Date", "Sat, 05 Dec 2026 04:00:00 GMT")
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:
-                    pass   # the client gave up (the slow-server test)
-
-            def do_GET(self):
-                self._serve("GET")
-
-            def do_POST(self):
-                self._serve("POST")
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def posted(self, table):
-        return [body.decode("gb18030") for m, p, q, body in self.requests
-                if m == "POST" and p.endswith("/cdata") and q.get("table") == table]
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
 
 
 @pytest.fixture
