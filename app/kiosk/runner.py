@@ -15,6 +15,7 @@ from urllib.parse import quote
 from loguru import logger
 
 from app.services.terminal import Terminal
+from app.systemd_notify import SystemdNotifier   # light (socket, os): no reason to import it late
 from app.zk.adms import AdmsLink
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -85,8 +86,6 @@ def service_notifier():
     the housekeeper every 2 s when headless) and stopping() at the start of a stop. Outside
     systemd (no NOTIFY_SOCKET) the calls do nothing.
     """
-    from app.systemd_notify import SystemdNotifier
-
     return SystemdNotifier(log=lambda message: logger.error("systemd notify: {}", message))
 
 

@@ -213,3 +213,25 @@ class Scripted:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(5)
+
+
+if __name__ == "__main__":
+    # `python -m tests.helpers.adms_server DIR [PORT]`: serve the server (for `daka bench adms --url`);
+    # SIGTERM or Ctrl-C stops it and its waitress child (its own session: signals do not reach it)
+    import signal
+
+    def _interrupt(*_args):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    server = AdmsServer(Path(sys.argv[1]))
+    if len(sys.argv) > 2:
+        server.port = int(sys.argv[2])
+    server.start()
+    print(server.url, flush=True)
+    try:
+        server.child.proc.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

@@ -48,6 +48,13 @@ def register(sub):
     ui.add_argument("--seconds", type=float, default=8.0, help="seconds of live view measured")
     ui.add_argument("--walkups", type=int, default=8, help="face appears / tap / success rounds")
     ui.set_defaults(handler=cmd_ui)
+
+    adms = bsub.add_parser("adms", help="confirm -> ADMS server latency (median, p99) against a running server")
+    adms.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    adms.add_argument("--url", required=True, help="the ADMS server, e.g. one started by "
+                                                    "`python -m tests.helpers.adms_server DIR`")
+    adms.add_argument("--punches", type=int, default=100, help="punches confirmed, one at a time")
+    adms.set_defaults(handler=cmd_adms)
     return bsub
 
 
@@ -106,5 +113,14 @@ def cmd_ui(args) -> int:
 
     _, models = _models(args)
     result = bench_ui.run(models, seconds=max(1.0, args.seconds), walkups=max(1, args.walkups))
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_adms(args) -> int:
+    from app.bench import adms as bench_adms  # lazy: SQLAlchemy, APScheduler
+
+    load(args, create=False)   # logging as configured (the bench makes its own instance)
+    result = bench_adms.run(args.url, punches=max(1, args.punches))
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return EXIT_OK

@@ -78,6 +78,7 @@ class AdmsLink:
         self.data = AdmsData(store, timezone or (lambda: self.config.device.timezone))
         self.runner = CommandRunner(self)
         self.on_staff_changed = on_staff_changed
+        self.on_upload: Callable[[str, int], None] | None = None   # (table, new cursor): benchmarks
         self._default_serial = serial_source()
         self.options: protocol.ServerOptions | None = None
         self._overrides: dict[str, str] = {}
@@ -352,6 +353,8 @@ class AdmsLink:
                 if batch.lines and not self.upload_lines(table, batch.lines, stamp=batch.last_id):
                     return False
                 self.data.set_cursor(table, batch.last_id)   # only after the server's OK
+                if self.on_upload is not None:
+                    self.on_upload(table, batch.last_id)
         return True
 
     def upload_lines(self, table: str, lines: list[str], *, stamp: int | None) -> bool:
