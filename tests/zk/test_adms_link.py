@@ -7,12 +7,15 @@ The server here is a real HTTP server on loopback whose answers each test script
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 
 import pytest
 
+from app.store import Staff
 from app.zk.adms import protocol
-from app.zk.adms.link import AdmsLink, default_serial
+from app.zk.adms.data import AdmsData
+from app.zk.adms.link import AdmsLink, _crossed, default_serial
 
 from tests.helpers.adms_server import Scripted
 from tests.helpers.waiting import wait_for
@@ -284,3 +287,53 @@ def test_settings_apply_live_a_new_url_means_a_new_handshake(store, scripted, li
     link.follow_adms_settings(config)
     wait_for(lambda: any(r[1].endswith("/cdata") and r[0] == "GET" for r in second.requests), 30, 0.05)
     assert second.requests[0][2]["SN"] == "DAKADEFAULT" and link.status()["serial"] == "DAKADEFAULT"
+
+
+def test_an_answer_longer_than_allowed_is_cut_and_its_last_command_refused(store, scripted, link_for):
+    server = command_server(scripted, ["C:31:DATA UPDATE USERINFO PIN=E31\tName=王五",
+                                       "C:32:DATA UPDATE USERINFO PIN=E32\tName=" + "x" * 300_000])
+    link = link_for(server.url)
+    link.MAX_ANSWER = 100_000
+    assert link.handshake() and link.poll()
+    got = results(server)
+    assert got[31][0] == 0 and got[32][0] == -1006 and "cut at" in got[32][1]
+
+
+def test_operlog_user_lines_for_staff_changes_oplog_for_admin_actions(store, scripted, link_for):
+    with store.session() as s:
+        s.add(Staff(staff_no="E50", name="赵六"))
+        store.audit(s, "admin", "create_staff", staff_no="E50", name="赵六")
+        store.audit(s, "admin", "login")
+        store.audit(s, "adms", "edit_staff", staff_no="E50")        # the server's own change: not echoed
+        store.audit(s, "scheduler", "retention", deleted=0)          # not an admin action Daka reports
+    data = AdmsData(store, lambda: "Asia/Shanghai")
+    batch = data.operlog_after(0, 100)
+    assert batch.rows == 4 and batch.last_id == data.max_audit_id()
+    kinds = [line.split("\t")[0] for line in batch.lines]
+    assert kinds == ["OPLOG 30", "USER PIN=E50", "OPLOG 4"]
+    assert batch.lines[1].startswith("USER PIN=E50\tName=赵六\tPri=0")
+    assert len(batch.lines[0].split("\t")) == 7   # op, admin, time, object, three params
+
+    server = command_server(scripted, [])
+    link = link_for(server.url)
+    assert link.handshake() and link.upload()
+    assert server.posted("OPERLOG")[-1].splitlines() == batch.lines
+    assert data.cursor("OPERLOG") == batch.last_id
+
+
+def test_without_realtime_uploads_wait_for_the_interval_or_a_log_command(store, scripted, link_for):
+    def answer(method, path, params, body):
+        if method == "GET" and path.endswith("/cdata"):
+            return 200, "ATTLOGStamp=None\nOPERLOGStamp=None\nRealtime=0\nTransInterval=30\nDelay=1\n", 0
+        if path.endswith("/getrequest"):
+            return 200, "C:41:LOG", 0
+        return 200, "OK", 0
+    server = scripted(answer)
+    add_punches(store, 2)
+    link = link_for(server.url, adms_tables="ATTLOG")
+    assert link.handshake() and not link._realtime()
+    assert not link._upload_due()            # 30 minutes not over
+    assert link.poll() and results(server)[41][0] == 0
+    assert link._upload_due() and link.upload() and link.data.cursor("ATTLOG") == 2
+    now = time.monotonic()
+    assert not _crossed((), now - 60, now)

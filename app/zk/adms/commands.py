@@ -52,6 +52,7 @@ class CommandRunner:
     def run(self, command: protocol.CommandLine) -> Result:
         if command.error is not None:
             code = protocol.TOO_LONG if "characters" in command.error else protocol.BAD_SYNTAX
+            logger.warning("adms: command {} refused: {}", command.id, command.error)
             return Result(code, command.error)
         text = command.text
         words = text.split(None, 3)

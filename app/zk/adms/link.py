@@ -129,7 +129,8 @@ class AdmsLink:
 
     def tables(self) -> list[str]:
         wanted = {t.strip().upper() for t in self.cfg.adms_tables.split(",") if t.strip()}
-        server = self.options.tables if self.options is not None else None
+        options = self.options   # once: a settings change may drop it meanwhile
+        server = options.tables if options is not None else None
         return [t for t in TABLES if t in wanted and (server is None or t in server)]
 
     def _url(self, endpoint: str, **params) -> str:
@@ -205,11 +206,12 @@ class AdmsLink:
 
     # -- options in force -------------------------------------------------------------
     def _option(self, name: str, default):
-        if name in self._overrides:
+        override, options = self._overrides.get(name), self.options
+        if override is not None:
             probe = protocol.ServerOptions()
-            protocol.apply_option(probe, name, self._overrides[name])
+            protocol.apply_option(probe, name, override)
             return getattr(probe, protocol.OPTION_FIELDS[name])
-        return getattr(self.options, protocol.OPTION_FIELDS[name]) if self.options is not None else default
+        return getattr(options, protocol.OPTION_FIELDS[name]) if options is not None else default
 
     def _delay(self) -> float:
         return self._option("Delay", 30.0)
@@ -388,6 +390,11 @@ class AdmsLink:
         if answer is None:
             return False
         commands = protocol.parse_commands(answer.text(), max_line=self._max_line())
+        if answer.truncated and commands:
+            # the last line was cut: it is answered as too long, never carried out half-read
+            last = commands[-1]
+            logger.warning("adms: the getrequest answer is longer than {} bytes: cut", len(answer.body))
+            commands[-1] = protocol.CommandLine(last.id, last.text[:40], f"cut at {len(answer.body)} characters")
         for command in commands:
             if command.id is None:
                 logger.warning("adms: ignored an answer line: {} ({!r})", command.error, command.text)
@@ -422,6 +429,7 @@ class AdmsLink:
     def status(self) -> dict:
         """The admin's ADMS block (a database read: not on the UI thread)."""
         iso = lambda t: t.isoformat() if t else None   # noqa: E731
+        options = self.options
         queue = None
         if self.enabled:
             try:
@@ -434,8 +442,8 @@ class AdmsLink:
                 "queue": queue, "last_error": self.last_error, "last_error_utc": iso(self.last_error_at),
                 "commands_received": self.commands_received, "results": list(self.results)[::-1],
                 "clock_offset_s": self.clock_offset_s,
-                "server_timezone": self.options.timezone if self.options is not None else None,
-                "options": self.options.as_dict() if self.options is not None else None}
+                "server_timezone": options.timezone if options is not None else None,
+                "options": options.as_dict() if options is not None else None}
 
 
 def _clock_offset(header: str | None) -> float | None:

@@ -1,4 +1,8 @@
-"""HTTP for the ADMS link: one request with a timeout and a bounded answer, errors as text."""
+"""HTTP for the ADMS link: one request with a timeout and a bounded answer, errors as text.
+
+An answer longer than the caller allows is cut (``Answer.truncated``), never read whole: the link
+answers the commands it can still name as too long instead of being fed the same answer again.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ class Answer:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    truncated: bool = False   # the answer was longer than asked for: `body` is its beginning
 
     def text(self) -> str:
         for encoding in ("utf-8", "gb18030"):
@@ -50,5 +55,5 @@ class HttpTransport:
         except (urllib.error.URLError, OSError, http.client.HTTPException, socket.timeout) as exc:
             raise TransportError(str(getattr(exc, "reason", exc)) or type(exc).__name__) from exc
         if len(data) > max_bytes:
-            raise TransportError(f"the answer is larger than {max_bytes} bytes")
+            return Answer(status, data[:max_bytes], answer_headers, truncated=True)
         return Answer(status, data, answer_headers)
