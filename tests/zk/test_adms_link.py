@@ -337,3 +337,38 @@ def test_without_realtime_uploads_wait_for_the_interval_or_a_log_command(store, 
     assert link._upload_due() and link.upload() and link.data.cursor("ATTLOG") == 2
     now = time.monotonic()
     assert not _crossed((), now - 60, now)
+
+
+@pytest.mark.postgres
+def test_a_punch_committed_late_with_a_smaller_id_is_not_skipped(postgres_server, make_config, instance):
+    """PostgreSQL: a transaction holding id 1 commits after id 2; the cursor waits for it."""
+    from app.store import Punch, open_store
+
+    store = open_store(make_config(), instance, url=postgres_server.create_database("adms_gap"))
+    try:
+        data = AdmsData(store, lambda: "Asia/Shanghai")
+        at = dt.datetime(2026, 12, 1, 1, 0)
+
+        def punch(no):
+            return Punch(uuid=uuid.uuid4(), staff_no=no, name="x", punched_at=at, local_date=at.date(),
+                         device_id="d", source="face")
+        with store.session() as slow:
+            first = punch("LATE")
+            slow.add(first)
+            slow.flush()                      # id 1 taken, not committed
+            with store.session() as fast:
+                fast.add(punch("EARLY"))      # id 2, committed now
+            batch = data.punches_after(0, 10)
+            assert batch.rows == 0 and batch.last_id == 0   # id 2 is young and 1 is missing: wait
+        batch = data.punches_after(0, 10)
+        assert [line.split("\t")[0] for line in batch.lines] == ["LATE", "EARLY"] and batch.last_id == 2
+        # an old hole (a punch deleted, an id a replay used up) does not hold the link forever
+        with store.session() as s:
+            s.add(punch("AFTER-HOLE"))
+            s.flush()
+            s.delete(s.get(Punch, 2))
+        later = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(minutes=1)
+        assert data.punches_after(1, 10).rows == 0
+        assert [line.split("\t")[0] for line in data.punches_after(1, 10, now=later).lines] == ["AFTER-HOLE"]
+    finally:
+        store.dispose()

@@ -180,6 +180,7 @@ class AdmsLink:
             try:
                 if self._need_handshake:
                     if not self.handshake():
+                        self.state = "error"
                         self._wait(self._error_delay())
                         continue
                     next_poll = 0.0
