@@ -12,12 +12,14 @@ import uuid
 
 import pytest
 
+from app.attendance import Candidate, open_attendance
 from app.store import Staff
 from app.zk.adms import protocol
 from app.zk.adms.data import AdmsData
 from app.zk.adms.link import AdmsLink, _crossed, default_serial
 
 from tests.helpers.adms_server import Scripted
+from tests.helpers.hr_receiver import SECRET, Receiver
 from tests.helpers.waiting import wait_for
 
 HANDSHAKE = "GET OPTION FROM: X\nATTLOGStamp=None\nOPERLOGStamp=0\nDelay=1\nErrorDelay=1\nRealtime=1\n"
@@ -372,3 +374,40 @@ def test_a_punch_committed_late_with_a_smaller_id_is_not_skipped(postgres_server
         assert [line.split("\t")[0] for line in data.punches_after(1, 10, now=later).lines] == ["AFTER-HOLE"]
     finally:
         store.dispose()
+
+
+def test_beside_the_webhook_from_the_same_punches_neither_holds_the_other_back(store, scripted, make_config,
+                                                                                 instance):
+    """Webhook down: ADMS gets the punches; ADMS down: the webhook does; both get all of them, once each."""
+    adms_up = {"on": False}
+
+    def answer(method, path, params, body):
+        if not adms_up["on"]:
+            return 503, "maintenance", 0
+        if method == "GET" and path.endswith("/cdata"):
+            return 200, HANDSHAKE, 0
+        return 200, "OK", 0
+    server = scripted(answer)
+    webhook = Receiver(fail=lambda n: n <= 2)    # the HR webhook fails its first two requests
+    try:
+        config = make_config(device={"timezone": "Asia/Shanghai"}, attendance={"dedupe_seconds": 0},
+                             push={"webhook_url": webhook.url, "secret": SECRET, "backoff_base_seconds": 0.01,
+                                   "backoff_max_seconds": 0.02, "adms_url": server.url, "adms_serial": "BOTH1",
+                                   "adms_retry_seconds": 0.2, "adms_tables": "ATTLOG"})
+        attendance = open_attendance(config, instance, store)
+        link = AdmsLink(store, config, journal=attendance.journal)
+        uuids = [str(attendance.clockin.confirm(Candidate(i, f"W{i}", "x", 0.9)).punch.uuid) for i in range(1, 6)]
+        attendance.flusher.flush()
+        attendance.pusher.deliver()               # refused: waits in the outbox
+        assert webhook.punches == [] and attendance.pusher.backlog().pending == 5
+        adms_up["on"] = True
+        assert link.handshake() and link.upload()   # ADMS does not wait for the webhook
+        assert server.posted("ATTLOG")[-1].split("\n")[0].split("\t")[0] == "W1"
+        adms_up["on"] = False
+        wait_for(lambda: attendance.pusher.deliver() >= 0 and attendance.pusher.backlog().pending == 0, 30, 0.05)
+        assert [p["uuid"] for p in webhook.punches] == uuids
+        assert [line.split("\t")[0] for line in server.posted("ATTLOG")[-1].splitlines()] == [f"W{i}" for i in range(1, 6)]
+        assert link.data.cursor("ATTLOG") == link.data.max_punch_id()
+        attendance.journal.close()
+    finally:
+        webhook.close()
