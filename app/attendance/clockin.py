@@ -15,12 +15,13 @@ from sqlalchemy import select
 from app.store import Punch, Store
 
 from .journal import PunchJournal
-from .records import NAME_MAX, STAFF_NO_MAX, Candidate, ClockInResult, PunchRecord
+from .records import NAME_MAX, PUNCH_STATES, STAFF_NO_MAX, Candidate, ClockInResult, PunchRecord
 
 PUNCH_SOURCES = ("face", "makeup", "manual")
 # Plain rows, not ORM objects: confirm runs on the screen's time.
 _RECORD_COLUMNS = (Punch.uuid, Punch.staff_id, Punch.staff_no, Punch.name, Punch.punched_at,
-                   Punch.local_date, Punch.device_id, Punch.score, Punch.source, Punch.snapshot_file)
+                   Punch.local_date, Punch.device_id, Punch.score, Punch.source, Punch.snapshot_file,
+                   Punch.status)
 
 
 class ClockInService:
@@ -42,6 +43,8 @@ class ClockInService:
         """Record a punch for a confirmed candidate, unless it repeats one within the window."""
         if candidate.source not in PUNCH_SOURCES:
             raise ValueError(f"unknown punch source {candidate.source!r}")
+        if candidate.status not in PUNCH_STATES:
+            raise ValueError(f"unknown punch state {candidate.status!r}")
         with self._lock:
             now = self._clock().astimezone(dt.UTC)
             last = self._latest(candidate.staff_id, now)
@@ -54,7 +57,7 @@ class ClockInService:
             record = PunchRecord(
                 punch_id, candidate.staff_id, candidate.staff_no[:STAFF_NO_MAX],
                 candidate.name[:NAME_MAX], now, local.date(), local.strftime("%H:%M:%S"),
-                self.device_id, candidate.score, candidate.source, snapshot,
+                self.device_id, candidate.score, candidate.source, snapshot, candidate.status,
             )
             self.journal.append(record.to_journal())  # durable from here on
             self._last[candidate.staff_id] = record

@@ -10,6 +10,8 @@ from app.i18n import text
 from app.store import Punch
 
 NAME_MAX, STAFF_NO_MAX = 64, 32
+# ZKTeco's punch states (ATTLOG status), as vendor terminals offer them on their F-keys.
+PUNCH_STATES = (0, 1, 2, 3, 4, 5)   # in, out, break out, break in, overtime in, overtime out
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class Candidate:
     score: float | None = None
     source: str = "face"
     snapshot_jpeg: bytes | None = field(default=None, repr=False)
+    status: int = 0              # PUNCH_STATES: chosen on the confirm card, 0 (in) by default
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class PunchRecord:
     score: float | None
     source: str
     snapshot_file: str | None = None
+    status: int = 0              # PUNCH_STATES
 
     def to_journal(self) -> dict:
         return {
@@ -44,21 +48,23 @@ class PunchRecord:
             "name": self.name, "punched_at": self.punched_at.isoformat(),
             "local_date": self.local_date.isoformat(), "local_time": self.local_time,
             "device_id": self.device_id, "score": self.score, "source": self.source,
-            "snapshot_file": self.snapshot_file,
+            "snapshot_file": self.snapshot_file, "status": self.status,
         }
 
     @classmethod
     def from_journal(cls, r: dict) -> PunchRecord:
+        # journals written before punch states have none: 0 (in), as for a punch nobody chose
         return cls(uuid_mod.UUID(r["uuid"]), r["staff_id"], r["staff_no"], r["name"],
                    dt.datetime.fromisoformat(r["punched_at"]), dt.date.fromisoformat(r["local_date"]),
-                   r["local_time"], r["device_id"], r["score"], r["source"], r.get("snapshot_file"))
+                   r["local_time"], r["device_id"], r["score"], r["source"], r.get("snapshot_file"),
+                   int(r.get("status") or 0))
 
     @classmethod
     def from_row(cls, p: Punch, tz) -> PunchRecord:
         at = p.punched_at.replace(tzinfo=dt.UTC)
         return cls(p.uuid, p.staff_id, p.staff_no, p.name, at, p.local_date,
                    at.astimezone(tz).strftime("%H:%M:%S"), p.device_id, p.score, p.source,
-                   p.snapshot_file)
+                   p.snapshot_file, p.status or 0)
 
     def to_row(self) -> dict:
         """Column values for an INSERT into ``punches``."""
@@ -66,7 +72,7 @@ class PunchRecord:
             "uuid": self.uuid, "staff_id": self.staff_id, "staff_no": self.staff_no,
             "name": self.name, "punched_at": self.punched_at.astimezone(dt.UTC).replace(tzinfo=None),
             "local_date": self.local_date, "device_id": self.device_id, "score": self.score,
-            "source": self.source, "snapshot_file": self.snapshot_file,
+            "source": self.source, "snapshot_file": self.snapshot_file, "status": self.status,
         }
 
     def as_dict(self) -> dict:

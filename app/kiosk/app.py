@@ -47,6 +47,7 @@ class KioskApp(App):
     hint_text = StringProperty("")
     notice_text = StringProperty("")      # a short message that clears itself
     countdown = NumericProperty(0)
+    punch_status = NumericProperty(0)     # the punch state chosen on the confirm card (PUNCH_STATES)
     terminal = ObjectProperty(None, allownone=True)
     frames = ObjectProperty(None, allownone=True)   # the camera's FrameSlot: screens peek its newest frame
     # from the run-time settings (set on a change, see _settings_changed)
@@ -378,7 +379,7 @@ class KioskApp(App):
         pending = self.flow.tap_confirm(time.monotonic())
         if pending is None:
             return
-        future = self.terminal.confirm(pending.card, pending.score, pending.box)
+        future = self.terminal.confirm(pending.card, pending.score, pending.box, status=int(self.punch_status))
         future.add_done_callback(lambda f: Clock.schedule_once(lambda _dt: self._confirm_done(f)))
 
     def _confirm_done(self, future) -> None:
@@ -392,6 +393,10 @@ class KioskApp(App):
         else:
             self.flow.confirmed(result, now)
         self._sync_screen()
+
+    def next_punch_status(self) -> None:
+        """The confirm card's state key: 上班, 下班, 外出, 外出返回, 加班上班, 加班下班, round again."""
+        self.punch_status = (int(self.punch_status) + 1) % 6
 
     def not_me(self) -> None:
         self.flow.tap_not_me(time.monotonic())

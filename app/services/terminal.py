@@ -197,14 +197,19 @@ class Terminal:
         logger.info("terminal stopped: journal flushed, {} pending", self.attendance.journal.pending_count())
 
     # -- clock-in ------------------------------------------------------------------------------
-    def confirm(self, card: StaffCard, score: float | None, box=None) -> Future:
-        """Confirm a punch on the confirm worker; the future gives the ClockInResult."""
-        frame = self.camera.slot.latest()
-        return self._confirmer.submit(self._confirm, card, score, None if frame is None else frame.frame, box)
+    def confirm(self, card: StaffCard, score: float | None, box=None, status: int = 0) -> Future:
+        """Confirm a punch on the confirm worker; the future gives the ClockInResult.
 
-    def _confirm(self, card: StaffCard, score, frame, box):
+        `status`: the punch state chosen on the card (0 in .. 5 overtime out, ZKTeco's; 0 when none).
+        """
+        frame = self.camera.slot.latest()
+        return self._confirmer.submit(self._confirm, card, score, None if frame is None else frame.frame, box,
+                                      status)
+
+    def _confirm(self, card: StaffCard, score, frame, box, status: int = 0):
         result = self.attendance.clockin.confirm(Candidate(card.staff_id, card.staff_no, card.name, score,
-                                                           snapshot_jpeg=face_snapshot(frame, box)))
+                                                           snapshot_jpeg=face_snapshot(frame, box),
+                                                           status=status))
         self.feedback("success" if result.recorded else "already")
         return result
 

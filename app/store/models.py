@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
     Uuid,
@@ -72,6 +73,7 @@ class Punch(db.Model):
     __tablename__ = "punches"
     __table_args__ = (
         CheckConstraint(f"source IN {PUNCH_SOURCES!r}", name="source"),
+        CheckConstraint("status BETWEEN 0 AND 5", name="status"),
         # Covers the day / week / month lists for all staff: read in order, no table lookups, no sort.
         Index("ix_punches_local_date_time", "local_date", "punched_at", "id", "staff_id", "staff_no",
               "name", "source"),
@@ -90,6 +92,9 @@ class Punch(db.Model):
     source: Mapped[str] = mapped_column(String(16), default="face")
     snapshot_file: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # ZKTeco's punch states, chosen on the confirm card (issue 18): 0 in, 1 out, 2 break out,
+    # 3 break in, 4 overtime in, 5 overtime out; 0 when nobody chose.
+    status: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
 
 class Setting(db.Model):

@@ -1,4 +1,5 @@
-"""Confirm card: the enrolled photo, name, staff no and time; one big 确认打卡, and 不是我."""
+"""Confirm card: the enrolled photo, name, staff no and time; one big 确认打卡, 不是我, and the punch
+state (上班 by default; a tap chooses the next, as the F-keys of ZKTeco terminals)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,15 @@ class ConfirmScreen(Screen):
     staff_no_text = StringProperty("")
     time_text = StringProperty("")
 
+    _shown = None
+
     def show(self, app) -> None:
         pending = app.flow.pending
         if pending is None:
             return
+        if pending is not self._shown:   # a new card starts at 上班 (0): nobody chose yet
+            self._shown = pending
+            app.punch_status = 0
         card = pending.card
         self.name_text = card.name
         self.staff_no_text = card.staff_no

@@ -85,7 +85,7 @@ class AdmsData:
     def _attlog(self, p: Punch, tz: ZoneInfo) -> str:
         local = _utc(p.punched_at).astimezone(tz)
         verify = protocol.VERIFY_FACE if p.source == "face" else protocol.VERIFY_OTHER
-        return protocol.attlog_line(p.staff_no, local, verify=verify)
+        return protocol.attlog_line(p.staff_no, local, status=p.status or 0, verify=verify)
 
     def punches_after(self, cursor: int, limit: int, *, now: dt.datetime | None = None) -> Batch:
         tz = self.tz
