@@ -287,6 +287,36 @@ register("ui.sound", group=DOOR, label=("提示音", "Sound"),
 register("storage.retention_days", group=STORAGE, label=("保留天数", "Retention (days)"),
          help_zh="删除早于这么多天的打卡记录及其抓拍；0 为永久保留。", apply=_apply_jobs)
 
+# -- issue 19: ZKTeco's pull protocol (TCP/UDP 4370) ---------------------------------------------
+def _apply_zk_pull(t: Terminal, cfg: Config) -> None:
+    # The 4370 server is a front end (app.zk.pull) that `daka run` adds to the terminal's services;
+    # it restarts itself with the new values (this floor cannot import it).
+    for service in t.services:
+        follow = getattr(service, "follow_zk_pull", None)
+        if follow is not None:
+            follow(cfg)
+
+
+ZK_PULL = ("ZKTeco 拉取协议（4370）", "ZKTeco pull protocol (4370)")
+register("zk_pull.enabled", group=ZK_PULL, label=("启用 4370 拉取协议", "Serve the pull protocol"),
+         help_zh="让按中控（ZKTeco）考勤机编写的人事软件（ZKTime、pyzk、node-zklib 等）通过 TCP/UDP 4370 端口"
+                 "读取员工和打卡记录。", apply=_apply_zk_pull)
+register("zk_pull.port", group=ZK_PULL, label=("端口", "Port"),
+         help_zh="拉取协议的端口（TCP 和 UDP），默认 4370。", apply=_apply_zk_pull)
+register("zk_pull.comm_key", group=ZK_PULL, label=("通讯密码", "Comm key"),
+         help_zh="客户端须用 CMD_AUTH 证明的通讯密码；0 为不设。node-zklib 和 zkteco-js 不支持通讯密码，只能用 0。"
+                 "留空保存则保留原密码。", apply=_apply_zk_pull, secret=True)
+register("zk_pull.tcp", group=ZK_PULL, label=("TCP", "TCP"),
+         help_zh="通过 TCP 提供拉取协议。", apply=_apply_zk_pull)
+register("zk_pull.udp", group=ZK_PULL, label=("UDP", "UDP"),
+         help_zh="通过 UDP 提供拉取协议。", apply=_apply_zk_pull)
+register("zk_pull.allow_writes", group=ZK_PULL, label=("允许写入人员", "Allow user writes"),
+         help_zh="允许客户端新增、改名和删除人员（set_user、delete_user），每次写入都记入审计日志。"
+                 "清除打卡记录始终不允许。", apply=_apply_zk_pull)
+register("zk_pull.allow_set_time", group=ZK_PULL, label=("允许校时", "Allow setting the clock"),
+         help_zh="允许客户端设置终端时间（set_time），经由与管理后台相同的、记入审计日志的校时命令。",
+         apply=_apply_zk_pull)
+
 #: The keys an admin may change at run time (derived: register a key to add one).
 RUNTIME_KEYS: tuple[str, ...] = tuple(REGISTRY)
 
