@@ -9,6 +9,7 @@ reading is given ``idle_timeout`` to take an answer. UDP sessions are bounded an
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -194,11 +195,13 @@ class PullServer:
                 for i, request in enumerate(batch):
                     self.last_client = peer
                     answer = self._answer(session, request)
-                    # A chunk request that was waiting while the last answer went out (node-zklib
-                    # asks for every chunk at once) waits its turn as well.
-                    next_write = self._send_tcp(conn, answer, next_write if i else 0.0)
+                    next_write = self._send_tcp(conn, answer, next_write)
                     if answer.close:
                         return
+                    # A request already waiting when an answer went out (node-zklib asks for every
+                    # chunk at once) waits its turn too; one sent after it (pyzk) needs no wait.
+                    if i == len(batch) - 1 and not select.select([conn], [], [], 0)[0]:
+                        next_write = 0.0
         except (TimeoutError, OSError) as exc:
             if not self._halt.is_set():
                 logger.info("zk pull: tcp {} closed: {}", peer, exc or type(exc).__name__)
