@@ -46,7 +46,8 @@ def _page(new_token: str | None = None):
     now = dt.datetime.now(svc.timezone())
     return render_template("system/index.html", logs=list(logs), tail=tail, tokens=token_rows,
                            users=user_rows, now=now, new_token=new_token,
-                           sqlite=svc.store.dialect == "sqlite", ntp=clock.ntp_enabled())
+                           sqlite=svc.store.dialect == "sqlite", ntp=clock.ntp_enabled(),
+                           zk_pull=svc.status().get("zk_pull"))
 
 
 @bp.post("/time")

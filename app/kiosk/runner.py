@@ -13,7 +13,9 @@ from urllib.parse import quote
 
 from loguru import logger
 
+from app.fonts import find_cjk_font   # light (no Kivy): at the top, so the 4370 block's optional import fits the ceiling
 from app.services.terminal import Terminal
+from app.zk.pull import PullService
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -49,6 +51,21 @@ def extra_services(terminal: Terminal, config, instance) -> list:
         return []
 
 
+def zk_pull_service(terminal: Terminal) -> PullService:
+    """The ZKTeco pull protocol's server (issue 19): serves when [zk_pull] enabled, follows its
+    settings, reports on the admin's system page; the clock is set by the admin's narrow path."""
+    try:
+        from admin.system.clock import set_system_time   # optional: the admin may not be installed
+    except ImportError:
+        set_system_time = None
+    set_clock = None if set_system_time is None else (
+        lambda date, time: set_system_time(terminal.config.admin.set_time_command, date, time))
+    service = PullService(terminal.config, terminal.store, timezone=lambda: terminal.attendance.clockin.tz,
+                          library=terminal.library, set_clock=set_clock)
+    terminal.status_board.providers["zk_pull"] = service.status
+    return service
+
+
 def service_notifier():
     """The link to the service manager (systemd sd_notify: READY, WATCHDOG, STOPPING).
 
@@ -62,8 +79,6 @@ def service_notifier():
 
 
 def run_terminal(config, instance, *, source: str | None = None, headless: bool = False) -> int:
-    from app.fonts import find_cjk_font
-
     from app.hardware.camera_url import parse_camera_source
 
     font = find_cjk_font(config.ui.font or None)
@@ -82,6 +97,7 @@ def _run_locked(config, instance, font, source, headless: bool) -> int:
     terminal = Terminal(config, instance, source=source)
     for service in extra_services(terminal, config, instance):
         terminal.add_service(service)
+    terminal.add_service(zk_pull_service(terminal))   # issue 19: ZKTeco pull protocol, TCP/UDP 4370
     terminal.notifier = service_notifier()
     stop_requested = threading.Event()
     app_box: list = []

@@ -43,6 +43,8 @@ class StatusBoard:
         self._device_name, self._admin_port = device_name, admin_port
         self.last_recognition: dt.datetime | None = None
         self.latest: dict = {}
+        #: More parts' status by name, added by the composition root (e.g. "zk_pull": the 4370 server)
+        self.providers: dict[str, Callable[[], dict]] = {}
         self._listeners: list[Callable[[dict], None]] = []
         self._lock = threading.Lock()
 
@@ -97,4 +99,13 @@ class StatusBoard:
             "ip": local_ip(),
             "admin_port": self._admin_port(),
             "vision_frames": self.worker.processed,
+            **{name: _quiet_status(name, provide) for name, provide in list(self.providers.items())},
         }
+
+
+def _quiet_status(name: str, provide: Callable[[], dict]) -> dict | None:
+    try:
+        return provide()
+    except Exception:   # one part's failure must not blank the whole status
+        logger.exception("status of {} failed", name)
+        return None
