@@ -129,12 +129,14 @@ def parse(packet: bytes) -> Frame:
 class TcpFrames:
     """Cut a TCP byte stream into frames; never holds more than ``limit`` bytes of one frame.
 
-    ``feed`` returns the complete frames; a stream that does not start with the magic, or
-    announces a frame longer than ``limit``, raises :class:`ProtocolError` (the caller closes).
+    ``feed`` returns the complete frames. A stream that does not start with the magic, or
+    announces a frame longer than ``limit``, is broken from there on: the frames before it are
+    returned and :attr:`broken` says what went wrong (the caller answers them, then closes).
     """
 
     def __init__(self, limit: int):
         self.limit = limit
+        self.broken: ProtocolError | None = None
         self._buffer = bytearray()
 
     @property
@@ -142,20 +144,23 @@ class TcpFrames:
         return len(self._buffer)
 
     def feed(self, data: bytes) -> list[Frame]:
+        if self.broken is not None:
+            return []
         self._buffer += data
         frames = []
         while len(self._buffer) >= TOP.size:
             magic, length = TOP.unpack_from(self._buffer)
             if magic != TCP_MAGIC:
-                raise ProtocolError("the stream lost the frame start (50 50 82 7D)")
-            if length < HEADER.size or length > self.limit:
-                raise ProtocolError(f"frame length {length} outside {HEADER.size}..{self.limit}")
+                self.broken = ProtocolError("the stream lost the frame start (50 50 82 7D)")
+            elif length < HEADER.size or length > self.limit:
+                self.broken = ProtocolError(f"frame length {length} outside {HEADER.size}..{self.limit}")
+            if self.broken is not None:
+                self._buffer.clear()
+                return frames
             if len(self._buffer) < TOP.size + length:
                 break
             frames.append(parse(bytes(self._buffer[TOP.size:TOP.size + length])))
             del self._buffer[:TOP.size + length]
-        if len(self._buffer) > self.limit + TOP.size:
-            raise ProtocolError("partial frame larger than the limit")
         return frames
 
 

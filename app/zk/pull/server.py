@@ -20,7 +20,7 @@ from loguru import logger
 
 from . import protocol as p
 from .device import PullDevice
-from .session import Answer, PullOptions, PullSession
+from .session import Answer, AuditBudget, PullOptions, PullSession
 
 #: Between the writes of one chunk (announcement, then data): node-zklib and zkteco-js parse one
 #: frame per socket read, as a terminal's frames reach them over a real network.
@@ -73,6 +73,7 @@ class PullServer:
         self._udp: OrderedDict[tuple, tuple[PullSession, float]] = OrderedDict()
         self._refusal_log = _Throttle(REFUSAL_LOG_EVERY_S)
         self._refusal_audit = _Throttle(60.0)
+        self._audit_budget = AuditBudget()
         self.counters = {"connections": 0, "refused_connections": 0, "bad_frames": 0, "udp_datagrams": 0}
         self.last_client: str | None = None
 
@@ -176,7 +177,7 @@ class PullServer:
             self._spawn(self._serve_tcp, f"zk-pull-tcp-{address}:{port}", conn, f"{address}:{port}")
 
     def _serve_tcp(self, conn: socket.socket, peer: str) -> None:
-        session = PullSession(self.device, self.options, peer, "tcp")
+        session = PullSession(self.device, self.options, peer, "tcp", self._audit_budget)
         frames = p.TcpFrames(self.max_frame)
         conn.settimeout(self.idle_timeout)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -186,12 +187,7 @@ class PullServer:
                 data = conn.recv(65536)
                 if not data:
                     return
-                try:
-                    batch = frames.feed(data)
-                except p.ProtocolError as exc:
-                    self.counters["bad_frames"] += 1
-                    session.refuse(p.Frame(0, 0, 0, 0, b""), f"bad frame, connection closed: {exc}")
-                    return
+                batch = frames.feed(data)
                 for i, request in enumerate(batch):
                     self.last_client = peer
                     answer = self._answer(session, request)
@@ -202,6 +198,10 @@ class PullServer:
                     # chunk at once) waits its turn too; one sent after it (pyzk) needs no wait.
                     if i == len(batch) - 1 and not select.select([conn], [], [], 0)[0]:
                         next_write = 0.0
+                if frames.broken is not None:
+                    self.counters["bad_frames"] += 1
+                    session.refuse(p.Frame(0, 0, 0, 0, b""), f"bad stream, connection closed: {frames.broken}")
+                    return
         except (TimeoutError, OSError) as exc:
             if not self._halt.is_set():
                 logger.info("zk pull: tcp {} closed: {}", peer, exc or type(exc).__name__)
@@ -282,7 +282,7 @@ class PullServer:
                 self._udp.pop(same[0])   # the oldest session of that address gives way
             elif len(self._udp) >= self.udp_sessions:
                 self._udp.popitem(last=False)
-        session = PullSession(self.device, self.options, peer, "udp")
+        session = PullSession(self.device, self.options, peer, "udp", self._audit_budget)
         answer = self._answer(session, request)   # CONNECT: gives the session its id
         with self._lock:
             self._udp[(address, port, session.session_id)] = (session, now)

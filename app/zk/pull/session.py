@@ -3,13 +3,15 @@
 No I/O here: :meth:`PullSession.handle` takes a parsed frame and returns an :class:`Answer`, the
 frames to send (each group one write) and whether to close. The transports (``server.py``) do
 the sending. Every answer echoes the request's session and reply ids; refused commands are
-logged and audited (at most :data:`AUDIT_REFUSALS` per session, so a flood cannot fill the log).
+logged and audited (at most :data:`AUDIT_PER_MINUTE` per client address, so a flood cannot fill the log).
 """
 
 from __future__ import annotations
 
 import random
 import struct
+import threading
+import time
 from dataclasses import dataclass, field
 
 from loguru import logger
@@ -19,7 +21,9 @@ from app import __version__
 from . import protocol as p
 from .device import PullDevice, WriteRefused
 
-AUDIT_REFUSALS = 20
+#: Audit entries one client address may cause per minute (connections and refusals): a flood
+#: of connects or bad commands must not flood the audit log or the database's disk writes.
+AUDIT_PER_MINUTE = 30
 MAX_AUTH_TRIES = 3
 #: Answers up to this size (4-byte total + records) go in one CMD_DATA frame; larger ones are
 #: read in chunks (pyzk reads a direct answer with one 1 KiB receive over UDP).
@@ -70,11 +74,33 @@ REFUSED = {
 }
 
 
+class AuditBudget:
+    """How many audit entries each address may still cause this minute (shared by its sessions)."""
+
+    def __init__(self, per_minute: int = AUDIT_PER_MINUTE, clock=time.monotonic, size: int = 1024):
+        self.per_minute, self.clock, self.size = per_minute, clock, size
+        self._windows: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, address: str) -> bool:
+        now = self.clock()
+        with self._lock:
+            start, used = self._windows.get(address, (now, 0))
+            if now - start >= 60.0:
+                start, used = now, 0
+            if len(self._windows) >= self.size and address not in self._windows:
+                self._windows.clear()   # bounded: forget the old windows rather than grow
+            self._windows[address] = (start, used + 1)
+            return used < self.per_minute
+
+
 class PullSession:
     """One client (a TCP connection, or a UDP address and session id)."""
 
-    def __init__(self, device: PullDevice, options: PullOptions, peer: str, transport: str):
+    def __init__(self, device: PullDevice, options: PullOptions, peer: str, transport: str,
+                 budget: AuditBudget | None = None):
         self.device, self.options, self.peer, self.transport = device, options, peer, transport
+        self.budget = budget or AuditBudget()
         self.session_id = 0
         self.authed = False
         self.auth_tries = 0
@@ -91,13 +117,19 @@ class PullSession:
 
     def refuse(self, request: p.Frame, why: str, code: int = p.ACK_ERROR, close: bool = False) -> Answer:
         self.refusals += 1
-        logger.warning("zk pull: {} refused command {} from {}: {}", self.transport, request.command, self.peer, why)
-        if self.refusals <= AUDIT_REFUSALS:
-            try:
-                self.device.audit(self.actor, "zk_pull_refused", command=request.command, reason=why)
-            except Exception:   # the database away must not take the connection down
-                logger.opt(exception=True).warning("zk pull: auditing a refusal failed")
+        if self.refusals <= AUDIT_PER_MINUTE:
+            logger.warning("zk pull: {} refused command {} from {}: {}", self.transport, request.command, self.peer,
+                           why)
+        self._audit("zk_pull_refused", command=request.command, reason=why)
         return self._one(code, request, close=close)
+
+    def _audit(self, action: str, **detail) -> None:
+        if not self.budget.allow(self.peer.rsplit(":", 1)[0]):
+            return
+        try:
+            self.device.audit(self.actor, action, **detail)
+        except Exception:   # the database away must not take the connection down
+            logger.opt(exception=True).warning("zk pull: auditing {} failed", action)
 
     # -- the conversation ------------------------------------------------------------------------
     def handle(self, request: p.Frame) -> Answer:
@@ -127,11 +159,7 @@ class PullSession:
         self.authed = self.options.comm_key == 0
         self.buffer = None
         logger.info("zk pull: {} session {} opened by {}", self.transport, self.session_id, self.peer)
-        try:
-            self.device.audit(self.actor, "zk_pull_connect", session_id=self.session_id,
-                              comm_key=self.options.comm_key != 0)
-        except Exception:
-            logger.opt(exception=True).warning("zk pull: auditing a connection failed")
+        self._audit("zk_pull_connect", session_id=self.session_id, comm_key=self.options.comm_key != 0)
         return self._one(p.ACK_OK if self.authed else p.ACK_UNAUTH, request)
 
     def _auth(self, request: p.Frame) -> Answer:
