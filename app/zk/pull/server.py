@@ -82,18 +82,16 @@ class PullServer:
         """Bind (OSError when the port is taken) and serve on background threads."""
         try:
             if self.tcp:
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s = self._tcp_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind((self.host, self.port))
                 s.listen(64)
                 s.settimeout(ACCEPT_POLL_S)
-                self._tcp_socket = s
                 self.port = s.getsockname()[1]
             if self.udp:
-                u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                u = self._udp_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 u.bind((self.host, self.port))
                 u.settimeout(ACCEPT_POLL_S)
-                self._udp_socket = u
                 self.port = u.getsockname()[1]
         except OSError:
             self._close_listeners()
