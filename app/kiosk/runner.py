@@ -13,7 +13,9 @@ from urllib.parse import quote
 
 from loguru import logger
 
-from app.fonts import find_cjk_font   # light (no Kivy): at the top, so the 4370 block's optional import fits the ceiling
+# light (no Kivy): at the top, so the 4370 block's optional import fits the function-level ceiling
+from app.fonts import find_cjk_font
+from app.hardware.camera_url import parse_camera_source
 from app.services.terminal import Terminal
 from app.zk.pull import PullService
 
@@ -79,8 +81,6 @@ def service_notifier():
 
 
 def run_terminal(config, instance, *, source: str | None = None, headless: bool = False) -> int:
-    from app.hardware.camera_url import parse_camera_source
-
     font = find_cjk_font(config.ui.font or None)
     source = source_url(source)
     parse_camera_source(source or config.camera.source)   # a bad URL is a usage error before anything starts
