@@ -673,7 +673,7 @@ class ZkPullConfig:
         check=_check_host, allowed="IP address or host name",
     )
     comm_key: int = setting(
-        0, "Comm key (通讯密码) clients must prove with CMD_AUTH; 0 = none (node-zklib and zkteco-js "
+        0, "Comm key clients must prove with CMD_AUTH; 0 = none (node-zklib and zkteco-js "
         "cannot authenticate: they work only with 0).", min=0, max=999999,
     )
     tcp: bool = setting(True, "Serve the pull protocol over TCP.")

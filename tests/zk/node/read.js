@@ -17,6 +17,7 @@ async function main () {
   const logs = await device.getAttendances()
   const logsAt = Date.now()
   await device.disconnect()
+  const closedAt = Date.now()
   const records = logs.data.map(r => client === 'node-zklib'
     ? { uid: r.userSn, userId: r.deviceUserId, time: r.recordTime.toISOString() }
     : { uid: r.sn, userId: r.user_id, time: new Date(r.record_time).toISOString(), verify: r.type })
@@ -26,7 +27,8 @@ async function main () {
     logsError: logs.err ? String(logs.err) : null,
     users: users.data.map(u => ({ uid: u.uid, userId: u.userId, name: u.name, role: u.role })),
     records,
-    seconds: { users: (usersAt - started) / 1000, attendance: (logsAt - usersAt) / 1000 }
+    seconds: { users: (usersAt - started) / 1000, attendance: (logsAt - usersAt) / 1000,
+      disconnect: (closedAt - logsAt) / 1000 }
   }))
 }
 
