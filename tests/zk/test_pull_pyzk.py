@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import stat
+import threading
 
 import pytest
 from sqlalchemy import text
@@ -155,3 +156,27 @@ def test_set_time_goes_through_the_admins_set_time_command(store, tmp_path):
         zk.disconnect()
     assert log.read_text() == "2026-12-01 08:05:09\n"
     assert [(d["date"], d["time"]) for _a, d in _audit(store, "set_time")] == [("2026-12-01", "08:05:09")]
+
+
+def test_clients_at_once_each_read_everything(store):
+    seed(store, [(f"C{i:03d}", f"员工{i}") for i in range(40)], 400)   # chunked answers
+    results, errors = {}, []
+
+    def read(name, udp):
+        try:
+            zk = _client(server.port, udp=udp)
+            results[name] = ([(u.uid, u.user_id, u.name) for u in zk.get_users()],
+                             [(a.uid, a.user_id, a.timestamp) for a in zk.get_attendance()])
+            zk.disconnect()
+        except Exception as exc:   # reported below, with the others
+            errors.append(f"{name}: {exc!r}")
+
+    with serving(store) as server:
+        threads = [threading.Thread(target=read, args=(f"c{i}", i % 2 == 1)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    assert not errors and len(results) == 6
+    expected = (stored_users(store), [(u, n, t) for u, n, t, _v in stored_punches(store)])
+    assert all(seen == expected for seen in results.values())
