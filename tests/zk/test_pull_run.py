@@ -3,7 +3,10 @@ with the terminal."""
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
+import sys
 
 import tomli_w
 
@@ -11,7 +14,7 @@ from app.config import load_config
 from app.store import open_store
 from tests.helpers.children import free_port, kiosk_child
 from tests.helpers.kiosk_window import MOCK_PINS
-from tests.helpers.zk_pull import close_pyzk_clients, connect_pyzk, seed
+from tests.helpers.zk_pull import close_pyzk_clients, connect_pyzk, node_available, seed
 
 
 def test_daka_run_serves_4370_when_enabled(instance):
@@ -38,3 +41,15 @@ def test_daka_run_serves_4370_when_enabled(instance):
     finally:
         child.kill()
     assert "zk pull: stopped" in child.log and "terminal stopped" in child.log
+
+
+def test_bench_zkpull_prints_the_figures(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "app.cli.main", "--instance", str(tmp_path / "inst"), "bench",
+                           "zkpull", "--json", "--staff", "20", "--punches", "300", "--repeat", "1", "--no-kiosk"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    read = json.loads(proc.stdout)["read"]
+    assert read["all_read"] is True and read["pyzk_tcp_read"] == [20, 300] and read["pyzk_udp_read"] == [20, 300]
+    assert read["store_rows_s"] > 0 and read["pyzk_tcp_users_and_punches_s"] > 0
+    if node_available() is None:
+        assert read["node-zklib_read"] == [20, 300] and read["zkteco-js_read"] == [20, 300]
