@@ -13,7 +13,7 @@ import select
 import socket
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from loguru import logger
@@ -25,6 +25,7 @@ from .session import Answer, AuditBudget, PullOptions, PullSession
 #: Between the writes of one chunk (announcement, then data): node-zklib and zkteco-js parse one
 #: frame per socket read, as a terminal's frames reach them over a real network.
 FRAME_GAP_S = 0.015
+MAX_GAP_S = 0.15
 ACCEPT_POLL_S = 0.25
 REFUSAL_LOG_EVERY_S = 10.0
 
@@ -48,6 +49,36 @@ class _Throttle:
             while len(self._last) > self.size:
                 self._last.popitem(last=False)
             return True
+
+
+class _Pacing:
+    """When the next write of a chunked answer may go (node clients take one frame per read).
+
+    The gap is :data:`FRAME_GAP_S`, or three times the longest of the client's last reactions to
+    a short answer if that is more (at most :data:`MAX_GAP_S`): a client whose process waits long
+    for a CPU (a loaded PC) reads late, and must still find each frame alone.
+    """
+
+    def __init__(self, gap: float, clock: Callable[[], float]):
+        self.gap, self.clock = gap, clock
+        self.not_before = 0.0
+        self._answered_at: float | None = None
+        self._reactions: deque[float] = deque(maxlen=4)
+
+    def client_spoke(self) -> None:
+        if self._answered_at is not None:
+            self._reactions.append(self.clock() - self._answered_at)
+            self._answered_at = None
+
+    def answered(self, answer: Answer, pipelined: bool) -> None:
+        short = len(answer.writes) == 1 and sum(len(f) for f in answer.writes[0]) < 1024
+        self._answered_at = self.clock() if short and not pipelined else None
+        if not pipelined:
+            self.not_before = 0.0
+
+    def wrote(self) -> None:
+        gap = min(MAX_GAP_S, max(self.gap, 3 * max(self._reactions, default=0.0)))
+        self.not_before = self.clock() + gap
 
 
 class PullServer:
@@ -177,25 +208,26 @@ class PullServer:
     def _serve_tcp(self, conn: socket.socket, peer: str) -> None:
         session = PullSession(self.device, self.options, peer, "tcp", self._audit_budget)
         frames = p.TcpFrames(self.max_frame)
+        pace = _Pacing(self.frame_gap, self.clock)
         conn.settimeout(self.idle_timeout)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        next_write = 0.0
         try:
             while not self._halt.is_set():
                 data = conn.recv(65536)
                 if not data:
                     return
+                pace.client_spoke()
                 batch = frames.feed(data)
                 for i, request in enumerate(batch):
                     self.last_client = peer
                     answer = self._answer(session, request)
-                    next_write = self._send_tcp(conn, answer, next_write)
+                    self._send_tcp(conn, answer, pace)
                     if answer.close:
                         return
                     # A request already waiting when an answer went out (node-zklib asks for every
                     # chunk at once) waits its turn too; one sent after it (pyzk) needs no wait.
-                    if i == len(batch) - 1 and not select.select([conn], [], [], 0)[0]:
-                        next_write = 0.0
+                    pipelined = i < len(batch) - 1 or bool(select.select([conn], [], [], 0)[0])
+                    pace.answered(answer, pipelined)
                 if frames.broken is not None:
                     self.counters["bad_frames"] += 1
                     session.refuse(p.Frame(0, 0, 0, 0, b""), f"bad stream, connection closed: {frames.broken}")
@@ -209,17 +241,16 @@ class PullServer:
             conn.close()
             logger.info("zk pull: tcp {} disconnected", peer)
 
-    def _send_tcp(self, conn: socket.socket, answer: Answer, not_before: float) -> float:
+    def _send_tcp(self, conn: socket.socket, answer: Answer, pace: _Pacing) -> None:
         paced = len(answer.writes) > 1
-        next_at = 0.0
-        for i, group in enumerate(answer.writes):
+        for group in answer.writes:
             if paced:
-                wait = (not_before if i == 0 else next_at) - self.clock()
+                wait = pace.not_before - self.clock()
                 if wait > 0 and self._halt.wait(wait):
                     raise OSError("server stopping")
             conn.sendall(b"".join(p.tcp(f) for f in group))
-            next_at = self.clock() + self.frame_gap
-        return next_at if paced else 0.0
+            if paced:
+                pace.wrote()
 
     def _answer(self, session: PullSession, request: p.Frame) -> Answer:
         try:
