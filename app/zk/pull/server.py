@@ -203,7 +203,13 @@ class PullServer:
                               else "too many connections from this address")
                 continue
             self.counters["connections"] += 1
-            self._spawn(self._serve_tcp, f"zk-pull-tcp-{address}:{port}", conn, f"{address}:{port}")
+            try:
+                self._spawn(self._serve_tcp, f"zk-pull-tcp-{address}:{port}", conn, f"{address}:{port}")
+            except RuntimeError as exc:   # no thread to be had: this client waits for another day
+                with self._lock:
+                    self._connections.pop(conn, None)
+                conn.close()
+                self._refused(address, f"no thread: {exc}")
 
     def _serve_tcp(self, conn: socket.socket, peer: str) -> None:
         session = PullSession(self.device, self.options, peer, "tcp", self._audit_budget)
@@ -235,6 +241,8 @@ class PullServer:
         except (TimeoutError, OSError) as exc:
             if not self._halt.is_set():
                 logger.info("zk pull: tcp {} closed: {}", peer, exc or type(exc).__name__)
+        except Exception:   # a bug must cost this client only
+            logger.exception("zk pull: tcp {} failed", peer)
         finally:
             with self._lock:
                 self._connections.pop(conn, None)
@@ -270,30 +278,36 @@ class PullServer:
                 continue
             except OSError:   # closed by stop()
                 return
-            self.counters["udp_datagrams"] += 1
-            peer = f"{address}:{port}"
-            if len(packet) > self.max_frame:
-                self.counters["bad_frames"] += 1
-                continue
             try:
-                request = p.parse(packet)
-            except p.ProtocolError:
-                self.counters["bad_frames"] += 1
-                continue
-            session = self._udp_session(request, address, port, peer)
-            if session is None:
-                continue
-            self.last_client = peer
-            answer = self._answer(session, request)
-            try:
-                for group in answer.writes:
-                    for f in group:
-                        sock.sendto(f, (address, port))
-            except OSError as exc:
-                logger.info("zk pull: udp {}: {}", peer, exc)
-            if answer.close:
-                with self._lock:
-                    self._udp.pop((address, port, session.session_id), None)
+                self._udp_datagram(sock, packet, address, port)
+            except Exception:   # a bug must cost this datagram only, never the UDP service
+                logger.exception("zk pull: udp datagram from {}:{} failed", address, port)
+
+    def _udp_datagram(self, sock: socket.socket, packet: bytes, address: str, port: int) -> None:
+        self.counters["udp_datagrams"] += 1
+        peer = f"{address}:{port}"
+        if len(packet) > self.max_frame:
+            self.counters["bad_frames"] += 1
+            return
+        try:
+            request = p.parse(packet)
+        except p.ProtocolError:
+            self.counters["bad_frames"] += 1
+            return
+        session = self._udp_session(request, address, port, peer)
+        if session is None:
+            return
+        self.last_client = peer
+        answer = self._answer(session, request)
+        try:
+            for group in answer.writes:
+                for f in group:
+                    sock.sendto(f, (address, port))
+        except OSError as exc:
+            logger.info("zk pull: udp {}: {}", peer, exc)
+        if answer.close:
+            with self._lock:
+                self._udp.pop((address, port, session.session_id), None)
 
     def _udp_session(self, request: p.Frame, address: str, port: int, peer: str) -> PullSession | None:
         now = self.clock()
