@@ -63,6 +63,14 @@ $(STAMPS)/test-system: scripts/install_system_deps.sh Makefile
 	bash scripts/install_system_deps.sh $(TEST_PACKAGES)
 	@touch $@
 
+# The node ZKTeco clients tests/zk/test_pull*.py read the terminal with (issue 19): the exact
+# versions of tests/zk/node/package-lock.json, installed by npm ci (node is a system package).
+NODE_TESTS := tests/zk/node
+$(STAMPS)/test-node: $(NODE_TESTS)/package.json $(NODE_TESTS)/package-lock.json
+	@mkdir -p $(STAMPS)
+	cd $(NODE_TESTS) && npm ci --no-audit --no-fund
+	@touch $@
+
 # The C++ self-test of the core (native/tests/core_selftest.cpp): built in its own directory
 # with AddressSanitizer and UndefinedBehaviorSanitizer (only the core's parts without dlib, so
 # seconds once built) and run by CTest before the Python tests.
@@ -74,7 +82,7 @@ core-test: $(STAMPS)/system
 	ctest --test-dir $(CORE_TEST_DIR) --output-on-failure
 
 # pytest's exit code 5 (no tests collected) is a failure here, not a pass.
-test: $(STAMPS)/models $(STAMPS)/test-install $(STAMPS)/test-system
+test: $(STAMPS)/models $(STAMPS)/test-install $(STAMPS)/test-system $(STAMPS)/test-node
 	@$(MAKE) --no-print-directory core-test
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc

@@ -47,7 +47,7 @@ def _page(new_token: str | None = None):
     return render_template("system/index.html", logs=list(logs), tail=tail, tokens=token_rows,
                            users=user_rows, now=now, new_token=new_token,
                            sqlite=svc.store.dialect == "sqlite", ntp=clock.ntp_enabled(),
-                           adms=adms_status(svc))
+                           adms=adms_status(svc), zk_pull=svc.status().get("zk_pull"))
 
 
 @bp.post("/time")

@@ -721,6 +721,35 @@ class LogConfig:
     console: bool = setting(True, "Also log to the console (stderr).")
 
 
+# -- issue 19: ZKTeco's pull protocol (TCP/UDP 4370), served by the terminal ----------------------
+@dataclass(frozen=True)
+class ZkPullConfig:
+    """ZKTeco "pull" protocol on TCP/UDP 4370 for HR software made for ZKTeco terminals (docs/hr-integration.md)."""
+
+    enabled: bool = setting(False, "Serve ZKTeco's pull protocol (pyzk, node-zklib, zkemkeeper-based programs).")
+    port: int = setting(4370, "Port of the pull protocol (TCP and UDP).", min=1, max=65535)
+    host: str = setting(
+        "0.0.0.0", "Address the pull protocol listens on; 127.0.0.1 = this device only.",
+        check=_check_host, allowed="IP address or host name",
+    )
+    comm_key: int = setting(
+        0, "Comm key clients must prove with CMD_AUTH; 0 = none (node-zklib and zkteco-js "
+        "cannot authenticate: they work only with 0).", min=0, max=999999,
+    )
+    tcp: bool = setting(True, "Serve the pull protocol over TCP.")
+    udp: bool = setting(True, "Serve the pull protocol over UDP.")
+    allow_writes: bool = setting(
+        False, "Let clients add, rename and delete users (set_user, delete_user); every write is audited. "
+        "Clearing the attendance log is never allowed.",
+    )
+    allow_set_time: bool = setting(
+        False, "Let clients set the terminal's clock (set_time) through the admin's audited set-time command.",
+    )
+    max_connections: int = setting(16, "Pull-protocol TCP connections served at once.", min=1, max=256)
+    per_address: int = setting(4, "Pull-protocol connections from one client address at once.", min=1, max=64)
+    idle_seconds: int = setting(60, "Close a pull-protocol client silent this long (seconds).", min=5, max=3600)
+
+
 @dataclass(frozen=True)
 class Config:
     """The validated, read-only configuration (``cfg.admin.port`` ...)."""
@@ -740,6 +769,7 @@ class Config:
     models: ModelsConfig = _section(ModelsConfig)
     ui: UiConfig = _section(UiConfig)
     log: LogConfig = _section(LogConfig)
+    zk_pull: ZkPullConfig = _section(ZkPullConfig)   # issue 19
     #: The file that was read (None if there was none); not compared.
     path: Path | None = field(default=None, compare=False)
     #: Environment variables that overrode values; not compared.

@@ -14,9 +14,13 @@ from urllib.parse import quote
 
 from loguru import logger
 
+# light (no Kivy): at the top, so the 4370 block's optional import fits the function-level ceiling
+from app.fonts import find_cjk_font
+from app.hardware.camera_url import parse_camera_source
 from app.services.terminal import Terminal
 from app.systemd_notify import SystemdNotifier   # light (socket, os): no reason to import it late
 from app.zk.adms import AdmsLink
+from app.zk.pull import PullService
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -77,6 +81,19 @@ def restart_service() -> None:
     `Restart=always` (scripts/setup/daka.service) starts the terminal again."""
     logger.warning("restart asked by the ADMS server: stopping; the service manager starts Daka again")
     os.kill(os.getpid(), signal.SIGTERM)
+def zk_pull_service(terminal: Terminal) -> PullService:
+    """The ZKTeco pull protocol's server (issue 19): serves when [zk_pull] enabled, follows its
+    settings, reports on the admin's system page; the clock is set by the admin's narrow path."""
+    try:
+        from admin.system.clock import set_system_time   # optional: the admin may not be installed
+    except ImportError:
+        set_system_time = None
+    set_clock = None if set_system_time is None else (
+        lambda date, time: set_system_time(terminal.config.admin.set_time_command, date, time))
+    service = PullService(terminal.config, terminal.store, timezone=lambda: terminal.attendance.clockin.tz,
+                          library=terminal.library, set_clock=set_clock)
+    terminal.status_board.add_section("zk_pull", service.status)
+    return service
 
 
 def service_notifier():
@@ -90,10 +107,6 @@ def service_notifier():
 
 
 def run_terminal(config, instance, *, source: str | None = None, headless: bool = False) -> int:
-    from app.fonts import find_cjk_font
-
-    from app.hardware.camera_url import parse_camera_source
-
     font = find_cjk_font(config.ui.font or None)
     source = source_url(source)
     parse_camera_source(source or config.camera.source)   # a bad URL is a usage error before anything starts
@@ -112,6 +125,7 @@ def _run_locked(config, instance, font, source, headless: bool) -> int:
         terminal.add_service(service)
     for service in adms_services(terminal, config):
         terminal.add_service(service)
+    terminal.add_service(zk_pull_service(terminal))   # issue 19: ZKTeco pull protocol, TCP/UDP 4370
     terminal.notifier = service_notifier()
     stop_requested = threading.Event()
     app_box: list = []

@@ -299,6 +299,16 @@ def _apply_adms(t: Terminal, cfg: Config) -> None:
             follow(cfg)
 
 
+# -- issue 19: ZKTeco's pull protocol (TCP/UDP 4370) ---------------------------------------------
+def _apply_zk_pull(t: Terminal, cfg: Config) -> None:
+    # The 4370 server is a front end (app.zk.pull) that `daka run` adds to the terminal's services;
+    # it restarts itself with the new values (this floor cannot import it).
+    for service in t.services:
+        follow = getattr(service, "follow_zk_pull", None)
+        if follow is not None:
+            follow(cfg)
+
+
 register("push.adms_url", group=ADMS, label=("ADMS 服务器地址", "ADMS server URL"),
          help_zh="ZKBioTime/BioTime、WDMS 等 ADMS 服务器的地址（如 http://10.0.0.5:8081）；"
                  "Daka 像中控考勤机一样访问 /iclock/...；留空则关闭。", apply=_apply_adms)
@@ -314,6 +324,25 @@ register("push.adms_encoding", group=ADMS, label=("文本编码", "Text encoding
          help_zh="发送给服务器的文本编码：GB18030（与国内中控考勤机相同，服务器按 GBK/GB2312 读取）或 UTF-8。",
          apply=_apply_adms,
          choices=(("gb18030", ("GB18030", "GB18030")), ("utf-8", ("UTF-8", "UTF-8"))))
+ZK_PULL = ("ZKTeco 拉取协议（4370）", "ZKTeco pull protocol (4370)")
+register("zk_pull.enabled", group=ZK_PULL, label=("启用 4370 拉取协议", "Serve the pull protocol"),
+         help_zh="让按中控（ZKTeco）考勤机编写的人事软件（ZKTime、pyzk、node-zklib 等）通过 TCP/UDP 4370 端口"
+                 "读取员工和打卡记录。", apply=_apply_zk_pull)
+register("zk_pull.port", group=ZK_PULL, label=("端口", "Port"),
+         help_zh="拉取协议的端口（TCP 和 UDP），默认 4370。", apply=_apply_zk_pull)
+register("zk_pull.comm_key", group=ZK_PULL, label=("通讯密码", "Comm key"),
+         help_zh="客户端须用 CMD_AUTH 证明的通讯密码；0 为不设。node-zklib 和 zkteco-js 不支持通讯密码，只能用 0。"
+                 "留空保存则保留原密码。", apply=_apply_zk_pull, secret=True)
+register("zk_pull.tcp", group=ZK_PULL, label=("TCP", "TCP"),
+         help_zh="通过 TCP 提供拉取协议。", apply=_apply_zk_pull)
+register("zk_pull.udp", group=ZK_PULL, label=("UDP", "UDP"),
+         help_zh="通过 UDP 提供拉取协议。", apply=_apply_zk_pull)
+register("zk_pull.allow_writes", group=ZK_PULL, label=("允许写入人员", "Allow user writes"),
+         help_zh="允许客户端新增、改名和删除人员（set_user、delete_user），每次写入都记入审计日志。"
+                 "清除打卡记录始终不允许。", apply=_apply_zk_pull)
+register("zk_pull.allow_set_time", group=ZK_PULL, label=("允许校时", "Allow setting the clock"),
+         help_zh="允许客户端设置终端时间（set_time），经由与管理后台相同的、记入审计日志的校时命令。",
+         apply=_apply_zk_pull)
 
 #: The keys an admin may change at run time (derived: register a key to add one).
 RUNTIME_KEYS: tuple[str, ...] = tuple(REGISTRY)

@@ -23,6 +23,9 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    event,
+    func,
+    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -47,10 +50,27 @@ class Staff(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    # The 16-bit "uid" ZKTeco's pull protocol keys users and punches by: given at insert, never changed.
+    zk_uid: Mapped[int] = mapped_column(unique=True)
 
     templates: Mapped[list[FaceTemplate]] = relationship(
         back_populates="staff", cascade="all, delete-orphan", passive_deletes=True
     )
+
+
+@event.listens_for(Staff, "before_insert")
+def _give_zk_uid(_mapper, connection, target: Staff) -> None:
+    # One flush inserts many rows in one statement, so the next number is counted per transaction
+    # (the transaction object is held, so a later one is never mistaken for it).
+    if target.zk_uid is not None:
+        return
+    counter = connection.info.get("daka_zk_uid")
+    transaction = connection.get_transaction()
+    if counter is None or counter[0] is not transaction:
+        top = connection.execute(select(func.coalesce(func.max(Staff.zk_uid), 0))).scalar_one()
+        counter = connection.info["daka_zk_uid"] = [transaction, top + 1]
+    target.zk_uid = counter[1]
+    counter[1] += 1
 
 
 class FaceTemplate(db.Model):

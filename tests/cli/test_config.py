@@ -401,7 +401,8 @@ zzzz = 1
     assert "[admn]: unknown section (did you mean 'admin'?)" in problems[0]
     assert "admin.prot: unknown key (did you mean 'port'?)" in problems[1]
     # A key that exists in another section points there.
-    assert "camera.port: unknown key (did you mean 'sensor.port' or 'admin.port'?)" in problems[2]
+    assert ("camera.port: unknown key (did you mean 'sensor.port' or 'admin.port' or 'zk_pull.port'?)"
+            in problems[2])
     # Nothing close: list the known keys.
     assert "gpio.zzzz: unknown key; known keys: enabled, pin_factory" in problems[3]
 

@@ -23,7 +23,7 @@ def test_migrations_create_exactly_the_models(store):
 def test_constraints_carry_the_naming_convention(store):
     insp = inspect(store.engine)
     assert insp.get_pk_constraint("punches")["name"] == "pk_punches"
-    assert {u["name"] for u in insp.get_unique_constraints("staff")} == {"uq_staff_staff_no"}
+    assert {u["name"] for u in insp.get_unique_constraints("staff")} == {"uq_staff_staff_no", "uq_staff_zk_uid"}
     assert {f["name"] for f in insp.get_foreign_keys("face_templates")} == {
         "fk_face_templates_staff_id_staff"}
     assert set(NAMING_CONVENTION) == {"ix", "uq", "ck", "fk", "pk"}

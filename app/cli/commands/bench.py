@@ -55,6 +55,15 @@ def register(sub):
                                                     "`python -m tests.helpers.adms_server DIR`")
     adms.add_argument("--punches", type=int, default=100, help="punches confirmed, one at a time")
     adms.set_defaults(handler=cmd_adms)
+    zkpull = bsub.add_parser("zkpull", help="ZKTeco pull clients reading 1,000 staff / 50,000 punches; "
+                                            "kiosk frames/s under a 4370 fuzzer")
+    zkpull.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    zkpull.add_argument("--staff", type=int, default=1000, help="staff in the store read")
+    zkpull.add_argument("--punches", type=int, default=50_000, help="punches in the store read")
+    zkpull.add_argument("--repeat", type=int, default=3, help="timed reads per client (median)")
+    zkpull.add_argument("--no-kiosk", action="store_true", help="skip the kiosk frame-rate runs")
+    zkpull.add_argument("--seconds", type=float, default=8.0, help="seconds of live view per kiosk run")
+    zkpull.set_defaults(handler=cmd_zkpull)
     return bsub
 
 
@@ -122,5 +131,15 @@ def cmd_adms(args) -> int:
 
     load(args, create=False)   # logging as configured (the bench makes its own instance)
     result = bench_adms.run(args.url, punches=max(1, args.punches))
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_zkpull(args) -> int:
+    from app.bench import zkpull as bench_zkpull  # lazy: SQLAlchemy, numpy, OpenCV, the clients
+
+    models = None if args.no_kiosk else _models(args)[1]
+    result = bench_zkpull.run(models, staff=max(1, args.staff), punches=max(1, args.punches),
+                              repeat=max(1, args.repeat), kiosk=not args.no_kiosk, seconds=max(1.0, args.seconds))
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return EXIT_OK
