@@ -1,9 +1,15 @@
 """Who is this track? Aggregate a track's descriptors and apply the decision rules.
 
-Rules (thresholds calibrated with `daka eval lfw`, kept in [recognition]):
-- the aggregated descriptor's best person must reach `threshold` cosine similarity;
-- it must beat the best *other* person by `margin` (an impostor tends to sit between
-  several enrolled people; a genuine face stands out from the rest);
+Two ways to decide on the aggregated descriptor's best person (see ACCURACY.md):
+- by false-accept rate (the default, [recognition] false_accept): the score
+  `similarity + weight * margin` must reach a threshold that grows with the log of the number of
+  enrolled people, calibrated with `daka eval lfw` so that a stranger is taken for someone
+  enrolled at the configured rate (FPIR) whatever the size of the staff. A fixed threshold lets
+  more strangers through as people are added: each one is one more chance to match.
+- by raw threshold (the expert setting, [recognition] decide_by_threshold): `threshold` cosine
+  similarity and a lead of `margin` over the best *other* person (an impostor tends to sit
+  between several enrolled people; a genuine face stands out from the rest);
+and in both:
 - at least `min_observations` of the track's own observations must name the same person, the
   latest among them: the face under the track now is that person.
 Anything else is reported as unknown, with the figures that decided it.
@@ -11,11 +17,47 @@ Anything else is reported as unknown, with the figures that decided it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .embedders import unit_rows
+
+# The false-accept rates a terminal may be set to: the everyday one and the strict door mode.
+FALSE_ACCEPT_RATES = (0.01, 0.001)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How the score and its threshold follow the false-accept rate and the gallery size.
+
+    score = similarity + weight * margin; threshold(rate, people) = base + slope * ln(people).
+    Fitted by `daka eval lfw` (section `openset.calibration`) on the tuning half of the people,
+    on galleries of 25 to 700 people; `points` maps each rate to (weight, base, slope): each rate
+    has the weight that misses fewest enrolled people at it.
+    """
+
+    points: dict
+    fitted_up_to: int = 700   # the largest gallery it was fitted on
+
+    def weight(self, rate: float) -> float:
+        return self.points[rate][0]
+
+    def threshold(self, rate: float, people: int) -> float:
+        _, base, slope = self.points[rate]
+        people = max(int(people), 2)
+        if slope < 0:   # a falling threshold is not followed past the data: stay on the safe side
+            people = min(people, self.fitted_up_to)
+        return base + slope * math.log(people)
+
+
+# Per embedder kind (each has its own similarity scale). From `daka eval lfw`, tuning half.
+CALIBRATIONS: dict[str, Calibration] = {
+    "dlib": Calibration({0.01: (0.75, 0.962, -0.00029), 0.001: (1.0, 1.0269, -0.00761)}),
+    "faceres": Calibration({0.01: (1.5, 0.8148, -0.00453), 0.001: (1.0, 0.831, -0.00453)}),
+    "fused": Calibration({0.01: (0.25, 0.8762, 0.00393), 0.001: (1.5, 1.0404, -0.01303)}),
+}
 
 
 @dataclass(frozen=True)
@@ -23,17 +65,57 @@ class DecisionRule:
     threshold: float
     margin: float
     min_observations: int = 1
+    # Deciding by false-accept rate: the rate and the calibration (None: by raw threshold and margin).
+    false_accept: float | None = None
+    calibration: Calibration | None = None
 
     @classmethod
     def from_config(cls, recognition, embedder: str = "dlib") -> "DecisionRule":
         """The rule for an embedder kind: each has its own similarity scale, so its own figures."""
         if embedder == "faceres":
-            return cls(recognition.faceres_threshold, recognition.faceres_margin, recognition.min_observations)
-        if embedder == "fused":
-            return cls(recognition.fused_threshold, recognition.fused_margin, recognition.min_observations)
-        return cls(recognition.threshold, recognition.margin, recognition.min_observations)
+            raw = (recognition.faceres_threshold, recognition.faceres_margin)
+        elif embedder == "fused":
+            raw = (recognition.fused_threshold, recognition.fused_margin)
+        else:
+            raw = (recognition.threshold, recognition.margin)
+        rule = cls(*raw, recognition.min_observations)
+        if getattr(recognition, "decide_by_threshold", True):
+            return rule
+        return rule.at_false_accept(recognition.false_accept, CALIBRATIONS[embedder])
+
+    def at_false_accept(self, rate: float, calibration: Calibration) -> "DecisionRule":
+        """The same rule deciding by false-accept rate (the raw threshold still tells faces apart
+        within a track)."""
+        if rate not in calibration.points:
+            raise ValueError(f"no calibration for a false-accept rate of {rate}")
+        return DecisionRule(self.threshold, self.margin, self.min_observations, rate, calibration)
+
+    @property
+    def by_false_accept(self) -> bool:
+        return self.false_accept is not None
+
+    def score(self, similarity, margin):
+        """What the threshold is compared with (the similarity itself when deciding by threshold)."""
+        if not self.by_false_accept:
+            return similarity
+        return np.asarray(similarity) + self.calibration.weight(self.false_accept) * np.asarray(margin)
+
+    def threshold_for(self, people: int) -> float:
+        """The threshold in force with `people` enrolled."""
+        if not self.by_false_accept:
+            return self.threshold
+        return self.calibration.threshold(self.false_accept, people)
+
+    def accepts(self, similarity: float, margin: float, people: int) -> bool:
+        return bool(self.accepts_many(np.array([similarity]), np.array([margin]), people)[0])
+
+    def accepts_many(self, similarity: np.ndarray, margin: np.ndarray, people: int) -> np.ndarray:
+        if not self.by_false_accept:
+            return self.passes_many(similarity, margin)
+        return self.score(similarity, margin) >= self.threshold_for(people)
 
     def passes(self, similarity: float, margin: float) -> bool:
+        """The raw rule: threshold and margin (what `decide_by_threshold` uses)."""
         return similarity >= self.threshold and margin >= self.margin
 
     def passes_many(self, similarity: np.ndarray, margin: np.ndarray) -> np.ndarray:
@@ -52,6 +134,8 @@ class Recognition:
     observations: int
     reason: str                # "accepted", "below_threshold", "low_margin", "few_observations", "empty_gallery"
     attributes: object | None = None  # FaceAttributes (gender, age) when the embedder estimates them
+    score: float | None = None        # what the threshold was compared with, and that threshold
+    threshold: float | None = None
 
     @property
     def known(self) -> bool:
@@ -82,6 +166,12 @@ class TrackEvidence:
         return unit_rows((np.stack(self.vectors) * w).sum(axis=0, keepdims=True))[0]
 
 
+def lead(match) -> float:
+    """The best person's lead over the best other one; 0 with no other person enrolled (no
+    evidence that the face stands out, so no credit for it)."""
+    return float(match.margin) if match.runner_up_staff_id is not None else 0.0
+
+
 def decide(gallery, evidence: TrackEvidence, rule: DecisionRule) -> Recognition:
     """Match the aggregated descriptor of a track and apply the rules."""
     n = len(evidence)
@@ -91,13 +181,19 @@ def decide(gallery, evidence: TrackEvidence, rule: DecisionRule) -> Recognition:
     if match.staff_id is None:
         return Recognition(None, None, -1.0, 0.0, 0, n, "empty_gallery")
     agreeing = sum(1 for v in evidence.votes if v == match.staff_id)
-    if match.similarity < rule.threshold:
+    margin = lead(match)
+    score = float(rule.score(match.similarity, margin))
+    threshold = rule.threshold_for(gallery.people)
+    if rule.by_false_accept and score < threshold:
         reason = "below_threshold"
-    elif match.margin < rule.margin:
+    elif not rule.by_false_accept and match.similarity < rule.threshold:
+        reason = "below_threshold"
+    elif not rule.by_false_accept and match.margin < rule.margin:
         reason = "low_margin"
     elif agreeing < rule.min_observations or evidence.votes[-1] != match.staff_id:
         reason = "few_observations"
     else:
         reason = "accepted"
     staff = match.staff_id if reason == "accepted" else None
-    return Recognition(staff, match.staff_id, float(match.similarity), float(match.margin), agreeing, n, reason)
+    return Recognition(staff, match.staff_id, float(match.similarity), float(match.margin), agreeing, n, reason,
+                       score=score, threshold=threshold)
