@@ -37,6 +37,16 @@ def _by_person(person_of: np.ndarray, numbers, idx: np.ndarray) -> dict[int, np.
     return {p: np.array(v) for p, v in out.items()}
 
 
+def enough_people(person_of: np.ndarray, tuning: np.ndarray, least: int = 3) -> bool:
+    """Whether each half has `least` people with one photo, with >= 2 and with >= 4."""
+    for half in (tuning, ~tuning):
+        counts = np.bincount(person_of[half])
+        counts = counts[counts > 0]
+        if min((counts == 1).sum(), (counts >= 2).sum(), (counts >= 4).sum()) < least:
+            return False
+    return True
+
+
 def _best_two(probes: np.ndarray, gallery: np.ndarray, owners: np.ndarray):
     """(best person, best similarity, lead over the best other person) of each probe; one
     template per person (k = 1)."""

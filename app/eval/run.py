@@ -166,6 +166,9 @@ def open_set_protocols(parts, embedder, recognition, folder, person_of) -> dict:
     the held-out half the gallery-size table and the terminal's (k, m) protocols, each next to the
     fixed threshold (see app/eval/openset.py)."""
     tuning = np.array([tuning_half(n) for n in folder.identities])
+    if not openset.enough_people(person_of, tuning):
+        return {"note": "too few people for the open-set protocols: each half needs people with one photo, "
+                        "with two or more, and with four or more"}
     vectors = {name: unit_rows(parts[kind]) for kind, name in zip(embedder.kinds, ("dlib", "faceres"))}
     vectors["fused"] = embedder.combine(parts)
     out: dict = {"calibration": {}}
