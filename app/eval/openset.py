@@ -19,13 +19,14 @@ import math
 import numpy as np
 
 from app.vision.decision import FALSE_ACCEPT_RATES, Calibration, DecisionRule, TrackEvidence, decide
-from app.vision.gallery import FaceGallery
+from app.vision.gallery import COHORT, FaceGallery
 
 from . import metrics
 
 PROBES_PER_PERSON = 10      # so that a few people with very many photos do not decide the figures
 CALIBRATION_SIZES = (25, 50, 100, 200, 400, 700)
-WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5)
+COHORT_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
 GALLERY_SIZES = (100, 300, 774, 2000)
 
 
@@ -47,17 +48,20 @@ def enough_people(person_of: np.ndarray, tuning: np.ndarray, least: int = 3) -> 
     return True
 
 
-def _best_two(probes: np.ndarray, gallery: np.ndarray, owners: np.ndarray):
-    """(best person, best similarity, lead over the best other person) of each probe; one
-    template per person (k = 1)."""
+def _search(probes: np.ndarray, gallery: np.ndarray, owners: np.ndarray):
+    """(best person, best similarity, lead over the best other person, cohort: mean similarity of
+    the next COHORT people) of each probe, as FaceGallery.match_many reports them; one template
+    per person (k = 1)."""
     s = probes @ gallery.T
+    n = len(probes)
     if s.shape[1] < 2:
-        return owners[np.zeros(len(probes), int)], s[:, 0], np.zeros(len(probes))
-    top = np.argpartition(-s, 1, axis=1)[:, :2]
-    a, b = np.take_along_axis(s, top, 1).T
-    first = np.where(a >= b, top[:, 0], top[:, 1])
-    best, second = np.maximum(a, b), np.minimum(a, b)
-    return owners[first], best, best - second
+        return owners[np.zeros(n, int)], s[:, 0], np.zeros(n), s[:, 0]
+    k = min(COHORT + 1, s.shape[1])
+    top = np.argpartition(-s, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(s, top, 1)
+    order = np.argsort(-vals, axis=1)
+    top, vals = np.take_along_axis(top, order, 1), np.take_along_axis(vals, order, 1)
+    return owners[top[:, 0]], vals[:, 0], vals[:, 0] - vals[:, 1], vals[:, 1:].mean(axis=1)
 
 
 def _rates(score_gen, correct, score_imp) -> dict:
@@ -70,7 +74,7 @@ def _rates(score_gen, correct, score_imp) -> dict:
 
 
 def calibrate(vectors, person_of, numbers, tuning: np.ndarray, rng_seed: int = 21, draws: int = 10,
-              weights=WEIGHTS, sizes=CALIBRATION_SIZES) -> dict:
+              weights=WEIGHTS, cohort_weights=COHORT_WEIGHTS, sizes=CALIBRATION_SIZES) -> dict:
     """Fit the score weight and threshold(rate, people) on the tuning half (see module doc)."""
     people = _by_person(person_of, numbers, np.flatnonzero(tuning))
     ids = np.array(sorted(people))
@@ -80,15 +84,17 @@ def calibrate(vectors, person_of, numbers, tuning: np.ndarray, rng_seed: int = 2
     gal = np.array([people[p][0] for p in multi])
     gen = np.concatenate([people[p][1:1 + PROBES_PER_PERSON] for p in multi])
     imp = np.array([people[p][0] for p in single])
-    g_who, g_sim, g_lead = _best_two(vectors[gen], vectors[gal], multi)
-    _, i_sim, i_lead = _best_two(vectors[imp], vectors[gal], multi)
+    g_who, g_sim, g_lead, g_co = _search(vectors[gen], vectors[gal], multi)
+    _, i_sim, i_lead, i_co = _search(vectors[imp], vectors[gal], multi)
     grid = []
     for w in weights:
-        r = _rates(g_sim + w * g_lead, g_who == person_of[gen], i_sim + w * i_lead)
-        grid.append({"weight": w, **{k: r[k] for k in ("fnir_at_fpir_1e-2", "fnir_at_fpir_1e-3")}})
-    # Each rate gets the weight that misses fewest enrolled people at it.
-    chosen = {0.01: min(grid, key=lambda g: g["fnir_at_fpir_1e-2"])["weight"],
-              0.001: min(grid, key=lambda g: g["fnir_at_fpir_1e-3"])["weight"]}
+        for c in cohort_weights:
+            r = _rates(g_sim + w * g_lead - c * g_co, g_who == person_of[gen], i_sim + w * i_lead - c * i_co)
+            grid.append({"weight": w, "cohort_weight": c,
+                         **{k: r[k] for k in ("fnir_at_fpir_1e-2", "fnir_at_fpir_1e-3")}})
+    # Each rate gets the weights that miss fewest enrolled people at it.
+    chosen = {rate: (lambda g: (g["weight"], g["cohort_weight"]))(min(grid, key=lambda g: g[f"fnir_at_fpir_{name}"]))
+              for rate, name in ((0.01, "1e-2"), (0.001, "1e-3"))}
     # The threshold as a function of the gallery size, for that weight.
     rng = np.random.default_rng(rng_seed)
     pooled = {(rate, n): [] for rate in FALSE_ACCEPT_RATES for n in sizes}
@@ -97,9 +103,10 @@ def calibrate(vectors, person_of, numbers, tuning: np.ndarray, rng_seed: int = 2
             order = rng.permutation(ids)
             enrolled, strangers = order[:n], order[n:]
             probes = np.concatenate([people[p][:PROBES_PER_PERSON] for p in strangers])
-            _, sim, lead = _best_two(vectors[probes], vectors[[people[p][0] for p in enrolled]], enrolled)
+            _, sim, lead, co = _search(vectors[probes], vectors[[people[p][0] for p in enrolled]], enrolled)
             for rate in FALSE_ACCEPT_RATES:
-                pooled[rate, n].append(sim + chosen[rate] * lead)
+                w, c = chosen[rate]
+                pooled[rate, n].append(sim + w * lead - c * co)
     points, table = {}, []
     for rate in FALSE_ACCEPT_RATES:
         xs, ts = [], []
@@ -110,10 +117,11 @@ def calibrate(vectors, person_of, numbers, tuning: np.ndarray, rng_seed: int = 2
             table.append({"rate": rate, "people": n, "threshold": round(t, 4),
                           "impostor_probes": int(sum(len(x) for x in pooled[rate, n]))})
         slope, base = np.polyfit(xs, ts, 1)
-        points[rate] = (chosen[rate], round(float(base), 4), round(float(slope), 5))
+        points[rate] = (*chosen[rate], round(float(base), 4), round(float(slope), 5))
     return {"data": "tuning half of the people (app.eval.run.tuning_half)",
             "weight_grid_774_style": grid, "thresholds_by_size": table,
-            "fit": {str(r): {"weight": w, "base": b, "slope": s} for r, (w, b, s) in points.items()},
+            "fit": {str(r): {"weight": w, "cohort_weight": c, "base": b, "slope": s}
+                    for r, (w, c, b, s) in points.items()},
             "calibration": Calibration(points)}
 
 
@@ -146,16 +154,16 @@ def gallery_sizes(vectors, person_of, numbers, tuning: np.ndarray, rules: dict, 
             templates = [held[p][0] for p in enrolled] + [extra[p][0] for p in filler]
             gen = np.concatenate([held[p][1:1 + PROBES_PER_PERSON] for p in enrolled])
             imp = np.concatenate([held[p][:PROBES_PER_PERSON] for p in strangers])
-            g_who, g_sim, g_lead = _best_two(vectors[gen], vectors[templates], owners)
-            _, i_sim, i_lead = _best_two(vectors[imp], vectors[templates], owners)
+            g_who, g_sim, g_lead, g_co = _search(vectors[gen], vectors[templates], owners)
+            _, i_sim, i_lead, i_co = _search(vectors[imp], vectors[templates], owners)
             correct = g_who == person_of[gen]
             correct_all.append(correct)
             people.append(len(owners))
             for name, rule in rules.items():
-                gen_scores[name].append(rule.score(g_sim, g_lead))
-                imp_scores[name].append(rule.score(i_sim, i_lead))
-                accepted[name][0].append(rule.accepts_many(g_sim, g_lead, len(owners)) & correct)
-                accepted[name][1].append(rule.accepts_many(i_sim, i_lead, len(owners)))
+                gen_scores[name].append(rule.score(g_sim, g_lead, g_co))
+                imp_scores[name].append(rule.score(i_sim, i_lead, i_co))
+                accepted[name][0].append(rule.accepts_many(g_sim, g_lead, len(owners), g_co) & correct)
+                accepted[name][1].append(rule.accepts_many(i_sim, i_lead, len(owners), i_co))
         correct = np.concatenate(correct_all)
         row = {"people": int(np.mean(people)), "genuine_probes": int(len(correct)),
                "impostor_probes": int(sum(len(x) for x in imp_scores[next(iter(rules))])), "rules": {}}
@@ -167,6 +175,29 @@ def gallery_sizes(vectors, person_of, numbers, tuning: np.ndarray, rules: dict, 
                                   **_rates(np.concatenate(gen_scores[name]), correct,
                                            np.concatenate(imp_scores[name]))}
         out.append(row)
+    return out
+
+
+def single_stills(vectors, person_of, numbers, mask: np.ndarray, rules: dict) -> dict:
+    """The 774-style protocol (gallery = first photo of each person with >= 2, genuine probes = the
+    others, strangers = the people with one photo) among the people of `mask`, for each rule: its
+    configured FNIR / FPIR and FNIR at FPIR 1% / 0.1% with its own score swept."""
+    people = _by_person(person_of, numbers, np.flatnonzero(mask))
+    multi = np.array([p for p in sorted(people) if len(people[p]) >= 2])
+    gal = [people[p][0] for p in multi]
+    gen = np.concatenate([people[p][1:] for p in multi])
+    imp = np.array([people[p][0] for p in sorted(people) if len(people[p]) == 1])
+    g_who, g_sim, g_lead, g_co = _search(vectors[gen], vectors[gal], multi)
+    _, i_sim, i_lead, i_co = _search(vectors[imp], vectors[gal], multi)
+    correct = g_who == person_of[gen]
+    out = {"people": len(multi), "genuine_probes": len(gen), "impostor_probes": len(imp),
+           "rank1": float(np.mean(correct)), "rules": {}}
+    for name, rule in rules.items():
+        ok_g = rule.accepts_many(g_sim, g_lead, len(multi), g_co) & correct
+        ok_i = rule.accepts_many(i_sim, i_lead, len(multi), i_co)
+        out["rules"][name] = {"fnir": float(np.mean(~ok_g)), "fpir": float(np.mean(ok_i)),
+                              "threshold": round(float(rule.threshold_for(len(multi))), 4),
+                              **_rates(rule.score(g_sim, g_lead, g_co), correct, rule.score(i_sim, i_lead, i_co))}
     return out
 
 
@@ -192,12 +223,12 @@ def _decide_groups(gallery: FaceGallery, vectors, groups, rule: DecisionRule):
     (candidate, score, passes the agreement rule, accepted)."""
     out = []
     flat = np.concatenate(groups)
-    votes = [m.staff_id for m in gallery.match_many(vectors[flat])]
+    votes = gallery.match_many(vectors[flat])
     at = 0
     for g in groups:
         evidence = TrackEvidence(capacity=max(8, len(g)))
         for i in range(len(g)):
-            evidence.add(vectors[g[i]], 1.0, votes[at + i])
+            evidence.add(vectors[g[i]], 1.0, votes[at + i].staff_id, votes[at + i])
         at += len(g)
         r = decide(gallery, evidence, rule)
         agree = r.agreeing >= rule.min_observations and evidence.votes[-1] == r.candidate_id

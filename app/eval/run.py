@@ -176,7 +176,8 @@ def open_set_protocols(parts, embedder, recognition, folder, person_of) -> dict:
         fitted = openset.calibrate(v, person_of, folder.numbers, tuning)
         fitted.pop("calibration")
         shipped = CALIBRATIONS[name]
-        fitted["shipped"] = {str(r): {"weight": w, "base": b, "slope": s} for r, (w, b, s) in shipped.points.items()}
+        fitted["shipped"] = {str(r): {"weight": w, "cohort_weight": c, "base": b, "slope": s}
+                             for r, (w, c, b, s) in shipped.points.items()}
         out["calibration"][name] = fitted
     raw = DecisionRule.from_config(recognition, "fused")
     raw = DecisionRule(raw.threshold, raw.margin, raw.min_observations)
@@ -184,8 +185,11 @@ def open_set_protocols(parts, embedder, recognition, folder, person_of) -> dict:
              "false_accept_1e-2": raw.at_false_accept(0.01, CALIBRATIONS["fused"]),
              "false_accept_1e-3": raw.at_false_accept(0.001, CALIBRATIONS["fused"])}
     out["rules"] = {"fixed_threshold": f"fused similarity >= {raw.threshold}, margin >= {raw.margin}",
-                    "false_accept_*": "fused similarity + weight * margin >= base + slope * ln(people)"}
+                    "false_accept_*": "fused similarity + weight * margin - cohort_weight * cohort "
+                                      ">= base + slope * ln(people)"}
     v = vectors["fused"]
+    out["single_stills"] = {"whole_set": openset.single_stills(v, person_of, folder.numbers, np.ones_like(tuning), rules),
+                            "held_out_half": openset.single_stills(v, person_of, folder.numbers, ~tuning, rules)}
     out["gallery_sizes"] = openset.gallery_sizes(v, person_of, folder.numbers, tuning, rules)
     out["terminal"] = openset.terminal_protocols(v, person_of, folder.numbers, ~tuning, rules)
     return out

@@ -16,6 +16,8 @@ import numpy as np
 
 from app import native
 
+COHORT = 10   # people after the best whose similarities make the cohort term of the decision
+
 
 @dataclass(frozen=True)
 class GalleryMatch:
@@ -24,6 +26,9 @@ class GalleryMatch:
     similarity: float         # cosine similarity to that person's best template
     runner_up_staff_id: int | None
     runner_up_similarity: float  # best similarity of any other person (-1 when none)
+    # Mean similarity of the next COHORT people after the best (as many as the search found;
+    # the best's own similarity when there is no other): how crowded the face's neighbourhood is.
+    cohort: float = -1.0
 
     @property
     def margin(self) -> float:
@@ -142,5 +147,7 @@ class FaceGallery:
                 continue
             (staff, (sim, template)) = ranked[0]
             runner = ranked[1] if len(ranked) > 1 else (None, (-1.0, None))
-            out.append(GalleryMatch(staff, template, sim, runner[0], runner[1][0]))
+            others = [s for _, (s, _) in ranked[1:1 + COHORT]]
+            cohort = sum(others) / len(others) if others else sim
+            out.append(GalleryMatch(staff, template, sim, runner[0], runner[1][0], cohort))
         return out
