@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from app.library import FaceLibrary, folder_items, parse_photo_name, zip_items
 from app.library.names import BadName
 from app.store import AuditEntry, FaceTemplate, Staff
+from app.vision.decision import DecisionRule, TrackEvidence, decide
 from app.vision.engine import VisionParts
 from app.vision.gallery import FaceGallery
 
@@ -402,8 +403,6 @@ def test_remove_template_never_deletes_outside_the_photos_folder(library, store,
 def test_enrolled_photos_feed_the_decision_by_false_accept_rate(library, photos, frames, store):
     """Admin uploads (two photos of one person) and removal change what the configured decision
     sees: its threshold follows the enrolled photos, a known face is accepted, a stranger is not."""
-    from app.vision.decision import DecisionRule, TrackEvidence, decide
-
     config = store.app.config["DAKA_CONFIG"]
     rule = DecisionRule.from_config(config.recognition, config.vision.embedder)
     assert rule.by_false_accept
