@@ -14,6 +14,7 @@ false-accept rate as the gallery grows, and enrolment / probing with several pho
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -95,7 +96,9 @@ def calibrate(vectors, person_of, numbers, tuning: np.ndarray, rng_seed: int = 2
     # Each rate gets the weights that miss fewest enrolled people at it.
     chosen = {rate: (lambda g: (g["weight"], g["cohort_weight"]))(min(grid, key=lambda g: g[f"fnir_at_fpir_{name}"]))
               for rate, name in ((0.01, "1e-2"), (0.001, "1e-3"))}
-    # The threshold as a function of the gallery size, for that weight.
+    # The threshold as a function of the gallery size, for that weight (sizes that leave a fifth
+    # of the people as strangers; a small folder gets two sizes of its own).
+    sizes = [n for n in sizes if n <= 0.8 * len(ids)] or sorted({max(2, len(ids) // 4), max(3, len(ids) // 2)})
     rng = np.random.default_rng(rng_seed)
     pooled = {(rate, n): [] for rate in FALSE_ACCEPT_RATES for n in sizes}
     for n in sizes:
@@ -207,6 +210,8 @@ def _groups(images: np.ndarray, m: int, cap: int, rng) -> list[np.ndarray]:
         return [images[i:i + 1] for i in range(min(cap, len(images)))]
     if len(images) < m:
         return []
+    if math.comb(len(images), m) <= cap:   # few enough: all of them
+        return [images[list(pick)] for pick in itertools.combinations(range(len(images)), m)]
     seen, out = set(), []
     for _ in range(4 * cap):
         pick = tuple(sorted(rng.choice(len(images), m, replace=False).tolist()))
@@ -273,6 +278,9 @@ def terminal_protocols(vectors, person_of, numbers, held_out: np.ndarray, rules:
             for name, r in rows.items():
                 gen, imp = np.array(r["gen"], float), np.array(r["imp"], float)
                 entry["genuine_probes"], entry["impostor_probes"] = len(gen), len(imp)
+                if not len(gen) or not len(imp):
+                    entry["rules"][name] = {"note": "no genuine or no stranger probes"}
+                    continue
                 # swept: the score where the agreement rule holds (else never accepted)
                 g_score = np.where(gen[:, 2] > 0, gen[:, 1], -np.inf)
                 i_score = np.where(imp[:, 2] > 0, imp[:, 1], -np.inf)
