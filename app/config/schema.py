@@ -405,6 +405,19 @@ class RecognitionConfig:
         "help the fusion, see ACCURACY.md).",
         min=0.0, max=1.0,
     )
+    # issue 21: the decision is set by its false-accept rate; the raw thresholds become the expert way
+    false_accept: float = setting(
+        0.01,
+        "How often a person who is not enrolled may be taken for someone who is (false-positive "
+        "identification rate): 0.01 (1%) or 0.001 (0.1%, a strict door). The threshold follows the "
+        "number of enrolled people so that the rate holds (calibrated with `daka eval lfw`).",
+        choices=(0.01, 0.001),
+    )
+    decide_by_threshold: bool = setting(
+        False,
+        "Expert: decide by the raw threshold and margin of the embedder in use instead of by "
+        "false_accept (their false-accept rate grows with the number of enrolled people).",
+    )
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from app.vision.decision import DecisionRule
+from app.vision.decision import CALIBRATIONS, DecisionRule
 from app.vision.embedders import open_embedder, unit_rows
 from app.vision.gallery import FaceGallery
 
-from . import metrics
+from . import metrics, openset
 from .extractors import EngineExtractor, FaceRecognitionExtractor
 from .lfw import DescriptorCache, describe_all, load_folder, load_pairs
 
@@ -104,6 +104,7 @@ def evaluate_lfw(root, pairs_path, models, config, baseline: str | None = None, 
             out["embedders"] = _each_embedder(parts, embedder, config.recognition, folder, pairs, person_of,
                                               extractor)
             out["fusion_tuning"] = tune_fusion(parts, folder, person_of)
+            out["openset"] = open_set_protocols(parts, embedder, config.recognition, folder, person_of)
     failures = found_by != "detected"
     out["detection"] = {"images": len(folder.images), "failures": int(failures.sum()),
                         "failure_rate": float(np.mean(failures)),
@@ -157,6 +158,40 @@ def _each_embedder(parts, embedder, recognition, folder, pairs, person_of, extra
         out[name] = _score(unit_rows(parts[kind]), rule, folder, pairs, person_of, extractor)
     out["fused"] = _score(embedder.combine(parts), DecisionRule.from_config(recognition, "fused"),
                           folder, pairs, person_of, extractor)
+    return out
+
+
+def open_set_protocols(parts, embedder, recognition, folder, person_of) -> dict:
+    """The decision by false-accept rate: its calibration on the tuning half (per model), then on
+    the held-out half the gallery-size table and the terminal's (k, m) protocols, each next to the
+    fixed threshold (see app/eval/openset.py)."""
+    tuning = np.array([tuning_half(n) for n in folder.identities])
+    if not openset.enough_people(person_of, tuning):
+        return {"note": "too few people for the open-set protocols: each half needs people with one photo, "
+                        "with two or more, and with four or more"}
+    vectors = {name: unit_rows(parts[kind]) for kind, name in zip(embedder.kinds, ("dlib", "faceres"))}
+    vectors["fused"] = embedder.combine(parts)
+    out: dict = {"calibration": {}}
+    for name, v in vectors.items():
+        fitted = openset.calibrate(v, person_of, folder.numbers, tuning)
+        fitted.pop("calibration")
+        shipped = CALIBRATIONS[name]
+        fitted["shipped"] = {str(r): {"weight": w, "cohort_weight": c, "base": b, "slope": s}
+                             for r, (w, c, b, s) in shipped.points.items()}
+        out["calibration"][name] = fitted
+    raw = DecisionRule.from_config(recognition, "fused")
+    raw = DecisionRule(raw.threshold, raw.margin, raw.min_observations)
+    rules = {"fixed_threshold": raw,
+             "false_accept_1e-2": raw.at_false_accept(0.01, CALIBRATIONS["fused"]),
+             "false_accept_1e-3": raw.at_false_accept(0.001, CALIBRATIONS["fused"])}
+    out["rules"] = {"fixed_threshold": f"fused similarity >= {raw.threshold}, margin >= {raw.margin}",
+                    "false_accept_*": "fused similarity + weight * margin - cohort_weight * cohort "
+                                      ">= base + slope * ln(people)"}
+    v = vectors["fused"]
+    out["single_stills"] = {"whole_set": openset.single_stills(v, person_of, folder.numbers, np.ones_like(tuning), rules),
+                            "held_out_half": openset.single_stills(v, person_of, folder.numbers, ~tuning, rules)}
+    out["gallery_sizes"] = openset.gallery_sizes(v, person_of, folder.numbers, tuning, rules)
+    out["terminal"] = openset.terminal_protocols(v, person_of, folder.numbers, ~tuning, rules)
     return out
 
 

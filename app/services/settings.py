@@ -21,6 +21,8 @@ terminal does) which reads the table's change number every :data:`WATCH_S` secon
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 import threading
 import weakref
@@ -201,7 +203,7 @@ def _apply_language(t: Terminal, cfg: Config) -> None:
 
 def _apply_decision_rule(t: Terminal, cfg: Config) -> None:
     rule = DecisionRule.from_config(cfg.recognition, cfg.vision.embedder)
-    t.pipeline.rule = DecisionRule(rule.threshold, rule.margin, t.pipeline.rule.min_observations)
+    t.pipeline.rule = dataclasses.replace(rule, min_observations=t.pipeline.rule.min_observations)
 
 
 def _apply_dedupe(t: Terminal, cfg: Config) -> None:
@@ -343,6 +345,17 @@ register("zk_pull.allow_writes", group=ZK_PULL, label=("允许写入人员", "Al
 register("zk_pull.allow_set_time", group=ZK_PULL, label=("允许校时", "Allow setting the clock"),
          help_zh="允许客户端设置终端时间（set_time），经由与管理后台相同的、记入审计日志的校时命令。",
          apply=_apply_zk_pull)
+# issue 21: the decision as a false-accept rate (the raw thresholds above stay, as the expert way)
+register("recognition.false_accept", group=RECOGNITION, label=("误识率（陌生人被认成员工）",
+                                                               "False-accept rate (stranger taken for staff)"),
+         help_zh="未登记的人被认成某位员工的比例；阈值随员工人数自动调整，使该比例保持不变。"
+                 "0.1% 为严格门禁模式（员工偶尔需多看一眼镜头）。",
+         apply=_apply_decision_rule,
+         choices=((0.01, ("1%（标准）", "1% (standard)")), (0.001, ("0.1%（严格门禁）", "0.1% (strict door)"))))
+register("recognition.decide_by_threshold", group=RECOGNITION,
+         label=("按原始阈值判定（专家）", "Decide by raw threshold (expert)"),
+         help_zh="开启后按上面的识别阈值和差距判定，不按误识率；员工越多，陌生人被误认的比例越高。",
+         apply=_apply_decision_rule)
 
 #: The keys an admin may change at run time (derived: register a key to add one).
 RUNTIME_KEYS: tuple[str, ...] = tuple(REGISTRY)

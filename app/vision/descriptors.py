@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app import native
 from app.models.sessions import make_session
 
 CHIP_SHAPE = (150, 150, 3)
@@ -55,8 +56,6 @@ class DlibDescriptor:
     name = "dlib"
 
     def __init__(self, path: str | Path):
-        from app import native
-
         self.path = Path(path)
         self._net = native.DlibDescriptor(str(path))
 

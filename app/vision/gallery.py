@@ -16,6 +16,8 @@ import numpy as np
 
 from app import native
 
+COHORT = 10   # people after the best whose similarities make the cohort term of the decision
+
 
 @dataclass(frozen=True)
 class GalleryMatch:
@@ -24,6 +26,9 @@ class GalleryMatch:
     similarity: float         # cosine similarity to that person's best template
     runner_up_staff_id: int | None
     runner_up_similarity: float  # best similarity of any other person (-1 when none)
+    # Mean similarity of the next COHORT people after the best (as many as the search found;
+    # the best's own similarity when there is no other): how crowded the face's neighbourhood is.
+    cohort: float = -1.0
 
     @property
     def margin(self) -> float:
@@ -45,6 +50,7 @@ class FaceGallery:
     def __init__(self, dim: int | None = None, search_depth: int = 32):
         self._index = native.GalleryIndex(dim) if dim else None
         self._staff_of: dict[int, int] = {}
+        self._templates_of: dict[int, int] = {}   # staff id -> templates: the people count is O(1)
         self._lock = threading.Lock()
         self.dim = dim
         self._fixed_dim = dim
@@ -61,6 +67,18 @@ class FaceGallery:
                              "(templates of another model: run `daka reindex`)")
         return self._index
 
+    @property
+    def people(self) -> int:
+        """How many people are enrolled (the decision's threshold follows it)."""
+        return len(self._templates_of)
+
+    def _count(self, staff_id: int, change: int) -> None:
+        left = self._templates_of.get(staff_id, 0) + change
+        if left > 0:
+            self._templates_of[staff_id] = left
+        else:
+            self._templates_of.pop(staff_id, None)
+
     def staff_ids(self) -> set[int]:
         with self._lock:
             return set(self._staff_of.values())
@@ -71,16 +89,20 @@ class FaceGallery:
             index = self._index_for(vector.shape[1])
             if template_id in self._staff_of:
                 index.replace(np.array([template_id], np.int64), vector)
+                self._count(self._staff_of[template_id], -1)
             else:
                 index.add(np.array([template_id], np.int64), vector)
             self._staff_of[template_id] = staff_id
+            self._count(staff_id, +1)
 
     def remove_templates(self, template_ids) -> int:
         ids = np.asarray(list(template_ids), np.int64)
         with self._lock:
             removed = self._index.remove(ids) if len(ids) and self._index is not None else 0
             for t in ids.tolist():
-                self._staff_of.pop(t, None)
+                staff = self._staff_of.pop(t, None)
+                if staff is not None:
+                    self._count(staff, -1)
         return removed
 
     def remove_staff(self, staff_id: int) -> int:
@@ -95,6 +117,7 @@ class FaceGallery:
             elif self._index is not None:
                 self._index.remove(self._index.ids())
             self._staff_of.clear()
+            self._templates_of.clear()
 
     def match(self, descriptor: np.ndarray) -> GalleryMatch:
         """The best person for one descriptor, with the runner-up for the margin."""
@@ -124,5 +147,7 @@ class FaceGallery:
                 continue
             (staff, (sim, template)) = ranked[0]
             runner = ranked[1] if len(ranked) > 1 else (None, (-1.0, None))
-            out.append(GalleryMatch(staff, template, sim, runner[0], runner[1][0]))
+            others = [s for _, (s, _) in ranked[1:1 + COHORT]]
+            cohort = sum(others) / len(others) if others else sim
+            out.append(GalleryMatch(staff, template, sim, runner[0], runner[1][0], cohort))
         return out

@@ -325,7 +325,7 @@ class VisionPipeline:
                 if len(track.evidence) and float(np.dot(vector, track.evidence.aggregate())) < self.rule.threshold:
                     # not the face this track saw so far (the threshold that tells people apart)
                     track = tracks[i] = self._renew(track)
-                track.evidence.add(vector, quality.score, vote.staff_id)
+                track.evidence.add(vector, quality.score, vote.staff_id, vote)
                 track.recognition = decide(self.gallery, track.evidence, self.rule)
                 if described.attributes:
                     track.recognition = replace(track.recognition, attributes=described.attributes[k])

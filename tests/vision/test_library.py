@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from app.library import FaceLibrary, folder_items, parse_photo_name, zip_items
 from app.library.names import BadName
 from app.store import AuditEntry, FaceTemplate, Staff
+from app.vision.decision import DecisionRule, TrackEvidence, decide
 from app.vision.engine import VisionParts
 from app.vision.gallery import FaceGallery
 
@@ -397,3 +398,33 @@ def test_remove_template_never_deletes_outside_the_photos_folder(library, store,
     with store.session() as s:
         stored = instance.photos_dir / s.get(FaceTemplate, again.template_id).photo_file
     assert stored.is_file() and library.remove_template(again.template_id) and not stored.exists()
+
+
+def test_enrolled_photos_feed_the_decision_by_false_accept_rate(library, photos, frames, store):
+    """Admin uploads (two photos of one person) and removal change what the configured decision
+    sees: its threshold follows the enrolled photos, a known face is accepted, a stranger is not."""
+    config = store.app.config["DAKA_CONFIG"]
+    rule = DecisionRule.from_config(config.recognition, config.vision.embedder)
+    assert rule.by_false_accept
+    assert library.enroll_file(photos["obama.jpg"].read_bytes(), "A1_Obama.jpg").ok
+    assert library.enroll_file(photos["obama2.jpg"].read_bytes(), "A1_Obama_2.jpg").ok
+    biden = library.enroll_file(photos["biden.jpg"].read_bytes(), "C3_Biden.jpg")
+    assert biden.ok and (library.gallery.people, len(library.gallery)) == (2, 3)
+
+    def seen(name, times=2):
+        vector = library.analyse(frames[name]).vector
+        evidence = TrackEvidence()
+        for _ in range(times):
+            evidence.add(vector, 1.0, library.gallery.match(vector).staff_id, library.gallery.match(vector))
+        return decide(library.gallery, evidence, rule)
+
+    with store.session() as s:
+        obama = s.scalar(select(Staff.id).where(Staff.staff_no == "A1"))
+    known = seen("obama3.jpg")
+    assert (known.staff_id, known.reason) == (obama, "accepted")
+    assert known.threshold == pytest.approx(rule.threshold_for(3))
+    assert seen("biden.jpg").known
+    library.remove_template(biden.template_id)
+    stranger = seen("biden.jpg")
+    assert (stranger.known, stranger.reason) == (False, "below_threshold")
+    assert stranger.threshold == pytest.approx(rule.threshold_for(2))

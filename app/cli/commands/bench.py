@@ -29,6 +29,11 @@ def register(sub):
     head.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
     head.add_argument("--repeat", type=int, default=5, help="timed sequences per renderer (median)")
     head.set_defaults(handler=cmd_headrender)
+    enrol = bsub.add_parser("enrol", help="enrolling one photo into a large gallery, the decision's recomputation included")
+    enrol.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    enrol.add_argument("--people", type=int, default=2000, help="people already enrolled (random templates)")
+    enrol.add_argument("--repeat", type=int, default=15, help="timed enrolments (median)")
+    enrol.set_defaults(handler=cmd_enrol)
 
     faceres = bsub.add_parser("faceres", help="faceres forward pass and fused recognition against baselines")
     faceres.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
@@ -96,6 +101,15 @@ def cmd_headrender(args) -> int:
 
     _, models = _models(args)
     print(json.dumps(bench_headrender.run(models, repeat=max(1, args.repeat)), indent=2))
+    return EXIT_OK
+
+
+def cmd_enrol(args) -> int:
+    from app.library import bench as bench_enrol  # lazy: numpy, OpenCV, ONNX Runtime, the store
+
+    config, models = _models(args)
+    print(json.dumps(bench_enrol.run(models, config, people=max(1, args.people), repeat=max(3, args.repeat)),
+                     ensure_ascii=False, indent=2))
     return EXIT_OK
 
 
