@@ -22,6 +22,7 @@ from sqlalchemy import insert
 from app.attendance import rules
 from app.instance import Instance
 from app.store import Punch, Staff, open_store
+from app.store.pgserver import PostgresServer, find_bindir
 
 STAFF = 1000
 YEAR, MONTH = 2026, 3
@@ -112,8 +113,6 @@ def run(config, *, repeat: int = 5, postgres: str = "auto") -> dict:
     if postgres != "auto":
         results["postgresql"] = _backend(config, postgres, repeat)
         return results
-    from app.store.pgserver import PostgresServer, find_bindir  # lazy: only when PostgreSQL is benched
-
     bindir = find_bindir()
     if bindir is None:
         results["postgresql"] = {"skipped": "PostgreSQL binaries not found"}
