@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.attendance import queries, rules
 from app.attendance.localtime import FIRST_DATE, LAST_DATE, LocalTimes
 from app.attendance.summary import daily_summary
+from app.attendance.summary import daily_summary_count as summary_count
 from app.store import Staff
 from app.store.models import PUNCH_SOURCES
 
@@ -75,11 +76,22 @@ def index():
                            args=_filter_args(), **_choices())
 
 
+def _states() -> dict:
+    """The summary's 状态 texts: the punches' presence, and the rules' statuses where a schedule applies."""
+    lang = reports.lang()
+    return {"ok": _("正常"), "single": _("单次"), "missing": _("缺卡"),
+            **{code: rules.status_text(code, lang) for code in rules.STATUSES}}
+
+
 @bp.get("/summary")
 def summary():
     tz, first, last, f = _form()
-    rows = daily_summary(services().store, f, tz)
-    return render_template("attendance/summary.html", rows=rows, first=first, last=last,
+    pg = page_number()
+    store = services().store
+    total = summary_count(store, f)
+    rows = daily_summary(store, f, tz, offset=(pg - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    return render_template("attendance/summary.html", rows=rows, first=first, last=last, total=total, page=pg,
+                           pages=max(1, -(-total // PAGE_SIZE)), states=_states(), lang=reports.lang(),
                            args=_filter_args(), **_choices())
 
 
@@ -91,7 +103,7 @@ def export(fmt: str):
     store = services().store
     if request.args.get("view") == "summary":
         header = [_("日期"), _("工号"), _("姓名"), _("部门"), _("首次打卡"), _("末次打卡"), _("次数"), _("状态")]
-        states = {"ok": _("正常"), "single": _("单次"), "missing": _("缺卡")}
+        states = _states()
         data = ([r.date.isoformat(), r.staff_no, r.name, r.department, r.first, r.last, r.count, states[r.state]]
                 for r in daily_summary(store, f, tz))
         title = "summary"

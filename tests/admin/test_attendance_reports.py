@@ -163,3 +163,29 @@ def test_reports_speak_english_too(admin_client, march):
 def test_viewers_read_the_reports(viewer_client, march):
     assert viewer_client.get("/attendance/monthly?month=2026-03").status_code == 200
     assert viewer_client.get("/attendance/grid.xlsx?month=2026-03").status_code == 200
+
+
+def test_the_daily_summary_follows_the_rules(admin_client, sqlite_store):
+    """Issue 24 as HR found it: 09:22 in / 16:03 out was 正常, every Sunday 缺卡 for everyone, and a
+    year's range one page of rows, mostly 缺卡 before people were hired."""
+    sid = add_staff(sqlite_store, "00321", "孙八", "生产部")
+    rules.set_staff_dates(sqlite_store, sid, D("2026-03-02"), None, "t")
+    shift = rules.save_shift(sqlite_store, rules.ShiftSpec("白班", dt.time(9), dt.time(18)), "t")
+    schedule = rules.save_schedule(sqlite_store, "标准", "weekly", [shift] * 5 + [None, None], "t")
+    rules.assign_schedule(sqlite_store, schedule, D("2026-01-01"), "t")
+    add_punch(sqlite_store, sid, "00321", "孙八", dt.datetime(2026, 3, 2, 9, 22))
+    add_punch(sqlite_store, sid, "00321", "孙八", dt.datetime(2026, 3, 2, 16, 3))
+    html = admin_client.get("/attendance/summary?from=2026-03-01&to=2026-03-08").get_data(as_text=True)
+    table = html.split('id="summary"')[1]
+    assert "2026-03-01" not in table                                 # before the hire date: no row
+    monday = table.split("<td>2026-03-02</td>")[1].split("</tr>")[0]
+    assert "<td>迟到</td>" in monday and "迟到 22 分钟" in monday and "早退 117 分钟" in monday
+    sunday = table.split("<td>2026-03-08</td>")[1].split("</tr>")[0]
+    assert "<td>休息</td>" in sunday
+    csv = admin_client.get("/attendance/export.csv?view=summary&from=2026-03-02&to=2026-03-08").data.decode("utf-8-sig")
+    assert csv.splitlines()[1].endswith(",2,迟到") and csv.splitlines()[-1].endswith(",0,休息")
+    for i in range(60):
+        add_staff(sqlite_store, f"P{i:03d}", f"人{i}", "生产部")
+    year = admin_client.get("/attendance/summary?from=2026-01-01&to=2026-12-31").get_data(as_text=True)
+    assert year.split('id="summary"')[1].count("<tr class=") == 50       # one page of 50
+    assert f"共 {60 * 365 + 305} 条" in year                              # 孙八 from 2 March only
