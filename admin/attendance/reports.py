@@ -148,6 +148,18 @@ def detail_slice(f: ReportFilter, who: list[Person], offset: int, limit: int) ->
     return out
 
 
+def detail_rows(f: ReportFilter, who: list[Person], *, people_at_once: int = PEOPLE_PER_PAGE):
+    """Every person-day of the range, computed a group of people at a time (exports of a year
+    for everyone hold one group's days in memory, not all of them)."""
+    store, tz = services().store, services().timezone()
+    for i in range(0, len(who), people_at_once):
+        group = who[i:i + people_at_once]
+        by_id = {p.id: p for p in group}
+        for pd in rules.compute_days(store, f.first, f.last, tz, staff_ids=list(by_id)):
+            for d in pd.days:
+                yield by_id[pd.staff_id], d
+
+
 def total_person_days(f: ReportFilter, who: list[Person]) -> int:
     return sum(p.employed_days(f.first, f.last) for p in who)
 

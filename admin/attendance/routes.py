@@ -258,13 +258,12 @@ def days_export(fmt: str):
     f = reports.range_filter()
     lang = reports.lang()
     who = reports.people(f)
-    rows_of = reports.detail_slice(f, who, 0, reports.total_person_days(f, who))
     columns = [(_("日期"), DATE, 11), (_("工号"), TEXT, 10), (_("姓名"), TEXT, 10), (_("部门"), TEXT, 12),
                (_("班次"), TEXT, 10), (_("上班"), TIME, 7), (_("下班"), TIME, 7), (_("状态"), TEXT, 8),
                (_("迟到分钟"), NUMBER, 7), (_("早退分钟"), NUMBER, 7), (_("加班分钟"), NUMBER, 7), (_("说明"), TEXT, 48)]
 
     def values(as_text: bool):
-        for p, d in rows_of:
+        for p, d in reports.detail_rows(f, who):
             first_in, last_out = clock(d.first_in), clock(d.last_out)
             if as_text:
                 first_in = first_in and first_in.strftime("%H:%M")

@@ -51,8 +51,22 @@ def index():
 def shifts(error: str | None = None, form=None):
     with services().store.session() as s:
         rows = list(s.scalars(select(Shift).order_by(Shift.name)))
+    editing = forms.int_of(request.args, "edit") if request.args.get("edit", "").isdigit() else None
+    if form is None and editing is not None:
+        form = next((_shift_form(x) for x in rows if x.id == editing), None)
     return render_template("rules/shifts.html", rows=rows, error=error, form=form or {},
                            kinds=rules.SHIFT_KINDS, punch_rules=rules.PUNCH_RULES), (400 if error else 200)
+
+
+def _shift_form(row: Shift) -> dict:
+    """A stored shift as the form shows it (to change it)."""
+    hhmm = (lambda t: t.strftime("%H:%M") if t else "")
+    blank = (lambda n: "" if n is None else str(n))
+    return {"id": str(row.id), "name": row.name, "kind": row.kind, "start": hhmm(row.start), "end": hhmm(row.end),
+            "punches": row.punches, "lunch_start": hhmm(row.lunch_start), "lunch_end": hhmm(row.lunch_end),
+            "late_grace_min": str(row.late_grace_min), "early_grace_min": str(row.early_grace_min),
+            "break_min": str(row.break_min), "overtime_after_min": blank(row.overtime_after_min),
+            "absent_after_min": blank(row.absent_after_min), "required_minutes": blank(row.required_minutes)}
 
 
 def _shift_spec(form) -> rules.ShiftSpec:

@@ -148,6 +148,15 @@ def test_the_daily_detail_pages_long_ranges_and_exports_real_times(admin_client,
     assert csv.startswith(b"\xef\xbb\xbf") and "09:22" in csv.decode("utf-8-sig")
 
 
+def test_the_daily_detail_export_holds_every_person_day(admin_client, march, sqlite_store):
+    for i in range(60):   # more people than one computed group (50)
+        add_staff(sqlite_store, f"P{i:03d}", f"人{i}", "生产部")
+    lines = admin_client.get("/attendance/days.csv?from=2026-03-02&to=2026-03-03").data.decode("utf-8-sig").splitlines()
+    assert len(lines) == 1 + 63 * 2
+    numbers = [line.split(",")[1] for line in lines[1:]]
+    assert numbers == sorted(numbers) and numbers[:2] == ["00123", "00123"] and numbers[-1] == "P059"
+
+
 def test_reports_speak_english_too(admin_client, march):
     post(admin_client, "/language", {"lang": "en", "next": "/"})
     html = admin_client.get("/attendance/days?from=2026-03-03&to=2026-03-03&staff=00123").get_data(as_text=True)

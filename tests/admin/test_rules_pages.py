@@ -115,3 +115,18 @@ def test_every_write_asks_the_one_writer_check(admin_client, monkeypatch, path):
 
     monkeypatch.setattr(access, "WRITER_ROLES", ())
     assert post(admin_client, path, {"name": "x"}, page="/rules/shifts").status_code == 403
+
+
+def test_a_shift_is_changed_through_its_form(admin_client, sqlite_store):
+    from app.store import Shift
+
+    assert _shift(admin_client).status_code == 302
+    sid = _shift_id(sqlite_store, "白班")
+    html = admin_client.get(f"/rules/shifts?edit={sid}").get_data(as_text=True)
+    form = html.split('id="shift-form"')[1]
+    assert f'name="id" value="{sid}"' in form and 'value="白班"' in form and 'value="30"' in form
+    r = _shift(admin_client, id=str(sid), late_grace_min="10")
+    assert r.status_code == 302
+    with sqlite_store.session() as s:
+        rows = list(s.scalars(select(Shift)))
+        assert [(x.id, x.late_grace_min) for x in rows] == [(sid, 10)]
