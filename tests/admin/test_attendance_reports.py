@@ -198,3 +198,23 @@ def test_the_daily_summary_follows_the_rules(admin_client, sqlite_store):
     year = admin_client.get("/attendance/summary?from=2026-01-01&to=2026-12-31").get_data(as_text=True)
     assert year.split('id="summary"')[1].count("<tr class=") == 50       # one page of 50
     assert f"共 {60 * 365 + 305} 条" in year                              # 孙八 from 2 March only
+
+
+def test_an_approved_makeup_punch_changes_the_day(admin_client, sqlite_store):
+    sid = add_staff(sqlite_store, "00555", "周九", "生产部")
+    shift = rules.save_shift(sqlite_store, rules.ShiftSpec("白班", dt.time(9), dt.time(18)), "t")
+    schedule = rules.save_schedule(sqlite_store, "标准", "weekly", [shift] * 5 + [None, None], "t")
+    rules.assign_schedule(sqlite_store, schedule, D("2026-01-01"), "t")
+    add_punch(sqlite_store, sid, "00555", "周九", dt.datetime(2026, 3, 2, 8, 58))
+    url = "/attendance/days?from=2026-03-02&to=2026-03-02&staff=00555"
+    assert "缺下班卡" in admin_client.get(url).get_data(as_text=True)
+    r = post(admin_client, "/makeup/", {"staff_no": "00555", "time": "2026-03-02T18:01", "reason": "忘记打卡"},
+             page="/makeup/")
+    assert r.status_code == 302
+    from app.store import MakeupRequest
+
+    with sqlite_store.session() as s:
+        request_id = s.query(MakeupRequest.id).scalar()
+    assert post(admin_client, f"/makeup/{request_id}/approve", page="/makeup/").status_code == 302
+    row = admin_client.get(url).get_data(as_text=True).split('id="days"')[1]
+    assert "<td class=\"status-cell\">正常</td>" in row and "18:01" in row

@@ -233,3 +233,23 @@ def test_bad_rules_are_clear_errors(store):
     with pytest.raises(rules.RuleError) as err:
         rules.delete_shift(store, one, "test")
     assert err.value.key == "attendance.error.shift_in_use"
+
+
+def test_a_zone_with_daylight_saving_reads_local_times(store):
+    """Punches are stored in UTC: each is read back in the zone in force at its instant, so 09:00
+    stays 09:00 on both sides of New York's change to summer time (8 March 2026)."""
+    import zoneinfo
+
+    from tests.helpers.admin_app import add_punch
+
+    ny = zoneinfo.ZoneInfo("America/New_York")
+    sid = person(store, "00024")
+    weekly(store, shift(store))
+    for day in ("2026-03-06", "2026-03-09"):
+        for at in ("09:00", "18:00"):
+            add_punch(store, sid, "00024", "张三", dt.datetime.fromisoformat(f"{day} {at}"), tz="America/New_York")
+    people = rules.compute_days(store, d("2026-03-06"), d("2026-03-09"), ny, staff_ids=[sid],
+                                now=dt.datetime(2030, 1, 1))
+    got = {r.date.isoformat(): (r.status, r.first_in) for r in people[0].days}
+    assert got["2026-03-06"] == ("normal", dt.datetime(2026, 3, 6, 9, 0))
+    assert got["2026-03-09"] == ("normal", dt.datetime(2026, 3, 9, 9, 0))
