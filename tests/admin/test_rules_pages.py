@@ -92,6 +92,9 @@ def test_the_calendar_page_says_which_years_it_knows(admin_client):
     assert 'id="calendar-unknown"' in html and "周一至周五上班" in html
     html = admin_client.get("/rules/calendar?year=2026").get_data(as_text=True)
     assert "2026-02-14" in html and "调休上班" in html and "春节" in html
+    # the reports warn too when their month is in a year the library does not know
+    assert 'id="calendar-note"' in admin_client.get(f"/attendance/monthly?month={last + 1}-01").get_data(as_text=True)
+    assert 'id="calendar-note"' not in admin_client.get(f"/attendance/grid?month={last}-12").get_data(as_text=True)
 
 
 def test_viewers_read_the_rules_but_cannot_change_them(viewer_client, admin_client, sqlite_store):
