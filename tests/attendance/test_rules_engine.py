@@ -253,3 +253,18 @@ def test_a_zone_with_daylight_saving_reads_local_times(store):
     got = {r.date.isoformat(): (r.status, r.first_in) for r in people[0].days}
     assert got["2026-03-06"] == ("normal", dt.datetime(2026, 3, 6, 9, 0))
     assert got["2026-03-09"] == ("normal", dt.datetime(2026, 3, 9, 9, 0))
+
+
+def test_punches_all_at_one_end_of_the_shift_miss_the_other(store):
+    """Two punches at the start (a double tap) are an in without an out, not 9 hours early."""
+    sid = person(store, "00025")
+    weekly(store, shift(store))
+    punch(store, sid, "00025", "2026-03-02 08:55")
+    punch(store, sid, "00025", "2026-03-02 09:02")
+    punch(store, sid, "00025", "2026-03-03 17:58")
+    punch(store, sid, "00025", "2026-03-03 18:03")
+    days = days_of(store, sid, "2026-03-02", "2026-03-03")
+    assert (days["2026-03-02"].status, days["2026-03-02"].missing, days["2026-03-02"].early_min) == ("missing", 1, 0)
+    assert "缺下班卡" in days["2026-03-02"].reason()
+    assert (days["2026-03-03"].status, days["2026-03-03"].missing, days["2026-03-03"].late_min) == ("missing", 1, 0)
+    assert "缺上班卡" in days["2026-03-03"].reason()

@@ -191,14 +191,13 @@ def _work_day(r: DayResult, s: ShiftRule, base: int, p: list[int], now: int) -> 
 
 
 def _fixed(r: DayResult, s: ShiftRule, st: int, en: int, p: list[int], in_progress: bool, times: dict) -> None:
+    half = st + en  # twice the shift's midpoint
     if s.punches == "in":
         t_in, t_out, middle = p[0], None, []
-    elif len(p) == 1:  # one punch: the in or the out, whichever end of the shift it is nearer
-        if p[0] * 2 <= st + en:
-            t_in, t_out = p[0], None
-        else:
-            t_in, t_out = None, p[0]
-        middle = []
+    elif p[-1] * 2 <= half:  # every punch in the first half (one punch, or twice at the start): no out
+        t_in, t_out, middle = p[0], None, []
+    elif p[0] * 2 > half:    # every punch in the second half: no in
+        t_in, t_out, middle = None, p[-1], []
     else:
         t_in, t_out, middle = p[0], p[-1], p[1:-1]
     if t_in is None:
