@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.attendance import queries, rules
 from app.attendance.localtime import FIRST_DATE, LAST_DATE, LocalTimes
-from app.attendance.summary import daily_summary
+from app.attendance.summary import daily_summary, iter_daily_summary
 from app.attendance.summary import daily_summary_count as summary_count
 from app.store import Staff
 from app.store.models import PUNCH_SOURCES
@@ -105,7 +105,7 @@ def export(fmt: str):
         header = [_("日期"), _("工号"), _("姓名"), _("部门"), _("首次打卡"), _("末次打卡"), _("次数"), _("状态")]
         states = _states()
         data = ([r.date.isoformat(), r.staff_no, r.name, r.department, r.first, r.last, r.count, states[r.state]]
-                for r in daily_summary(store, f, tz))
+                for r in iter_daily_summary(store, f, tz))
         title = "summary"
     else:  # streamed from the database batch by batch: any range in flat memory
         header = [_("工号"), _("姓名"), _("时间"), _("来源"), _("设备")]

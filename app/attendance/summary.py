@@ -12,7 +12,7 @@ per person-day. A PostgreSQL server aggregates faster itself (GROUP BY; measured
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -178,3 +178,13 @@ def daily_summary(store: Store, f: PunchFilter, tz, *, offset: int = 0, limit: i
                           hhmm(r.last_utc) if r and r.count > 1 else None, r.count if r else 0,
                           verdicts.get((sid, day))))
     return out
+
+
+def iter_daily_summary(store: Store, f: PunchFilter, tz, *, chunk_days: int = 31):
+    """The rows of :func:`daily_summary`, computed ``chunk_days`` at a time (exports of a year for
+    everyone hold a month's rows in memory, not the year's)."""
+    first = f.first
+    while first <= f.last:
+        last = min(f.last, first + dt.timedelta(days=chunk_days - 1))
+        yield from daily_summary(store, replace(f, first=first, last=last), tz)
+        first = last + dt.timedelta(days=1)

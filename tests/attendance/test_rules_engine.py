@@ -268,3 +268,17 @@ def test_punches_all_at_one_end_of_the_shift_miss_the_other(store):
     assert "缺下班卡" in days["2026-03-02"].reason()
     assert (days["2026-03-03"].status, days["2026-03-03"].missing, days["2026-03-03"].late_min) == ("missing", 1, 0)
     assert "缺上班卡" in days["2026-03-03"].reason()
+
+
+def test_the_summary_export_in_chunks_equals_the_whole(store):
+    from app.attendance.queries import PunchFilter
+    from app.attendance.summary import daily_summary, iter_daily_summary
+
+    sid = person(store, "00026", hire=d("2026-03-03"))
+    person(store, "00027")
+    weekly(store, shift(store))
+    punch(store, sid, "00026", "2026-03-04 09:30")
+    f = PunchFilter.days(d("2026-03-01"), d("2026-03-20"))
+    whole = daily_summary(store, f, TZ)
+    assert list(iter_daily_summary(store, f, TZ, chunk_days=3)) == whole
+    assert len(whole) == 20 + 18 and [r.state for r in whole if r.staff_no == "00026"][:2] == ["absent", "missing"]
