@@ -763,6 +763,18 @@ class ZkPullConfig:
     idle_seconds: int = setting(60, "Close a pull-protocol client silent this long (seconds).", min=5, max=3600)
 
 
+# issue 24: attendance reports
+@dataclass(frozen=True)
+class ReportsConfig:
+    """Attendance reports (the monthly report and grid, their Excel exports)."""
+
+    company: str = setting(
+        "", "Company name in the title of printed reports; empty = the device name.",
+        check=lambda v: None if len(v) <= 64 else f"is {len(v)} characters long, at most 64 allowed",
+        allowed="at most 64 characters",
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     """The validated, read-only configuration (``cfg.admin.port`` ...)."""
@@ -783,6 +795,7 @@ class Config:
     ui: UiConfig = _section(UiConfig)
     log: LogConfig = _section(LogConfig)
     zk_pull: ZkPullConfig = _section(ZkPullConfig)   # issue 19
+    reports: ReportsConfig = _section(ReportsConfig)
     #: The file that was read (None if there was none); not compared.
     path: Path | None = field(default=None, compare=False)
     #: Environment variables that overrode values; not compared.

@@ -356,6 +356,16 @@ register("recognition.decide_by_threshold", group=RECOGNITION,
          label=("按原始阈值判定（专家）", "Decide by raw threshold (expert)"),
          help_zh="开启后按上面的识别阈值和差距判定，不按误识率；员工越多，陌生人被误认的比例越高。",
          apply=_apply_decision_rule)
+# -- issue 24: attendance reports (read by the admin per request: nothing to apply in the terminal)
+REPORTS = ("考勤报表", "Attendance reports")
+
+
+def _apply_nothing(t: Terminal, cfg: Config) -> None:
+    pass
+
+
+register("reports.company", group=REPORTS, label=("公司名称", "Company name"),
+         help_zh="打印的考勤报表标题中的公司名称；留空则用设备名称。", apply=_apply_nothing)
 
 #: The keys an admin may change at run time (derived: register a key to add one).
 RUNTIME_KEYS: tuple[str, ...] = tuple(REGISTRY)

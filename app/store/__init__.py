@@ -11,6 +11,7 @@ from __future__ import annotations
 from .extensions import NAMING_CONVENTION, db, migrate
 from .models import (AdmsCursor, AdminUser, ApiToken, AuditEntry, FaceTemplate, LoginThrottle, MakeupRequest, OutboxItem,
                      Punch, Setting, SetupClaim, Staff)
+from .rules import CompanyDay, Leave, Schedule, ScheduleAssignment, ScheduleDay, Shift
 from .setup import MIGRATIONS_DIR, Store, create_store_app, database_url, open_store
 
 __all__ = [
@@ -20,6 +21,12 @@ __all__ = [
     "AdmsCursor",
     "ApiToken",
     "AuditEntry",
+    "CompanyDay",
+    "Leave",
+    "Schedule",
+    "ScheduleAssignment",
+    "ScheduleDay",
+    "Shift",
     "FaceTemplate",
     "LoginThrottle",
     "MakeupRequest",

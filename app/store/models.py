@@ -48,6 +48,9 @@ class Staff(db.Model):
     name: Mapped[str] = mapped_column(String(64))
     department: Mapped[str] = mapped_column(String(64), default="")
     active: Mapped[bool] = mapped_column(default=True)
+    # issue 24: no attendance row before the hire date or after the leave date
+    hire_date: Mapped[dt.date | None] = mapped_column(Date)
+    leave_date: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     # The 16-bit "uid" ZKTeco's pull protocol keys users and punches by: given at insert, never changed.

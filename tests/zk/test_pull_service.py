@@ -18,7 +18,7 @@ from app.zk.pull import PullService
 from tests.helpers.admin_app import ADMIN_PW, build_app, login
 from tests.helpers.zk_pull import close_pyzk_clients, connect_pyzk, seed
 
-PREVIOUS = "5377f267f672"
+PREVIOUS = "a7d5c3e1f018"
 
 
 @pytest.fixture(autouse=True)

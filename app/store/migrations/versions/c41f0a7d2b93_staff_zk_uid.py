@@ -5,7 +5,7 @@ Existing staff are numbered 1, 2, ... in the order they were created (their id o
 staff get the next number when they are inserted (app/store/models.py).
 
 Revision ID: c41f0a7d2b93
-Revises: 5377f267f672
+Revises: a7d5c3e1f018
 Create Date: 2026-12-05 03:45:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c41f0a7d2b93'
-down_revision = '5377f267f672'
+down_revision = 'a7d5c3e1f018'
 branch_labels = None
 depends_on = None
 
