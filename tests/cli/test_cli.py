@@ -12,7 +12,8 @@ from tests.helpers.daka_cli import daka
 
 
 def test_doctor_json_reports_everything(tmp_path):
-    proc = daka("doctor", "--json", instance=tmp_path / "inst")
+    # this machine has no camera: a terminal configured without one on purpose is fine
+    proc = daka("doctor", "--json", instance=tmp_path / "inst", env={"DAKA_CAMERA_SOURCE": "none"})
     assert proc.returncode == 0, proc.stderr + proc.stdout
     report = json.loads(proc.stdout)
     assert {"ok", "native", "models", "font", "camera", "database"} <= set(report)
@@ -23,6 +24,26 @@ def test_doctor_json_reports_everything(tmp_path):
     assert report["font"]["measured_打卡_24px"][0] > 20
     assert "CPUExecutionProvider" in report["native"]["onnxruntime_providers"]
     assert not (tmp_path / "inst").exists()  # the doctor looks, it does not create
+
+
+def test_doctor_is_not_ok_without_a_camera_and_says_what_to_do(tmp_path):
+    """`auto` finding no camera is a problem (the terminal would clock nobody in), and every
+    check that is not right says what to do; library paths nobody can act on are left out."""
+    proc = daka("doctor", instance=tmp_path / "inst", env={"DAKA_CAMERA_SOURCE": "auto"})
+    assert proc.returncode == 1, proc.stdout
+    out = proc.stdout
+    assert "PROBLEMS FOUND" in out and "!! camera: no camera found" in out
+    assert "cannot run until these are fixed: camera" in out
+    sections = out.split("\n!! ")[1:]
+    assert {s.split(":")[0].split("\n")[0] for s in sections} >= {"camera", "admin_account", "set_time"}
+    for section in sections:
+        assert "what to do: " in section, section
+    assert "blas_loaded" not in out and "libblas.so" not in out and "simd" not in out
+    assert "dlib 19." in out and "OpenBLAS" in out
+    report = json.loads(daka("doctor", "--json", instance=tmp_path / "inst",
+                             env={"DAKA_CAMERA_SOURCE": "auto"}).stdout)
+    assert report["ok"] is False and report["camera"]["ok"] is False and report["camera"]["todo"]
+    assert report["native"]["blas_loaded"]   # the JSON keeps every fact
 
 
 def test_doctor_fails_when_models_are_missing(tmp_path):
