@@ -30,6 +30,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, func, inspect, select
 
+from app.store.models import AdminUser
+
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
 DISK_LOW_BYTES = 200 << 20   # the on-device check fails below this much free space
 
@@ -309,8 +311,6 @@ def admin_account(url: str, instance_dir: Path) -> Check:
 
 
 def _admin_users():
-    from app.store.models import AdminUser   # the store's table, for its column names only
-
     return AdminUser.__table__
 
 

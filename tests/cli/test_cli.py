@@ -117,3 +117,13 @@ def test_every_command_is_bound_to_a_function():
     assert len(found) == 21 and "admin create-token" in found and "bench admin" in found
     unbound = [path for path, handler in found.items() if not callable(handler)]
     assert unbound == []
+
+
+def test_help_says_how_to_get_started_and_run_help_names_the_admin(tmp_path):
+    top = daka("--help", instance=tmp_path)
+    assert top.returncode == 0 and "Getting started:" in top.stdout
+    assert "daka doctor" in top.stdout and "daka run" in top.stdout
+    run = daka("run", "--help", instance=tmp_path)
+    text = " ".join(run.stdout.split())
+    assert run.returncode == 0 and "admin" in text
+    assert "8080/setup" in text and "setup code" in text and "create-user" in text
