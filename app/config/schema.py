@@ -661,6 +661,25 @@ class LogConfig:
     console: bool = setting(True, "Also log to the console (stderr).")
 
 
+# issue 25: stranger and spoof records
+@dataclass(frozen=True)
+class RecordsConfig:
+    """Stranger and spoof records: unrecognised faces and liveness refusals kept with a snapshot."""
+
+    face_events: bool = setting(
+        True, "Keep each unrecognised face and each liveness refusal (one per person in front of the "
+        "camera) with a snapshot of the face for the admin's records page; false keeps none (privacy).",
+    )
+    face_event_days: int = setting(
+        30, "Delete stranger and spoof records (and their snapshots) older than this many days; 0 keeps them.",
+        min=0, max=3650,
+    )
+    face_event_gap_seconds: int = setting(
+        10, "At most one record of a kind in this many seconds: a face the tracker loses and finds again "
+        "does not write a record each time.", min=0, max=3600,
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     """The validated, read-only configuration (``cfg.admin.port`` ...)."""
@@ -680,6 +699,7 @@ class Config:
     models: ModelsConfig = _section(ModelsConfig)
     ui: UiConfig = _section(UiConfig)
     log: LogConfig = _section(LogConfig)
+    records: RecordsConfig = _section(RecordsConfig)
     #: The file that was read (None if there was none); not compared.
     path: Path | None = field(default=None, compare=False)
     #: Environment variables that overrode values; not compared.

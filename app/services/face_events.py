@@ -1,0 +1,111 @@
+"""Stranger and spoof records: which faces the terminal keeps, and writing them (issue 25).
+
+`FaceEventRecorder.pick(result)` runs on the vision thread and only decides (no I/O): a track
+not recognised (``stranger``: its best match stays below the threshold over at least
+`STRANGER_OBSERVATIONS` descriptors) or refused by liveness (``spoof``) gives one record per
+track, and at most one record of a kind per `gap_seconds`, so a person standing in front of the
+camera (whom the tracker may lose and find again) writes one record, not hundreds. `write`
+stores the snapshot and the row; the terminal runs it on its worker thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from loguru import logger
+
+from app.store import FaceEvent, Store
+from app.vision.liveness import SPOOF
+
+STRANGER_OBSERVATIONS = 2          # one descriptor alone may be a bad view of someone enrolled
+STRANGER_REASONS = ("below_threshold", "empty_gallery")
+
+
+@dataclass(frozen=True)
+class PickedFace:
+    kind: str
+    track_id: int
+    box: tuple
+    reason: str
+    similarity: float | None
+    candidate_staff_id: int | None
+
+
+class FaceEventRecorder:
+    def __init__(self, store: Store, snapshots_dir: Path, *, device_id: str, timezone: str,
+                 enabled: bool = True, gap_seconds: float = 10.0,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 clock: Callable[[], dt.datetime] | None = None):
+        self.store, self.snapshots_dir = store, Path(snapshots_dir)
+        self.device_id, self.tz = device_id, ZoneInfo(timezone)
+        self.enabled, self.gap_seconds = enabled, gap_seconds
+        self._monotonic = monotonic
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._seen: set[int] = set()            # tracks already recorded (or recognised: never strangers)
+        self._last: dict[str, float] = {}       # kind -> monotonic time of its last record
+
+    def pick(self, result) -> list[PickedFace]:
+        """The faces of this frame to record (decides only; safe on the vision thread)."""
+        current = {v.track_id for v in result.tracks}
+        self._seen &= current   # track ids are never reused: forget the gone ones
+        if not self.enabled:
+            return []
+        picked = []
+        for view in result.tracks:
+            if view.track_id in self._seen:
+                continue
+            rec = view.recognition
+            if view.liveness is not None and view.liveness.state == SPOOF:
+                face = PickedFace("spoof", view.track_id, tuple(view.box), view.liveness.reason,
+                                  round(rec.similarity, 4) if rec and rec.candidate_id else None,
+                                  rec.candidate_id if rec else None)
+            elif rec is not None and rec.known:
+                self._seen.add(view.track_id)   # a known person's track never becomes a stranger
+                continue
+            elif (rec is not None and view.live and rec.reason in STRANGER_REASONS
+                  and rec.observations >= STRANGER_OBSERVATIONS):
+                face = PickedFace("stranger", view.track_id, tuple(view.box), rec.reason,
+                                  round(rec.similarity, 4) if rec.candidate_id else None, rec.candidate_id)
+            else:
+                continue
+            self._seen.add(view.track_id)
+            now = self._monotonic()
+            last = self._last.get(face.kind)
+            if last is not None and now - last < self.gap_seconds:
+                continue   # the same person found again, most likely: one record is enough
+            self._last[face.kind] = now
+            picked.append(face)
+        return picked
+
+    def write(self, jpeg: bytes | None, face: PickedFace) -> int | None:
+        """Store the snapshot (a JPEG of the face, `cards.face_snapshot`) and the record (on a worker
+        thread); the record's id."""
+        now = self._clock().astimezone(dt.UTC)
+        local = now.astimezone(self.tz)
+        relative = None
+        if jpeg:
+            relative = f"{local.date().isoformat()}/{face.kind}-{uuid.uuid4().hex}.jpg"
+            path = self.snapshots_dir / relative
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(jpeg)
+            except OSError as exc:   # a full disk loses the picture, not the record
+                path.unlink(missing_ok=True)
+                logger.warning("{} snapshot {} not saved ({})", face.kind, relative, exc)
+                relative = None
+        with self.store.session() as s:
+            row = FaceEvent(at=now.replace(tzinfo=None), local_date=local.date(), kind=face.kind,
+                            device_id=self.device_id, track_id=face.track_id, reason=face.reason[:64],
+                            similarity=face.similarity, candidate_staff_id=face.candidate_staff_id,
+                            snapshot_file=relative)
+            s.add(row)
+            s.flush()
+            event_id = row.id
+        logger.info("refused face: {} ({}), track {}, record {}", face.kind, face.reason, face.track_id, event_id)
+        return event_id
