@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 
-from app.store import FaceEvent, Store
+from app.store import FaceEvent, Staff, Store
 from app.vision.liveness import SPOOF
 
 STRANGER_OBSERVATIONS = 2          # one descriptor alone may be a bad view of someone enrolled
@@ -100,9 +100,12 @@ class FaceEventRecorder:
                 logger.warning("{} snapshot {} not saved ({})", face.kind, relative, exc)
                 relative = None
         with self.store.session() as s:
+            candidate = face.candidate_staff_id
+            if candidate is not None and s.get(Staff, candidate) is None:
+                candidate = None   # deleted since the gallery matched it
             row = FaceEvent(at=now.replace(tzinfo=None), local_date=local.date(), kind=face.kind,
                             device_id=self.device_id, track_id=face.track_id, reason=face.reason[:64],
-                            similarity=face.similarity, candidate_staff_id=face.candidate_staff_id,
+                            similarity=face.similarity, candidate_staff_id=candidate,
                             snapshot_file=relative)
             s.add(row)
             s.flush()
