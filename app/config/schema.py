@@ -675,8 +675,8 @@ class RecordsConfig:
         min=0, max=3650,
     )
     face_event_gap_seconds: int = setting(
-        10, "At most one record of a kind in this many seconds: a face the tracker loses and finds again "
-        "does not write a record each time.", min=0, max=3600,
+        10, "At most one record of a kind while faces stay in view: a new one only after no face was seen "
+        "for this many seconds (a person the tracker loses and finds again writes one record).", min=0, max=3600,
     )
 
 

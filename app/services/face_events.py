@@ -2,9 +2,10 @@
 
 `FaceEventRecorder.pick(result)` runs on the vision thread and only decides (no I/O): a track
 not recognised (``stranger``: its best match stays below the threshold over at least
-`STRANGER_OBSERVATIONS` descriptors) or refused by liveness (``spoof``) gives one record per
-track, and at most one record of a kind per `gap_seconds`, so a person standing in front of the
-camera (whom the tracker may lose and find again) writes one record, not hundreds. `write`
+`STRANGER_OBSERVATIONS` descriptors) or refused by liveness (``spoof``) gives a record, at most
+one of each kind per *presence*: faces in view with no pause of `gap_seconds` or more. A person
+standing in front of the camera (whom the tracker loses and finds again under new track ids, a
+photo whose liveness check restarts with each new track) writes one record, not hundreds. `write`
 stores the snapshot and the row; the terminal runs it on its worker thread.
 """
 
@@ -47,13 +48,19 @@ class FaceEventRecorder:
         self.enabled, self.gap_seconds = enabled, gap_seconds
         self._monotonic = monotonic
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
-        self._seen: set[int] = set()            # tracks already recorded (or recognised: never strangers)
-        self._last: dict[str, float] = {}       # kind -> monotonic time of its last record
+        self._seen: set[int] = set()            # tracks already decided (recorded, or known: never strangers)
+        self._last_face: float | None = None    # monotonic time a face was last in view
+        self._recorded: set[str] = set()        # the kinds recorded in this presence
 
     def pick(self, result) -> list[PickedFace]:
         """The faces of this frame to record (decides only; safe on the vision thread)."""
         current = {v.track_id for v in result.tracks}
         self._seen &= current   # track ids are never reused: forget the gone ones
+        if current:
+            now = self._monotonic()
+            if self._last_face is None or now - self._last_face >= self.gap_seconds:
+                self._recorded.clear()   # nobody in view for a while: a new presence
+            self._last_face = now
         if not self.enabled:
             return []
         picked = []
@@ -65,21 +72,20 @@ class FaceEventRecorder:
                 face = PickedFace("spoof", view.track_id, tuple(view.box), view.liveness.reason,
                                   round(rec.similarity, 4) if rec and rec.candidate_id else None,
                                   rec.candidate_id if rec else None)
-            elif rec is not None and rec.known:
-                self._seen.add(view.track_id)   # a known person's track never becomes a stranger
+            elif rec is None or not view.live:
+                continue   # not decided yet (liveness may still refuse a face it recognised)
+            elif rec.known:
+                self._seen.add(view.track_id)   # a live, known person's track never becomes a stranger
                 continue
-            elif (rec is not None and view.live and rec.reason in STRANGER_REASONS
-                  and rec.observations >= STRANGER_OBSERVATIONS):
+            elif rec.reason in STRANGER_REASONS and rec.observations >= STRANGER_OBSERVATIONS:
                 face = PickedFace("stranger", view.track_id, tuple(view.box), rec.reason,
                                   round(rec.similarity, 4) if rec.candidate_id else None, rec.candidate_id)
             else:
                 continue
             self._seen.add(view.track_id)
-            now = self._monotonic()
-            last = self._last.get(face.kind)
-            if last is not None and now - last < self.gap_seconds:
-                continue   # the same person found again, most likely: one record is enough
-            self._last[face.kind] = now
+            if face.kind in self._recorded:
+                continue   # the same person found again under a new track, most likely
+            self._recorded.add(face.kind)
             picked.append(face)
         return picked
 

@@ -59,6 +59,18 @@ def test_a_stranger_standing_in_front_of_the_camera_is_one_record(recorder):
     assert [f.track_id for f in recorder.pick(_frame(_view(4)))] == [4]
 
 
+def test_one_record_per_presence_even_when_the_tracker_keeps_making_new_tracks(recorder):
+    """Faces in view every 5 s for ten minutes, a new track id each time (a photo whose liveness
+    check restarts with each track): one record of each kind until nobody was seen for the gap."""
+    picked = []
+    for i in range(120):
+        recorder.clock.t += 5
+        picked += recorder.pick(_frame(_view(100 + i, liveness=SPOOF if i % 2 else None)))
+    assert sorted(f.kind for f in picked) == ["spoof", "stranger"]
+    recorder.clock.t += 10   # nobody in view for 10 s: the next face is a new presence
+    assert [f.kind for f in recorder.pick(_frame(_view(500)))] == ["stranger"]
+
+
 def test_known_faces_undecided_faces_and_checking_faces_are_not_strangers(recorder):
     assert recorder.pick(_frame(_view(1, known=True))) == []
     assert recorder.pick(_frame(_view(1, known=False))) == []   # recognised once: never a stranger after
@@ -69,11 +81,14 @@ def test_known_faces_undecided_faces_and_checking_faces_are_not_strangers(record
 
 
 def test_a_spoof_is_recorded_once_per_track_and_off_means_nothing(recorder):
+    # recognised while liveness still checks, then refused: a spoof (the kiosk's flat-photo case)
+    assert recorder.pick(_frame(_view(1, known=True, liveness="checking"))) == []
     views = [_view(1, known=True, liveness=SPOOF)]
     picked = [f for _ in range(50) for f in recorder.pick(_frame(*views))]
     assert [(f.kind, f.reason, f.candidate_staff_id) for f in picked] == [("spoof", "texture", 7)]
     recorder.enabled = False
     recorder.clock.t += 60
+    recorder.pick(_frame())   # nobody in view
     assert recorder.pick(_frame(_view(9, liveness=SPOOF), _view(10))) == []
 
 
