@@ -1,5 +1,9 @@
 """face events: stranger and spoof records
 
+A new table only (issue 25): each face the terminal refused, not recognised (``stranger``) or
+refused by liveness (``spoof``), with its snapshot file, the closest enrolled person (set to NULL
+when that person is deleted) and the terminal-local date for the admin's day filter.
+
 Revision ID: dba59707af80
 Revises: 5377f267f672
 Create Date: 2026-12-05 03:42:56.827195
