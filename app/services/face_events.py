@@ -45,12 +45,24 @@ class FaceEventRecorder:
                  clock: Callable[[], dt.datetime] | None = None):
         self.store, self.snapshots_dir = store, Path(snapshots_dir)
         self.device_id, self.tz = device_id, ZoneInfo(timezone)
-        self.enabled, self.gap_seconds = enabled, gap_seconds
+        self._enabled, self.gap_seconds = enabled, gap_seconds
         self._monotonic = monotonic
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._seen: set[int] = set()            # tracks already decided (recorded, or known: never strangers)
         self._last_face: float | None = None    # monotonic time a face was last in view
         self._recorded: set[str] = set()        # the kinds recorded in this presence
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, on: bool) -> None:
+        """Turned on (the admin's setting, live): whoever is in view now is recorded too."""
+        if on and not self._enabled:
+            self._seen.clear()
+            self._recorded.clear()
+        self._enabled = on
 
     def pick(self, result) -> list[PickedFace]:
         """The faces of this frame to record (decides only; safe on the vision thread)."""
@@ -61,8 +73,6 @@ class FaceEventRecorder:
             if self._last_face is None or now - self._last_face >= self.gap_seconds:
                 self._recorded.clear()   # nobody in view for a while: a new presence
             self._last_face = now
-        if not self.enabled:
-            return []
         picked = []
         for view in result.tracks:
             if view.track_id in self._seen:
@@ -87,6 +97,11 @@ class FaceEventRecorder:
                 continue   # the same person found again under a new track, most likely
             self._recorded.add(face.kind)
             picked.append(face)
+        if not self.enabled:   # records off (privacy): the log still says a face was refused
+            for face in picked:
+                logger.info("refused face: {} ({}), track {}, not kept (records are off)", face.kind, face.reason,
+                            face.track_id)
+            return []
         return picked
 
     def write(self, jpeg: bytes | None, face: PickedFace) -> int | None:

@@ -80,7 +80,7 @@ def test_known_faces_undecided_faces_and_checking_faces_are_not_strangers(record
     assert [f.kind for f in recorder.pick(_frame(_view(5, liveness=LIVE)))] == ["stranger"]
 
 
-def test_a_spoof_is_recorded_once_per_track_and_off_means_nothing(recorder):
+def test_a_spoof_is_recorded_once_per_track_and_off_means_nothing(recorder, loguru_to_this_test):
     # recognised while liveness still checks, then refused: a spoof (the kiosk's flat-photo case)
     assert recorder.pick(_frame(_view(1, known=True, liveness="checking"))) == []
     views = [_view(1, known=True, liveness=SPOOF)]
@@ -89,7 +89,19 @@ def test_a_spoof_is_recorded_once_per_track_and_off_means_nothing(recorder):
     recorder.enabled = False
     recorder.clock.t += 60
     recorder.pick(_frame())   # nobody in view
-    assert recorder.pick(_frame(_view(9, liveness=SPOOF), _view(10))) == []
+    from loguru import logger
+
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="INFO", format="{level} {message}")
+    try:
+        assert recorder.pick(_frame(_view(9, liveness=SPOOF), _view(10))) == []
+    finally:
+        logger.remove(sink)
+    # nothing kept, but each refused face is still one INFO line
+    assert sorted(line.split(" (")[0] for line in lines) == ["INFO refused face: spoof", "INFO refused face: stranger"]
+    assert all("not kept" in line for line in lines)
+    recorder.enabled = True   # turned on again while the same faces are in view: they are recorded now
+    assert sorted(f.kind for f in recorder.pick(_frame(_view(9, liveness=SPOOF), _view(10)))) == ["spoof", "stranger"]
 
 
 def test_a_record_is_stored_with_its_snapshot_in_the_terminal_zone(recorder, store, instance):
