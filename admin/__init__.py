@@ -41,7 +41,7 @@ def create_app(config, instance, *, store=None, library=None, attendance=None,
 
     from app.store import open_store
 
-    from . import api, attendance as attendance_pages, auth, dashboard, makeup, rules, settings, staff, system
+    from . import api, attendance as attendance_pages, auth, dashboard, events, makeup, rules, settings, staff, system
     from .auth.users import any_user
     from .dashboard.routes import StreamSlots
     from .context import AdminServices

@@ -15,6 +15,8 @@ from waitress.task import ErrorTask
 from waitress.utilities import RequestEntityTooLarge
 
 from app.i18n import text
+from app.services.status import local_ip
+from app.setup_code import no_account_yet
 
 QUEUE_LOG_EVERY_S = 60.0
 # waitress reads (and spools to a temporary file) a whole request body before the app sees it,
@@ -153,10 +155,36 @@ class AdminServer:
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
 
+    @property
+    def lan_url(self) -> str:
+        """The URL a browser on the LAN opens: bound to every address, the address of the interface
+        of the default route (127.0.0.1 works only on the terminal itself)."""
+        host = self._server.effective_host
+        if host in ("0.0.0.0", "", "::"):
+            ip = local_ip()
+            if ip is not None:
+                return f"http://{ip}:{self.port}"
+        return self.url
+
+    def announce(self) -> None:
+        """The start's lines for the person setting up: where the admin is, and the first step."""
+        url = self.lan_url
+        logger.info("admin: listening on {}", url)
+        services = getattr(self.app, "extensions", {}).get("daka_admin")
+        if services is None:
+            return
+        try:
+            first_run = no_account_yet(services.store)
+        except Exception:   # the database is the status page's to report; the admin still serves
+            logger.exception("admin: could not tell whether an administrator exists")
+            return
+        if first_run:
+            logger.warning(text("log.first_run", services.config.device.language, url=f"{url}/setup"))
+
     def start(self) -> AdminServer:
         self._thread = threading.Thread(target=self._run, name="daka-admin", daemon=True)
         self._thread.start()
-        logger.info("admin: listening on {}", self.url)
+        self.announce()
         return self
 
     def _run(self) -> None:
@@ -167,7 +195,7 @@ class AdminServer:
 
     def serve_forever(self) -> None:
         """Serve in the calling thread (``daka admin serve``)."""
-        logger.info("admin: listening on {}", self.url)
+        self.announce()
         self._run()
 
     def stop(self, timeout: float = 5.0) -> None:

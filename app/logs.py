@@ -10,7 +10,10 @@
   caller (e.g. the camera thread). ``LoggingHandle.complete()`` waits until
   everything queued so far has been written.
 * Records of the standard ``logging`` module (Flask, werkzeug, APScheduler)
-  are routed into loguru.
+  are routed into loguru; the libraries' routine chatter (APScheduler's two lines per job run,
+  alembic's plugin and context lines on every command, waitress's "Client disconnected" when a
+  browser leaves a live page) is demoted to DEBUG (:class:`ThirdPartyChatter`): a 5-second job
+  would otherwise write ~34,500 lines a day and push real events out of the rotated files.
 
 :func:`setup_logging` is idempotent: calling it again replaces the sinks it
 added before instead of adding more.
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LOG_FILE_NAME",
     "InterceptHandler",
+    "ThirdPartyChatter",
     "LoggingHandle",
     "running_under_systemd",
     "setup_logging",
@@ -88,8 +92,36 @@ class _JournalSink:
         self._stream.flush()
 
 
+#: (logger name or its prefix, message prefix or None for any) of INFO records that say nothing
+#: an operator acts on; they stay visible at ``log.level = "DEBUG"``.
+CHATTER: tuple[tuple[str, str | None], ...] = (
+    ("apscheduler", None),                                   # Running job ... / executed successfully
+    ("alembic.runtime.plugins", None),                       # setup plugin alembic.autogenerate...
+    ("alembic.runtime.migration", "Context impl"),           # kept: "Running upgrade ..."
+    ("alembic.runtime.migration", "Will assume"),
+    ("waitress", "Client disconnected while serving"),       # a tab closed during a live feed
+)
+
+
+class ThirdPartyChatter(logging.Filter):
+    """Demote the libraries' routine INFO records (:data:`CHATTER`) to DEBUG, dropping nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO:
+            for name, prefix in CHATTER:
+                if (record.name == name or record.name.startswith(name + ".")) and (
+                        prefix is None or str(record.msg).startswith(prefix)):
+                    record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+                    return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
 class InterceptHandler(logging.Handler):
     """A stdlib ``logging`` handler that forwards records to loguru."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.addFilter(ThirdPartyChatter())
 
     def emit(self, record: logging.LogRecord) -> None:
         try:

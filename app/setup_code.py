@@ -47,11 +47,15 @@ def pending_setup_code(instance) -> str | None:
     return display(code) if len(code) == LENGTH and set(code) <= set(ALPHABET) else None
 
 
+def no_account_yet(store) -> bool:
+    """True while no admin account exists (the first run: someone must create the administrator)."""
+    with store.session() as s:
+        return not s.scalar(select(func.count()).select_from(AdminUser))
+
+
 def ensure_setup_code(store, instance) -> str | None:
     """At start: make (or keep) the code while no account exists, else remove it."""
-    with store.session() as s:
-        accounts = s.scalar(select(func.count()).select_from(AdminUser))
-    if accounts:
+    if not no_account_yet(store):
         discard(instance)
         return None
     try:

@@ -1,5 +1,8 @@
 """Retention: delete old punches (and their snapshots) on a schedule, or a range on request.
 
+The same scheduled run deletes the stranger and spoof records (``face_events``, issue 25) older
+than ``event_days`` with their snapshots, under the same clock checks.
+
 A scheduled run trusts the clock only when it agrees with what the terminal knows, because a
 clock set wrongly ahead (an ``update_sys_time`` typo: 2036 for 2026) would delete every punch.
 A run is refused -- nothing deleted, a warning logged, an audit entry written and ``hold`` set
@@ -33,6 +36,8 @@ from sqlalchemy import delete, func, select
 
 from app.store import Punch, Store
 
+from . import face_events
+
 BATCH = 5000
 CLOCK_TOLERANCE = dt.timedelta(minutes=10)
 MAX_GAP = dt.timedelta(days=3)   # the job runs daily: a longer silence needs explaining
@@ -40,10 +45,11 @@ HOLD = dt.timedelta(days=3)
 
 
 class RetentionService:
-    def __init__(self, store: Store, snapshots_dir: Path | None, *, days: int,
+    def __init__(self, store: Store, snapshots_dir: Path | None, *, days: int, event_days: int = 0,
                  state_path: Path | None = None, clock: Callable[[], dt.datetime] | None = None,
                  monotonic: Callable[[], float] | None = None):
         self.store, self.snapshots_dir, self.days = store, snapshots_dir, days
+        self.event_days = event_days   # stranger/spoof records; 0 keeps them
         self.state_path = state_path
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._monotonic = monotonic or time.monotonic
@@ -52,8 +58,9 @@ class RetentionService:
         self.hold: dict | None = None  # why the last scheduled run was refused; None when it ran
 
     def run(self, now: dt.datetime | None = None, actor: str = "scheduler") -> int:
-        """Delete punches older than ``days``; 0 days keeps everything; refused across a clock jump."""
-        if self.days <= 0:
+        """Delete punches older than ``days`` (0 keeps them) and stranger/spoof records older than
+        ``event_days`` (0 keeps them); refused across a clock jump. The punches deleted."""
+        if self.days <= 0 and self.event_days <= 0:
             return 0
         now = (now or self._clock()).astimezone(dt.UTC)
         why = self._doubt(now)
@@ -61,9 +68,14 @@ class RetentionService:
             self._refuse(why, actor)
             return 0
         self.hold = None
-        cutoff = now.replace(tzinfo=None) - dt.timedelta(days=self.days)
-        count = self._delete(None, cutoff, actor, "retention", days=self.days)
-        logger.info("retention: deleted {} punches before {} UTC ({} days)", count, cutoff, self.days)
+        count = 0
+        if self.days > 0:
+            cutoff = now.replace(tzinfo=None) - dt.timedelta(days=self.days)
+            count = self._delete(None, cutoff, actor, "retention", days=self.days)
+            logger.info("retention: deleted {} punches before {} UTC ({} days)", count, cutoff, self.days)
+        if self.event_days > 0:
+            face_events.delete_before(self.store, self.snapshots_dir,
+                                      now.replace(tzinfo=None) - dt.timedelta(days=self.event_days), actor)
         self._save_last_run(now)
         return count
 

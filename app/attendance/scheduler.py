@@ -41,10 +41,13 @@ def job_specs(config) -> list[JobSpec]:
         specs.append(JobSpec(PUSH_JOB, f"deliver punches to the HR webhook every "
                                        f"{config.push.poll_seconds} s",
                              IntervalTrigger(seconds=config.push.poll_seconds, timezone=tz)))
-    if config.storage.retention_days > 0:
+    # one job trims both punches and the stranger/spoof records (issue 25), under one clock check
+    what = ([f"punches older than {config.storage.retention_days} days"] if config.storage.retention_days > 0
+            else []) + ([f"stranger/spoof records older than {config.records.face_event_days} days"]
+                        if config.records.face_event_days > 0 else [])
+    if what:
         hour, minute = (int(v) for v in config.storage.retention_time.split(":"))
-        specs.append(JobSpec(RETENTION_JOB, f"delete punches older than "
-                                            f"{config.storage.retention_days} days, daily at "
+        specs.append(JobSpec(RETENTION_JOB, f"delete {' and '.join(what)}, daily at "
                                             f"{config.storage.retention_time}",
                              CronTrigger(hour=hour, minute=minute, timezone=tz)))
     return specs

@@ -85,15 +85,16 @@ def open_attendance(config, instance, store: Store) -> Attendance:
     writer = PunchWriter(store, push_enabled=bool(config.push.webhook_url))
     flusher = PunchFlusher(writer, journal, batch_size=a.flush_batch)
     pusher = WebhookPusher(store, config.push, device_id=device_id, timezone=config.device.timezone)
-    retention = open_retention(store, instance, days=config.storage.retention_days)
+    retention = open_retention(store, instance, days=config.storage.retention_days,
+                               event_days=config.records.face_event_days)
     return Attendance(store, journal, writer, clockin, flusher, pusher, retention, instance)
 
 
-def open_retention(store: Store, instance, *, days: int) -> RetentionService:
+def open_retention(store: Store, instance, *, days: int, event_days: int = 0) -> RetentionService:
     """The retention service of an instance: its snapshots folder and its last-run state file.
 
     The terminal (``open_attendance``) and the standalone admin (its ``clear_data``) both build
     it here, with the days they read (the config, or the stored run-time setting).
     """
-    return RetentionService(store, instance.snapshots_dir, days=days,
+    return RetentionService(store, instance.snapshots_dir, days=days, event_days=event_days,
                             state_path=instance.root / RETENTION_STATE_FILE)

@@ -25,7 +25,12 @@ __all__ = ["EXIT_FAIL", "EXIT_OK", "EXIT_USAGE", "main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="daka", description="Daka (打卡) face-recognition clock-in terminal")
+    p = argparse.ArgumentParser(
+        prog="daka", description="Daka (打卡) face-recognition clock-in terminal",
+        epilog="Getting started: `daka doctor` checks the installation and says what to fix; `daka run` starts "
+               "the terminal and logs the admin's address (http://<this terminal>:8080/): open it in a browser "
+               "on the same network and create the administrator with the setup code shown on the "
+               "terminal's screen; then enrol staff there or with `daka enroll DIR`.")
     p.add_argument("--instance", metavar="DIR", default=None,
                    help="instance folder (config, database, photos, journal); default $DAKA_INSTANCE "
                         "or the platform default")

@@ -775,6 +775,25 @@ class ReportsConfig:
     )
 
 
+# issue 25: stranger and spoof records
+@dataclass(frozen=True)
+class RecordsConfig:
+    """Stranger and spoof records: unrecognised faces and liveness refusals kept with a snapshot."""
+
+    face_events: bool = setting(
+        True, "Keep each unrecognised face and each liveness refusal (one per person in front of the "
+        "camera) with a snapshot of the face for the admin's records page; false keeps none (privacy).",
+    )
+    face_event_days: int = setting(
+        30, "Delete stranger and spoof records (and their snapshots) older than this many days; 0 keeps them.",
+        min=0, max=3650,
+    )
+    face_event_gap_seconds: int = setting(
+        10, "At most one record of a kind while faces stay in view: a new one only after no face was seen "
+        "for this many seconds (a person the tracker loses and finds again writes one record).", min=0, max=3600,
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     """The validated, read-only configuration (``cfg.admin.port`` ...)."""
@@ -796,6 +815,7 @@ class Config:
     log: LogConfig = _section(LogConfig)
     zk_pull: ZkPullConfig = _section(ZkPullConfig)   # issue 19
     reports: ReportsConfig = _section(ReportsConfig)
+    records: RecordsConfig = _section(RecordsConfig)
     #: The file that was read (None if there was none); not compared.
     path: Path | None = field(default=None, compare=False)
     #: Environment variables that overrode values; not compared.

@@ -19,14 +19,18 @@ import glob
 import importlib.metadata as md
 import os
 import platform
+import shlex
 import shutil
+import subprocess
 import sys
 import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import create_engine, func, inspect, select
+
+from app.store.models import AdminUser
 
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
 DISK_LOW_BYTES = 200 << 20   # the on-device check fails below this much free space
@@ -86,7 +90,8 @@ def native_build() -> Check:
     try:
         from app import native
     except ImportError as exc:
-        return _section("native", {"ok": False, "error": str(exc)})
+        return _section("native", {"ok": False, "error": str(exc),
+                                   "todo": "reinstall Daka (pip install . builds the C++ core)"})
     info = dict(native.build_info())
     blas = [os.path.realpath(p) for p in native.loaded_libraries("blas")]
     lapack = [os.path.realpath(p) for p in native.loaded_libraries("lapack")]
@@ -95,12 +100,17 @@ def native_build() -> Check:
     info["lapack_loaded"] = sorted(set(lapack))
     info["openblas"] = openblas
     info["ok"] = True
-    if info.get("dlib_blas") and not openblas:
+    # The library paths mean nothing to an installer: the report says what they imply.
+    if not info.get("dlib_blas"):
+        info["summary"] = f"dlib {info.get('dlib_version', '?')} without BLAS (descriptors run on ONNX Runtime)"
+    elif openblas:
+        info["summary"] = f"dlib {info.get('dlib_version', '?')} with OpenBLAS"
+    else:
         # Reference netlib BLAS makes dlib's descriptor path ~3x slower than no BLAS at all.
-        info["warning"] = (
-            "dlib calls a BLAS that is not OpenBLAS: install libopenblas0-pthread and select it "
-            "with update-alternatives --config libblas.so.3-$(uname -m)-linux-gnu"
-        )
+        info["summary"] = f"dlib {info.get('dlib_version', '?')} with a slow BLAS (not OpenBLAS)"
+        info["warning"] = "dlib calls a BLAS that is not OpenBLAS"
+        info["todo"] = ("install libopenblas0-pthread and select it with "
+                        "update-alternatives --config libblas.so.3-$(uname -m)-linux-gnu")
     try:
         import onnxruntime as ort
 
@@ -109,6 +119,7 @@ def native_build() -> Check:
         info["onnxruntime_providers"] = []
         info["ok"] = False
         info["error"] = f"onnxruntime not importable: {exc}"
+        info["todo"] = "reinstall Daka's Python packages (pip install .): onnxruntime is one of them"
     return _section("native", info)
 
 
@@ -118,7 +129,8 @@ def model_files(configured_dir: str | None = None, verify: bool = True) -> Check
     try:
         models = resolve(configured_dir, verify=verify, require_derived=True)
     except ModelError as exc:
-        return _section("models", {"ok": False, "error": str(exc)})
+        return _section("models", {"ok": False, "error": str(exc),
+                                   "todo": "run `daka models install` (or set [models] dir to the model folder)"})
     return _section("models", {
         "verified": verify,
         "source_dir": str(models.source_dir),
@@ -135,7 +147,8 @@ def cjk_font(configured: str | None = None) -> Check:
     try:
         choice = find_cjk_font(configured)
     except FontError as exc:
-        return _section("font", {"ok": False, "error": str(exc)})
+        return _section("font", {"ok": False, "error": str(exc),
+                                 "todo": "install a Chinese font (apt install fonts-wqy-microhei) or set [ui] font"})
     result = {"ok": True, "path": str(choice.path), "face_index": choice.face_index, "origin": choice.origin}
     try:
         from app import native
@@ -150,15 +163,31 @@ def cjk_font(configured: str | None = None) -> Check:
 
 
 def camera_devices(source: str) -> Check:
+    """A camera the terminal can use, looked for without opening it (a running terminal may own it).
+
+    ``none`` (a terminal without a camera, on purpose) is fine; ``auto`` with no camera found, or a
+    device or file that is not there, is a failure: the terminal would clock nobody in.
+    """
     devices = sorted(glob.glob("/dev/video*"))
     csi = Path("/dev/nvhost-vi").exists() or any(Path(p).exists() for p in glob.glob("/dev/media*"))
-    return _section("camera", {
-        "ok": True,  # no camera is a supported state (a clear no-camera screen), not a failure
-        "configured": source,
-        "v4l2_devices": devices,
-        "csi_possible": csi,
-        "note": None if devices else "no camera found: the terminal will show its no-camera screen",
-    })
+    facts: dict = {"configured": source, "v4l2_devices": devices, "csi_possible": csi}
+    if source == "none":
+        return _section("camera", {**facts, "summary": "camera.source = none: no camera on purpose"})
+    missing: str | None = None
+    if source == "auto":
+        if not devices and not csi:
+            missing = "no camera found (no /dev/video*, no CSI camera interface)"
+    elif source.startswith(("v4l2://", "file://")):
+        path = source.split("://", 1)[1]
+        if path and not path.isdigit() and not Path(path).exists():
+            missing = f"{path} does not exist"
+    if missing:
+        return _section("camera", {**facts, "ok": False, "error": missing,
+                                   "todo": "connect the camera (USB, or CSI with the board powered off) and "
+                                           "check `ls /dev/video*`; or set [camera] source to the right URL, "
+                                           "or to none for a terminal without a camera"})
+    found = ", ".join(devices) or ("CSI interface" if csi else source)
+    return _section("camera", {**facts, "summary": f"{source}: {found}"})
 
 
 def serial_ports() -> Check:
@@ -209,8 +238,126 @@ def _redact(url: str) -> str:
     return url
 
 
-#: the doctor's sections without which the terminal cannot run (the others are reported only)
-DOCTOR_REQUIRED = ("native", "models", "font", "database")
+def set_time_helper(command: str, *, sudo: str = "sudo", user: str | None = None) -> Check:
+    """The admin's clock helper (scripts/daka-set-time) and the sudo rule that lets the terminal run it.
+
+    Only looks: ``sudo -n -l HELPER ntp`` asks sudo whether the rule allows the call, it runs nothing
+    (for `user`, not the caller, when given: root may ask about the terminal's user).
+    """
+    facts: dict = {"command": command}
+    todo = ("run `sudo scripts/flash_and_setup.sh --only sudoers` (installs the helper and its one "
+            "sudo rule), or set [admin] set_time_command")
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        return _section("set_time", {**facts, "ok": False, "error": f"set_time_command: {exc}", "todo": todo})
+    uses_sudo = bool(argv) and os.path.basename(argv[0]) == "sudo"
+    helper = next((a for a in argv[1:] if not a.startswith("-")), None) if uses_sudo else (argv[0] if argv else None)
+    facts["helper"] = helper
+    if not helper:
+        return _section("set_time", {**facts, "ok": False, "error": "no helper named", "todo": todo})
+    found = shutil.which(helper)
+    if found is None:
+        return _section("set_time", {**facts, "ok": False, "error": f"{helper} is not installed", "todo": todo})
+    if not uses_sudo:
+        return _section("set_time", {**facts, "summary": f"{found} (run without sudo)"})
+    if shutil.which(sudo) is None:
+        return _section("set_time", {**facts, "ok": False, "error": "sudo is not installed",
+                                     "todo": "apt install sudo, then " + todo})
+    try:
+        done = subprocess.run([sudo, "-n", "-l", *(["-U", user] if user else []), helper, "ntp"],
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return _section("set_time", {**facts, "ok": False, "error": f"sudo: {exc}", "todo": todo})
+    facts["sudo_rule"] = done.returncode == 0
+    if done.returncode != 0:
+        return _section("set_time", {**facts, "ok": False,
+                                     "error": f"sudo does not allow {user or 'this user'} to run {helper} without a password",
+                                     "todo": todo})
+    return _section("set_time", {**facts, "summary": f"{helper}, allowed by sudo"})
+
+
+def admin_account(url: str, instance_dir: Path) -> Check:
+    """Whether an administrator can sign in to the admin yet (the database is only read)."""
+    first_run = ("open the admin (http://<this terminal's address>:<admin port>/) and create the "
+                 "administrator, or run `daka admin create-user NAME --role admin`")
+    if not url:
+        path = instance_dir / "daka.sqlite3"
+        if not path.exists():
+            return _section("admin_account", {"ok": False, "admins": 0,
+                                              "error": "no database yet, so no administrator",
+                                              "todo": "start the terminal (daka run), then " + first_run})
+        url = f"sqlite:///{path}"   # it exists: reading it creates nothing
+    try:
+        engine = create_engine(url)
+    except Exception as exc:   # a bad URL is the database check's to report
+        return _section("admin_account", {"ok": False, "error": str(exc), "todo": "fix [storage] database_url"})
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("admin_users"):
+                admins = 0
+            else:
+                admins = conn.execute(select(func.count()).select_from(_admin_users())
+                                      .where(_admin_users().c.role == "admin", _admin_users().c.active)).scalar_one()
+    except Exception as exc:
+        return _section("admin_account", {"ok": False, "error": f"database not readable: {exc}",
+                                          "todo": "check [storage] database_url and that the database runs"})
+    finally:
+        engine.dispose()
+    if not admins:
+        return _section("admin_account", {"ok": False, "admins": 0, "error": "no administrator account",
+                                          "todo": first_run})
+    return _section("admin_account", {"admins": admins, "summary": f"{admins} active administrator(s)"})
+
+
+def _admin_users():
+    return AdminUser.__table__
+
+
+def clock_sync(*, timedatectl: str = "timedatectl", chronyc: str = "chronyc") -> Check:
+    """Whether the clock follows network time (punches carry its time): timedatectl, else chrony."""
+    todo_unknown = ("install and enable a network time client (apt install systemd-timesyncd, or chrony), "
+                    "or set the clock by hand in the admin (系统 → 时间) and check it now and then")
+    todo_off = ("connect the terminal to a network with an NTP server (timedatectl timesync-status shows "
+                "which) or set the clock by hand in the admin (系统 → 时间)")
+    values = _run_tool([timedatectl, "show", "-p", "NTP", "-p", "NTPSynchronized"])
+    if values is not None:
+        pairs = dict(line.split("=", 1) for line in values.splitlines() if "=" in line)
+        ntp, synced = pairs.get("NTP"), pairs.get("NTPSynchronized")
+        if synced in ("yes", "no"):
+            facts = {"tool": "timedatectl", "ntp": ntp == "yes", "synchronized": synced == "yes"}
+            if synced == "yes":
+                return _section("clock", {**facts, "summary": "synchronised with network time"})
+            if ntp != "yes":
+                return _section("clock", {**facts, "ok": False, "error": "network time (NTP) is off",
+                                          "todo": "turn it on (sudo timedatectl set-ntp true), or keep "
+                                                  "setting the clock by hand in the admin"})
+            return _section("clock", {**facts, "ok": False, "error": "NTP is on but not synchronised",
+                                      "todo": todo_off})
+    tracking = _run_tool([chronyc, "-n", "tracking"])
+    if tracking is not None:
+        leap = next((line.split(":", 1)[1].strip() for line in tracking.splitlines()
+                     if line.startswith("Leap status")), "")
+        facts = {"tool": "chronyc", "synchronized": leap == "Normal", "leap_status": leap}
+        if leap == "Normal":
+            return _section("clock", {**facts, "summary": "synchronised with network time (chrony)"})
+        return _section("clock", {**facts, "ok": False, "error": f"chrony is not synchronised ({leap or '?'})",
+                                  "todo": todo_off})
+    return _section("clock", {"ok": False, "tool": None, "synchronized": None,
+                              "error": "unknown: neither timedatectl nor chronyc answered", "todo": todo_unknown})
+
+
+def _run_tool(argv: list[str]) -> str | None:
+    """What a system tool printed, or None when it is absent or failed (e.g. no systemd running)."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+#: the doctor's sections without which the terminal cannot run (the others are reported, with what to do)
+DOCTOR_REQUIRED = ("native", "models", "font", "database", "camera")
 
 
 def doctor_checks(config, instance_dir: Path, *, verify_models: bool = True) -> list[Check]:
@@ -223,6 +370,9 @@ def doctor_checks(config, instance_dir: Path, *, verify_models: bool = True) -> 
         serial_ports(),
         gpio_chips(),
         database_config(config.storage.database_url, instance_dir),
+        admin_account(config.storage.database_url, instance_dir),
+        set_time_helper(config.admin.set_time_command),
+        clock_sync(),
         scheduled_jobs(config),
     ]
 
@@ -233,18 +383,35 @@ def doctor_report(checks: list[Check]) -> dict:
     return {"ok": all(sections[k]["ok"] for k in DOCTOR_REQUIRED if k in sections), **sections}
 
 
+#: facts the JSON keeps for developers but the report for people leaves out: nothing to act on
+_QUIET_FACTS = {"blas_loaded", "lapack_loaded", "simd", "openmp_max_threads", "openmp_version", "compiler",
+                "dlib_cuda", "dlib_blas", "openblas", "onnxruntime_providers", "files", "executable",
+                "source_dir", "derived_dir", "face_index", "origin", "csi_possible", "v4l2_devices",
+                "summary", "todo", "error", "warning", "note"}
+
+
 def format_doctor(report: dict) -> str:
+    """The report for people: each check's state, what it found, and what to do when it is not right."""
     lines = [f"Daka doctor: {'OK' if report['ok'] else 'PROBLEMS FOUND'}"]
+    required = [k for k in DOCTOR_REQUIRED if isinstance(report.get(k), dict) and not report[k].get("ok")]
+    if required:
+        lines.append(f"   the terminal cannot run until these are fixed: {', '.join(required)}")
     for section, body in report.items():
         if not isinstance(body, dict):
-            lines.append(f"   {section}: {body}")
+            if section != "ok":
+                lines.append(f"   {section}: {body}")
             continue
         mark = "ok " if body.get("ok") else "!! "
-        lines.append(f"{mark}{section}")
+        headline = body.get("error") or body.get("warning") or body.get("summary") or body.get("note") or ""
+        lines.append(f"{mark}{section}" + (f": {headline}" if headline else ""))
         for key, value in body.items():
-            if key == "ok" or value in (None, [], {}):
+            if key == "ok" or key in _QUIET_FACTS or value in (None, [], {}):
                 continue
             lines.append(f"     {key}: {value}")
+        if body.get("todo"):
+            lines.append(f"     what to do: {body['todo']}")
+    if not report["ok"] or any(isinstance(b, dict) and b.get("todo") for b in report.values()):
+        lines.append("`daka doctor --json` gives every detail")
     return "\n".join(lines)
 
 

@@ -367,6 +367,25 @@ def _apply_nothing(t: Terminal, cfg: Config) -> None:
 register("reports.company", group=REPORTS, label=("公司名称", "Company name"),
          help_zh="打印的考勤报表标题中的公司名称；留空则用设备名称。", apply=_apply_nothing)
 
+# -- issue 25: stranger and spoof records -----------------------------------------------------------
+RECORDS = ("陌生人与活体记录", "Stranger and spoof records")
+
+
+def _apply_face_events(t: Terminal, cfg: Config) -> None:
+    t.face_events.enabled = cfg.records.face_events
+
+
+def _apply_face_event_days(t: Terminal, cfg: Config) -> None:
+    t.attendance.retention.event_days = cfg.records.face_event_days
+    t.scheduler.sync(cfg)   # the retention job runs while punches or records have a limit
+
+
+register("records.face_events", group=RECORDS, label=("保存陌生人与活体拒绝记录", "Keep stranger and spoof records"),
+         help_zh="未识别的人脸和未通过活体检测的人脸各保存一条记录和一张人脸抓拍（每人一次），在“陌生人记录”页查看；"
+                 "关闭则不再保存（隐私）。", apply=_apply_face_events)
+register("records.face_event_days", group=RECORDS, label=("记录保留天数", "Records kept (days)"),
+         help_zh="删除早于这么多天的陌生人与活体拒绝记录及其抓拍；0 为永久保留。", apply=_apply_face_event_days)
+
 #: The keys an admin may change at run time (derived: register a key to add one).
 RUNTIME_KEYS: tuple[str, ...] = tuple(REGISTRY)
 

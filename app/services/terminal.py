@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 from loguru import logger
 
 from app.attendance import Candidate, build_scheduler
+from app.config import resolve_device_id
 from app.hardware.camera import camera_from_config
 from app.hardware.gpio import TerminalGpio
 from app.hardware.tof200f import sensor_from_config
@@ -46,6 +47,7 @@ from . import selfcheck
 from .compose import open_attendance, open_library, open_models, open_pipeline
 from .cards import StaffCards, face_snapshot
 from .events import StaffCard, VisionUpdate
+from .face_events import FaceEventRecorder
 from .settings import SettingsService, apply_changes, describe_changes
 from .status import STATUS_POLL_S, StatusBoard
 
@@ -96,6 +98,10 @@ class Terminal:
         # liveness: the TOF distance goes with each frame; refused attempts are audited with a snapshot
         self.pipeline.distance_source = self._distance_mm
         self.liveness_audit = LivenessAudit(self.store, instance.snapshots_dir)
+        # stranger and spoof records (issue 25): decided on the vision thread, written on the worker
+        self.face_events = FaceEventRecorder(self.store, instance.snapshots_dir, device_id=resolve_device_id(config),
+                                             timezone=config.device.timezone, enabled=config.records.face_events,
+                                             gap_seconds=config.records.face_event_gap_seconds)
         self.gpio = TerminalGpio(config.gpio, pin_factory)
         self.scheduler = build_scheduler(config, self.attendance)
         self.worker = VisionWorker(self.pipeline, self.camera.slot, self._on_result)
@@ -210,6 +216,9 @@ class Terminal:
         result = self.attendance.clockin.confirm(Candidate(card.staff_id, card.staff_no, card.name, score,
                                                            snapshot_jpeg=face_snapshot(frame, box),
                                                            status=status))
+        punch = result.punch
+        logger.info("punch: {} {} at {}{}", punch.staff_no, punch.name, punch.local_time,
+                    "" if result.recorded else " (already punched: not recorded again)")
         self.feedback("success" if result.recorded else "already")
         return result
 
@@ -262,6 +271,8 @@ class Terminal:
                 self.liveness_audit.record(self.worker.frame, result)
             except Exception:   # an audit failure must not stop recognition
                 logger.exception("liveness audit failed")
+            for face in self.face_events.pick(result):   # the JPEG now: the frame's buffer moves on
+                self._confirmer.submit(self._write_face_event, face_snapshot(self.worker.frame, face.box), face)
         ids = {t.staff_id for t in result.tracks if t.staff_id is not None}  # passed liveness too
         if ids:
             self.status_board.recognised()
@@ -269,6 +280,12 @@ class Terminal:
         update = VisionUpdate(result, cards)
         for listener in self._listeners:
             listener(update)
+
+    def _write_face_event(self, jpeg, face) -> None:
+        try:
+            self.face_events.write(jpeg, face)
+        except Exception:   # a record lost must not stop the worker that confirms punches
+            logger.exception("the {} record could not be stored", face.kind)
 
     def _on_reading(self, reading, present: bool) -> None:
         if present == self._present:

@@ -257,3 +257,31 @@ class AdmsCursor(db.Model):
     table: Mapped[str] = mapped_column(String(16), primary_key=True)
     position: Mapped[int] = mapped_column(BigId, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+# -- issue 25: stranger and spoof records ----------------------------------------------------------
+
+FACE_EVENT_KINDS = ("stranger", "spoof")
+
+
+class FaceEvent(db.Model):
+    """A face the terminal refused: not recognised (``stranger``) or refused by liveness (``spoof``),
+    once per person in front of the camera, with a snapshot of the face (relative to the
+    snapshots folder). No punch is made; the records page lists them."""
+
+    __tablename__ = "face_events"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {FACE_EVENT_KINDS!r}", name="kind"),
+        Index("ix_face_events_local_date_at", "local_date", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)   # UTC
+    local_date: Mapped[dt.date] = mapped_column(Date)                # the terminal's date then
+    kind: Mapped[str] = mapped_column(String(16))
+    device_id: Mapped[str] = mapped_column(String(64))
+    track_id: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(String(64), default="")     # recognition or liveness reason
+    similarity: Mapped[float | None] = mapped_column(Float)          # to the closest enrolled person
+    candidate_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    snapshot_file: Mapped[str | None] = mapped_column(String(128))

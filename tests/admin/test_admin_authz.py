@@ -24,6 +24,9 @@ ACCESS = {
     ("docs.docs", "GET"): SIGNED_IN, ("docs.openapi", "GET"): SIGNED_IN,
     ("makeup.index", "GET"): SIGNED_IN,
     ("staff.index", "GET"): SIGNED_IN, ("staff.edit", "GET"): SIGNED_IN, ("staff.photo", "GET"): SIGNED_IN,
+    # records (issue 25): viewers read the lists and a punch's detail; the face pictures are admins' only
+    ("records.index", "GET"): SIGNED_IN, ("records.export", "GET"): SIGNED_IN, ("records.punch", "GET"): SIGNED_IN,
+    ("records.event_snapshot", "GET"): ADMIN, ("records.punch_snapshot", "GET"): ADMIN,
     # changes, settings and the system section: administrators only
     ("makeup.create", "POST"): ADMIN, ("makeup.decide", "POST"): ADMIN,
     ("staff.edit", "POST"): ADMIN, ("staff.active", "POST"): ADMIN, ("staff.delete", "POST"): ADMIN,

@@ -12,7 +12,8 @@ from tests.helpers.daka_cli import daka
 
 
 def test_doctor_json_reports_everything(tmp_path):
-    proc = daka("doctor", "--json", instance=tmp_path / "inst")
+    # this machine has no camera: a terminal configured without one on purpose is fine
+    proc = daka("doctor", "--json", instance=tmp_path / "inst", env={"DAKA_CAMERA_SOURCE": "none"})
     assert proc.returncode == 0, proc.stderr + proc.stdout
     report = json.loads(proc.stdout)
     assert {"ok", "native", "models", "font", "camera", "database"} <= set(report)
@@ -23,6 +24,26 @@ def test_doctor_json_reports_everything(tmp_path):
     assert report["font"]["measured_打卡_24px"][0] > 20
     assert "CPUExecutionProvider" in report["native"]["onnxruntime_providers"]
     assert not (tmp_path / "inst").exists()  # the doctor looks, it does not create
+
+
+def test_doctor_is_not_ok_without_a_camera_and_says_what_to_do(tmp_path):
+    """`auto` finding no camera is a problem (the terminal would clock nobody in), and every
+    check that is not right says what to do; library paths nobody can act on are left out."""
+    proc = daka("doctor", instance=tmp_path / "inst", env={"DAKA_CAMERA_SOURCE": "auto"})
+    assert proc.returncode == 1, proc.stdout
+    out = proc.stdout
+    assert "PROBLEMS FOUND" in out and "!! camera: no camera found" in out
+    assert "cannot run until these are fixed: camera" in out
+    sections = out.split("\n!! ")[1:]
+    assert {s.split(":")[0].split("\n")[0] for s in sections} >= {"camera", "admin_account", "set_time"}
+    for section in sections:
+        assert "what to do: " in section, section
+    assert "blas_loaded" not in out and "libblas.so" not in out and "simd" not in out
+    assert "dlib 19." in out and "OpenBLAS" in out
+    report = json.loads(daka("doctor", "--json", instance=tmp_path / "inst",
+                             env={"DAKA_CAMERA_SOURCE": "auto"}).stdout)
+    assert report["ok"] is False and report["camera"]["ok"] is False and report["camera"]["todo"]
+    assert report["native"]["blas_loaded"]   # the JSON keeps every fact
 
 
 def test_doctor_fails_when_models_are_missing(tmp_path):
@@ -93,7 +114,17 @@ def test_every_command_is_bound_to_a_function():
                 yield from leaves(child, [*path, name], handler)
 
     found = dict(leaves(_parser(), [], None))
-    assert len(found) == 24 and "admin create-token" in found and "bench admin" in found and "bench zkpull" in found \
+    assert len(found) == 25 and "admin create-token" in found and "bench admin" in found and "bench zkpull" in found \
         and "bench adms" in found
     unbound = [path for path, handler in found.items() if not callable(handler)]
     assert unbound == []
+
+
+def test_help_says_how_to_get_started_and_run_help_names_the_admin(tmp_path):
+    top = daka("--help", instance=tmp_path)
+    assert top.returncode == 0 and "Getting started:" in top.stdout
+    assert "daka doctor" in top.stdout and "daka run" in top.stdout
+    run = daka("run", "--help", instance=tmp_path)
+    text = " ".join(run.stdout.split())
+    assert run.returncode == 0 and "admin" in text
+    assert "8080/setup" in text and "setup code" in text and "create-user" in text

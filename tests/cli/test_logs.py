@@ -273,3 +273,27 @@ def test_a_command_run_in_process_leaves_no_sink_behind(tmp_path, monkeypatch):
     logger.warning("a message after the command ended")
     logger.complete()
     assert "after the command ended" not in stream.getvalue()
+
+
+def test_third_party_chatter_is_debug_not_info(setup: Setup, inst: Instance) -> None:
+    """Issue 25: APScheduler's two lines per job run, alembic's plugin and context lines and
+    waitress's "Client disconnected" are DEBUG; the same libraries' warnings and other lines stay."""
+    handle = setup(LogConfig(console=False), inst)
+    logging.getLogger("apscheduler.executors.default").info('Running job "flush" (scheduled at x)')
+    logging.getLogger("apscheduler.executors.default").info('Job "flush" executed successfully')
+    logging.getLogger("apscheduler.executors.default").error('Job "flush" raised an exception')
+    logging.getLogger("alembic.runtime.plugins").info("setup plugin %s", "alembic.autogenerate.schemas")
+    logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
+    logging.getLogger("alembic.runtime.migration").info("Running upgrade a -> b, new table")
+    logging.getLogger("waitress").info("Client disconnected while serving /dashboard/events")
+    logging.getLogger("waitress").warning("Task queue depth is 3")
+    text = file_text(handle)
+    assert "Running job" not in text and "executed successfully" not in text
+    assert "setup plugin" not in text and "Context impl" not in text and "Client disconnected" not in text
+    assert 'Job "flush" raised an exception' in text and "Running upgrade a -> b" in text
+    assert "Task queue depth is 3" in text
+
+    debug = setup(LogConfig(console=False, level="DEBUG"), inst)
+    logging.getLogger("waitress").info("Client disconnected while serving /dashboard/events")
+    lines = [line for line in file_text(debug).splitlines() if "Client disconnected" in line]
+    assert len(lines) == 1 and "| DEBUG    |" in lines[0]   # kept for whoever asks for DEBUG

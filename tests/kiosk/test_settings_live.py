@@ -88,10 +88,12 @@ def live(make_config, instance, models):
 
         attendance = {"flush_seconds": 600, **sections.pop("attendance", {})}
         storage = {"retention_days": 0, **sections.pop("storage", {})}
+        # the retention job also runs for stranger/spoof records (issue 25): none kept here either
+        records = {"face_event_days": 0, **sections.pop("records", {})}
         gpio = {**MOCK_PINS, **sections.pop("gpio", {})}
         admin = {"host": "127.0.0.1", "port": free_port(), **sections.pop("admin", {})}
         config = make_config(camera={"source": "test://?width=320&height=240&fps=5"}, gpio=gpio,
-                             attendance=attendance, storage=storage, admin=admin, **sections)
+                             attendance=attendance, storage=storage, admin=admin, records=records, **sections)
         terminal = Terminal(config, instance, models=models, pin_factory=make_pin_factory("mock"))
         made.append(terminal)
         # the runner's own wiring of the admin into the terminal, on a free loopback port
