@@ -1,5 +1,5 @@
 """Migration a7d5c3e1f018 (adms_cursors) on a database made by the previous schema, with punches in
-it: they stay, and the new link starts from the beginning (cursor 0) and advances."""
+it: they stay (state 0, in), and the new link starts from the beginning (cursor 0) and advances."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ def test_upgrade_from_the_previous_schema_keeps_punches_and_adds_the_cursors(mak
     try:
         assert {c["name"] for c in inspect(store.engine).get_columns("adms_cursors")} == {
             "table", "position", "updated_at"}
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT staff_no, status FROM punches")).all() == [("E1", 0)]
         data = AdmsData(store, lambda: "Asia/Shanghai")
         assert data.cursor("ATTLOG") == 0
         batch = data.punches_after(0, 10)
