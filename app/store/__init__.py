@@ -9,7 +9,7 @@ scheduler jobs.
 from __future__ import annotations
 
 from .extensions import NAMING_CONVENTION, db, migrate
-from .models import (AdminUser, ApiToken, AuditEntry, FaceTemplate, LoginThrottle, MakeupRequest, OutboxItem,
+from .models import (AdminUser, ApiToken, AuditEntry, Department, FaceTemplate, LoginThrottle, MakeupRequest, OutboxItem,
                      Punch, Setting, SetupClaim, Staff)
 from .setup import MIGRATIONS_DIR, Store, create_store_app, database_url, open_store
 
@@ -19,6 +19,7 @@ __all__ = [
     "AdminUser",
     "ApiToken",
     "AuditEntry",
+    "Department",
     "FaceTemplate",
     "LoginThrottle",
     "MakeupRequest",
