@@ -20,8 +20,8 @@ from . import departments
 
 PHONE_RE = re.compile(r"[0-9+\- ]*")
 CARD_RE = re.compile(r"[0-9A-Za-z]*")
-# Hire and leave dates are the attendance rules' columns (issue 24, sections 1-2).
-DATE_FIELDS = tuple(f for f in ("hire_date", "leave_date") if hasattr(Staff, f))
+# Hire and leave dates: the attendance rules count no day before the one or after the other.
+DATE_FIELDS = ("hire_date", "leave_date")
 
 
 class NotFound(LookupError):
@@ -141,11 +141,10 @@ def update(svc: AdminServices, staff_id: int, name: str, department: str, actor:
             old["card_no"], new["card_no"] = st.card_no, card
             st.card_no = card
         for field, value, given in (("hire_date", hire, hire_date), ("leave_date", leave, leave_date)):
-            if given is not None and field in DATE_FIELDS:
+            if given is not None:
                 old[field], new[field] = str(getattr(st, field) or ""), str(value or "")
                 setattr(st, field, value)
-        if DATE_FIELDS:
-            check_dates(getattr(st, "hire_date"), getattr(st, "leave_date"))
+        check_dates(st.hire_date, st.leave_date)
         svc.store.audit(s, actor, "edit_staff", staff_no=st.staff_no, old=old, new=new)
 
 

@@ -9,8 +9,9 @@ scheduler jobs.
 from __future__ import annotations
 
 from .extensions import NAMING_CONVENTION, db, migrate
-from .models import (AdminUser, ApiToken, AuditEntry, Department, FaceTemplate, LoginThrottle, MakeupRequest, OutboxItem,
-                     Punch, Setting, SetupClaim, Staff)
+from .models import (AdminUser, ApiToken, AuditEntry, Department, FaceTemplate, LoginThrottle, MakeupRequest,
+                     OutboxItem, Punch, Setting, SetupClaim, Staff)
+from .rules import CompanyDay, Leave, Schedule, ScheduleAssignment, ScheduleDay, Shift
 from .setup import MIGRATIONS_DIR, Store, create_store_app, database_url, open_store
 
 __all__ = [
@@ -19,8 +20,14 @@ __all__ = [
     "AdminUser",
     "ApiToken",
     "AuditEntry",
+    "CompanyDay",
     "Department",
-    "FaceTemplate",
+    "Leave",
+    "Schedule",
+    "ScheduleAssignment",
+    "ScheduleDay",
+    "Shift",
+        "FaceTemplate",
     "LoginThrottle",
     "MakeupRequest",
     "OutboxItem",

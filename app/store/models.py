@@ -60,6 +60,9 @@ class Staff(db.Model):
     phone: Mapped[str] = mapped_column(String(32), default="")
     card_no: Mapped[str | None] = mapped_column(String(32), unique=True, index=True)  # a unique index
     active: Mapped[bool] = mapped_column(default=True)
+    # issue 24: no attendance row before the hire date or after the leave date
+    hire_date: Mapped[dt.date | None] = mapped_column(Date)
+    leave_date: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

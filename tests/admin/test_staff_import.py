@@ -67,6 +67,9 @@ def test_import_previews_then_writes_every_row(admin_client, sqlite_store):
     assert people["123"] == ("赵六", "生产部", "", None, "生产部")  # a number cell is its text, not 123.0
     assert people["E200"][0] == "Zoë" and people["E200"][3] == "B7"
     with sqlite_store.session() as s:
+        hired = dict(s.execute(select(Staff.staff_no, Staff.hire_date)).all())
+    assert hired == {"00007": dt.date(2024, 3, 1), "123": dt.date(2025, 1, 2), "E200": None}
+    with sqlite_store.session() as s:
         assert sorted(s.scalars(select(Department.name))) == ["品质部", "生产部"]
     # the stashed file is gone: confirming twice does nothing
     again = post(admin_client, "/staff/import/confirm", {"token": "x"}, page="/staff/import")
@@ -131,8 +134,13 @@ def test_departments_create_rename_and_refuse_deleting_a_used_one(admin_client, 
         dept_id = s.scalar(select(Department.id))
     sid = add_staff(sqlite_store, "E9", "孙七")
     r = post(admin_client, f"/staff/{sid}", {"name": "孙七", "department_id": str(dept_id), "phone": "13800000000",
-                                           "card_no": "X9"}, page=f"/staff/{sid}")
+                                           "card_no": "X9", "hire_date": "2025-03-01", "leave_date": ""},
+             page=f"/staff/{sid}")
     assert r.status_code == 302
+    backwards = post(admin_client, f"/staff/{sid}", {"name": "孙七", "leave_date": "2025-02-01"}, page=f"/staff/{sid}")
+    assert backwards.status_code == 400 and "离职日期早于入职日期" in backwards.get_data(as_text=True)
+    with sqlite_store.session() as s:
+        assert (s.get(Staff, sid).hire_date, s.get(Staff, sid).leave_date) == (dt.date(2025, 3, 1), None)
     post(admin_client, f"/staff/departments/{dept_id}/rename", {"name": "一车间"}, page="/staff/departments")
     assert _people(sqlite_store)["E9"] == ("孙七", "一车间", "13800000000", "X9", "一车间")
     refused = post(admin_client, f"/staff/departments/{dept_id}/delete", page="/staff/departments")

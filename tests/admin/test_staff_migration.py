@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import inspect, text
 
-PREVIOUS = "5377f267f672"
+PREVIOUS = "1dbe409ef5da"  # the attendance rules (branch attrules), merged first
 
 
 def test_upgrade_turns_department_texts_into_rows(make_config, instance, database_url):

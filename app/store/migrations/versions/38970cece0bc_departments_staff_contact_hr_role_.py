@@ -6,7 +6,7 @@ read it) and the admin keeps it equal to the department's name. Accounts and API
 have the ``hr`` role. A make-up request is now a missed punch or a leave (``kind``).
 
 Revision ID: 38970cece0bc
-Revises: 5377f267f672
+Revises: 1dbe409ef5da (the attendance rules, branch attrules)
 Create Date: 2026-12-05 03:50:00
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '38970cece0bc'
-down_revision = '5377f267f672'
+down_revision = '1dbe409ef5da'
 branch_labels = None
 depends_on = None
 
