@@ -38,6 +38,9 @@ ACCESS = {
     ("staff.add_photo", "POST"): MANAGE, ("staff.department_create", "POST"): MANAGE,
     ("staff.department_rename", "POST"): MANAGE, ("staff.department_delete", "POST"): MANAGE,
     ("staff.import_preview", "POST"): MANAGE, ("staff.import_confirm", "POST"): MANAGE,
+    ("makeup.bulk", "POST"): MANAGE, ("me.code", "GET"): MANAGE,
+    # the staff member's page: its signed link, then that browser's session, whoever is signed in
+    ("me.open_link", "GET"): SELF, ("me.page", "GET"): SELF, ("me.ask", "POST"): SELF,
     # settings and the system section: administrators only
     ("settings.index", "GET"): ADMIN, ("settings.index", "POST"): ADMIN,
     ("system.index", "GET"): ADMIN, ("system.audit", "GET"): ADMIN, ("system.download_backup", "GET"): ADMIN,
