@@ -25,6 +25,8 @@ from kivy.properties import BooleanProperty, DictProperty, NumericProperty, Obje
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 from loguru import logger
 
+from app.services.selflink import SelfLinks, open_self_links
+
 from . import flow as F
 from .probe import FrameProbe
 from .texts import text
@@ -67,7 +69,7 @@ class KioskApp(App):
     camera_reason = StringProperty("")
 
     def __init__(self, terminal, font, *, flow: F.ClockInFlow | None = None, probe: FrameProbe | None = None,
-                 **kwargs):
+                 self_links: SelfLinks | None = None, **kwargs):
         super().__init__(**kwargs)
         self.terminal = terminal
         self.frames = terminal.camera.slot
@@ -97,6 +99,8 @@ class KioskApp(App):
         self._face_seen_at = time.monotonic()
         self.screens: dict[str, object] = {}
         self.title = "Daka 打卡"
+        # the QR code after a punch: the person's own page on this terminal's admin (issue 24)
+        self.self_links = self_links or _self_links(terminal)
 
     # -- texts -------------------------------------------------------------------------------
     def t(self, key: str, lang: str | None = None, **values) -> str:
@@ -408,6 +412,14 @@ class KioskApp(App):
     def photo_texture(self, bgr):
         """A Kivy texture of a BGR image (the enrolled photo on the confirm card)."""
         return bgr_texture(bgr)
+
+
+def _self_links(terminal) -> SelfLinks | None:
+    try:
+        return open_self_links(terminal.config, terminal.instance)
+    except OSError:  # the key cannot be made (a read-only instance): punches go on without the QR code
+        logger.exception("self-service links are off: their key could not be read or made")
+        return None
 
 
 def bgr_texture(bgr, texture=None):
