@@ -52,7 +52,7 @@ class ImportError_(ValueError):
 class Row:
     line: int                       # the spreadsheet's row number
     values: dict = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
+    errors: list[tuple[str, dict]] = field(default_factory=list)  # (catalogue key, values)
     action: str = "create"          # create | update
     new_department: bool = False
 
@@ -96,7 +96,7 @@ def _text(value) -> str:
     return str(value).strip()
 
 
-def _date(value, errors: list[str], label: str) -> dt.date | None:
+def _date(value, errors: list, key: str) -> dt.date | None:
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
@@ -106,7 +106,7 @@ def _date(value, errors: list[str], label: str) -> dt.date | None:
     try:
         return service.parse_day(_text(value))
     except ValueError:
-        errors.append(f"{label}: 日期格式应为 2026-01-31")
+        errors.append((key, {}))
         return None
 
 
@@ -166,39 +166,40 @@ def check(svc: AdminServices, data: bytes) -> Preview:
 
         row = Row(number)
         errors = row.errors
-        for column, checker, label in (("staff_no", check_staff_no, "工号"), ("name", check_person_name, "姓名"),
-                                       ("department", check_department, "部门")):
+        for column, checker, bad, empty in (("staff_no", check_staff_no, "工号：{detail}", "工号不能为空"),
+                                            ("name", check_person_name, "姓名：{detail}", "姓名不能为空"),
+                                            ("department", check_department, "部门：{detail}", None)):
             raw = _text(cell(column))
+            row.values[column] = raw
+            if not raw and empty:
+                errors.append((empty, {}))
+                continue
             try:
-                value = checker(raw)
-                if column != "department" and not value:
-                    raise BadName("empty")
-                row.values[column] = value
-            except BadName as exc:
-                row.values[column] = raw
-                errors.append(f"{label}: {exc}" if raw else f"{label}: 不能为空")
-        for column, checker, label in (("phone", service.check_phone, "手机"), ("card_no", service.check_card, "卡号")):
+                row.values[column] = checker(raw)
+            except BadName as exc:  # the library's rule says what is wrong (in English, with the character)
+                errors.append((bad, {"detail": str(exc)}))
+        for column, checker in (("phone", service.check_phone), ("card_no", service.check_card)):
             raw = _text(cell(column))
             try:
                 row.values[column] = checker(raw)
             except ValueError as exc:
                 row.values[column] = raw
-                errors.append(f"{label}: {exc}")
-        row.values["hire_date"] = _date(cell("hire_date"), errors, "入职日期")
-        row.values["leave_date"] = _date(cell("leave_date"), errors, "离职日期")
+                errors.append((str(exc), {}))
+        row.values["hire_date"] = _date(cell("hire_date"), errors, "入职日期格式应为 2026-01-31")
+        row.values["leave_date"] = _date(cell("leave_date"), errors, "离职日期格式应为 2026-01-31")
         try:
             service.check_dates(row.values["hire_date"], row.values["leave_date"])
         except ValueError as exc:
-            errors.append(str(exc))
+            errors.append((str(exc), {}))
         no, card = row.values.get("staff_no"), row.values.get("card_no")
         if no in seen_no:
-            errors.append(f"工号与第 {seen_no[no]} 行重复")
+            errors.append(("工号与第 {row} 行重复", {"row": seen_no[no]}))
         seen_no.setdefault(no, number)
         if card:
             if card in seen_card:
-                errors.append(f"卡号与第 {seen_card[card]} 行重复")
+                errors.append(("卡号与第 {row} 行重复", {"row": seen_card[card]}))
             elif cards.get(card, no) != no:
-                errors.append(f"卡号已被 {cards[card]} 使用")
+                errors.append(("卡号已被 {staff_no} 使用", {"staff_no": cards[card]}))
             seen_card.setdefault(card, number)
         row.action = "update" if no in existing else "create"
         dept = row.values.get("department")

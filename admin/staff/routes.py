@@ -222,8 +222,7 @@ def import_preview():
         token = secrets.token_urlsafe(16)
         (_imports_dir() / f"{token}.xlsx").write_bytes(data)
         session["staff_import"] = token
-    return render_template("staff/import.html", preview=preview, error=None, token=token,
-                           date_fields=service.DATE_FIELDS)
+    return render_template("staff/import.html", preview=preview, error=None, token=token, say=say)
 
 
 @bp.post("/import/confirm")

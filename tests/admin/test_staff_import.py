@@ -94,6 +94,10 @@ def test_a_file_with_a_bad_row_imports_nothing_and_says_which_row(admin_client, 
     assert "入职日期" in errors[0] and "姓名" in errors[1] and "手机" in errors[2]
     assert "E1" in errors[3] and "第 5 行" in errors[4] and errors[5] == ""
     assert set(_people(sqlite_store)) == {"E1"}
+    # the same preview on the English pages
+    post(admin_client, "/language", {"lang": "en", "next": "/staff/import"})
+    english = upload(admin_client, data).get_data(as_text=True)
+    assert "The same staff no as row 5" in english and "The card no belongs to E1" in english
 
 
 @pytest.mark.parametrize(("make", "message"), [
