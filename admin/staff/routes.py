@@ -97,7 +97,7 @@ def edit(staff_id: int):
         form = request.form
         try:
             dept = _optional("department_id")
-            service.update(services(), staff_id, form.get("name", ""), form.get("department", ""), g.actor,
+            service.update(services(), staff_id, form.get("name", ""), form.get("department"), g.actor,
                            department_id=None if dept is None else int(dept or 0),
                            phone=_optional("phone"), card_no=_optional("card_no"),
                            hire_date=_optional("hire_date"), leave_date=_optional("leave_date"))

@@ -108,12 +108,12 @@ def check_dates(hire: dt.date | None, leave: dt.date | None) -> None:
         raise ValueError("离职日期早于入职日期")
 
 
-def update(svc: AdminServices, staff_id: int, name: str, department: str, actor: str, *,
+def update(svc: AdminServices, staff_id: int, name: str, department: str | None, actor: str, *,
            department_id: int | None = None, phone: str | None = None, card_no: str | None = None,
            hire_date: str | None = None, leave_date: str | None = None) -> None:
     """Change a person; fields left None keep their value. ``department_id`` (the edit page's
-    select) wins over ``department`` (a name, made a department if new)."""
-    name, department = _checked(name, department)
+    select, 0 for none) wins over ``department`` (a name, made a department if new)."""
+    name, department_name = _checked(name, department or "")
     phone = None if phone is None else check_phone(phone)
     card = None if card_no is None else check_card(card_no)
     hire = None if hire_date is None else parse_day(hire_date)
@@ -128,9 +128,10 @@ def update(svc: AdminServices, staff_id: int, name: str, department: str, actor:
             dept = s.get(Department, department_id) if department_id else None
             if department_id and dept is None:
                 raise ValueError("部门不存在")
-        else:
-            dept = departments.get_or_create(s, department)
-        departments.assign(st, dept)
+            departments.assign(st, dept)
+        elif department is not None:
+            departments.assign(st, departments.get_or_create(s, department_name))
+        # else (a department text the select does not list, sent as nothing): kept as it is
         new = {"name": name, "department": st.department}
         if phone is not None:
             old["phone"], new["phone"] = st.phone, phone

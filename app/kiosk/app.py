@@ -416,7 +416,7 @@ class KioskApp(App):
 
 def _self_links(terminal) -> SelfLinks | None:
     try:
-        return open_self_links(terminal.config, terminal.instance)
+        return open_self_links(lambda: terminal.config, terminal.instance)  # the admin port in force
     except OSError:  # the key cannot be made (a read-only instance): punches go on without the QR code
         logger.exception("self-service links are off: their key could not be read or made")
         return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,8 +80,12 @@ def admin_base_url(admin_config) -> str:
 
 
 class SelfLinks:
-    def __init__(self, secret: bytes, base_url: str, *, seconds: int = LINK_SECONDS, clock=time.time):
-        self.base_url, self.seconds, self._clock = base_url.rstrip("/"), seconds, clock
+    """Makes and reads links; ``base_url`` is the admin's address, or a function giving it (asked
+    at each link: the terminal's LAN address may change under DHCP)."""
+
+    def __init__(self, secret: bytes, base_url: str | Callable[[], str], *, seconds: int = LINK_SECONDS,
+                 clock=time.time):
+        self.base_url, self.seconds, self._clock = base_url, seconds, clock
         clock_fn = clock
 
         class _Signer(TimestampSigner):
@@ -93,7 +98,8 @@ class SelfLinks:
         return self._serializer.dumps({"s": int(staff_id), "n": staff_no, "j": secrets.token_urlsafe(9)})
 
     def url(self, staff_id: int, staff_no: str) -> str:
-        return self.base_url + PATH + self.token(staff_id, staff_no)
+        base = self.base_url() if callable(self.base_url) else self.base_url
+        return base.rstrip("/") + PATH + self.token(staff_id, staff_no)
 
     def read(self, token: str) -> LinkHolder:
         """Who the link is for, or :class:`BadLink`."""
@@ -110,4 +116,6 @@ class SelfLinks:
 
 
 def open_self_links(config, instance, *, clock=time.time) -> SelfLinks:
-    return SelfLinks(instance_key(instance.root), admin_base_url(config.admin), clock=clock)
+    """Links to this instance's admin; ``config`` may be a function giving the config in force."""
+    current = config if callable(config) else (lambda: config)
+    return SelfLinks(instance_key(instance.root), lambda: admin_base_url(current().admin), clock=clock)

@@ -181,3 +181,14 @@ def test_hr_adds_a_photo_on_the_persons_page(admin_client, sqlite_store, photos)
     again = send_files(admin_client, "POST", f"/staff/{sid}/photo", [(face, "new.jpg")], field="photo",
                        form={"csrf_token": token})
     assert again.status_code == 400 and 'id="photo-refused"' in again.get_data(as_text=True)
+
+
+def test_saving_a_person_keeps_a_department_the_list_does_not_have(admin_client, sqlite_store):
+    # made by a photo upload or before departments were rows: a text and no department row
+    sid = add_staff(sqlite_store, "L1", "老员工", "旧车间")
+    page = admin_client.get(f"/staff/{sid}").get_data(as_text=True)
+    assert "旧车间" in page
+    # the page's select sends nothing for that entry: the department stays
+    r = post(admin_client, f"/staff/{sid}", {"name": "老员工", "phone": "13900000000"}, page=f"/staff/{sid}")
+    assert r.status_code == 302
+    assert _people(sqlite_store)["L1"] == ("老员工", "旧车间", "13900000000", None, None)

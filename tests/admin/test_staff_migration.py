@@ -43,3 +43,37 @@ def test_upgrade_turns_department_texts_into_rows(make_config, instance, databas
         create_user(store, "hr1", "a good password", "hr", actor="test")  # the check allows the new role
     finally:
         store.dispose()
+
+
+def test_downgrade_keeps_accounts_and_punch_requests(make_config, instance, database_url):
+    from flask_migrate import downgrade, upgrade
+
+    from admin.auth.users import create_user
+    from app.store import MIGRATIONS_DIR, open_store
+
+    store = open_store(make_config(), instance, url=database_url)
+    try:
+        create_user(store, "hr1", "a good password", "hr", actor="test")
+        with store.engine.begin() as conn:
+            conn.execute(text("INSERT INTO departments (name, created_at) VALUES ('生产部', '2026-11-30 08:00:00')"))
+            conn.execute(text("INSERT INTO staff (staff_no, name, department, department_id, phone, active, "
+                              "created_at, updated_at) VALUES ('E1', '某人', '生产部', 1, '', :a, "
+                              "'2026-11-30 08:00:00', '2026-11-30 08:00:00')"), {"a": True})
+            for kind in ("punch", "leave"):
+                conn.execute(text(
+                    "INSERT INTO makeup_requests (staff_no, name, punched_at, local_date, reason, state, "
+                    "requested_by, created_at, kind) VALUES ('E1', '某人', '2026-11-30 00:30:00', '2026-11-30', '', "
+                    "'pending', 'self:E1', '2026-11-30 08:00:00', :k)"), {"k": kind})
+        with store.app.app_context():
+            downgrade(directory=str(MIGRATIONS_DIR), revision=PREVIOUS)
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT role FROM admin_users WHERE username = 'hr1'")).scalar() == "viewer"
+            assert conn.execute(text("SELECT count(*) FROM makeup_requests")).scalar() == 1
+            assert conn.execute(text("SELECT department FROM staff")).scalar() == "生产部"
+        assert "departments" not in inspect(store.engine).get_table_names()
+        with store.app.app_context():
+            upgrade(directory=str(MIGRATIONS_DIR))
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT department_id FROM staff")).scalar() is not None
+    finally:
+        store.dispose()

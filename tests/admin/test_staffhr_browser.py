@@ -131,6 +131,7 @@ def test_phone_page_requests_import_and_bulk_approval(browser, server, sqlite_st
     d.find_element(By.ID, "me-leave-submit").click()
     wait_for(lambda: len(d.find_elements(By.CSS_SELECTOR, "#me-requests li.state-pending")) == 2)
     assert fits(d)
+    d.execute_script("arguments[0].scrollIntoView()", d.find_element(By.ID, "me-leave-form"))
     shot(d, "phone-02-requested")
 
     # -- HR at a desk: sign in, import staff from Excel ---------------------------------------
@@ -186,3 +187,5 @@ def test_phone_page_requests_import_and_bulk_approval(browser, server, sqlite_st
     assert len(d.find_elements(By.CSS_SELECTOR, "#me-requests li.state-approved")) == 2
     assert fits(d)
     shot(d, "phone-03-outcome")
+    d.execute_script("arguments[0].scrollIntoView()", d.find_element(By.ID, "me-leave-form"))
+    shot(d, "phone-04-outcome-requests")

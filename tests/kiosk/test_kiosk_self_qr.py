@@ -14,6 +14,11 @@ from tests.helpers.kiosk_window import assert_not_blank, configure, portrait
 
 configure()
 
+from app.kiosk.flow import FlowTimes  # noqa: E402  (after configure: Kivy reads its settings at import)
+
+# the result stays up long enough for a screenshot on a busy machine (the QR code is read from it)
+SLOW_RESULT = FlowTimes(confirm_s=30.0, result_s=120.0, unknown_s=2.0, idle_s=120.0)
+
 
 @pytest.fixture
 def scene(tmp_path):
@@ -28,7 +33,7 @@ def test_the_success_screen_shows_a_readable_qr_code_of_the_persons_link(termina
     from app.services.selflink import PATH, SelfLinks, instance_key
 
     terminal = terminal_for(scene(photos["obama2.jpg"]))
-    kiosk = kiosk_for(terminal)
+    kiosk = kiosk_for(terminal, times=SLOW_RESULT)
     kiosk.pump_until(lambda: kiosk.screen == "confirm", what="the confirm card")
     kiosk.tap(kiosk.widget("confirm", "confirm"))
     kiosk.pump_until(lambda: kiosk.screen == "result", timeout=5, what="the result")
@@ -36,6 +41,7 @@ def test_the_success_screen_shows_a_readable_qr_code_of_the_persons_link(termina
     assert result.kind == "success" and result.qr_texture is not None
     assert result.qr_text == "扫码查看本月考勤"
     shot = kiosk.screenshot("result_success_qr")
+    assert kiosk.screen == "result"  # the picture is of the result screen
     assert_not_blank(shot, "result with QR code")
     qr = kiosk.widget("result", "qr")
     assert qr.width >= 150 and qr.right <= kiosk.window.width  # on the 480x320 screen, whole
