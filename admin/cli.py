@@ -23,10 +23,10 @@ def add_parser(sub):
     serve.add_argument("--port", type=int, help="TCP port (default [admin] port)")
     user = asub.add_parser("create-user", help="create an admin account; the password is read from stdin")
     user.add_argument("name")
-    user.add_argument("--role", choices=["admin", "viewer"], default="admin")
+    user.add_argument("--role", choices=["admin", "hr", "viewer"], default="admin")
     token = asub.add_parser("create-token", help="create an API token and print it once")
     token.add_argument("name")
-    token.add_argument("--role", choices=["admin", "viewer"], default="admin")
+    token.add_argument("--role", choices=["admin", "hr", "viewer"], default="admin")
     return admin
 
 

@@ -20,6 +20,24 @@ PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "auth.health", "static"}
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 VIEWER_ACTIONS = {"auth.logout", "auth.language"}
+# Roles, most to least: admin (everything), hr (staff, departments, schedules, leave, corrections,
+# reports: every change outside the system), viewer (reads).
+MANAGER_ROLES = frozenset({"admin", "hr"})
+# The system: settings, accounts, tokens, backups, the clock, logs. Their blueprints also refuse
+# anyone but an administrator on every method (require_admin), reads included.
+SYSTEM_BLUEPRINTS = frozenset({"system", "settings"})
+
+
+def may_change(role: str, endpoint: str) -> bool:
+    """Whether ``role`` may send a change (a POST ...) to ``endpoint``."""
+    if endpoint in VIEWER_ACTIONS or role == "admin":
+        return True
+    return role == "hr" and endpoint.partition(".")[0] not in SYSTEM_BLUEPRINTS
+
+
+def manages() -> bool:
+    """For templates: whether the signed-in user may change staff, corrections and the rules."""
+    return bool(current_user.is_authenticated and current_user.role in MANAGER_ROLES)
 
 CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
@@ -102,6 +120,7 @@ def init_security(app: Flask, *, has_accounts: Callable[[], bool]) -> None:
     ensure_setup_code(services.store, services.instance)
     timeout = admin_cfg.session_timeout_min * 60
     app.session_interface = PagesOnlySessionInterface()
+    app.jinja_env.globals["manages"] = manages
 
     @app.before_request
     def require_login():
@@ -126,9 +145,8 @@ def init_security(app: Flask, *, has_accounts: Callable[[], bool]) -> None:
             session["seen"] = now
         session.permanent = True
         g.actor = current_user.username
-        # Viewers (HR) only read: every change is refused, whatever the page.
-        if request.method not in SAFE_METHODS and endpoint not in VIEWER_ACTIONS \
-                and current_user.role != "admin":
+        # Viewers only read; hr changes everything but the system: refused whatever the page.
+        if request.method not in SAFE_METHODS and not may_change(current_user.role, endpoint):
             abort(403)
         return None
 
@@ -144,7 +162,7 @@ def init_security(app: Flask, *, has_accounts: Callable[[], bool]) -> None:
 
 
 def require_admin():
-    """Viewers (HR) read; only administrators change things."""
+    """The system is for administrators only (hr and viewers get 403)."""
     if not current_user.is_authenticated or current_user.role != "admin":
         abort(403)
 

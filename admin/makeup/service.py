@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
-from app.attendance import PunchAudit, PunchRecord, PunchWriter
+from app.attendance import PunchAudit, PunchRecord, PunchWriter, rules
 from app.attendance.localtime import FIRST_DATE, LAST_DATE
 from app.config import resolve_device_id
 from app.store import MakeupRequest, Staff
@@ -17,7 +17,22 @@ from ..context import AdminServices
 
 
 class MakeupError(ValueError):
-    pass
+    """A refused request or decision: ``key`` is a catalogue key when the text has one."""
+
+    def __init__(self, message: str, key: str | None = None, **values):
+        super().__init__(message)
+        self.key, self.values = key, values
+
+
+MAX_PENDING_PER_PERSON = 10  # what one staff member may have waiting (the phone form is anonymous)
+
+
+def _check_pending(s, staff_id: int) -> None:
+    waiting = s.scalar(select(func.count()).select_from(MakeupRequest)
+                       .where(MakeupRequest.staff_id == staff_id, MakeupRequest.state == "pending"))
+    if waiting >= MAX_PENDING_PER_PERSON:
+        raise MakeupError("too many pending requests", "待审批的申请已有 {count} 条，请等人事处理后再提交",
+                          count=waiting)
 
 
 def create(svc: AdminServices, staff_no: str, local_time: str, reason: str, actor: str) -> int:
@@ -38,6 +53,8 @@ def create(svc: AdminServices, staff_no: str, local_time: str, reason: str, acto
         st = s.scalar(select(Staff).where(Staff.staff_no == staff_no.strip()))
         if st is None:
             raise MakeupError(f"no staff member {staff_no!r}")
+        if actor.startswith(SELF_ACTOR):
+            _check_pending(s, st.id)
         req = MakeupRequest(staff_id=st.id, staff_no=st.staff_no, name=st.name,
                             punched_at=aware.astimezone(dt.UTC).replace(tzinfo=None), local_date=at.date(),
                             reason=reason, requested_by=actor)
@@ -45,6 +62,37 @@ def create(svc: AdminServices, staff_no: str, local_time: str, reason: str, acto
         s.flush()
         svc.store.audit(s, actor, "makeup_create", request=req.id, staff_no=st.staff_no,
                         time=at.isoformat(sep=" "), reason=reason)
+        return req.id
+
+
+SELF_ACTOR = "self:"  # requests a staff member made from their phone: "self:<staff no>"
+
+
+def create_leave(svc: AdminServices, staff_no: str, first: dt.date, last: dt.date, kind: str, reason: str,
+                 actor: str) -> int:
+    """A leave asked for (approved into the attendance rules' leave table)."""
+    if kind not in rules.LEAVE_KINDS:
+        raise MakeupError("unknown leave type", "请选择请假类型")
+    if last < first:
+        raise MakeupError("the leave ends before it starts", "结束日期早于开始日期")
+    if (last - first).days > 60:
+        raise MakeupError("at most 60 days", "一次最多申请 60 天")
+    reason = reason.strip()
+    if len(reason) > 255:
+        raise MakeupError("reason: at most 255 characters")
+    with svc.store.session() as s:
+        st = s.scalar(select(Staff).where(Staff.staff_no == staff_no.strip()))
+        if st is None:
+            raise MakeupError(f"no staff member {staff_no!r}")
+        _check_pending(s, st.id)
+        tz = svc.timezone()
+        start = dt.datetime.combine(first, dt.time(0, 0), tz).astimezone(dt.UTC).replace(tzinfo=None)
+        req = MakeupRequest(staff_id=st.id, staff_no=st.staff_no, name=st.name, punched_at=start, local_date=first,
+                            reason=reason, requested_by=actor, kind="leave", leave_type=kind, leave_end=last)
+        s.add(req)
+        s.flush()
+        svc.store.audit(s, actor, "leave_request", request=req.id, staff_no=st.staff_no, first=first.isoformat(),
+                        last=last.isoformat(), kind=kind, reason=reason)
         return req.id
 
 
@@ -59,8 +107,44 @@ def _writer(svc: AdminServices) -> PunchWriter:
     return PunchWriter(svc.store, push_enabled=bool(svc.settings.get("push.webhook_url")))
 
 
+def _decide_leave(svc: AdminServices, request_id: int, approve: bool, actor: str) -> int | None:
+    """Claim the request (pending -> decided, one writer wins), then add the leave through the
+    rules' own call; if it refuses (an overlapping leave ...), the request is pending again."""
+    state = "approved" if approve else "rejected"
+    with svc.store.session() as s:
+        claimed = s.execute(update(MakeupRequest).where(MakeupRequest.id == request_id,
+                                                        MakeupRequest.state == "pending")
+                            .values(state=state, decided_by=actor, decided_at=utcnow())).rowcount
+        req = s.get(MakeupRequest, request_id)
+        if not claimed:
+            raise MakeupError(f"request {request_id} is already {req.state}")
+        staff_id, first, last, kind, note = req.staff_id, req.local_date, req.leave_end, req.leave_type, req.reason
+        detail = {"request": request_id, "staff_no": req.staff_no}
+        if not approve:
+            svc.store.audit(s, actor, "leave_reject", **detail)
+            return None
+    try:
+        if staff_id is None:
+            raise rules.RuleError("attendance.error.not_found")
+        leave_id = rules.add_leave(svc.store, staff_id, first, last, kind, note, actor)
+    except rules.RuleError as exc:
+        with svc.store.session() as s:
+            s.execute(update(MakeupRequest).where(MakeupRequest.id == request_id)
+                      .values(state="pending", decided_by=None, decided_at=None))
+        raise MakeupError(exc.key, exc.key, **exc.values) from exc
+    with svc.store.session() as s:
+        svc.store.audit(s, actor, "leave_approve", **detail, leave=leave_id)
+    return leave_id
+
+
 def decide(svc: AdminServices, request_id: int, approve: bool, actor: str) -> int | None:
-    """Approve (the new punch's id) or reject (None) a pending request."""
+    """Approve (the new punch's or leave's id) or reject (None) a pending request."""
+    with svc.store.session() as s:
+        kind = s.scalar(select(MakeupRequest.kind).where(MakeupRequest.id == request_id))
+    if kind is None:
+        raise LookupError(request_id)
+    if kind == "leave":
+        return _decide_leave(svc, request_id, approve, actor)
     with svc.store.session() as s:
         req = s.get(MakeupRequest, request_id, with_for_update=True)
         if req is None:
@@ -79,3 +163,19 @@ def decide(svc: AdminServices, request_id: int, approve: bool, actor: str) -> in
         (punch_id,) = _writer(svc).write(s, [record], audit=PunchAudit(actor, "makeup_approve", detail))
         req.punch_id = punch_id
         return punch_id
+
+
+def decide_many(svc: AdminServices, request_ids, approve: bool, actor: str
+                ) -> tuple[int, list[tuple[int, MakeupError]]]:
+    """Decide each pending request in turn (each in its own transaction, so one refused, e.g. a leave
+    over another, leaves the others decided): (how many were decided, [(id, why refused)])."""
+    done, refused = 0, []
+    for request_id in dict.fromkeys(request_ids):  # each once, in the order given
+        try:
+            decide(svc, request_id, approve, actor)
+            done += 1
+        except LookupError:
+            refused.append((request_id, MakeupError("not found", "未找到")))
+        except MakeupError as exc:
+            refused.append((request_id, exc))
+    return done, refused

@@ -1,17 +1,23 @@
 from __future__ import annotations
 
+import datetime as dt
 import io
+import secrets
+import time
+from pathlib import Path
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import (Blueprint, abort, flash, g, redirect, render_template, request, send_file, session,
+                   url_for)
 from PIL import Image
 from sqlalchemy import func, or_, select
 
-from app.store import FaceTemplate, Staff
+from app.i18n import has
+from app.store import FaceTemplate, MakeupRequest, Staff
 
 from ..context import services
 from ..i18n import gettext as _
 from ..paging import page_number
-from . import service
+from . import departments, importer, service
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 PAGE_SIZE = 30
@@ -74,23 +80,167 @@ def _template_or_404(s, template_id: int) -> FaceTemplate:
     return t
 
 
+def say(message: str, **values) -> str:
+    """A message in the page's language when the catalogue has it (the library's own checks say
+    what is wrong in English, with the offending character)."""
+    return _(message, **values) if has(message) else message
+
+
+def _optional(name: str) -> str | None:
+    return request.form.get(name) if name in request.form else None
+
+
 @bp.route("/<int:staff_id>", methods=["GET", "POST"])
 def edit(staff_id: int):
     error = None
     if request.method == "POST":
+        form = request.form
         try:
-            service.update(services(), staff_id, request.form.get("name", ""),
-                           request.form.get("department", ""), g.actor)
+            dept = _optional("department_id")
+            service.update(services(), staff_id, form.get("name", ""), form.get("department"), g.actor,
+                           department_id=None if dept is None else int(dept or 0),
+                           phone=_optional("phone"), card_no=_optional("card_no"),
+                           hire_date=_optional("hire_date"), leave_date=_optional("leave_date"))
             flash(_("已更新"))
             return redirect(url_for("staff.edit", staff_id=staff_id))
         except service.NotFound:
             abort(404)
         except ValueError as exc:
-            error = str(exc)
-    with services().store.session() as s:
+            error = say(str(exc))
+    return _edit_page(staff_id, error=error)
+
+
+def _edit_page(staff_id: int, error: str | None = None, added: dict | None = None):
+    svc = services()
+    tz = svc.timezone()
+    with svc.store.session() as s:
         st = _staff_or_404(s, staff_id)
         templates = list(s.scalars(service.photo_templates([staff_id])))
-    return render_template("staff/edit.html", st=st, templates=templates, error=error), (400 if error else 200)
+        depts = departments.all_departments(s)
+        requests_ = list(s.scalars(select(MakeupRequest).where(MakeupRequest.staff_id == staff_id)
+                                   .order_by(MakeupRequest.id.desc()).limit(20)))
+    shown = [(r, r.punched_at.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M")) for r in requests_]
+    status = 400 if error or (added and not added["ok"]) else 200
+    return render_template("staff/edit.html", st=st, templates=templates, error=error, departments=depts,
+                           date_fields=service.DATE_FIELDS, requests=shown, added=added), status
+
+
+@bp.post("/<int:staff_id>/photo")
+def add_photo(staff_id: int):
+    upload = request.files.get("photo")
+    if upload is None or not upload.filename:
+        abort(400, description="no photo")
+    try:
+        result = service.add_photo(services(), staff_id, upload.read(), upload.filename, g.actor)
+    except service.NotFound:
+        abort(404)
+    if result["ok"]:
+        flash(_("照片已添加"))
+        return redirect(url_for("staff.edit", staff_id=staff_id))
+    return _edit_page(staff_id, added=result)
+
+
+# -- departments --------------------------------------------------------------------------------
+
+@bp.get("/departments")
+def department_list():
+    with services().store.session() as s:
+        rows = departments.all_departments(s)
+        counts = departments.member_counts(s)
+    return render_template("staff/departments.html", rows=rows, counts=counts)
+
+
+def _department_change(change):
+    try:
+        change()
+    except LookupError:
+        abort(404)
+    except ValueError as exc:
+        flash(say(str(exc)))
+        return redirect(url_for("staff.department_list")), 303
+    flash(_("已保存"))
+    return redirect(url_for("staff.department_list"))
+
+
+@bp.post("/departments")
+def department_create():
+    return _department_change(lambda: departments.create(services(), request.form.get("name", ""), g.actor))
+
+
+@bp.post("/departments/<int:dept_id>/rename")
+def department_rename(dept_id: int):
+    return _department_change(lambda: departments.rename(services(), dept_id, request.form.get("name", ""),
+                                                         g.actor))
+
+
+@bp.post("/departments/<int:dept_id>/delete")
+def department_delete(dept_id: int):
+    return _department_change(lambda: departments.delete(services(), dept_id, g.actor))
+
+
+# -- import from Excel --------------------------------------------------------------------------
+
+IMPORT_KEEP_S = 3600
+
+
+def _imports_dir() -> Path:
+    folder = Path(services().instance.root) / "imports"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    now = time.time()
+    for old in folder.glob("*.xlsx"):  # previews nobody confirmed
+        if now - old.stat().st_mtime > IMPORT_KEEP_S:
+            old.unlink(missing_ok=True)
+    return folder
+
+
+def _stashed(token: str) -> Path | None:
+    if not token or token != session.get("staff_import"):
+        return None
+    path = _imports_dir() / f"{token}.xlsx"
+    return path if path.is_file() else None
+
+
+@bp.get("/import")
+def import_form():
+    return render_template("staff/import.html", preview=None, error=None, token=None)
+
+
+@bp.post("/import")
+def import_preview():
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return render_template("staff/import.html", preview=None, token=None,
+                               error=_("请选择一个 Excel (.xlsx) 文件")), 400
+    data = upload.read(importer.MAX_BYTES + 1)
+    try:
+        preview = importer.check(services(), data)
+    except importer.ImportError_ as exc:
+        return render_template("staff/import.html", preview=None, token=None,
+                               error=say(exc.key, **exc.values)), 400
+    token = None
+    if not preview.errors:
+        token = secrets.token_urlsafe(16)
+        (_imports_dir() / f"{token}.xlsx").write_bytes(data)
+        session["staff_import"] = token
+    return render_template("staff/import.html", preview=preview, error=None, token=token, say=say)
+
+
+@bp.post("/import/confirm")
+def import_confirm():
+    path = _stashed(request.form.get("token", ""))
+    if path is None:
+        flash(_("导入预览已过期，请重新上传"))
+        return redirect(url_for("staff.import_form")), 303
+    try:
+        result = importer.apply(services(), path.read_bytes(), g.actor)
+    except importer.ImportError_ as exc:
+        flash(say(exc.key, **exc.values))
+        return redirect(url_for("staff.import_form")), 303
+    finally:
+        path.unlink(missing_ok=True)
+        session.pop("staff_import", None)
+    flash(_("导入完成：新建 {created} 人，更新 {updated} 人", **result))
+    return redirect(url_for("staff.index"))
 
 
 @bp.post("/<int:staff_id>/active")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -9,11 +11,17 @@ from pathlib import Path
 from sqlalchemy import Select, func, select
 
 from app.library import EnrollResult, zip_items
-from app.library.names import check_department, check_person_name, check_staff_no
+from app.library.names import Identity, check_department, check_person_name, check_staff_no
 from app.library.names import photo_path as stored_photo
-from app.store import FaceTemplate, Staff
+from app.store import Department, FaceTemplate, Staff
 
 from ..context import AdminServices
+from . import departments
+
+PHONE_RE = re.compile(r"[0-9+\- ]*")
+CARD_RE = re.compile(r"[0-9A-Za-z]*")
+# Hire and leave dates: the attendance rules count no day before the one or after the other.
+DATE_FIELDS = ("hire_date", "leave_date")
 
 
 class NotFound(LookupError):
@@ -62,16 +70,98 @@ def _checked(name: str, department: str) -> tuple[str, str]:
     return check_person_name(name), check_department(department)
 
 
-def update(svc: AdminServices, staff_id: int, name: str, department: str, actor: str) -> None:
-    name, department = _checked(name, department)
+def check_phone(phone: str) -> str:
+    phone = (phone or "").strip()
+    if len(phone) > 32 or not PHONE_RE.fullmatch(phone):
+        raise ValueError("手机号只能包含数字、空格、+ 和 -，最多 32 位")
+    return phone
+
+
+def check_card(card: str) -> str | None:
+    card = (card or "").strip()
+    if not card:
+        return None
+    if len(card) > 32 or not CARD_RE.fullmatch(card):
+        raise ValueError("卡号只能包含字母和数字，最多 32 位")
+    return card
+
+
+def card_taken(s, card: str | None, staff_id: int | None) -> bool:
+    if card is None:
+        return False
+    other = s.scalar(select(Staff.id).where(Staff.card_no == card))
+    return other is not None and other != staff_id
+
+
+def parse_day(value: str) -> dt.date | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value.replace("/", "-"))
+    except ValueError:
+        raise ValueError("日期格式应为 2026-01-31") from None
+
+
+def check_dates(hire: dt.date | None, leave: dt.date | None) -> None:
+    if hire and leave and leave < hire:
+        raise ValueError("离职日期早于入职日期")
+
+
+def update(svc: AdminServices, staff_id: int, name: str, department: str | None, actor: str, *,
+           department_id: int | None = None, phone: str | None = None, card_no: str | None = None,
+           hire_date: str | None = None, leave_date: str | None = None) -> None:
+    """Change a person; fields left None keep their value. ``department_id`` (the edit page's
+    select, 0 for none) wins over ``department`` (a name, made a department if new)."""
+    name, department_name = _checked(name, department or "")
+    phone = None if phone is None else check_phone(phone)
+    card = None if card_no is None else check_card(card_no)
+    hire = None if hire_date is None else parse_day(hire_date)
+    leave = None if leave_date is None else parse_day(leave_date)
     with svc.store.session() as s:
         st = s.get(Staff, staff_id)
         if st is None:
             raise NotFound(staff_id)
         old = {"name": st.name, "department": st.department}
-        st.name, st.department = name, department
-        svc.store.audit(s, actor, "edit_staff", staff_no=st.staff_no, old=old,
-                        new={"name": name, "department": department})
+        st.name = name
+        if department_id is not None:
+            dept = s.get(Department, department_id) if department_id else None
+            if department_id and dept is None:
+                raise ValueError("部门不存在")
+            departments.assign(st, dept)
+        elif department is not None:
+            departments.assign(st, departments.get_or_create(s, department_name))
+        # else (a department text the select does not list, sent as nothing): kept as it is
+        new = {"name": name, "department": st.department}
+        if phone is not None:
+            old["phone"], new["phone"] = st.phone, phone
+            st.phone = phone
+        if card_no is not None:
+            if card_taken(s, card, staff_id):
+                raise ValueError("卡号已被其他人使用")
+            old["card_no"], new["card_no"] = st.card_no, card
+            st.card_no = card
+        for field, value, given in (("hire_date", hire, hire_date), ("leave_date", leave, leave_date)):
+            if given is not None:
+                old[field], new[field] = str(getattr(st, field) or ""), str(value or "")
+                setattr(st, field, value)
+        check_dates(st.hire_date, st.leave_date)
+        svc.store.audit(s, actor, "edit_staff", staff_no=st.staff_no, old=old, new=new)
+
+
+def add_photo(svc: AdminServices, staff_id: int, data: bytes, filename: str, actor: str) -> dict:
+    """A photo HR adds on the person's page: the library's one enrolment call, bound to that person."""
+    with svc.store.session() as s:
+        st = s.get(Staff, staff_id)
+        if st is None:
+            raise NotFound(staff_id)
+        who = Identity(st.staff_no, st.name, st.department, existing=True)
+    if len(data) > svc.config.storage.photo_max_mb * 1024 * 1024:
+        return _refused(filename, "too_large")
+    result = svc.library.enroll(data, who, label=filename or f"{who.staff_no}_{who.name}.jpg").as_dict()
+    with svc.store.session() as s:
+        svc.store.audit(s, actor, "add_photo", staff_no=who.staff_no, ok=result["ok"], reason=result["reason"])
+    return result
 
 
 def create(svc: AdminServices, staff_no: str, name: str, department: str, actor: str) -> int:
@@ -82,7 +172,8 @@ def create(svc: AdminServices, staff_no: str, name: str, department: str, actor:
     with svc.store.session() as s:
         if s.scalar(select(Staff.id).where(Staff.staff_no == staff_no)):
             raise ValueError(f"staff no {staff_no} exists")
-        st = Staff(staff_no=staff_no, name=name, department=department)
+        st = Staff(staff_no=staff_no, name=name)
+        departments.assign(st, departments.get_or_create(s, department))
         s.add(st)
         s.flush()
         svc.store.audit(s, actor, "create_staff", staff_no=staff_no, name=name, department=department)

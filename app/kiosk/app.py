@@ -25,6 +25,8 @@ from kivy.properties import BooleanProperty, DictProperty, NumericProperty, Obje
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 from loguru import logger
 
+from app.services.selflink import SelfLinks, open_self_links
+
 from . import flow as F
 from .probe import FrameProbe
 from .texts import text
@@ -68,7 +70,7 @@ class KioskApp(App):
     camera_reason = StringProperty("")
 
     def __init__(self, terminal, font, *, flow: F.ClockInFlow | None = None, probe: FrameProbe | None = None,
-                 **kwargs):
+                 self_links: SelfLinks | None = None, **kwargs):
         super().__init__(**kwargs)
         self.terminal = terminal
         self.frames = terminal.camera.slot
@@ -98,6 +100,8 @@ class KioskApp(App):
         self._face_seen_at = time.monotonic()
         self.screens: dict[str, object] = {}
         self.title = "Daka 打卡"
+        # the QR code after a punch: the person's own page on this terminal's admin (issue 24)
+        self.self_links = self_links or _self_links(terminal)
 
     # -- texts -------------------------------------------------------------------------------
     def t(self, key: str, lang: str | None = None, **values) -> str:
@@ -394,6 +398,9 @@ class KioskApp(App):
             self.flow.confirmed(result, now)
         self._sync_screen()
 
+    #: The catalogue key of each punch state (0 上班 .. 5 加班下班), in ZKTeco's order.
+    PUNCH_STATE_KEYS = tuple(f"kiosk.state_{n}" for n in range(6))
+
     def next_punch_status(self) -> None:
         """The confirm card's state key: 上班, 下班, 外出, 外出返回, 加班上班, 加班下班, round again."""
         self.punch_status = (int(self.punch_status) + 1) % 6
@@ -413,6 +420,14 @@ class KioskApp(App):
     def photo_texture(self, bgr):
         """A Kivy texture of a BGR image (the enrolled photo on the confirm card)."""
         return bgr_texture(bgr)
+
+
+def _self_links(terminal) -> SelfLinks | None:
+    try:
+        return open_self_links(lambda: terminal.config, terminal.instance)  # the admin port in force
+    except OSError:  # the key cannot be made (a read-only instance): punches go on without the QR code
+        logger.exception("self-service links are off: their key could not be read or made")
+        return None
 
 
 def bgr_texture(bgr, texture=None):

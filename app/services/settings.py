@@ -335,9 +335,9 @@ register("zk_pull.port", group=ZK_PULL, label=("端口", "Port"),
 register("zk_pull.comm_key", group=ZK_PULL, label=("通讯密码", "Comm key"),
          help_zh="客户端须用 CMD_AUTH 证明的通讯密码；0 为不设。node-zklib 和 zkteco-js 不支持通讯密码，只能用 0。"
                  "留空保存则保留原密码。", apply=_apply_zk_pull, secret=True)
-register("zk_pull.tcp", group=ZK_PULL, label=("TCP", "TCP"),
+register("zk_pull.tcp", group=ZK_PULL, label=("经 TCP 提供", "Serve over TCP"),
          help_zh="通过 TCP 提供拉取协议。", apply=_apply_zk_pull)
-register("zk_pull.udp", group=ZK_PULL, label=("UDP", "UDP"),
+register("zk_pull.udp", group=ZK_PULL, label=("经 UDP 提供", "Serve over UDP"),
          help_zh="通过 UDP 提供拉取协议。", apply=_apply_zk_pull)
 register("zk_pull.allow_writes", group=ZK_PULL, label=("允许写入人员", "Allow user writes"),
          help_zh="允许客户端新增、改名和删除人员（set_user、delete_user），每次写入都记入审计日志。"

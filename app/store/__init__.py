@@ -9,9 +9,8 @@ scheduler jobs.
 from __future__ import annotations
 
 from .extensions import NAMING_CONVENTION, db, migrate
-from .models import (AdmsCursor, AdminUser, ApiToken, AuditEntry, FaceEvent, FaceTemplate, LoginThrottle,
-                     MakeupRequest, OutboxItem,
-                     Punch, Setting, SetupClaim, Staff)
+from .models import (AdmsCursor, AdminUser, ApiToken, AuditEntry, Department, FaceEvent, FaceTemplate,
+                     LoginThrottle, MakeupRequest, OutboxItem, Punch, Setting, SetupClaim, Staff)
 from .rules import CompanyDay, Leave, Schedule, ScheduleAssignment, ScheduleDay, Shift
 from .setup import MIGRATIONS_DIR, Store, create_store_app, database_url, open_store
 
@@ -23,6 +22,7 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "CompanyDay",
+    "Department",
     "Leave",
     "Schedule",
     "ScheduleAssignment",

@@ -40,13 +40,29 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+class Department(db.Model):
+    """A department HR manages (issue 24): staff point at one by ``Staff.department_id``."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Staff(db.Model):
     __tablename__ = "staff"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_no: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(64))
+    # The department's name, kept equal to ``department_ref.name`` by every writer: the lists,
+    # filters, exports and the JSON API read this column, so they need no join.
     department: Mapped[str] = mapped_column(String(64), default="")
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="SET NULL"), index=True)
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    card_no: Mapped[str | None] = mapped_column(String(32), unique=True, index=True)  # a unique index
     active: Mapped[bool] = mapped_column(default=True)
     # issue 24: no attendance row before the hire date or after the leave date
     hire_date: Mapped[dt.date | None] = mapped_column(Date)
@@ -59,6 +75,7 @@ class Staff(db.Model):
     templates: Mapped[list[FaceTemplate]] = relationship(
         back_populates="staff", cascade="all, delete-orphan", passive_deletes=True
     )
+    department_ref: Mapped[Department | None] = relationship()
 
 
 @event.listens_for(Staff, "before_insert")
@@ -157,8 +174,11 @@ class OutboxItem(db.Model):
 
 # -- the admin's tables (users, API tokens, make-up requests) ------------------------------------
 
-ADMIN_ROLES = ("admin", "viewer")
+# hr (issue 24) sits between the two: staff, schedules, leave, corrections and reports, not the system.
+ADMIN_ROLES = ("admin", "hr", "viewer")
 MAKEUP_STATES = ("pending", "approved", "rejected")
+# A request is a missed punch (补卡) or, asked for from the staff member's phone, a leave.
+MAKEUP_KINDS = ("punch", "leave")
 
 
 class AdminUser(db.Model):
@@ -226,6 +246,7 @@ class MakeupRequest(db.Model):
     __tablename__ = "makeup_requests"
     __table_args__ = (
         CheckConstraint(f"state IN {MAKEUP_STATES!r}", name="state"),
+        CheckConstraint(f"kind IN {MAKEUP_KINDS!r}", name="kind"),
         Index("ix_makeup_requests_state_created", "state", "created_at"),
     )
 
@@ -242,6 +263,10 @@ class MakeupRequest(db.Model):
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     punch_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("punches.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # issue 24: a leave asked for runs local_date .. leave_end, of leave_type
+    kind: Mapped[str] = mapped_column(String(16), default="punch", server_default="punch")
+    leave_type: Mapped[str | None] = mapped_column(String(32))
+    leave_end: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class AdmsCursor(db.Model):

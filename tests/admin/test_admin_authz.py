@@ -1,5 +1,5 @@
-"""Authorization sweep: every route of the url_map, as anonymous, viewer and admin, by session and by
-API token, over real HTTP. A route missing from ACCESS fails the test: say who may use it."""
+"""Authorization sweep: every route of the url_map, as anonymous, viewer, hr and admin, by session and
+by API token, over real HTTP. A route missing from ACCESS fails the test: say who may use it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,12 @@ from tests.helpers.admin_app import ADMIN_PW, VIEWER_PW, api_token, build_app
 from tests.helpers.auth_http import CSRF_RE, page_csrf, served, sign_in
 
 PUBLIC, SIGNED_IN, ADMIN, API_READ, API_ADMIN = "public", "signed-in", "admin", "api-read", "api-admin"
+# hr and admin: staff, departments, corrections, schedules, leave, reports (issue 24)
+MANAGE = "manage"
+# the staff member's own page: no account, a signed link bound to one person (refused without one)
+SELF = "self"
+HR_PW = "human resources 3"
+SESSION_ROLES = {"viewer": ("hr", VIEWER_PW), "hr": ("hrm", HR_PW), "admin": ("admin", ADMIN_PW)}
 
 # Who may use each (endpoint, method): the intended protection, written down by hand.
 ACCESS = {
@@ -27,10 +33,18 @@ ACCESS = {
     # records (issue 25): viewers read the lists and a punch's detail; the face pictures are admins' only
     ("records.index", "GET"): SIGNED_IN, ("records.export", "GET"): SIGNED_IN, ("records.punch", "GET"): SIGNED_IN,
     ("records.event_snapshot", "GET"): ADMIN, ("records.punch_snapshot", "GET"): ADMIN,
-    # changes, settings and the system section: administrators only
-    ("makeup.create", "POST"): ADMIN, ("makeup.decide", "POST"): ADMIN,
-    ("staff.edit", "POST"): ADMIN, ("staff.active", "POST"): ADMIN, ("staff.delete", "POST"): ADMIN,
-    ("staff.create", "POST"): ADMIN, ("staff.delete_template", "POST"): ADMIN, ("staff.upload", "POST"): ADMIN,
+    ("staff.department_list", "GET"): SIGNED_IN, ("staff.import_form", "GET"): SIGNED_IN,
+    # changes to staff and corrections: hr and administrators
+    ("makeup.create", "POST"): MANAGE, ("makeup.decide", "POST"): MANAGE,
+    ("staff.edit", "POST"): MANAGE, ("staff.active", "POST"): MANAGE, ("staff.delete", "POST"): MANAGE,
+    ("staff.create", "POST"): MANAGE, ("staff.delete_template", "POST"): MANAGE, ("staff.upload", "POST"): MANAGE,
+    ("staff.add_photo", "POST"): MANAGE, ("staff.department_create", "POST"): MANAGE,
+    ("staff.department_rename", "POST"): MANAGE, ("staff.department_delete", "POST"): MANAGE,
+    ("staff.import_preview", "POST"): MANAGE, ("staff.import_confirm", "POST"): MANAGE,
+    ("makeup.bulk", "POST"): MANAGE, ("me.code", "GET"): MANAGE,
+    # the staff member's page: its signed link, then that browser's session, whoever is signed in
+    ("me.open_link", "GET"): SELF, ("me.page", "GET"): SELF, ("me.ask", "POST"): SELF,
+    # settings and the system section: administrators only
     ("settings.index", "GET"): ADMIN, ("settings.index", "POST"): ADMIN,
     ("system.index", "GET"): ADMIN, ("system.audit", "GET"): ADMIN, ("system.download_backup", "GET"): ADMIN,
     ("system.log_file", "GET"): ADMIN, ("system.restore", "POST"): ADMIN, ("system.set_time", "POST"): ADMIN,
@@ -88,8 +102,12 @@ def _allowed(r) -> bool:
 
 @pytest.fixture
 def world(admin_config, instance, sqlite_store, users):
+    from admin.auth.users import create_user
+
+    create_user(sqlite_store, "hrm", HR_PW, "hr", actor="test")
     app = build_app(admin_config(), instance, sqlite_store)
-    tokens = {"admin": api_token(sqlite_store, "admin", "erp"), "viewer": api_token(sqlite_store, "viewer", "payroll")}
+    tokens = {"admin": api_token(sqlite_store, "admin", "erp"), "viewer": api_token(sqlite_store, "viewer", "payroll"),
+              "hr": api_token(sqlite_store, "hr", "hr-office")}
     with served(app) as base:
         yield app, base, tokens
 
@@ -125,27 +143,34 @@ def test_anonymous_reaches_only_the_public_routes(world):
         elif kind in (API_READ, API_ADMIN):
             assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer"), key
             assert r.json()["success"] is False
+        elif kind == SELF:
+            assert r.status_code in (400, 403) and not _refused_to_login(r), (key, r.status_code)
         else:
             assert _refused_to_login(r), (key, r.status_code)
     s.close()
 
 
-@pytest.mark.parametrize("role", ["viewer", "admin"])
+ALLOWED = {"viewer": {SIGNED_IN}, "hr": {SIGNED_IN, MANAGE}, "admin": {SIGNED_IN, MANAGE, ADMIN}}
+
+
+@pytest.mark.parametrize("role", ["viewer", "hr", "admin"])
 def test_sessions_open_pages_by_role_and_never_the_api(world, role):
     app, base, _tokens = world
-    s = sign_in(base, *{"viewer": ("hr", VIEWER_PW), "admin": ("admin", ADMIN_PW)}[role])
+    s = sign_in(base, *SESSION_ROLES[role])
     for key, r in _sweep(app, base, s, page_csrf(s, base), {}).items():
         kind = ACCESS[key]
         if kind in (API_READ, API_ADMIN):
             assert r.status_code == 401, (key, r.status_code)  # a session cookie is no token
-        elif kind == SIGNED_IN or (kind == ADMIN and role == "admin"):
+        elif kind in ALLOWED[role]:
             assert _allowed(r) and r.status_code < 500, (key, r.status_code)
-        elif kind == ADMIN:
+        elif kind in (MANAGE, ADMIN):
             assert r.status_code == 403, (key, r.status_code)
+        elif kind == SELF:  # an admin session is not a staff member's link
+            assert r.status_code in (400, 403), (key, r.status_code)
     s.close()
 
 
-@pytest.mark.parametrize("role", ["viewer", "admin"])
+@pytest.mark.parametrize("role", ["viewer", "hr", "admin"])
 def test_tokens_open_the_api_by_role_and_never_a_page(world, role):
     app, base, tokens = world
     s, csrf = _anonymous(base)
@@ -155,6 +180,8 @@ def test_tokens_open_the_api_by_role_and_never_a_page(world, role):
             assert _allowed(r) and r.status_code < 500, (key, r.status_code)
         elif kind == API_ADMIN:
             assert r.status_code == 403 and r.json()["success"] is False, (key, r.status_code)
+        elif kind == SELF:
+            assert r.status_code in (400, 403), (key, r.status_code)
         elif kind != PUBLIC:
             assert _refused_to_login(r), (key, r.status_code)  # a token opens no page
     s.close()

@@ -49,8 +49,8 @@ def test_every_setting_of_the_registry_has_both_languages():
 @pytest.mark.parametrize(("lang", "role", "username", "shown"), [
     ("zh_CN", "viewer", "hr", "用户 hr 已存在"),
     ("en", "viewer", "hr", "user hr exists"),
-    ("zh_CN", "owner", "boss", "角色必须是 admin, viewer 之一"),
-    ("en", "owner", "boss", "role must be one of admin, viewer"),
+    ("zh_CN", "owner", "boss", "角色必须是 admin, hr, viewer 之一"),
+    ("en", "owner", "boss", "role must be one of admin, hr, viewer"),
 ])
 def test_a_refused_new_account_is_told_in_the_page_language(admin_client, lang, role, username, shown):
     # the account errors that carry a value go through the catalogue like the others (not a 500)
