@@ -7,6 +7,7 @@ calendar date at the moment of the punch, so a day's query needs no zone arithme
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import uuid as uuid_mod
 
 from sqlalchemy import (
@@ -78,9 +79,21 @@ class Staff(db.Model):
     department_ref: Mapped[Department | None] = relationship()
 
 
+#: The largest uid ZKTeco's protocol carries (an unsigned 16-bit field).
+ZK_UID_MAX = 65535
+
+
+def _free_zk_uids(connection, top: int):
+    """The uids to give, in order: above the highest, then (once 65,535 is reached) the gaps."""
+    yield from range(top + 1, ZK_UID_MAX + 1)
+    used = set(connection.execute(select(Staff.zk_uid)).scalars())
+    yield from (uid for uid in range(1, ZK_UID_MAX + 1) if uid not in used)
+    yield from itertools.count(max(top, ZK_UID_MAX) + 1)   # more staff than the protocol can number
+
+
 @event.listens_for(Staff, "before_insert")
 def _give_zk_uid(_mapper, connection, target: Staff) -> None:
-    # One flush inserts many rows in one statement, so the next number is counted per transaction
+    # One flush inserts many rows in one statement, so the numbers are handed out per transaction
     # (the transaction object is held, so a later one is never mistaken for it).
     if target.zk_uid is not None:
         return
@@ -88,9 +101,8 @@ def _give_zk_uid(_mapper, connection, target: Staff) -> None:
     transaction = connection.get_transaction()
     if counter is None or counter[0] is not transaction:
         top = connection.execute(select(func.coalesce(func.max(Staff.zk_uid), 0))).scalar_one()
-        counter = connection.info["daka_zk_uid"] = [transaction, top + 1]
-    target.zk_uid = counter[1]
-    counter[1] += 1
+        counter = connection.info["daka_zk_uid"] = (transaction, _free_zk_uids(connection, top))
+    target.zk_uid = next(counter[1])
 
 
 class FaceTemplate(db.Model):

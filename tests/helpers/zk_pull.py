@@ -101,7 +101,7 @@ def node_available() -> str | None:
     """Why the node clients cannot run here, or None."""
     if shutil.which("node") is None:
         return "node is not installed (Debian's nodejs package): the node ZKTeco clients cannot run"
-    if not (NODE_DIR / "node_modules" / "node-zklib").is_dir() or not (NODE_DIR / "node_modules" / "zkteco-js").is_dir():
+    if not all((NODE_DIR / "node_modules" / name).is_dir() for name in ("node-zklib", "zkteco-js")):
         return "tests/zk/node is not installed: run `make test` (its test-node stamp runs npm ci there)"
     return None
 

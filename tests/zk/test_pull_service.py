@@ -143,3 +143,17 @@ def test_the_migration_numbers_existing_staff_in_creation_order(make_config, ins
                 conn.execute(text("UPDATE staff SET zk_uid = 1 WHERE staff_no = 'A7'"))
     finally:
         store.dispose()
+
+
+def test_uids_fill_the_gaps_once_the_protocols_largest_is_taken(store):
+    with store.session() as s:
+        s.add_all([Staff(staff_no="G1", name="一"), Staff(staff_no="G2", name="二")])
+    with store.session() as s:
+        s.add(Staff(staff_no="GMAX", name="末", zk_uid=65535))
+    with store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM staff WHERE staff_no = 'G1'"))   # uid 1 is free again
+    with store.session() as s:
+        s.add_all([Staff(staff_no="G3", name="三"), Staff(staff_no="G4", name="四")])
+    with store.engine.connect() as conn:
+        uids = dict(conn.execute(text("SELECT staff_no, zk_uid FROM staff")).all())
+    assert uids == {"G2": 2, "GMAX": 65535, "G3": 1, "G4": 3}

@@ -21,6 +21,7 @@ from app.attendance import queries
 from app.attendance.localtime import FIRST_DATE, LAST_DATE
 from app.library.names import BadName, check_person_name, check_staff_no
 from app.store import FaceTemplate, Staff, Store
+from app.store.models import ZK_UID_MAX
 
 from . import protocol as p
 
@@ -87,15 +88,17 @@ class PullDevice:
     # -- reading ---------------------------------------------------------------------------------
     def counts(self) -> Counts:
         with self.store.engine.connect() as conn:
-            users = conn.execute(select(func.count()).select_from(Staff)).scalar_one()
+            users = conn.execute(select(func.count()).select_from(Staff).where(Staff.zk_uid <= ZK_UID_MAX)).scalar_one()
             faces = conn.execute(select(func.count(func.distinct(FaceTemplate.staff_id)))).scalar_one()
         records = queries.count(self.store, queries.PunchFilter.days(*ALL_DAYS))
         return Counts(int(users), int(records), int(faces))
 
     def _staff(self) -> list[tuple[int, int, str, str]]:
+        """(id, uid, staff no, name) of the staff the protocol can number (uid up to 65,535)."""
         with self.store.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(
-                select(Staff.id, Staff.zk_uid, Staff.staff_no, Staff.name).order_by(Staff.zk_uid))]
+                select(Staff.id, Staff.zk_uid, Staff.staff_no, Staff.name)
+                .where(Staff.zk_uid <= ZK_UID_MAX).order_by(Staff.zk_uid))]
 
     def users(self) -> bytes:
         """Every staff member as a 72-byte user record, in uid order."""
