@@ -10,10 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.admin.test_admin_browser import browser, server, shot, wait_for  # noqa: F401  (fixtures)
+from tests.admin import test_admin_browser as base
 from tests.helpers.admin_app import ADMIN_PW, add_punch, add_staff
 
 pytestmark = pytest.mark.browser
+# the browser tests' Chromium and admin server fixtures, shared rather than copied
+browser, server = base.browser, base.server
+shot, wait_for = base.shot, base.wait_for
 
 
 def _picture(path, grey: int) -> None:
@@ -24,7 +27,7 @@ def _picture(path, grey: int) -> None:
 
 
 @pytest.mark.parametrize(("size", "width", "height"), [("desk", 1366, 900), ("phone", 390, 844)])
-def test_records_and_a_punch_detail_fit_desk_and_phone(browser, server, sqlite_store, instance,  # noqa: F811
+def test_records_and_a_punch_detail_fit_desk_and_phone(browser, server, sqlite_store, instance,
                                                        size, width, height):
     from selenium.webdriver.common.by import By
 
