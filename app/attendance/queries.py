@@ -338,6 +338,33 @@ def punch_columns(store: Store, first: dt.date, last: dt.date, *,
                         tuple(c["people"]), tuple(c["sources"]))
 
 
+def punch_minutes(store: Store, first: dt.date, last: dt.date, *,
+                  staff_id: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(staff id, UTC minute since 1970) of every punch of known staff stored from ``first`` to
+    ``last`` (terminal-local dates), as two int64 arrays in no particular order: what the
+    attendance rules read (app.attendance.rules). On PostgreSQL only those two integers cross the
+    wire (half the time of :func:`punch_columns` for a month of 1,000 staff)."""
+    if last < first:
+        raise ValueError(f"the range ends ({last}) before it starts ({first})")
+    if store.dialect == "postgresql":
+        sql = ("SELECT staff_id, CAST(FLOOR(EXTRACT(EPOCH FROM punched_at) / 60) AS BIGINT) FROM punches "
+               "WHERE local_date >= %s AND local_date <= %s AND staff_id IS NOT NULL"
+               + (" AND staff_id = %s" if staff_id is not None else ""))
+        raw_connection = store.engine.raw_connection()
+        try:
+            cursor = raw_connection.cursor()
+            cursor.execute(sql, (first, last) if staff_id is None else (first, last, staff_id))
+            rows = cursor.fetchall()
+            cursor.close()
+        finally:
+            raw_connection.close()
+        both = np.array(rows, np.int64).reshape(-1, 2)
+        return both[:, 0].copy(), both[:, 1].copy()
+    cols = punch_columns(store, first, last, staff_id=staff_id)
+    known = cols.staff_id >= 0
+    return cols.staff_id[known].astype(np.int64), cols.punched_at_us[known] // 60_000_000
+
+
 def _columns_through_the_driver(store: Store, first: dt.date, last: dt.date,
                                 staff_id: int | None) -> PunchColumns:
     """PostgreSQL (or SQLite without a file): the database turns dates and times into integers."""

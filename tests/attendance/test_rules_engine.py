@@ -282,3 +282,23 @@ def test_the_summary_export_in_chunks_equals_the_whole(store):
     whole = daily_summary(store, f, TZ)
     assert list(iter_daily_summary(store, f, TZ, chunk_days=3)) == whole
     assert len(whole) == 20 + 18 and [r.state for r in whole if r.staff_no == "00026"][:2] == ["absent", "missing"]
+
+
+def test_punch_minutes_agree_with_the_punch_columns(store):
+    """The rules' lean read (staff id, UTC minute) names the same punches as punch_columns, known
+    staff only, on both backends."""
+    import numpy as np
+
+    from app.attendance.queries import punch_columns, punch_minutes
+
+    a, b = person(store, "00028"), person(store, "00029")
+    for sid, no, when in ((a, "00028", "2026-03-02 08:59:59"), (a, "00028", "2026-03-03 00:30"),
+                          (b, "00029", "2026-03-02 18:01"), (None, "gone", "2026-03-02 12:00")):
+        punch(store, sid, no, when)
+    staff, minutes = punch_minutes(store, d("2026-03-02"), d("2026-03-03"))
+    cols = punch_columns(store, d("2026-03-02"), d("2026-03-03"))
+    known = cols.staff_id >= 0
+    expected = sorted(zip(cols.staff_id[known].tolist(), (cols.punched_at_us[known] // 60_000_000).tolist()))
+    assert sorted(zip(staff.tolist(), minutes.tolist())) == expected and len(expected) == 3
+    one_staff, _ = punch_minutes(store, d("2026-03-02"), d("2026-03-03"), staff_id=b)
+    assert one_staff.tolist() == [b] and staff.dtype == np.int64

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app import i18n
-from app.attendance.queries import EPOCH, punch_columns
+from app.attendance.queries import EPOCH, punch_minutes
 from app.store import Store
 
 from .plan import RulesSnapshot, load_rules
@@ -124,13 +124,9 @@ class PersonDays:
 def local_minutes_by_staff(store: Store, first: dt.date, last: dt.date, tz,
                            staff_id: int | None = None) -> dict[int, list[int]]:
     """staff id -> sorted local minutes of each punch stored from ``first`` to ``last``."""
-    cols = punch_columns(store, first, last, staff_id=staff_id)
-    known = cols.staff_id >= 0
-    staff = cols.staff_id[known]
-    us = cols.punched_at_us[known]
+    staff, utc_min = punch_minutes(store, first, last, staff_id=staff_id)
     if len(staff) == 0:
         return {}
-    utc_min = us // 60_000_000
     # Offsets change at whole quarter hours (as LocalTimes has it): one look-up per slot in use.
     slots, where = np.unique(utc_min // 15, return_inverse=True)
     utc0 = _EPOCH_DT.replace(tzinfo=dt.UTC)
