@@ -93,6 +93,6 @@ def test_every_command_is_bound_to_a_function():
                 yield from leaves(child, [*path, name], handler)
 
     found = dict(leaves(_parser(), [], None))
-    assert len(found) == 21 and "admin create-token" in found and "bench admin" in found
+    assert len(found) == 22 and "admin create-token" in found and "bench admin" in found and "bench rules" in found
     unbound = [path for path, handler in found.items() if not callable(handler)]
     assert unbound == []
