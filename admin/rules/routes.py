@@ -118,9 +118,23 @@ def schedules(error: str | None = None, form=None):
                              .outerjoin(Staff, Staff.id == ScheduleAssignment.staff_id)
                              .order_by(ScheduleAssignment.first.desc(), ScheduleAssignment.id.desc())).all()
         departments = [d for d in s.scalars(select(Staff.department).distinct().order_by(Staff.department)) if d]
+    editing = request.args.get("edit", "")
+    if form is None and editing.isdigit():
+        form = next((_schedule_form(sch, names) for sch, _days in plans if sch.id == int(editing)), None)
     return render_template("rules/schedules.html", shifts=shift_rows, plans=plans, assigned=assigned,
                            departments=departments, weekdays=WEEKDAYS, error=error, form=form or {}), \
         (400 if error else 200)
+
+
+def _schedule_form(sch: Schedule, names: dict[int, str]) -> dict:
+    """A stored schedule as the form shows it (to change it; its assignments stay)."""
+    form = {"id": str(sch.id), "name": sch.name, "kind": sch.kind, "anchor": sch.anchor.isoformat() if sch.anchor else "",
+            "follow_calendar": "1" if sch.follow_calendar else ""}
+    if sch.kind == "weekly":
+        form.update({f"day{d.position}": "" if d.shift_id is None else str(d.shift_id) for d in sch.days})
+    else:
+        form["cycle"] = ",".join(names.get(d.shift_id, "休") if d.shift_id is not None else "休" for d in sch.days)
+    return form
 
 
 def _cycle(form) -> tuple[str, list[int | None]]:

@@ -91,7 +91,7 @@ def _backend(config, url: str | None, repeat: int) -> dict:
             days_ms, people = _median(lambda: rules.compute_days(store, first, last, TZ, now=now), repeat)
             report_ms, lines = _median(lambda: rules.month_report(store, YEAR, MONTH, TZ, now=now), repeat)
             one_ms, _ = _median(lambda: rules.month_report(store, YEAR, MONTH, TZ, now=now,
-                                                           staff_ids=[people[500].staff_id]), repeat)
+                                                           staff_ids=[people[len(people) // 2].staff_id]), repeat)
             statuses: dict[str, int] = {}
             for p in people:
                 for d in p.days:

@@ -133,3 +133,23 @@ def test_a_shift_is_changed_through_its_form(admin_client, sqlite_store):
     with sqlite_store.session() as s:
         rows = list(s.scalars(select(Shift)))
         assert [(x.id, x.late_grace_min) for x in rows] == [(sid, 10)]
+
+
+def test_a_schedule_is_changed_through_its_form_and_keeps_its_assignments(admin_client, sqlite_store):
+    from app.attendance import rules
+    from app.store import Schedule, ScheduleAssignment
+
+    assert _shift(admin_client).status_code == 302
+    day = _shift_id(sqlite_store, "白班")
+    schedule = rules.save_schedule(sqlite_store, "标准", "weekly", [day] * 5 + [None, None], "t")
+    rules.assign_schedule(sqlite_store, schedule, dt.date(2026, 1, 1), "t", department="生产部")
+    html = admin_client.get(f"/rules/schedules?edit={schedule}").get_data(as_text=True)
+    form = html.split('id="schedule-form"')[1].split("</form>")[0]
+    assert f'name="id" value="{schedule}"' in form and 'value="标准"' in form
+    data = {"id": str(schedule), "name": "标准", "kind": "weekly", "follow_calendar": "1",
+            **{f"day{i}": str(day) for i in range(4)}}   # Friday now a rest day
+    assert post(admin_client, "/rules/schedules", data, page="/rules/schedules").status_code == 302
+    with sqlite_store.session() as s:
+        sch = s.get(Schedule, schedule)
+        assert [d.shift_id for d in sch.days] == [day] * 4 + [None] * 3
+        assert s.query(ScheduleAssignment).filter_by(schedule_id=schedule).count() == 1
