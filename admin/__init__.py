@@ -41,7 +41,7 @@ def create_app(config, instance, *, store=None, library=None, attendance=None,
 
     from app.store import open_store
 
-    from . import api, attendance as attendance_pages, auth, dashboard, makeup, me, settings, staff, system
+    from . import api, attendance as attendance_pages, auth, dashboard, makeup, me, rules, settings, staff, system
     from .auth.users import any_user
     from .dashboard.routes import StreamSlots
     from .context import AdminServices
@@ -80,7 +80,7 @@ def create_app(config, instance, *, store=None, library=None, attendance=None,
     csrf.init_app(app)
     init_i18n(app)
     init_security(app, has_accounts=any_user)
-    for module in (auth, dashboard, staff, attendance_pages, makeup, me, settings, system, api):
+    for module in (auth, dashboard, staff, attendance_pages, makeup, me, rules, settings, system, api):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.docs_bp)
     # Live-feed streams hold a web server thread each: at most half of them (AdminServer sets

@@ -1,5 +1,6 @@
-"""Per person and day: first punch, last punch, number of punches — the month report's figures
-and the admin's daily summary (:func:`daily_summary`), by stored local date.
+"""Per person and day: first punch, last punch, number of punches — and the admin's daily summary
+(:func:`daily_summary`), by stored local date, with each day's status from the attendance rules
+(:mod:`app.attendance.rules`).
 
 On a SQLite file they are computed from :func:`app.attendance.queries.punch_columns` with numpy:
 the columns come in (local date, time, id) order, so within one person's day the first occurrence
@@ -11,7 +12,7 @@ per person-day. A PostgreSQL server aggregates faster itself (GROUP BY; measured
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -21,6 +22,7 @@ from app.store import Punch, Staff, Store
 
 from . import queries
 from .queries import EPOCH, PunchFilter, punch_columns
+from .rules.engine import DayResult, compute_days
 
 _DAY_BITS = 22  # local dates as days since 1970 stay below 2**22 (year 9999 is day 2,932,896)
 
@@ -82,41 +84,107 @@ class DayRow:
     first: str | None
     last: str | None
     count: int
+    # the attendance rules' verdict (app.attendance.rules); None where no schedule applies
+    day: DayResult | None = None
+
+    @property
+    def presence(self) -> str:
+        """What the punches alone say: ok (two or more), single, missing (none)."""
+        return "missing" if self.count == 0 else ("single" if self.count == 1 else "ok")
 
     @property
     def state(self) -> str:
-        return "missing" if self.count == 0 else ("single" if self.count == 1 else "ok")
+        """The rules' status (late, early, absent, rest, leave, ...) where a schedule applies, else
+        the punches' presence: a Sunday off is 休息, not 缺卡, and 09:22 in is 迟到, not 正常."""
+        if self.day is not None and self.day.status != "unscheduled":
+            return self.day.status
+        return self.presence
 
 
-def daily_summary(store: Store, f: PunchFilter, tz) -> list[DayRow]:
-    """Per active staff member and stored local date of ``f``: first in, last out, count; none = missing.
-
-    ``f.staff`` and ``f.department`` choose the people; ``f.source`` and ``f.device_id`` the
-    punches counted. The punches are reduced per person-day with numpy (:func:`person_days`): a
-    month for 1,000 staff makes no Python object per punch. Times are shown in ``tz``.
-    """
-    if not f.by_day:
-        raise ValueError("a daily summary is by day")
-    people = select(Staff).where(Staff.active.is_(True))
+def _summary_people(store: Store, f: PunchFilter) -> list[tuple]:
+    """(id, staff no, name, department, hire date, leave date) of the people ``f`` chooses, employed
+    on a day of its range (as app.attendance.rules counts them), by staff number."""
+    people = select(Staff.id, Staff.staff_no, Staff.name, Staff.department, Staff.hire_date, Staff.leave_date) \
+        .where(or_(Staff.active.is_(True), Staff.leave_date.is_not(None)),
+               or_(Staff.hire_date.is_(None), Staff.hire_date <= f.last),
+               or_(Staff.leave_date.is_(None), Staff.leave_date >= f.first))
     if f.staff:
         like = f"%{queries.escape_like(f.staff)}%"
         people = people.where(or_(Staff.staff_no == f.staff, Staff.name.like(like, escape="\\")))
     if f.department:
         people = people.where(Staff.department == f.department)
-    staff_rows = []
-    if "\x00" not in f.staff + f.department:  # no one's number, name or department holds a NUL
-        with store.session() as s:
-            staff_rows = [(st.id, st.staff_no, st.name, st.department)
-                          for st in s.scalars(people.order_by(Staff.staff_no))]
-    seen = person_days(store, f.first, f.last, staff_id=staff_rows[0][0] if len(staff_rows) == 1 else None,
-                       source=f.source, device_id=f.device_id)
-    hhmm = (lambda t: t.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%H:%M:%S"))
-    out = []
+    if "\x00" in f.staff + f.department:  # no one's number, name or department holds a NUL
+        return []
+    with store.session() as s:
+        return [tuple(r) for r in s.execute(people.order_by(Staff.staff_no))]
+
+
+def _employed(person: tuple, day: dt.date) -> bool:
+    hire, leave = person[4], person[5]
+    return (hire is None or hire <= day) and (leave is None or day <= leave)
+
+
+def daily_summary_count(store: Store, f: PunchFilter) -> int:
+    """How many rows :func:`daily_summary` has for ``f`` (for its pages)."""
+    people = _summary_people(store, f)
+    return sum(1 for day in _days(f) for p in people if _employed(p, day))
+
+
+def _days(f: PunchFilter):
     day = f.first
     while day <= f.last:
-        for sid, no, name, dept in staff_rows:
-            r = seen.get((sid, day))
-            out.append(DayRow(day, no, name, dept, hhmm(r.first_utc) if r else None,
-                              hhmm(r.last_utc) if r and r.count > 1 else None, r.count if r else 0))
+        yield day
         day += dt.timedelta(days=1)
+
+
+def daily_summary(store: Store, f: PunchFilter, tz, *, offset: int = 0, limit: int | None = None,
+                  now: dt.datetime | None = None) -> list[DayRow]:
+    """Per staff member employed that day and stored local date of ``f``: first in, last out,
+    count, and the attendance rules' status of the day; rows by date, then staff number.
+
+    ``f.staff`` and ``f.department`` choose the people; ``f.source`` and ``f.device_id`` the
+    punches counted (the rules' status always reads every punch). ``offset`` / ``limit`` give one
+    page: only that page's days and people are computed. The punches are reduced per person-day
+    with numpy (:func:`person_days`): a month for 1,000 staff makes no Python object per punch.
+    Times are shown in ``tz``.
+    """
+    if not f.by_day:
+        raise ValueError("a daily summary is by day")
+    people = _summary_people(store, f)
+    wanted: list[tuple[dt.date, tuple]] = []
+    seen = 0
+    for day in _days(f):
+        for p in people:
+            if not _employed(p, day):
+                continue
+            if seen >= offset and (limit is None or len(wanted) < limit):
+                wanted.append((day, p))
+            seen += 1
+        if limit is not None and len(wanted) >= limit:
+            break
+    if not wanted:
+        return []
+    first, last = wanted[0][0], wanted[-1][0]
+    ids = sorted({p[0] for _d, p in wanted})
+    seen_punches = person_days(store, first, last, staff_id=ids[0] if len(ids) == 1 else None,
+                               source=f.source, device_id=f.device_id)
+    verdicts = {(pd.staff_id, r.date): r
+                for pd in compute_days(store, first, last, tz, staff_ids=ids, now=now) for r in pd.days}
+    hhmm = (lambda t: t.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%H:%M:%S"))
+    out = []
+    for day, (sid, no, name, dept, _hire, _leave) in wanted:
+        r = seen_punches.get((sid, day))
+        out.append(DayRow(day, no, name, dept, hhmm(r.first_utc) if r else None,
+                          hhmm(r.last_utc) if r and r.count > 1 else None, r.count if r else 0,
+                          verdicts.get((sid, day))))
     return out
+
+
+def iter_daily_summary(store: Store, f: PunchFilter, tz, *, chunk_days: int = 31):
+    """The rows of :func:`daily_summary`, computed ``chunk_days`` at a time (exports of a year for
+    everyone hold a month's rows in memory, not the year's)."""
+    first = f.first
+    while first <= f.last:
+        last = min(f.last, first + dt.timedelta(days=chunk_days - 1))
+        yield from daily_summary(store, replace(f, first=first, last=last), tz)
+        first = last + dt.timedelta(days=1)

@@ -29,6 +29,7 @@ from app.attendance.summary import person_days, person_days_grouped
 from app.bench.timing import median_ms
 from app.instance import Instance
 from app.store import Punch, Staff, open_store
+from app.store.pgserver import PostgresServer, find_bindir
 
 STAFF = 1000
 MONTH_DAYS = 22  # working days of January 2026, two punches a day
@@ -375,8 +376,6 @@ def run(config, *, confirms: int = 2000, postgres: str = "auto") -> dict:
     if postgres != "auto":
         results["postgresql"] = _backend(config, postgres, confirms)
         return results
-    from app.store.pgserver import PostgresServer, find_bindir
-
     bindir = find_bindir()
     if bindir is None:
         results["postgresql"] = {"skipped": "PostgreSQL binaries not found"}

@@ -661,6 +661,18 @@ class LogConfig:
     console: bool = setting(True, "Also log to the console (stderr).")
 
 
+# issue 24: attendance reports
+@dataclass(frozen=True)
+class ReportsConfig:
+    """Attendance reports (the monthly report and grid, their Excel exports)."""
+
+    company: str = setting(
+        "", "Company name in the title of printed reports; empty = the device name.",
+        check=lambda v: None if len(v) <= 64 else f"is {len(v)} characters long, at most 64 allowed",
+        allowed="at most 64 characters",
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     """The validated, read-only configuration (``cfg.admin.port`` ...)."""
@@ -680,6 +692,7 @@ class Config:
     models: ModelsConfig = _section(ModelsConfig)
     ui: UiConfig = _section(UiConfig)
     log: LogConfig = _section(LogConfig)
+    reports: ReportsConfig = _section(ReportsConfig)
     #: The file that was read (None if there was none); not compared.
     path: Path | None = field(default=None, compare=False)
     #: Environment variables that overrode values; not compared.

@@ -287,6 +287,17 @@ register("ui.sound", group=DOOR, label=("提示音", "Sound"),
 register("storage.retention_days", group=STORAGE, label=("保留天数", "Retention (days)"),
          help_zh="删除早于这么多天的打卡记录及其抓拍；0 为永久保留。", apply=_apply_jobs)
 
+# -- issue 24: attendance reports (read by the admin per request: nothing to apply in the terminal)
+REPORTS = ("考勤报表", "Attendance reports")
+
+
+def _apply_nothing(t: Terminal, cfg: Config) -> None:
+    pass
+
+
+register("reports.company", group=REPORTS, label=("公司名称", "Company name"),
+         help_zh="打印的考勤报表标题中的公司名称；留空则用设备名称。", apply=_apply_nothing)
+
 #: The keys an admin may change at run time (derived: register a key to add one).
 RUNTIME_KEYS: tuple[str, ...] = tuple(REGISTRY)
 

@@ -233,3 +233,52 @@ def test_bad_rules_are_clear_errors(store):
     with pytest.raises(rules.RuleError) as err:
         rules.delete_shift(store, one, "test")
     assert err.value.key == "attendance.error.shift_in_use"
+
+
+def test_a_zone_with_daylight_saving_reads_local_times(store):
+    """Punches are stored in UTC: each is read back in the zone in force at its instant, so 09:00
+    stays 09:00 on both sides of New York's change to summer time (8 March 2026)."""
+    import zoneinfo
+
+    from tests.helpers.admin_app import add_punch
+
+    ny = zoneinfo.ZoneInfo("America/New_York")
+    sid = person(store, "00024")
+    weekly(store, shift(store))
+    for day in ("2026-03-06", "2026-03-09"):
+        for at in ("09:00", "18:00"):
+            add_punch(store, sid, "00024", "张三", dt.datetime.fromisoformat(f"{day} {at}"), tz="America/New_York")
+    people = rules.compute_days(store, d("2026-03-06"), d("2026-03-09"), ny, staff_ids=[sid],
+                                now=dt.datetime(2030, 1, 1))
+    got = {r.date.isoformat(): (r.status, r.first_in) for r in people[0].days}
+    assert got["2026-03-06"] == ("normal", dt.datetime(2026, 3, 6, 9, 0))
+    assert got["2026-03-09"] == ("normal", dt.datetime(2026, 3, 9, 9, 0))
+
+
+def test_punches_all_at_one_end_of_the_shift_miss_the_other(store):
+    """Two punches at the start (a double tap) are an in without an out, not 9 hours early."""
+    sid = person(store, "00025")
+    weekly(store, shift(store))
+    punch(store, sid, "00025", "2026-03-02 08:55")
+    punch(store, sid, "00025", "2026-03-02 09:02")
+    punch(store, sid, "00025", "2026-03-03 17:58")
+    punch(store, sid, "00025", "2026-03-03 18:03")
+    days = days_of(store, sid, "2026-03-02", "2026-03-03")
+    assert (days["2026-03-02"].status, days["2026-03-02"].missing, days["2026-03-02"].early_min) == ("missing", 1, 0)
+    assert "缺下班卡" in days["2026-03-02"].reason()
+    assert (days["2026-03-03"].status, days["2026-03-03"].missing, days["2026-03-03"].late_min) == ("missing", 1, 0)
+    assert "缺上班卡" in days["2026-03-03"].reason()
+
+
+def test_the_summary_export_in_chunks_equals_the_whole(store):
+    from app.attendance.queries import PunchFilter
+    from app.attendance.summary import daily_summary, iter_daily_summary
+
+    sid = person(store, "00026", hire=d("2026-03-03"))
+    person(store, "00027")
+    weekly(store, shift(store))
+    punch(store, sid, "00026", "2026-03-04 09:30")
+    f = PunchFilter.days(d("2026-03-01"), d("2026-03-20"))
+    whole = daily_summary(store, f, TZ)
+    assert list(iter_daily_summary(store, f, TZ, chunk_days=3)) == whole
+    assert len(whole) == 20 + 18 and [r.state for r in whole if r.staff_no == "00026"][:2] == ["absent", "missing"]

@@ -49,8 +49,8 @@ class DayResult:
     status: str
     shift: str = ""
     punches: int = 0
-    first_in: dt.datetime | None = None
-    last_out: dt.datetime | None = None
+    first_min: int | None = None   # local minutes since 1970 (see first_in / last_out)
+    last_min: int | None = None
     late_min: int = 0
     early_min: int = 0
     missing: int = 0          # punches missing (缺卡 count)
@@ -58,14 +58,22 @@ class DayResult:
     worked_min: int = 0
     leave_kind: str = ""
     due: bool = False         # a working day (应出勤), leave days included
-    reasons: list = field(default_factory=list)  # (catalogue key, values)
+    reasons: list = field(default_factory=list)  # (catalogue key, values; times as local minutes)
+
+    @property
+    def first_in(self) -> dt.datetime | None:
+        return None if self.first_min is None else at_of(self.first_min)
+
+    @property
+    def last_out(self) -> dt.datetime | None:
+        return None if self.last_min is None else at_of(self.last_min)
 
     def status_text(self, language: str | None = None) -> str:
         return status_text(self.status, language)
 
     def reason(self, language: str | None = None) -> str:
         """Why the day is what it is, in words HR reads (zh or en)."""
-        values = [(k, dict(v, kind=leave_text(v["kind"], language)) if "kind" in v else v) for k, v in self.reasons]
+        values = [(k, {n: _shown(n, x, language) for n, x in v.items()}) for k, v in self.reasons]
         glue = "; " if i18n.language_of(language) == "en" else "；"
         return glue.join(i18n.text(k, language, **v) for k, v in values)
 
@@ -79,6 +87,17 @@ class DayResult:
         if self.overtime_min and self.status != "overtime":
             text += "+" + i18n.text("attendance.mark.overtime", language)
         return text
+
+
+TIME_VALUES = frozenset(("start", "end", "at", "first", "last"))
+
+
+def _shown(name: str, value, language):
+    if name in TIME_VALUES:
+        return hhmm(value)
+    if name == "kind":
+        return leave_text(value, language)
+    return value
 
 
 def status_text(code: str, language: str | None = None) -> str:
@@ -133,11 +152,11 @@ def _work_day(r: DayResult, s: ShiftRule, base: int, p: list[int], now: int) -> 
     st, en = base + s.start, base + s.end
     r.shift = s.name
     r.punches = len(p)
-    times = {"shift": s.name, "start": hhmm(st), "end": hhmm(en)}
+    times = {"shift": s.name, "start": st, "end": en}
     if p:
-        r.first_in = at_of(p[0])
+        r.first_min = p[0]
         if len(p) > 1:
-            r.last_out = at_of(p[-1])
+            r.last_min = p[-1]
     if not p:
         if now < en:
             r.status = "upcoming"
@@ -168,18 +187,17 @@ def _work_day(r: DayResult, s: ShiftRule, base: int, p: list[int], now: int) -> 
     else:
         r.status = "normal"
         if not r.reasons:
-            r.reasons.append(("attendance.reason.normal", {**times, "first": hhmm(p[0]), "last": hhmm(p[-1])}))
+            r.reasons.append(("attendance.reason.normal", {**times, "first": p[0], "last": p[-1]}))
 
 
 def _fixed(r: DayResult, s: ShiftRule, st: int, en: int, p: list[int], in_progress: bool, times: dict) -> None:
+    half = st + en  # twice the shift's midpoint
     if s.punches == "in":
         t_in, t_out, middle = p[0], None, []
-    elif len(p) == 1:  # one punch: the in or the out, whichever end of the shift it is nearer
-        if p[0] * 2 <= st + en:
-            t_in, t_out = p[0], None
-        else:
-            t_in, t_out = None, p[0]
-        middle = []
+    elif p[-1] * 2 <= half:  # every punch in the first half (one punch, or twice at the start): no out
+        t_in, t_out, middle = p[0], None, []
+    elif p[0] * 2 > half:    # every punch in the second half: no in
+        t_in, t_out, middle = None, p[-1], []
     else:
         t_in, t_out, middle = p[0], p[-1], p[1:-1]
     if t_in is None:
@@ -187,7 +205,7 @@ def _fixed(r: DayResult, s: ShiftRule, st: int, en: int, p: list[int], in_progre
         r.reasons.append(("attendance.reason.missing_in", times))
     elif t_in - st > s.late_grace:
         r.late_min += t_in - st
-        r.reasons.append(("attendance.reason.late", {**times, "at": hhmm(t_in), "grace": s.late_grace,
+        r.reasons.append(("attendance.reason.late", {**times, "at": t_in, "grace": s.late_grace,
                                                      "minutes": t_in - st}))
     if s.punches != "in":
         if t_out is None:
@@ -196,7 +214,7 @@ def _fixed(r: DayResult, s: ShiftRule, st: int, en: int, p: list[int], in_progre
                 r.reasons.append(("attendance.reason.missing_out", times))
         elif en - t_out > s.early_grace:
             r.early_min += en - t_out
-            r.reasons.append(("attendance.reason.early", {**times, "at": hhmm(t_out), "grace": s.early_grace,
+            r.reasons.append(("attendance.reason.early", {**times, "at": t_out, "grace": s.early_grace,
                                                           "minutes": en - t_out}))
     lunch = 0
     if s.punches == "four" and s.lunch_start is not None and s.lunch_end is not None:
@@ -206,21 +224,21 @@ def _fixed(r: DayResult, s: ShiftRule, st: int, en: int, p: list[int], in_progre
         out_l = next((m for m in middle if m <= mid), None)
         back = next((m for m in reversed(middle) if m > mid), None)
         lunch_over = (le if back is None else back) <= (t_out if t_out is not None else en)
-        if out_l is None and not (in_progress and r.first_in and r.first_in < at_of(ls)):
+        if out_l is None and not (in_progress and r.first_min is not None and r.first_min < ls):
             if t_in is not None and t_in < ls:
                 r.missing += 1
-                r.reasons.append(("attendance.reason.missing_lunch_out", {"at": hhmm(ls)}))
+                r.reasons.append(("attendance.reason.missing_lunch_out", {"at": ls}))
         elif out_l is not None and ls - out_l > s.early_grace:
             r.early_min += ls - out_l
-            r.reasons.append(("attendance.reason.lunch_early", {"at": hhmm(out_l), "end": hhmm(ls),
+            r.reasons.append(("attendance.reason.lunch_early", {"at": out_l, "end": ls,
                                                                 "minutes": ls - out_l}))
         if back is None:
             if lunch_over and not in_progress and (t_out is None or t_out > le):
                 r.missing += 1
-                r.reasons.append(("attendance.reason.missing_lunch_in", {"at": hhmm(le)}))
+                r.reasons.append(("attendance.reason.missing_lunch_in", {"at": le}))
         elif back - le > s.late_grace:
             r.late_min += back - le
-            r.reasons.append(("attendance.reason.lunch_late", {"at": hhmm(back), "start": hhmm(le),
+            r.reasons.append(("attendance.reason.lunch_late", {"at": back, "start": le,
                                                                "minutes": back - le}))
         if out_l is not None and back is not None:
             lunch = back - out_l
@@ -228,7 +246,7 @@ def _fixed(r: DayResult, s: ShiftRule, st: int, en: int, p: list[int], in_progre
         r.worked_min = max(0, t_out - t_in - (lunch or s.break_min))
         if s.overtime_after is not None and t_out - en >= max(1, s.overtime_after):
             r.overtime_min = t_out - en
-            r.reasons.append(("attendance.reason.overtime", {"at": hhmm(t_out), "end": hhmm(en),
+            r.reasons.append(("attendance.reason.overtime", {"at": t_out, "end": en,
                                                              "minutes": t_out - en}))
 
 
@@ -255,33 +273,43 @@ def _flexible(r: DayResult, s: ShiftRule, p: list[int], in_progress: bool, times
 
 # -- a person's range ----------------------------------------------------------------------------
 
-def _person(rules: RulesSnapshot, person, first: dt.date, last: dt.date, punches: list[int],
-            now: int) -> list[DayResult]:
-    sid, _no, _name, dept, hire, leave = person
-    n = (last - first).days + 1
-    day0 = (first - EPOCH).days - 1  # plans from the day before to the day after
-    plans = [rules.plan(sid, dept, first + dt.timedelta(days=i - 1)) for i in range(n + 2)]
-    # the start of each day's span: punches from there to the next day's start are that day's
+def _plans_and_spans(rules: RulesSnapshot, sid: int, dept: str, dates: list[dt.date], day0: int):
+    """Each day's plan (from the day before to the day after) and where each day's punches start."""
+    plans = [rules.plan(sid, dept, date) for date in dates]
     starts = []
-    for i in range(1, n + 2):
+    for i in range(1, len(dates)):
         base = (day0 + i) * DAY
         shift, prev = plans[i][0], plans[i - 1][0]
         prev_base = base - DAY
         if shift is not None:
             b = base + shift.start - EARLY_WINDOW_MIN
-            if prev is not None:
+            if prev is not None:  # back-to-back shifts: halfway between the last end and the next start
                 b = max(b, min((prev_base + prev.end + base + shift.start) // 2, base + shift.start))
         else:
             b = base
-            if prev is not None:
+            if prev is not None:  # a rest day after a shift: its late out punches stay with it
                 b = max(b, prev_base + prev.end + LATE_WINDOW_MIN)
         if starts and b < starts[-1]:
             b = starts[-1]
         starts.append(b)
+    return plans, starts
+
+
+def _person(rules: RulesSnapshot, person, first: dt.date, last: dt.date, punches: list[int],
+            now: int, dates: list[dt.date], shared: dict) -> list[DayResult]:
+    sid, _no, _name, dept, hire, leave = person
+    n = (last - first).days + 1
+    day0 = (first - EPOCH).days - 1  # plans from the day before to the day after
+    # people without a schedule of their own share their department's plan: computed once
+    key = ("staff", sid) if sid in rules.by_staff else ("department", dept)
+    hit = shared.get(key)
+    if hit is None:
+        hit = shared[key] = _plans_and_spans(rules, sid, dept, dates, day0)
+    plans, starts = hit
     leaves = rules.leaves.get(sid, ())
     out = []
     for i in range(n):
-        date = first + dt.timedelta(days=i)
+        date = dates[i + 1]
         if (hire is not None and date < hire) or (leave is not None and date > leave):
             continue
         shift, kind, reason = plans[i + 1]
@@ -290,14 +318,14 @@ def _person(rules: RulesSnapshot, person, first: dt.date, last: dt.date, punches
         p = punches[lo:hi]
         r = DayResult(date, "rest")
         r.reasons.append(reason)
-        on_leave = next((lv for lv in leaves if lv[0] <= date <= lv[1]), None)
+        on_leave = next((lv for lv in leaves if lv[0] <= date <= lv[1]), None) if leaves else None
         if shift is not None:
             r.due = True
             if on_leave is not None:
                 r.status, r.leave_kind, r.shift, r.punches = "leave", on_leave[2], shift.name, len(p)
                 r.reasons = [("attendance.reason.leave", {"kind": on_leave[2], "note": on_leave[3] or "—"})]
                 if p:
-                    r.first_in = at_of(p[0])
+                    r.first_min = p[0]
             else:
                 # a 调休 working day says so; an ordinary one needs no word of its own
                 r.reasons = [] if reason[0] == "attendance.reason.workday" else [reason]
@@ -306,16 +334,16 @@ def _person(rules: RulesSnapshot, person, first: dt.date, last: dt.date, punches
             r.status = "unscheduled" if kind == "unscheduled" else "rest"
             r.punches = len(p)
             if p:
-                r.first_in = at_of(p[0])
+                r.first_min = p[0]
             if len(p) > 1:
-                r.last_out = at_of(p[-1])
+                r.last_min = p[-1]
                 if kind != "unscheduled":
                     r.status = "overtime"
                     r.overtime_min = r.worked_min = p[-1] - p[0]
-                    r.reasons.append(("attendance.reason.rest_overtime", {"first": hhmm(p[0]), "last": hhmm(p[-1]),
+                    r.reasons.append(("attendance.reason.rest_overtime", {"first": p[0], "last": p[-1],
                                                                           "minutes": p[-1] - p[0]}))
             elif p:
-                r.reasons.append(("attendance.reason.one_punch", {"at": hhmm(p[0])}))
+                r.reasons.append(("attendance.reason.one_punch", {"at": p[0]}))
         out.append(r)
     return out
 
@@ -339,6 +367,8 @@ def compute_days(store: Store, first: dt.date, last: dt.date, tz, *, staff_ids=N
     punches = local_minutes_by_staff(store, first - dt.timedelta(days=1), last + dt.timedelta(days=2), tz,
                                      staff_id=one) if rules.people else {}
     now_min = _minutes_of(now)
+    dates = [first + dt.timedelta(days=i) for i in range(-1, (last - first).days + 2)]
+    shared: dict = {}
     return [PersonDays(p[0], p[1], p[2], p[3], p[4], p[5],
-                       _person(rules, p, first, last, punches.get(p[0], []), now_min))
+                       _person(rules, p, first, last, punches.get(p[0], []), now_min, dates, shared))
             for p in rules.people]

@@ -43,6 +43,14 @@ def register(sub):
                        help="PostgreSQL URL, 'auto' = start a throw-away server, 'off' = skip")
     store.set_defaults(handler=cmd_store)
 
+    # issue 24: the attendance rules' month for 1,000 staff
+    rules = bsub.add_parser("rules", help="attendance rules: a month of day statuses for 1,000 staff")
+    rules.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    rules.add_argument("--repeat", type=int, default=5, help="timed runs per measurement (median)")
+    rules.add_argument("--postgres", default="auto",
+                       help="PostgreSQL URL, 'auto' = start a throw-away server, 'off' = skip")
+    rules.set_defaults(handler=cmd_rules)
+
     ui = bsub.add_parser("ui", help="kiosk UI frames/s and latencies offscreen while recognising")
     ui.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
     ui.add_argument("--seconds", type=float, default=8.0, help="seconds of live view measured")
@@ -97,6 +105,15 @@ def cmd_store(args) -> int:
 
     _, config = load(args)
     result = bench_store.run(config, confirms=args.confirms, postgres=args.postgres)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_rules(args) -> int:
+    from app.bench import rules as bench_rules  # lazy: SQLAlchemy, numpy
+
+    _, config = load(args)
+    result = bench_rules.run(config, repeat=max(1, args.repeat), postgres=args.postgres)
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return EXIT_OK
 
