@@ -1,7 +1,7 @@
 """Who may change attendance rules, leave and reports' settings: the ONE place to widen.
 
-Today only administrators write (viewers read); an ``hr`` role joins ``WRITER_ROLES`` when it
-exists. Every write route of admin/rules is wrapped in :func:`rules_writer`.
+Administrators and the ``hr`` role write (viewers read). Every write route of admin/rules is
+wrapped in :func:`rules_writer`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import functools
 from flask import abort
 from flask_login import current_user
 
-WRITER_ROLES = ("admin",)
+WRITER_ROLES = ("admin", "hr")
 
 
 def may_write() -> bool:

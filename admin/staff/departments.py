@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 
 from app.library.names import check_department
-from app.store import Department, Staff
+from app.store import Department, ScheduleAssignment, Staff
 
 from ..context import AdminServices
 
@@ -67,6 +67,9 @@ def rename(svc: AdminServices, dept_id: int, name: str, actor: str) -> None:
             raise DepartmentError("部门已存在")
         old, dept.name = dept.name, name
         s.execute(update(Staff).where(Staff.department_id == dept_id).values(department=name))
+        # the attendance rules assign schedules to a department by its name: they follow the rename
+        s.execute(update(ScheduleAssignment).where(ScheduleAssignment.department == old)
+                  .values(department=name, department_id=dept_id))
         svc.store.audit(s, actor, "rename_department", old=old, new=name)
 
 

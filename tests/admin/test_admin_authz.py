@@ -57,11 +57,12 @@ ACCESS = {
     ("api.download_facelib", "GET"): API_READ,
     ("api.add_face_libs", "PUT"): API_ADMIN, ("api.clear_data", "GET"): API_ADMIN,
     ("api.delete_face", "DELETE"): API_ADMIN, ("api.update_sys_time", "PUT"): API_ADMIN,
-    # issue 24: attendance reports (read) and rules (read; changes through admin/rules/access.py)
+    # issue 24: attendance reports (read) and rules (read; changes by hr and administrators,
+    # admin/rules/access.py)
     **{("attendance." + e, "GET"): SIGNED_IN for e in ("monthly", "monthly_export", "grid", "grid_export",
                                                        "days", "days_export")},
     **{("rules." + e, "GET"): SIGNED_IN for e in ("index", "shifts", "schedules", "calendar", "leave")},
-    **{("rules." + e, "POST"): ADMIN for e in ("save_shift", "delete_shift", "save_schedule", "delete_schedule",
+    **{("rules." + e, "POST"): MANAGE for e in ("save_shift", "delete_shift", "save_schedule", "delete_schedule",
                                                "assign", "unassign", "set_day", "delete_day", "add_leave",
                                                "delete_leave", "staff_dates")},
 }

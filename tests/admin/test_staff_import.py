@@ -145,8 +145,14 @@ def test_departments_create_rename_and_refuse_deleting_a_used_one(admin_client, 
     assert backwards.status_code == 400 and "离职日期早于入职日期" in backwards.get_data(as_text=True)
     with sqlite_store.session() as s:
         assert (s.get(Staff, sid).hire_date, s.get(Staff, sid).leave_date) == (dt.date(2025, 3, 1), None)
+    from app.store import ScheduleAssignment
+    from tests.helpers.attendance_rules import shift, weekly
+
+    weekly(sqlite_store, shift(sqlite_store), department="生产部")  # the rules name the department
     post(admin_client, f"/staff/departments/{dept_id}/rename", {"name": "一车间"}, page="/staff/departments")
     assert _people(sqlite_store)["E9"] == ("孙七", "一车间", "13800000000", "X9", "一车间")
+    with sqlite_store.session() as s:
+        assert s.scalar(select(ScheduleAssignment.department)) == "一车间"  # the schedule follows the rename
     refused = post(admin_client, f"/staff/departments/{dept_id}/delete", page="/staff/departments")
     assert refused.status_code == 303
     assert "部门下还有人员" in admin_client.get("/staff/departments").get_data(as_text=True)
