@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.attendance import PunchAudit, PunchRecord, PunchWriter
 from app.attendance.localtime import FIRST_DATE, LAST_DATE
 from app.config import resolve_device_id
+from app.i18n import text
 from app.store import MakeupRequest, Staff
 from app.store.models import utcnow
 
@@ -17,7 +18,11 @@ from ..context import AdminServices
 
 
 class MakeupError(ValueError):
-    pass
+    """A refused make-up request: ``key`` is a catalogue key (its Chinese text), ``values`` fill it."""
+
+    def __init__(self, key: str, **values):
+        super().__init__(text(key, **values))  # in Chinese, the default
+        self.key, self.values = key, values
 
 
 def create(svc: AdminServices, staff_no: str, local_time: str, reason: str, actor: str) -> int:
@@ -25,19 +30,19 @@ def create(svc: AdminServices, staff_no: str, local_time: str, reason: str, acto
     try:
         at = dt.datetime.strptime(local_time.strip().replace("T", " ")[:16], "%Y-%m-%d %H:%M")
     except ValueError as exc:
-        raise MakeupError("time must look like 2026-11-24 08:30") from exc
+        raise MakeupError("补卡时间格式应为 2026-11-24 08:30") from exc
     if not FIRST_DATE <= at.date() <= LAST_DATE:  # the zone shift would overflow at the edges
-        raise MakeupError(f"time out of range ({FIRST_DATE.year} to {LAST_DATE.year})")
+        raise MakeupError("补卡时间超出范围（{first} 至 {last} 年）", first=FIRST_DATE.year, last=LAST_DATE.year)
     aware = at.replace(tzinfo=tz)
     if aware > dt.datetime.now(tz) + dt.timedelta(minutes=1):
-        raise MakeupError("a make-up punch cannot be in the future")
+        raise MakeupError("补卡时间不能晚于现在")
     reason = reason.strip()
     if len(reason) > 255:
-        raise MakeupError("reason: at most 255 characters")
+        raise MakeupError("事由最多 255 个字")
     with svc.store.session() as s:
         st = s.scalar(select(Staff).where(Staff.staff_no == staff_no.strip()))
         if st is None:
-            raise MakeupError(f"no staff member {staff_no!r}")
+            raise MakeupError("没有工号为 {staff_no} 的人员，请检查工号", staff_no=staff_no.strip()[:32])
         req = MakeupRequest(staff_id=st.id, staff_no=st.staff_no, name=st.name,
                             punched_at=aware.astimezone(dt.UTC).replace(tzinfo=None), local_date=at.date(),
                             reason=reason, requested_by=actor)
@@ -66,7 +71,7 @@ def decide(svc: AdminServices, request_id: int, approve: bool, actor: str) -> in
         if req is None:
             raise LookupError(request_id)
         if req.state != "pending":
-            raise MakeupError(f"request {request_id} is already {req.state}")
+            raise MakeupError("这条补卡申请已处理过，无需再次处理")
         req.state, req.decided_by, req.decided_at = ("approved" if approve else "rejected"), actor, utcnow()
         detail = {"request": request_id, "staff_no": req.staff_no}
         if not approve:

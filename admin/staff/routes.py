@@ -54,8 +54,9 @@ def create():
 def upload():
     files = [f for f in request.files.getlist("files") if f and f.filename]
     if not files:
-        abort(400, description="no files")
-    results = service.enroll_uploads(services(), files, g.actor)
+        abort(400, description=_("请选择要上传的照片。"))
+    results = service.enroll_uploads(services(), files, g.actor,
+                                     accept_doubtful=request.form.get("accept_doubtful") == "1")
     return render_template("staff/upload_result.html", results=results,
                            ok=sum(r["ok"] for r in results))
 

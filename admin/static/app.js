@@ -20,7 +20,7 @@ function startFeed(table) {
     const p = JSON.parse(event.data);
     const tr = document.createElement("tr");
     tr.className = "new";
-    [p.time, p.staff_no, p.name, p.source].forEach((v) => tr.appendChild(cell(v)));
+    [p.time, p.staff_no, p.name, p.source_text || p.source].forEach((v) => tr.appendChild(cell(v)));
     body.insertBefore(tr, body.firstChild);
     while (body.rows.length > 50) body.deleteRow(body.rows.length - 1);
     const count = document.getElementById("punches-today");
