@@ -109,7 +109,7 @@ class FaceLibrary:
         # whole face the detector found (no face, several faces, duplicates are never overridden).
         self.doubt_limits = QualityThresholds(
             min_face_px=max(40, library_cfg.min_face_px // 2), max_yaw=1.0, min_pitch=0.0, max_pitch=3.0,
-            max_roll_deg=90.0, min_brightness=0.0, max_brightness=255.0, min_contrast=0.0, min_sharpness=0.0)
+            max_roll_deg=90.0, min_brightness=0.0, max_brightness=255.0, min_contrast=0.0, min_sharpness=1e-6)
         self.incomplete = 0   # photos whose templates lack a model the embedder needs (reindex)
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_concurrent)
@@ -249,7 +249,9 @@ class FaceLibrary:
                 try:
                     templates = [FaceTemplate(staff=staff, descriptor=sample.parts[kind].tobytes(),
                                               model_id=kind, photo_file=stored, photo_sha256=digest,
-                                              original_name=label[:255], quality=sample.quality.score)
+                                              original_name=label[:255],
+                                              # a doubted photo ranks last where the best photo is shown
+                                              quality=0.0 if doubt else sample.quality.score)
                                  for kind in self.kinds]
                     s.add_all(templates)   # inserted in this order: the primary template gets the lowest id
                     s.flush()
