@@ -41,13 +41,12 @@ def create_app(config, instance, *, store=None, library=None, attendance=None,
 
     from app.store import open_store
 
-    from . import api, attendance as attendance_pages, auth, dashboard, makeup, settings, staff, system
+    from . import api, attendance as attendance_pages, auth, dashboard, labels, makeup, settings, staff, system
     from .auth.users import any_user
     from .dashboard.routes import StreamSlots
     from .context import AdminServices
     from .extensions import csrf, login_manager
     from .i18n import init_i18n
-    from .labels import init_labels
     from .security import init_security
 
     if store is None:
@@ -80,7 +79,7 @@ def create_app(config, instance, *, store=None, library=None, attendance=None,
     login_manager.init_app(app)
     csrf.init_app(app)
     init_i18n(app)
-    init_labels(app)
+    labels.init_labels(app)
     init_security(app, has_accounts=any_user)
     for module in (auth, dashboard, staff, attendance_pages, makeup, settings, system, api):
         app.register_blueprint(module.bp)

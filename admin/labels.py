@@ -46,6 +46,13 @@ DETAILS = {
     "days": "保留天数", "detail": "详情", "department": "部门", "address": "地址",
     "track_id": "跟踪编号", "doubt": "质量疑点", "refused": "未通过数", "doubtful": "质量存疑仍登记的照片",
 }
+# who did it, when it was not a person's account: the terminal's own parts, an API token
+ACTORS = {"library": "人脸库", "anonymous": "未登录用户", "setup": "首次设置", "terminal": "终端", "retention": "数据保留",
+          "kiosk": "终端"}
+# why retention paused (app/attendance/retention.py): the clock looks wrong
+RETENTION_REASONS = {"future_punch": "最新的打卡记录晚于当前系统时间", "clock_jump": "系统时间刚被大幅调整",
+                     "long_gap": "距上次清理的时间异常地长"}
+TOKEN_ACTOR = "token:"   # the API's actor names (admin/api/routes.py)
 CAMERA_STATES = ("starting", "streaming", "no_camera", "stopped")
 # loguru's file lines begin with a local time and its UTC offset (app/logs.py FILE_FORMAT)
 _LOG_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(\.\d+)?([+-]\d{2}:?\d{2})", re.M)
@@ -66,6 +73,17 @@ def role_label(code) -> str:
 
 def action_label(code) -> str:
     return _label(ACTIONS, code)
+
+
+def actor_label(actor) -> str:
+    """An account's name as it is; the terminal's parts and API tokens named."""
+    if isinstance(actor, str) and actor.startswith(TOKEN_ACTOR):
+        return _("API 令牌 {name}", name=actor.removeprefix(TOKEN_ACTOR))
+    return _label(ACTORS, actor) if actor in ACTORS else (actor or "—")
+
+
+def retention_reason(code) -> str:
+    return _label(RETENTION_REASONS, code)
 
 
 def camera_label(state) -> str:
@@ -136,6 +154,8 @@ def audit_details(detail: Mapping) -> list[tuple[str, str]]:
             value = source_label(value)
         elif key == "doubt":
             value = doubt_label(value)
+        elif key == "reason" and value in RETENTION_REASONS:
+            value = retention_reason(value)
         else:
             value = _value(value)
         out.append((_label(DETAILS, key), value))
@@ -157,7 +177,8 @@ def doubt_label(code) -> str:
 
 def init_labels(app: Flask) -> None:
     app.jinja_env.filters.update(source_label=source_label, role_label=role_label, action_label=action_label,
-                                 camera_label=camera_label, device_label=device_label, local_time=local_time,
+                                 camera_label=camera_label, actor_label=actor_label, device_label=device_label, local_time=local_time,
                                  log_in_zone=log_in_zone, audit_details=audit_details,
-                                 upload_message=upload_message, doubt_label=doubt_label)
+                                 upload_message=upload_message, doubt_label=doubt_label,
+                                 retention_reason=retention_reason)
     app.jinja_env.globals.update(zone_name=zone_name)

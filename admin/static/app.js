@@ -48,10 +48,12 @@ function example(schema) {
 }
 
 function renderEndpoint(container, path, method, op) {
+  const words = container.dataset;  // the page's language, from the template
   const box = el("section", { class: "card endpoint" });
   const head = el("h2");
   head.appendChild(el("span", { class: "method" }, method));
   head.appendChild(document.createTextNode(path));
+  if (op.deprecated) head.appendChild(el("span", { class: "badge" }, words.deprecated || "deprecated"));
   box.appendChild(head);
   box.appendChild(el("p", {}, op.summary || ""));
   const params = op.parameters || [];
@@ -73,7 +75,7 @@ function renderEndpoint(container, path, method, op) {
     fileInput = el("input", { type: "file", multiple: "multiple" });
     box.appendChild(fileInput);
   }
-  const button = el("button", { type: "button" }, "Try it");
+  const button = el("button", { type: "button" }, words.try || "Try it");
   const output = el("pre");
   button.addEventListener("click", async () => {
     const url = new URL(path, window.location.origin);
@@ -94,7 +96,7 @@ function renderEndpoint(container, path, method, op) {
   box.appendChild(button);
   box.appendChild(output);
   const responses = el("details");
-  responses.appendChild(el("summary", {}, "responses"));
+  responses.appendChild(el("summary", {}, words.responses || "responses"));
   responses.appendChild(el("pre", {}, JSON.stringify(op.responses, null, 2)));
   box.appendChild(responses);
   container.appendChild(box);

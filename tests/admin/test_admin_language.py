@@ -246,6 +246,9 @@ def test_audit_rows_are_readable_in_the_terminals_zone(named_terminal, sqlite_st
     app, c = named_terminal
     sid = add_staff(sqlite_store, "E001", "张三")
     post(c, f"/staff/{sid}", {"name": "张三丰", "department": "仓库"}, page=f"/staff/{sid}")
+    with sqlite_store.session() as s:
+        sqlite_store.audit(s, "library", "reindex", updated=3, failed=0, model="m")
+        sqlite_store.audit(s, "token:hr-system", "set_time", date="2026-01-02", time="03:04:05", output="")
     post(c, "/system/tokens", {"name": "hr", "role": "viewer"}, page="/system/")
     with sqlite_store.session() as s:
         newest = s.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()))
@@ -258,6 +261,7 @@ def test_audit_rows_are_readable_in_the_terminals_zone(named_terminal, sqlite_st
     assert "修改人员" in page and "创建 API 令牌" in page and "修改设置" in page
     assert "原值：名称：张三，部门：" in page and "新值：名称：张三丰，部门：仓库" in page
     assert "角色：只读" in page
+    assert "<td>人脸库</td><td>重算人脸模板</td>" in page and "<td>API 令牌 hr-system</td><td>设置系统时间</td>" in page
     system = c.get("/system/").get_data(as_text=True)
     token_row = re.search(r"<tr><td>hr</td>.*?</tr>", system, re.S).group(0)
     assert "<td>只读</td>" in token_row and "UTC" not in token_row and local.strftime("%Y-%m-%d %H:%M") in token_row
