@@ -175,6 +175,30 @@ def doubt_label(code) -> str:
     return _(f"doubt.{code}") if isinstance(code, str) and has(f"doubt.{code}") else _label({}, code)
 
 
+# A refused staff number, name or department (app/library/names.py words it for logs and the
+# CLI): the same rule as a sentence for the form, matched on the rule's own wording.
+_NAME_PROBLEMS = (
+    (re.compile(r"^staff no .* exists$"), "这个工号已存在，请换一个工号或编辑已有人员"),
+    (re.compile(r"^staff no "), "工号应为 1 至 32 个字母、数字、“.”或“-”"),
+    (re.compile(r"^the (name|department) contains an invisible.* (?P<char>U\+[0-9A-F]{4,6})"),
+     "姓名或部门中有看不见的字符或控制字符（{char}），请删除后重新输入"),
+    (re.compile(r"^the name is empty"), "请填写姓名"),
+    (re.compile(r"^the (name|department) is \d+ characters long"), "姓名和部门最多 64 个字"),
+    (re.compile(r"^the name has no letter"), "姓名中至少要有一个字"),
+    (re.compile(r"^the name must not contain"), "姓名中不能有“/”或“\\”"),
+)
+
+
+def name_problem(exc: Exception) -> str:
+    """Why a staff number, name or department was refused, as a sentence in the page's language."""
+    text = str(exc)
+    for pattern, sentence in _NAME_PROBLEMS:
+        found = pattern.search(text)
+        if found:
+            return _(sentence, **found.groupdict())
+    return _("工号、姓名或部门不符合要求，请检查后重试")
+
+
 def init_labels(app: Flask) -> None:
     app.jinja_env.filters.update(source_label=source_label, role_label=role_label, action_label=action_label,
                                  camera_label=camera_label, actor_label=actor_label, device_label=device_label, local_time=local_time,

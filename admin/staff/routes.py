@@ -10,6 +10,7 @@ from app.store import FaceTemplate, Staff
 
 from ..context import services
 from ..i18n import gettext as _
+from ..labels import name_problem
 from ..paging import page_number
 from . import service
 
@@ -45,7 +46,7 @@ def create():
         staff_id = service.create(services(), request.form.get("staff_no", ""), request.form.get("name", ""),
                                   request.form.get("department", ""), g.actor)
     except ValueError as exc:
-        flash(str(exc))
+        flash(name_problem(exc), "error")
         return redirect(url_for("staff.index")), 303
     return redirect(url_for("staff.edit", staff_id=staff_id))
 
@@ -87,7 +88,7 @@ def edit(staff_id: int):
         except service.NotFound:
             abort(404)
         except ValueError as exc:
-            error = str(exc)
+            error = name_problem(exc)
     with services().store.session() as s:
         st = _staff_or_404(s, staff_id)
         templates = list(s.scalars(service.photo_templates([staff_id])))

@@ -394,3 +394,18 @@ def test_an_admin_may_enrol_a_doubted_photo_marked_and_audited(admin_client, pho
     # without the box ticked, the same photo is refused (for another person: no duplicate involved)
     r = _upload(admin_client, [(blurry, "HR0009_某人.jpg")])
     assert "照片模糊，请换一张清晰的正面照" in r.get_data(as_text=True)
+
+
+def test_refused_staff_names_are_sentences(admin_client, sqlite_store):
+    sid = add_staff(sqlite_store, "E001", "张三")
+    r = post(admin_client, f"/staff/{sid}", {"name": "张\u200b三", "department": ""}, page=f"/staff/{sid}")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 400 and _error_boxes(page) == ["姓名或部门中有看不见的字符或控制字符（U+200B），请删除后重新输入"]
+    assert "invisible" not in page
+    r = post(admin_client, "/staff/new", {"staff_no": "E001", "name": "李四"}, page="/staff/")
+    assert r.status_code == 303
+    assert _error_boxes(admin_client.get("/staff/").get_data(as_text=True)) == ["这个工号已存在，请换一个工号或编辑已有人员"]
+    _english(admin_client)
+    post(admin_client, "/staff/new", {"staff_no": "E 1/..", "name": "李四"}, page="/staff/")
+    assert _error_boxes(admin_client.get("/staff/").get_data(as_text=True)) == [
+        "A staff no is 1 to 32 letters, digits, '.' or '-'"]
