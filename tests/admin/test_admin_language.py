@@ -224,6 +224,8 @@ def test_sources_and_devices_are_named_not_coded(named_terminal, sqlite_store):
     page = c.get("/attendance/?from=2022-04-18").get_data(as_text=True)
     rows = re.findall(r"<tr><td>2022-04-18[^\n]*</tr>", page)
     assert len(rows) == 2 and all("前门一号" in r and ">test<" not in r for r in rows)
+    assert "时间均为终端时区 (Asia/Shanghai)" in page
+    assert "(Asia/Shanghai)" in c.get("/makeup/").get_data(as_text=True)
     assert "<td>人脸识别</td>" in rows[0] and "<td>补卡</td>" in rows[1]
     assert ">face<" not in page and ">makeup<" not in page
     assert '<option value="face" >人脸识别</option>' in page or 'value="face"' in page and ">人脸识别</option>" in page
