@@ -41,7 +41,7 @@ def create_app(config, instance, *, store=None, library=None, attendance=None,
 
     from app.store import open_store
 
-    from . import api, attendance as attendance_pages, auth, dashboard, events, makeup, me, rules, settings, staff, system
+    from . import api, attendance as attendance_pages, auth, dashboard, events, labels, makeup, me, rules, settings, staff, system
     from .auth.users import any_user
     from .dashboard.routes import StreamSlots
     from .context import AdminServices
@@ -79,6 +79,7 @@ def create_app(config, instance, *, store=None, library=None, attendance=None,
     login_manager.init_app(app)
     csrf.init_app(app)
     init_i18n(app)
+    labels.init_labels(app)
     init_security(app, has_accounts=any_user)
     for module in (auth, dashboard, staff, attendance_pages, events, makeup, me, rules, settings, system, api):
         app.register_blueprint(module.bp)
@@ -90,16 +91,44 @@ def create_app(config, instance, *, store=None, library=None, attendance=None,
     return app
 
 
+# The admin's own words for each error page (title, sentence), in the page's language: Werkzeug's
+# English descriptions never reach a person. A route's own sentence (abort(..., description=_(...)))
+# replaces the sentence.
+PAGE_ERRORS = {
+    400: ("请求有误", "提交的内容无法处理，请检查后重试。"),
+    401: ("请先登录", "请登录后再试。"),
+    403: ("没有权限", "您的账户没有权限执行此操作，如需要请联系管理员。"),
+    404: ("未找到", "找不到这个页面或记录，它可能已被删除。"),
+    405: ("请求有误", "这个页面不支持此操作。"),
+    409: ("无法执行", "当前状态下不能执行此操作，请刷新页面后重试。"),
+    413: ("文件过大", "上传的内容超过 {mb} MB 的上限，请分批上传或缩小后再试。"),
+    429: ("操作过于频繁", "请稍后再试。"),
+    500: ("出错了", "服务器处理时出错，已记入日志。请稍后再试，如仍出错请联系管理员。"),
+}
+PAGE_ERROR_FALLBACK = ("出错了", "无法完成此操作，请稍后再试。")
+
+
 def _register_error_answers(app) -> None:
     """Every error as the caller reads it: JSON ``{"success": false, ...}`` under /api (whatever
-    the status, 404, 405 and 500 included), the error page elsewhere.
+    the status, 404, 405 and 500 included), the admin's own error page, in the user's language,
+    elsewhere.
 
     Registered last, so these answers replace any registered before for the same status.
     """
     from flask import jsonify, render_template, request  # lazy: as in create_app
+    from flask_wtf.csrf import CSRFError
     from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
     from .i18n import gettext
+
+    def page_text(exc, code: int) -> tuple[str, str]:
+        title, sentence = PAGE_ERRORS.get(code, PAGE_ERROR_FALLBACK)
+        if isinstance(exc, CSRFError):
+            return gettext("页面已过期"), gettext("页面已过期，请刷新页面后重新提交。")
+        values = {"mb": app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)} if code == 413 else {}
+        own = exc.description if exc.description != type(exc).description else None
+        # only a route's own sentence, made through the catalogue, is shown; Werkzeug's class text never
+        return gettext(title), own or gettext(sentence, **values)
 
     def answer(exc):
         if not isinstance(exc, HTTPException):  # an unhandled error: Flask logged it already
@@ -115,7 +144,11 @@ def _register_error_answers(app) -> None:
             response = jsonify(body)
         else:
             try:
-                response = app.make_response(render_template("error.html", code=code, exc=exc))
+                title, message = page_text(exc, code)
+                # the kind, for scripts and tests: "csrf" for an expired form, else the status's name
+                reason = "csrf" if isinstance(exc, CSRFError) else (exc.name or str(code)).lower().replace(" ", "_")
+                response = app.make_response(render_template("error.html", code=code, title=title,
+                                                              message=message, reason=reason))
             except Exception:  # the error page itself failed (its layout reads the database)
                 app.logger.exception("the error page could not be rendered")
                 response = app.make_response((f"{code} {exc.name}", code, {"Content-Type": "text/plain"}))

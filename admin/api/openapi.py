@@ -45,6 +45,10 @@ def _errors(*, body: bool = False, not_found: bool = False) -> dict:
 
 
 def spec() -> dict:
+    paths = _paths()
+    # The seed backend's own spellings, served for the clients written against it.
+    paths["/api/get_attended_infos"] = {"post": _alias(paths["/api/get_attend_infos"]["post"], "/api/get_attend_infos")}
+    paths["/api/down_facelib"] = {"get": _alias(paths["/api/download_facelib"]["get"], "/api/download_facelib")}
     return {
         "openapi": "3.0.3",
         "info": {"title": "Daka (打卡) terminal API", "version": "1.0",
@@ -70,18 +74,38 @@ def spec() -> dict:
                     "detail": {"type": "string"}, "message": {"type": "string"}, "message_en": {"type": "string"},
                     "staff_no": {"type": "string", "nullable": True, "description": "null when the name is unreadable"},
                     "name": {"type": "string", "nullable": True, "description": "null when the name is unreadable"},
-                    "template_id": {"type": "integer", "nullable": True}}},
+                    "template_id": {"type": "integer", "nullable": True},
+                    "doubt": {"type": "string", "nullable": True,
+                              "description": "enrolled although the quality check doubted it (an administrator "
+                                             "accepted it in the admin's upload): the check's reason"}}},
             },
         },
-        "paths": {
+        "paths": paths,
+    }
+
+
+def _alias(operation: dict, documented: str) -> dict:
+    return {**operation, "deprecated": True,
+            "summary": f"Deprecated alias of {documented} (the seed backend's spelling)",
+            "description": f"Answers exactly as {documented}; new clients should call {documented}."}
+
+
+def _paths() -> dict:
+    return {
             "/api/add_face_libs": {"put": {
                 "summary": "Enrol photos named 工号_姓名.jpg (images or zip archives)",
                 "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                     "type": "object", "required": ["files[]"], "properties": {"files[]": {
                         "type": "array", "minItems": 1, "items": {"type": "string", "format": "binary"}}}}}}},
-                "responses": {"200": _ok({"type": "object", "required": ["success", "enrolled", "refused", "files"],
+                "description": "`success` is the seed's: true only when every file was enrolled. `outcome` "
+                               "makes a partial success unambiguous: `all_enrolled`, `partial` (some files "
+                               "enrolled, see `files`), `none_enrolled`.",
+                "responses": {"200": _ok({"type": "object",
+                                          "required": ["success", "outcome", "enrolled", "refused", "files"],
                                           "properties": {
-                    "success": {"type": "boolean"}, "enrolled": {"type": "integer"},
+                    "success": {"type": "boolean", "description": "true only when every file was enrolled"},
+                    "outcome": {"type": "string", "enum": ["all_enrolled", "partial", "none_enrolled"]},
+                    "enrolled": {"type": "integer"},
                     "refused": {"type": "integer"},
                     "files": {"type": "array", "items": {"$ref": "#/components/schemas/FileResult"}}}},
                     "one result per file"), **_errors(body=True)}}},
@@ -128,5 +152,4 @@ def spec() -> dict:
                     "time": {"type": "string", "example": "15:56:00",
                              "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"}}}),
                 "responses": {"200": _ok(_OK), **_errors(body=True)}}},
-        },
     }

@@ -73,8 +73,11 @@ def add_face_libs():
         raise BadRequest("send the photos as multipart files[] named 工号_姓名.jpg")
     results = staff_service.enroll_uploads(services(), files, g.actor)
     ok = sum(r["ok"] for r in results)
-    return jsonify({"success": ok == len(results), "enrolled": ok, "refused": len(results) - ok,
-                    "files": results})
+    # The seed's "success" stays true only when every file was enrolled; "outcome" says at once
+    # whether some were (a partial success is not a failure: those files are in the library).
+    outcome = "all_enrolled" if ok == len(results) else ("partial" if ok else "none_enrolled")
+    return jsonify({"success": ok == len(results), "outcome": outcome, "enrolled": ok,
+                    "refused": len(results) - ok, "files": results})
 
 
 @bp.get("/get_face_libraries")
@@ -101,6 +104,7 @@ def delete_face():
 
 
 @bp.post("/get_attend_infos")
+@bp.post("/get_attended_infos", endpoint="get_attended_infos")  # the seed backend's own spelling (deprecated)
 def get_attend_infos():
     body = _json_body()
     tz = services().timezone()
@@ -119,6 +123,7 @@ def get_attend_infos():
 
 
 @bp.get("/download_facelib")
+@bp.get("/down_facelib", endpoint="down_facelib")  # the seed backend's own spelling (deprecated)
 def download_facelib():
     staff_no = request.args.get("staff_id", "")
     if "\x00" in staff_no:  # no staff number holds one, and PostgreSQL text refuses it

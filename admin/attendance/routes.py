@@ -27,8 +27,25 @@ PAGE_SIZE = 50
 FILTER_ARGS = ("from", "to", "staff", "department", "source", "device")
 
 
+class FilterError(ValueError):
+    """A filter the page cannot run; its text is a sentence in the page's language."""
+
+
+@bp.errorhandler(FilterError)
+def _bad_filter(exc):
+    """The page again, with the sentence above the filter and the typed values kept, not a bare 400."""
+    message = str(exc)
+    if request.endpoint not in ("attendance.index", "attendance.summary"):
+        return render_template("error.html", code=400, title=_("请求有误"), message=message), 400
+    template = "attendance/index.html" if request.endpoint == "attendance.index" else "attendance/summary.html"
+    return render_template(template, rows=[], total=0, page=1, pages=1, error=message,
+                           first=request.args.get("from", ""), last=request.args.get("to", ""),
+                           args=_filter_args(), **_choices()), 400
+
+
 def _form():
-    """The page's filter from ?from=&to=&staff=&department=&source=&device=; a bad one is a 400 that says why.
+    """The page's filter from ?from=&to=&staff=&department=&source=&device=; a bad one is a
+    FilterError that says why (the page shows it).
 
     The days are the punches' stored local dates (a punch stays on the day it was made at the
     terminal, even after a change of the terminal's zone); times are shown in the zone of now.
@@ -39,13 +56,13 @@ def _form():
         first = dt.date.fromisoformat(request.args.get("from") or today.isoformat())
         last = dt.date.fromisoformat(request.args.get("to") or first.isoformat())
     except ValueError:
-        abort(400, description=_("日期格式应为 2026-01-31"))
+        raise FilterError(_("日期格式应为 2026-01-31")) from None
     if not all(FIRST_DATE <= d <= LAST_DATE for d in (first, last)):
-        abort(400, description=_("日期超出范围（1900 至 9998 年）"))
+        raise FilterError(_("日期超出范围（1900 至 9998 年）"))
     if last < first:
-        abort(400, description=_("结束日期早于开始日期"))
+        raise FilterError(_("结束日期早于开始日期，请把开始日期改到结束日期之前。"))
     if (last - first).days > 366:
-        abort(400, description=_("一次最多查询一年"))
+        raise FilterError(_("一次最多查询一年，请缩短日期范围（可分几次查询或导出）。"))
     arg = (lambda name: request.args.get(name, "").strip())
     f = queries.PunchFilter.days(first, last, staff=arg("staff"), department=arg("department"),
                                  source=arg("source"), device_id=arg("device"))

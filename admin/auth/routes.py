@@ -3,7 +3,7 @@ from __future__ import annotations
 import math
 import time
 
-from flask import (Blueprint, abort, current_app, jsonify, make_response, redirect, render_template, request,
+from flask import (Blueprint, abort, current_app, flash, jsonify, make_response, redirect, render_template, request,
                    session, url_for)
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import text
@@ -46,9 +46,10 @@ def login():
     if not users.any_user():
         return redirect(url_for("auth.setup"))
     target = safe_next(request.values.get("next"))
-    if request.args.get("lang") in LANGUAGES:
-        session["lang"] = request.args["lang"]
+    _choose_language()
     error = None
+    # the name just set up at /setup (or typed in a failed attempt) is filled in again
+    username = session.pop("login_name", "") if request.method == "GET" else request.form.get("username", "")
     if request.method == "POST":
         svc, address = services(), _client()
         addresses = current_app.extensions["daka_address_throttle"]
@@ -61,8 +62,9 @@ def login():
             return _too_many("auth/login.html", admission.retry_after_s, next=target)
         user = users.authenticate(svc.store, username, password)
         if user is None:
-            if admission.counted == policy.free_attempts:
-                with svc.store.session() as s:
+            with svc.store.session() as s:
+                svc.store.audit(s, "anonymous", "login_failed", username=username[:64], address=address)
+                if admission.counted == policy.free_attempts:
                     svc.store.audit(s, "anonymous", "login_throttled", username=username[:64], address=address)
             # One answer for every failure: it never tells whether the name exists.
             error = gettext("用户名或密码错误")
@@ -77,7 +79,13 @@ def login():
             session.permanent = True
             session["seen"] = time.time()
             return redirect(target or url_for("dashboard.index"))
-    return render_template("auth/login.html", error=error, next=target), (401 if error else 200)
+    return render_template("auth/login.html", error=error, next=target, username=username), (401 if error else 200)
+
+
+def _choose_language() -> None:
+    """?lang= on the pages shown before sign-in (login, setup): the 中文 / English links."""
+    if request.args.get("lang") in LANGUAGES:
+        session["lang"] = request.args["lang"]
 
 
 @bp.route("/setup", methods=["GET", "POST"])
@@ -86,6 +94,7 @@ def setup():
     if users.any_user():
         return redirect(url_for("auth.login"))
     svc = services()
+    _choose_language()
     error = None
     if request.method == "POST":
         addresses = current_app.extensions["daka_address_throttle"]
@@ -97,9 +106,9 @@ def setup():
         elif form.get("password", "") != form.get("confirm", ""):
             error = gettext("两次输入的密码不一致")
         else:
+            name = form.get("username", "admin").strip() or "admin"
             try:
-                users.claim_first_admin(svc.store, form.get("username", "admin") or "admin",
-                                        form.get("password", ""))
+                users.claim_first_admin(svc.store, name, form.get("password", ""))
             except users.SetupDone:
                 return redirect(url_for("auth.login"))
             except users.UserError as exc:
@@ -107,8 +116,11 @@ def setup():
             else:
                 addresses.release(_client())
                 setup_code.discard(svc.instance)
+                session["login_name"] = name
+                flash(gettext("管理员账户 {username} 已创建，请用刚才设置的密码登录。", username=name))
                 return redirect(url_for("auth.login"))
-    return render_template("auth/setup.html", error=error), (400 if error else 200)
+    return render_template("auth/setup.html", error=error, username=request.form.get("username", "admin")), \
+        (400 if error else 200)
 
 
 @bp.post("/logout")

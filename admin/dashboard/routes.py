@@ -13,6 +13,7 @@ from app.store import MakeupRequest, Punch, Staff
 
 from ..context import services
 from ..i18n import gettext
+from ..labels import source_label
 
 bp = Blueprint("dashboard", __name__)
 FEED_SIZE = 20
@@ -55,7 +56,7 @@ def stream_slots(app) -> StreamSlots:
 def punch_event(p: Punch, tz) -> dict:
     at = p.punched_at.replace(tzinfo=dt.UTC).astimezone(tz)
     return {"id": p.id, "staff_no": p.staff_no, "name": p.name, "time": at.strftime("%Y-%m-%d %H:%M:%S"),
-            "source": p.source}
+            "source": p.source, "source_text": source_label(p.source)}
 
 
 def counts() -> dict:

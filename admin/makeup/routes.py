@@ -25,7 +25,7 @@ PAGE_SIZE = 50
 
 
 @bp.get("/")
-def index(error: str | None = None, form=None):
+def index(error: str | None = None, form=None, status: int = 400):
     state = request.args.get("state", "pending")
     pg = page_number()
     where = [] if state == "all" else [MakeupRequest.state == state]
@@ -38,7 +38,7 @@ def index(error: str | None = None, form=None):
     return render_template("makeup/index.html", rows=shown, state=state, page=pg, total=total,
                            leave_text=lambda kind: rules.leave_text(kind, language()),
                            pages=max(1, -(-total // PAGE_SIZE)), error=error, form=form or {}), \
-        (400 if error else 200)
+        (status if error else 200)
 
 
 @bp.post("/")
@@ -47,7 +47,7 @@ def create():
         service.create(services(), request.form.get("staff_no", ""), request.form.get("time", ""),
                        request.form.get("reason", ""), g.actor)
     except service.MakeupError as exc:
-        return index(error=str(exc), form=request.form)
+        return index(error=_(exc.key, **exc.values), form=request.form)
     flash(_("补卡已创建"))
     return redirect(url_for("makeup.index"))
 
@@ -79,6 +79,6 @@ def decide(request_id: int, decision: str):
     except LookupError:
         abort(404)
     except service.MakeupError as exc:
-        abort(409, description=said(exc))
+        return index(error=_(exc.key, **exc.values), status=409)
     flash(_("已处理"))
     return redirect(url_for("makeup.index"))

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from app.attendance import PunchAudit, PunchRecord, PunchWriter, rules
 from app.attendance.localtime import FIRST_DATE, LAST_DATE
 from app.config import resolve_device_id
+from app.i18n import text
 from app.store import MakeupRequest, Staff
 from app.store.models import utcnow
 
@@ -17,10 +18,10 @@ from ..context import AdminServices
 
 
 class MakeupError(ValueError):
-    """A refused request or decision: ``key`` is a catalogue key when the text has one."""
+    """A refused make-up request: ``key`` is a catalogue key (its Chinese text), ``values`` fill it."""
 
-    def __init__(self, message: str, key: str | None = None, **values):
-        super().__init__(message)
+    def __init__(self, key: str, **values):
+        super().__init__(text(key, **values))  # in Chinese, the default
         self.key, self.values = key, values
 
 
@@ -31,8 +32,7 @@ def _check_pending(s, staff_id: int) -> None:
     waiting = s.scalar(select(func.count()).select_from(MakeupRequest)
                        .where(MakeupRequest.staff_id == staff_id, MakeupRequest.state == "pending"))
     if waiting >= MAX_PENDING_PER_PERSON:
-        raise MakeupError("too many pending requests", "待审批的申请已有 {count} 条，请等人事处理后再提交",
-                          count=waiting)
+        raise MakeupError("待审批的申请已有 {count} 条，请等人事处理后再提交", count=waiting)
 
 
 def create(svc: AdminServices, staff_no: str, local_time: str, reason: str, actor: str) -> int:
@@ -40,19 +40,19 @@ def create(svc: AdminServices, staff_no: str, local_time: str, reason: str, acto
     try:
         at = dt.datetime.strptime(local_time.strip().replace("T", " ")[:16], "%Y-%m-%d %H:%M")
     except ValueError as exc:
-        raise MakeupError("time must look like 2026-11-24 08:30") from exc
+        raise MakeupError("补卡时间格式应为 2026-11-24 08:30") from exc
     if not FIRST_DATE <= at.date() <= LAST_DATE:  # the zone shift would overflow at the edges
-        raise MakeupError(f"time out of range ({FIRST_DATE.year} to {LAST_DATE.year})")
+        raise MakeupError("补卡时间超出范围（{first} 至 {last} 年）", first=FIRST_DATE.year, last=LAST_DATE.year)
     aware = at.replace(tzinfo=tz)
     if aware > dt.datetime.now(tz) + dt.timedelta(minutes=1):
-        raise MakeupError("a make-up punch cannot be in the future")
+        raise MakeupError("补卡时间不能晚于现在")
     reason = reason.strip()
     if len(reason) > 255:
-        raise MakeupError("reason: at most 255 characters")
+        raise MakeupError("事由最多 255 个字")
     with svc.store.session() as s:
         st = s.scalar(select(Staff).where(Staff.staff_no == staff_no.strip()))
         if st is None:
-            raise MakeupError(f"no staff member {staff_no!r}")
+            raise MakeupError("没有工号为 {staff_no} 的人员，请检查工号", staff_no=staff_no.strip()[:32])
         if actor.startswith(SELF_ACTOR):
             _check_pending(s, st.id)
         req = MakeupRequest(staff_id=st.id, staff_no=st.staff_no, name=st.name,
@@ -72,18 +72,18 @@ def create_leave(svc: AdminServices, staff_no: str, first: dt.date, last: dt.dat
                  actor: str) -> int:
     """A leave asked for (approved into the attendance rules' leave table)."""
     if kind not in rules.LEAVE_KINDS:
-        raise MakeupError("unknown leave type", "请选择请假类型")
+        raise MakeupError("请选择请假类型")
     if last < first:
-        raise MakeupError("the leave ends before it starts", "结束日期早于开始日期")
+        raise MakeupError("结束日期早于开始日期")
     if (last - first).days > 60:
-        raise MakeupError("at most 60 days", "一次最多申请 60 天")
+        raise MakeupError("一次最多申请 60 天")
     reason = reason.strip()
     if len(reason) > 255:
-        raise MakeupError("reason: at most 255 characters")
+        raise MakeupError("事由最多 255 个字")
     with svc.store.session() as s:
         st = s.scalar(select(Staff).where(Staff.staff_no == staff_no.strip()))
         if st is None:
-            raise MakeupError(f"no staff member {staff_no!r}")
+            raise MakeupError("没有工号为 {staff_no} 的人员，请检查工号", staff_no=staff_no.strip()[:32])
         _check_pending(s, st.id)
         tz = svc.timezone()
         start = dt.datetime.combine(first, dt.time(0, 0), tz).astimezone(dt.UTC).replace(tzinfo=None)
@@ -117,7 +117,7 @@ def _decide_leave(svc: AdminServices, request_id: int, approve: bool, actor: str
                             .values(state=state, decided_by=actor, decided_at=utcnow())).rowcount
         req = s.get(MakeupRequest, request_id)
         if not claimed:
-            raise MakeupError(f"request {request_id} is already {req.state}")
+            raise MakeupError("这条补卡申请已处理过，无需再次处理")
         staff_id, first, last, kind, note = req.staff_id, req.local_date, req.leave_end, req.leave_type, req.reason
         detail = {"request": request_id, "staff_no": req.staff_no}
         if not approve:
@@ -131,7 +131,7 @@ def _decide_leave(svc: AdminServices, request_id: int, approve: bool, actor: str
         with svc.store.session() as s:
             s.execute(update(MakeupRequest).where(MakeupRequest.id == request_id)
                       .values(state="pending", decided_by=None, decided_at=None))
-        raise MakeupError(exc.key, exc.key, **exc.values) from exc
+        raise MakeupError(exc.key, **exc.values) from exc
     with svc.store.session() as s:
         svc.store.audit(s, actor, "leave_approve", **detail, leave=leave_id)
     return leave_id
@@ -150,7 +150,7 @@ def decide(svc: AdminServices, request_id: int, approve: bool, actor: str) -> in
         if req is None:
             raise LookupError(request_id)
         if req.state != "pending":
-            raise MakeupError(f"request {request_id} is already {req.state}")
+            raise MakeupError("这条补卡申请已处理过，无需再次处理")
         req.state, req.decided_by, req.decided_at = ("approved" if approve else "rejected"), actor, utcnow()
         detail = {"request": request_id, "staff_no": req.staff_no}
         if not approve:
@@ -175,7 +175,7 @@ def decide_many(svc: AdminServices, request_ids, approve: bool, actor: str
             decide(svc, request_id, approve, actor)
             done += 1
         except LookupError:
-            refused.append((request_id, MakeupError("not found", "未找到")))
+            refused.append((request_id, MakeupError("未找到")))
         except MakeupError as exc:
             refused.append((request_id, exc))
     return done, refused

@@ -92,19 +92,19 @@ def ask():
             try:
                 first, last = (dt.date.fromisoformat(form.get(k, "")) for k in ("first", "last"))
             except ValueError:
-                raise makeup.MakeupError("dates", "请填写开始和结束日期") from None
+                raise makeup.MakeupError("请填写开始和结束日期") from None
             makeup.create_leave(svc, person.staff_no, first, last, form.get("leave_type", ""),
                                 form.get("reason", ""), actor)
         else:
             if not form.get("reason", "").strip():
-                raise makeup.MakeupError("reason", "请填写原因")
+                raise makeup.MakeupError("请填写原因")
             at = form.get("time", "")
             try:
                 day = dt.date.fromisoformat(at[:10])
             except ValueError:
-                raise makeup.MakeupError("time", "请填写补卡时间") from None
+                raise makeup.MakeupError("请填写补卡时间") from None
             if (service.now_local(svc).date() - day).days > 31:
-                raise makeup.MakeupError("too old", "只能补 31 天内的卡")
+                raise makeup.MakeupError("只能补 31 天内的卡")
             makeup.create(svc, person.staff_no, at, form.get("reason", ""), actor)
     except makeup.MakeupError as exc:
         return page(error=_said(exc), status=400)

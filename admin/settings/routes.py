@@ -35,6 +35,43 @@ def _typed(setting: RuntimeSetting, text: str):
     return text
 
 
+# A sentence for the keys whose rule is a custom check (the schema's own text is for daka.toml).
+_CHECK_SENTENCES = {
+    "device.name": "名称应为 1 至 64 个字符，不含控制字符。",
+    "device.timezone": "请选择有效的时区，例如 Asia/Shanghai。",
+    "push.webhook_url": "请填写以 http:// 或 https:// 开头的地址，或留空表示不推送。",
+}
+
+
+def _number(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def problem_sentence(setting: RuntimeSetting, text: str) -> str:
+    """Why the admin's typed value was refused, as a sentence in the page's language.
+
+    The schema's checks (app/config) word their problems for daka.toml (``expected an integer ...
+    (remove the quotes)``); here the same rule is said for a person filling a form: what to type."""
+    spec = setting.spec
+    lo, hi = spec.meta.min, spec.meta.max
+    if spec.meta.choices is not None:
+        return _("请从列表中选择一项。")
+    if spec.type in (int, float):
+        kind = _("整数") if spec.type is int else _("数字")
+        if lo is not None and hi is not None:
+            return _("请输入 {lo} 至 {hi} 之间的{kind}。", lo=_number(spec.type(lo)), hi=_number(spec.type(hi)),
+                     kind=kind)
+        if lo is not None:
+            return _("请输入不小于 {lo} 的{kind}。", lo=_number(spec.type(lo)), kind=kind)
+        if hi is not None:
+            return _("请输入不大于 {hi} 的{kind}。", hi=_number(spec.type(hi)), kind=kind)
+        return _("请输入{kind}。", kind=kind)
+    key = _CHECK_SENTENCES.get(setting.key)
+    if key is not None:
+        return _(key)
+    return _("这个值不可用，请参考下方说明修改。")
+
+
 def offered(embedder: str) -> dict[str, RuntimeSetting]:
     """The registry's keys this terminal offers: all but the decision rules of the embedders not
     in use (each embedder has its own similarity scale; only the one in use means anything)."""
@@ -60,7 +97,7 @@ def index():
     if request.method == "POST" and "reset" in request.form:
         key = request.form["reset"]
         if key not in fields:
-            abort(400, description=f"{key} is not a setting of this page")
+            abort(400, description=_("没有这项设置。"))
         settings.reset(key, actor=g.actor)
         services().forget_settings()
         flash(_("已恢复配置文件的值"))
@@ -78,8 +115,8 @@ def index():
                 continue
             try:
                 settings.set(key, value, actor=g.actor)
-            except ConfigError as exc:
-                errors[key] = "; ".join(exc.problems)
+            except ConfigError:
+                errors[key] = problem_sentence(setting, text)
                 if not setting.secret:
                     typed[key] = text   # shown again as typed, to correct
         services().forget_settings()

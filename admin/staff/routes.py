@@ -16,6 +16,7 @@ from app.store import FaceTemplate, MakeupRequest, Staff
 
 from ..context import services
 from ..i18n import gettext as _
+from ..labels import name_problem
 from ..paging import page_number
 from . import departments, importer, service
 
@@ -51,7 +52,7 @@ def create():
         staff_id = service.create(services(), request.form.get("staff_no", ""), request.form.get("name", ""),
                                   request.form.get("department", ""), g.actor)
     except ValueError as exc:
-        flash(str(exc))
+        flash(name_problem(exc), "error")
         return redirect(url_for("staff.index")), 303
     return redirect(url_for("staff.edit", staff_id=staff_id))
 
@@ -60,8 +61,9 @@ def create():
 def upload():
     files = [f for f in request.files.getlist("files") if f and f.filename]
     if not files:
-        abort(400, description="no files")
-    results = service.enroll_uploads(services(), files, g.actor)
+        abort(400, description=_("请选择要上传的照片。"))
+    results = service.enroll_uploads(services(), files, g.actor,
+                                     accept_doubtful=request.form.get("accept_doubtful") == "1")
     return render_template("staff/upload_result.html", results=results,
                            ok=sum(r["ok"] for r in results))
 
@@ -106,7 +108,7 @@ def edit(staff_id: int):
         except service.NotFound:
             abort(404)
         except ValueError as exc:
-            error = say(str(exc))
+            error = say(str(exc)) if has(str(exc)) else name_problem(exc)
     return _edit_page(staff_id, error=error)
 
 

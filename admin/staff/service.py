@@ -180,8 +180,9 @@ def create(svc: AdminServices, staff_no: str, name: str, department: str, actor:
         return st.id
 
 
-def enroll_uploads(svc: AdminServices, files, actor: str) -> list[dict]:
-    """Enrol uploaded images and zip archives; one result per photo (zip members included)."""
+def enroll_uploads(svc: AdminServices, files, actor: str, *, accept_doubtful: bool = False) -> list[dict]:
+    """Enrol uploaded images and zip archives; one result per photo (zip members included).
+    `accept_doubtful`: the administrator enrols photos the quality gate doubts (audited by name)."""
     cfg = svc.config
     max_bytes = cfg.storage.photo_max_mb * 1024 * 1024
     results = []
@@ -194,20 +195,21 @@ def enroll_uploads(svc: AdminServices, files, actor: str) -> list[dict]:
             is_zip = name.lower().endswith(".zip") or zipfile.is_zipfile(tmp)
             tmp.seek(0)
             if is_zip:
-                results.extend(_enroll_zip(library, tmp, cfg, max_bytes))
+                results.extend(_enroll_zip(library, tmp, cfg, max_bytes, accept_doubtful))
                 continue
             data = tmp.read(max_bytes + 1)
         if len(data) > max_bytes:
             results.append(_refused(name, "too_large"))
             continue
-        results.append(library.enroll_file(data, name).as_dict())
+        results.append(library.enroll_file(data, name, accept_doubtful=accept_doubtful).as_dict())
     with svc.store.session() as s:
+        doubtful = [r["file"] for r in results if r.get("doubt")]
         svc.store.audit(s, actor, "upload_photos", files=len(results),
-                        enrolled=sum(r["ok"] for r in results))
+                        enrolled=sum(r["ok"] for r in results), **({"doubtful": doubtful} if doubtful else {}))
     return results
 
 
-def _enroll_zip(library, fh, cfg, max_bytes) -> list[dict]:
+def _enroll_zip(library, fh, cfg, max_bytes, accept_doubtful: bool = False) -> list[dict]:
     with tempfile.NamedTemporaryFile(suffix=".zip") as disk:
         disk.write(fh.read())
         disk.flush()
@@ -215,7 +217,7 @@ def _enroll_zip(library, fh, cfg, max_bytes) -> list[dict]:
             items = list(zip_items(Path(disk.name), max_bytes=max_bytes, max_files=cfg.library.max_zip_files))
         except (zipfile.BadZipFile, ValueError) as exc:
             return [_refused("archive.zip", "not_image", str(exc))]
-        return [r.as_dict() for r in library.enroll_many(items)]
+        return [r.as_dict() for r in library.enroll_many(items, accept_doubtful=accept_doubtful)]
 
 
 def _refused(name: str, reason: str, detail: str = "") -> dict:

@@ -20,7 +20,7 @@ function startFeed(table) {
     const p = JSON.parse(event.data);
     const tr = document.createElement("tr");
     tr.className = "new";
-    [p.time, p.staff_no, p.name, p.source].forEach((v) => tr.appendChild(cell(v)));
+    [p.time, p.staff_no, p.name, p.source_text || p.source].forEach((v) => tr.appendChild(cell(v)));
     body.insertBefore(tr, body.firstChild);
     while (body.rows.length > 50) body.deleteRow(body.rows.length - 1);
     const count = document.getElementById("punches-today");
@@ -48,10 +48,12 @@ function example(schema) {
 }
 
 function renderEndpoint(container, path, method, op) {
+  const words = container.dataset;  // the page's language, from the template
   const box = el("section", { class: "card endpoint" });
   const head = el("h2");
   head.appendChild(el("span", { class: "method" }, method));
   head.appendChild(document.createTextNode(path));
+  if (op.deprecated) head.appendChild(el("span", { class: "badge" }, words.deprecated || "deprecated"));
   box.appendChild(head);
   box.appendChild(el("p", {}, op.summary || ""));
   const params = op.parameters || [];
@@ -73,7 +75,7 @@ function renderEndpoint(container, path, method, op) {
     fileInput = el("input", { type: "file", multiple: "multiple" });
     box.appendChild(fileInput);
   }
-  const button = el("button", { type: "button" }, "Try it");
+  const button = el("button", { type: "button" }, words.try || "Try it");
   const output = el("pre");
   button.addEventListener("click", async () => {
     const url = new URL(path, window.location.origin);
@@ -94,7 +96,7 @@ function renderEndpoint(container, path, method, op) {
   box.appendChild(button);
   box.appendChild(output);
   const responses = el("details");
-  responses.appendChild(el("summary", {}, "responses"));
+  responses.appendChild(el("summary", {}, words.responses || "responses"));
   responses.appendChild(el("pre", {}, JSON.stringify(op.responses, null, 2)));
   box.appendChild(responses);
   container.appendChild(box);

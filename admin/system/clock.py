@@ -16,23 +16,28 @@ TIME_RE = re.compile(r"\d{2}:\d{2}:\d{2}")
 
 
 class ClockError(ValueError):
-    pass
+    """The clock was not changed; ``bad_value`` when the date or time given was refused (the
+    caller's to fix), else the helper failed."""
+
+    def __init__(self, message: str, *, bad_value: bool = False):
+        super().__init__(message)
+        self.bad_value = bad_value
 
 
 def parse(date: str, time: str) -> tuple[str, str]:
     """The seed's {"date": "2022-04-18", "time": "15:56:00"}, checked strictly."""
     if not isinstance(date, str) or not isinstance(time, str):
-        raise ClockError("date and time must be strings")
+        raise ClockError("date and time must be strings", bad_value=True)
     if len(time) == 5:
         time += ":00"
     if not DATE_RE.fullmatch(date) or not TIME_RE.fullmatch(time):
-        raise ClockError("date must be YYYY-MM-DD and time HH:MM:SS")
+        raise ClockError("date must be YYYY-MM-DD and time HH:MM:SS", bad_value=True)
     try:
         when = dt.datetime.strptime(f"{date} {time}", "%Y-%m-%d %H:%M:%S")
     except ValueError as exc:
-        raise ClockError(str(exc)) from exc
+        raise ClockError(str(exc), bad_value=True) from exc
     if not 2000 <= when.year <= 2099:
-        raise ClockError("the year must be between 2000 and 2099")
+        raise ClockError("the year must be between 2000 and 2099", bad_value=True)
     return date, time
 
 

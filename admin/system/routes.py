@@ -50,14 +50,32 @@ def _page(new_token: str | None = None):
                            adms=adms_status(svc), zk_pull=svc.status().get("zk_pull"))
 
 
+def _failed(message: str, detail: str, action: str, **audited):
+    """A failure the admin caused or met: a sentence in the error style, the technical detail folded
+    under it (and in the log), and an audit row saying what was tried."""
+    current_app.logger.warning("%s failed: %s", action, detail)
+    with services().store.session() as s:
+        services().store.audit(s, g.actor, action, error=detail, **audited)
+    flash(message, "error")
+    flash(detail, "error-detail")
+    return redirect(url_for("system.index")), 303
+
+
+def _clock_failure(exc: clock.ClockError) -> str:
+    """What a person can act on: a refused value is theirs to fix; anything else is the helper's."""
+    if exc.bad_value:
+        return _("日期或时间无效：日期应为 2000 至 2099 年的真实日期，时间为 时:分:秒。")
+    return _("终端没有改变时间：设置时间的辅助程序无法运行或拒绝了请求（详情见下方，并已写入日志）。"
+             "请检查安装时配置的 sudo 规则，或联系安装人员。")
+
+
 @bp.post("/time")
 def set_time():
+    date, time = request.form.get("date", ""), request.form.get("time", "")
     try:
-        out = clock.set_system_time(current_app.config["DAKA_SET_TIME_COMMAND"],
-                                    request.form.get("date", ""), request.form.get("time", ""))
+        out = clock.set_system_time(current_app.config["DAKA_SET_TIME_COMMAND"], date, time)
     except clock.ClockError as exc:
-        flash(f"{_('设置时间失败')}: {exc}")
-        return redirect(url_for("system.index")), 303
+        return _failed(_clock_failure(exc), str(exc), "set_time_failed", date=date[:20], time=time[:20])
     with services().store.session() as s:
         services().store.audit(s, g.actor, "set_time", date=request.form["date"], time=request.form["time"],
                                output=out)
@@ -70,8 +88,8 @@ def restore_ntp():
     try:
         out = clock.restore_network_time(current_app.config["DAKA_SET_TIME_COMMAND"])
     except clock.ClockError as exc:
-        flash(f"{_('恢复网络校时失败')}: {exc}")
-        return redirect(url_for("system.index")), 303
+        return _failed(_("恢复网络校时失败：设置时间的辅助程序无法运行或拒绝了请求（详情见下方，并已写入日志）。"),
+                       str(exc), "restore_ntp_failed")
     with services().store.session() as s:
         services().store.audit(s, g.actor, "restore_ntp", output=out)
     flash(_("网络校时已恢复"))
@@ -92,7 +110,8 @@ def download_backup():
     try:
         target = backup.backup_to(svc.store, backup.temp_file())
     except backup.BackupError as exc:
-        abort(409, description=str(exc))
+        current_app.logger.warning("backup failed: %s", exc)
+        abort(409, description=_("这里只能备份 SQLite 数据库；PostgreSQL 请用 pg_dump。"))
 
     @after_this_request
     def _cleanup(response):
@@ -110,15 +129,16 @@ def download_backup():
 def restore():
     svc = services()
     upload = request.files.get("file")
-    if upload is None:
-        abort(400, description="no file")
+    if upload is None or not upload.filename:
+        flash(_("请选择要恢复的备份文件。"), "error")
+        return redirect(url_for("system.index")), 303
     path = backup.temp_file()
     try:
         upload.save(path)
         backup.restore_from(svc.store, path)
     except backup.BackupError as exc:
-        flash(f"{_('不是有效的备份文件')}: {exc}. {_('当前数据未改动')}")
-        return redirect(url_for("system.index")), 303
+        return _failed(_("不是有效的备份文件，当前数据未改动。请选择从本系统“下载备份”得到的文件。"), str(exc),
+                       "restore_failed", file=(upload.filename or "")[:255])
     finally:
         path.unlink(missing_ok=True)
     with svc.store.session() as s:
@@ -134,8 +154,9 @@ def create_token():
     try:
         token = tokens.create(services().store, request.form.get("name", ""), g.actor,
                               role=request.form.get("role", "admin"))
-    except ValueError as exc:
-        abort(400, description=str(exc))
+    except ValueError:
+        flash(_("令牌名称应为 1 至 64 个字符，不含控制字符。"), "error")
+        return redirect(url_for("system.index")), 303
     # Shown once, in this answer only (no-store): never put in the session cookie, which is
     # signed but readable by whoever holds it.
     return _page(new_token=token)
@@ -157,7 +178,7 @@ def _account_change(change, confirm: bool = True) -> object:
             raise users.UserError("两次输入的密码不一致")
         change(form)
     except users.UserError as exc:
-        flash(_(exc.key, **exc.values))
+        flash(_(exc.key, **exc.values), "error")
         return redirect(url_for("system.index")), 303
     flash(_("已保存"))
     return redirect(url_for("system.index"))

@@ -55,6 +55,7 @@ class EnrollResult:
     staff_no: str | None = None
     name: str | None = None
     template_id: int | None = None
+    doubt: str | None = None   # the quality gate's reason an administrator overrode (enrolled anyway)
 
     def message(self, language: str = "zh_CN") -> str:
         if self.ok:
@@ -104,6 +105,11 @@ class FaceLibrary:
         self.cfg, self.max_bytes = library_cfg, max_bytes
         self.model_id = self.kinds[0]
         self.limits = QualityThresholds(min_face_px=library_cfg.min_face_px)
+        # An administrator's override of the quality gate: only a face the gate doubts, still one
+        # whole face the detector found (no face, several faces, duplicates are never overridden).
+        self.doubt_limits = QualityThresholds(
+            min_face_px=max(40, library_cfg.min_face_px // 2), max_yaw=1.0, min_pitch=0.0, max_pitch=3.0,
+            max_roll_deg=90.0, min_brightness=0.0, max_brightness=255.0, min_contrast=0.0, min_sharpness=1e-6)
         self.incomplete = 0   # photos whose templates lack a model the embedder needs (reindex)
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_concurrent)
@@ -140,20 +146,32 @@ class FaceLibrary:
         return loaded
 
     # -- analysis ------------------------------------------------------
-    def analyse(self, bgr: np.ndarray) -> StillFace:
-        """The one usable face of a photo, or :class:`Refused` with the reason."""
+    def analyse(self, bgr: np.ndarray, *, lenient: bool = False) -> StillFace:
+        """The one usable face of a photo, or :class:`Refused` with the reason (`lenient`: the
+        administrator's override of the quality gate's doubts)."""
         try:
             # find small faces too, to say "too small" rather than "no face"
-            return describe_still(bgr, self.detector, self.parts, self.limits,
+            return describe_still(bgr, self.detector, self.parts, self.doubt_limits if lenient else self.limits,
                                   min_face=max(40, self.cfg.min_face_px // 2), threads=self.detect_threads)
         except Unusable as exc:
             raise Refused(exc.reason, exc.detail) from exc
 
+    def _analyse_or_doubt(self, bgr: np.ndarray, accept_doubtful: bool) -> tuple[StillFace, str | None]:
+        """The face and, when the gate doubted it and the administrator accepted anyway, its reason."""
+        try:
+            return self.analyse(bgr), None
+        except Refused as exc:
+            if not accept_doubtful or exc.reason not in QUALITY_REASONS:
+                raise
+            return self.analyse(bgr, lenient=True), exc.reason
+
     # -- enrolment -----------------------------------------------------
-    def enroll(self, image: bytes | np.ndarray, identity: Identity, *, label: str | None = None) -> EnrollResult:
+    def enroll(self, image: bytes | np.ndarray, identity: Identity, *, label: str | None = None,
+               accept_doubtful: bool = False) -> EnrollResult:
         """Enrol one image of `identity`: a photo file's bytes (stored as they are) or a BGR array
         (a camera frame, stored as a JPEG). `label` names the image in the result and on the
-        template (the file name; "工号_姓名.jpg" when None)."""
+        template (the file name; "工号_姓名.jpg" when None). `accept_doubtful`: an administrator
+        enrols a photo the quality gate doubts (the result and the audit name the doubt)."""
         try:
             who = identity.checked()
         except BadName as exc:
@@ -167,30 +185,33 @@ class FaceLibrary:
                 if isinstance(image, (bytes, bytearray, memoryview)):
                     data = bytes(image)
                     decoded = decode_image(data, max_bytes=self.max_bytes)
-                    extension, sample = decoded.extension, self.analyse(decoded.bgr)
+                    extension = decoded.extension
+                    sample, doubt = self._analyse_or_doubt(decoded.bgr, accept_doubtful)
                     del decoded  # the decoded pixels go before the slot is handed on
                 else:
-                    sample = self.analyse(_array_image(image))
+                    sample, doubt = self._analyse_or_doubt(_array_image(image), accept_doubtful)
                     ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, CAPTURE_JPEG_QUALITY])
                     if not ok:
                         raise Refused("not_image", "the image could not be encoded as JPEG")
                     data, extension = jpeg.tobytes(), ".jpg"
             finally:
                 self._slots.release()
-            template_id = self._store_template(who, data, extension, sample, label)
+            template_id = self._store_template(who, data, extension, sample, label, doubt)
         except (ImageRefused, Refused) as exc:
             return EnrollResult(label, False, exc.reason, exc.detail, who.staff_no, who.name)
-        return EnrollResult(label, True, None, "", who.staff_no, who.name, template_id)
+        return EnrollResult(label, True, None, "", who.staff_no, who.name, template_id, doubt)
 
-    def enroll_file(self, data: bytes, filename: str, *, department: str = "") -> EnrollResult:
+    def enroll_file(self, data: bytes, filename: str, *, department: str = "",
+                    accept_doubtful: bool = False) -> EnrollResult:
         """Enrol a photo file named 工号_姓名.ext: the file name says who it is."""
         try:
             identity = Identity.from_file_name(filename, department)
         except BadName as exc:
             return EnrollResult(filename, False, "bad_name", str(exc))
-        return self.enroll(data, identity, label=filename)
+        return self.enroll(data, identity, label=filename, accept_doubtful=accept_doubtful)
 
-    def enroll_many(self, items: Iterable[tuple[str, Callable[[], bytes]]]) -> Iterator[EnrollResult]:
+    def enroll_many(self, items: Iterable[tuple[str, Callable[[], bytes]]], *,
+                    accept_doubtful: bool = False) -> Iterator[EnrollResult]:
         """Enrol (file name, reader) pairs one by one (see `enroll_file`); a reader may raise :class:`Refused`."""
         for name, read in items:
             try:
@@ -198,9 +219,10 @@ class FaceLibrary:
             except Refused as exc:
                 yield EnrollResult(name, False, exc.reason, exc.detail)
                 continue
-            yield self.enroll_file(data, name)
+            yield self.enroll_file(data, name, accept_doubtful=accept_doubtful)
 
-    def _store_template(self, who: Identity, data: bytes, extension: str, sample: StillFace, label: str) -> int:
+    def _store_template(self, who: Identity, data: bytes, extension: str, sample: StillFace, label: str,
+                        doubt: str | None = None) -> int:
         digest = hashlib.sha256(data).hexdigest()
         with self._lock:  # one enrolment at a time: the duplicate checks then hold
             with self.store.session() as s:
@@ -227,13 +249,15 @@ class FaceLibrary:
                 try:
                     templates = [FaceTemplate(staff=staff, descriptor=sample.parts[kind].tobytes(),
                                               model_id=kind, photo_file=stored, photo_sha256=digest,
-                                              original_name=label[:255], quality=sample.quality.score)
+                                              original_name=label[:255],
+                                              # a doubted photo ranks last where the best photo is shown
+                                              quality=0.0 if doubt else sample.quality.score)
                                  for kind in self.kinds]
                     s.add_all(templates)   # inserted in this order: the primary template gets the lowest id
                     s.flush()
                     template = templates[0]
                     self.store.audit(s, "library", "enroll", staff_no=who.staff_no, template=template.id,
-                                     file=label)
+                                     file=label, **({"doubt": doubt} if doubt else {}))
                 except BaseException:
                     path.unlink(missing_ok=True)
                     raise

@@ -55,6 +55,8 @@ ACCESS = {
     # the JSON API: bearer tokens only; viewer tokens read
     ("api.get_face_libraries", "GET"): API_READ, ("api.get_attend_infos", "POST"): API_READ,
     ("api.download_facelib", "GET"): API_READ,
+    # the seed backend's own spellings of the two above (deprecated aliases)
+    ("api.get_attended_infos", "POST"): API_READ, ("api.down_facelib", "GET"): API_READ,
     ("api.add_face_libs", "PUT"): API_ADMIN, ("api.clear_data", "GET"): API_ADMIN,
     ("api.delete_face", "DELETE"): API_ADMIN, ("api.update_sys_time", "PUT"): API_ADMIN,
     # issue 24: attendance reports (read) and rules (read; changes by hr and administrators,

@@ -21,6 +21,13 @@ def _flashes(client) -> list[str]:
     return [html.unescape(m) for m in re.findall(r'<p class="flash">([^<]*)</p>', page)]
 
 
+def _errors(client) -> tuple[list[str], list[str]]:
+    """The error boxes' sentences and the technical details folded under them."""
+    page = client.get("/system/").get_data(as_text=True)
+    return ([html.unescape(m) for m in re.findall(r'<p class="flash-error" role="alert">([^<]*)</p>', page)],
+            [html.unescape(m) for m in re.findall(r'<details class="flash-detail">.*?<code>([^<]*)</code>', page, re.S)])
+
+
 def test_restore_network_time_runs_the_helpers_ntp_form(admin_client, fake_clock, sqlite_store):
     page = admin_client.get("/system/").get_data(as_text=True)
     assert 'action="/system/time/ntp"' in page and "恢复网络校时" in page
@@ -48,9 +55,13 @@ def test_a_failing_helper_is_reported_and_not_audited(admin_config, instance, sq
     login(client, "admin", "correct horse 1")
     r = post(client, "/system/time/ntp", page="/system/")
     assert r.status_code == 303
-    assert _flashes(client) == ["恢复网络校时失败: daka-set-time: timedatectl not found: no NTP client to turn on"]
+    errors, details = _errors(client)
+    assert len(errors) == 1 and errors[0].startswith("恢复网络校时失败：") and "daka-set-time" not in errors[0]
+    assert details == ["daka-set-time: timedatectl not found: no NTP client to turn on"]
     with sqlite_store.session() as s:
         assert s.scalar(select(AuditEntry.id).where(AuditEntry.action == "restore_ntp")) is None
+        failed = s.scalar(select(AuditEntry).where(AuditEntry.action == "restore_ntp_failed"))
+    assert failed.actor == "admin" and "timedatectl not found" in json.loads(failed.detail)["error"]
 
 
 def test_viewers_cannot_restore_network_time(app, users, fake_clock):

@@ -29,7 +29,7 @@ def test_upload_list_thumbnail_download_and_delete(admin_client, photos, sqlite_
                     (b"not an image", "HR0003_坏文件.jpg")], field="files", form={"csrf_token": token})
     html = r.get_data(as_text=True)
     assert r.status_code == 200
-    assert "HR0001_奥巴马.jpg" in html and "HR0003_坏文件.jpg" in html and "不是可读取的图片" in html
+    assert "HR0001_奥巴马.jpg" in html and "HR0003_坏文件.jpg" in html and "无法读取这个文件，请上传 JPG 或 PNG 照片" in html
     assert html.count('class="ok"') == 2 and html.count('class="refused"') == 1
     listing = admin_client.get("/staff/").get_data(as_text=True)
     assert "奥巴马" in listing and "拜登" in listing and "坏文件" not in listing
@@ -222,7 +222,11 @@ def test_settings_are_validated_stored_and_audited(admin_client, app):
     assert settings.get("attendance.confirm_seconds") == 12 and settings.get("device.timezone") == "Europe/Berlin"
     r = post(admin_client, "/settings/", {key: "1.5", "device.timezone": "Mars/Olympus"},
              page="/settings/")
-    assert r.status_code == 400 and "out of range" in r.get_data(as_text=True)
+    page = r.get_data(as_text=True)
+    # the page is in English now (device.language = en above): the sentences too
+    assert r.status_code == 400 and "Please enter a number from" in page
+    assert "Please choose a valid time zone, such as Asia/Shanghai." in page
+    assert 'value="1.5"' in page and "out of range" not in page
     assert settings.get(key) == 0.95 and settings.get("device.timezone") == "Europe/Berlin"
     post(admin_client, "/settings/", {"push.secret": "s3cret"}, page="/settings/")
     assert settings.get("push.secret") == "s3cret"
@@ -250,7 +254,8 @@ def test_the_settings_page_is_the_registry(admin_client, app):
     r = post(admin_client, "/settings/", {"attendance.dedupe_seconds": "12x", "device.name": "前门"},
              page="/settings/")
     html = r.get_data(as_text=True)
-    assert r.status_code == 400 and 'value="12x"' in html and "expected an integer" in html
+    assert r.status_code == 400 and 'value="12x"' in html and "请输入 0 至 86400 之间的整数。" in html
+    assert "expected an integer" not in html  # daka.toml's wording stays in the config check
 
 
 def test_the_settings_page_in_english_and_a_restart_setting(admin_client, app, monkeypatch):

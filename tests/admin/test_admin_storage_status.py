@@ -17,6 +17,8 @@ def test_dashboard_says_storage_full_and_retention_paused(admin_config, instance
         "reason": "clock_jump", "detail": "the clock was set 3652 days ahead while the terminal ran"})
     html = c.get("/").get_data(as_text=True)
     assert '<dd class="warn">存储空间不足</dd>' in html
-    assert "已暂停：系统时间可疑 (the clock was set 3652 days ahead while the terminal ran)" in html
+    # the reason in words; the technical detail folded under it
+    assert "已暂停：系统时间可疑（系统时间刚被大幅调整）" in html
+    assert "<summary>技术细节</summary>the clock was set 3652 days ahead while the terminal ran" in html
     data = c.get("/dashboard/status.json").get_json()["status"]
     assert data["storage_low"] is True and data["retention_hold"]["reason"] == "clock_jump"

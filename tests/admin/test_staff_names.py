@@ -67,7 +67,10 @@ def _restore(admin_client, data: bytes):
     r = send_files(admin_client, "POST", "/system/restore", [(data, "daka.sqlite3")], field="file",
                    form={"csrf_token": token})
     page = admin_client.get("/system/").get_data(as_text=True)
-    return r, [html.unescape(m) for m in re.findall(r'<p class="flash">([^<]*)</p>', page)]
+    # a refusal: the sentence in the error box, then the technical detail folded under it
+    boxes = re.findall(r'<p class="flash(?:-error)?"[^>]*>([^<]*)</p>'
+                       r'(?:\s*<details class="flash-detail"><summary>[^<]*</summary><code>([^<]*)</code>)?', page)
+    return r, [html.unescape(f"{m}: {d}" if d else m) for m, d in boxes]
 
 
 def _add_template(store, staff_id, photo_file):
@@ -97,7 +100,7 @@ def test_restore_refuses_a_backup_with_a_path_trick_or_a_hidden_name(admin_clien
     add_staff(sqlite_store, "HR0401", "备份后")  # made after the backup: must survive the refusal
     r, flashes = _restore(admin_client, saved.read_bytes())
     assert r.status_code == 303
-    assert len(flashes) == 1 and flashes[0].startswith("不是有效的备份文件: ") and says in flashes[0], flashes
+    assert len(flashes) == 1 and flashes[0].startswith("不是有效的备份文件，当前数据未改动。") and says in flashes[0], flashes
     assert "当前数据未改动" in flashes[0]
     with sqlite_store.session() as s:
         assert sorted(s.scalars(select(Staff.staff_no))) == ["HR0400", "HR0401"]

@@ -23,7 +23,7 @@ from app import i18n
 REPO = Path(__file__).resolve().parents[2]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 KV_CALL = re.compile(r"""(?<![A-Za-z0-9_])t\(\s*(['"])(.+?)\1""")
-TRANSLATED_ERRORS = {"UserError", "SetupDone"}   # admin errors whose text its routes pass through gettext
+TRANSLATED_ERRORS = {"UserError", "SetupDone", "MakeupError"}   # admin errors whose text its routes pass through gettext
 
 
 def _fields(message: str) -> set[str]:
