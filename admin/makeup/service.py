@@ -25,6 +25,11 @@ class MakeupError(ValueError):
         self.key, self.values = key, values
 
 
+class RulesRefused(MakeupError):
+    """The attendance rules refused an approved leave (an overlapping leave ...): the key is the
+    rules' own catalogue key (``attendance.error.*``), passed on so the page says it in its language."""
+
+
 MAX_PENDING_PER_PERSON = 10  # what one staff member may have waiting (the phone form is anonymous)
 
 
@@ -131,7 +136,7 @@ def _decide_leave(svc: AdminServices, request_id: int, approve: bool, actor: str
         with svc.store.session() as s:
             s.execute(update(MakeupRequest).where(MakeupRequest.id == request_id)
                       .values(state="pending", decided_by=None, decided_at=None))
-        raise MakeupError(exc.key, **exc.values) from exc
+        raise RulesRefused(exc.key, **exc.values) from exc
     with svc.store.session() as s:
         svc.store.audit(s, actor, "leave_approve", **detail, leave=leave_id)
     return leave_id
