@@ -19,6 +19,17 @@ browser, server, shot, wait_for = base.browser, base.server, base.shot, base.wai
 SIZES = [("desk", 1366, 900), ("phone", 390, 844)]
 MIN_TAP_PX = 44
 
+
+def absent_or_found(driver, by, selector) -> list:
+    """The elements present now, without the implicit wait: an element expected to be absent would
+    otherwise hold find_elements for the driver's whole 60 s deadline (tests/admin/test_admin_browser.py)."""
+    driver.implicitly_wait(0)
+    try:
+        return driver.find_elements(by, selector)
+    finally:
+        driver.implicitly_wait(60)
+
+
 # Short cells (a two-character name, 正常/失败, a time) laid out on more than one line.
 WRAPPED_SHORT_CELLS = """
 const out = [];
@@ -194,7 +205,7 @@ def test_errors_show_in_an_error_style_and_destructive_actions_ask(browser, serv
     wait_for(lambda: d.switch_to.alert).accept()
     box = wait_for(lambda: d.find_element(By.CSS_SELECTOR, "p.flash-error"))
     shot(d, f"26-restore-refused-{size}")
-    assert box.text.startswith("不是有效的备份文件，当前数据未改动") and not d.find_elements(By.CSS_SELECTOR, "p.flash")
+    assert box.text.startswith("不是有效的备份文件，当前数据未改动") and not absent_or_found(d, By.CSS_SELECTOR, "p.flash")
     assert box.value_of_css_property("border-left-color") != d.execute_script(
         "return getComputedStyle(document.createElement('p')).color")  # a coloured error box
     with sqlite_store.session() as s:

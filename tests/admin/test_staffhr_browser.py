@@ -149,7 +149,9 @@ def test_phone_page_requests_import_and_bulk_approval(browser, server, sqlite_st
     d.find_element(By.ID, "import-file").send_keys(str(bad))
     d.find_element(By.ID, "import-check").click()
     wait_for(lambda: "1 行有错误" in d.find_element(By.ID, "import-summary").text)
+    d.implicitly_wait(0)   # expected absent: the implicit wait would hold find_elements for its 60 s
     assert not d.find_elements(By.ID, "import-confirm")
+    d.implicitly_wait(60)
     shot(d, "desk-01-import-errors")
     good = tmp_path / "员工.xlsx"
     good.write_bytes(workbook([["E10", "王五", "品质部", "2025-03-01", "13800000010", "C10"],
