@@ -8,10 +8,9 @@ store / library / attendance so that an enrolment here updates the live gallery 
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from pathlib import Path
 
-
+from app.instance import instance_secret
 
 __all__ = ["create_app"]
 
@@ -20,17 +19,7 @@ SECRET_FILE = "admin_secret.key"
 
 def _secret_key(root: Path) -> bytes:
     """A per-instance key kept in the instance folder (0600), made on first use."""
-    path = Path(root) / SECRET_FILE
-    try:
-        data = path.read_bytes()
-        if len(data) >= 32:
-            return data
-    except FileNotFoundError:
-        pass
-    data = secrets.token_bytes(48)
-    path.touch(mode=0o600)
-    path.write_bytes(data)
-    return data
+    return instance_secret(root, SECRET_FILE)
 
 
 def create_app(config, instance, *, store=None, library=None, attendance=None,

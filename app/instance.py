@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -421,3 +422,19 @@ class Instance:
         self.write_default_config()
         self.keep_space_reserve()
         return self
+
+
+def instance_secret(root: Path, name: str) -> bytes:
+    """A per-instance random key in the instance folder (0600), made on first use: the admin's
+    session key and the self-service links' signing key, each in its own file."""
+    path = Path(root) / name
+    try:
+        data = path.read_bytes()
+        if len(data) >= 32:
+            return data
+    except FileNotFoundError:
+        pass
+    data = secrets.token_bytes(48)
+    path.touch(mode=0o600)
+    path.write_bytes(data)
+    return data

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from app.instance import instance_secret
+
 LINK_SECONDS = 600
 KEY_FILE = "selfservice.key"
 SALT = "daka.self-service"
@@ -43,17 +45,7 @@ class LinkHolder:
 def instance_key(root: Path) -> bytes:
     """The per-instance signing key (0600), made on first use; not the admin's session key, so a
     link never doubles as a session cookie."""
-    path = Path(root) / KEY_FILE
-    try:
-        data = path.read_bytes()
-        if len(data) >= 32:
-            return data
-    except FileNotFoundError:
-        pass
-    data = secrets.token_bytes(48)
-    path.touch(mode=0o600)
-    path.write_bytes(data)
-    return data
+    return instance_secret(root, KEY_FILE)
 
 
 def lan_address() -> str:
