@@ -158,10 +158,9 @@ class FleetLink:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            for _ in conn.notifies(timeout=min(left, 1.0), stop_after=1):
-                # drain the rest of a burst: one round reads them all
-                for _ in conn.notifies(timeout=0.05):
-                    pass
+            # (each generator holds the connection's lock until it ends: never nest them)
+            if list(conn.notifies(timeout=min(left, 1.0), stop_after=1)):
+                list(conn.notifies(timeout=0.05))   # the rest of a burst: one round reads them all
                 return
 
     # -- the upload thread ------------------------------------------------------------------------

@@ -74,6 +74,7 @@ class LibraryMirror:
         self.applied = 0
         self.last_sync: dt.datetime | None = None
         self.waiting_gap: int | None = None       # the change number the cursor waits for
+        self.copied = False                       # the whole library was copied (a fresh mirror)
         self._cursor: int | None = None
 
     @property
@@ -94,8 +95,9 @@ class LibraryMirror:
         """Apply every change visible now; the number of changes applied. ``conn``: an autocommit
         psycopg connection to the centre (errors propagate: the caller reconnects)."""
         done = 0
-        if self.cursor == 0 and not self.applied_beyond:
+        if self.cursor == 0 and not self.copied:
             self._snapshot(conn)
+            self.copied = True
         after, expected, blocked = self.cursor, self.cursor + 1, False
         position = self.cursor
         while True:

@@ -2,7 +2,8 @@
 
 A cursor over local punch ids (``fleet_cursors`` row ``punches``, like the ADMS link's
 ``adms_cursors``): the punches after it are sent in id order, in batches, each batch one central
-transaction of ``INSERT ... ON CONFLICT (uuid) DO NOTHING``; the cursor moves only after that
+transaction of ``INSERT ... ON CONFLICT DO NOTHING`` (the uuid is the one unique key a terminal's
+row can clash on; naming it would need SELECT on punches, which a terminal role lacks); the cursor moves only after that
 transaction committed. A crash between the commit and the cursor's write sends the batch again,
 which the centre's unique uuid turns into no-ops: exactly once, whatever crashes. Local ids come
 from SQLite under its write lock, in commit order, so no gap in them ever fills later.
@@ -37,7 +38,7 @@ RESEND = 500
 
 INSERT = ("INSERT INTO punches (uuid, staff_no, name, punched_at, local_date, device_id, score, source, "
           "snapshot_file, status, created_at) VALUES (%s, %s, %s, %s, %s, fleet_device_id(), %s, %s, NULL, %s, "
-          "timezone('UTC', now())) ON CONFLICT (uuid) DO NOTHING")
+          "timezone('UTC', now())) ON CONFLICT DO NOTHING")
 
 
 def _utcnow() -> dt.datetime:
