@@ -79,6 +79,7 @@ class FleetLink:
         self.last_error_at: dt.datetime | None = None
         self.last_heartbeat: dt.datetime | None = None
         self.enrolments_sent = 0
+        self.failed_attempts = 0   # attempts to reach the centre that failed since it was last reached
         self._halt = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -180,6 +181,7 @@ class FleetLink:
                 if not self.upload_online:
                     logger.info("fleet: connected to the centre as device {}", self.device_id)
                 self.upload_online = True
+                self.failed_attempts = 0
                 backoff.reset()
                 self._wake.wait(UPLOAD_TICK_S)
                 self._wake.clear()
@@ -188,6 +190,7 @@ class FleetLink:
                     logger.warning("fleet: the centre is unreachable; punches wait here ({} waiting)",
                                    self._pending_quietly())
                 self.upload_online = False
+                self.failed_attempts += 1
                 self.uploader.close()
                 self._failed("upload", exc)
                 self._halt.wait(backoff.next())
@@ -313,5 +316,6 @@ class FleetLink:
                 "name": self.cfg.name or self.device_name,
                 "change_no": self.mirror.cursor, "waiting_gap": self.mirror.waiting_gap,
                 "last_sync_utc": iso(self.mirror.last_sync), "last_upload_utc": iso(self.uploader.last_upload),
-                "last_heartbeat_utc": iso(self.last_heartbeat), "queued_enrolments": self.queued_enrolments(),
+                "last_heartbeat_utc": iso(self.last_heartbeat), "failed_attempts": self.failed_attempts,
+                "queued_enrolments": self.queued_enrolments(),
                 "last_error": self.last_error, "last_error_utc": iso(self.last_error_at)}
