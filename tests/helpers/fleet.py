@@ -9,7 +9,10 @@ Role names are cluster-wide, so each centre's terminals are named after its data
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import itertools
+import uuid
 from dataclasses import dataclass, field
 
 import psycopg
@@ -81,3 +84,33 @@ def make_centre(server, tmp_path, terminals: int = 2, *, init: bool = True) -> C
         for i in range(1, terminals + 1):
             centre.add_terminal(f"{database}_t{i}", location=f"gate {i}")
     return centre
+
+
+# -- rows written with plain SQL (as a terminal would, or the owner seeding a library) -------------
+
+def add_staff(conn, staff_no: str, name: str, *, department: str = "") -> int:
+    """A staff row (every NOT NULL column the ORM fills), its id."""
+    return conn.execute(
+        "INSERT INTO staff (staff_no, name, department, phone, active, created_at, updated_at, zk_uid) "
+        "VALUES (%s, %s, %s, '', true, now(), now(), (SELECT coalesce(max(zk_uid), 0) + 1 FROM staff)) "
+        "RETURNING id", (staff_no, name, department)).fetchone()[0]
+
+
+def add_template(conn, staff_id: int, *, photo: bytes = b"photo", model_id: str = "m1", dim: int = 4) -> int:
+    """A face template row of ``staff_id`` (a ``dim``-float descriptor), its id."""
+    digest = hashlib.sha256(photo).hexdigest()
+    return conn.execute(
+        "INSERT INTO face_templates (staff_id, descriptor, model_id, photo_file, photo_sha256, original_name, "
+        "quality, created_at) VALUES (%s, %s, %s, %s, %s, '', 0.5, now()) RETURNING id",
+        (staff_id, bytes(4 * dim), model_id, f"{digest[:16]}.jpg", digest)).fetchone()[0]
+
+
+def insert_punch(conn, device_id: str, staff_no: str, *, punch_uuid: uuid.UUID | None = None,
+                 staff_id: int | None = None, name: str = "someone") -> int:
+    """One punch as a terminal's uploader writes it (``ON CONFLICT (uuid) DO NOTHING``); rows inserted."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return conn.execute(
+        "INSERT INTO punches (uuid, staff_id, staff_no, name, punched_at, local_date, device_id, score, source, "
+        "created_at, status) VALUES (%s, %s, %s, %s, %s, %s, %s, 0.9, 'face', %s, 0) "
+        "ON CONFLICT (uuid) DO NOTHING",
+        (punch_uuid or uuid.uuid4(), staff_id, staff_no, name, now, now.date(), device_id, now)).rowcount
