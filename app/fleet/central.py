@@ -18,14 +18,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from importlib import resources
-
-import sqlalchemy as sa
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from app import i18n
 
-__all__ = ["CHANGES_CHANNEL", "SCHEMA_VERSION", "TERMINAL_GROUP", "FleetError", "connect_engine", "init_centre",
-           "is_centre", "keep_photo", "libpq_url", "schema_version"]
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+# SQLAlchemy is imported where it is used: `daka --help` imports this module (the fleet's
+# commands) and must not load it.
+
+__all__ = ["CHANGES_CHANNEL", "SCHEMA_VERSION", "SECRET_SETTINGS", "TERMINAL_GROUP", "FleetError", "check_database_owner",
+           "connect_engine", "init_centre", "is_centre", "keep_photo", "libpq_url", "open_connection",
+           "schema_version"]
 
 SCHEMA_VERSION = 1
 #: The NOLOGIN group role every terminal's role is a member of; its privileges are the terminals'.
@@ -41,6 +46,9 @@ _TERMINAL_READS = ("staff", "face_templates", "face_photos", "departments", "fle
                    "fleet_settings_view")
 # Tables whose rows a terminal reaches only through its row-level security policies.
 _RLS_TABLES = ("punches", "fleet_enrolments", "fleet_devices", "fleet_device_settings")
+#: The run-time settings that are secrets (``secret=True`` in app/services/settings.py, a layer
+#: above: tests/fleet/test_central_schema.py holds the two lists equal). Terminals never read them.
+SECRET_SETTINGS = ("push.secret", "zk_pull.comm_key")
 _STORE_TABLES = ("staff", "face_templates", "punches", "settings", "departments", "push_outbox")
 
 
@@ -63,8 +71,10 @@ def libpq_url(url: str) -> str:
 
 def connect_engine(engine_or_url: Engine | str) -> tuple[Engine, bool]:
     """An engine for ``engine_or_url`` and whether this call made it (then the caller disposes of it)."""
-    if isinstance(engine_or_url, Engine):
+    if not isinstance(engine_or_url, str):
         return engine_or_url, False
+    import sqlalchemy as sa  # lazy: see the top
+
     url = sa.engine.make_url(engine_or_url)
     if url.get_backend_name() != "postgresql":
         raise FleetError("not_postgresql", url=url.render_as_string(hide_password=True))
@@ -100,9 +110,40 @@ def keep_photo(session, data: bytes) -> str:
     """Store a photo's bytes in ``face_photos`` (once per content) in ``session``'s transaction;
     returns its sha256. For a centre's library: terminals read photos from there."""
     digest = hashlib.sha256(data).hexdigest()
-    session.execute(sa.text("INSERT INTO face_photos (sha256, data) VALUES (:sha256, :data) "
-                            "ON CONFLICT (sha256) DO NOTHING"), {"sha256": digest, "data": data})
+    session.connection().exec_driver_sql(
+        "INSERT INTO face_photos (sha256, data) VALUES (%(sha256)s, %(data)s) ON CONFLICT (sha256) DO NOTHING",
+        {"sha256": digest, "data": data})
     return digest
+
+
+def open_connection(engine: Engine):
+    """A connection, or FleetError("unreachable") saying why not."""
+    from sqlalchemy.exc import OperationalError  # lazy: see the top
+
+    try:
+        return engine.connect()
+    except OperationalError as exc:
+        raise FleetError("unreachable", url=engine.url.render_as_string(hide_password=True),
+                         error=str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)) from exc
+
+
+def check_database_owner(engine_or_url: Engine | str) -> None:
+    """Refuse early what ``daka fleet init`` cannot work on: not PostgreSQL, not reachable, a role
+    that does not own the database (before the store's migrations run as that role)."""
+    engine, made = connect_engine(engine_or_url)
+    try:
+        with open_connection(engine) as connection:
+            if connection.dialect.name != "postgresql":
+                raise FleetError("not_postgresql", url=engine.url.render_as_string(hide_password=True))
+            user, allowed = connection.exec_driver_sql(
+                "SELECT current_user, r.rolsuper OR pg_has_role(current_user, d.datdba, 'USAGE') "
+                "FROM pg_database d, pg_roles r WHERE d.datname = current_database() "
+                "AND r.rolname = current_user").one()
+            if not allowed:
+                raise FleetError("not_owner", user=user)
+    finally:
+        if made:
+            engine.dispose()
 
 
 def _check_owner(connection) -> None:
@@ -184,18 +225,14 @@ def _set_secret_keys(connection, secret_keys: Iterable[str]) -> None:
         connection.exec_driver_sql("INSERT INTO fleet_secret_settings (key) VALUES (%s)", (key,))
 
 
-def init_centre(engine_or_url: Engine | str, *, secret_keys: Iterable[str] = ()) -> dict:
+def init_centre(engine_or_url: Engine | str, *, secret_keys: Iterable[str] = SECRET_SETTINGS) -> dict:
     """Make the connected PostgreSQL store a fleet centre (idempotent); ``secret_keys``: the
     settings terminals must not read (the registry's secrets). Returns ``{"schema_version": n,
     "created": bool}`` (False when it already was a centre of this version: nothing is changed but
     the list of secret keys)."""
     engine, made = connect_engine(engine_or_url)
     try:
-        try:
-            connection = engine.connect()
-        except sa.exc.OperationalError as exc:
-            raise FleetError("unreachable", url=engine.url.render_as_string(hide_password=True),
-                             error=str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)) from exc
+        connection = open_connection(engine)
         with connection, connection.begin():
             if connection.dialect.name != "postgresql":
                 raise FleetError("not_postgresql", url=engine.url.render_as_string(hide_password=True))

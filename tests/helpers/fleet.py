@@ -21,16 +21,10 @@ from app.config import load_config
 from app.fleet.central import init_centre, libpq_url
 from app.fleet.roles import TerminalRole, add_terminal
 from app.instance import Instance
-from app.services.settings import REGISTRY
 from app.store import open_store
 
 OWNER, OWNER_PASSWORD = "daka_fleet_owner", "owner-secret"
 _numbers = itertools.count(1)
-
-
-def secret_keys() -> list[str]:
-    """The run-time settings terminals must not read (what `daka fleet init` passes)."""
-    return sorted(key for key, setting in REGISTRY.items() if setting.secret)
 
 
 @dataclass
@@ -80,7 +74,7 @@ def make_centre(server, tmp_path, terminals: int = 2, *, init: bool = True) -> C
     setup_store(tmp_path, owner_url)
     centre = Centre(server, database, owner_url)
     if init:
-        init_centre(owner_url, secret_keys=secret_keys())
+        init_centre(owner_url)
         for i in range(1, terminals + 1):
             centre.add_terminal(f"{database}_t{i}", location=f"gate {i}")
     return centre
