@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 import itertools
+import os
+import pwd
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psycopg
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from app.config import load_config
 from app.fleet.central import init_centre, libpq_url
@@ -108,3 +116,73 @@ def insert_punch(conn, device_id: str, staff_no: str, *, punch_uuid: uuid.UUID |
         "created_at, status) VALUES (%s, %s, %s, %s, %s, %s, %s, 0.9, 'face', %s, 0) "
         "ON CONFLICT (uuid) DO NOTHING",
         (punch_uuid or uuid.uuid4(), staff_id, staff_no, name, now, now.date(), device_id, now)).rowcount
+
+
+# -- TLS: a throw-away certificate authority, the server's certificate, client certificates --------
+
+@dataclass(frozen=True)
+class Authority:
+    """A self-signed CA that signs the server's and the clients' certificates (PEM files in ``folder``)."""
+
+    folder: Path
+    key: object
+    cert: object
+
+    @property
+    def root(self) -> Path:
+        return self.folder / "root.crt"
+
+    def issue(self, common_name: str, *, server: bool = False, folder: Path | None = None) -> tuple[Path, Path]:
+        """A certificate for ``common_name`` (a server's: for localhost and 127.0.0.1); its (crt, key) files."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+                   .issuer_name(self.cert.subject).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=2)))
+        if server:
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        cert = builder.sign(self.key, hashes.SHA256())
+        folder = folder or self.folder
+        folder.mkdir(parents=True, exist_ok=True)
+        crt, pem = folder / f"{common_name}.crt", folder / f"{common_name}.key"
+        crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+        pem.chmod(0o600)   # libpq and the server refuse a key others can read
+        return crt, pem
+
+
+def make_authority(folder: Path, name: str = "Daka test CA") -> Authority:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "root.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return Authority(folder, key, cert)
+
+
+def serve_tls(server, authority: Authority, hba: list[str]) -> None:
+    """Turn on TLS on a started cluster (the authority's server certificate, its root for client
+    certificates) and replace pg_hba.conf with ``hba`` (the superuser ``daka`` keeps a trust line)."""
+    data = Path(server.data)
+    crt, key = authority.issue("localhost", server=True, folder=data)
+    (data / "root.crt").write_bytes(authority.root.read_bytes())
+    lines = ["local all all trust", "host all daka 127.0.0.1/32 trust", *hba]
+    (data / "pg_hba.conf").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with (data / "postgresql.conf").open("a", encoding="utf-8") as conf:
+        conf.write(f"\nssl = on\nssl_cert_file = '{crt.name}'\nssl_key_file = '{key.name}'\n"
+                   "ssl_ca_file = 'root.crt'\n")
+    if os.geteuid() == 0:   # the server runs as postgres and must own its key
+        user = pwd.getpwnam("postgres")
+        for path in (crt, key, data / "root.crt", data / "pg_hba.conf"):
+            os.chown(path, user.pw_uid, user.pw_gid)
+    server._run(str(server.bindir / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "restart",
+                "-l", str(Path(server.root) / "server.log"))
