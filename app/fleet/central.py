@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 # commands) and must not load it.
 
 __all__ = ["CHANGES_CHANNEL", "SCHEMA_VERSION", "SECRET_SETTINGS", "TERMINAL_GROUP", "FleetError", "check_database_owner",
-           "connect_engine", "init_centre", "is_centre", "keep_photo", "libpq_url", "open_connection",
+           "connect_engine", "init_centre", "is_centre", "keep_photo", "libpq_url", "open_connection", "read_photo",
            "schema_version"]
 
 SCHEMA_VERSION = 1
@@ -114,6 +114,12 @@ def keep_photo(session, data: bytes) -> str:
         "INSERT INTO face_photos (sha256, data) VALUES (%(sha256)s, %(data)s) ON CONFLICT (sha256) DO NOTHING",
         {"sha256": digest, "data": data})
     return digest
+
+
+def read_photo(session, sha256: str) -> bytes | None:
+    """A photo's bytes from ``face_photos`` (None when it is not there)."""
+    return session.connection().exec_driver_sql(
+        "SELECT data FROM face_photos WHERE sha256 = %(sha256)s", {"sha256": sha256}).scalar()
 
 
 def open_connection(engine: Engine):

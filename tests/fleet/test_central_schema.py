@@ -19,7 +19,7 @@ TRIGGERS = {("staff", "fleet_changes_staff"), ("face_templates", "fleet_changes_
             ("face_photos", "fleet_changes_face_photos"), ("departments", "fleet_changes_departments"),
             ("settings", "fleet_changes_settings"), ("fleet_device_settings", "fleet_changes_device_settings"),
             ("punches", "fleet_punch_staff"), ("punches", "fleet_punch_outbox"),
-            ("fleet_enrolments", "fleet_apply_enrolment")}
+            ("fleet_enrolments", "fleet_apply_enrolment"), ("face_templates", "fleet_forget_photo")}
 
 
 def _snapshot(c) -> dict:
