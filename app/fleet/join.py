@@ -19,15 +19,19 @@ import json
 import re
 from pathlib import Path
 
+import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import func, select, update
 
-from app.store import FaceTemplate, FleetCursor, FleetEnrolment, Punch, Staff, Store
+from app.attendance import open_attendance
+from app.store import FaceTemplate, FleetCursor, FleetEnrolment, Punch, Staff, Store, open_store
 
-from .connect import connect, safe_url
+from .connect import CentreUnreachable, connect, safe_url
 from .mirror import CURSOR as CHANGES, LibraryMirror, photo_path
 from .upload import PunchUploader
 
+# What a failed join says (the centre unreachable or refusing; this role not a terminal): nothing changed here.
+JOIN_ERRORS = (CentreUnreachable, psycopg.Error, RuntimeError)
 _SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*(#.*)?$")
 
 
@@ -151,3 +155,41 @@ def status(store: Store, url: str, timeout_s: float = 5.0) -> dict:
     except Exception as exc:
         out.update(reachable=False, error=" ".join(str(exc).split())[:300])
     return out
+
+
+# -- the commands' bodies, on an instance (the terminal stopped: the caller holds the instance lock) --
+
+def join_instance(config, instance, url: str) -> dict:
+    """``daka fleet join``: the journal stored, then :func:`join`; the URL written to daka.toml after."""
+    store = open_store(config, instance)
+    try:
+        attendance = open_attendance(config, instance, store)
+        attendance.recover()   # punches still journaled go up with the rest
+        attendance.close()
+        result = join(store, url, instance.photos_dir)
+    finally:
+        store.dispose()
+    if url != config.fleet.database_url:
+        set_fleet_url(instance.config_path, url)
+    return result
+
+
+def leave_instance(config, instance) -> dict:
+    """``daka fleet leave``: standalone again, every row kept; what had not gone up yet."""
+    store = open_store(config, instance)
+    try:
+        state = status(store, "")
+    finally:
+        store.dispose()
+    set_fleet_url(instance.config_path, None)
+    return {"fleet": False, "left": bool(config.fleet.database_url), "pending_punches": state["pending_punches"],
+            "queued_enrolments": state["queued_enrolments"]}
+
+
+def instance_status(config, instance) -> dict:
+    """``daka fleet status``."""
+    store = open_store(config, instance)
+    try:
+        return status(store, config.fleet.database_url)
+    finally:
+        store.dispose()

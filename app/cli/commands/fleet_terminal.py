@@ -39,34 +39,25 @@ def _fleet_url(args, config) -> str | None:
     return url
 
 
-def cmd_join(args) -> int:
-    # lazy: psycopg, SQLAlchemy and the store are heavy for `daka --help`
-    from app.attendance import open_attendance
-    from app.fleet.join import join, set_fleet_url
-    from app.store import open_store
+def _terminal_side():
+    from app.fleet import join   # lazy: psycopg, SQLAlchemy and the store are heavy for `daka --help`
+    return join
 
+
+def cmd_join(args) -> int:
     instance, config = load(args)
     url = _fleet_url(args, config)
     if not url:
         print("daka: no central database: give --fleet-url or set [fleet] database_url", file=sys.stderr)
         return EXIT_USAGE
+    side = _terminal_side()
     lock = instance.lock("daka fleet join on instance " + str(instance.root))
     try:
-        store = open_store(config, instance)
-        try:
-            attendance = open_attendance(config, instance, store)
-            attendance.recover()   # punches still journaled go up with the rest
-            attendance.close()
-            try:
-                result = join(store, url, instance.photos_dir)
-            except Exception as exc:
-                print(f"daka: joining the centre failed, nothing changed here: {' '.join(str(exc).split())}",
-                      file=sys.stderr)
-                return EXIT_FAIL
-        finally:
-            store.dispose()
-        if url != config.fleet.database_url:
-            set_fleet_url(instance.config_path, url)
+        result = side.join_instance(config, instance, url)
+    except side.JOIN_ERRORS as exc:
+        print(f"daka: joining the centre failed, nothing changed here: {' '.join(str(exc).split())}",
+              file=sys.stderr)
+        return EXIT_FAIL
     finally:
         lock.release()
     print(json.dumps(result, ensure_ascii=False))
@@ -74,35 +65,19 @@ def cmd_join(args) -> int:
 
 
 def cmd_leave(args) -> int:
-    from app.fleet.join import set_fleet_url, status   # lazy: psycopg, SQLAlchemy
-    from app.store import open_store
-
     instance, config = load(args)
+    side = _terminal_side()
     lock = instance.lock("daka fleet leave on instance " + str(instance.root))
     try:
-        store = open_store(config, instance)
-        try:
-            state = status(store, "")
-        finally:
-            store.dispose()
-        set_fleet_url(instance.config_path, None)
+        result = side.leave_instance(config, instance)
     finally:
         lock.release()
-    print(json.dumps({"fleet": False, "left": config.fleet.database_url != "",
-                      "pending_punches": state["pending_punches"],
-                      "queued_enrolments": state["queued_enrolments"]}, ensure_ascii=False))
+    print(json.dumps(result, ensure_ascii=False))
     return EXIT_OK
 
 
 def cmd_status(args) -> int:
-    from app.fleet.join import status   # lazy: psycopg, SQLAlchemy
-    from app.store import open_store
-
     instance, config = load(args, create=False)
-    store = open_store(config, instance)
-    try:
-        result = status(store, config.fleet.database_url)
-    finally:
-        store.dispose()
+    result = _terminal_side().instance_status(config, instance)
     print(json.dumps(result, ensure_ascii=False))
     return EXIT_OK if not result["fleet"] or result.get("reachable") else EXIT_FAIL
