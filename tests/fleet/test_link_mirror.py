@@ -17,7 +17,7 @@ from app.attendance.records import PunchRecord
 from app.fleet.central import keep_photo
 from app.fleet.mirror import LibraryMirror
 from app.fleet.upload import PunchUploader
-from app.store import FaceTemplate, FleetCursor, Punch, Staff, open_store
+from app.store import FaceTemplate, FleetCursor, Staff, open_store
 from app.store.settings import read_settings
 from tests.helpers.fleet import make_centre
 

@@ -47,7 +47,7 @@ class Cluster(PostgresServer):
         """A streaming standby of this cluster (not started)."""
         replica = Cluster(self.bindir)
         self._run(str(self.bindir / "pg_basebackup"), "-D", str(replica.data), "-R", "-X", "stream",
-                  "-h", "127.0.0.1", "-p", str(self.port), "-U", "daka", "--no-sync")
+                  "-h", "127.0.0.1", "-p", str(self.port), "-U", "daka", "--no-sync", "--checkpoint=fast")
         return replica
 
     def promote(self) -> None:
