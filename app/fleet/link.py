@@ -143,6 +143,8 @@ class FleetLink:
                     conn.close()
             except Exception as exc:
                 self.mirror_online = False
+                if self._halt.is_set():   # the stop cancelled a query: not a failure
+                    return
                 self._failed("mirror", exc)
                 self._halt.wait(backoff.next())
 
