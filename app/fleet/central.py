@@ -186,6 +186,10 @@ def _grants(connection) -> None:
     run(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {TERMINAL_GROUP}")
     run(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {TERMINAL_GROUP}")
     run(f"GRANT USAGE ON SCHEMA public TO {TERMINAL_GROUP}")
+    # Before PostgreSQL 15 every role may create tables in "public"; a terminal must not. Only the
+    # schema's owner may take that away (docs/fleet.md says how when the owner is not it).
+    if run("SELECT pg_has_role(current_user, nspowner, 'USAGE') FROM pg_namespace WHERE nspname = 'public'").scalar():
+        run("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     run(f"GRANT SELECT ON {', '.join(_TERMINAL_READS)} TO {TERMINAL_GROUP}")
     run(f"GRANT SELECT ON fleet_device_settings, fleet_devices TO {TERMINAL_GROUP}")
     run(f"GRANT UPDATE ({', '.join(HEARTBEAT_COLUMNS)}) ON fleet_devices TO {TERMINAL_GROUP}")
