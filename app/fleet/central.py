@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 # SQLAlchemy is imported where it is used: `daka --help` imports this module (the fleet's
 # commands) and must not load it.
 
-__all__ = ["CHANGES_CHANNEL", "SCHEMA_VERSION", "SECRET_SETTINGS", "TERMINAL_GROUP", "FleetError", "check_database_owner",
-           "connect_engine", "init_centre", "is_centre", "keep_photo", "libpq_url", "open_connection", "read_photo",
+__all__ = ["CHANGES_CHANNEL", "SCHEMA_VERSION", "SECRET_SETTINGS", "TERMINAL_GROUP", "FleetError", "connect_engine",
+           "init_centre", "is_centre", "keep_photo", "libpq_url", "open_connection", "read_photo",
            "schema_version"]
 
 SCHEMA_VERSION = 1
@@ -75,7 +75,10 @@ def connect_engine(engine_or_url: Engine | str) -> tuple[Engine, bool]:
         return engine_or_url, False
     import sqlalchemy as sa  # lazy: see the top
 
-    url = sa.engine.make_url(engine_or_url)
+    try:
+        url = sa.engine.make_url(engine_or_url)
+    except sa.exc.ArgumentError as exc:   # not a URL at all
+        raise FleetError("not_postgresql", url=engine_or_url) from exc
     if url.get_backend_name() != "postgresql":
         raise FleetError("not_postgresql", url=url.render_as_string(hide_password=True))
     if url.drivername == "postgresql":   # the store's own driver, whatever libpq URL was given
@@ -133,25 +136,6 @@ def open_connection(engine: Engine):
                          error=str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)) from exc
 
 
-def check_database_owner(engine_or_url: Engine | str) -> None:
-    """Refuse early what ``daka fleet init`` cannot work on: not PostgreSQL, not reachable, a role
-    that does not own the database (before the store's migrations run as that role)."""
-    engine, made = connect_engine(engine_or_url)
-    try:
-        with open_connection(engine) as connection:
-            if connection.dialect.name != "postgresql":
-                raise FleetError("not_postgresql", url=engine.url.render_as_string(hide_password=True))
-            user, allowed = connection.exec_driver_sql(
-                "SELECT current_user, r.rolsuper OR pg_has_role(current_user, d.datdba, 'USAGE') "
-                "FROM pg_database d, pg_roles r WHERE d.datname = current_database() "
-                "AND r.rolname = current_user").one()
-            if not allowed:
-                raise FleetError("not_owner", user=user)
-    finally:
-        if made:
-            engine.dispose()
-
-
 def _check_owner(connection) -> None:
     """Refuse a role that does not own the database and the store's tables (it cannot add triggers)."""
     missing = [t for t in _STORE_TABLES
@@ -186,6 +170,10 @@ def _grants(connection) -> None:
     run(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {TERMINAL_GROUP}")
     run(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {TERMINAL_GROUP}")
     run(f"GRANT USAGE ON SCHEMA public TO {TERMINAL_GROUP}")
+    # Before PostgreSQL 15 every role may create tables in "public"; a terminal must not. Only the
+    # schema's owner may take that away (docs/fleet.md says how when the owner is not it).
+    if run("SELECT pg_has_role(current_user, nspowner, 'USAGE') FROM pg_namespace WHERE nspname = 'public'").scalar():
+        run("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     run(f"GRANT SELECT ON {', '.join(_TERMINAL_READS)} TO {TERMINAL_GROUP}")
     run(f"GRANT SELECT ON fleet_device_settings, fleet_devices TO {TERMINAL_GROUP}")
     run(f"GRANT UPDATE ({', '.join(HEARTBEAT_COLUMNS)}) ON fleet_devices TO {TERMINAL_GROUP}")

@@ -81,6 +81,8 @@ def test_each_refusal_is_a_clear_message_in_the_configured_language(postgres_ser
 
     code, message = refused(f"sqlite:///{tmp_path}/daka.db", "init")
     assert code == 2 and "PostgreSQL" in message and "不是" in message
+    code, message = refused("not a url", "add-terminal", "gate9", language="en")
+    assert code == 2 and message == "daka: The central database must be PostgreSQL: not a url is not"
 
     intruder = centre.owner_url.replace("daka_fleet_owner:owner-secret", centre.terminals[0].role)
     code, message = refused(intruder, "add-terminal", "newcomer", language="en")

@@ -68,8 +68,11 @@ def test_an_enrolment_of_a_known_person_adds_a_photo_and_a_second_of_the_same_ph
     before = _library(fleet_centre)
     again = _send(fleet_centre, t1)
     assert (again["applied"], again["error"]) == (False, "duplicate_photo")
+    other_name = _send(fleet_centre, t1, name="李四", photo=PHOTO + b"another")   # the library's own rule
+    assert (other_name["applied"], other_name["error"]) == (False, "name_conflict")
     assert _library(fleet_centre) == before
     assert len(before["staff"]) == 1 and len(before["templates"]) == 2
+    assert _send(fleet_centre, t1, name="张三", photo=PHOTO + b"another")["applied"]   # the same name is fine
 
 
 @pytest.mark.parametrize("change, reason", [

@@ -180,7 +180,15 @@ def test_a_terminal_sends_enrolments_as_itself_only(seeded):
 
 def test_a_removed_terminal_can_no_longer_connect_and_its_punches_stay(seeded):
     t1 = seeded.terminals[0]
-    assert remove_terminal(seeded.owner_url, t1.device_id)["removed"] is True
+    still_open = _as(seeded, t1)
+    try:
+        assert remove_terminal(seeded.owner_url, t1.device_id)["removed"] is True
+        # a session open at removal writes nothing more (its role lost the group's privileges)
+        _denied(still_open, "INSERT INTO punches (uuid, staff_no, name, punched_at, local_date, device_id, source, "
+                            "created_at, status) VALUES (%s, '1001', 'x', now(), current_date, %s, 'face', now(), 0)",
+                (uuid.uuid4(), t1.device_id), table="punches")
+    finally:
+        still_open.close()
     with pytest.raises(psycopg.OperationalError) as refused:
         _as(seeded, t1).close()
     assert f'role "{t1.role}" does not exist' in str(refused.value)

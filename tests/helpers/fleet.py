@@ -29,6 +29,7 @@ from app.config import load_config
 from app.fleet.central import init_centre, libpq_url
 from app.fleet.roles import TerminalRole, add_terminal
 from app.instance import Instance
+from app.store.pgserver import PostgresServer
 from app.store import open_store
 
 OWNER, OWNER_PASSWORD = "daka_fleet_owner", "owner-secret"
@@ -186,3 +187,32 @@ def serve_tls(server, authority: Authority, hba: list[str]) -> None:
             os.chown(path, user.pw_uid, user.pw_gid)
     server._run(str(server.bindir / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "restart",
                 "-l", str(Path(server.root) / "server.log"))
+
+
+# -- a streaming standby of a test cluster (pg_basebackup), for failover -----------------------------
+
+class Standby(PostgresServer):
+    """A hot standby of ``primary`` in ``root`` (``pg_basebackup -R``: it follows the primary's WAL
+    stream until :meth:`promote`). Stop it like any server."""
+
+    def __init__(self, primary: PostgresServer, root: Path):
+        super().__init__(root, primary.bindir)
+        self.primary = primary
+
+    def start(self) -> Standby:
+        self._run(str(self.bindir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary.port), "-U", "daka",
+                  "-D", str(self.data), "-R", "-X", "stream", "--no-sync", "--checkpoint=fast")
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c max_connections=200"
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options,
+                  "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")
+        return self
+
+    def replayed(self) -> bool:
+        """Whether the standby has replayed everything the primary has written so far."""
+        with psycopg.connect(f"host=127.0.0.1 port={self.primary.port} user=daka dbname=postgres") as p, \
+                psycopg.connect(f"host=127.0.0.1 port={self.port} user=daka dbname=postgres") as s:
+            written = p.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+            return s.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (written,)).fetchone()[0]
+
+    def promote(self) -> None:
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-w", "-t", "60", "promote")

@@ -231,6 +231,9 @@ BEGIN
                 VALUES (NEW.staff_no, NEW.name, '', '', true, utc, utc,
                         (SELECT coalesce(max(zk_uid), 0) + 1 FROM staff))
                 RETURNING id INTO who;
+        ELSIF coalesce(btrim(NEW.name), '') <> '' AND NEW.name <> (SELECT name FROM staff WHERE id = who) THEN
+            -- the library's own rule: a staff number names one person (no name: the known one)
+            RAISE EXCEPTION USING ERRCODE = 'DKE06', MESSAGE = 'name_conflict';
         ELSIF EXISTS (SELECT 1 FROM face_templates WHERE staff_id = who AND photo_sha256 = digest) THEN
             RAISE EXCEPTION USING ERRCODE = 'DKE05', MESSAGE = 'duplicate_photo';
         END IF;
