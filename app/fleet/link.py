@@ -112,11 +112,13 @@ class FleetLink:
         for t in self._threads:
             t.join(timeout=30)
         self._threads = []
-        # a last upload of what the terminal's stop just flushed, when the centre is there
-        try:
-            self.uploader.upload(limit=20)
-        except Exception as exc:
-            logger.info("fleet: the last upload at stop did not happen ({}); it goes at the next start", exc)
+        # a last upload of what was stored meanwhile, when the centre is there (never a wait for an
+        # unreachable one: what is left goes at the next start)
+        if self.upload_online:
+            try:
+                self.uploader.upload(limit=20)
+            except Exception as exc:
+                logger.info("fleet: the last upload at stop did not happen ({}); it goes at the next start", exc)
         self.uploader.close()
 
     def upload_now(self) -> None:
