@@ -213,7 +213,10 @@ class LibraryMirror:
         if batch.settings is not None:
             self._apply_settings(batch)
         if library and self.on_library_changed is not None:
-            self.on_library_changed(changed_staff)
+            try:
+                self.on_library_changed(changed_staff)
+            except Exception:   # the rows are stored: the next change reloads the gallery again
+                logger.exception("fleet: reloading the gallery after a library change failed")
 
     def _apply_departments(self, conn, batch: Batch) -> None:
         table = Department.__table__
