@@ -114,3 +114,23 @@ def test_join_uploads_the_terminal_then_mirrors_and_leave_keeps_the_data(postgre
             assert len(s.scalars(select(Punch)).all()) == 3
     finally:
         local.dispose()
+
+
+def test_join_with_the_centre_unreachable_changes_nothing_and_status_says_so(instance, make_config):
+    from tests.helpers.children import free_port
+
+    make_config(device={"name": "gate"})
+    before = instance.config_path.read_text()
+    nowhere = f"postgresql://daka_t_gate1:pw@127.0.0.1:{free_port()}/daka"
+    done = daka("fleet", "join", "--fleet-url", nowhere, instance=instance.root)
+    assert done.returncode == 1 and "joining the centre failed, nothing changed here" in done.stderr, done.stderr
+    assert instance.config_path.read_text() == before
+    bad = daka("fleet", "join", "--fleet-url", "mysql://x@y/z", instance=instance.root)
+    assert bad.returncode == 2 and "not a postgresql:// URL" in bad.stderr
+
+    instance.config_path.write_text(before + f'[fleet]\ndatabase_url = "{nowhere}"\n')
+    state = daka("fleet", "status", instance=instance.root)
+    assert state.returncode == 1
+    assert json.loads(state.stdout) | {"error": ""} == {"fleet": True, "centre": nowhere.replace(":pw@", ":***@"),
+                                                         "pending_punches": 0, "change_no": 0,
+                                                         "queued_enrolments": 0, "reachable": False, "error": ""}
