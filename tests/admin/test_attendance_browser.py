@@ -12,12 +12,10 @@ import datetime as dt
 import openpyxl
 import pytest
 
-from tests.admin import test_admin_browser as chromium
 from tests.helpers.admin_app import ADMIN_PW, add_punch, add_staff
+from tests.helpers.browser import shot, wait_for
 
 pytestmark = pytest.mark.browser
-# the same headless Chromium and admin server as the other browser tests
-browser, server, shot, wait_for = chromium.browser, chromium.server, chromium.shot, chromium.wait_for
 
 
 def _seed(store) -> None:
