@@ -51,6 +51,7 @@ class Calibration:
     fitted_up_to: int = 700   # the largest gallery the floor was fitted on
     tail_fraction: float = 0.2
     tail_least: int = 10
+    own_tail: bool = True     # False: the floor alone (the decision before the gallery's own tail)
 
     def score(self, rate: float, similarity, margin, cohort):
         weight, cohort_weight, _, _ = self.points[rate]
@@ -67,17 +68,21 @@ class Calibration:
         """`own`: the gallery's own cohort (similarity, lead, cohort of each photo against the
         other people, FaceGallery.cohort_memo); None: the floor alone."""
         floor = self.floor(rate, people)
-        if own is None or not len(own[0]):
+        if own is None or not self.own_tail or not len(own[0]):
             return floor
         tail = tail_threshold(self.score(rate, *own), rate, self.tail_fraction, self.tail_least)
         return floor if tail is None else max(floor, tail)
 
 
 # Per embedder kind (each has its own similarity scale). From `daka eval lfw`, tuning half.
+# The tail's share (fraction, least) per model: `openset.calibration.<model>.tail.chosen`.
 CALIBRATIONS: dict[str, Calibration] = {
-    "dlib": Calibration({0.01: (0.25, 0.25, 0.7311, -0.00148), 0.001: (0.25, 0.25, 0.7582, -0.00442)}),
-    "faceres": Calibration({0.01: (0.25, 0.75, 0.3763, -0.01629), 0.001: (0.25, 0.5, 0.5228, -0.01267)}),
-    "fused": Calibration({0.01: (0.25, 0.0, 0.8762, 0.00393), 0.001: (1.5, 0.0, 1.0404, -0.01303)}),
+    "dlib": Calibration({0.01: (0.25, 0.25, 0.7311, -0.00148), 0.001: (0.25, 0.25, 0.7582, -0.00442)},
+                        tail_fraction=0.1, tail_least=10),
+    "faceres": Calibration({0.01: (0.25, 0.75, 0.3763, -0.01629), 0.001: (0.25, 0.5, 0.5228, -0.01267)},
+                           tail_fraction=0.25, tail_least=10),
+    "fused": Calibration({0.01: (0.25, 0.0, 0.8762, 0.00393), 0.001: (1.5, 0.0, 1.0404, -0.01303)},
+                         tail_fraction=0.2, tail_least=10),
 }
 
 
