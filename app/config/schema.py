@@ -424,7 +424,8 @@ class RecognitionConfig:
         0.01,
         "How often a person who is not enrolled may be taken for someone who is (false-positive "
         "identification rate): 0.01 (1%) or 0.001 (0.1%, a strict door). The threshold follows the "
-        "number of enrolled people so that the rate holds (calibrated with `daka eval lfw`).",
+        "enrolled faces (how many, and how alike: each enrolled photo is compared with the other "
+        "people) so that the rate holds (calibrated with `daka eval lfw`).",
         choices=(0.01, 0.001),
     )
     decide_by_threshold: bool = setting(

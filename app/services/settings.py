@@ -348,7 +348,7 @@ register("zk_pull.allow_set_time", group=ZK_PULL, label=("允许校时", "Allow 
 # issue 21: the decision as a false-accept rate (the raw thresholds above stay, as the expert way)
 register("recognition.false_accept", group=RECOGNITION, label=("误识率（陌生人被认成员工）",
                                                                "False-accept rate (stranger taken for staff)"),
-         help_zh="未登记的人被认成某位员工的比例；阈值随员工人数自动调整，使该比例保持不变。"
+         help_zh="未登记的人被认成某位员工的比例；阈值随已登记的人脸（人数以及彼此相像的程度）自动调整，使该比例保持不变。"
                  "0.1% 为严格门禁模式（员工偶尔需多看一眼镜头）。",
          apply=_apply_decision_rule,
          choices=((0.01, ("1%（标准）", "1% (standard)")), (0.001, ("0.1%（严格门禁）", "0.1% (strict door)"))))
