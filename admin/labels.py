@@ -11,9 +11,9 @@ from collections.abc import Mapping
 
 from flask import Flask
 
-from app.config import resolve_device_id
 from app.i18n import has
 
+from . import devices
 from .context import services
 from .i18n import gettext as _
 
@@ -91,11 +91,9 @@ def camera_label(state) -> str:
 
 
 def device_label(device_id) -> str:
-    """This terminal's configured name (设置 → 设备名称) for its own device id; another id as it is."""
-    svc = services()
-    if device_id and device_id == resolve_device_id(svc.config):
-        return svc.setting("device.name") or device_id
-    return device_id or "—"
+    """A device's name: the centre's name of a fleet terminal, this terminal's configured name
+    (设置 → 设备名称) for its own id, another id as it is (admin/devices.py)."""
+    return devices.label(device_id)
 
 
 def zone_name() -> str:

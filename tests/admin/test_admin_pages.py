@@ -194,7 +194,10 @@ def test_makeup_approved_becomes_a_punch_and_is_audited(admin_client, sqlite_sto
 
     rows = api.post("/api/get_attend_infos", headers={"Authorization": f"Bearer {api_token(sqlite_store)}"},
                     json={"start_time": "2022-04-18 00:00:00", "end_time": "2022-04-18 23:59:59"}).get_json()
-    assert rows == [{"name": "孙七", "staff_id": "HR05", "attend_time": "2022-04-18 08:58:00"}]
+    from app.config import resolve_device_id
+
+    assert rows == [{"name": "孙七", "staff_id": "HR05", "attend_time": "2022-04-18 08:58:00",
+                     "device_id": resolve_device_id(app.extensions["daka_admin"].config)}]
 
 
 def test_makeup_rejected_makes_no_punch(admin_client, sqlite_store):
