@@ -40,8 +40,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("models", ("app.models",)),
     # Face detection, landmarks, descriptors, liveness, the gallery, the frame pipeline.
     ("vision", ("app.vision",)),
-    # The domain: the face library (enrolment) and attendance (punches, journal, outbox, push).
-    ("domain", ("app.library", "app.attendance")),
+    # The domain: the face library (enrolment), attendance (punches, journal, outbox, push) and the
+    # fleet (issue 20: the central database's objects and roles, the terminals' link to it). The
+    # library imports app.fleet (is a store a centre?), so app.fleet never imports app.library.
+    ("domain", ("app.library", "app.attendance", "app.fleet")),
     # The terminal without a UI: composition recipes, the Terminal, settings registry, self-checks.
     ("services", ("app.services", "app.doctor")),
     # The front ends: the Kivy kiosk, the Flask admin and ZKTeco's protocols (the kiosk runner hosts them).
