@@ -16,9 +16,9 @@ _TIME_IN = {"type": "string", "example": "2022-04-18 15:56:00", "pattern": _TIME
                            "(the start of that day; as an end time, its end)"}
 _TIME_OUT = {"type": "string", "example": "2022-04-18 15:56:00", "pattern": _TIME_OUT_PATTERN,
              "description": "terminal-local time, YYYY-MM-DD HH:MM:SS"}
-_DEVICE_IN = {"type": "string", "maxLength": 64, "example": "gate-1",
+_DEVICE_IN = {"type": "string", "nullable": True, "maxLength": 64, "example": "gate-1",
               "description": "only the punches of this device id (as `device_id` answers it; the admin's "
-                             "devices page lists them); empty or absent: every device"}
+                             "devices page lists them); empty, null or absent: every device"}
 _OK = {"type": "object", "required": ["success"], "properties": {
     "success": {"type": "boolean"}, "message": {"type": "string"}}}
 _ERR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}

@@ -794,6 +794,17 @@ class RecordsConfig:
     )
 
 
+# issue 20: central admin (fleetlink adds the terminal's keys of this section: the lead merges the two)
+@dataclass(frozen=True)
+class FleetConfig:
+    """A fleet of terminals sharing one central PostgreSQL database."""
+
+    silent_after_min: int = setting(
+        5, "The central admin's devices page flags a terminal whose last heartbeat is older than this "
+        "many minutes.", min=1, max=1440,
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     """The validated, read-only configuration (``cfg.admin.port`` ...)."""
@@ -816,6 +827,7 @@ class Config:
     zk_pull: ZkPullConfig = _section(ZkPullConfig)   # issue 19
     reports: ReportsConfig = _section(ReportsConfig)
     records: RecordsConfig = _section(RecordsConfig)
+    fleet: FleetConfig = _section(FleetConfig)   # issue 20: central admin
     #: The file that was read (None if there was none); not compared.
     path: Path | None = field(default=None, compare=False)
     #: Environment variables that overrode values; not compared.
