@@ -38,6 +38,8 @@ def _navigation():
 
 @bp.before_request
 def _only_on_a_centre():
+    if request.method not in ("GET", "HEAD"):
+        require_admin()   # the refusal a change gets wherever it is sent, a centre or not
     if not centre():
         abort(404, description=_("这台终端不是终端集群的中心数据库，没有终端设备页。"))
 
@@ -70,7 +72,6 @@ def device(device_id: str):
         abort(404, description=_("没有这台终端"))
     error, typed = None, {}
     if request.method == "POST":
-        require_admin()
         key = request.form.get("key", "")
         settings = service.overridable()
         if "remove" in request.form:
