@@ -8,9 +8,9 @@ import pytest
 
 from app.store import open_store
 from tests.admin import test_admin_browser as base
-from tests.fleet.test_admin_devices import _heartbeat
 from tests.helpers.admin_app import ADMIN_PW, build_app
 from tests.helpers.fleet import make_centre
+from tests.helpers.fleet_admin import heartbeat
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 # the admin browser tests' Chromium fixture and helpers, shared rather than copied
@@ -42,8 +42,8 @@ def test_the_devices_page_in_a_browser(browser, central_server):
 
     centre, server = central_server
     t1, t2 = centre.terminals
-    _heartbeat(centre, t1, pending=2)
-    _heartbeat(centre, t2, minutes_ago=42)
+    heartbeat(centre, t1, pending=2)
+    heartbeat(centre, t2, minutes_ago=42)
     d = browser
     d.get(server.url + "/login")
     d.find_element(By.ID, "username").send_keys("admin")

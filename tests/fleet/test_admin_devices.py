@@ -18,6 +18,7 @@ from sqlalchemy import select
 from app.store import AuditEntry, open_store
 from tests.helpers.admin_app import ADMIN_PW, VIEWER_PW, api_token, build_app, login, post
 from tests.helpers.fleet import make_centre
+from tests.helpers.fleet_admin import heartbeat
 
 pytestmark = pytest.mark.postgres
 
@@ -57,16 +58,6 @@ def viewer(central_app):
     return c
 
 
-def _heartbeat(centre, terminal, *, minutes_ago: int = 0, pending: int = 0, error: str | None = None) -> None:
-    """What a terminal's link writes, as the terminal's own role (its row only: row security)."""
-    with centre.connect(terminal.url) as c:
-        updated = c.execute(
-            "UPDATE fleet_devices SET heartbeat_at = now() - make_interval(mins => %s), version = '2.0.1', "
-            "camera = 'streaming', sensor = 'ok', pending = %s, last_punch_at = now(), last_error = %s",
-            (minutes_ago, pending, error)).rowcount
-        assert updated == 1
-
-
 def _punch(centre, terminal, staff_no: str, name: str, at_utc: dt.datetime) -> None:
     with centre.connect(terminal.url) as c:
         c.execute("INSERT INTO punches (uuid, staff_no, name, punched_at, local_date, device_id, score, source, "
@@ -81,8 +72,8 @@ def _row(html: str, device_id: str) -> str:
 
 def test_the_devices_page_shows_each_terminal_heartbeat_and_flags_a_silent_one(centre, admin, viewer):
     t1, t2 = centre.terminals
-    _heartbeat(centre, t1, pending=3, error="camera lost once")
-    _heartbeat(centre, t2, minutes_ago=20)
+    heartbeat(centre, t1, pending=3, error="camera lost once")
+    heartbeat(centre, t2, minutes_ago=20)
     # the navigation offers the page on a centre
     assert 'id="nav-fleet"' in admin.get("/attendance/").get_data(as_text=True)
     for client in (admin, viewer):   # a viewer reads it too
