@@ -113,7 +113,7 @@ def summary():
     rows = daily_summary(store, f, tz, offset=(pg - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     return render_template("attendance/summary.html", rows=rows, first=first, last=last, total=total, page=pg,
                            pages=max(1, -(-total // PAGE_SIZE)), states=_states(), lang=reports.lang(),
-                           args=_filter_args(), **_choices(first, last))
+                           device_list=reports.device_list, args=_filter_args(), **_choices(first, last))
 
 
 @bp.get("/export.<fmt>")
@@ -123,9 +123,10 @@ def export(fmt: str):
     tz, first, last, f = _form()
     store = services().store
     if request.args.get("view") == "summary":
-        header = [_("日期"), _("工号"), _("姓名"), _("部门"), _("首次打卡"), _("末次打卡"), _("次数"), _("状态")]
+        header = [_("日期"), _("工号"), _("姓名"), _("部门"), _("首次打卡"), _("末次打卡"), _("次数"), _("状态"), _("设备")]
         states = _states()
-        data = ([r.date.isoformat(), r.staff_no, r.name, r.department, r.first, r.last, r.count, states[r.state]]
+        data = ([r.date.isoformat(), r.staff_no, r.name, r.department, r.first, r.last, r.count, states[r.state],
+                 reports.device_list(r.devices)]
                 for r in iter_daily_summary(store, f, tz))
         title = "summary"
     else:  # streamed from the database batch by batch: any range in flat memory
@@ -241,6 +242,7 @@ def grid():
     legend = [(rules.DayResult(dt.date.min, s).mark(lang), rules.status_text(s, lang))
               for s in ("normal", "late", "early", "missing", "absent", "overtime", "rest", "unscheduled")]
     return render_template("attendance/grid.html", f=f, rows=list(_grid_rows(f, lines, lang)), total=len(who),
+                           line_devices=reports.month_devices(f, lines), device_list=reports.device_list,
                            page=pg, pages=reports.pages(len(who), reports.PEOPLE_PER_PAGE),
                            departments=reports.departments(), weekday=_weekday, lang=lang, legend=legend,
                            devices=devices.choices(f.first, f.last, f.device),
@@ -256,9 +258,12 @@ def grid_export(fmt: str):
     lines = reports.report_lines(f, reports.people(f))
     columns = [(_("工号"), TEXT, 10), (_("姓名"), TEXT, 10), (_("部门"), TEXT, 12)] + \
         [(f"{day.day} {_weekday(day)}", TEXT, 4.5) for day in f.days] + \
-        [(_("迟到次数"), NUMBER, 7), (_("早退次数"), NUMBER, 7), (_("缺卡次数"), NUMBER, 7), (_("旷工天数"), NUMBER, 7)]
+        [(_("迟到次数"), NUMBER, 7), (_("早退次数"), NUMBER, 7), (_("缺卡次数"), NUMBER, 7), (_("旷工天数"), NUMBER, 7),
+         (_("设备"), TEXT, 16)]
+    line_devices = reports.month_devices(f, lines)
     rows = [[line.staff_no, line.name, line.department] + [d.mark(lang) if d else "" for d in days] +
-            [line.late_count, line.early_count, line.missing, line.absent_days]
+            [line.late_count, line.early_count, line.missing, line.absent_days,
+             reports.device_list(line_devices.get(line.staff_id, ()))]
             for line, days in _grid_rows(f, lines, lang)]
     title = f"{_company()} {_('月度考勤表')} {f.month}"
     return _download(fmt, f"attendance-grid-{f.month}", [c[0] for c in columns], iter(rows),

@@ -165,7 +165,8 @@ def test_csv_and_xlsx_exports(admin_client, week):
     ws = load_workbook(io.BytesIO(r.data)).active
     values = [[c.value for c in row] for row in ws.iter_rows()]
     assert values[0][:3] == ["日期", "工号", "姓名"]
-    assert ["2022-04-18", "HR03", "王五", "生产部", None, None, 0, "缺卡"] in values
+    assert values[0][-1] == "设备"
+    assert ["2022-04-18", "HR03", "王五", "生产部", None, None, 0, "缺卡", None] in values   # no punch: no device
 
 
 def test_makeup_approved_becomes_a_punch_and_is_audited(admin_client, sqlite_store, app):
@@ -452,4 +453,5 @@ def test_the_list_and_exports_filter_by_source_and_device(admin_client, sqlite_s
     page = admin_client.get("/attendance/?from=2022-05-02&source=makeup").get_data(as_text=True)
     assert '<span id="total">1</span>' in page and 'value="makeup" selected' in page
     summary = admin_client.get("/attendance/export.csv?view=summary&from=2022-05-02&staff=SD01&device=gate-2")
-    assert summary.get_data().decode("utf-8-sig").splitlines()[1].split(",")[-2:] == ["1", "单次"]
+    # the count is the device's punches; the devices column names every device of that day (issue 20)
+    assert summary.get_data().decode("utf-8-sig").splitlines()[1].split(",")[-3:] == ["1", "单次", "gate-2、test"]

@@ -56,8 +56,16 @@ def test_the_list_filters_by_device_from_a_list_of_the_known_devices(admin_clien
     assert '<option value="gate-1" selected' in html
     # the daily summary counts only that device's punches
     html = admin_client.get(f"/attendance/summary?from={DAY}&to={DAY}&device=canteen").get_data(as_text=True)
-    counts = {r.split()[2]: r.split()[5] for r in _rows(html, "summary")}   # no department: 7 cells
+    rows = _rows(html, "summary")
+    counts = {r.split()[2]: r.split()[5] for r in rows}   # no department: 7 cells
     assert counts == {"张三": "1", "李四": "1", "王五": "0"}
+    # each day names its devices (every punch's, whatever the filter counts)
+    devices = {r.split()[2]: r.split()[-1] for r in rows}
+    assert devices["张三"] == "canteen、gate-1" and devices["李四"] == "canteen" and devices["王五"] == "gate-1"
+    r = admin_client.get(f"/attendance/export.csv?view=summary&from={DAY}&to={DAY}")
+    lines = r.data.decode("utf-8-sig").splitlines()
+    assert lines[0].endswith(",设备") and {ln.split(",")[1]: ln.split(",")[-1] for ln in lines[1:]} == {
+        "A01": "canteen、gate-1", "B02": "canteen", "C03": "gate-1"}
 
 
 def test_the_xlsx_export_keeps_the_device_filter_and_names_the_device(admin_client, gates):
@@ -116,6 +124,13 @@ def test_the_monthly_report_names_the_devices_and_filters_people(admin_client, g
     assert lines[0].split(",")[-1] == "设备"
     assert {ln.split(",")[0]: ln.split(",")[-1] for ln in lines[1:]} == {
         "A01": "canteen、gate-1", "B02": "canteen", "C03": "gate-1"}
+    # the monthly grid: the filter chooses the people, the last column names their devices
+    html = admin_client.get("/attendance/grid?month=2026-03&device=gate-1").get_data(as_text=True)
+    assert sorted(r.split()[0] for r in _rows(html, "grid")) == ["张三", "王五"]
+    assert _device_options(html, "report-filter")[0] == ""
+    lines = admin_client.get("/attendance/grid.csv?month=2026-03").data.decode("utf-8-sig").splitlines()
+    assert lines[0].split(",")[-1] == "设备"
+    assert {ln.split(",")[0]: ln.split(",")[-1] for ln in lines[1:]}["A01"] == "canteen、gate-1"
 
 
 def test_a_standalone_terminal_names_its_own_device(admin_client, app, sqlite_store):
