@@ -20,23 +20,19 @@ from app.fleet.central import is_centre
 from .context import services
 
 
-def fleet_devices(store) -> list[dict]:
-    """The rows of ``fleet_devices`` (every terminal of the centre), by name; [] when the store is
-    not a centre."""
+def fleet_names(store) -> dict[str, str]:
+    """device id -> display name of every terminal of the centre; {} when the store is not a centre."""
     if not is_centre(store):
-        return []
+        return {}
     with store.engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT device_id, role_name, name, location, created_at, version, heartbeat_at, camera, sensor, "
-            "pending, last_punch_at, last_error, enabled FROM fleet_devices ORDER BY name, device_id"))
-        return [dict(r._mapping) for r in rows]
+        return {d: name or d for d, name in conn.execute(text("SELECT device_id, name FROM fleet_devices"))}
 
 
 def names() -> dict[str, str]:
     """device id -> the centre's display name; {} on a standalone store. Read once per request."""
     if has_request_context() and "daka_device_names" in g:
         return g.daka_device_names
-    found = {d["device_id"]: d["name"] or d["device_id"] for d in fleet_devices(services().store)}
+    found = fleet_names(services().store)
     if has_request_context():
         g.daka_device_names = found
     return found

@@ -433,7 +433,7 @@ def test_a_punch_stays_on_its_stored_local_date_after_a_zone_change(admin_client
     sheet = load_workbook(io.BytesIO(admin_client.get("/attendance/export.xlsx?from=2022-05-02").data)).active
     assert [row[0] for row in sheet.iter_rows(values_only=True)][1:] == ["TZ01"]
     summary = admin_client.get("/attendance/export.csv?view=summary&from=2022-05-02&staff=TZ01").get_data()
-    assert summary.decode("utf-8-sig").splitlines()[1].split(",")[-2:] == ["1", "单次"]
+    assert summary.decode("utf-8-sig").splitlines()[1].split(",")[-3:] == ["1", "单次", "test"]
 
 
 def test_the_list_and_exports_filter_by_source_and_device(admin_client, sqlite_store):
