@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.cli.commands import admin, bench, doctor, hw, library, models, run
+from app.cli.commands import admin, bench, doctor, fleet, hw, library, models, run
 from app.cli.commands import eval as evaluation
 from app.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 from app.cli.signals import StopRequested, raise_on_stop_signals
@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluation.register(sub)
     library.register(sub)
     admin.register(sub, bench_suites)
+    fleet.register(sub)
     return p
 
 

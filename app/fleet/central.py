@@ -18,14 +18,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from importlib import resources
-
-import sqlalchemy as sa
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from app import i18n
 
-__all__ = ["CHANGES_CHANNEL", "SCHEMA_VERSION", "TERMINAL_GROUP", "FleetError", "connect_engine", "init_centre",
-           "is_centre", "keep_photo", "libpq_url", "schema_version"]
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+# SQLAlchemy is imported where it is used: `daka --help` imports this module (the fleet's
+# commands) and must not load it.
+
+__all__ = ["CHANGES_CHANNEL", "SCHEMA_VERSION", "SECRET_SETTINGS", "TERMINAL_GROUP", "FleetError", "connect_engine",
+           "init_centre", "is_centre", "keep_photo", "libpq_url", "open_connection", "read_photo",
+           "schema_version"]
 
 SCHEMA_VERSION = 1
 #: The NOLOGIN group role every terminal's role is a member of; its privileges are the terminals'.
@@ -41,6 +46,9 @@ _TERMINAL_READS = ("staff", "face_templates", "face_photos", "departments", "fle
                    "fleet_settings_view")
 # Tables whose rows a terminal reaches only through its row-level security policies.
 _RLS_TABLES = ("punches", "fleet_enrolments", "fleet_devices", "fleet_device_settings")
+#: The run-time settings that are secrets (``secret=True`` in app/services/settings.py, a layer
+#: above: tests/fleet/test_central_schema.py holds the two lists equal). Terminals never read them.
+SECRET_SETTINGS = ("push.secret", "zk_pull.comm_key")
 _STORE_TABLES = ("staff", "face_templates", "punches", "settings", "departments", "push_outbox")
 
 
@@ -63,9 +71,14 @@ def libpq_url(url: str) -> str:
 
 def connect_engine(engine_or_url: Engine | str) -> tuple[Engine, bool]:
     """An engine for ``engine_or_url`` and whether this call made it (then the caller disposes of it)."""
-    if isinstance(engine_or_url, Engine):
+    if not isinstance(engine_or_url, str):
         return engine_or_url, False
-    url = sa.engine.make_url(engine_or_url)
+    import sqlalchemy as sa  # lazy: see the top
+
+    try:
+        url = sa.engine.make_url(engine_or_url)
+    except sa.exc.ArgumentError as exc:   # not a URL at all
+        raise FleetError("not_postgresql", url=engine_or_url) from exc
     if url.get_backend_name() != "postgresql":
         raise FleetError("not_postgresql", url=url.render_as_string(hide_password=True))
     if url.drivername == "postgresql":   # the store's own driver, whatever libpq URL was given
@@ -100,9 +113,27 @@ def keep_photo(session, data: bytes) -> str:
     """Store a photo's bytes in ``face_photos`` (once per content) in ``session``'s transaction;
     returns its sha256. For a centre's library: terminals read photos from there."""
     digest = hashlib.sha256(data).hexdigest()
-    session.execute(sa.text("INSERT INTO face_photos (sha256, data) VALUES (:sha256, :data) "
-                            "ON CONFLICT (sha256) DO NOTHING"), {"sha256": digest, "data": data})
+    session.connection().exec_driver_sql(
+        "INSERT INTO face_photos (sha256, data) VALUES (%(sha256)s, %(data)s) ON CONFLICT (sha256) DO NOTHING",
+        {"sha256": digest, "data": data})
     return digest
+
+
+def read_photo(session, sha256: str) -> bytes | None:
+    """A photo's bytes from ``face_photos`` (None when it is not there)."""
+    return session.connection().exec_driver_sql(
+        "SELECT data FROM face_photos WHERE sha256 = %(sha256)s", {"sha256": sha256}).scalar()
+
+
+def open_connection(engine: Engine):
+    """A connection, or FleetError("unreachable") saying why not."""
+    from sqlalchemy.exc import OperationalError  # lazy: see the top
+
+    try:
+        return engine.connect()
+    except OperationalError as exc:
+        raise FleetError("unreachable", url=engine.url.render_as_string(hide_password=True),
+                         error=str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)) from exc
 
 
 def _check_owner(connection) -> None:
@@ -139,6 +170,10 @@ def _grants(connection) -> None:
     run(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {TERMINAL_GROUP}")
     run(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {TERMINAL_GROUP}")
     run(f"GRANT USAGE ON SCHEMA public TO {TERMINAL_GROUP}")
+    # Before PostgreSQL 15 every role may create tables in "public"; a terminal must not. Only the
+    # schema's owner may take that away (docs/fleet.md says how when the owner is not it).
+    if run("SELECT pg_has_role(current_user, nspowner, 'USAGE') FROM pg_namespace WHERE nspname = 'public'").scalar():
+        run("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     run(f"GRANT SELECT ON {', '.join(_TERMINAL_READS)} TO {TERMINAL_GROUP}")
     run(f"GRANT SELECT ON fleet_device_settings, fleet_devices TO {TERMINAL_GROUP}")
     run(f"GRANT UPDATE ({', '.join(HEARTBEAT_COLUMNS)}) ON fleet_devices TO {TERMINAL_GROUP}")
@@ -184,18 +219,14 @@ def _set_secret_keys(connection, secret_keys: Iterable[str]) -> None:
         connection.exec_driver_sql("INSERT INTO fleet_secret_settings (key) VALUES (%s)", (key,))
 
 
-def init_centre(engine_or_url: Engine | str, *, secret_keys: Iterable[str] = ()) -> dict:
+def init_centre(engine_or_url: Engine | str, *, secret_keys: Iterable[str] = SECRET_SETTINGS) -> dict:
     """Make the connected PostgreSQL store a fleet centre (idempotent); ``secret_keys``: the
     settings terminals must not read (the registry's secrets). Returns ``{"schema_version": n,
     "created": bool}`` (False when it already was a centre of this version: nothing is changed but
     the list of secret keys)."""
     engine, made = connect_engine(engine_or_url)
     try:
-        try:
-            connection = engine.connect()
-        except sa.exc.OperationalError as exc:
-            raise FleetError("unreachable", url=engine.url.render_as_string(hide_password=True),
-                             error=str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)) from exc
+        connection = open_connection(engine)
         with connection, connection.begin():
             if connection.dialect.name != "postgresql":
                 raise FleetError("not_postgresql", url=engine.url.render_as_string(hide_password=True))

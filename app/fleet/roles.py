@@ -15,13 +15,14 @@ import hmac
 import re
 import secrets
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-from sqlalchemy import Engine
+from .central import TERMINAL_GROUP, FleetError, connect_engine, open_connection, schema_version
 
-from .central import TERMINAL_GROUP, FleetError, connect_engine, schema_version
+if TYPE_CHECKING:
+    from sqlalchemy import URL, Engine
 
-__all__ = ["ROLE_PREFIX", "TerminalRole", "add_terminal", "check_terminal_name", "list_terminals",
+__all__ = ["ROLE_PREFIX", "FleetError", "TerminalRole", "add_terminal", "check_terminal_name", "list_terminals",
            "remove_terminal", "role_name", "scram_verifier"]
 
 ROLE_PREFIX = "daka_t_"
@@ -74,13 +75,11 @@ def scram_verifier(password: str, *, salt: bytes | None = None, iterations: int 
 def _open(engine_or_url):
     engine, made = connect_engine(engine_or_url)
     try:
-        connection = engine.connect()
-    except sa.exc.OperationalError as exc:
+        return engine, made, open_connection(engine)
+    except FleetError:
         if made:
             engine.dispose()
-        raise FleetError("unreachable", url=engine.url.render_as_string(hide_password=True),
-                         error=str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)) from exc
-    return engine, made, connection
+        raise
 
 
 def _require_centre(connection) -> None:
@@ -95,7 +94,7 @@ def _require_centre(connection) -> None:
         raise FleetError("not_owner", user=connection.exec_driver_sql("SELECT current_user").scalar())
 
 
-def terminal_url(owner_url: sa.URL, role: str, password: str | None, *, host: str | None = None,
+def terminal_url(owner_url: URL, role: str, password: str | None, *, host: str | None = None,
                  port: int | None = None, sslmode: str | None = None, cert_dir: str | None = None) -> str:
     """The terminal's URL: the owner's server and database, the terminal's role."""
     url = owner_url.set(drivername="postgresql+psycopg", username=role, password=password)
@@ -156,13 +155,15 @@ def remove_terminal(engine_or_url: Engine | str, name: str) -> dict:
             if found is None and not exists:
                 raise FleetError("unknown_terminal", name=name)
             if exists:
+                from sqlalchemy.exc import DBAPIError  # lazy: `daka --help` imports this module
+
                 run(f'ALTER ROLE "{role}" NOLOGIN')
                 # Its open sessions end now (they could not write anyway: a disabled device has no
                 # id). Best effort: the owner may lack the right to signal them.
                 try:
                     with connection.begin_nested():
                         run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
-                except sa.exc.DBAPIError:
+                except DBAPIError:
                     pass
                 run(f'DROP ROLE "{role}"')
         return {"device_id": name, "role": role, "removed": True}

@@ -23,6 +23,7 @@ from loguru import logger
 from sqlalchemy import select
 
 from app import native
+from app.fleet.central import is_centre, keep_photo, read_photo
 from app.i18n import text
 from app.store import FaceTemplate, Staff, Store
 from app.vision.engine import StillFace, Unusable, VisionParts, describe_still
@@ -224,6 +225,9 @@ class FaceLibrary:
     def _store_template(self, who: Identity, data: bytes, extension: str, sample: StillFace, label: str,
                         doubt: str | None = None) -> int:
         digest = hashlib.sha256(data).hexdigest()
+        # A fleet's central library (issue 20) keeps the bytes in the database too, where every
+        # terminal reads them (asked at each enrolment: `daka fleet init` may come after the start).
+        central = is_centre(self.store)
         with self._lock:  # one enrolment at a time: the duplicate checks then hold
             with self.store.session() as s:
                 staff = s.scalar(select(Staff).where(Staff.staff_no == who.staff_no))
@@ -243,6 +247,8 @@ class FaceLibrary:
                 if staff is None:
                     staff = Staff(staff_no=who.staff_no, name=who.name, department=who.department)
                     s.add(staff)
+                if central:
+                    keep_photo(s, data)
                 stored = f"{uuid.uuid4().hex}{extension}"
                 path = self.photos_dir / stored
                 path.write_bytes(data)
@@ -301,6 +307,9 @@ class FaceLibrary:
         with self.store.session() as s:
             rows = s.execute(select(FaceTemplate.photo_file, FaceTemplate.id)
                              .order_by(FaceTemplate.id)).all()
+            # a centre's photos enrolled on a terminal are in the database only (issue 20)
+            central = dict(s.execute(select(FaceTemplate.photo_file, FaceTemplate.photo_sha256)).all()) \
+                if is_centre(self.store) else {}
         photos = list(dict.fromkeys(photo for photo, _ in rows))
         done, failed = 0, []
         for i, photo in enumerate(photos, 1):
@@ -308,6 +317,8 @@ class FaceLibrary:
                 path = photo_path(self.photos_dir, photo)
                 if path is None:
                     raise OSError(f"{photo!r} is not a file in the photos folder")
+                if not path.exists() and photo in central:
+                    self._restore_photo(path, central[photo])
                 data = path.read_bytes()
                 sample = self.analyse(decode_image(data, max_bytes=max(self.max_bytes, len(data)),
                                                    max_pixels=STORED_MAX_PIXELS).bgr)
@@ -325,6 +336,13 @@ class FaceLibrary:
         self.load_gallery()
         return {"templates": len(photos), "updated": done, "failed": failed, "model_id": self.model_id,
                 "models": list(self.kinds)}
+
+    def _restore_photo(self, path: Path, digest: str) -> None:
+        """Write a centre's photo from ``face_photos`` into the photos folder (when it is there)."""
+        with self.store.session() as s:
+            data = read_photo(s, digest)
+        if data is not None:
+            path.write_bytes(data)
 
     def _replace_templates(self, photo: str, sample: StillFace) -> None:
         """Give a photo one up-to-date row per model: rows of other models are reused, then added."""

@@ -136,6 +136,21 @@ DROP TRIGGER IF EXISTS fleet_changes_device_settings ON fleet_device_settings;
 CREATE TRIGGER fleet_changes_device_settings AFTER INSERT OR UPDATE OR DELETE ON fleet_device_settings
     FOR EACH ROW EXECUTE FUNCTION fleet_log_change();
 
+-- A photo no template points at any more (removed, its person deleted) leaves face_photos too:
+-- its tombstone tells the terminals to delete their copy. After the statement, so a cascade that
+-- deletes several rows of one photo has deleted them all when the check runs.
+CREATE OR REPLACE FUNCTION fleet_forget_photo() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    DELETE FROM face_photos p WHERE p.sha256 = OLD.photo_sha256
+        AND NOT EXISTS (SELECT 1 FROM face_templates t WHERE t.photo_sha256 = OLD.photo_sha256);
+    RETURN NULL;
+END
+$$;
+DROP TRIGGER IF EXISTS fleet_forget_photo ON face_templates;
+CREATE TRIGGER fleet_forget_photo AFTER DELETE ON face_templates
+    FOR EACH ROW EXECUTE FUNCTION fleet_forget_photo();
+
 -- A terminal's punch carries its staff number; the central staff id is looked up here (NULL when
 -- nobody has that number now, so a person deleted meanwhile does not refuse the upload). Punches
 -- the central admin writes itself (make-ups) keep the id its writer gave.
@@ -216,6 +231,9 @@ BEGIN
                 VALUES (NEW.staff_no, NEW.name, '', '', true, utc, utc,
                         (SELECT coalesce(max(zk_uid), 0) + 1 FROM staff))
                 RETURNING id INTO who;
+        ELSIF coalesce(btrim(NEW.name), '') <> '' AND NEW.name <> (SELECT name FROM staff WHERE id = who) THEN
+            -- the library's own rule: a staff number names one person (no name: the known one)
+            RAISE EXCEPTION USING ERRCODE = 'DKE06', MESSAGE = 'name_conflict';
         ELSIF EXISTS (SELECT 1 FROM face_templates WHERE staff_id = who AND photo_sha256 = digest) THEN
             RAISE EXCEPTION USING ERRCODE = 'DKE05', MESSAGE = 'duplicate_photo';
         END IF;
