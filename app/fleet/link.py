@@ -79,6 +79,7 @@ class FleetLink:
         self.last_error_at: dt.datetime | None = None
         self.last_heartbeat: dt.datetime | None = None
         self.enrolments_sent = 0
+        self.failed_attempts = 0   # attempts to reach the centre that failed since it was last reached
         self._halt = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -111,11 +112,13 @@ class FleetLink:
         for t in self._threads:
             t.join(timeout=30)
         self._threads = []
-        # a last upload of what the terminal's stop just flushed, when the centre is there
-        try:
-            self.uploader.upload(limit=20)
-        except Exception as exc:
-            logger.info("fleet: the last upload at stop did not happen ({}); it goes at the next start", exc)
+        # a last upload of what was stored meanwhile, when the centre is there (never a wait for an
+        # unreachable one: what is left goes at the next start)
+        if self.upload_online:
+            try:
+                self.uploader.upload(limit=20)
+            except Exception as exc:
+                logger.info("fleet: the last upload at stop did not happen ({}); it goes at the next start", exc)
         self.uploader.close()
 
     def upload_now(self) -> None:
@@ -142,6 +145,8 @@ class FleetLink:
                     conn.close()
             except Exception as exc:
                 self.mirror_online = False
+                if self._halt.is_set():   # the stop cancelled a query: not a failure
+                    return
                 self._failed("mirror", exc)
                 self._halt.wait(backoff.next())
 
@@ -180,6 +185,7 @@ class FleetLink:
                 if not self.upload_online:
                     logger.info("fleet: connected to the centre as device {}", self.device_id)
                 self.upload_online = True
+                self.failed_attempts = 0
                 backoff.reset()
                 self._wake.wait(UPLOAD_TICK_S)
                 self._wake.clear()
@@ -188,6 +194,7 @@ class FleetLink:
                     logger.warning("fleet: the centre is unreachable; punches wait here ({} waiting)",
                                    self._pending_quietly())
                 self.upload_online = False
+                self.failed_attempts += 1
                 self.uploader.close()
                 self._failed("upload", exc)
                 self._halt.wait(backoff.next())
@@ -313,5 +320,6 @@ class FleetLink:
                 "name": self.cfg.name or self.device_name,
                 "change_no": self.mirror.cursor, "waiting_gap": self.mirror.waiting_gap,
                 "last_sync_utc": iso(self.mirror.last_sync), "last_upload_utc": iso(self.uploader.last_upload),
-                "last_heartbeat_utc": iso(self.last_heartbeat), "queued_enrolments": self.queued_enrolments(),
+                "last_heartbeat_utc": iso(self.last_heartbeat), "failed_attempts": self.failed_attempts,
+                "queued_enrolments": self.queued_enrolments(),
                 "last_error": self.last_error, "last_error_utc": iso(self.last_error_at)}

@@ -30,10 +30,10 @@ from pathlib import Path
 
 from loguru import logger
 from psycopg.rows import dict_row
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.store import Department, FaceTemplate, Staff, Store
+from app.store import Department, FaceTemplate, Punch, Staff, Store
 from app.store.settings import delete_setting, read_settings, write_setting
 
 from .upload import read_cursor, write_cursor
@@ -240,6 +240,10 @@ class LibraryMirror:
                 orphans |= self._template_files(conn, FaceTemplate.__table__.c.staff_id.in_(doomed))
                 conn.execute(delete(table).where(table.c.id.in_(doomed)))
             _upsert(conn, table, row)
+            if doomed:   # their punches lost the link (ON DELETE SET NULL): to the central row, by staff number
+                punches = Punch.__table__
+                conn.execute(update(punches).where(punches.c.staff_id.is_(None),
+                                                   punches.c.staff_no == row["staff_no"]).values(staff_id=key))
         gone = _gone(conn, batch, "staff")
         if gone:
             orphans |= self._template_files(conn, FaceTemplate.__table__.c.staff_id.in_(gone))

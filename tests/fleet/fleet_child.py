@@ -6,7 +6,8 @@ each with the wall-clock time it happened at:
   ``<t> started``                       the terminal is up
   ``<t> gallery S1,S2``                 the live gallery was reloaded by the fleet mirror: who is in it
   ``<t> seen S1,S2``                    the people recognised now (cards shown), when that set changes
-  ``<t> fleet <state> <pending>``       the fleet link's state and punches waiting, when they change
+  ``<t> fleet <state> <pending> <failed>``  the fleet link's state, punches waiting and failed attempts
+                                        to reach the centre, when they change
   ``<t> punched <uuid>``                a punch asked for on stdin was confirmed (durable in the journal)
 Reads commands appended to INSTANCE_DIR/commands.txt: ``punch STAFF_ID STAFF_NO NAME`` confirms a
 punch for that person (a restarted child carries on after the lines already there).
@@ -18,8 +19,14 @@ import time
 from pathlib import Path
 
 
+_said = threading.Lock()
+
+
 def say(*words) -> None:
-    print(f"{time.time():.3f}", *words, flush=True)
+    line = " ".join([f"{time.time():.3f}", *map(str, words)]) + "\n"
+    with _said:   # one write per line: print() writes word by word, and threads would interleave
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def main() -> int:
@@ -86,7 +93,7 @@ def main() -> int:
             if links:
                 try:
                     status = links[0].status()
-                    now = (status["state"], status["pending"])
+                    now = (status["state"], status["pending"], status["failed_attempts"])
                 except Exception as exc:   # the store closing at stop
                     now = ("error", str(exc).split()[0])
                 if now != last:

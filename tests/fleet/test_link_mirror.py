@@ -143,23 +143,26 @@ def test_a_change_number_still_in_flight_is_not_skipped(centre, central_store, l
 
 def test_an_on_device_enrolment_is_replaced_by_the_centres_copy(centre, central_store, local, instance):
     """A local person and template (not yet back from the centre) give way to the central rows."""
-    with local.session() as s:
-        staff = Staff(staff_no="E007", name="本地", zk_uid=7)
+    with local.session() as s:   # a local id the centre does not use for this person
+        staff = Staff(id=50, staff_no="E007", name="本地", zk_uid=7)
         s.add(staff)
         s.flush()
         s.add(FaceTemplate(staff_id=staff.id, descriptor=b"\0" * 512, model_id="m", photo_file="local.jpg",
                            photo_sha256=hashlib.sha256(photo_bytes(7)).hexdigest()))
+        PunchWriter(local).write(s, [record(1, "E007", staff_id=50)])
     (instance.photos_dir / "local.jpg").write_bytes(photo_bytes(7))
     central_id, template = enrol(central_store, "E007", "本地", 7)
     with terminal_conn(centre) as conn:
         LibraryMirror(local, instance.photos_dir).sync(conn)
-    assert local_library(local) == {"E007": (central_id, "本地", [template])}
+    assert central_id != 50 and local_library(local) == {"E007": (central_id, "本地", [template])}
     assert not (instance.photos_dir / "local.jpg").exists()
+    with local.session() as s:   # the person's punch follows them to the central id
+        assert s.scalars(select(Punch.staff_id)).all() == [central_id]
 
 
-def record(n: int, staff_no: str = "E001") -> PunchRecord:
+def record(n: int, staff_no: str = "E001", staff_id: int | None = None) -> PunchRecord:
     at = dt.datetime(2026, 12, 5, 8, 0, tzinfo=dt.UTC) + dt.timedelta(minutes=n)
-    return PunchRecord(uuid.uuid4(), None, staff_no, "张三", at, at.date(), at.strftime("%H:%M:%S"), "local-id",
+    return PunchRecord(uuid.uuid4(), staff_id, staff_no, "张三", at, at.date(), at.strftime("%H:%M:%S"), "local-id",
                        0.9, "face", None, 1)
 
 

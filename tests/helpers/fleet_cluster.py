@@ -1,9 +1,9 @@
 """A PostgreSQL cluster a fleet test may stop and start again, and give a streaming standby.
 
 The session's ``postgres_server`` must keep running for every other test, so a test that takes
-the centre away has a cluster of its own: ``Cluster(root)`` (initdb at the first ``start()``,
+the centre away has a cluster of its own: ``Cluster()`` (initdb at the first ``start()``,
 the same port on every start), ``stop()`` (a fast shutdown: sessions end, as when a server goes
-down), ``standby(root)`` (``pg_basebackup -R``: a streaming replica on its own port) and
+down), ``standby()`` (``pg_basebackup -R``: a streaming replica on its own port) and
 ``promote()``. ``close()`` stops it for sure (tests call it in ``finally``).
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,12 @@ from app.store.pgserver import PostgresServer, find_bindir
 
 
 class Cluster(PostgresServer):
-    def __init__(self, root: Path, bindir: Path | None = None):
+    def __init__(self, bindir: Path | None = None):
         bindir = bindir or find_bindir()
         if bindir is None:
             pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found")
-        Path(root).mkdir(parents=True, exist_ok=True)
-        super().__init__(root, bindir)
+        # not under pytest's tmp_path: the postgres user cannot enter root's 0700 folders
+        super().__init__(Path(tempfile.mkdtemp(prefix="daka-fleet-pg-")), bindir)
         self.running = False
 
     def start(self) -> Cluster:
@@ -42,11 +43,11 @@ class Cluster(PostgresServer):
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
         self.running = False
 
-    def standby(self, root: Path) -> Cluster:
+    def standby(self) -> Cluster:
         """A streaming standby of this cluster (not started)."""
-        replica = Cluster(root, self.bindir)
+        replica = Cluster(self.bindir)
         self._run(str(self.bindir / "pg_basebackup"), "-D", str(replica.data), "-R", "-X", "stream",
-                  "-h", "127.0.0.1", "-p", str(self.port), "-U", "daka", "--no-sync")
+                  "-h", "127.0.0.1", "-p", str(self.port), "-U", "daka", "--no-sync", "--checkpoint=fast")
         return replica
 
     def promote(self) -> None:

@@ -79,6 +79,15 @@ class FleetTerminal:
         self.child.wait_for(seen, timeout, f"{kind} event")
         return found[0]
 
+    def wait_count(self, kind: str, count: int, timeout: float = 180) -> None:
+        """Wait until ``count`` events of ``kind`` were printed (by this run and earlier ones)."""
+        self.child.wait_for(lambda: sum(1 for _a, e, _w in self.events if e == kind) >= count, timeout,
+                            f"{count} {kind} events")
+
+    def wait_log_count(self, text: str, count: int, timeout: float = 180) -> None:
+        """Wait until the child's log holds ``text`` ``count`` times."""
+        self.child.wait_for(lambda: self.child.log.count(text) >= count, timeout, f"{count} x {text!r} in the log")
+
     def last(self, kind: str):
         hits = [(at, words) for at, event, words in self.events if event == kind]
         return hits[-1] if hits else None
