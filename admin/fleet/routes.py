@@ -67,7 +67,8 @@ def index():
 @bp.route("/<device_id>", methods=["GET", "POST"])
 def device(device_id: str):
     store = services().store
-    d = service.device(store, device_id)
+    # PostgreSQL text holds no NUL: such an id or key names nothing (and is never sent)
+    d = None if "\x00" in device_id else service.device(store, device_id)
     if d is None:
         abort(404, description=_("没有这台终端"))
     error, typed = None, {}
@@ -75,7 +76,8 @@ def device(device_id: str):
         key = request.form.get("key", "")
         settings = service.overridable()
         if "remove" in request.form:
-            if service.remove_override(store, device_id, request.form["remove"], g.actor):
+            gone = request.form["remove"]
+            if "\x00" not in gone and service.remove_override(store, device_id, gone, g.actor):
                 flash(_("已删除这台终端的单独设置，恢复使用全局设置"))
             return redirect(url_for("fleet.device", device_id=device_id))
         value_text = request.form.get("value", "")

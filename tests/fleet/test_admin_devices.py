@@ -139,6 +139,7 @@ def test_an_override_is_checked_stored_and_audited(centre, admin, central_store)
     assert bad.status_code == 400
     message = bad.get_data(as_text=True).split('id="override-error"')[1].split("</p>")[0]
     assert "请输入" in message and "整数" in message
+    assert admin.get("/fleet/nul%00id").status_code == 404   # no such device, not a database error
     not_a_key = post(admin, page, {"key": "no.such_key", "value": "1"}, page=page)
     assert not_a_key.status_code == 400 and "请从列表中选择一项设置" in not_a_key.get_data(as_text=True)
     with centre.connect() as c:
