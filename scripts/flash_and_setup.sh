@@ -7,7 +7,8 @@
 # Run from a clone of the repository: it is copied to /opt/daka/src and built there.
 set -Eeuo pipefail
 
-ARGS="$*"
+# (a --fleet-url's password never reaches the log)
+ARGS=$(sed -E 's#(://[^:/@ ]+):[^@ ]*@#\1:***@#g' <<<"$*")
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TEMPLATES="$SCRIPT_DIR/setup"
 
@@ -28,12 +29,13 @@ USER_NAME=daka
 SOURCE_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
 LOG_FILE=""
 ADMIN_PORT=8080
+FLEET_URL=""
 
 APP_DIR=/opt/daka
 INSTANCE_DIR=/var/lib/daka
 SET_TIME=/usr/local/sbin/daka-set-time
 SWAP_FILE=/swapfile
-STEPS=(packages python user sudoers swap app units kiosk display journald time firstrun)
+STEPS=(packages python user sudoers swap app units kiosk display journald time fleet firstrun)
 
 usage() {
   cat <<EOF
@@ -49,6 +51,9 @@ $APP_DIR, systemd units, the kiosk session, the LCD, journald, time. Safe to re-
   --swap SIZE           swap file size (e.g. 2G, 512M, 0 for none; default: by RAM)
   --timezone ZONE       time zone (default $TIMEZONE)
   --ntp "HOST ..."      NTP servers (default: $NTP_SERVERS)
+  --fleet-url URL       join a fleet: this terminal's role on the central database, as
+                        \`daka fleet add-terminal\` printed it (postgresql://...); written to
+                        $INSTANCE_DIR/daka.toml [fleet] database_url (docs/fleet.md)
   --skip-build          copy the app but do not build its venv, native core and models
   --only STEP[,STEP]    run only these steps: ${STEPS[*]}
   --uninstall           remove what this script installed (keeps $INSTANCE_DIR and the user)
@@ -74,6 +79,7 @@ while (($#)); do
     --swap) SWAP_SIZE=${2-}; shift ;;
     --timezone) TIMEZONE=${2-}; shift ;;
     --ntp) NTP_SERVERS=${2-}; shift ;;
+    --fleet-url) FLEET_URL=${2-}; shift ;;
     --only) ONLY=${2-}; shift ;;
     --source) SOURCE_DIR=${2-}; shift ;;
     --root) ROOT=${2-}; shift ;;
@@ -95,6 +101,9 @@ fi
 [[ $SWAP_SIZE == auto || $SWAP_SIZE =~ ^[0-9]+[MG]?$ ]] || die "--swap must be like 2G, 512M or 0, not '$SWAP_SIZE'"
 [[ $NTP_SERVERS =~ ^[A-Za-z0-9.:\ -]+$ ]] || die "--ntp: not a list of host names: '$NTP_SERVERS'"
 [[ $TIMEZONE =~ ^[A-Za-z0-9_+/-]+$ && $TIMEZONE != *..* ]] || die "--timezone: not a zone name: '$TIMEZONE'"
+# a TOML string as it is: no quote, backslash, space or control character to escape
+[[ -z $FLEET_URL || $FLEET_URL =~ ^postgres(ql)?(\+psycopg)?://[^\"\\[:space:][:cntrl:]]+$ ]] \
+  || die "--fleet-url: not a postgresql:// URL (without quotes, backslashes or spaces)"
 if [[ -n $ONLY ]]; then
   IFS=, read -r -a _only <<<"$ONLY"
   for _s in "${_only[@]}"; do
@@ -756,6 +765,38 @@ admin_url() {
   local ip=""
   if ((LIVE)); then ip=$(hostname -I 2>/dev/null | awk '{ print $1 }'); fi
   echo "http://${ip:-<this-board>}:$ADMIN_PORT/"
+}
+
+# issue 20: a fleet terminal keeps its local store and links to the central database as its own role.
+# daka.toml with its daka-setup block made of stdin (nothing on stdin: the block removed).
+toml_with_block() {
+  local file=$1 block
+  block=$(cat)
+  if [[ -f $(at "$file") ]]; then
+    sed '/^# daka-setup begin$/,/^# daka-setup end$/d' "$(at "$file")"
+  fi
+  if [[ -n $block ]]; then
+    printf '# daka-setup begin\n%s\n# daka-setup end\n' "$block"
+  fi
+}
+
+step_fleet() {
+  local config="$INSTANCE_DIR/daka.toml"
+  if [[ -z $FLEET_URL ]]; then
+    step fleet "standalone (no --fleet-url)"
+    if [[ -f $(at "$config") ]] && grep -q '^# daka-setup begin$' "$(at "$config")"; then
+      put_file "$config" 600 "$USER_NAME:$USER_NAME" < <(toml_with_block "$config" </dev/null)
+    else
+      ok "no [fleet] block from this script in $config"
+    fi
+    return 0
+  fi
+  step fleet "the central database: [fleet] in $config (docs/fleet.md)"
+  # The URL holds the role's password: the file is the daka user's alone (mode 600).
+  put_file "$config" 600 "$USER_NAME:$USER_NAME" \
+    < <(printf '[fleet]\ndatabase_url = "%s"\n' "$FLEET_URL" | toml_with_block "$config")
+  note "the terminal mirrors the central library and uploads its punches; to bring this terminal's own"
+  note "staff and punches along, stop it and run: daka fleet join (as $USER_NAME)"
 }
 
 step_firstrun() {

@@ -818,6 +818,42 @@ class RecordsConfig:
     )
 
 
+# issue 20: a fleet terminal (many terminals, one central PostgreSQL; docs/fleet.md)
+def _check_fleet_url(value: str) -> str | None:
+    if value and not re.match(r"postgres(ql)?(\+psycopg)?://", value):
+        return f"{_show(value)} is not a postgresql:// URL"
+    return None
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    """A fleet terminal: the central PostgreSQL it mirrors the library from and uploads punches to (docs/fleet.md)."""
+
+    database_url: str = setting(
+        "", "The central database as this terminal's own role (`daka fleet add-terminal` prints it), a libpq URL "
+        "such as postgresql://daka_t_gate1:PW@central:5432/daka?sslmode=verify-full; several hosts "
+        "(host=a,b or a:5432,b:5432 with target_session_attrs=read-write) ride through a failover. "
+        "Empty = a standalone terminal.", check=_check_fleet_url, allowed="a postgresql:// URL or empty",
+    )
+    poll_s: float = setting(
+        5.0, "Seconds between looks for library changes when no notification came (catch-up after a gap).",
+        min=0.5, max=3600,
+    )
+    heartbeat_s: float = setting(10.0, "Seconds between heartbeats to the centre's devices page.", min=1, max=3600)
+    silent_after_min: int = setting(
+        5, "The central devices page flags a terminal silent for more than this many minutes.", min=1, max=10080,
+    )
+    name: str = setting(
+        "", "Display name of this terminal in the fleet; empty = the name given at `daka fleet add-terminal`.",
+        check=lambda v: None if len(v) <= 64 else f"is {len(v)} characters long, at most 64 allowed",
+        allowed="at most 64 characters",
+    )
+    retry_max_s: float = setting(
+        30.0, "The longest wait between two attempts to reach an unreachable centre (the wait doubles from 1 s).",
+        min=1, max=3600,
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     """The validated, read-only configuration (``cfg.admin.port`` ...)."""
@@ -840,6 +876,7 @@ class Config:
     zk_pull: ZkPullConfig = _section(ZkPullConfig)   # issue 19
     reports: ReportsConfig = _section(ReportsConfig)
     records: RecordsConfig = _section(RecordsConfig)
+    fleet: FleetConfig = _section(FleetConfig)   # issue 20
     #: The file that was read (None if there was none); not compared.
     path: Path | None = field(default=None, compare=False)
     #: Environment variables that overrode values; not compared.

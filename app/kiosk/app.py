@@ -178,6 +178,9 @@ class KioskApp(App):
         self.sync_text = self.t("pending", n=waiting) if waiting else self.t("synced")
         if self.storage_low:   # punches still count (journal reserve): say why they wait
             self.sync_text = self.t("storage_low") + ("  " + self.t("pending", n=waiting) if waiting else "")
+        fleet = self.status.get("fleet") or {}
+        if fleet.get("enabled") and fleet.get("state") == "offline":   # a fleet terminal away from its centre
+            self.sync_text = self.t("fleet.offline", n=fleet.get("pending", 0))
 
     def _clock_texts(self) -> None:
         local = self.now()

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from loguru import logger
 
 # light (no Kivy): at the top, so the 4370 block's optional import fits the function-level ceiling
+from app.fleet.link import FleetLink
 from app.fonts import find_cjk_font
 from app.hardware.camera_url import parse_camera_source
 from app.services.terminal import Terminal
@@ -42,15 +43,14 @@ def extra_services(terminal: Terminal, config, instance) -> list:
     gallery) and `terminal.status` for its status page; it runs on its own thread(s).
     """
     try:
-        from admin import create_app
-        from admin.server import AdminServer
+        from admin import create_app, server as admin_server   # one line: the function-level import ceiling
     except ImportError:
         logger.warning("admin server not available in this build: the kiosk runs without it")
         return []
     try:
         app = create_app(config, instance, store=terminal.store, library=terminal.library,
                          attendance=terminal.attendance, status_provider=terminal.status)
-        return [AdminServer(app, config.admin.host, config.admin.port, threads=config.admin.threads)]
+        return [admin_server.AdminServer(app, config.admin.host, config.admin.port, threads=config.admin.threads)]
     except Exception:   # the clock-in screen must come up even when the admin cannot
         logger.exception("the admin server could not be built: the kiosk runs without it")
         return []
@@ -96,6 +96,28 @@ def zk_pull_service(terminal: Terminal) -> PullService:
     return service
 
 
+def fleet_services(terminal: Terminal, config, instance) -> list:
+    """The fleet link (issue 20) when `[fleet] database_url` is set: the library mirrored down from
+    the central database, punches and on-device enrolments up, the heartbeat; reported in
+    `terminal.status()["fleet"]`. A standalone terminal (no URL) runs none."""
+    if not config.fleet.database_url:
+        return []
+    link = FleetLink(terminal.store, config, instance.photos_dir, journal=terminal.attendance.journal,
+                     wake_flush=terminal.scheduler.wake_flush,
+                     on_library_changed=lambda staff_ids: _library_changed(terminal, staff_ids),
+                     status_source=lambda: terminal.status_board.latest)
+    terminal.status_board.add_section("fleet", link.status)
+    terminal.enrolment_listeners.append(link.queue_enrolment)
+    return [link]
+
+
+def _library_changed(terminal: Terminal, staff_ids: set[int]) -> None:
+    loaded = terminal.library.load_gallery()
+    for staff_id in staff_ids:
+        terminal.cards.forget(staff_id)
+    logger.info("fleet: gallery reloaded, {} photos", loaded)
+
+
 def service_notifier():
     """The link to the service manager (systemd sd_notify: READY, WATCHDOG, STOPPING).
 
@@ -126,6 +148,8 @@ def _run_locked(config, instance, font, source, headless: bool) -> int:
     for service in adms_services(terminal, config):
         terminal.add_service(service)
     terminal.add_service(zk_pull_service(terminal))   # issue 19: ZKTeco pull protocol, TCP/UDP 4370
+    for service in fleet_services(terminal, config, instance):   # issue 20: the central database
+        terminal.add_service(service)
     terminal.notifier = service_notifier()
     stop_requested = threading.Event()
     app_box: list = []

@@ -386,6 +386,11 @@ register("records.face_events", group=RECORDS, label=("保存陌生人与活体�
 register("records.face_event_days", group=RECORDS, label=("记录保留天数", "Records kept (days)"),
          help_zh="删除早于这么多天的陌生人与活体拒绝记录及其抓拍；0 为永久保留。", apply=_apply_face_event_days)
 
+# -- issue 20: central admin ------------------------------------------------------------------------
+FLEET = ("终端集群", "Terminal fleet")
+register("fleet.silent_after_min", group=FLEET, label=("终端离线判定（分钟）", "Terminal silent after (min)"),
+         help_zh="终端设备页把超过这么多分钟没有心跳的终端标为离线（红色）。", apply=_apply_nothing)
+
 #: The keys an admin may change at run time (derived: register a key to add one).
 RUNTIME_KEYS: tuple[str, ...] = tuple(REGISTRY)
 

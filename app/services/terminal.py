@@ -115,6 +115,8 @@ class Terminal:
         self._confirmer = ThreadPoolExecutor(1, thread_name_prefix="confirm")
         self._listeners: list[Callable[[VisionUpdate], None]] = []
         self._presence_listeners: list[Callable[[bool | None], None]] = []
+        # told the template id of each on-device enrolment (a fleet terminal queues it for the centre)
+        self.enrolment_listeners: list[Callable[[int], object]] = []
         self._halt = threading.Event()
         self._housekeeper: threading.Thread | None = None
         self._present: bool | None = None
@@ -235,6 +237,9 @@ class Terminal:
         # the frame itself (stored as a JPEG), for the person on the card, who must still exist
         result = self.library.enroll(latest.frame, Identity(card.staff_no, card.name, existing=True))
         self.cards.forget(card.staff_id)
+        if result.ok and result.template_id is not None:
+            for listener in self.enrolment_listeners:
+                _quietly(lambda: listener(result.template_id), "an enrolment listener")
         return result
 
     def change_setting(self, key: str, value, actor: str = "device") -> object:

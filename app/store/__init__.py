@@ -11,6 +11,7 @@ from __future__ import annotations
 from .extensions import NAMING_CONVENTION, db, migrate
 from .models import (AdmsCursor, AdminUser, ApiToken, AuditEntry, Department, FaceEvent, FaceTemplate,
                      LoginThrottle, MakeupRequest, OutboxItem, Punch, Setting, SetupClaim, Staff)
+from .models import FleetCursor, FleetEnrolment   # issue 20
 from .rules import CompanyDay, Leave, Schedule, ScheduleAssignment, ScheduleDay, Shift
 from .setup import MIGRATIONS_DIR, Store, create_store_app, database_url, open_store
 
@@ -29,6 +30,8 @@ __all__ = [
     "ScheduleDay",
     "Shift",
     "FaceEvent",
+    "FleetCursor",
+    "FleetEnrolment",
     "FaceTemplate",
     "LoginThrottle",
     "MakeupRequest",

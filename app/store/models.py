@@ -322,3 +322,39 @@ class FaceEvent(db.Model):
     similarity: Mapped[float | None] = mapped_column(Float)          # to the closest enrolled person
     candidate_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     snapshot_file: Mapped[str | None] = mapped_column(String(128))
+
+
+# -- issue 20: a fleet terminal's own bookkeeping (docs/fleet.md) ----------------------------------
+
+
+class FleetCursor(db.Model):
+    """How far a fleet terminal got with the central database, kept in its local store.
+
+    ``changes``: the last central change number the mirror applied (catch-up resumes after it);
+    ``punches``: the id of the last local punch the centre committed (the upload resumes after it).
+    """
+
+    __tablename__ = "fleet_cursors"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    position: Mapped[int] = mapped_column(BigId, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class FleetEnrolment(db.Model):
+    """An on-device enrolment waiting to go up to the centre's ``fleet_enrolments`` (queued offline).
+
+    ``descriptors`` is JSON ``{model_id: base64 little-endian float32}``; the row is deleted once
+    the centre committed its copy.
+    """
+
+    __tablename__ = "fleet_enrolment_queue"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_no: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(64))
+    photo: Mapped[bytes] = mapped_column(LargeBinary)
+    photo_sha256: Mapped[str] = mapped_column(String(64))
+    descriptors: Mapped[str] = mapped_column(Text)
+    quality: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

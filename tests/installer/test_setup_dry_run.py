@@ -454,3 +454,42 @@ def test_staged_scripts_are_executable(board_run):
     run = board_run("x86_64")
     for name in ("daka-kiosk-session", "daka-wait-display"):
         assert (run.stage / "opt" / "daka" / "bin" / name).stat().st_mode & stat.S_IXUSR
+
+
+# issue 20: --fleet-url makes a fleet terminal
+def test_fleet_url_writes_the_fleet_lines_of_daka_toml_keeping_the_rest(tmp_path):
+    import tomllib
+
+    from app.config import load_config
+    from app.instance import Instance
+
+    url = "postgresql://daka_t_gate1:s3cret-PW@central.lan:5432,standby.lan:5432/daka?target_session_attrs=read-write"
+    root = make_root(tmp_path / "root", BOARDS["x86_64"])
+    config = root / "var" / "lib" / "daka" / "daka.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('# the installer\'s own choices\n[device]\nname = "南门"\n', encoding="utf-8")
+    run = dry_run(root, tmp_path, "--headless", "--only", "fleet", "--fleet-url", url)
+    assert run.code == 0, run.out
+    assert "write /var/lib/daka/daka.toml (mode 600, daka:daka)" in run.step("fleet")
+    staged = run.staged("/var/lib/daka/daka.toml")
+    assert tomllib.loads(staged) == {"device": {"name": "南门"}, "fleet": {"database_url": url}}
+    assert "s3cret-PW" not in run.out
+    # the daka the board runs reads it as a fleet terminal
+    instance = Instance(tmp_path / "instance").prepare()
+    instance.config_path.write_text(staged, encoding="utf-8")
+    assert load_config(instance).fleet.database_url == url
+
+    # run again with the file as written: the block is replaced, not repeated; without the option it goes
+    config.write_text(staged, encoding="utf-8")
+    again = dry_run(root, tmp_path, "--headless", "--only", "fleet", "--fleet-url", url)
+    assert again.staged("/var/lib/daka/daka.toml") == staged
+    gone = dry_run(root, tmp_path, "--headless", "--only", "fleet")
+    assert gone.code == 0 and "standalone" in gone.step("fleet")
+    assert tomllib.loads(gone.staged("/var/lib/daka/daka.toml")) == {"device": {"name": "南门"}}
+
+
+def test_a_fleet_url_that_is_not_postgresql_is_refused(tmp_path):
+    root = make_root(tmp_path / "root", BOARDS["x86_64"])
+    for bad in ("mysql://x@y/z", 'postgresql://a:"b@c/d', "postgresql://a b@c/d"):
+        run = dry_run(root, tmp_path, "--fleet-url", bad)
+        assert run.code == 1 and "--fleet-url: not a postgresql:// URL" in run.out, run.out

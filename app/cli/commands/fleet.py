@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
+from app.cli.commands import fleet_terminal
 from app.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE, load
 from app.config import resolve_database_url
 from app.fleet import central, roles   # light: they import SQLAlchemy when they connect
@@ -50,6 +51,7 @@ def register(sub) -> None:
                     "disable a terminal and drop its role (its punches stay)")
     remove.add_argument("name")
     action("list", cmd_list, "the terminals of the central database")
+    fleet_terminal.register(fsub)   # issue 20, the terminal side: join, leave, status
 
 
 def _url(args, instance, config) -> str:

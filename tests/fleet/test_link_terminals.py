@@ -1,0 +1,57 @@
+"""Issue 20, check 1: three `daka run --headless` fleet terminals, each with its own role on a real
+centre. A person enrolled through the central library reaches every terminal by notification
+(the poll interval is ten minutes) within 3 s and is recognised by all three; deleted, by none."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app.store import Staff
+from tests.helpers.fleet import make_centre
+from tests.helpers.fleet_terminals import FleetTerminal, central_library, gallery_is, write_instance
+from tests.helpers.kiosk_window import portrait
+
+pytestmark = pytest.mark.postgres
+PROPAGATION_S = 3.0
+
+
+def test_three_terminals_recognise_a_person_enrolled_at_the_centre_and_forget_a_deleted_one(
+        postgres_server, tmp_path, photos):
+    centre = make_centre(postgres_server, tmp_path, terminals=3)
+    scene = portrait(photos["obama2.jpg"], tmp_path / "scene")
+    store, library = central_library(centre.owner_url, tmp_path / "central-admin")
+    terminals = [FleetTerminal(write_instance(tmp_path / f"t{i}", role.url, scene=scene, poll_s=600.0))
+                 for i, role in enumerate(centre.terminals)]
+    try:
+        for t in terminals:
+            t.start()
+        for t in terminals:
+            t.wait("fleet", lambda w: w[0] == "online")
+            t.wait("seen", gallery_is(""))   # the scene's face, nobody yet
+
+        result = library.enroll_file(photos["obama.jpg"].read_bytes(), "E001_奥巴马.jpg")
+        assert result.ok, result
+        import time
+        enrolled = time.time()
+        for t in terminals:
+            at, _ = t.wait("gallery", gallery_is("E001"), after=enrolled - 1)
+            assert at - enrolled < PROPAGATION_S, f"{t.root.name}: {at - enrolled:.2f} s"
+        for t in terminals:
+            t.wait("seen", gallery_is("E001"), after=enrolled - 1)
+
+        with store.session() as s:   # deleted at the centre (its templates go with it)
+            s.delete(s.scalar(select(Staff).where(Staff.staff_no == "E001")))
+        deleted = time.time()
+        for t in terminals:
+            at, _ = t.wait("gallery", gallery_is(""), after=deleted - 1)
+            assert at - deleted < PROPAGATION_S, f"{t.root.name}: {at - deleted:.2f} s"
+        for t in terminals:
+            t.wait("seen", gallery_is(""), after=deleted - 1)
+            assert t.last("seen")[1] == []   # nobody is recognised after the deletion
+        for t in terminals:
+            assert t.stop() == 0, t.child.log[-3000:]
+    finally:
+        for t in terminals:
+            t.kill()
+        store.dispose()
