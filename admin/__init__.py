@@ -30,7 +30,7 @@ def create_app(config, instance, *, store=None, library=None, attendance=None,
 
     from app.store import open_store
 
-    from . import api, attendance as attendance_pages, auth, dashboard, events, labels, makeup, me, rules, settings, staff, system
+    from . import api, attendance as attendance_pages, auth, dashboard, events, fleet, labels, makeup, me, rules, settings, staff, system
     from .auth.users import any_user
     from .dashboard.routes import StreamSlots
     from .context import AdminServices
@@ -70,7 +70,7 @@ def create_app(config, instance, *, store=None, library=None, attendance=None,
     init_i18n(app)
     labels.init_labels(app)
     init_security(app, has_accounts=any_user)
-    for module in (auth, dashboard, staff, attendance_pages, events, makeup, me, rules, settings, system, api):
+    for module in (auth, dashboard, staff, attendance_pages, events, makeup, me, rules, settings, system, fleet, api):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.docs_bp)
     # Live-feed streams hold a web server thread each: at most half of them (AdminServer sets

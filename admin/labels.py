@@ -11,9 +11,9 @@ from collections.abc import Mapping
 
 from flask import Flask
 
-from app.config import resolve_device_id
 from app.i18n import has
 
+from . import devices
 from .context import services
 from .i18n import gettext as _
 
@@ -35,6 +35,7 @@ ACTIONS = {
     "remove_template": "删除照片", "reindex": "重算人脸模板",
     "retention": "按保留期限删除记录", "retention_refused": "暂停删除过期记录", "clear_range": "删除时间段内的考勤",
     "liveness_failed": "活体检测未通过",
+    "device_setting": "修改终端的单独设置", "device_setting_reset": "删除终端的单独设置",   # issue 20
 }
 DETAILS = {
     "username": "用户名", "role": "角色", "first": "首个管理员", "tokens_revoked": "吊销的令牌数",
@@ -45,6 +46,7 @@ DETAILS = {
     "failed": "失败数", "model": "模型", "deleted": "删除条数", "start": "开始", "end": "结束",
     "days": "保留天数", "detail": "详情", "department": "部门", "address": "地址",
     "track_id": "跟踪编号", "doubt": "质量疑点", "refused": "未通过数", "doubtful": "质量存疑仍登记的照片",
+    "device": "设备",
 }
 # who did it, when it was not a person's account: the terminal's own parts, an API token
 ACTORS = {"library": "人脸库", "anonymous": "未登录用户", "setup": "首次设置", "terminal": "终端", "retention": "数据保留",
@@ -91,11 +93,9 @@ def camera_label(state) -> str:
 
 
 def device_label(device_id) -> str:
-    """This terminal's configured name (设置 → 设备名称) for its own device id; another id as it is."""
-    svc = services()
-    if device_id and device_id == resolve_device_id(svc.config):
-        return svc.setting("device.name") or device_id
-    return device_id or "—"
+    """A device's name: the centre's name of a fleet terminal, this terminal's configured name
+    (设置 → 设备名称) for its own id, another id as it is (admin/devices.py)."""
+    return devices.label(device_id)
 
 
 def zone_name() -> str:

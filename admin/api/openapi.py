@@ -16,6 +16,9 @@ _TIME_IN = {"type": "string", "example": "2022-04-18 15:56:00", "pattern": _TIME
                            "(the start of that day; as an end time, its end)"}
 _TIME_OUT = {"type": "string", "example": "2022-04-18 15:56:00", "pattern": _TIME_OUT_PATTERN,
              "description": "terminal-local time, YYYY-MM-DD HH:MM:SS"}
+_DEVICE_IN = {"type": "string", "nullable": True, "maxLength": 64, "example": "gate-1",
+              "description": "only the punches of this device id (as `device_id` answers it; the admin's "
+                             "devices page lists them); empty, null or absent: every device"}
 _OK = {"type": "object", "required": ["success"], "properties": {
     "success": {"type": "boolean"}, "message": {"type": "string"}}}
 _ERR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -124,12 +127,16 @@ def _paths() -> dict:
                 "responses": {"200": _ok(_OK), **_errors(body=True, not_found=True)}}},
             "/api/get_attend_infos": {"post": {
                 "summary": "Punches in a time range (not de-duplicated)",
-                "description": "Any range: ranges over 30 days are streamed, in constant memory.",
+                "description": "Any range: ranges over 30 days are streamed, in constant memory. "
+                               "`device` narrows the answer to one terminal's punches (a central "
+                               "database holds every terminal's); each punch names its `device_id`.",
                 "requestBody": _json({"type": "object", "required": ["start_time", "end_time"],
-                                      "properties": {"start_time": _TIME_IN, "end_time": _TIME_IN}}),
+                                      "properties": {"start_time": _TIME_IN, "end_time": _TIME_IN,
+                                                     "device": _DEVICE_IN}}),
                 "responses": {"200": _ok({"type": "array", "items": {
-                    "type": "object", "required": ["name", "staff_id", "attend_time"], "properties": {
-                        "name": {"type": "string"}, "staff_id": {"type": "string"}, "attend_time": _TIME_OUT}}}),
+                    "type": "object", "required": ["name", "staff_id", "attend_time", "device_id"], "properties": {
+                        "name": {"type": "string"}, "staff_id": {"type": "string"}, "attend_time": _TIME_OUT,
+                        "device_id": {"type": "string", "description": "the terminal that recorded the punch"}}}}),
                     **_errors(body=True)}}},
             "/api/download_facelib": {"get": {
                 "summary": "A staff member's face photo",

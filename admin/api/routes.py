@@ -19,6 +19,7 @@ from .openapi import spec
 bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)  # bearer tokens are never sent by a browser on its own: no CSRF to guard against
 docs_bp = Blueprint("docs", __name__)
+DEVICE_ID_MAX = 64   # punches.device_id's length
 
 
 def fail(status: int, error: str, message: str):
@@ -112,14 +113,24 @@ def get_attend_infos():
     end = parse_local(str(body.get("end_time", "")), tz, end=True)
     if end <= start:
         raise BadRequest("end_time must be after start_time")
+    device = _device(body.get("device"))
     store = services().store
     with store.engine.connect() as conn:  # a read: no ORM session, no transaction to commit
-        body = queries.punches_json(conn, start, end, tz)
+        body = queries.punches_json(conn, start, end, tz, device)
     if body is not None:  # the database built the JSON (the usual case): the same bytes as jsonify's
         return current_app.response_class(body + b"\n", mimetype=current_app.json.mimetype)
     # A long range (or one across a zone change): streamed in batches, in flat memory.
-    stream = queries.punches_json_stream(store, queries.PunchFilter.times(start, end), tz)
+    stream = queries.punches_json_stream(store, queries.PunchFilter.times(start, end, device_id=device), tz)
     return current_app.response_class(stream, mimetype=current_app.json.mimetype)
+
+
+def _device(value) -> str:
+    """The optional ``device`` of a query: a device id (empty or absent: every device)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or "\x00" in value or len(value) > DEVICE_ID_MAX:
+        raise BadRequest(f"device must be a device id (text of at most {DEVICE_ID_MAX} characters)")
+    return value.strip()
 
 
 @bp.get("/download_facelib")

@@ -11,9 +11,10 @@ from sqlalchemy import or_, select
 
 from app.attendance import rules
 from app.attendance.localtime import FIRST_DATE, LAST_DATE
-from app.attendance.queries import escape_like
+from app.attendance.queries import devices_by_person, devices_by_person_day, escape_like, staff_ids_at_device
 from app.store import Staff
 
+from .. import devices
 from ..context import services
 from ..i18n import gettext as _
 from ..i18n import language
@@ -30,6 +31,7 @@ class ReportFilter:
     department: str = ""
     staff: str = ""
     month: str = ""        # YYYY-MM when the range is a month
+    device: str = ""       # the people with a punch at this device in the range (issue 20)
 
     def args(self) -> dict:
         out = {"month": self.month} if self.month else {"from": self.first.isoformat(), "to": self.last.isoformat()}
@@ -37,6 +39,8 @@ class ReportFilter:
             out["department"] = self.department
         if self.staff:
             out["staff"] = self.staff
+        if self.device:
+            out["device"] = self.device
         return out
 
     @property
@@ -54,7 +58,7 @@ def month_filter() -> ReportFilter:
         abort(400, description=_("月份格式应为 2026-01"))
     if not (FIRST_DATE <= first and last <= LAST_DATE):
         abort(400, description=_("日期超出范围（1900 至 9998 年）"))
-    return ReportFilter(first, last, _arg("department"), _arg("staff"), f"{year:04d}-{month:02d}")
+    return ReportFilter(first, last, _arg("department"), _arg("staff"), f"{year:04d}-{month:02d}", _arg("device"))
 
 
 def range_filter() -> ReportFilter:
@@ -71,7 +75,7 @@ def range_filter() -> ReportFilter:
         abort(400, description=_("结束日期早于开始日期"))
     if (last - first).days >= MAX_RANGE_DAYS:
         abort(400, description=_("一次最多查询一年"))
-    return ReportFilter(first, last, _arg("department"), _arg("staff"))
+    return ReportFilter(first, last, _arg("department"), _arg("staff"), device=_arg("device"))
 
 
 def _arg(name: str) -> str:
@@ -104,6 +108,8 @@ def people(f: ReportFilter) -> list[Person]:
         q = q.where(Staff.department == f.department)
     if f.staff:
         q = q.where(or_(Staff.staff_no == f.staff, Staff.name.like(f"%{escape_like(f.staff)}%", escape="\\")))
+    if f.device:   # who punched there: their statuses still read every punch (in at one gate, out at another)
+        q = q.where(Staff.id.in_(staff_ids_at_device(f.device, f.first, f.last)))
     with services().store.session() as s:
         return [Person(*row) for row in s.execute(q)]
 
@@ -171,3 +177,18 @@ def leave_kinds_used(lines: list[rules.MonthLine]) -> list[str]:
 
 def lang() -> str:
     return language()
+
+
+def device_list(device_ids) -> str:
+    """The devices of a row (a person-day, a person's month) as one cell."""
+    return "、".join(devices.device_text(d) for d in device_ids)
+
+
+def day_devices(f: ReportFilter, rows) -> dict:
+    """(staff id, date) -> the devices of that person-day's punches, for the rows of a page."""
+    return devices_by_person_day(services().store, f.first, f.last, sorted({p.id for p, _d in rows}))
+
+
+def month_devices(f: ReportFilter, lines) -> dict[int, tuple[str, ...]]:
+    """staff id -> the devices of that person's punches in the range, for the lines of a page."""
+    return devices_by_person(services().store, f.first, f.last, [line.staff_id for line in lines])

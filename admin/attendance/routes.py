@@ -13,6 +13,7 @@ from app.attendance.summary import daily_summary_count as summary_count
 from app.store import Staff
 from app.store.models import PUNCH_SOURCES
 
+from .. import devices
 from ..context import services
 from ..i18n import gettext as _
 from ..paging import page_number
@@ -73,11 +74,14 @@ def _filter_args() -> dict:
     return {k: v for k, v in request.args.items() if k in FILTER_ARGS}
 
 
-def _choices() -> dict:
-    """What the filter's lists offer: departments and punch sources (a device id is typed)."""
+def _choices(first: dt.date | None = None, last: dt.date | None = None) -> dict:
+    """What the filter's lists offer: departments, punch sources and the known devices (of the
+    range shown; today's when the filter itself was refused)."""
     with services().store.session() as s:
         departments = [d for d in s.scalars(select(Staff.department).distinct().order_by(Staff.department)) if d]
-    return {"departments": departments, "sources": PUNCH_SOURCES}
+    today = services().today()
+    device_list = devices.choices(first or today, last or first or today, request.args.get("device", "").strip())
+    return {"departments": departments, "sources": PUNCH_SOURCES, "devices": device_list}
 
 
 @bp.get("/")
@@ -90,7 +94,7 @@ def index():
     shown = [(p, local(p.punched_at)) for p in queries.listed(store, f, offset=(pg - 1) * PAGE_SIZE, limit=PAGE_SIZE)]
     return render_template("attendance/index.html", rows=shown, total=total, page=pg,
                            pages=max(1, -(-total // PAGE_SIZE)), first=first, last=last,
-                           args=_filter_args(), **_choices())
+                           args=_filter_args(), **_choices(first, last))
 
 
 def _states() -> dict:
@@ -109,7 +113,7 @@ def summary():
     rows = daily_summary(store, f, tz, offset=(pg - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     return render_template("attendance/summary.html", rows=rows, first=first, last=last, total=total, page=pg,
                            pages=max(1, -(-total // PAGE_SIZE)), states=_states(), lang=reports.lang(),
-                           args=_filter_args(), **_choices())
+                           device_list=reports.device_list, args=_filter_args(), **_choices(first, last))
 
 
 @bp.get("/export.<fmt>")
@@ -119,15 +123,17 @@ def export(fmt: str):
     tz, first, last, f = _form()
     store = services().store
     if request.args.get("view") == "summary":
-        header = [_("日期"), _("工号"), _("姓名"), _("部门"), _("首次打卡"), _("末次打卡"), _("次数"), _("状态")]
+        header = [_("日期"), _("工号"), _("姓名"), _("部门"), _("首次打卡"), _("末次打卡"), _("次数"), _("状态"), _("设备")]
         states = _states()
-        data = ([r.date.isoformat(), r.staff_no, r.name, r.department, r.first, r.last, r.count, states[r.state]]
+        data = ([r.date.isoformat(), r.staff_no, r.name, r.department, r.first, r.last, r.count, states[r.state],
+                 reports.device_list(r.devices)]
                 for r in iter_daily_summary(store, f, tz))
         title = "summary"
     else:  # streamed from the database batch by batch: any range in flat memory
         header = [_("工号"), _("姓名"), _("时间"), _("来源"), _("设备")]
         local = LocalTimes(tz)
-        data = ([p.staff_no, p.name, local(p.punched_at), p.source, p.device_id] for p in queries.iter_listed(store, f))
+        data = ([p.staff_no, p.name, local(p.punched_at), p.source, devices.device_text(p.device_id)]
+                for p in queries.iter_listed(store, f))
         title = "punches"
     name = f"attendance-{title}-{first.isoformat()}_{last.isoformat()}.{fmt}"
     headers = {"Content-Disposition": f"attachment; filename={name}"}
@@ -158,13 +164,13 @@ def _monthly_columns(kinds: list[str]) -> list[tuple[str, str, float]]:
             (_("实出勤天数"), NUMBER, 8), (_("迟到次数"), NUMBER, 7), (_("迟到分钟"), NUMBER, 7),
             (_("早退次数"), NUMBER, 7), (_("早退分钟"), NUMBER, 7), (_("缺卡次数"), NUMBER, 7),
             (_("旷工天数"), NUMBER, 7), (_("加班小时"), NUMBER, 7)] + \
-        [(rules.leave_text(k, lang), NUMBER, 7) for k in kinds]
+        [(rules.leave_text(k, lang), NUMBER, 7) for k in kinds] + [(_("设备"), TEXT, 16)]
 
 
-def _monthly_row(line: rules.MonthLine, kinds: list[str]) -> list:
+def _monthly_row(line: rules.MonthLine, kinds: list[str], line_devices: dict) -> list:
     return [line.staff_no, line.name, line.department, line.days_due, line.days_present, line.late_count,
             line.late_min, line.early_count, line.early_min, line.missing, line.absent_days, line.overtime_hours] + \
-        [line.leave_days.get(k, 0) for k in kinds]
+        [line.leave_days.get(k, 0) for k in kinds] + [reports.device_list(line_devices.get(line.staff_id, ()))]
 
 
 def _range_text(f: reports.ReportFilter) -> str:
@@ -200,6 +206,8 @@ def monthly():
     return render_template("attendance/monthly.html", f=f, lines=lines, kinds=kinds, total=len(who), page=pg,
                            pages=reports.pages(len(who), reports.PEOPLE_PER_PAGE),
                            departments=reports.departments(), note=_calendar_note(f),
+                           devices=devices.choices(f.first, f.last, f.device),
+                           line_devices=reports.month_devices(f, lines), device_list=reports.device_list,
                            leave_text=rules.leave_text, lang=reports.lang())
 
 
@@ -211,7 +219,8 @@ def monthly_export(fmt: str):
     lines = reports.report_lines(f, reports.people(f))
     kinds = reports.leave_kinds_used(lines)
     columns = _monthly_columns(kinds)
-    rows = [_monthly_row(line, kinds) for line in lines]
+    line_devices = reports.month_devices(f, lines)
+    rows = [_monthly_row(line, kinds, line_devices) for line in lines]
     title = f"{_company()} {_('月度考勤汇总')} {f.month}"
     return _download(fmt, f"attendance-monthly-{f.month}", [c[0] for c in columns], iter(rows),
                      lambda: report_xlsx(title, _range_text(f), columns, rows, _("月度考勤汇总")))
@@ -233,8 +242,10 @@ def grid():
     legend = [(rules.DayResult(dt.date.min, s).mark(lang), rules.status_text(s, lang))
               for s in ("normal", "late", "early", "missing", "absent", "overtime", "rest", "unscheduled")]
     return render_template("attendance/grid.html", f=f, rows=list(_grid_rows(f, lines, lang)), total=len(who),
+                           line_devices=reports.month_devices(f, lines), device_list=reports.device_list,
                            page=pg, pages=reports.pages(len(who), reports.PEOPLE_PER_PAGE),
                            departments=reports.departments(), weekday=_weekday, lang=lang, legend=legend,
+                           devices=devices.choices(f.first, f.last, f.device),
                            note=_calendar_note(f))
 
 
@@ -247,9 +258,12 @@ def grid_export(fmt: str):
     lines = reports.report_lines(f, reports.people(f))
     columns = [(_("工号"), TEXT, 10), (_("姓名"), TEXT, 10), (_("部门"), TEXT, 12)] + \
         [(f"{day.day} {_weekday(day)}", TEXT, 4.5) for day in f.days] + \
-        [(_("迟到次数"), NUMBER, 7), (_("早退次数"), NUMBER, 7), (_("缺卡次数"), NUMBER, 7), (_("旷工天数"), NUMBER, 7)]
+        [(_("迟到次数"), NUMBER, 7), (_("早退次数"), NUMBER, 7), (_("缺卡次数"), NUMBER, 7), (_("旷工天数"), NUMBER, 7),
+         (_("设备"), TEXT, 16)]
+    line_devices = reports.month_devices(f, lines)
     rows = [[line.staff_no, line.name, line.department] + [d.mark(lang) if d else "" for d in days] +
-            [line.late_count, line.early_count, line.missing, line.absent_days]
+            [line.late_count, line.early_count, line.missing, line.absent_days,
+             reports.device_list(line_devices.get(line.staff_id, ()))]
             for line, days in _grid_rows(f, lines, lang)]
     title = f"{_company()} {_('月度考勤表')} {f.month}"
     return _download(fmt, f"attendance-grid-{f.month}", [c[0] for c in columns], iter(rows),
@@ -265,6 +279,8 @@ def days():
     rows = reports.detail_slice(f, who, (pg - 1) * reports.DAYS_PER_PAGE, reports.DAYS_PER_PAGE)
     return render_template("attendance/days.html", f=f, rows=rows, total=total, page=pg,
                            pages=reports.pages(total, reports.DAYS_PER_PAGE), departments=reports.departments(),
+                           devices=devices.choices(f.first, f.last, f.device), day_devices=reports.day_devices(f, rows),
+                           device_list=reports.device_list,
                            weekday=_weekday, lang=reports.lang(), note=_calendar_note(f))
 
 
@@ -277,16 +293,25 @@ def days_export(fmt: str):
     who = reports.people(f)
     columns = [(_("日期"), DATE, 11), (_("工号"), TEXT, 10), (_("姓名"), TEXT, 10), (_("部门"), TEXT, 12),
                (_("班次"), TEXT, 10), (_("上班"), TIME, 7), (_("下班"), TIME, 7), (_("状态"), TEXT, 8),
-               (_("迟到分钟"), NUMBER, 7), (_("早退分钟"), NUMBER, 7), (_("加班分钟"), NUMBER, 7), (_("说明"), TEXT, 48)]
+               (_("迟到分钟"), NUMBER, 7), (_("早退分钟"), NUMBER, 7), (_("加班分钟"), NUMBER, 7), (_("说明"), TEXT, 48),
+               (_("设备"), TEXT, 16)]
 
     def values(as_text: bool):
+        group: set[int] = set()
+        seen_at: dict = {}
+        position = {p.id: i for i, p in enumerate(who)}
         for p, d in reports.detail_rows(f, who):
+            if p.id not in group:   # the devices of a group of people at a time, as detail_rows computes them
+                start = position[p.id]
+                chunk = who[start:start + reports.PEOPLE_PER_PAGE]
+                group, seen_at = {x.id for x in chunk}, reports.day_devices(f, [(x, None) for x in chunk])
             first_in, last_out = clock(d.first_in), clock(d.last_out)
             if as_text:
                 first_in = first_in and first_in.strftime("%H:%M")
                 last_out = last_out and last_out.strftime("%H:%M")
             yield [d.date if not as_text else d.date.isoformat(), p.staff_no, p.name, p.department, d.shift,
-                   first_in, last_out, d.status_text(lang), d.late_min, d.early_min, d.overtime_min, d.reason(lang)]
+                   first_in, last_out, d.status_text(lang), d.late_min, d.early_min, d.overtime_min, d.reason(lang),
+                   reports.device_list(seen_at.get((p.id, d.date), ()))]
 
     title = f"{_company()} {_('每日考勤明细')}"
     name = f"attendance-days-{f.first.isoformat()}_{f.last.isoformat()}"

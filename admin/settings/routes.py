@@ -21,7 +21,7 @@ bp.before_request(require_admin)  # settings hold the webhook secret: administra
 _TRUE = ("1", "true", "on")
 
 
-def _typed(setting: RuntimeSetting, text: str):
+def typed_value(setting: RuntimeSetting, text: str):
     """The form's text as the key's type; left as text when it does not parse (the schema's
     check then names the problem, and the page shows what was typed)."""
     kind = setting.spec.type
@@ -110,7 +110,7 @@ def index():
             text = request.form[key]
             if setting.secret and text == "":
                 continue  # an empty secret field keeps the stored secret
-            value = _typed(setting, text)
+            value = typed_value(setting, text)
             if value == current.get(key):
                 continue
             try:

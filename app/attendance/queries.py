@@ -148,6 +148,48 @@ class PunchFilter:
         return w
 
 
+
+# -- devices (issue 20: many terminals write into one central store) ----------------------------
+
+def devices_in_range(store: Store, first: dt.date, last: dt.date) -> list[str]:
+    """The device ids of the punches stored from ``first`` to ``last`` (local dates), sorted.
+
+    Bounded by the range the page already reads (at most a year), not the whole table."""
+    query = (select(Punch.device_id).where(Punch.local_date >= first, Punch.local_date <= last)
+             .distinct().order_by(Punch.device_id))
+    with store.engine.connect() as conn:
+        return [d for d in conn.execute(query).scalars() if d]
+
+
+def staff_ids_at_device(device_id: str, first: dt.date, last: dt.date) -> Select:
+    """A subquery: the staff ids with a punch at ``device_id`` from ``first`` to ``last``."""
+    return select(Punch.staff_id).where(Punch.device_id == device_id, Punch.local_date >= first,
+                                        Punch.local_date <= last, Punch.staff_id.is_not(None)).distinct()
+
+
+def devices_by_person_day(store: Store, first: dt.date, last: dt.date,
+                          staff_ids: list[int]) -> dict[tuple[int, dt.date], tuple[str, ...]]:
+    """(staff id, stored local date) -> the devices that recorded that person's punches that day,
+    sorted, for the people given (a page of a report)."""
+    if not staff_ids:
+        return {}
+    query = (select(Punch.staff_id, Punch.local_date, Punch.device_id)
+             .where(Punch.local_date >= first, Punch.local_date <= last, Punch.staff_id.in_(staff_ids))
+             .distinct())
+    found: dict[tuple[int, dt.date], set[str]] = {}
+    with store.engine.connect() as conn:
+        for sid, day, device in conn.execute(query):
+            found.setdefault((sid, day), set()).add(device)
+    return {k: tuple(sorted(v)) for k, v in found.items()}
+
+
+def devices_by_person(store: Store, first: dt.date, last: dt.date, staff_ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """staff id -> the devices that recorded that person's punches from ``first`` to ``last``, sorted."""
+    out: dict[int, set[str]] = {}
+    for (sid, _day), devices in devices_by_person_day(store, first, last, staff_ids).items():
+        out.setdefault(sid, set()).update(devices)
+    return {k: tuple(sorted(v)) for k, v in out.items()}
+
 # -- the two row shapes: raw columns in, typed tuples out, converted in one pass ----------------
 
 def _row_columns(sqlite: bool) -> tuple:
@@ -408,15 +450,17 @@ def local_text_column(dialect: str, offset: dt.timedelta):
     return None
 
 
-def punch_rows(conn, f: PunchFilter, tz) -> list[tuple[str, str, str]]:
-    """(name, staff no, local time text) of the punches of a time range, in time order."""
+def punch_rows(conn, f: PunchFilter, tz) -> list[tuple[str, str, str, str]]:
+    """(name, staff no, local time text, device id) of the punches of a time range, in time order."""
     offset = database_offset(tz, f.start_utc, f.end_utc)
     column = local_text_column(conn.dialect.name, offset) if offset is not None else None
     if column is not None:  # the usual case: the database formats, Python only passes rows on
-        return conn.execute(select(Punch.name, Punch.staff_no, column).where(*f.where()).order_by(*f.order)).all()
+        return conn.execute(select(Punch.name, Punch.staff_no, column, Punch.device_id)
+                            .where(*f.where()).order_by(*f.order)).all()
     local = LocalTimes(tz)
-    found = conn.execute(select(Punch.name, Punch.staff_no, Punch.punched_at).where(*f.where()).order_by(*f.order))
-    return [(n, no, local(t)) for n, no, t in found]
+    found = conn.execute(select(Punch.name, Punch.staff_no, Punch.punched_at, Punch.device_id)
+                         .where(*f.where()).order_by(*f.order))
+    return [(n, no, local(t), device) for n, no, t, device in found]
 
 
 def punches_json_stream(store: Store, f: PunchFilter, tz, *, batch: int = 2000) -> Iterator[bytes]:
@@ -431,7 +475,8 @@ def punches_json_stream(store: Store, f: PunchFilter, tz, *, batch: int = 2000) 
     yield b"["
     sep = ""
     for p in iter_listed(store, f, batch=batch):
-        yield (sep + dumps({"name": p.name, "staff_id": p.staff_no, "attend_time": local(p.punched_at)})).encode()
+        yield (sep + dumps({"name": p.name, "staff_id": p.staff_no, "attend_time": local(p.punched_at),
+                            "device_id": p.device_id})).encode()
         sep = ","
     yield b"]\n"
 
@@ -439,24 +484,30 @@ def punches_json_stream(store: Store, f: PunchFilter, tz, *, batch: int = 2000) 
 # The seed's answer of /api/get_attend_infos, built by the database as one JSON text: no Python
 # object per row. The keys, their order and the compact separators are those of Flask's jsonify
 # with the admin's settings (ensure_ascii off), so the bytes are the same as the Python path's.
-# One statement per dialect, built once: a request only binds the range and the zone's offset.
+# One statement per dialect and device narrowing, built once: a request only binds the range, the
+# zone's offset and the device.
 _START = bindparam("start_utc", type_=DateTime)
 _END = bindparam("end_utc", type_=DateTime)
-_IN_RANGE = (Punch.punched_at >= _START, Punch.punched_at < _END)
+_DEVICE = bindparam("device_id", type_=String)
 
 
-def _sqlite_json():
+def _in_range(device: bool) -> tuple:
+    return (Punch.punched_at >= _START, Punch.punched_at < _END) + ((Punch.device_id == _DEVICE,) if device else ())
+
+
+def _sqlite_json(device: bool):
     # datetime() gives "YYYY-MM-DD HH:MM:SS" as strftime with that format does, in less time.
     local = func.datetime(Punch.punched_at, bindparam("shift", type_=String))
-    rows = (select(Punch.name, Punch.staff_no, local.label("attend_time")).where(*_IN_RANGE)
+    rows = (select(Punch.name, Punch.staff_no, local.label("attend_time"), Punch.device_id).where(*_in_range(device))
             .order_by(Punch.punched_at, Punch.id).subquery())
     # An aggregate over an ordered subquery: SQLite does not flatten it and aggregates in that order.
     array = func.json_group_array(func.json_object(
-        "name", rows.c.name, "staff_id", rows.c.staff_no, "attend_time", rows.c.attend_time))
+        "name", rows.c.name, "staff_id", rows.c.staff_no, "attend_time", rows.c.attend_time,
+        "device_id", rows.c.device_id))
     return select(cast(array, LargeBinary))  # the UTF-8 bytes as they are: no decoding, no encoding again
 
 
-def _postgresql_json():
+def _postgresql_json(device: bool):
     from sqlalchemy.dialects.postgresql import aggregate_order_by
 
     def quoted(col):  # to_json escapes text exactly as Python's json does with ensure_ascii off
@@ -464,19 +515,20 @@ def _postgresql_json():
 
     local = func.to_char(Punch.punched_at + bindparam("shift", type_=Interval), "YYYY-MM-DD HH24:MI:SS")
     item = (literal('{"name":') + quoted(Punch.name) + literal(',"staff_id":') + quoted(Punch.staff_no)
-            + literal(',"attend_time":"') + local + literal('"}'))
+            + literal(',"attend_time":"') + local + literal('","device_id":') + quoted(Punch.device_id)
+            + literal('}'))
     joined = func.string_agg(item, aggregate_order_by(literal(","), Punch.punched_at, Punch.id))
     array = literal("[") + func.coalesce(joined, literal("")) + literal("]")
-    return select(func.convert_to(array, literal("UTF8"), type_=LargeBinary)).where(*_IN_RANGE)
+    return select(func.convert_to(array, literal("UTF8"), type_=LargeBinary)).where(*_in_range(device))
 
 
 _JSON_BUILDERS = {"sqlite": _sqlite_json, "postgresql": _postgresql_json}
-_json_statements: dict[str, object] = {}
+_json_statements: dict[tuple[str, bool], object] = {}
 
 
-def punches_json(conn, start_utc: dt.datetime, end_utc: dt.datetime, tz) -> bytes | None:
-    """``[{"name", "staff_id", "attend_time"}, ...]`` of the punches in [start, end) as UTF-8 JSON
-    made by the database, in time order.
+def punches_json(conn, start_utc: dt.datetime, end_utc: dt.datetime, tz, device_id: str = "") -> bytes | None:
+    """``[{"name", "staff_id", "attend_time", "device_id"}, ...]`` of the punches in [start, end)
+    (of one device when ``device_id`` is given) as UTF-8 JSON made by the database, in time order.
 
     None when the database cannot format the local times itself (see :func:`database_offset`;
     another database): the caller then streams :func:`punches_json_stream`.
@@ -485,8 +537,12 @@ def punches_json(conn, start_utc: dt.datetime, end_utc: dt.datetime, tz) -> byte
     dialect = conn.dialect.name
     if offset is None or dialect not in _JSON_BUILDERS:
         return None
-    statement = _json_statements.get(dialect)
+    key = (dialect, bool(device_id))
+    statement = _json_statements.get(key)
     if statement is None:
-        statement = _json_statements[dialect] = _JSON_BUILDERS[dialect]()
+        statement = _json_statements[key] = _JSON_BUILDERS[dialect](bool(device_id))
     shift = f"{int(offset.total_seconds() // 60):+d} minutes" if dialect == "sqlite" else offset
-    return bytes(conn.execute(statement, {"start_utc": start_utc, "end_utc": end_utc, "shift": shift}).scalar_one())
+    values = {"start_utc": start_utc, "end_utc": end_utc, "shift": shift}
+    if device_id:
+        values["device_id"] = device_id
+    return bytes(conn.execute(statement, values).scalar_one())

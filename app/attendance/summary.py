@@ -86,6 +86,7 @@ class DayRow:
     count: int
     # the attendance rules' verdict (app.attendance.rules); None where no schedule applies
     day: DayResult | None = None
+    devices: tuple[str, ...] = ()   # the devices of that person-day's punches (issue 20)
 
     @property
     def presence(self) -> str:
@@ -170,13 +171,14 @@ def daily_summary(store: Store, f: PunchFilter, tz, *, offset: int = 0, limit: i
                                source=f.source, device_id=f.device_id)
     verdicts = {(pd.staff_id, r.date): r
                 for pd in compute_days(store, first, last, tz, staff_ids=ids, now=now) for r in pd.days}
+    devices = queries.devices_by_person_day(store, first, last, ids)
     hhmm = (lambda t: t.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%H:%M:%S"))
     out = []
     for day, (sid, no, name, dept, _hire, _leave) in wanted:
         r = seen_punches.get((sid, day))
         out.append(DayRow(day, no, name, dept, hhmm(r.first_utc) if r else None,
                           hhmm(r.last_utc) if r and r.count > 1 else None, r.count if r else 0,
-                          verdicts.get((sid, day))))
+                          verdicts.get((sid, day)), devices.get((sid, day), ())))
     return out
 
 

@@ -27,6 +27,7 @@ from app.attendance.queries import PunchFilter, iter_rows, punch_columns, rows
 from app.attendance.records import PunchRecord
 from app.attendance.summary import person_days, person_days_grouped
 from app.bench.timing import median_ms
+from app.config import with_values
 from app.instance import Instance
 from app.store import Punch, Staff, open_store
 from app.store.pgserver import PostgresServer, find_bindir
@@ -112,8 +113,6 @@ def _bench_push(config, instance, store, staff, n: int = 20) -> dict:
     import json
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from app.config import with_values
 
     arrival: dict[str, float] = {}
     got = threading.Condition()

@@ -166,6 +166,20 @@ def _check_host(value: str) -> str | None:
     return f"{_show(value)} is not an IP address or host name"
 
 
+def _check_public_url(value: str) -> str | None:
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port   # raises for a port that is not a number in range
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.username
+            or parts.password or parts.query or parts.fragment):
+        return f"{_show(value)} is not an http(s) address such as https://hr.example.com"
+    return None
+
+
 def _check_database_url(value: str) -> str | None:
     if value and not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value):
         return "is not a database URL"
@@ -410,7 +424,8 @@ class RecognitionConfig:
         0.01,
         "How often a person who is not enrolled may be taken for someone who is (false-positive "
         "identification rate): 0.01 (1%) or 0.001 (0.1%, a strict door). The threshold follows the "
-        "number of enrolled people so that the rate holds (calibrated with `daka eval lfw`).",
+        "enrolled faces (how many, and how alike: each enrolled photo is compared with the other "
+        "people) so that the rate holds (calibrated with `daka eval lfw`).",
         choices=(0.01, 0.001),
     )
     decide_by_threshold: bool = setting(
@@ -543,6 +558,15 @@ class AdminConfig:
         min=1, max=1440
     )
     threads: int = setting(8, "Worker threads of the admin's web server.", min=2, max=64)
+    public_url: str = setting(
+        "",
+        "The admin's address as staff phones reach it (the self-service QR code and links): "
+        "e.g. https://hr.example.com behind a proxy, or a fleet's central admin; empty = this "
+        "device's LAN address and port.",
+        check=_check_public_url,
+        allowed="empty or http(s)://host[:port][/path]",
+        normalize=lambda v: v.strip().rstrip("/"),
+    )
     set_time_command: str = setting(
         "sudo -n /usr/local/sbin/daka-set-time",
         "Command that sets the system clock, called with DATE and TIME (see docs/admin.md).",

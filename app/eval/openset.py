@@ -3,7 +3,9 @@ false-accept rate as the gallery grows, and enrolment / probing with several pho
 
 - `calibrate`: on the tuning half of the people, random galleries of 25..700 people; for each
   score weight (score = similarity + weight * margin) the impostor threshold at each rate and
-  gallery size, fitted as base + slope * ln(people); the weight is chosen by FNIR.
+  gallery size, fitted as base + slope * ln(people) (the threshold's floor); the weight is chosen
+  by FNIR. Then the share of the gallery's own tail (cohort.tail_threshold) that holds the 1%
+  rate closest at every size, on galleries of 50..774 people of the tuning half.
 - `gallery_sizes`: on the held-out half, the configured decision at galleries of 100, 300, 774
   and ~2,000 people (past the half's own people, one-image identities of the tuning half are
   enrolled as distractors). Strangers rotate: each held-out person is a stranger once.
@@ -19,6 +21,7 @@ import math
 
 import numpy as np
 
+from app.vision.cohort import GalleryCohort
 from app.vision.decision import FALSE_ACCEPT_RATES, Calibration, DecisionRule, TrackEvidence, decide
 from app.vision.gallery import COHORT, FaceGallery
 
@@ -29,6 +32,18 @@ CALIBRATION_SIZES = (25, 50, 100, 200, 400, 700)
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5)
 COHORT_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
 GALLERY_SIZES = (100, 300, 774, 2000)
+TAIL_SIZES = (50, 100, 300, 774)                 # tuning-half galleries the tail's share is chosen on
+TAIL_FRACTIONS = (0.1, 0.15, 0.2, 0.25, 0.3)
+TAIL_LEAST = (10, 20, 30)
+
+
+def own_cohort(templates: np.ndarray, owners: np.ndarray):
+    """The gallery's own cohort as the terminal keeps it (app.vision.cohort), for a gallery given
+    as template vectors and their people."""
+    cohort = GalleryCohort()
+    for t, (v, p) in enumerate(zip(templates, owners)):
+        cohort.add(t, int(p), v)
+    return cohort.parts()
 
 
 def _by_person(person_of: np.ndarray, numbers, idx: np.ndarray) -> dict[int, np.ndarray]:
@@ -121,11 +136,47 @@ def calibrate(vectors, person_of, numbers, tuning: np.ndarray, rng_seed: int = 2
                           "impostor_probes": int(sum(len(x) for x in pooled[rate, n]))})
         slope, base = np.polyfit(xs, ts, 1)
         points[rate] = (*chosen[rate], round(float(base), 4), round(float(slope), 5))
+    tail = choose_tail(vectors, person_of, numbers, tuning, points)
     return {"data": "tuning half of the people (app.eval.run.tuning_half)",
             "weight_grid_774_style": grid, "thresholds_by_size": table,
             "fit": {str(r): {"weight": w, "cohort_weight": c, "base": b, "slope": s}
                     for r, (w, c, b, s) in points.items()},
-            "calibration": Calibration(points)}
+            "tail": tail,
+            "calibration": Calibration(points, tail_fraction=tail["chosen"]["fraction"],
+                                       tail_least=tail["chosen"]["least"])}
+
+
+def choose_tail(vectors, person_of, numbers, tuning: np.ndarray, points: dict, sizes=TAIL_SIZES,
+                fractions=TAIL_FRACTIONS, least=TAIL_LEAST) -> dict:
+    """The share of the gallery's own tail (and its least count) whose threshold, with the floor
+    of `points`, keeps the 1% setting's FPIR closest to 1% at every size (the largest
+    |ln(FPIR / 1%)| over the sizes, smallest), on galleries of the tuning half's own people with
+    its own strangers (gallery_sizes run inside the half). The 0.1% setting reads the same fitted
+    tail further out."""
+    count = int(len(np.unique(person_of[tuning])))
+    sizes = [n for n in sizes if n <= 0.85 * count] or [max(2, count // 4), max(3, count // 2)]
+    rules = {}
+    for f in fractions:
+        for k in least:
+            calibration = Calibration(points, tail_fraction=f, tail_least=k)
+            for rate in FALSE_ACCEPT_RATES:
+                rules[(f, k, rate)] = DecisionRule(2.0, 0.0).at_false_accept(rate, calibration)
+    floor = Calibration(points, own_tail=False)
+    for rate in FALSE_ACCEPT_RATES:
+        rules[("floor", 0, rate)] = DecisionRule(2.0, 0.0).at_false_accept(rate, floor)
+    rows = gallery_sizes(vectors, person_of, numbers, ~tuning, rules, sizes=sizes)
+    grid = []
+    for (f, k, rate) in rules:
+        if rate != FALSE_ACCEPT_RATES[0]:
+            continue
+        fpir = {str(row["people"]): {str(r): round(row["rules"][(f, k, r)]["fpir"], 5) for r in FALSE_ACCEPT_RATES}
+                for row in rows}
+        worst = max(abs(math.log(max(row["rules"][(f, k, rate)]["fpir"], rate / 10) / rate)) for row in rows)
+        grid.append({"fraction": f, "least": k, "worst_log_ratio_1e-2": round(worst, 3), "fpir": fpir})
+    tails = [g for g in grid if g["fraction"] != "floor"]
+    best = min(tails, key=lambda g: (g["worst_log_ratio_1e-2"], -g["fraction"]))
+    return {"data": "tuning half: its people enrolled and its strangers, 10 rotating folds", "sizes": sizes,
+            "grid": grid, "chosen": {"fraction": best["fraction"], "least": best["least"]}}
 
 
 def gallery_sizes(vectors, person_of, numbers, tuning: np.ndarray, rules: dict, sizes=GALLERY_SIZES,
@@ -143,7 +194,9 @@ def gallery_sizes(vectors, person_of, numbers, tuning: np.ndarray, rules: dict, 
         gen_scores = {name: [] for name in rules}
         imp_scores = {name: [] for name in rules}
         accepted = {name: ([], []) for name in rules}
-        correct_all, people = [], []
+        thresholds = {name: [] for name in rules}
+        correct_all, people, fillers = [], [], []
+        who_of_imp, on_filler = [], []    # each stranger photo's person; matched to a distractor?
         for f in range(folds):
             candidates = np.array([p for p in ids if fold_of[p] != f])
             strangers = [p for p in ids if fold_of[p] == f]
@@ -158,23 +211,39 @@ def gallery_sizes(vectors, person_of, numbers, tuning: np.ndarray, rules: dict, 
             gen = np.concatenate([held[p][1:1 + PROBES_PER_PERSON] for p in enrolled])
             imp = np.concatenate([held[p][:PROBES_PER_PERSON] for p in strangers])
             g_who, g_sim, g_lead, g_co = _search(vectors[gen], vectors[templates], owners)
-            _, i_sim, i_lead, i_co = _search(vectors[imp], vectors[templates], owners)
+            i_who, i_sim, i_lead, i_co = _search(vectors[imp], vectors[templates], owners)
+            own = own_cohort(vectors[templates], owners)
+            fillers.append(len(filler))
+            who_of_imp.append(person_of[imp])
+            on_filler.append(np.isin(i_who, filler))
             correct = g_who == person_of[gen]
             correct_all.append(correct)
             people.append(len(owners))
             for name, rule in rules.items():
                 gen_scores[name].append(rule.score(g_sim, g_lead, g_co))
                 imp_scores[name].append(rule.score(i_sim, i_lead, i_co))
-                accepted[name][0].append(rule.accepts_many(g_sim, g_lead, len(owners), g_co) & correct)
-                accepted[name][1].append(rule.accepts_many(i_sim, i_lead, len(owners), i_co))
+                t = rule.threshold_for(len(owners), own)
+                thresholds[name].append(t)
+                accepted[name][0].append((rule.score(g_sim, g_lead, g_co) >= t if rule.by_false_accept
+                                          else rule.passes_many(g_sim, g_lead)) & correct)
+                accepted[name][1].append(rule.score(i_sim, i_lead, i_co) >= t if rule.by_false_accept
+                                         else rule.passes_many(i_sim, i_lead))
         correct = np.concatenate(correct_all)
+        who_of_imp, on_filler = np.concatenate(who_of_imp), np.concatenate(on_filler)
         row = {"people": int(np.mean(people)), "genuine_probes": int(len(correct)),
-               "impostor_probes": int(sum(len(x) for x in imp_scores[next(iter(rules))])), "rules": {}}
+               "impostor_probes": int(sum(len(x) for x in imp_scores[next(iter(rules))])),
+               "distractors": int(np.mean(fillers)), "rules": {}}
         for name, rule in rules.items():
             g_ok, i_ok = np.concatenate(accepted[name][0]), np.concatenate(accepted[name][1])
             row["rules"][name] = {"fpir": float(np.mean(i_ok)), "fnir": float(np.mean(~g_ok)),
                                   "false_accepts": int(i_ok.sum()),
-                                  "threshold": round(float(rule.threshold_for(int(np.mean(people)))), 4),
+                                  # how many different strangers make the false accepts (a few
+                                  # people with many photos can make most of them), and how many
+                                  # were taken for a one-photo distractor of the other half
+                                  "strangers_accepted": int(len(np.unique(who_of_imp[i_ok]))),
+                                  "accepted_as_distractor": int((i_ok & on_filler).sum()),
+                                  # mean over the folds (each fold's gallery has its own)
+                                  "threshold": round(float(np.mean(thresholds[name])), 4),
                                   **_rates(np.concatenate(gen_scores[name]), correct,
                                            np.concatenate(imp_scores[name]))}
         out.append(row)
@@ -193,13 +262,14 @@ def single_stills(vectors, person_of, numbers, mask: np.ndarray, rules: dict) ->
     g_who, g_sim, g_lead, g_co = _search(vectors[gen], vectors[gal], multi)
     _, i_sim, i_lead, i_co = _search(vectors[imp], vectors[gal], multi)
     correct = g_who == person_of[gen]
+    own = own_cohort(vectors[gal], multi)
     out = {"people": len(multi), "genuine_probes": len(gen), "impostor_probes": len(imp),
            "rank1": float(np.mean(correct)), "rules": {}}
     for name, rule in rules.items():
-        ok_g = rule.accepts_many(g_sim, g_lead, len(multi), g_co) & correct
-        ok_i = rule.accepts_many(i_sim, i_lead, len(multi), i_co)
+        ok_g = rule.accepts_many(g_sim, g_lead, len(multi), g_co, own) & correct
+        ok_i = rule.accepts_many(i_sim, i_lead, len(multi), i_co, own)
         out["rules"][name] = {"fnir": float(np.mean(~ok_g)), "fpir": float(np.mean(ok_i)),
-                              "threshold": round(float(rule.threshold_for(len(multi))), 4),
+                              "threshold": round(float(rule.threshold_for(len(multi), own)), 4),
                               **_rates(rule.score(g_sim, g_lead, g_co), correct, rule.score(i_sim, i_lead, i_co))}
     return out
 

@@ -9,6 +9,7 @@ its README uses it (HOG with one upsample, 128-D encodings, Euclidean distance, 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import sys
 import time
@@ -178,19 +179,33 @@ def open_set_protocols(parts, embedder, recognition, folder, person_of) -> dict:
         shipped = CALIBRATIONS[name]
         fitted["shipped"] = {str(r): {"weight": w, "cohort_weight": c, "base": b, "slope": s}
                              for r, (w, c, b, s) in shipped.points.items()}
+        fitted["shipped"]["tail"] = {"fraction": shipped.tail_fraction, "least": shipped.tail_least}
         out["calibration"][name] = fitted
     raw = DecisionRule.from_config(recognition, "fused")
     raw = DecisionRule(raw.threshold, raw.margin, raw.min_observations)
+    floor_only = dataclasses.replace(CALIBRATIONS["fused"], own_tail=False)
     rules = {"fixed_threshold": raw,
+             "floor_only_1e-2": raw.at_false_accept(0.01, floor_only),
+             "floor_only_1e-3": raw.at_false_accept(0.001, floor_only),
              "false_accept_1e-2": raw.at_false_accept(0.01, CALIBRATIONS["fused"]),
              "false_accept_1e-3": raw.at_false_accept(0.001, CALIBRATIONS["fused"])}
     out["rules"] = {"fixed_threshold": f"fused similarity >= {raw.threshold}, margin >= {raw.margin}",
-                    "false_accept_*": "fused similarity + weight * margin - cohort_weight * cohort "
-                                      ">= base + slope * ln(people)"}
+                    "floor_only_*": "fused similarity + weight * margin - cohort_weight * cohort "
+                                    ">= base + slope * ln(photos) (the decision before the gallery's own tail)",
+                    "false_accept_*": "the same score >= max(base + slope * ln(photos), the point of the "
+                                      "gallery's own tail (each photo against the other people) for the rate)"}
     v = vectors["fused"]
     out["single_stills"] = {"whole_set": openset.single_stills(v, person_of, folder.numbers, np.ones_like(tuning), rules),
                             "held_out_half": openset.single_stills(v, person_of, folder.numbers, ~tuning, rules)}
     out["gallery_sizes"] = openset.gallery_sizes(v, person_of, folder.numbers, tuning, rules)
+    # The same table with other draws of the galleries and folds: how much of a size's FPIR is the
+    # draw (the strangers are the same people; which of them meet which gallery changes).
+    shipped = {k: r for k, r in rules.items() if k.startswith("false_accept")}
+    out["gallery_sizes_other_draws"] = {
+        str(seed): [{"people": row["people"], **{k: {"fpir": r["fpir"], "fnir": r["fnir"]}
+                                                  for k, r in row["rules"].items()}}
+                    for row in openset.gallery_sizes(v, person_of, folder.numbers, tuning, shipped, rng_seed=seed)]
+        for seed in (8, 9)}
     out["terminal"] = openset.terminal_protocols(v, person_of, folder.numbers, ~tuning, rules)
     return out
 

@@ -141,6 +141,7 @@ class FaceLibrary:
             vector = self.embedder.combine({k: group["parts"][k] for k in self.kinds})[0]
             self.gallery.add(group["ids"][self.kinds[0]], group["staff"], vector)
             loaded += 1
+        self.gallery.prepare()   # the decision's cohort of the whole gallery, built once here, not at the first face
         if self.incomplete:
             logger.warning("{} enrolled photo(s) lack a template of {} and are not recognised: run "
                            "`daka reindex`", self.incomplete, " / ".join(self.kinds))

@@ -62,7 +62,10 @@ def lan_address() -> str:
 
 
 def admin_base_url(admin_config) -> str:
-    """Where phones on the factory Wi-Fi reach this terminal's admin."""
+    """Where phones on the factory Wi-Fi reach the admin: ``admin.public_url`` when set (a proxy,
+    a fleet's central admin), else this terminal's LAN address and admin port."""
+    if admin_config.public_url:
+        return admin_config.public_url
     host = admin_config.host
     if host in ("", "0.0.0.0", "::"):
         host = lan_address()

@@ -348,7 +348,7 @@ register("zk_pull.allow_set_time", group=ZK_PULL, label=("允许校时", "Allow 
 # issue 21: the decision as a false-accept rate (the raw thresholds above stay, as the expert way)
 register("recognition.false_accept", group=RECOGNITION, label=("误识率（陌生人被认成员工）",
                                                                "False-accept rate (stranger taken for staff)"),
-         help_zh="未登记的人被认成某位员工的比例；阈值随员工人数自动调整，使该比例保持不变。"
+         help_zh="未登记的人被认成某位员工的比例；阈值随已登记的人脸（人数以及彼此相像的程度）自动调整，使该比例保持不变。"
                  "0.1% 为严格门禁模式（员工偶尔需多看一眼镜头）。",
          apply=_apply_decision_rule,
          choices=((0.01, ("1%（标准）", "1% (standard)")), (0.001, ("0.1%（严格门禁）", "0.1% (strict door)"))))
@@ -385,6 +385,11 @@ register("records.face_events", group=RECORDS, label=("保存陌生人与活体�
                  "关闭则不再保存（隐私）。", apply=_apply_face_events)
 register("records.face_event_days", group=RECORDS, label=("记录保留天数", "Records kept (days)"),
          help_zh="删除早于这么多天的陌生人与活体拒绝记录及其抓拍；0 为永久保留。", apply=_apply_face_event_days)
+
+# -- issue 20: central admin ------------------------------------------------------------------------
+FLEET = ("终端集群", "Terminal fleet")
+register("fleet.silent_after_min", group=FLEET, label=("终端离线判定（分钟）", "Terminal silent after (min)"),
+         help_zh="终端设备页把超过这么多分钟没有心跳的终端标为离线（红色）。", apply=_apply_nothing)
 
 #: The keys an admin may change at run time (derived: register a key to add one).
 RUNTIME_KEYS: tuple[str, ...] = tuple(REGISTRY)

@@ -30,8 +30,9 @@ def _free_port() -> int:
 class PostgresServer:
     """initdb + pg_ctl start in ``root``; as root, run as the ``postgres`` system user."""
 
-    def __init__(self, root: Path, bindir: Path):
+    def __init__(self, root: Path, bindir: Path, *, max_connections: int = 200):
         self.root, self.bindir = Path(root), bindir
+        self.max_connections = max_connections   # a fleet benchmark holds one connection per terminal
         self.data, self.port = self.root / "data", _free_port()
         self.prefix: list[str] = []
         if os.geteuid() == 0:
@@ -45,7 +46,7 @@ class PostgresServer:
     def start(self) -> PostgresServer:
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "daka", "-A", "trust",
                   "-E", "UTF8", "--locale=C", "--no-sync")
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c max_connections=200"
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c max_connections={self.max_connections}"
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options,
                   "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")
         return self

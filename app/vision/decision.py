@@ -2,10 +2,11 @@
 
 Two ways to decide on the aggregated descriptor's best person (see ACCURACY.md):
 - by false-accept rate (the default, [recognition] false_accept): the score
-  `similarity + weight * margin` must reach a threshold that grows with the log of the number of
-  enrolled people, calibrated with `daka eval lfw` so that a stranger is taken for someone
-  enrolled at the configured rate (FPIR) whatever the size of the staff. A fixed threshold lets
-  more strangers through as people are added: each one is one more chance to match.
+  `similarity + weight * margin` must reach the threshold where only the configured share of
+  strangers (FPIR) would pass *in this gallery*: read from the upper tail of the gallery's own
+  photos each searched against the other people (cohort.py), and never below a floor that grows
+  with the log of the number of enrolled photos (calibrated with `daka eval lfw`). A fixed
+  threshold lets more strangers through as people are added: each one is one more chance to match.
 - by raw threshold (the expert setting, [recognition] decide_by_threshold): `threshold` cosine
   similarity and a lead of `margin` over the best *other* person (an impostor tends to sit
   between several enrolled people; a genuine face stands out from the rest);
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .cohort import tail_threshold
 from .embedders import unit_rows
 
 # The false-accept rates a terminal may be set to: the everyday one and the strict door mode.
@@ -30,36 +32,57 @@ FALSE_ACCEPT_RATES = (0.01, 0.001)
 
 @dataclass(frozen=True)
 class Calibration:
-    """How the score and its threshold follow the false-accept rate and the gallery size.
+    """How the score and its threshold follow the false-accept rate and the gallery.
 
     score = similarity + weight * margin - cohort_weight * cohort (the mean similarity of the
     next people after the best: a face in a crowded neighbourhood of the gallery must stand out
-    more); threshold(rate, people) = base + slope * ln(people). Fitted by `daka eval lfw`
-    (section `openset.calibration`) on the tuning half of the people, on galleries of 25 to 700
-    people; `points` maps each rate to (weight, cohort_weight, base, slope): each rate has the
-    weights that miss fewest enrolled people at it.
+    more). threshold = the larger of
+    - the gallery's own tail: the score that `rate` of the gallery's photos, each searched
+      against the other people, would reach (an exponential fit to the top `tail_fraction` of
+      them, at least `tail_least`): it follows the size and the crowding of this very gallery;
+    - the floor base + slope * ln(photos), for galleries too small for a tail to say much.
+    Fitted by `daka eval lfw` (section `openset.calibration`) on the tuning half of the people:
+    the floor on galleries of 25 to 700 people, the tail's share on galleries of 50 to 774;
+    `points` maps each rate to (weight, cohort_weight, base, slope): each rate has the weights
+    that miss fewest enrolled people at it.
     """
 
     points: dict
-    fitted_up_to: int = 700   # the largest gallery it was fitted on
+    fitted_up_to: int = 700   # the largest gallery the floor was fitted on
+    tail_fraction: float = 0.2
+    tail_least: int = 10
+    own_tail: bool = True     # False: the floor alone (the decision before the gallery's own tail)
 
     def score(self, rate: float, similarity, margin, cohort):
         weight, cohort_weight, _, _ = self.points[rate]
         return np.asarray(similarity) + weight * np.asarray(margin) - cohort_weight * np.asarray(cohort)
 
-    def threshold(self, rate: float, people: int) -> float:
+    def floor(self, rate: float, people: int) -> float:
         _, _, base, slope = self.points[rate]
         people = max(int(people), 2)
         if slope < 0:   # a falling threshold is not followed past the data: stay on the safe side
             people = min(people, self.fitted_up_to)
         return base + slope * math.log(people)
 
+    def threshold(self, rate: float, people: int, own=None) -> float:
+        """`own`: the gallery's own cohort (similarity, lead, cohort of each photo against the
+        other people, FaceGallery.cohort_memo); None: the floor alone."""
+        floor = self.floor(rate, people)
+        if own is None or not self.own_tail or not len(own[0]):
+            return floor
+        tail = tail_threshold(self.score(rate, *own), rate, self.tail_fraction, self.tail_least)
+        return floor if tail is None else max(floor, tail)
+
 
 # Per embedder kind (each has its own similarity scale). From `daka eval lfw`, tuning half.
+# The tail's share (fraction, least) per model: `openset.calibration.<model>.tail.chosen`.
 CALIBRATIONS: dict[str, Calibration] = {
-    "dlib": Calibration({0.01: (0.25, 0.25, 0.7311, -0.00148), 0.001: (0.25, 0.25, 0.7582, -0.00442)}),
-    "faceres": Calibration({0.01: (0.25, 0.75, 0.3763, -0.01629), 0.001: (0.25, 0.5, 0.5228, -0.01267)}),
-    "fused": Calibration({0.01: (0.25, 0.0, 0.8762, 0.00393), 0.001: (1.5, 0.0, 1.0404, -0.01303)}),
+    "dlib": Calibration({0.01: (0.25, 0.25, 0.7311, -0.00148), 0.001: (0.25, 0.25, 0.7582, -0.00442)},
+                        tail_fraction=0.1, tail_least=10),
+    "faceres": Calibration({0.01: (0.25, 0.75, 0.3763, -0.01629), 0.001: (0.25, 0.5, 0.5228, -0.01267)},
+                           tail_fraction=0.25, tail_least=10),
+    "fused": Calibration({0.01: (0.25, 0.0, 0.8762, 0.00393), 0.001: (1.5, 0.0, 1.0404, -0.01303)},
+                         tail_fraction=0.2, tail_least=10),
 }
 
 
@@ -104,22 +127,32 @@ class DecisionRule:
         return self.calibration.score(self.false_accept, similarity, margin,
                                       similarity if cohort is None else cohort)
 
-    def threshold_for(self, people: int) -> float:
-        """The threshold in force with `people` enrolled."""
+    def threshold_for(self, people: int, own=None) -> float:
+        """The threshold in force with `people` enrolled photos and the gallery's own cohort
+        `own` (see Calibration.threshold; None: the floor alone)."""
         if not self.by_false_accept:
             return self.threshold
-        return self.calibration.threshold(self.false_accept, people)
+        return self.calibration.threshold(self.false_accept, people, own)
 
-    def accepts(self, similarity: float, margin: float, people: int, cohort: float | None = None) -> bool:
+    def threshold_in(self, gallery) -> float:
+        """The threshold in force in a live gallery (computed once per change of the gallery)."""
+        if not self.by_false_accept:
+            return self.threshold
+        return gallery.cohort_memo(("threshold", self.false_accept, id(self.calibration)),
+                                   lambda own: self.threshold_for(len(gallery), own))
+
+    def accepts(self, similarity: float, margin: float, people: int, cohort: float | None = None,
+                own=None) -> bool:
         return bool(self.accepts_many(np.array([similarity]), np.array([margin]), people,
-                                      None if cohort is None else np.array([cohort]))[0])
+                                      None if cohort is None else np.array([cohort]), own)[0])
 
     def accepts_many(self, similarity: np.ndarray, margin: np.ndarray, people: int,
-                     cohort: np.ndarray | None = None) -> np.ndarray:
-        """`cohort` None: no other people known (the similarity stands in: no credit)."""
+                     cohort: np.ndarray | None = None, own=None) -> np.ndarray:
+        """`cohort` None: no other people known (the similarity stands in: no credit); `own`: the
+        gallery's own cohort (see threshold_for)."""
         if not self.by_false_accept:
             return self.passes_many(similarity, margin)
-        return self.score(similarity, margin, cohort) >= self.threshold_for(people)
+        return self.score(similarity, margin, cohort) >= self.threshold_for(people, own)
 
     def passes(self, similarity: float, margin: float) -> bool:
         """The raw rule: threshold and margin (what `decide_by_threshold` uses)."""
@@ -207,7 +240,7 @@ def decide(gallery, evidence: TrackEvidence, rule: DecisionRule) -> Recognition:
     agreeing = sum(1 for v in evidence.votes if v == match.staff_id)
     score = _score(rule, match, evidence)
     # Every enrolled photo is one more chance for a stranger to match: the threshold follows them.
-    threshold = rule.threshold_for(len(gallery))
+    threshold = rule.threshold_in(gallery)
     if rule.by_false_accept and score < threshold:
         reason = "below_threshold"
     elif not rule.by_false_accept and match.similarity < rule.threshold:

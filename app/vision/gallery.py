@@ -16,7 +16,7 @@ import numpy as np
 
 from app import native
 
-COHORT = 10   # people after the best whose similarities make the cohort term of the decision
+from .cohort import COHORT, GalleryCohort
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,9 @@ class FaceGallery:
         self._index = native.GalleryIndex(dim) if dim else None
         self._staff_of: dict[int, int] = {}
         self._templates_of: dict[int, int] = {}   # staff id -> templates: the people count is O(1)
+        # Every photo against the other people: the strangers this gallery would meet (the
+        # decision's threshold reads their upper tail, see cohort.py)
+        self._cohort = GalleryCohort()
         self._lock = threading.Lock()
         self.dim = dim
         self._fixed_dim = dim
@@ -94,6 +97,7 @@ class FaceGallery:
                 index.add(np.array([template_id], np.int64), vector)
             self._staff_of[template_id] = staff_id
             self._count(staff_id, +1)
+            self._cohort.add(template_id, staff_id, vector[0])
 
     def remove_templates(self, template_ids) -> int:
         ids = np.asarray(list(template_ids), np.int64)
@@ -103,6 +107,7 @@ class FaceGallery:
                 staff = self._staff_of.pop(t, None)
                 if staff is not None:
                     self._count(staff, -1)
+            self._cohort.remove(ids.tolist())
         return removed
 
     def remove_staff(self, staff_id: int) -> int:
@@ -118,6 +123,20 @@ class FaceGallery:
                 self._index.remove(self._index.ids())
             self._staff_of.clear()
             self._templates_of.clear()
+            self._cohort.clear()
+
+    def prepare(self) -> None:
+        """Build the gallery's own cohort now (after a bulk load) rather than at the first decision."""
+        with self._lock:
+            self._cohort.parts()
+
+    def cohort_memo(self, key, compute):
+        """`compute(parts)` of the gallery's own cohort (each photo against the other people:
+        best similarity, lead, mean of the next people; see cohort.py), once per state of the
+        gallery: the decision reads its threshold from it on every track."""
+        with self._lock:
+            cohort = self._cohort
+            return cohort.memo(key, lambda: compute(cohort.parts()))
 
     def match(self, descriptor: np.ndarray) -> GalleryMatch:
         """The best person for one descriptor, with the runner-up for the margin."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.admin_app import ADMIN_PW, VIEWER_PW, build_app, login
+from tests.helpers.browser import admin_server, chromium
 
 
 @pytest.fixture
@@ -67,3 +68,22 @@ def viewer_client(app, users):
     c = app.test_client()
     assert login(c, "hr", VIEWER_PW).status_code == 302
     return c
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """A headless Chromium (1280x900, zh-CN, downloads in tmp_path/downloads): tests/helpers/browser.py."""
+    with chromium(downloads=tmp_path / "downloads") as driver:
+        yield driver
+
+
+@pytest.fixture
+def server(admin_config, instance, sqlite_store):
+    """The admin on a loopback port with one admin account (``admin`` / ADMIN_PW)."""
+    from admin.auth.users import create_user
+
+    create_user(sqlite_store, "admin", ADMIN_PW, "admin", actor="test")
+    app = build_app(admin_config(), instance, sqlite_store)
+    app.config["SSE_MAX_SECONDS"] = 2.0
+    with admin_server(app) as srv:
+        yield srv

@@ -69,9 +69,9 @@ def test_get_attend_infos_returns_every_punch_in_the_range(api, sqlite_store):
     r = api.post("/api/get_attend_infos", json={"start_time": "2022-04-18 00:00:00", "end_time": "2022-04-18 23:59:59"})
     assert r.status_code == 200
     assert r.get_json() == [
-        {"name": "张三", "staff_id": "HR0878", "attend_time": "2022-04-18 08:59:10"},
-        {"name": "张三", "staff_id": "HR0878", "attend_time": "2022-04-18 08:59:40"},
-        {"name": "张三", "staff_id": "HR0878", "attend_time": "2022-04-18 18:01:00"},
+        {"name": "张三", "staff_id": "HR0878", "attend_time": "2022-04-18 08:59:10", "device_id": "test"},
+        {"name": "张三", "staff_id": "HR0878", "attend_time": "2022-04-18 08:59:40", "device_id": "test"},
+        {"name": "张三", "staff_id": "HR0878", "attend_time": "2022-04-18 18:01:00", "device_id": "test"},
     ]
     bad = api.post("/api/get_attend_infos", json={"start_time": "yesterday", "end_time": "2022-04-18"})
     assert bad.status_code == 400 and bad.get_json()["error"] == "bad_request"

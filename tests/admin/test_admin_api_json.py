@@ -22,7 +22,7 @@ ODD_NAMES = ['张三', 'O"Brien', 'back\\slash', "it's", 'tab\there', 'new\nline
 
 def _reference_body(rows) -> bytes:
     """What Flask's jsonify (compact, ensure_ascii off, keys in the seed's order) sends."""
-    items = [{"name": n, "staff_id": no, "attend_time": t} for n, no, t in rows]
+    items = [{"name": n, "staff_id": no, "attend_time": t, "device_id": device} for n, no, t, device in rows]
     return (json.dumps(items, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 

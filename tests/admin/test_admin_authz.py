@@ -67,6 +67,8 @@ ACCESS = {
     **{("rules." + e, "POST"): MANAGE for e in ("save_shift", "delete_shift", "save_schedule", "delete_schedule",
                                                "assign", "unassign", "set_day", "delete_day", "add_leave",
                                                "delete_leave", "staff_dates")},
+    # issue 20: a fleet's devices page (a 404 on a standalone store): read by everyone, overrides by admins
+    ("fleet.index", "GET"): SIGNED_IN, ("fleet.device", "GET"): SIGNED_IN, ("fleet.device", "POST"): ADMIN,
 }
 SAMPLE = {"IntegerConverter": 999999, "UnicodeConverter": "x.log", "PathConverter": "app.css"}
 

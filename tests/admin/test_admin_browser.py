@@ -6,74 +6,14 @@ Screenshots of each step are kept in test-artifacts/admin-browser/ (not committe
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import time
-from pathlib import Path
 
 import pytest
-from tests.helpers.admin_app import ADMIN_PW, add_punch, build_app
 from sqlalchemy import select
 
+from tests.helpers.admin_app import ADMIN_PW, add_punch
+from tests.helpers.browser import shot, wait_for
+
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "admin-browser"
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-
-
-@pytest.fixture
-def browser(tmp_path):
-    if not (CHROMIUM and DRIVER):
-        pytest.skip("Debian's chromium and chromium-driver are needed (scripts/install_system_deps.sh)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,900", "--lang=zh-CN"):
-        opts.add_argument(arg)
-    opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                           "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
-    driver.implicitly_wait(60)  # a loaded shared machine can take seconds to enrol: a correctness deadline
-    driver.downloads = downloads
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield driver
-    driver.quit()
-
-
-@pytest.fixture
-def server(admin_config, instance, sqlite_store):
-    from admin.auth.users import create_user
-    from admin.server import AdminServer
-
-    create_user(sqlite_store, "admin", ADMIN_PW, "admin", actor="test")
-    app = build_app(admin_config(), instance, sqlite_store)
-    app.config["SSE_MAX_SECONDS"] = 2.0
-    srv = AdminServer(app, "127.0.0.1", 0, threads=4).start()
-    yield srv
-    srv.stop()
-
-
-def shot(driver, name: str) -> None:
-    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
-
-
-def wait_for(predicate, timeout: float = 60.0):
-    """Poll until predicate() is truthy; elements replaced by a page load meanwhile are looked up again."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            value = predicate()
-        except (StaleElementReferenceException, NoSuchElementException):
-            value = None
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_log_in_enrol_query_export_and_approve_a_makeup(browser, server, photos, tmp_path, sqlite_store):

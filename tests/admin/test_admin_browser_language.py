@@ -11,23 +11,12 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.admin import test_admin_browser as base
 from tests.helpers.admin_app import ADMIN_PW, VIEWER_PW, add_punch, add_staff
+from tests.helpers.browser import absent_or_found, shot, wait_for
 
 pytestmark = pytest.mark.browser
-browser, server, shot, wait_for = base.browser, base.server, base.shot, base.wait_for
 SIZES = [("desk", 1366, 900), ("phone", 390, 844)]
 MIN_TAP_PX = 44
-
-
-def absent_or_found(driver, by, selector) -> list:
-    """The elements present now, without the implicit wait: an element expected to be absent would
-    otherwise hold find_elements for the driver's whole 60 s deadline (tests/admin/test_admin_browser.py)."""
-    driver.implicitly_wait(0)
-    try:
-        return driver.find_elements(by, selector)
-    finally:
-        driver.implicitly_wait(60)
 
 
 # Short cells (a two-character name, 正常/失败, a time) laid out on more than one line.

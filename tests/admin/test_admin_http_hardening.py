@@ -399,5 +399,6 @@ def test_a_hundred_year_range_is_streamed_in_flat_memory(app, sqlite_store):
     # and the answer is the seed's, complete and in time order
     body = client.post("/api/get_attend_infos", json={"start_time": "2000-01-01", "end_time": "2099-12-31"},
                        headers=bearer(token)).get_json()
-    assert len(body) == 30000 and body[0] == {"name": "员工0", "staff_id": "S0", "attend_time": "2001-01-01 08:00:00"}
+    assert len(body) == 30000 and body[0] == {"name": "员工0", "staff_id": "S0", "attend_time": "2001-01-01 08:00:00",
+                                                 "device_id": "t"}
     assert [x["attend_time"] for x in body] == sorted(x["attend_time"] for x in body)

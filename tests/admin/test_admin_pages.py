@@ -165,7 +165,8 @@ def test_csv_and_xlsx_exports(admin_client, week):
     ws = load_workbook(io.BytesIO(r.data)).active
     values = [[c.value for c in row] for row in ws.iter_rows()]
     assert values[0][:3] == ["日期", "工号", "姓名"]
-    assert ["2022-04-18", "HR03", "王五", "生产部", None, None, 0, "缺卡"] in values
+    assert values[0][-1] == "设备"
+    assert ["2022-04-18", "HR03", "王五", "生产部", None, None, 0, "缺卡", None] in values   # no punch: no device
 
 
 def test_makeup_approved_becomes_a_punch_and_is_audited(admin_client, sqlite_store, app):
@@ -194,7 +195,10 @@ def test_makeup_approved_becomes_a_punch_and_is_audited(admin_client, sqlite_sto
 
     rows = api.post("/api/get_attend_infos", headers={"Authorization": f"Bearer {api_token(sqlite_store)}"},
                     json={"start_time": "2022-04-18 00:00:00", "end_time": "2022-04-18 23:59:59"}).get_json()
-    assert rows == [{"name": "孙七", "staff_id": "HR05", "attend_time": "2022-04-18 08:58:00"}]
+    from app.config import resolve_device_id
+
+    assert rows == [{"name": "孙七", "staff_id": "HR05", "attend_time": "2022-04-18 08:58:00",
+                     "device_id": resolve_device_id(app.extensions["daka_admin"].config)}]
 
 
 def test_makeup_rejected_makes_no_punch(admin_client, sqlite_store):
@@ -429,7 +433,7 @@ def test_a_punch_stays_on_its_stored_local_date_after_a_zone_change(admin_client
     sheet = load_workbook(io.BytesIO(admin_client.get("/attendance/export.xlsx?from=2022-05-02").data)).active
     assert [row[0] for row in sheet.iter_rows(values_only=True)][1:] == ["TZ01"]
     summary = admin_client.get("/attendance/export.csv?view=summary&from=2022-05-02&staff=TZ01").get_data()
-    assert summary.decode("utf-8-sig").splitlines()[1].split(",")[-2:] == ["1", "单次"]
+    assert summary.decode("utf-8-sig").splitlines()[1].split(",")[-3:] == ["1", "单次", "test"]
 
 
 def test_the_list_and_exports_filter_by_source_and_device(admin_client, sqlite_store):
@@ -449,4 +453,5 @@ def test_the_list_and_exports_filter_by_source_and_device(admin_client, sqlite_s
     page = admin_client.get("/attendance/?from=2022-05-02&source=makeup").get_data(as_text=True)
     assert '<span id="total">1</span>' in page and 'value="makeup" selected' in page
     summary = admin_client.get("/attendance/export.csv?view=summary&from=2022-05-02&staff=SD01&device=gate-2")
-    assert summary.get_data().decode("utf-8-sig").splitlines()[1].split(",")[-2:] == ["1", "单次"]
+    # the count is the device's punches; the devices column names every device of that day (issue 20)
+    assert summary.get_data().decode("utf-8-sig").splitlines()[1].split(",")[-3:] == ["1", "单次", "gate-2、test"]

@@ -10,13 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.admin import test_admin_browser as base
 from tests.helpers.admin_app import ADMIN_PW, add_punch, add_staff
+from tests.helpers.browser import shot, wait_for
 
 pytestmark = pytest.mark.browser
-# the browser tests' Chromium and admin server fixtures, shared rather than copied
-browser, server = base.browser, base.server
-shot, wait_for = base.shot, base.wait_for
 
 
 def _picture(path, grey: int) -> None:

@@ -12,12 +12,10 @@ import datetime as dt
 import openpyxl
 import pytest
 
-from tests.admin import test_admin_browser as chromium
 from tests.helpers.admin_app import ADMIN_PW, add_punch, add_staff
+from tests.helpers.browser import shot, wait_for
 
 pytestmark = pytest.mark.browser
-# the same headless Chromium and admin server as the other browser tests
-browser, server, shot, wait_for = chromium.browser, chromium.server, chromium.shot, chromium.wait_for
 
 
 def _seed(store) -> None:
@@ -87,7 +85,8 @@ def test_hr_sets_rules_and_reads_the_month(browser, server, sqlite_store, size, 
     rows = {r.find_elements(By.TAG_NAME, "td")[0].text: [c.text for c in r.find_elements(By.TAG_NAME, "td")]
             for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")}
     assert rows["00123"][3:7] == ["22", "22", "1", "22"]     # due, present, late once for 22 minutes
-    assert rows["00456"][3:5] == ["22", "20"] and rows["00456"][-1] == "2"   # two days of annual leave
+    # two days of annual leave (the last column before the devices, issue 20)
+    assert rows["00456"][3:5] == ["22", "20"] and rows["00456"][-2] == "2" and rows["00456"][-1] == "test"
     shot(d, f"22-monthly-report-{size}")
     assert d.execute_script(overflow) <= 0, "the monthly report is wider than the window"
 

@@ -192,7 +192,7 @@ def test_the_daily_summary_follows_the_rules(admin_client, sqlite_store):
     sunday = table.split("<td>2026-03-08</td>")[1].split("</tr>")[0]
     assert "<td>休息</td>" in sunday
     csv = admin_client.get("/attendance/export.csv?view=summary&from=2026-03-02&to=2026-03-08").data.decode("utf-8-sig")
-    assert csv.splitlines()[1].endswith(",2,迟到") and csv.splitlines()[-1].endswith(",0,休息")
+    assert csv.splitlines()[1].endswith(",2,迟到,test") and csv.splitlines()[-1].endswith(",0,休息,")
     for i in range(60):
         add_staff(sqlite_store, f"P{i:03d}", f"人{i}", "生产部")
     year = admin_client.get("/attendance/summary?from=2026-01-01&to=2026-12-31").get_data(as_text=True)

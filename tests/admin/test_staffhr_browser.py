@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import shutil
-import time
-from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
@@ -21,68 +18,29 @@ from sqlalchemy import select
 from app.store import Leave, MakeupRequest, Punch, Staff
 from tests.helpers.admin_app import build_app
 from tests.helpers.attendance_rules import TZ, person, punch, shift, weekly
+from tests.helpers.browser import absent_or_found, admin_server, chromium, fits, shot, wait_for
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "staff-hr-browser"
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 HR_PW = "human resources 3"
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=TZ).timestamp()  # a Friday noon: the page's "today"
 
 
 @pytest.fixture
-def browser():
-    if not (CHROMIUM and DRIVER):
-        pytest.skip("Debian's chromium and chromium-driver are needed (scripts/install_system_deps.sh)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=390,844", "--lang=zh-CN"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
-    driver.implicitly_wait(60)  # a loaded shared machine: a correctness deadline, not a timing
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield driver
-    driver.quit()
+def browser(tmp_path):
+    """The staff member's phone first (390x844); the test resizes the window for HR's desk."""
+    with chromium(window=(390, 844), artifacts="staff-hr-browser") as driver:
+        yield driver
 
 
 @pytest.fixture
 def server(admin_config, instance, sqlite_store):
     from admin.auth.users import create_user
-    from admin.server import AdminServer
 
     create_user(sqlite_store, "hrm", HR_PW, "hr", actor="test")
     app = build_app(admin_config(), instance, sqlite_store)
     app.config["SELF_SERVICE_CLOCK"] = lambda: NOW
-    srv = AdminServer(app, "127.0.0.1", 0, threads=4).start()
-    yield srv
-    srv.stop()
-
-
-def shot(driver, name: str) -> None:
-    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
-
-
-def wait_for(predicate, timeout: float = 60.0):
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            value = predicate()
-        except (StaleElementReferenceException, NoSuchElementException):
-            value = None
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
-
-
-def fits(driver) -> bool:
-    """Nothing wider than the window: no sideways scrolling on a phone."""
-    return driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+    with admin_server(app) as srv:
+        yield srv
 
 
 def self_link(instance, staff_id: int, staff_no: str) -> str:
@@ -149,9 +107,7 @@ def test_phone_page_requests_import_and_bulk_approval(browser, server, sqlite_st
     d.find_element(By.ID, "import-file").send_keys(str(bad))
     d.find_element(By.ID, "import-check").click()
     wait_for(lambda: "1 行有错误" in d.find_element(By.ID, "import-summary").text)
-    d.implicitly_wait(0)   # expected absent: the implicit wait would hold find_elements for its 60 s
-    assert not d.find_elements(By.ID, "import-confirm")
-    d.implicitly_wait(60)
+    assert not absent_or_found(d, By.ID, "import-confirm")
     shot(d, "desk-01-import-errors")
     good = tmp_path / "员工.xlsx"
     good.write_bytes(workbook([["E10", "王五", "品质部", "2025-03-01", "13800000010", "C10"],

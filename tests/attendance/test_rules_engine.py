@@ -302,3 +302,35 @@ def test_punch_minutes_agree_with_the_punch_columns(store):
     assert sorted(zip(staff.tolist(), minutes.tolist())) == expected and len(expected) == 3
     one_staff, _ = punch_minutes(store, d("2026-03-02"), d("2026-03-03"), staff_id=b)
     assert one_staff.tolist() == [b] and staff.dtype == np.int64
+
+
+def test_deleting_rules_removes_and_audits_them_and_a_missing_one_is_refused(store):
+    import json
+
+    from sqlalchemy import select
+
+    from app.store import AuditEntry, Leave, Schedule, ScheduleAssignment
+
+    one = shift(store)
+    sid = rules.save_schedule(store, "标准", "weekly", [one] * 5 + [None, None], "test")
+    assignment = rules.assign_schedule(store, sid, d("2026-01-05"), "test")
+    staff_id = person(store, "E1")
+    leave = rules.add_leave(store, staff_id, d("2026-01-05"), d("2026-01-06"), "annual", "", "test")
+    rules.delete_leave(store, leave, "hr")
+    rules.delete_assignment(store, assignment, "hr")
+    rules.delete_schedule(store, sid, "hr")
+    with store.session() as s:
+        assert s.scalar(select(Leave).where(Leave.id == leave)) is None
+        assert s.get(ScheduleAssignment, assignment) is None and s.get(Schedule, sid) is None
+        audited = {e.action: json.loads(e.detail) for e in s.scalars(select(AuditEntry).where(AuditEntry.actor == "hr"))}
+    assert audited["leave.delete"] == {"id": leave, "staff_id": staff_id}
+    assert audited["schedule.unassign"] == {"id": assignment}
+    assert audited["schedule.delete"] == {"id": sid, "name": "标准"}
+    for delete, row_id in ((rules.delete_leave, leave), (rules.delete_assignment, assignment),
+                           (rules.delete_schedule, sid), (rules.delete_shift, 9999)):
+        with pytest.raises(rules.RuleError) as err:
+            delete(store, row_id, "hr")
+        assert err.value.key == "attendance.error.not_found"
+    with pytest.raises(rules.RuleError) as err:
+        rules.delete_company_day(store, d("2026-01-01"), "hr")
+    assert err.value.key == "attendance.error.not_found"

@@ -114,8 +114,9 @@ def test_every_command_is_bound_to_a_function():
                 yield from leaves(child, [*path, name], handler)
 
     found = dict(leaves(_parser(), [], None))
-    assert len(found) == 32 and "fleet join" in found and "admin create-token" in found and "bench admin" in found and "bench zkpull" in found \
-        and "bench adms" in found and "bench rules" in found and "fleet add-terminal" in found
+    assert len(found) == 33 and "fleet join" in found and "admin create-token" in found and "bench admin" in found \
+        and "bench zkpull" in found and "bench adms" in found and "bench rules" in found and "fleet add-terminal" in found \
+        and "bench fleet" in found
     unbound = [path for path, handler in found.items() if not callable(handler)]
     assert unbound == []
 

@@ -638,3 +638,13 @@ def test_the_config_command_checks_an_instance_and_prints_the_default(tmp_path: 
     assert bad.returncode == 1 and "admin.port" in bad.stderr.decode() and "out of range" in bad.stderr.decode()
     assert run("default").stdout.decode() == render_default_config()
     assert run("nonsense").returncode == 2
+
+
+def test_the_admins_public_address(inst: Instance) -> None:
+    write_cfg(inst, '[admin]\npublic_url = " https://hr.example.com:8443/daka/ "\n')
+    assert load_config(inst, {}).admin.public_url == "https://hr.example.com:8443/daka"
+    for bad in ("hr.example.com", "ftp://hr.example.com", "https://user:pw@hr.example.com",
+                "https://hr.example.com/?next=1", "https://hr.example.com:99999", "https://"):
+        write_cfg(inst, f'[admin]\npublic_url = "{bad}"\n')
+        (problem,) = problems_of(inst)
+        assert "public_url" in problem and "http(s) address" in problem

@@ -47,7 +47,7 @@ def add_staff(store, staff_no: str, name: str, department: str = "", active: boo
 
 
 def add_punch(store, staff_id, staff_no: str, name: str, local: dt.datetime, tz="Asia/Shanghai",
-              source: str = "face") -> int:
+              source: str = "face", device_id: str = "test") -> int:
     import zoneinfo
 
     from app.store import Punch
@@ -56,7 +56,7 @@ def add_punch(store, staff_id, staff_no: str, name: str, local: dt.datetime, tz=
     with store.session() as s:
         p = Punch(uuid=uuid.uuid4(), staff_id=staff_id, staff_no=staff_no, name=name,
                   punched_at=aware.astimezone(dt.UTC).replace(tzinfo=None), local_date=local.date(),
-                  device_id="test", score=0.99, source=source)
+                  device_id=device_id, score=0.99, source=source)
         s.add(p)
         s.flush()
         return p.id

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import stat
-from types import SimpleNamespace
 
 import pytest
 
+from app.config.schema import AdminConfig
 from app.services.selflink import PATH, BadLink, SelfLinks, admin_base_url, instance_key
 
 
@@ -44,6 +44,11 @@ def test_the_key_is_made_once_and_private(tmp_path):
 
 
 def test_the_address_phones_use(monkeypatch):
-    assert admin_base_url(SimpleNamespace(host="192.168.1.20", port=8080)) == "http://192.168.1.20:8080"
+    assert admin_base_url(AdminConfig(host="192.168.1.20", port=8080)) == "http://192.168.1.20:8080"
     monkeypatch.setattr("app.services.selflink.lan_address", lambda: "10.1.2.3")
-    assert admin_base_url(SimpleNamespace(host="0.0.0.0", port=80)) == "http://10.1.2.3:80"
+    assert admin_base_url(AdminConfig(host="0.0.0.0", port=80)) == "http://10.1.2.3:80"
+    # Behind a proxy, or a fleet's central admin: the configured public address wins.
+    public = AdminConfig(host="0.0.0.0", port=80, public_url="https://hr.example.com/daka")
+    assert admin_base_url(public) == "https://hr.example.com/daka"
+    assert SelfLinks(b"k" * 32, lambda: admin_base_url(public)).url(7, "E7").startswith(
+        "https://hr.example.com/daka" + PATH)

@@ -83,10 +83,20 @@ def test_open_set_protocols_on_an_lfw_subset(models, tmp_path):
     shipped = CALIBRATIONS["fused"].points
     assert out["calibration"]["fused"]["shipped"]["0.01"]["base"] == shipped[0.01][2]
     assert [r["people"] for r in out["gallery_sizes"]] == sorted(r["people"] for r in out["gallery_sizes"])
+    tail = out["calibration"]["fused"]["tail"]
+    assert tail["chosen"] in [{"fraction": g["fraction"], "least": g["least"]} for g in tail["grid"]]
+    assert out["calibration"]["fused"]["shipped"]["tail"] == {"fraction": CALIBRATIONS["fused"].tail_fraction,
+                                                               "least": CALIBRATIONS["fused"].tail_least}
     for row in out["gallery_sizes"]:
         rules = row["rules"]
         assert rules["false_accept_1e-3"]["fpir"] <= rules["false_accept_1e-2"]["fpir"]
         assert rules["false_accept_1e-3"]["fnir"] >= rules["false_accept_1e-2"]["fnir"]
+        for r in rules.values():
+            assert r["strangers_accepted"] <= r["false_accepts"] and r["accepted_as_distractor"] <= r["false_accepts"]
+            if not row["distractors"]:
+                assert r["accepted_as_distractor"] == 0
+    assert set(out["gallery_sizes_other_draws"]) == {"8", "9"}
+    assert [r["people"] for r in out["gallery_sizes_other_draws"]["8"]] == [r["people"] for r in out["gallery_sizes"]]
     terminal = {(e["k"], e["m"]): e for e in out["terminal"]}
     assert set(terminal) == {(1, 1), (1, 3), (3, 1), (3, 3)}
     assert terminal[3, 1]["genuine_probes"] > 0 and terminal[3, 1]["impostor_probes"] > 0

@@ -6,6 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import stat
+import select
+import socket
+import struct
 import threading
 
 import pytest
@@ -14,6 +17,7 @@ from zk.exception import ZKErrorResponse
 
 from admin.system.clock import set_system_time
 from app.zk.pull import PullOptions
+from app.zk.pull import protocol as p
 from tests.helpers.zk_pull import TZ, close_pyzk_clients, connect_pyzk, seed, serving, stored_punches, stored_users
 
 PEOPLE = [("E0001", "张伟"), ("E0002", "Li Lei"), ("EMP-2026-00042", "王小明"),
@@ -180,3 +184,35 @@ def test_clients_at_once_each_read_everything(store):
     assert not errors and len(results) == 6
     expected = (stored_users(store), [(u, n, t) for u, n, t, _v in stored_punches(store)])
     assert all(seen == expected for seen in results.values())
+
+
+def test_pyzk_reads_chunks_without_the_gap_the_node_clients_need(store):
+    """pyzk reads the socket as a stream: its chunks are not paced (a gap of 30 s here would make
+    every chunk outlast its 10 s socket timeout); a client whose connect frame counts reply ids
+    from 1 (node-zklib, zkteco-js, anything unknown) still gets the announcement alone."""
+    seed(store, [(f"S{i:04d}", f"员工{i}") for i in range(20)], 3000)   # 120,004 bytes: two TCP chunks
+    with serving(store, frame_gap=30.0) as server:
+        zk = connect_pyzk(server.port, timeout=10)
+        attendance = zk.get_attendance()
+        zk.disconnect()
+        assert [(a.uid, a.user_id, a.timestamp) for a in attendance] == [
+            (uid, no, local) for uid, no, local, _v in stored_punches(store)]
+
+        with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+            frames = p.TcpFrames(1 << 20)
+
+            def ask(command, reply, payload=b"", session=0, count=1):
+                sock.sendall(p.tcp(p.frame(command, session, reply, payload)))
+                got = []
+                while len(got) < count:
+                    got += frames.feed(sock.recv(65536))
+                return got
+
+            (hello,) = ask(p.CMD_CONNECT, 1)
+            session = hello.session
+            (ready,) = ask(p.CMD_DATA_WRRQ, 2, struct.pack("<bhii", 1, p.CMD_ATTLOG_RRQ, 0, 0), session)
+            assert ready.command == p.ACK_OK
+            (prepare,) = ask(p.CMD_READ_BUFFER, 3, struct.pack("<ii", 0, p.TCP_MAX_CHUNK), session)
+            assert prepare.command == p.CMD_PREPARE_DATA
+            # The data waits for the gap (30 s): nothing else is on the wire a second later.
+            assert select.select([sock], [], [], 1.0)[0] == []

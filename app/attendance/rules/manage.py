@@ -63,13 +63,26 @@ def _clean_name(text: str) -> str:
     return (text or "").strip()
 
 
+def _found(row):
+    """The row, or the catalogue's "not found" refusal for a missing one."""
+    if row is None:
+        raise RuleError("attendance.error.not_found")
+    return row
+
+
+def _delete(store: Store, model, row_id: int, actor: str, action: str, **detail) -> None:
+    """Delete one row by id and audit it (``detail`` names the row's columns to record)."""
+    with store.session() as s:
+        row = _found(s.get(model, row_id))
+        s.delete(row)
+        store.audit(s, actor, action, id=row_id, **{k: getattr(row, column) for k, column in detail.items()})
+
+
 def save_shift(store: Store, spec: ShiftSpec, actor: str, shift_id: int | None = None) -> int:
     """Create (or, with ``shift_id``, change) a shift; the name is unique."""
     spec.check()
     with store.session() as s:
-        row = s.get(Shift, shift_id) if shift_id is not None else Shift()
-        if row is None:
-            raise RuleError("attendance.error.not_found")
+        row = _found(s.get(Shift, shift_id)) if shift_id is not None else Shift()
         for k, v in spec.__dict__.items():
             setattr(row, k, _clean_name(v) if k == "name" else v)
         s.add(row)
@@ -86,9 +99,7 @@ def delete_shift(store: Store, shift_id: int, actor: str) -> None:
         used = s.scalar(select(ScheduleDay.schedule_id).where(ScheduleDay.shift_id == shift_id).limit(1))
         if used is not None:
             raise RuleError("attendance.error.shift_in_use")
-        row = s.get(Shift, shift_id)
-        if row is None:
-            raise RuleError("attendance.error.not_found")
+        row = _found(s.get(Shift, shift_id))
         s.delete(row)
         store.audit(s, actor, "shift.delete", id=shift_id, name=row.name)
 
@@ -111,9 +122,7 @@ def save_schedule(store: Store, name: str, kind: str, cycle: list[int | None], a
         known = set(s.scalars(select(Shift.id)))
         if any(x is not None and x not in known for x in cycle):
             raise RuleError("attendance.error.not_found")
-        row = s.get(Schedule, schedule_id) if schedule_id is not None else Schedule()
-        if row is None:
-            raise RuleError("attendance.error.not_found")
+        row = _found(s.get(Schedule, schedule_id)) if schedule_id is not None else Schedule()
         row.name, row.kind, row.anchor, row.follow_calendar = name, kind, anchor, follow_calendar
         row.days = []
         s.add(row)
@@ -128,12 +137,7 @@ def save_schedule(store: Store, name: str, kind: str, cycle: list[int | None], a
 
 
 def delete_schedule(store: Store, schedule_id: int, actor: str) -> None:
-    with store.session() as s:
-        row = s.get(Schedule, schedule_id)
-        if row is None:
-            raise RuleError("attendance.error.not_found")
-        s.delete(row)
-        store.audit(s, actor, "schedule.delete", id=schedule_id, name=row.name)
+    _delete(store, Schedule, schedule_id, actor, "schedule.delete", name="name")
 
 
 def assign_schedule(store: Store, schedule_id: int, first: dt.date, actor: str, *, last: dt.date | None = None,
@@ -159,12 +163,7 @@ def assign_schedule(store: Store, schedule_id: int, first: dt.date, actor: str, 
 
 
 def delete_assignment(store: Store, assignment_id: int, actor: str) -> None:
-    with store.session() as s:
-        row = s.get(ScheduleAssignment, assignment_id)
-        if row is None:
-            raise RuleError("attendance.error.not_found")
-        s.delete(row)
-        store.audit(s, actor, "schedule.unassign", id=assignment_id)
+    _delete(store, ScheduleAssignment, assignment_id, actor, "schedule.unassign")
 
 
 def set_company_day(store: Store, day: dt.date, kind: str, name: str, actor: str) -> None:
@@ -181,9 +180,7 @@ def set_company_day(store: Store, day: dt.date, kind: str, name: str, actor: str
 
 def delete_company_day(store: Store, day: dt.date, actor: str) -> None:
     with store.session() as s:
-        row = s.scalar(select(CompanyDay).where(CompanyDay.day == day))
-        if row is None:
-            raise RuleError("attendance.error.not_found")
+        row = _found(s.scalar(select(CompanyDay).where(CompanyDay.day == day)))
         s.delete(row)
         store.audit(s, actor, "calendar.delete", day=day)
 
@@ -214,12 +211,7 @@ def add_leave(store: Store, staff_id: int, first: dt.date, last: dt.date, kind: 
 
 
 def delete_leave(store: Store, leave_id: int, actor: str) -> None:
-    with store.session() as s:
-        row = s.get(Leave, leave_id)
-        if row is None:
-            raise RuleError("attendance.error.not_found")
-        s.delete(row)
-        store.audit(s, actor, "leave.delete", id=leave_id, staff_id=row.staff_id)
+    _delete(store, Leave, leave_id, actor, "leave.delete", staff_id="staff_id")
 
 
 def set_staff_dates(store: Store, staff_id: int, hire_date: dt.date | None, leave_date: dt.date | None,
@@ -228,8 +220,6 @@ def set_staff_dates(store: Store, staff_id: int, hire_date: dt.date | None, leav
     if hire_date is not None and leave_date is not None and leave_date < hire_date:
         raise RuleError("attendance.error.range")
     with store.session() as s:
-        row = s.get(Staff, staff_id)
-        if row is None:
-            raise RuleError("attendance.error.not_found")
+        row = _found(s.get(Staff, staff_id))
         row.hire_date, row.leave_date = hire_date, leave_date
         store.audit(s, actor, "staff.dates", staff_id=staff_id, hire_date=hire_date, leave_date=leave_date)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from app.cli.common import EXIT_OK, load, resolve_models
+from app.cli.common import EXIT_FAIL, EXIT_OK, load, resolve_models
 from app.fonts import find_cjk_font
 
 
@@ -77,6 +77,19 @@ def register(sub):
     zkpull.add_argument("--no-kiosk", action="store_true", help="skip the kiosk frame-rate runs")
     zkpull.add_argument("--seconds", type=float, default=8.0, help="seconds of live view per kiosk run")
     zkpull.set_defaults(handler=cmd_zkpull)
+    # issue 20: many terminals, one central PostgreSQL
+    fleet = bsub.add_parser("fleet", help="simulated terminals confirming punches against one central PostgreSQL "
+                                          "(confirm p99, flush-to-central p99, lost punches, central CPU)")
+    fleet.add_argument("--json", action="store_true", help="JSON output (always on; for symmetry)")
+    fleet.add_argument("--terminals", type=int, default=50, help="simulated terminals")
+    fleet.add_argument("--seconds", type=float, default=300.0, help="seconds of the fleet phase")
+    fleet.add_argument("--rate", type=float, default=2.0, help="punches a second per terminal")
+    fleet.add_argument("--baseline-seconds", type=float, default=None,
+                       help="seconds of the standalone phase (default: the fleet phase's, at most 30; 0 = skip)")
+    fleet.add_argument("--api-clients", type=int, default=2, help="clients of the central admin's attendance API")
+    fleet.add_argument("--postgres", default="auto",
+                       help="the central database's owner URL (an empty database), 'auto' = start a throw-away server")
+    fleet.set_defaults(handler=cmd_fleet)
     return bsub
 
 
@@ -174,3 +187,15 @@ def cmd_zkpull(args) -> int:
                               repeat=max(1, args.repeat), kiosk=not args.no_kiosk, seconds=max(1.0, args.seconds))
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return EXIT_OK
+
+
+def cmd_fleet(args) -> int:
+    from app.bench import fleet as bench_fleet  # lazy: SQLAlchemy, psycopg
+
+    load(args, create=False)   # logging as configured (the bench makes its own instances)
+    result = bench_fleet.run(terminals=max(1, args.terminals), seconds=max(1.0, args.seconds),
+                             rate=max(0.1, args.rate), baseline_seconds=args.baseline_seconds,
+                             postgres=args.postgres, api_clients=max(0, args.api_clients))
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return EXIT_OK if result["fleet"]["lost"] == 0 and result["fleet"]["doubled"] == 0 else EXIT_FAIL
+

@@ -25,6 +25,10 @@ from .session import Answer, AuditBudget, PullOptions, PullSession
 #: Between the writes of one chunk (announcement, then data): node-zklib and zkteco-js parse one
 #: frame per socket read, as a terminal's frames reach them over a real network.
 FRAME_GAP_S = 0.015
+#: The reply id of a stream reader's CMD_CONNECT: pyzk (and the clients made from it) count reply
+#: ids from 0 and read the socket as a stream (an answer's frames may arrive in one read), so its
+#: chunks need no gap; node-zklib and zkteco-js count from 1. Any other client is paced.
+STREAM_READER_CONNECT_REPLY = 0
 MAX_GAP_S = 0.15
 ACCEPT_POLL_S = 0.25
 REFUSAL_LOG_EVERY_S = 10.0
@@ -55,12 +59,14 @@ class _Pacing:
     """When the next write of a chunked answer may go (node clients take one frame per read).
 
     The gap is :data:`FRAME_GAP_S`, or three times the longest of the client's last reactions to
-    a short answer if that is more (at most :data:`MAX_GAP_S`): a client whose process waits long
-    for a CPU (a loaded PC) reads late, and must still find each frame alone.
+    a short answer if that is more (that part at most :data:`MAX_GAP_S`): a client whose process
+    waits long for a CPU (a loaded PC) reads late, and must still find each frame alone. A stream
+    reader (:data:`STREAM_READER_CONNECT_REPLY`) gets no gap.
     """
 
     def __init__(self, gap: float, clock: Callable[[], float]):
         self.gap, self.clock = gap, clock
+        self.stream_reader = False   # set at CMD_CONNECT: this client needs no gap at all
         self.not_before = 0.0
         self._answered_at: float | None = None
         self._reactions: deque[float] = deque(maxlen=4)
@@ -77,7 +83,7 @@ class _Pacing:
             self.not_before = 0.0
 
     def wrote(self) -> None:
-        gap = min(MAX_GAP_S, max(self.gap, 3 * max(self._reactions, default=0.0)))
+        gap = max(self.gap, min(MAX_GAP_S, 3 * max(self._reactions, default=0.0)))
         self.not_before = self.clock() + gap
 
 
@@ -226,6 +232,8 @@ class PullServer:
                 batch = frames.feed(data)
                 for i, request in enumerate(batch):
                     self.last_client = peer
+                    if request.command == p.CMD_CONNECT:
+                        pace.stream_reader = request.reply == STREAM_READER_CONNECT_REPLY
                     answer = self._answer(session, request)
                     self._send_tcp(conn, answer, pace)
                     if answer.close:
@@ -250,7 +258,7 @@ class PullServer:
             logger.info("zk pull: tcp {} disconnected", peer)
 
     def _send_tcp(self, conn: socket.socket, answer: Answer, pace: _Pacing) -> None:
-        paced = len(answer.writes) > 1
+        paced = len(answer.writes) > 1 and not pace.stream_reader
         for group in answer.writes:
             if paced:
                 wait = pace.not_before - self.clock()
