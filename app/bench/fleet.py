@@ -14,6 +14,12 @@ slow the arrivals). Two phases on the same terminals:
    (``/api/get_attend_infos`` for today, one request a second each, against a `daka admin serve`
    process on the centre, as an installation runs it).
 
+3. **propagation** (``changes`` > 0): on up to ``links`` of the terminals the real
+   :class:`~app.fleet.link.FleetLink` (LISTEN/NOTIFY, the mirror, the poll at ten minutes so
+   only a notification delivers in time), and ``changes`` renames of a person at the centre one
+   after the other: the time from each central commit to each terminal's library applying it
+   (the issue's "within 3 s").
+
 Figures: confirm latency (p50, p99) of both phases, flush-to-central (from the confirm's return
 to the central commit that holds the punch: the end of the upload that sent it), punches lost
 or doubled at the centre (every confirmed punch's uuid is looked for, exactly once, under the
@@ -48,6 +54,7 @@ from app.attendance import Candidate, open_attendance
 from app.config import load_config, with_values
 from app.fleet.central import init_centre, libpq_url
 from app.fleet.connect import CentreUnreachable
+from app.fleet.link import FleetLink
 from app.fleet.roles import add_terminal
 from app.fleet.upload import PunchUploader, write_cursor
 from app.instance import Instance
@@ -56,6 +63,7 @@ from app.store import Punch, Staff, open_store
 from app.store.pgserver import PostgresServer, find_bindir
 
 STAFF = 200
+PROPAGATION_DEADLINE_S = 120.0   # a change not applied by then counts as missed
 UPLOAD_TICK_S = 1.0    # the fleet link's upload tick (app/fleet/link.py)
 DRAIN_S = 180.0        # the longest wait for the last punches to reach the centre
 
@@ -349,8 +357,51 @@ def _centre(postgres: str):
     return server.create_database("fleet"), server.data, server, root
 
 
+def _propagation(sims: list[Terminal], owner_url: str, config, changes: int, links: int) -> dict:
+    """Commit ``changes`` renames at the centre, one at a time; the seconds from each commit to
+    each linked terminal's mirror applying it."""
+    applied: dict[str, list[tuple[float, set]]] = {}
+    fleet_links = []
+    for t in sims[:links]:
+        cfg = with_values(config, {"fleet.database_url": t.role_url, "fleet.poll_s": 600})
+        seen = applied.setdefault(t.name, [])
+        link = FleetLink(t.store, cfg, t.instance.photos_dir,
+                         on_library_changed=lambda ids, seen=seen: seen.append((time.time(), set(ids))))
+        fleet_links.append(link.start())
+    try:
+        deadline = time.monotonic() + PROPAGATION_DEADLINE_S
+        while not all(link.mirror_online and link.mirror.last_sync is not None for link in fleet_links):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the fleet links did not come online")
+            time.sleep(0.05)
+        seconds: list[float] = []
+        missed = 0
+        with psycopg.connect(libpq_url(owner_url), autocommit=True) as conn:
+            staff_id = conn.execute("SELECT id FROM staff ORDER BY id LIMIT 1").fetchone()[0]
+            for k in range(changes):
+                marks = {name: len(seen) for name, seen in applied.items()}
+                conn.execute("UPDATE staff SET name = %s WHERE id = %s", (f"改名{k}", staff_id))
+                committed = time.time()
+                until = time.monotonic() + PROPAGATION_DEADLINE_S
+                pending = set(applied)
+                while pending and time.monotonic() < until:
+                    for name in list(pending):
+                        hit = next((at for at, ids in applied[name][marks[name]:] if staff_id in ids), None)
+                        if hit is not None:
+                            seconds.append(hit - committed)
+                            pending.discard(name)
+                    time.sleep(0.005)
+                missed += len(pending)
+        return {"links": len(fleet_links), "changes": changes, "commit_to_applied_s": _figures(seconds, 3),
+                "missed": missed}
+    finally:
+        for link in fleet_links:
+            link.stop()
+
+
 def run(*, terminals: int = 10, seconds: float = 30.0, rate: float = 2.0, baseline_seconds: float | None = None,
-        postgres: str = "auto", api_clients: int = 2, flush_seconds: int | None = None) -> dict:
+        postgres: str = "auto", api_clients: int = 2, flush_seconds: int | None = None,
+        changes: int = 20, links: int = 10) -> dict:
     """The benchmark; the figures as a dict (see the module's docs)."""
     baseline_seconds = min(seconds, 30.0) if baseline_seconds is None else baseline_seconds
     with tempfile.TemporaryDirectory(prefix="daka-bench-fleet-") as tmp:
@@ -411,6 +462,7 @@ def run(*, terminals: int = 10, seconds: float = 30.0, rate: float = 2.0, baseli
             for th in threads:
                 th.join(timeout=120)
             check = _central_check(owner_url, sims)
+            propagation = _propagation(sims, owner_url, config, changes, links) if changes > 0 else None
             confirmed = sum(len(t.confirmed) for t in sims)
             errors = [e for t in sims for e in t.errors]
             return {
@@ -429,6 +481,7 @@ def run(*, terminals: int = 10, seconds: float = 30.0, rate: float = 2.0, baseli
                 "api": {"clients": api_clients, "requests": len(api["ms"]),
                         "latency_ms": _figures(api["ms"]), "largest_answer_rows": api["rows"],
                         "errors": len(api["errors"]), "first_errors": api["errors"][:3]},
+                "propagation": propagation,
                 "errors": len(errors), "first_errors": errors[:5],
                 "note": "terminals are threads of one process sharing the host's cores with the centre",
             }

@@ -14,7 +14,8 @@ def test_a_short_fleet_benchmark_loses_nothing(postgres_server):
     from app.bench import fleet
 
     url = postgres_server.create_database("bench_fleet_small")
-    result = fleet.run(terminals=2, seconds=3.0, baseline_seconds=1.0, rate=4.0, postgres=url, api_clients=1)
+    result = fleet.run(terminals=2, seconds=3.0, baseline_seconds=1.0, rate=4.0, postgres=url, api_clients=1,
+                       changes=3, links=2)
     f = result["fleet"]
     assert f["confirmed"] >= 2 * 4 * 3 - 2          # open loop: 4 a second each, whatever the load
     assert f["all_at_centre"] and f["lost"] == 0 and f["doubled"] == 0
@@ -25,3 +26,7 @@ def test_a_short_fleet_benchmark_loses_nothing(postgres_server):
     assert result["errors"] == 0, result["first_errors"]
     # the central admin (`daka admin serve` on the centre) answered the attendance API meanwhile
     assert result["api"]["requests"] >= 2 and result["api"]["errors"] == 0, result["api"]["first_errors"]
+    # each rename at the centre reached both terminals' fleet links (by notification), and was timed
+    p = result["propagation"]
+    assert p["links"] == 2 and p["missed"] == 0 and p["commit_to_applied_s"]["n"] == 3 * 2
+    assert 0 < p["commit_to_applied_s"]["p50"] <= p["commit_to_applied_s"]["max"]
