@@ -239,5 +239,5 @@ def apply(svc: AdminServices, data: bytes, actor: str) -> dict:
         s.flush()
         svc.store.audit(s, actor, "import_staff", created=created, updated=updated)
     if svc.library_loaded:
-        svc.library.load_gallery()  # names changed: the live gallery's cards follow
+        svc.library.sync_gallery()  # people made active or inactive join or leave the live gallery
     return {"created": created, "updated": updated}

@@ -62,7 +62,7 @@ def set_active(svc: AdminServices, staff_id: int, active: bool, actor: str) -> N
         st.active = active
         svc.store.audit(s, actor, "activate_staff" if active else "deactivate_staff", staff_no=st.staff_no)
     if svc.library_loaded:
-        svc.library.load_gallery()  # inactive people leave the live gallery; active ones return
+        svc.library.sync_gallery()  # inactive people leave the live gallery; active ones return
 
 
 def _checked(name: str, department: str) -> tuple[str, str]:

@@ -112,10 +112,12 @@ def fleet_services(terminal: Terminal, config, instance) -> list:
 
 
 def _library_changed(terminal: Terminal, staff_ids: set[int]) -> None:
-    loaded = terminal.library.load_gallery()
+    # the changed people's templates read again, the rest of the gallery (and its cohort) kept
+    synced = terminal.library.sync_gallery(staff_ids)
     for staff_id in staff_ids:
         terminal.cards.forget(staff_id)
-    logger.info("fleet: gallery reloaded, {} photos", loaded)
+    logger.info("fleet: gallery {}: +{} / -{} photos", "reloaded" if synced["reloaded"] else "updated",
+                synced["added"], synced["removed"])
 
 
 def service_notifier():

@@ -40,6 +40,9 @@ MAX_CONCURRENT = 2
 BUSY_WAIT_S = 60.0
 # A captured frame is stored as a JPEG of this quality.
 CAPTURE_JPEG_QUALITY = 92
+# sync_gallery reloads the whole gallery instead when more than this many photos (and more than
+# half of them) changed: building the cohort at once beats that many row updates.
+RELOAD_AT = 500
 
 # The reason codes of a refused photo; each one's text is ``library.<code>`` in app/i18n, or
 # ``quality.<code>`` for the quality gate's codes (app.vision.quality).
@@ -122,30 +125,76 @@ class FaceLibrary:
 
         Photos without a template of every model in use (enrolled before a model was added)
         are left out and counted in `incomplete`: `daka reindex` computes the missing ones.
+        The gallery is replaced in one step (FaceGallery.replace_all): faces matched meanwhile
+        meet the whole old gallery, never an empty one. At start-up, after a reindex or a restore;
+        a change of a few people is `sync_gallery`'s.
         """
-        self.gallery.clear()
-        with self.store.session() as s:
-            rows = s.execute(select(FaceTemplate.id, FaceTemplate.staff_id, FaceTemplate.descriptor,
-                                    FaceTemplate.model_id, FaceTemplate.photo_file)
-                             .join(Staff).where(Staff.active.is_(True)).order_by(FaceTemplate.id)).all()
-        photos: dict[str, dict] = {}
-        for t_id, staff_id, blob, model_id, photo in rows:
-            group = photos.setdefault(photo, {"staff": staff_id, "ids": {}, "parts": {}})
-            group["ids"].setdefault(model_id, t_id)
-            group["parts"].setdefault(model_id, np.frombuffer(blob, "<f4")[None, :])
-        loaded = self.incomplete = 0
-        for group in photos.values():
-            if not all(k in group["parts"] for k in self.kinds):
-                self.incomplete += 1
-                continue
-            vector = self.embedder.combine({k: group["parts"][k] for k in self.kinds})[0]
-            self.gallery.add(group["ids"][self.kinds[0]], group["staff"], vector)
-            loaded += 1
-        self.gallery.prepare()   # the decision's cohort of the whole gallery, built once here, not at the first face
+        with self._lock:   # an enrolment meanwhile is in the rows read here or waits
+            loaded = self._reload()
         if self.incomplete:
             logger.warning("{} enrolled photo(s) lack a template of {} and are not recognised: run "
                            "`daka reindex`", self.incomplete, " / ".join(self.kinds))
         return loaded
+
+    def _reload(self) -> int:
+        with self.store.session() as s:
+            photos = self._active_photos(s)
+        vectors = self._vectors(photos)
+        self.gallery.replace_all([(ids[0], staff, v) for (ids, staff, _), v in zip(photos, vectors)])
+        return len(photos)
+
+    def sync_gallery(self, staff_ids: Iterable[int] = ()) -> dict:
+        """Bring the live gallery in step with the store by changes, not by a reload: templates of
+        people made inactive or deleted leave it, those of people made active (or added by a
+        fleet's mirror) join it, and the templates of `staff_ids` are read again (their vectors
+        may have changed in place). The gallery's cohort is updated row by row (cohort.py), so a
+        change of a few people costs milliseconds however large the staff, where a reload costs
+        seconds. Returns the templates added and removed."""
+        refresh = set(staff_ids)
+        with self._lock:
+            with self.store.session() as s:
+                want = {ids[0]: staff for ids, staff, _ in self._active_photos(s, vectors=False)}
+                have = self.gallery.entries()
+                gone = [t for t, staff in have.items() if want.get(t) != staff]
+                needed = {t for t, staff in want.items() if have.get(t) != staff or staff in refresh}
+                if len(needed) > max(RELOAD_AT, len(want) // 2):   # most of it (a fleet's snapshot)
+                    self._reload()
+                    return {"added": len(want), "removed": len(have), "reloaded": True}
+                photos = [p for p in self._active_photos(s, staff_ids={want[t] for t in needed}) if p[0][0] in needed]
+                fresh = [(ids[0], staff, v) for (ids, staff, _), v in zip(photos, self._vectors(photos))]
+            self.gallery.remove_templates(gone)
+            for template_id, staff, vector in fresh:
+                self.gallery.add(template_id, staff, vector)
+        return {"added": len(fresh), "removed": len(gone), "reloaded": False}
+
+    def _active_photos(self, s, *, vectors: bool = True, staff_ids: set[int] | None = None) -> list:
+        """(template ids by model, staff id, descriptors by model) of every photo of active staff
+        (of `staff_ids` only, when given) with a template of each model in use, in enrolment order;
+        the others are counted in `incomplete`. `vectors` False: ids only (no descriptors read)."""
+        columns = [FaceTemplate.id, FaceTemplate.staff_id, FaceTemplate.model_id, FaceTemplate.photo_file]
+        query = select(*columns, *([FaceTemplate.descriptor] if vectors else [])).join(Staff) \
+            .where(Staff.active.is_(True)).order_by(FaceTemplate.id)
+        if staff_ids is not None:
+            if not staff_ids:
+                return []
+            query = query.where(FaceTemplate.staff_id.in_(sorted(staff_ids)))
+        photos: dict[str, tuple[dict, int, dict]] = {}
+        for row in s.execute(query):
+            ids, _, parts = photos.setdefault(row.photo_file, ({}, row.staff_id, {}))
+            ids.setdefault(row.model_id, row.id)
+            if vectors:
+                parts.setdefault(row.model_id, np.frombuffer(row.descriptor, "<f4")[None, :])
+        complete = [(tuple(ids[k] for k in self.kinds), staff, parts) for ids, staff, parts in photos.values()
+                    if all(k in ids for k in self.kinds)]
+        if staff_ids is None:
+            self.incomplete = len(photos) - len(complete)
+        return complete
+
+    def _vectors(self, photos: list) -> np.ndarray:
+        """The gallery vectors of `_active_photos` rows, combined in one batch."""
+        if not photos:
+            return np.zeros((0, 0), np.float32)
+        return self.embedder.combine({k: np.vstack([parts[k] for _, _, parts in photos]) for k in self.kinds})
 
     # -- analysis ------------------------------------------------------
     def analyse(self, bgr: np.ndarray, *, lenient: bool = False) -> StillFace:

@@ -125,6 +125,46 @@ class FaceGallery:
             self._templates_of.clear()
             self._cohort.clear()
 
+    def entries(self) -> dict[int, int]:
+        """Template id -> staff id of every enrolled template (a snapshot)."""
+        with self._lock:
+            return dict(self._staff_of)
+
+    @property
+    def revision(self) -> int:
+        """Changes with every add, removal or replacement (the memoised threshold follows it)."""
+        with self._lock:
+            return self._cohort.version
+
+    def replace_all(self, templates) -> None:
+        """Make the gallery exactly `templates` ((template id, staff id, descriptor) triples) in one
+        step: the new index and cohort are built aside, then swapped in, so a face matched meanwhile
+        meets the old gallery or the new one, never an empty or half-loaded one, and the lock is
+        not held while the cohort is built (seconds for thousands of photos)."""
+        items = list(templates)
+        ids = np.array([t for t, _, _ in items], np.int64)
+        staff = [s for _, s, _ in items]
+        vectors = normalise(np.stack([np.asarray(d, np.float32).reshape(-1) for _, _, d in items])) \
+            if items else None
+        dim = self._fixed_dim or (vectors.shape[1] if vectors is not None else None)
+        if vectors is not None and dim != vectors.shape[1]:
+            raise ValueError(f"descriptor of size {vectors.shape[1]} for a gallery of size {dim}")
+        index = native.GalleryIndex(dim) if dim else None
+        cohort = GalleryCohort()
+        if vectors is not None:
+            index.add(ids, vectors)
+            for t, s, v in zip(ids.tolist(), staff, vectors):
+                cohort.add(t, s, v)
+            cohort.parts()   # built here, with matrix products, outside the lock
+        staff_of = dict(zip(ids.tolist(), staff))
+        templates_of: dict[int, int] = {}
+        for s in staff:
+            templates_of[s] = templates_of.get(s, 0) + 1
+        with self._lock:
+            cohort.version = self._cohort.version + 1   # a memo of the old gallery never answers for this one
+            self._index, self.dim = index, dim
+            self._staff_of, self._templates_of, self._cohort = staff_of, templates_of, cohort
+
     def prepare(self) -> None:
         """Build the gallery's own cohort now (after a bulk load) rather than at the first decision."""
         with self._lock:
@@ -144,12 +184,13 @@ class FaceGallery:
 
     def match_many(self, descriptors: np.ndarray) -> list[GalleryMatch]:
         queries = normalise(np.atleast_2d(np.asarray(descriptors)))
-        k = min(len(self), self.search_depth)
+        index, dim = self._index, self.dim   # one index throughout: replace_all may swap in another
+        k = min(len(index) if index is not None else 0, self.search_depth)
         if k == 0:
             return [GalleryMatch(None, None, -1.0, None, -1.0) for _ in range(len(queries))]
-        if queries.shape[1] != self.dim:
-            raise ValueError(f"query of size {queries.shape[1]} for a gallery of size {self.dim}")
-        ids, distances = self._index.search(queries, k)
+        if queries.shape[1] != dim:
+            raise ValueError(f"query of size {queries.shape[1]} for a gallery of size {dim}")
+        ids, distances = index.search(queries, k)
         with self._lock:
             staff_of = dict(self._staff_of)
         out = []

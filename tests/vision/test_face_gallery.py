@@ -91,3 +91,35 @@ def test_real_photos_match_their_person(frames, models):
     for name in ("obama2.jpg", "obama3.jpg"):
         m = g.match(describe(frames[name]))
         assert m.staff_id == 1 and m.margin > 0.05, (name, m)
+
+
+def test_replace_all_makes_the_gallery_what_adding_one_by_one_makes():
+    rng = np.random.default_rng(8)
+    vectors = _unit(rng, 60)
+    items = [(1000 + i, i // 3, vectors[i]) for i in range(60)]   # 20 people, 3 photos each
+    one_by_one = FaceGallery()
+    for t, s, v in items:
+        one_by_one.add(t, s, v)
+    swapped = FaceGallery()
+    swapped.add(1, 99, vectors[0])   # what was there before is gone after the swap
+    before = swapped.revision
+    swapped.replace_all(items)
+    assert swapped.revision > before and swapped.people == 20 and len(swapped) == 60
+    assert swapped.entries() == one_by_one.entries()
+    probe = vectors[7] + 0.1 * vectors[30]
+    assert swapped.match(probe) == one_by_one.match(probe)
+    for a, b in zip(swapped.cohort_memo("p", lambda p: p), one_by_one.cohort_memo("p", lambda p: p)):
+        assert np.allclose(a, b, atol=1e-6)
+    swapped.add(2000, 50, vectors[1])   # and it stays a live gallery
+    assert swapped.match(vectors[1]).staff_id in (0, 50)
+    swapped.replace_all([])
+    assert len(swapped) == 0 and swapped.match(probe).staff_id is None
+
+
+def test_replace_all_refuses_another_size_and_keeps_the_gallery():
+    rng = np.random.default_rng(9)
+    g = FaceGallery(dim=128)
+    g.add(1, 1, _unit(rng)[0])
+    with pytest.raises(ValueError, match="size 64"):
+        g.replace_all([(2, 2, rng.standard_normal(64))])
+    assert g.entries() == {1: 1} and len(g) == 1

@@ -149,3 +149,17 @@ def test_bench_faceres_command_reports_both_figures(tmp_path, capsys):
     forward, recognise = out["faceres_forward"], out["recognise_one_face"]
     assert forward["ours_ms"] > 0 and forward["baseline_ms"] is None
     assert recognise["ours_ms"] > 0 and recognise["baseline_ms"] > 0 and "fused" in recognise["what"]
+
+
+def test_bench_enrol_command_measures_enrolment_and_the_galleries_changes(tmp_path, capsys):
+    import json
+
+    from app.cli.main import main
+
+    assert main(["--instance", str(tmp_path / "inst"), "bench", "enrol", "--people", "40", "--repeat", "3"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["gallery_people"] == 40 and out["embedder"] == "fused"
+    for key in ("enrol_one_photo_ms", "gallery_reload_ms", "gallery_sync_one_person_leaves_ms",
+                "gallery_sync_one_person_returns_ms", "gallery_sync_nothing_changed_ms"):
+        assert out[key] > 0, key
+    assert 0.5 < out["threshold_now"] < 1.5

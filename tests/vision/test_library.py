@@ -428,3 +428,107 @@ def test_enrolled_photos_feed_the_decision_by_false_accept_rate(library, photos,
     stranger = seen("biden.jpg")
     assert (stranger.known, stranger.reason) == (False, "below_threshold")
     assert stranger.threshold == pytest.approx(rule.threshold_for(2))
+
+
+def _random_people(library, store, people: int, photos: int = 2, seed: int = 5) -> dict[int, list[int]]:
+    """`people` staff with `photos` templates each (random unit vectors of every model in use),
+    written to the store as enrolment writes them; returns staff id -> primary template ids."""
+    rng = np.random.default_rng(seed)
+    members = getattr(library.embedder, "members", (library.embedder,))
+    dims = {m.kind: m.dim for m in members}
+    out: dict[int, list[int]] = {}
+    with store.session() as s:
+        for p in range(people):
+            staff = Staff(staff_no=f"R{p:04d}", name=f"随机{p}")
+            s.add(staff)
+            for k in range(photos):
+                rows = []
+                for kind in library.kinds:
+                    v = rng.normal(size=dims[kind]).astype("<f4")
+                    rows.append(FaceTemplate(staff=staff, model_id=kind, photo_file=f"r{p}_{k}.jpg",
+                                             photo_sha256=f"{p}-{k}", descriptor=(v / np.linalg.norm(v)).tobytes()))
+                s.add_all(rows)
+                s.flush()
+                out.setdefault(staff.id, []).append(rows[0].id)
+    return out
+
+
+def _same_gallery(a: FaceGallery, b: FaceGallery) -> None:
+    assert a.entries() == b.entries()
+    for x, y in zip(a.cohort_memo("parts", lambda p: p), b.cohort_memo("parts", lambda p: p)):
+        assert np.allclose(np.sort(x), np.sort(y), atol=1e-5)
+
+
+def test_a_reload_never_leaves_the_gallery_empty_for_a_face_matched_meanwhile(library, store, monkeypatch):
+    """load_gallery emptied the live gallery, then read the store and added photo by photo: a face
+    matched meanwhile (the camera does not wait) met nobody, and a fleet terminal showed 'nobody'
+    to an enrolled person at every library change. The new gallery is built aside and swapped in."""
+    people = _random_people(library, store, 6)
+    library.load_gallery()
+    someone = next(iter(people))
+    probe = _vector_of(library, store, people[someone][0])
+    seen = []
+    real = library.store.session
+
+    def session_meanwhile(*args, **kwargs):
+        seen.append(library.gallery.match(probe).staff_id)   # a camera frame while the store is read
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(library.store, "session", session_meanwhile)
+    assert library.load_gallery() == 12
+    assert seen and all(staff == someone for staff in seen), seen
+    assert library.gallery.match(probe).staff_id == someone
+
+
+def _vector_of(library, store, template_id: int) -> np.ndarray:
+    """The gallery vector of a stored photo (every model's row of it, combined)."""
+    with store.session() as s:
+        photo = s.get(FaceTemplate, template_id).photo_file
+        rows = s.scalars(select(FaceTemplate).where(FaceTemplate.photo_file == photo)).all()
+        return library.embedder.combine({t.model_id: np.frombuffer(t.descriptor, "<f4")[None, :] for t in rows})[0]
+
+
+def test_sync_gallery_follows_the_store_by_changes_and_ends_where_a_reload_would(library, store, parts):
+    people = _random_people(library, store, 40)
+    library.load_gallery()
+    before = library.gallery.revision
+    assert library.sync_gallery() == {"added": 0, "removed": 0, "reloaded": False}
+    assert library.gallery.revision == before   # nothing changed: the memoised threshold still holds
+    first, second = list(people)[:2]
+    with store.session() as s:
+        s.get(Staff, first).active = False
+        s.delete(s.get(Staff, second))   # the rows of a deleted person go with it (fleet tombstones)
+        for t in s.scalars(select(FaceTemplate).where(FaceTemplate.staff_id == second)):
+            s.delete(t)
+    assert library.sync_gallery() == {"added": 0, "removed": 4, "reloaded": False}
+    assert first not in library.gallery.staff_ids() and second not in library.gallery.staff_ids()
+    config = store.app.config["DAKA_CONFIG"]
+    reloaded = FaceLibrary(store, parts, FaceGallery(), library.photos_dir, config.library, max_bytes=1 << 20)
+    reloaded.load_gallery()
+    _same_gallery(library.gallery, reloaded.gallery)
+    with store.session() as s:
+        s.get(Staff, first).active = True
+    assert library.sync_gallery() == {"added": 2, "removed": 0, "reloaded": False}
+    reloaded.load_gallery()
+    _same_gallery(library.gallery, reloaded.gallery)
+
+
+def test_sync_gallery_reads_the_named_peoples_vectors_again(library, store):
+    """A fleet's mirror rewrites a person's template rows in place (a central reindex): the ids
+    stay, the vectors change; the people it names are read again."""
+    people = _random_people(library, store, 8)
+    library.load_gallery()
+    who = next(iter(people))
+    template = people[who][0]
+    rng = np.random.default_rng(99)
+    with store.session() as s:
+        photo = s.get(FaceTemplate, template).photo_file
+        for t in s.scalars(select(FaceTemplate).where(FaceTemplate.photo_file == photo)):
+            v = rng.normal(size=len(t.descriptor) // 4).astype("<f4")
+            t.descriptor = (v / np.linalg.norm(v)).tobytes()
+    vector = _vector_of(library, store, template)
+    assert library.gallery.match(vector).similarity < 0.5   # the gallery still has the old vector
+    assert library.sync_gallery() == {"added": 0, "removed": 0, "reloaded": False}   # not named: kept
+    assert library.sync_gallery({who}) == {"added": 2, "removed": 0, "reloaded": False}
+    match = library.gallery.match(vector)
+    assert (match.staff_id, match.template_id) == (who, template) and match.similarity == pytest.approx(1.0, abs=1e-5)
