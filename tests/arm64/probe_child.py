@@ -122,7 +122,8 @@ def main() -> int:
     config = load_config(instance)
     config = replace(config, liveness=replace(config.liveness, level="off"))
     models = resolve(None, verify=False)
-    report = {"machine": platform.machine(), "build": dict(native.build_info()), "seconds": {}}
+    report = {"machine": platform.machine(), "build": dict(native.build_info()), "font": str(find_cjk_font().path),
+              "seconds": {}}
     for name, step in (("gallery", gallery_against_numpy), ("text", text_rendering),
                        ("faces", lambda: faces(photo_dir, models)),
                        ("pipeline", lambda: pipeline_clip(photo_dir, models, config))):

@@ -41,7 +41,6 @@ BINFMT = Path("/proc/sys/fs/binfmt_misc")
 QEMU_RULE = Path("/usr/lib/binfmt.d/qemu-aarch64.conf")   # Debian's qemu-user-static
 # A Raspberry Pi 5 (its -mcpu=cortex-a76: qemu's default CPU has every instruction of it).
 SETUP_ARGS = ["--board", "raspberrypi", "--swap", "64M", "--rotate", "90"]
-PACKAGE_FILES = ("scripts/flash_and_setup.sh", "scripts/install_system_deps.sh")
 # Downloads kept between runs, mounted into the root: apt's .debs, pip's and npm's caches.
 DOWNLOADS = {"debs": "var/cache/apt/archives", "pip": "root/.cache/pip", "npm": "root/.npm"}
 FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
@@ -102,8 +101,13 @@ def copy_source(dest: Path) -> None:
 @dataclass
 class Done:
     code: int
-    out: str
+    stdout: str
+    stderr: str
     seconds: float
+
+    @property
+    def out(self) -> str:
+        return self.stdout + self.stderr
 
 
 class Root:
@@ -128,7 +132,7 @@ class Root:
         started = time.monotonic()
         proc = subprocess.run(["chroot", str(self.path), *cmd], env={**base, **(env or {})}, capture_output=True,
                               text=True, timeout=timeout)
-        done = Done(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
+        done = Done(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
         if label:
             self.timings[label] = round(done.seconds, 1)
         return done
@@ -137,16 +141,27 @@ class Root:
         return self.run("bash", "/root/daka-src/scripts/flash_and_setup.sh", *args, timeout=5400, label=label)
 
 
-def packages_key() -> str:
-    digest = hashlib.sha256(BASE.name.encode())
-    for name in PACKAGE_FILES:
-        digest.update((REPO / name).read_bytes())
+def packages_key(scratch: Path) -> str:
+    """What the packages step would install on the base (the installer's own dry run against it) and
+    the script that installs it: the cached layer is reused while both are the same."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-C", str(scratch), "-xf", str(build_base()), "./etc/os-release", "./usr/lib/os-release",
+                    "./var/lib/dpkg"], check=True)
+    env = dict(os.environ, DAKA_SETUP_ROOT=str(scratch), DAKA_SETUP_ARCH="aarch64")
+    env.pop("DAKA_SETUP_STAGE", None)
+    dry = subprocess.run(["bash", str(REPO / "scripts" / "flash_and_setup.sh"), "--dry-run", "--only", "packages",
+                          *SETUP_ARGS], env=env, capture_output=True, text=True, timeout=120)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    planned = [line for line in dry.stdout.splitlines() if line.startswith("  [dry-run] ")]
+    digest = hashlib.sha256("\n".join([BASE.name, *planned]).encode())
+    digest.update((REPO / "scripts" / "install_system_deps.sh").read_bytes())
+    shutil.rmtree(scratch)
     return digest.hexdigest()[:16]
 
 
 def provisioned(root: Root) -> None:
     """The root as the installer's packages step leaves it, from the cache when the installer is the same."""
-    layer = CACHE / f"root-packages-{packages_key()}.tar"
+    layer = CACHE / f"root-packages-{packages_key(root.path.with_name('base-probe'))}.tar"
     if layer.exists():
         subprocess.run(["tar", "-C", str(root.path), "-xf", str(layer)], check=True)
         root.timings["packages step (cached layer)"] = 0.0
@@ -215,7 +230,7 @@ def test_the_installer_builds_the_native_core_for_the_boards_cpu(arm64):
 def test_doctor_reports_the_neon_build(arm64):
     done = arm64.run("/opt/daka/venv/bin/daka", "doctor", "--json", env={"DAKA_INSTANCE": "/tmp/doctor-instance"},
                      timeout=900, label="daka doctor --json")
-    report = json.loads(done.out[done.out.index("{"):])
+    report = json.loads(done.stdout)
     native = report["native"]
     assert native["ok"] and "neon" in native["simd"] and "avx2" not in native["simd"], native
     assert native["openblas"] and all("aarch64-linux-gnu" in p for p in native["blas_loaded"]), native
@@ -267,7 +282,7 @@ def probes(arm64, tmp_path_factory):
     here = subprocess.run([sys.executable, str(Path(__file__).with_name("probe_child.py")), str(photos["obama.jpg"].parent),
                            str(tmp_path_factory.mktemp("x86-probe"))], capture_output=True, text=True, timeout=1200)
     assert here.returncode == 0, here.stderr[-5000:]
-    arm = json.loads(done.out[done.out.index('{"machine"'):])
+    arm = json.loads(done.stdout)
     for name, seconds in arm["seconds"].items():
         arm64.timings[f"  probe {name}"] = seconds
     arm64.timings["  pipeline ms per frame (emulated)"] = round(arm["pipeline"]["ms_per_frame"], 1)
@@ -286,6 +301,7 @@ def test_the_gallery_finds_numpys_nearest_row_at_every_size(probes):
 
 def test_text_renders_as_on_x86(probes):
     arm, x86 = probes
+    assert arm["font"] == x86["font"] == FONT   # the same font file (fonts-wqy-microhei on both)
     assert len(arm["text"]) == len(x86["text"]) == 6
     for a, b in zip(arm["text"], x86["text"]):
         assert (a["width"], a["height"], a["box"]) == (b["width"], b["height"], b["box"]), (a, b)
