@@ -44,6 +44,10 @@ SETUP_ARGS = ["--board", "raspberrypi", "--swap", "64M", "--rotate", "90"]
 # Downloads kept between runs, mounted into the root: apt's .debs, pip's and npm's caches.
 DOWNLOADS = {"debs": "var/cache/apt/archives", "pip": "root/.cache/pip", "npm": "root/.npm"}
 FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+# This machine's own certificate authorities (a TLS-inspecting proxy's, where there is one) and the
+# variables that point the tools at the bundle: the root reaches PyPI and npm as this machine does.
+LOCAL_CAS = Path("/usr/local/share/ca-certificates")
+CA_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR", "PIP_CERT", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
 
 
 class Binfmt:
@@ -128,7 +132,8 @@ class Root:
         self.mounts.clear()
 
     def run(self, *cmd: str, timeout: float = 600, env: dict | None = None, label: str | None = None) -> Done:
-        base = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}
+        base = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8",
+                **{k: os.environ[k] for k in CA_ENV if k in os.environ}}
         started = time.monotonic()
         proc = subprocess.run(["chroot", str(self.path), *cmd], env={**base, **(env or {})}, capture_output=True,
                               text=True, timeout=timeout)
@@ -181,6 +186,18 @@ def provisioned(root: Root) -> None:
     tmp.rename(layer)
 
 
+def trust_local_cas(root: Root) -> None:
+    cas = sorted(LOCAL_CAS.glob("*.crt")) if LOCAL_CAS.is_dir() else []
+    if not cas:
+        return
+    inside = root.path / LOCAL_CAS.relative_to("/")
+    inside.mkdir(parents=True, exist_ok=True)
+    for ca in cas:
+        shutil.copy(ca, inside / ca.name)
+    done = root.run("update-ca-certificates", timeout=900)
+    assert done.code == 0, done.out[-3000:]
+
+
 def prepare(root: Root) -> None:
     shutil.copy("/etc/resolv.conf", root.path / "etc" / "resolv.conf")
     shutil.rmtree(root.path / "root" / "daka-src", ignore_errors=True)
@@ -202,6 +219,7 @@ def arm64(tmp_path_factory):
         try:
             provisioned(root)
             prepare(root)
+            trust_local_cas(root)
             root.first = root.setup(*SETUP_ARGS, label="installer (full, with the native build)")
             yield root
         finally:
@@ -227,7 +245,15 @@ def test_the_installer_builds_the_native_core_for_the_boards_cpu(arm64):
     assert b"\x7fELF\x02\x01\x01" in module.read_bytes()[:8] and module.read_bytes()[18] == 0xB7  # EM_AARCH64
 
 
-def test_doctor_reports_the_neon_build(arm64):
+@pytest.fixture
+def installed(arm64):
+    """The root once the installer succeeded (the tests that use it fail at once otherwise)."""
+    assert arm64.first.code == 0, "the installer failed: see test_the_installer_builds_the_native_core_for_the_boards_cpu"
+    return arm64
+
+
+def test_doctor_reports_the_neon_build(installed):
+    arm64 = installed
     done = arm64.run("/opt/daka/venv/bin/daka", "doctor", "--json", env={"DAKA_INSTANCE": "/tmp/doctor-instance"},
                      timeout=900, label="daka doctor --json")
     report = json.loads(done.stdout)
@@ -252,7 +278,8 @@ def core_selftest(arm64, name: str, *flags: str) -> tuple[Done, list[str]]:
     return done, (arm64.path / build.lstrip("/") / "search.txt").read_text().splitlines()
 
 
-def test_core_selftest_passes_with_the_neon_and_the_scalar_kernel_and_they_agree(arm64):
+def test_core_selftest_passes_with_the_neon_and_the_scalar_kernel_and_they_agree(installed):
+    arm64 = installed
     neon, neon_results = core_selftest(arm64, "neon", "-DDAKA_NATIVE_ARCH=cortex-a76")
     assert neon.code == 0 and "gallery kernel: neon" in neon.out and "core self-test passed" in neon.out, neon.out
     scalar, scalar_results = core_selftest(arm64, "scalar", "-DDAKA_NATIVE_ARCH=cortex-a76", "-DDAKA_GALLERY_SCALAR=ON")
@@ -268,6 +295,7 @@ def test_core_selftest_passes_with_the_neon_and_the_scalar_kernel_and_they_agree
 @pytest.fixture(scope="module")
 def probes(arm64, tmp_path_factory):
     """The probe inside the root (arm64, emulated) and on this machine (x86_64), on the same photos."""
+    assert arm64.first.code == 0, "the installer failed"
     from app.devdata import registry_face_images
 
     photos = registry_face_images()
@@ -332,7 +360,8 @@ def test_the_pipeline_names_both_people_of_the_clip_as_on_x86(probes):
         assert a is not None and abs(a - b) <= 3, (arm["pipeline"]["first_named"], x86["pipeline"]["first_named"])
 
 
-def test_a_second_run_changes_nothing(arm64):
+def test_a_second_run_changes_nothing(installed):
+    arm64 = installed
     second = arm64.setup(*SETUP_ARGS, label="installer, second run")
     assert second.code == 0, second.out[-5000:]
     assert "==> done: 0 change(s) made" in second.out, [l for l in second.out.splitlines() if l.startswith("  + ")]
