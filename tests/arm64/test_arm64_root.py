@@ -203,6 +203,9 @@ def prepare(root: Root) -> None:
     shutil.rmtree(root.path / "root" / "daka-src", ignore_errors=True)
     copy_source(root.path / "root" / "daka-src")
     root.mount("-t", "proc", "proc", at="proc")
+    # POSIX semaphores (Python's multiprocessing locks, which loguru takes) live in /dev/shm, a
+    # tmpfs on every booted board; a bare chroot has none and `daka` fails for a non-root user.
+    root.mount("-t", "tmpfs", "-o", "mode=1777,size=64m", "tmpfs", at="dev/shm")
     for name, inside in DOWNLOADS.items():
         (CACHE / name).mkdir(parents=True, exist_ok=True)
         root.mount("--bind", str(CACHE / name), at=inside)
@@ -245,6 +248,11 @@ def test_the_installer_builds_the_native_core_for_the_boards_cpu(arm64):
     assert b"\x7fELF\x02\x01\x01" in module.read_bytes()[:8] and module.read_bytes()[18] == 0xB7  # EM_AARCH64
 
 
+def json_line(stdout: str) -> dict:
+    """The JSON object a command printed on its own line (libraries may print before it)."""
+    return json.loads(next(line for line in reversed(stdout.splitlines()) if line.startswith("{")))
+
+
 @pytest.fixture
 def installed(arm64):
     """The root once the installer succeeded (the tests that use it fail at once otherwise)."""
@@ -256,7 +264,7 @@ def test_doctor_reports_the_neon_build(installed):
     arm64 = installed
     done = arm64.run("/opt/daka/venv/bin/daka", "doctor", "--json", env={"DAKA_INSTANCE": "/tmp/doctor-instance"},
                      timeout=900, label="daka doctor --json")
-    report = json.loads(done.stdout)
+    report = json_line(done.stdout)
     native = report["native"]
     assert native["ok"] and "neon" in native["simd"] and "avx2" not in native["simd"], native
     assert native["openblas"] and all("aarch64-linux-gnu" in p for p in native["blas_loaded"]), native
@@ -310,11 +318,11 @@ def probes(arm64, tmp_path_factory):
     here = subprocess.run([sys.executable, str(Path(__file__).with_name("probe_child.py")), str(photos["obama.jpg"].parent),
                            str(tmp_path_factory.mktemp("x86-probe"))], capture_output=True, text=True, timeout=1200)
     assert here.returncode == 0, here.stderr[-5000:]
-    arm = json.loads(done.stdout)
+    arm = json_line(done.stdout)
     for name, seconds in arm["seconds"].items():
         arm64.timings[f"  probe {name}"] = seconds
     arm64.timings["  pipeline ms per frame (emulated)"] = round(arm["pipeline"]["ms_per_frame"], 1)
-    return arm, json.loads(here.stdout)
+    return arm, json_line(here.stdout)
 
 
 def test_the_gallery_finds_numpys_nearest_row_at_every_size(probes):
