@@ -57,8 +57,8 @@ run: $(STAMPS)/models
 
 # The tests' own system packages: PostgreSQL (store tests on both backends), Chromium and its
 # driver (the admin's browser tests), shellcheck, debootstrap and sudo (visudo) (the installer's tests),
-# qemu-user-static (the arm64 root's programs run under qemu: tests/arm64).
-TEST_PACKAGES := postgresql chromium chromium-driver shellcheck debootstrap sudo qemu-user-static
+# qemu-user-static (the arm64 root's programs run under qemu: tests/arm64), rsync (the installer's build stamp in dry runs).
+TEST_PACKAGES := postgresql chromium chromium-driver shellcheck debootstrap sudo qemu-user-static rsync
 $(STAMPS)/test-system: scripts/install_system_deps.sh Makefile
 	@mkdir -p $(STAMPS)
 	bash scripts/install_system_deps.sh $(TEST_PACKAGES)

@@ -661,8 +661,10 @@ copy_source() {
 source_hash() {
   [[ -d $(at "$APP_DIR/src") ]] || { echo none; return 0; }
   # Names, sizes and times of the files as copied (not the build/ folder the build leaves there).
+  # Not the folders' times: the build's new build/ folder changes the top folder's time, and a
+  # second run would rebuild (found by the arm64 run, tests/arm64).
   rsync -r --times --exclude=/.git --filter=':- .gitignore' --list-only "$(at "$APP_DIR/src")/" \
-    | LC_ALL=C sort | sha256sum | cut -c1-64
+    | grep -v '^d' | LC_ALL=C sort | sha256sum | cut -c1-64
 }
 
 step_app() {
@@ -703,6 +705,7 @@ step_app() {
   if [[ -f $stamp && $(cat "$stamp") == "$hash" ]]; then
     ok "the app in $APP_DIR/venv is built from this source"
   else
+    note "build stamp: $hash ($([[ -f $stamp ]] && echo "the last build was of another source or CPU" || echo "not built yet"))"
     if ((CUDA)); then
       act "build dlib with CUDA (CUDA and cuDNN found) into $APP_DIR/dlib" build_cuda_dlib
     fi

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -136,9 +137,17 @@ class Root:
         base = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8",
                 **{k: os.environ[k] for k in CA_ENV if k in os.environ}}
         started = time.monotonic()
-        proc = subprocess.run(["chroot", str(self.path), *cmd], env={**base, **(env or {})}, capture_output=True,
-                              text=True, timeout=timeout)
-        done = Done(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
+        # Its own process group: a time-out or an interrupt kills the compilers and pips it started
+        # too, not only the chroot process.
+        proc = subprocess.Popen(["chroot", str(self.path), *cmd], env={**base, **(env or {})}, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+        done = Done(proc.returncode, stdout, stderr, time.monotonic() - started)
         if label:
             self.timings[label] = round(done.seconds, 1)
         return done
@@ -229,7 +238,7 @@ def arm64(tmp_path_factory):
         finally:
             root.timings["whole run"] = round(time.monotonic() - started, 1)
             lines = [f"arm64 run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} (qemu-user, {os.cpu_count()} cores):"]
-            lines += [f"  {name}: {seconds:.0f} s" for name, seconds in root.timings.items()]
+            lines += [f"  {name}: {seconds:g} s" for name, seconds in root.timings.items()]
             (CACHE / "last-run.txt").write_text("\n".join(lines) + "\n")
             root.unmount_all()
             subprocess.run(["rm", "-rf", "--one-file-system", str(root.path)], check=False)
@@ -325,7 +334,7 @@ def probes(arm64, tmp_path_factory):
     arm = json_line(done.stdout)
     for name, seconds in arm["seconds"].items():
         arm64.timings[f"  probe {name}"] = seconds
-    arm64.timings["  pipeline ms per frame (emulated)"] = round(arm["pipeline"]["ms_per_frame"], 1)
+    arm64.timings["  pipeline, seconds per frame (emulated)"] = round(arm["pipeline"]["ms_per_frame"] / 1000, 2)
     return arm, json_line(here.stdout)
 
 

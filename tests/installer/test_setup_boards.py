@@ -124,3 +124,34 @@ def test_glibc_2_27_pins_the_last_onnxruntime_with_a_wheel_for_it(tmp_path):
         assert orin.returncode == 0 and "pinned" not in orin.out, orin.out
     pi = dry_run(make_root(tmp_path / "pi", "debian12", "Raspberry Pi 5 Model B Rev 1.0"))
     assert "pinned" not in pi.out
+
+
+def test_the_build_folder_left_in_the_source_does_not_rebuild_the_app(tmp_path):
+    """The installed source's top folder changes its time when the build makes build/ in it; the
+    build stamp must not see that, or every run rebuilds the core (found by tests/arm64)."""
+    source = tmp_path / "source"
+    (source / "app").mkdir(parents=True)
+    (source / "pyproject.toml").write_text("[project]\nname = 'daka'\n")
+    (source / "app" / "__init__.py").write_text("")
+    (source / ".gitignore").write_text("/build/\n")
+    root = make_root(tmp_path / "root", "debian12", "Raspberry Pi 5 Model B Rev 1.0")
+    installed = root / "opt" / "daka" / "src"
+    installed.parent.mkdir(parents=True)
+    subprocess.run(["rsync", "-a", f"{source}/", f"{installed}/"], check=True)
+    python = root / "opt" / "daka" / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\n")
+    python.chmod(0o755)
+    first = dry_run(root, "--source", str(source))
+    assert "not built yet" in first.out, first.out
+    stamp = next(line.split("build stamp: ", 1)[1].split(" (", 1)[0] for line in first.out.splitlines()
+                 if "build stamp: " in line)
+    (python.parent.parent / ".daka-build").write_text(stamp + "\n")
+    assert "the app in /opt/daka/venv is built from this source" in dry_run(root, "--source", str(source)).out
+    (installed / "build" / "cp311").mkdir(parents=True)   # what `pip install /opt/daka/src` leaves
+    (installed / "build" / "cp311" / "x.o").write_bytes(b"\0")
+    os.utime(installed, (1_000_000_000, 1_000_000_000))
+    again = dry_run(root, "--source", str(source))
+    assert "the app in /opt/daka/venv is built from this source" in again.out, again.out
+    (installed / "app" / "__init__.py").write_text("changed = 1\n")   # a real change still rebuilds
+    assert "the last build was of another source or CPU" in dry_run(root, "--source", str(source)).out
