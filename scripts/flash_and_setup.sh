@@ -668,12 +668,16 @@ copy_source() {
 }
 
 source_hash() {
-  [[ -d $(at "$APP_DIR/src") ]] || { echo none; return 0; }
-  # Names, sizes and times of the files as copied (not the build/ folder the build leaves there).
-  # Not the folders' times: the build's new build/ folder changes the top folder's time, and a
-  # second run would rebuild (found by the arm64 run, tests/arm64).
-  rsync -r --times --exclude=/.git --filter=':- .gitignore' --list-only "$(at "$APP_DIR/src")/" \
-    | grep -v '^d' | LC_ALL=C sort | sha256sum | cut -c1-64
+  local src
+  src=$(at "$APP_DIR/src")
+  [[ -d $src ]] || { echo none; return 0; }
+  # The names and contents of the files as copied: not the build/ folder the build leaves there, not
+  # the folders' times (the build's new build/ folder changes the top folder's), and no times at all:
+  # rsync prints them in the local zone, which the time step sets after this one on a first run, so
+  # every second run rebuilt the core (both found by the arm64 run, tests/arm64).
+  (cd "$src" && rsync -r --exclude=/.git --filter=':- .gitignore' --list-only ./ | grep -v '^d' \
+    | sed -E 's/^[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ //' | LC_ALL=C sort | tr '\n' '\0' | xargs -0 -r sha256sum --) \
+    | sha256sum | cut -c1-64
 }
 
 step_app() {

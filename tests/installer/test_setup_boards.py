@@ -45,8 +45,10 @@ def make_root(path: Path, os_name: str, model: str | None = None, compatible: li
     return path
 
 
-def dry_run(root: Path, *args: str, arch: str = "aarch64") -> subprocess.CompletedProcess:
+def dry_run(root: Path, *args: str, arch: str = "aarch64", tz: str | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, DAKA_SETUP_ROOT=str(root), DAKA_SETUP_ARCH=arch)
+    if tz:
+        env["TZ"] = tz
     env.pop("DAKA_SETUP_STAGE", None)
     proc = subprocess.run(["bash", str(SCRIPT), "--dry-run", "--only", "app", *args], env=env, capture_output=True,
                           text=True, timeout=120)
@@ -155,3 +157,31 @@ def test_the_build_folder_left_in_the_source_does_not_rebuild_the_app(tmp_path):
     assert "the app in /opt/daka/venv is built from this source" in again.out, again.out
     (installed / "app" / "__init__.py").write_text("changed = 1\n")   # a real change still rebuilds
     assert "the last build was of another source or CPU" in dry_run(root, "--source", str(source)).out
+
+
+def test_a_first_run_setting_the_time_zone_does_not_rebuild_the_app_on_the_second(tmp_path):
+    """A first run sets the zone (the time step comes after the app step); the second run printed the
+    source's file times in the new zone, saw another build stamp and rebuilt the core and reinstalled
+    the models (found by the arm64 run, tests/arm64). The stamp is the files' names and contents."""
+    source = tmp_path / "source"
+    (source / "app").mkdir(parents=True)
+    (source / "pyproject.toml").write_text("[project]\nname = 'daka'\n")
+    (source / "app" / "__init__.py").write_text("")
+    (source / "app" / "a name with spaces.py").write_text("x = 1\n")
+    root = make_root(tmp_path / "root", "debian12", "Raspberry Pi 5 Model B Rev 1.0")
+    installed = root / "opt" / "daka" / "src"
+    installed.parent.mkdir(parents=True)
+    subprocess.run(["rsync", "-a", f"{source}/", f"{installed}/"], check=True)
+    python = root / "opt" / "daka" / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\n")
+    python.chmod(0o755)
+    first = dry_run(root, "--source", str(source), tz="UTC0")
+    stamp = next(line.split("build stamp: ", 1)[1].split(" (", 1)[0] for line in first.out.splitlines()
+                 if "build stamp: " in line)
+    (python.parent.parent / ".daka-build").write_text(stamp + "\n")
+    again = dry_run(root, "--source", str(source), tz="CST-8")
+    assert "the app in /opt/daka/venv is built from this source" in again.out, again.out
+    (installed / "app" / "a name with spaces.py").write_text("x = 2\n")   # same size, another content
+    os.utime(installed / "app" / "a name with spaces.py", (1_000_000_000, 1_000_000_000))
+    assert "the last build was of another source or CPU" in dry_run(root, "--source", str(source), tz="CST-8").out
