@@ -56,8 +56,9 @@ run: $(STAMPS)/models
 	$(VENV)/bin/daka run $(RUN_ARGS)
 
 # The tests' own system packages: PostgreSQL (store tests on both backends), Chromium and its
-# driver (the admin's browser tests), shellcheck, debootstrap and sudo (visudo) (the installer's tests).
-TEST_PACKAGES := postgresql chromium chromium-driver shellcheck debootstrap sudo
+# driver (the admin's browser tests), shellcheck, debootstrap and sudo (visudo) (the installer's tests),
+# qemu-user-static (the arm64 root's programs run under qemu: tests/arm64), rsync (the installer's build stamp in dry runs).
+TEST_PACKAGES := postgresql chromium chromium-driver shellcheck debootstrap sudo qemu-user-static rsync
 $(STAMPS)/test-system: scripts/install_system_deps.sh Makefile
 	@mkdir -p $(STAMPS)
 	bash scripts/install_system_deps.sh $(TEST_PACKAGES)
@@ -87,6 +88,7 @@ test: $(STAMPS)/models $(STAMPS)/test-install $(STAMPS)/test-system $(STAMPS)/te
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 	@$(MAKE) --no-print-directory test-setup-chroot-if-changed
+	@$(MAKE) --no-print-directory test-arm64-if-changed
 
 # The installer's end-to-end run in a debootstrapped Debian (minutes) runs when the installer
 # differs from the hash its last passing run recorded in tests/installer/setup_chroot.sha256 (committed),
@@ -107,6 +109,36 @@ test-setup-chroot: $(STAMPS)/models $(STAMPS)/test-install $(STAMPS)/test-system
 	$(VENV)/bin/python -m pytest -m chroot tests/installer/test_setup_chroot.py
 	@echo "$(setup_hash)" > tests/installer/setup_chroot.sha256
 	@echo "setup chroot run passed: recorded in tests/installer/setup_chroot.sha256 (commit it)"
+
+# The product for arm64 under emulation (tests/arm64/test_arm64_root.py): a debootstrapped Debian 12
+# arm64 root (cached outside the clone in $$DAKA_ARM64_CACHE, default /var/cache/daka-arm64), the
+# installer run in it with the native build, then the core's self-test (NEON and scalar kernels),
+# `daka doctor --json` and the faces and pipeline compared with this machine's. Tens of minutes under
+# qemu, so `make test` runs it only when what it builds differs from the hash of its last passing
+# run, tests/arm64/arm64_root.sha256 (committed). ARM64_ROOT=always|never overrides.
+ARM64_ROOT ?= auto
+ARM64_FILES = $(sort $(shell find native -type f) pyproject.toml scripts/flash_and_setup.sh scripts/install_system_deps.sh \
+               scripts/daka-set-time $(wildcard scripts/setup/*) $(wildcard tests/arm64/*.py))
+arm64_hash = $$(sha256sum $(ARM64_FILES) | sha256sum | cut -c1-64)
+# What the gate runs when the hash differs (tests/arm64/test_arm64_gate.py replaces it).
+ARM64_TEST ?= $(MAKE) --no-print-directory test-arm64
+
+.PHONY: test-arm64 test-arm64-if-changed arm64-hash
+arm64-hash:
+	@echo "$(arm64_hash)"
+
+test-arm64-if-changed:
+	@if [ "$(ARM64_ROOT)" = never ]; then echo "arm64 run: skipped (ARM64_ROOT=never)"; \
+	elif [ "$(ARM64_ROOT)" != always ] && [ "$$(cat tests/arm64/arm64_root.sha256 2>/dev/null)" = "$(arm64_hash)" ]; then \
+	  echo "arm64 run: native/, pyproject.toml and the installer are as in its last passing run (tests/arm64/arm64_root.sha256)"; \
+	else $(ARM64_TEST); fi
+
+test-arm64: $(STAMPS)/models $(STAMPS)/test-install $(STAMPS)/test-system
+	@hash="$(arm64_hash)"; \
+	$(VENV)/bin/python -m pytest -m chroot -p no:cacheprovider tests/arm64/test_arm64_root.py && \
+	echo "$$hash" > tests/arm64/arm64_root.sha256 && \
+	cat "$${DAKA_ARM64_CACHE:-/var/cache/daka-arm64}/last-run.txt" && \
+	echo "arm64 run passed: recorded in tests/arm64/arm64_root.sha256 (commit it)"
 
 bench: $(STAMPS)/models $(STAMPS)/test-install
 	$(VENV)/bin/daka bench native

@@ -30,6 +30,8 @@ SOURCE_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
 LOG_FILE=""
 ADMIN_PORT=8080
 FLEET_URL=""
+BOARD_OPTION=auto
+CPU_OPTION=auto
 
 APP_DIR=/opt/daka
 INSTANCE_DIR=/var/lib/daka
@@ -55,6 +57,10 @@ $APP_DIR, systemd units, the kiosk session, the LCD, journald, time. Safe to re-
                         \`daka fleet add-terminal\` printed it (postgresql://...); written to
                         $INSTANCE_DIR/daka.toml [fleet] database_url (docs/fleet.md)
   --skip-build          copy the app but do not build its venv, native core and models
+  --board NAME          the board when it cannot be detected (a chroot, an image made elsewhere):
+                        raspberrypi, rk3588, arm64 (any other) or pc (default: detected)
+  --cpu NAME            the CPU the native core is compiled for: a GCC -mcpu name (cortex-a76 ...),
+                        native (the CPU that builds) or off (the baseline); default: the board's
   --only STEP[,STEP]    run only these steps: ${STEPS[*]}
   --uninstall           remove what this script installed (keeps $INSTANCE_DIR and the user)
   --purge               with --uninstall: also remove $INSTANCE_DIR and the user
@@ -74,6 +80,8 @@ while (($#)); do
     --purge) PURGE=1 ;;
     --headless) HEADLESS=1 ;;
     --skip-build) SKIP_BUILD=1 ;;
+    --board) BOARD_OPTION=${2-}; shift ;;
+    --cpu) CPU_OPTION=${2-}; shift ;;
     --rotate) ROTATE=${2-}; shift ;;
     --touch-matrix) TOUCH_MATRIX=${2-}; shift ;;
     --swap) SWAP_SIZE=${2-}; shift ;;
@@ -98,6 +106,10 @@ if [[ -n $TOUCH_MATRIX ]]; then
     [[ $_v =~ ^-?[0-9]*\.?[0-9]+$ ]] || die "--touch-matrix: '$_v' is not a number"
   done
 fi
+case $BOARD_OPTION in auto|raspberrypi|rk3588|arm64|pc) ;;
+  *) die "--board must be raspberrypi, rk3588, arm64 or pc, not '$BOARD_OPTION' (a Jetson is detected from /etc/nv_tegra_release)" ;;
+esac
+[[ $CPU_OPTION =~ ^[a-z0-9][a-z0-9.+-]*$ ]] || die "--cpu: not a CPU name: '$CPU_OPTION'"
 [[ $SWAP_SIZE == auto || $SWAP_SIZE =~ ^[0-9]+[MG]?$ ]] || die "--swap must be like 2G, 512M or 0, not '$SWAP_SIZE'"
 [[ $NTP_SERVERS =~ ^[A-Za-z0-9.:\ -]+$ ]] || die "--ntp: not a list of host names: '$NTP_SERVERS'"
 [[ $TIMEZONE =~ ^[A-Za-z0-9_+/-]+$ && $TIMEZONE != *..* ]] || die "--timezone: not a zone name: '$TIMEZONE'"
@@ -306,6 +318,7 @@ put_block() {
 # --- detection -----------------------------------------------------------------------------
 ARCH=${DAKA_SETUP_ARCH:-$(uname -m)}
 BOARD=""; L4T=""; JETPACK=""; OS_ID=""; OS_VERSION=""; OS_CODENAME=""; RAM_MB=0; CUDA=0
+MODEL=""; BUILD_CPU=""
 PYTHON_ROUTE=""; LIVE=0
 
 # One field of os-release, read (never sourced: it is the target's file).
@@ -328,10 +341,14 @@ detect() {
     *) die "unsupported architecture '$ARCH' (arm64 or x86_64)" ;;
   esac
 
-  local model=""
+  local model="" compatible=""
   if [[ -f $(at /proc/device-tree/model) ]]; then
     model=$(tr -d '\0' <"$(at /proc/device-tree/model)")
   fi
+  if [[ -f $(at /proc/device-tree/compatible) ]]; then
+    compatible=$(tr '\0' ' ' <"$(at /proc/device-tree/compatible)")
+  fi
+  MODEL=$model
   if [[ -f $(at /etc/nv_tegra_release) ]]; then
     BOARD=jetson
     # "# R32 (release), REVISION: 7.1, GCID: ..." -> R32.7.1
@@ -349,13 +366,22 @@ detect() {
       JETPACK=4.6
     fi
     [[ $ARCH == aarch64 ]] || die "a Jetson release file on $ARCH"
+  elif [[ $BOARD_OPTION != auto ]]; then
+    BOARD=$BOARD_OPTION
   elif [[ $model == *"Raspberry Pi"* ]]; then
     BOARD=raspberrypi
+  elif [[ " $compatible " == *" rockchip,rk3588"* ]]; then
+    BOARD=rk3588
   elif [[ $ARCH == aarch64 ]]; then
     BOARD=arm64
   else
     BOARD=pc
   fi
+  case $BOARD in
+    pc) [[ $ARCH == x86_64 ]] || die "--board pc on $ARCH" ;;
+    raspberrypi|rk3588|arm64) [[ $ARCH == aarch64 ]] || die "--board $BOARD on $ARCH" ;;
+  esac
+  BUILD_CPU=$(board_cpu)
 
   if [[ -r $(at /proc/meminfo) ]]; then
     RAM_MB=$(awk '/^MemTotal:/ { print int($2 / 1024) }' "$(at /proc/meminfo)")
@@ -383,7 +409,65 @@ detect() {
   fi
 
   echo "==> detect: board $BOARD${L4T:+ (Jetson Linux $L4T, JetPack $JETPACK)}, $OS_ID $OS_VERSION${OS_CODENAME:+ ($OS_CODENAME)}, $ARCH, RAM ${RAM_MB} MB, CUDA+cuDNN $([[ $CUDA == 1 ]] && echo yes || echo no)"
+  note "native core compiled for: $(describe_cpu)"
   note "python: $PYTHON_ROUTE; $([[ $LIVE == 1 ]] && echo "live system: services are started" || echo "not the running system: services are enabled, not started")"
+}
+
+# The CPU the native core is compiled for (DAKA_NATIVE_ARCH, native/CMakeLists.txt): the board's
+# own, named, rather than -march=native: an SD card set up on one board is often cloned onto the
+# next one, and under emulation (tests/arm64) "native" is the emulator's or the host's CPU. Every
+# name is one the board's own GCC knows (JetPack 4.6: GCC 7; JetPack 5: GCC 9; Debian 12: GCC 12).
+board_cpu() {
+  if [[ $CPU_OPTION != auto ]]; then echo "$CPU_OPTION"; return 0; fi
+  case $BOARD in
+    pc) echo native ;;
+    raspberrypi)
+      case $MODEL in
+        *"Raspberry Pi 4"*|*"Compute Module 4"*) echo cortex-a72 ;;  # and the Pi 400
+        *"Raspberry Pi 3"*|*"Zero 2"*) echo cortex-a53 ;;
+        *) echo cortex-a76 ;;  # Raspberry Pi 5 (and --board raspberrypi without a model)
+      esac ;;
+    rk3588) echo cortex-a76.cortex-a55 ;;
+    jetson)
+      case $JETPACK in
+        4.6) echo cortex-a57 ;;  # Nano / TX1 cores; plain ARMv8.0 code also runs on TX2 and Xavier
+        *) if [[ $MODEL == *Orin* ]]; then
+             # Orin's Cortex-A78AE; JetPack 5's GCC 9 does not know it, its A76 subset is the same code.
+             if [[ $JETPACK == 5 ]]; then echo cortex-a76; else echo cortex-a78ae; fi
+           else
+             echo off  # Xavier on JetPack 5: the ARMv8.0 baseline
+           fi ;;
+      esac ;;
+    *) echo off ;;  # an unknown arm64 board: ARMv8.0 with NEON, runs on every 64-bit ARM
+  esac
+}
+
+describe_cpu() {
+  case $BUILD_CPU in
+    native) echo "the CPU that builds (-march=native)" ;;
+    off) echo "the $ARCH baseline$([[ $ARCH == aarch64 ]] && echo " (ARMv8-A, NEON)")" ;;
+    *) echo "$BUILD_CPU$([[ $ARCH == aarch64 ]] && echo " (-mcpu=$BUILD_CPU)" || echo " (-march=$BUILD_CPU)")" ;;
+  esac
+}
+
+# glibc of the target: JetPack 4.6 (Ubuntu 18.04) has 2.27, older than the manylinux_2_28 wheels.
+glibc_version() {
+  local v
+  v=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{ print $2 }')
+  if [[ -n $ROOT || -z $v ]]; then
+    case $OS_ID${OS_VERSION%%.*} in
+      ubuntu18) v=2.27 ;; ubuntu20) v=2.31 ;; ubuntu22) v=2.35 ;; debian12) v=2.36 ;; *) v=${v:-2.36} ;;
+    esac
+  fi
+  echo "$v"
+}
+
+# Pins for a glibc older than 2.28 (docs/boards.md): onnxruntime 1.28.0 is the last release with a
+# manylinux_2_27 aarch64 wheel (1.29 on: manylinux_2_28 only, and no source distribution).
+pip_constraints() {
+  if [[ $(printf '%s\n' 2.28 "$(glibc_version)" | sort -V | head -n1) != 2.28 ]]; then
+    echo "onnxruntime==1.28.0"
+  fi
 }
 
 wants() { [[ -z $ONLY || ",$ONLY," == *",$1,"* ]]; }
@@ -584,10 +668,16 @@ copy_source() {
 }
 
 source_hash() {
-  [[ -d $(at "$APP_DIR/src") ]] || { echo none; return 0; }
-  # Names, sizes and times of the files as copied (not the build/ folder the build leaves there).
-  rsync -r --times --exclude=/.git --filter=':- .gitignore' --list-only "$(at "$APP_DIR/src")/" \
-    | LC_ALL=C sort | sha256sum | cut -c1-64
+  local src
+  src=$(at "$APP_DIR/src")
+  [[ -d $src ]] || { echo none; return 0; }
+  # The names and contents of the files as copied: not the build/ folder the build leaves there, not
+  # the folders' times (the build's new build/ folder changes the top folder's), and no times at all:
+  # rsync prints them in the local zone, which the time step sets after this one on a first run, so
+  # every second run rebuilt the core (both found by the arm64 run, tests/arm64).
+  (cd "$src" && rsync -r --exclude=/.git --filter=':- .gitignore' --list-only ./ | grep -v '^d' \
+    | sed -E 's/^[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+ //' | LC_ALL=C sort | tr '\n' '\0' | xargs -0 -r sha256sum --) \
+    | sha256sum | cut -c1-64
 }
 
 step_app() {
@@ -617,7 +707,8 @@ step_app() {
   fi
   local py hash stamp
   py=$(python_bin)
-  hash=$(source_hash)
+  # The CPU is part of what is built: another --cpu rebuilds.
+  hash="$(source_hash) cpu=$BUILD_CPU"
   stamp=$(at "$APP_DIR/venv/.daka-build")
   if [[ ! -x $(at "$APP_DIR/venv/bin/python") ]]; then
     act "create the venv $APP_DIR/venv ($py)" "$py" -m venv "$(at "$APP_DIR/venv")"
@@ -627,15 +718,17 @@ step_app() {
   if [[ -f $stamp && $(cat "$stamp") == "$hash" ]]; then
     ok "the app in $APP_DIR/venv is built from this source"
   else
+    note "build stamp: $hash ($([[ -f $stamp ]] && echo "the last build was of another source or CPU" || echo "not built yet"))"
     if ((CUDA)); then
       act "build dlib with CUDA (CUDA and cuDNN found) into $APP_DIR/dlib" build_cuda_dlib
     fi
-    act "build and install the app (native core$( ((CUDA)) && echo ", dlib CUDA on")) into $APP_DIR/venv" build_app "$hash"
+    act "build and install the app (native core for $BUILD_CPU$( ((CUDA)) && echo ", dlib CUDA on")) into $APP_DIR/venv" build_app "$hash"
+    if [[ -n $(pip_constraints) ]]; then note "glibc $(glibc_version) < 2.28: pinned $(pip_constraints | tr '\n' ' ')"; fi
   fi
-  if [[ -f $(at "$APP_DIR/venv/.daka-models") && $(cat "$(at "$APP_DIR/venv/.daka-models")") == "$hash" ]]; then
+  if [[ -f $(at "$APP_DIR/venv/.daka-models") && $(cat "$(at "$APP_DIR/venv/.daka-models")") == "${hash% cpu=*}" ]]; then
     ok "models installed and verified for this build"
   else
-    act "install and verify the models (daka models install)" install_models "$hash"
+    act "install and verify the models (daka models install)" install_models "${hash% cpu=*}"
   fi
 }
 
@@ -665,7 +758,11 @@ build_app() {
   local pip="$APP_DIR/venv/bin/pip"
   "$pip" install -q --upgrade pip
   if ((CUDA)); then export CMAKE_PREFIX_PATH="$APP_DIR/dlib"; fi
-  "$pip" install -q "$APP_DIR/src"
+  local constraints
+  constraints=$(mktemp)
+  pip_constraints >"$constraints"
+  DAKA_NATIVE_ARCH=$BUILD_CPU "$pip" install -q -c "$constraints" "$APP_DIR/src"
+  rm -f "$constraints"
   echo "$1" >"$APP_DIR/venv/.daka-build"
 }
 

@@ -16,7 +16,10 @@
 #include <mutex>
 #include <sstream>
 
-#if defined(__AVX2__) && defined(__FMA__)
+// DAKA_GALLERY_SCALAR (CMake option) forces the portable kernel: the self-test builds it too and
+// checks that both kernels of an architecture agree.
+#if defined(DAKA_GALLERY_SCALAR)
+#elif defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define DAKA_GALLERY_AVX2 1
 #elif defined(__ARM_NEON) && defined(__aarch64__)
@@ -358,6 +361,16 @@ void check_count(std::size_t n, std::size_t dim) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
+
+const char* gallery_kernel() {
+#if defined(DAKA_GALLERY_AVX2)
+    return "avx2";
+#elif defined(DAKA_GALLERY_NEON)
+    return "neon";
+#else
+    return "scalar";
+#endif
+}
 
 void GalleryIndex::FreeDeleter::operator()(float* p) const noexcept { std::free(p); }
 

@@ -35,6 +35,9 @@ public:
     using std::out_of_range::out_of_range;
 };
 
+// The distance kernel compiled in: "avx2", "neon" or "scalar" (the portable one).
+const char* gallery_kernel();
+
 class GalleryIndex {
 public:
     // Galleries with at least this many rows are scanned by several OpenMP threads, each

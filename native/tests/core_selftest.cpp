@@ -4,7 +4,9 @@
 // and runs it through CTest, so an out-of-bounds read in a kernel tail, a write past a
 // frame edge or a bad shift fails the run even where the Python tests see right answers.
 //
-// Usage: core_selftest FONT_PATH   (a CJK font; CMake finds one at configure time)
+// Usage: core_selftest FONT_PATH [--dump-search FILE]   (a CJK font; CMake finds one at configure
+// time). --dump-search also writes the results of fixed random searches to FILE, so that two
+// builds of the kernel (SIMD and DAKA_GALLERY_SCALAR) can be compared (tests/arm64/).
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -244,6 +246,34 @@ void test_gallery_updates_and_refusals() {
     CHECK(throws<std::invalid_argument>([&] { g.search(nan.data() + 2 * dim, 1, 1, &out_id, &out_d); }));
 }
 
+// Fixed random galleries (sizes around the kernels' 4-row groups and 64-row blocks, and one that
+// takes the parallel scan) searched with fixed queries: one line per result, "dim n query rank id
+// distance", the distance with 9 significant digits (a float's round trip).
+bool dump_search(const char* path) {
+    std::FILE* out = std::fopen(path, "w");
+    if (!out) return false;
+    std::mt19937 rng(2024);
+    const std::pair<std::size_t, std::size_t> shapes[] = {
+        {128, 1}, {128, 67}, {128, 1000}, {130, 257}, {17, 5}, {128, daka::GalleryIndex::kParallelMinRows + 5}};
+    for (const auto& [dim, n] : shapes) {
+        const auto vecs = normal(rng, n * dim);
+        std::vector<std::int64_t> ids(n);
+        for (std::size_t i = 0; i < n; ++i) ids[i] = std::int64_t(3 * i + 1);
+        daka::GalleryIndex g(dim);
+        g.add(ids.data(), vecs.data(), n);
+        const std::size_t m = 8, k = 5;
+        const auto queries = normal(rng, m * dim);
+        std::vector<std::int64_t> out_ids(m * k);
+        std::vector<float> out_dist(m * k);
+        g.search(queries.data(), m, k, out_ids.data(), out_dist.data());
+        for (std::size_t q = 0; q < m; ++q)
+            for (std::size_t r = 0; r < k; ++r)
+                std::fprintf(out, "%zu %zu %zu %zu %lld %.9g\n", dim, n, q, r, static_cast<long long>(out_ids[q * k + r]),
+                             double(out_dist[q * k + r]));
+    }
+    return std::fclose(out) == 0;
+}
+
 // --------------------------------------------------------------------------- text
 
 void test_utf8_validation() {
@@ -432,10 +462,12 @@ void test_punch_reader_columns() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: %s FONT_PATH\n", argv[0]);
+    const bool dump = argc == 4 && std::strcmp(argv[2], "--dump-search") == 0;
+    if (argc != 2 && !dump) {
+        std::fprintf(stderr, "usage: %s FONT_PATH [--dump-search FILE]\n", argv[0]);
         return 2;
     }
+    std::printf("gallery kernel: %s\n", daka::gallery_kernel());
     const std::pair<const char*, std::function<void()>> tests[] = {
         {"gallery search matches a scalar reference", test_gallery_search_matches_scalar_reference},
         {"gallery ties and thread independence", test_gallery_ties_and_thread_independence},
@@ -454,6 +486,10 @@ int main(int argc, char** argv) {
             ++failures;
         }
         std::printf("%s %s\n", failures == before ? "ok  " : "FAIL", name);
+    }
+    if (dump && !dump_search(argv[3])) {
+        std::fprintf(stderr, "cannot write %s\n", argv[3]);
+        ++failures;
     }
     std::printf("%s\n", failures ? "core self-test FAILED" : "core self-test passed");
     return failures ? 1 : 0;
