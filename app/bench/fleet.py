@@ -56,7 +56,8 @@ from app.fleet.central import init_centre, libpq_url
 from app.fleet.connect import CentreUnreachable
 from app.fleet.link import FleetLink
 from app.fleet.roles import add_terminal
-from app.fleet.upload import PunchUploader, write_cursor
+from app.fleet.cursors import StoredCursor
+from app.fleet.upload import PunchUploader
 from app.instance import Instance
 from app.services.settings import REGISTRY
 from app.store import Punch, Staff, open_store
@@ -103,14 +104,18 @@ class Terminal:
 def _template(folder: Path, config) -> Path:
     """A migrated SQLite store with the staff, copied to every terminal (one Alembic run, not N)."""
     instance = Instance(folder / "template").prepare()
-    store = open_store(config, instance)
+    _seed_staff(open_store(config, instance))
+    return instance.database_path
+
+
+def _seed_staff(store) -> None:
+    """The benchmark's STAFF people (F0000 …), the same on the centre and every terminal; the store is closed after."""
     try:
         with store.session() as s:
             s.execute(insert(Staff), [{"staff_no": f"F{i:04d}", "name": f"员工{i}", "zk_uid": i + 1}
                                       for i in range(STAFF)])
     finally:
         store.dispose()
-    return instance.database_path
 
 
 def _terminal(folder: Path, name: str, template: Path, config) -> Terminal:
@@ -416,13 +421,7 @@ def run(*, terminals: int = 10, seconds: float = 30.0, rate: float = 2.0, baseli
                                                                  if flush_seconds else {})})
             flush_s = float(config.attendance.flush_seconds)
             # the centre: the store's schema, the fleet objects, the same staff (linked by number)
-            central = open_store(config, base_instance, url=owner_url)
-            try:
-                with central.session() as s:
-                    s.execute(insert(Staff), [{"staff_no": f"F{i:04d}", "name": f"员工{i}", "zk_uid": i + 1}
-                                              for i in range(STAFF)])
-            finally:
-                central.dispose()
+            _seed_staff(open_store(config, base_instance, url=owner_url))
             init_centre(owner_url, secret_keys=sorted(k for k, v in REGISTRY.items() if v.secret))
             tag = os.urandom(3).hex()
             template = _template(folder, config)
@@ -441,7 +440,7 @@ def run(*, terminals: int = 10, seconds: float = 30.0, rate: float = 2.0, baseli
                 _flush(t)
                 with t.store.session() as s:
                     top = s.scalar(select(func.max(Punch.id))) or 0
-                write_cursor(t.store, "punches", top)
+                StoredCursor(t.store, "punches").move(top)
                 # resend=0: the uploader's start-up resend of its last punches (a failover's guard)
                 # would otherwise send the standalone phase's punches, which stay local here
                 t.uploader = PunchUploader(t.store, t.role_url, resend=0)

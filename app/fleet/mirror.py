@@ -36,7 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from app.store import Department, FaceTemplate, Punch, Staff, Store
 from app.store.settings import delete_setting, read_settings, write_setting
 
-from .upload import read_cursor, write_cursor
+from .cursors import StoredCursor
 
 CURSOR = "changes"
 GAP_WAIT = dt.timedelta(seconds=30)
@@ -75,19 +75,14 @@ class LibraryMirror:
         self.last_sync: dt.datetime | None = None
         self.waiting_gap: int | None = None       # the change number the cursor waits for
         self.copied = False                       # the whole library was copied (a fresh mirror)
-        self._cursor: int | None = None
+        self._stored = StoredCursor(store, CURSOR)
 
     @property
     def cursor(self) -> int:
-        if self._cursor is None:
-            self._cursor = read_cursor(self.store, CURSOR)
-        return self._cursor
+        return self._stored.position
 
     def _move(self, position: int) -> None:
-        if position != self.cursor:
-            self._cursor = None
-            write_cursor(self.store, CURSOR, position)
-            self._cursor = position
+        self._stored.move(position)
         self.applied_beyond = {n for n in self.applied_beyond if n > position}
 
     # -- one round --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -94,6 +95,20 @@ def _require_centre(connection) -> None:
         raise FleetError("not_owner", user=connection.exec_driver_sql("SELECT current_user").scalar())
 
 
+@contextmanager
+def _at_centre(engine_or_url, *, transaction: bool = True):
+    """The owner's connection to a fleet centre (FleetError "not_centre" when the database is not
+    one), in one transaction when `transaction`; an engine made here is disposed of after."""
+    engine, made, connection = _open(engine_or_url)
+    try:
+        with connection, (connection.begin() if transaction else nullcontext()):
+            _require_centre(connection)
+            yield engine, connection
+    finally:
+        if made:
+            engine.dispose()
+
+
 def terminal_url(owner_url: URL, role: str, password: str | None, *, host: str | None = None,
                  port: int | None = None, sslmode: str | None = None, cert_dir: str | None = None) -> str:
     """The terminal's URL: the owner's server and database, the terminal's role."""
@@ -116,74 +131,56 @@ def add_terminal(engine_or_url: Engine | str, name: str, *, location: str = "", 
                  cert_dir: str = "/etc/daka/fleet") -> TerminalRole:
     """Create the terminal's role and its device row; its connection settings."""
     role = role_name(name)
-    engine, made, connection = _open(engine_or_url)
-    try:
-        with connection, connection.begin():
-            _require_centre(connection)
-            run = connection.exec_driver_sql
-            if run("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).scalar() or \
-                    run("SELECT 1 FROM fleet_devices WHERE device_id = %s AND enabled", (name,)).scalar():
-                raise FleetError("terminal_exists", name=name)
-            password = None if cert else secrets.token_urlsafe(24)
-            secret = f" PASSWORD '{scram_verifier(password)}'" if password else " PASSWORD NULL"
-            run(f'CREATE ROLE "{role}" LOGIN INHERIT CONNECTION LIMIT {CONNECTION_LIMIT}{secret}')
-            run(f'GRANT {TERMINAL_GROUP} TO "{role}"')
-            # A removed terminal's row stays (its punches name it): adding the name again revives it.
-            run("INSERT INTO fleet_devices (device_id, role_name, name, location, enabled) "
-                "VALUES (%s, %s, %s, %s, true) ON CONFLICT (device_id) DO UPDATE SET role_name = excluded.role_name, "
-                "name = excluded.name, location = excluded.location, enabled = true, last_error = NULL",
-                (name, role, name, location))
-        url = terminal_url(engine.url, role, password, host=host, port=port, sslmode=sslmode,
-                           cert_dir=cert_dir if cert else None)
-        return TerminalRole(name, role, name, location, password, url)
-    finally:
-        if made:
-            engine.dispose()
+    with _at_centre(engine_or_url) as (engine, connection):
+        run = connection.exec_driver_sql
+        if run("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).scalar() or \
+                run("SELECT 1 FROM fleet_devices WHERE device_id = %s AND enabled", (name,)).scalar():
+            raise FleetError("terminal_exists", name=name)
+        password = None if cert else secrets.token_urlsafe(24)
+        secret = f" PASSWORD '{scram_verifier(password)}'" if password else " PASSWORD NULL"
+        run(f'CREATE ROLE "{role}" LOGIN INHERIT CONNECTION LIMIT {CONNECTION_LIMIT}{secret}')
+        run(f'GRANT {TERMINAL_GROUP} TO "{role}"')
+        # A removed terminal's row stays (its punches name it): adding the name again revives it.
+        run("INSERT INTO fleet_devices (device_id, role_name, name, location, enabled) "
+            "VALUES (%s, %s, %s, %s, true) ON CONFLICT (device_id) DO UPDATE SET role_name = excluded.role_name, "
+            "name = excluded.name, location = excluded.location, enabled = true, last_error = NULL",
+            (name, role, name, location))
+    url = terminal_url(engine.url, role, password, host=host, port=port, sslmode=sslmode,
+                       cert_dir=cert_dir if cert else None)
+    return TerminalRole(name, role, name, location, password, url)
 
 
 def remove_terminal(engine_or_url: Engine | str, name: str) -> dict:
     """Disable the device and drop its role; its punches stay (they carry its device id)."""
     role = role_name(name)
-    engine, made, connection = _open(engine_or_url)
-    try:
-        with connection, connection.begin():
-            _require_centre(connection)
-            run = connection.exec_driver_sql
-            found = run("UPDATE fleet_devices SET enabled = false WHERE device_id = %s RETURNING role_name",
-                        (name,)).scalar()
-            exists = run("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).scalar()
-            if found is None and not exists:
-                raise FleetError("unknown_terminal", name=name)
-            if exists:
-                from sqlalchemy.exc import DBAPIError  # lazy: `daka --help` imports this module
+    with _at_centre(engine_or_url) as (_, connection):
+        run = connection.exec_driver_sql
+        found = run("UPDATE fleet_devices SET enabled = false WHERE device_id = %s RETURNING role_name",
+                    (name,)).scalar()
+        exists = run("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).scalar()
+        if found is None and not exists:
+            raise FleetError("unknown_terminal", name=name)
+        if exists:
+            from sqlalchemy.exc import DBAPIError  # lazy: `daka --help` imports this module
 
-                run(f'ALTER ROLE "{role}" NOLOGIN')
-                # Its open sessions end now (they could not write anyway: a disabled device has no
-                # id). Best effort: the owner may lack the right to signal them.
-                try:
-                    with connection.begin_nested():
-                        run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
-                except DBAPIError:
-                    pass
-                run(f'DROP ROLE "{role}"')
-        return {"device_id": name, "role": role, "removed": True}
-    finally:
-        if made:
-            engine.dispose()
+            run(f'ALTER ROLE "{role}" NOLOGIN')
+            # Its open sessions end now (they could not write anyway: a disabled device has no
+            # id). Best effort: the owner may lack the right to signal them.
+            try:
+                with connection.begin_nested():
+                    run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
+            except DBAPIError:
+                pass
+            run(f'DROP ROLE "{role}"')
+    return {"device_id": name, "role": role, "removed": True}
 
 
 def list_terminals(engine_or_url: Engine | str) -> list[dict]:
     """Every device row, with whether its role still exists."""
-    engine, made, connection = _open(engine_or_url)
-    try:
-        with connection:
-            _require_centre(connection)
-            rows = connection.exec_driver_sql(
-                "SELECT d.device_id, d.role_name, d.name, d.location, d.enabled, d.created_at, d.version, "
-                "d.heartbeat_at, d.last_punch_at, d.pending, d.last_error, "
-                "EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = d.role_name) AS has_role "
-                "FROM fleet_devices d ORDER BY d.device_id").mappings().all()
-        return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()} for row in rows]
-    finally:
-        if made:
-            engine.dispose()
+    with _at_centre(engine_or_url, transaction=False) as (_, connection):
+        rows = connection.exec_driver_sql(
+            "SELECT d.device_id, d.role_name, d.name, d.location, d.enabled, d.created_at, d.version, "
+            "d.heartbeat_at, d.last_punch_at, d.pending, d.last_error, "
+            "EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = d.role_name) AS has_role "
+            "FROM fleet_devices d ORDER BY d.device_id").mappings().all()
+    return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()} for row in rows]

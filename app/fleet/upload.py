@@ -28,9 +28,10 @@ from collections.abc import Callable
 import psycopg
 from sqlalchemy import func, select
 
-from app.store import FleetCursor, Punch, Store
+from app.store import Punch, Store
 
 from .connect import CentreUnreachable, connect, is_connection_error
+from .cursors import StoredCursor
 
 CURSOR = "punches"
 BATCH = 200
@@ -45,21 +46,6 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def read_cursor(store: Store, name: str) -> int:
-    with store.session() as s:
-        row = s.get(FleetCursor, name)
-        return row.position if row is not None else 0
-
-
-def write_cursor(store: Store, name: str, position: int) -> None:
-    with store.session() as s:
-        row = s.get(FleetCursor, name)
-        if row is None:
-            s.add(FleetCursor(name=name, position=position))
-        else:
-            row.position = position
-
-
 class PunchUploader:
     """Upload local punches after the cursor; ``upload()`` raises CentreUnreachable when the centre is away."""
 
@@ -72,21 +58,17 @@ class PunchUploader:
         self.inserted = 0             # rows the centre stored new
         self.last_upload: dt.datetime | None = None
         self.last_punch_at: dt.datetime | None = None
-        self._cursor: int | None = None
+        self._stored = StoredCursor(store, CURSOR)
         self._resend_from: int | None = None
         self._lock = threading.Lock()   # one upload at a time (the link's thread, a join, a bench)
 
     # -- the cursor ---------------------------------------------------------------------------
     @property
     def cursor(self) -> int:
-        if self._cursor is None:
-            self._cursor = read_cursor(self.store, CURSOR)
-        return self._cursor
+        return self._stored.position
 
     def _move(self, position: int) -> None:
-        self._cursor = None   # re-read if the write fails
-        write_cursor(self.store, CURSOR, position)
-        self._cursor = position
+        self._stored.move(position)
 
     def pending(self) -> int:
         """Local punches the centre has not committed yet (after the cursor)."""

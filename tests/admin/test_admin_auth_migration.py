@@ -6,17 +6,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect, text
 
+from tests.helpers.migrations import store_at
+
 PREVIOUS = "9e6f17832e23"
 
 
 def _database_at_previous_revision(make_config, instance, url):
-    from flask_migrate import upgrade
-
-    from app.store import MIGRATIONS_DIR, Store, create_store_app
-
-    store = Store(create_store_app(make_config(), instance, url=url))
-    with store.app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR), revision=PREVIOUS)
+    store = store_at(make_config(), instance, PREVIOUS, url=url)
     return store
 
 

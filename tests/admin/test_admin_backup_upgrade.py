@@ -7,21 +7,17 @@ import sqlite3
 from sqlalchemy import func, select, text
 
 from tests.helpers.admin_app import add_staff, csrf_token, send_files
+from tests.helpers.migrations import store_at
 
 PREVIOUS = "9e6f17832e23"   # the schema before the setup claim and the login throttle
 
 
 def backup_at_previous_revision(make_config, tmp_path):
-    from flask_migrate import upgrade
-
     from app.instance import Instance
-    from app.store import MIGRATIONS_DIR, Store, create_store_app
 
     other = Instance(tmp_path / "older").prepare()
     path = tmp_path / "older.sqlite3"
-    store = Store(create_store_app(make_config(), other, url=f"sqlite:///{path}"))
-    with store.app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR), revision=PREVIOUS)
+    store = store_at(make_config(), other, PREVIOUS, url=f"sqlite:///{path}")
     with store.engine.begin() as conn:
         conn.execute(text("INSERT INTO staff (staff_no, name, department, active, created_at, updated_at)"
                           " VALUES ('OLD1', '旧备份', '', 1, '2026-11-01 08:00:00', '2026-11-01 08:00:00')"))

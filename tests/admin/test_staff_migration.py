@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from sqlalchemy import inspect, text
 
+from tests.helpers.migrations import store_at
+
 PREVIOUS = "dba59707af80"  # the face events (issue 25), the last before this one
 
 
 def test_upgrade_turns_department_texts_into_rows(make_config, instance, database_url):
-    from flask_migrate import upgrade
-
     from admin.auth.users import create_user
-    from app.store import MIGRATIONS_DIR, Store, create_store_app, open_store
+    from app.store import open_store
 
-    old = Store(create_store_app(make_config(), instance, url=database_url))
-    with old.app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR), revision=PREVIOUS)
+    old = store_at(make_config(), instance, PREVIOUS, url=database_url)
     with old.engine.begin() as conn:
         for uid, (no, dept) in enumerate((("E1", "生产部"), ("E2", "生产部"), ("E3", "品质部"), ("E4", "")), 1):
             conn.execute(text("INSERT INTO staff (staff_no, name, department, active, created_at, updated_at, zk_uid) "

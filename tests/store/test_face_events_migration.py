@@ -7,18 +7,16 @@ import datetime as dt
 
 from sqlalchemy import inspect, select, text
 
+from tests.helpers.migrations import store_at
+
 PREVIOUS = "1dbe409ef5da"
 
 
 def test_upgrade_from_the_previous_schema_keeps_everything_and_adds_the_records(make_config, instance,
                                                                                  database_url):
-    from flask_migrate import upgrade
+    from app.store import FaceEvent, open_store
 
-    from app.store import MIGRATIONS_DIR, FaceEvent, Store, create_store_app, open_store
-
-    old = Store(create_store_app(make_config(), instance, url=database_url))
-    with old.app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR), revision=PREVIOUS)
+    old = store_at(make_config(), instance, PREVIOUS, url=database_url)
     with old.engine.begin() as conn:
         assert not inspect(conn).has_table("face_events")
         conn.execute(text("INSERT INTO staff (id, staff_no, name, department, active, created_at, updated_at, zk_uid) "

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from sqlalchemy import inspect, select, text
 
+from tests.helpers.migrations import store_at
+
 PREVIOUS = "38970cece0bc"
 
 
 def test_upgrade_from_the_previous_schema_adds_the_fleet_tables(make_config, instance, database_url):
-    from flask_migrate import upgrade
+    from app.store import FleetCursor, FleetEnrolment, open_store
 
-    from app.store import MIGRATIONS_DIR, FleetCursor, FleetEnrolment, Store, create_store_app, open_store
-
-    old = Store(create_store_app(make_config(), instance, url=database_url))
-    with old.app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR), revision=PREVIOUS)
+    old = store_at(make_config(), instance, PREVIOUS, url=database_url)
     with old.engine.begin() as conn:
         assert not inspect(conn).has_table("fleet_cursors")
         conn.execute(text("INSERT INTO staff (id, staff_no, name, department, phone, active, created_at, updated_at, "

@@ -5,18 +5,14 @@ from __future__ import annotations
 
 from sqlalchemy import inspect, text
 
+from tests.helpers.migrations import store_at
+
 PREVIOUS = "c41f0a7d2b93"
 THIS = "1dbe409ef5da"
 
 
 def _store_at(make_config, instance, url, revision):
-    from flask_migrate import upgrade
-
-    from app.store import MIGRATIONS_DIR, Store, create_store_app
-
-    store = Store(create_store_app(make_config(), instance, url=url))
-    with store.app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR), revision=revision)
+    store = store_at(make_config(), instance, revision, url=url)
     return store
 
 

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from sqlalchemy import inspect, text
 
+from tests.helpers.migrations import store_at
+
 PREVIOUS = "5377f267f672"
 
 
 def test_upgrade_from_the_previous_schema_keeps_punches_and_adds_the_cursors(make_config, instance, database_url):
-    from flask_migrate import upgrade
-
-    from app.store import MIGRATIONS_DIR, Store, create_store_app, open_store
+    from app.store import open_store
     from app.zk.adms.data import AdmsData
 
-    old = Store(create_store_app(make_config(), instance, url=database_url))
-    with old.app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR), revision=PREVIOUS)
+    old = store_at(make_config(), instance, PREVIOUS, url=database_url)
     assert "adms_cursors" not in inspect(old.engine).get_table_names()
     with old.engine.begin() as conn:
         conn.execute(text(

@@ -7,15 +7,15 @@ import socket
 from types import SimpleNamespace
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import text
 from zk.exception import ZKErrorResponse, ZKNetworkError
 
 from admin.auth.users import create_user
 from app.services.settings import SettingsService, apply_changes
-from app.store import MIGRATIONS_DIR, Staff, Store, create_store_app, open_store
+from app.store import Staff, open_store
 from app.zk.pull import PullService
 from tests.helpers.admin_app import ADMIN_PW, build_app, login
+from tests.helpers.migrations import store_at
 from tests.helpers.zk_pull import close_pyzk_clients, connect_pyzk, seed
 
 PREVIOUS = "a7d5c3e1f018"
@@ -122,9 +122,7 @@ def test_staff_get_consecutive_uids_at_creation(store):
 
 
 def test_the_migration_numbers_existing_staff_in_creation_order(make_config, instance, database_url):
-    old = Store(create_store_app(make_config(), instance, url=database_url))
-    with old.app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR), revision=PREVIOUS)
+    old = store_at(make_config(), instance, PREVIOUS, url=database_url)
     with old.engine.begin() as conn:
         for staff_id, no in ((3, "A3"), (7, "A7"), (12, "A12")):
             conn.execute(text("INSERT INTO staff (id, staff_no, name, department, active, created_at, updated_at) "

@@ -58,47 +58,32 @@ def _url(args, instance, config) -> str:
     return args.database_url or resolve_database_url(config, instance)
 
 
-def _refused(exc, config) -> int:
-    print(f"daka: {exc.message(config.device.language)}", file=sys.stderr)
-    return EXIT_USAGE if exc.key in _USAGE_ERRORS else EXIT_FAIL
+def _answer(args, work) -> int:
+    """`work(url)` against the centre, its result printed as JSON; a refusal (FleetError) in the
+    device's language on stderr, a usage error's exit code for the caller's mistakes."""
+    instance, config = load(args, create=False)
+    try:
+        done = work(_url(args, instance, config))
+    except central.FleetError as exc:
+        print(f"daka: {exc.message(config.device.language)}", file=sys.stderr)
+        return EXIT_USAGE if exc.key in _USAGE_ERRORS else EXIT_FAIL
+    print(json.dumps(done, ensure_ascii=False, default=str))
+    return EXIT_OK
 
 
 def cmd_init(args) -> int:
-    instance, config = load(args, create=False)
-    try:
-        done = central.init_centre(_url(args, instance, config))
-    except central.FleetError as exc:
-        return _refused(exc, config)
-    print(json.dumps(done))
-    return EXIT_OK
+    return _answer(args, central.init_centre)
 
 
 def cmd_add_terminal(args) -> int:
-    instance, config = load(args, create=False)
-    try:
-        role = roles.add_terminal(_url(args, instance, config), args.name, location=args.location, cert=args.cert,
-                                  host=args.host, port=args.port, sslmode=args.sslmode, cert_dir=args.cert_dir)
-    except central.FleetError as exc:
-        return _refused(exc, config)
-    print(json.dumps(role.as_dict(), ensure_ascii=False))
-    return EXIT_OK
+    return _answer(args, lambda url: roles.add_terminal(
+        url, args.name, location=args.location, cert=args.cert, host=args.host, port=args.port,
+        sslmode=args.sslmode, cert_dir=args.cert_dir).as_dict())
 
 
 def cmd_remove_terminal(args) -> int:
-    instance, config = load(args, create=False)
-    try:
-        done = roles.remove_terminal(_url(args, instance, config), args.name)
-    except central.FleetError as exc:
-        return _refused(exc, config)
-    print(json.dumps(done, ensure_ascii=False))
-    return EXIT_OK
+    return _answer(args, lambda url: roles.remove_terminal(url, args.name))
 
 
 def cmd_list(args) -> int:
-    instance, config = load(args, create=False)
-    try:
-        rows = roles.list_terminals(_url(args, instance, config))
-    except central.FleetError as exc:
-        return _refused(exc, config)
-    print(json.dumps({"terminals": rows}, ensure_ascii=False, default=str))
-    return EXIT_OK
+    return _answer(args, lambda url: {"terminals": roles.list_terminals(url)})
