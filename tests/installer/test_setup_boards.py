@@ -12,15 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.installer_roots import OS_RELEASE
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "flash_and_setup.sh"
 
-OS_RELEASE = {
-    "ubuntu18": 'NAME="Ubuntu"\nVERSION_ID="18.04"\nID=ubuntu\nVERSION_CODENAME=bionic\n',
-    "ubuntu20": 'NAME="Ubuntu"\nVERSION_ID="20.04"\nID=ubuntu\nVERSION_CODENAME=focal\n',
-    "ubuntu22": 'NAME="Ubuntu"\nVERSION_ID="22.04"\nID=ubuntu\nVERSION_CODENAME=jammy\n',
-    "debian12": 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nVERSION_ID="12"\nID=debian\nVERSION_CODENAME=bookworm\n',
-}
 TEGRA = {
     "R32": "# R32 (release), REVISION: 7.1, GCID: 29818004, BOARD: t210ref, EABI: aarch64, DATE: Sat Feb 19 17:05:08 UTC 2022",
     "R35": "# R35 (release), REVISION: 4.1, GCID: 33958178, BOARD: t186ref, EABI: aarch64, DATE: Tue Aug  1 19:57:35 UTC 2023",
@@ -128,13 +124,15 @@ def test_glibc_2_27_pins_the_last_onnxruntime_with_a_wheel_for_it(tmp_path):
     assert "pinned" not in pi.out
 
 
-def test_the_build_folder_left_in_the_source_does_not_rebuild_the_app(tmp_path):
-    """The installed source's top folder changes its time when the build makes build/ in it; the
-    build stamp must not see that, or every run rebuilds the core (found by tests/arm64)."""
+def built_once(tmp_path: Path, tz: str | None = None) -> tuple[Path, Path, Path]:
+    """A source tree, a root with it installed in /opt/daka/src and a venv, and the build stamp
+    the installer's first (dry) run printed written where a real build writes it. Returns the
+    source, the root and the installed source."""
     source = tmp_path / "source"
     (source / "app").mkdir(parents=True)
     (source / "pyproject.toml").write_text("[project]\nname = 'daka'\n")
     (source / "app" / "__init__.py").write_text("")
+    (source / "app" / "a name with spaces.py").write_text("x = 1\n")
     (source / ".gitignore").write_text("/build/\n")
     root = make_root(tmp_path / "root", "debian12", "Raspberry Pi 5 Model B Rev 1.0")
     installed = root / "opt" / "daka" / "src"
@@ -144,11 +142,18 @@ def test_the_build_folder_left_in_the_source_does_not_rebuild_the_app(tmp_path):
     python.parent.mkdir(parents=True)
     python.write_text("#!/bin/sh\n")
     python.chmod(0o755)
-    first = dry_run(root, "--source", str(source))
+    first = dry_run(root, "--source", str(source), tz=tz)
     assert "not built yet" in first.out, first.out
     stamp = next(line.split("build stamp: ", 1)[1].split(" (", 1)[0] for line in first.out.splitlines()
                  if "build stamp: " in line)
     (python.parent.parent / ".daka-build").write_text(stamp + "\n")
+    return source, root, installed
+
+
+def test_the_build_folder_left_in_the_source_does_not_rebuild_the_app(tmp_path):
+    """The installed source's top folder changes its time when the build makes build/ in it; the
+    build stamp must not see that, or every run rebuilds the core (found by tests/arm64)."""
+    source, root, installed = built_once(tmp_path)
     assert "the app in /opt/daka/venv is built from this source" in dry_run(root, "--source", str(source)).out
     (installed / "build" / "cp311").mkdir(parents=True)   # what `pip install /opt/daka/src` leaves
     (installed / "build" / "cp311" / "x.o").write_bytes(b"\0")
@@ -163,23 +168,7 @@ def test_a_first_run_setting_the_time_zone_does_not_rebuild_the_app_on_the_secon
     """A first run sets the zone (the time step comes after the app step); the second run printed the
     source's file times in the new zone, saw another build stamp and rebuilt the core and reinstalled
     the models (found by the arm64 run, tests/arm64). The stamp is the files' names and contents."""
-    source = tmp_path / "source"
-    (source / "app").mkdir(parents=True)
-    (source / "pyproject.toml").write_text("[project]\nname = 'daka'\n")
-    (source / "app" / "__init__.py").write_text("")
-    (source / "app" / "a name with spaces.py").write_text("x = 1\n")
-    root = make_root(tmp_path / "root", "debian12", "Raspberry Pi 5 Model B Rev 1.0")
-    installed = root / "opt" / "daka" / "src"
-    installed.parent.mkdir(parents=True)
-    subprocess.run(["rsync", "-a", f"{source}/", f"{installed}/"], check=True)
-    python = root / "opt" / "daka" / "venv" / "bin" / "python"
-    python.parent.mkdir(parents=True)
-    python.write_text("#!/bin/sh\n")
-    python.chmod(0o755)
-    first = dry_run(root, "--source", str(source), tz="UTC0")
-    stamp = next(line.split("build stamp: ", 1)[1].split(" (", 1)[0] for line in first.out.splitlines()
-                 if "build stamp: " in line)
-    (python.parent.parent / ".daka-build").write_text(stamp + "\n")
+    source, root, installed = built_once(tmp_path, tz="UTC0")
     again = dry_run(root, "--source", str(source), tz="CST-8")
     assert "the app in /opt/daka/venv is built from this source" in again.out, again.out
     (installed / "app" / "a name with spaces.py").write_text("x = 2\n")   # same size, another content
