@@ -139,6 +139,10 @@ class AdminServer:
         for server in list(socket_map.values()):
             if isinstance(server, BaseWSGIServer):
                 _enforce_read_deadline(server, request_read_timeout)
+        # waitress counts its own sockets (each listening socket, its wake-up pipe) against the
+        # limit: without them it served two clients fewer than `connection_limit`, and a client
+        # that closed at the limit freed no slot until the idle ones timed out.
+        self._server.adj.connection_limit = connection_limit + len(socket_map)
         slots = getattr(app, "extensions", {}).get("daka_sse_slots")
         if slots is not None:  # keep threads for /health, pages and the API whatever tabs are open
             slots.limit = max(1, threads // 2)
