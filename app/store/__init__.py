@@ -12,6 +12,7 @@ from .extensions import NAMING_CONVENTION, db, migrate
 from .models import (AdmsCursor, AdminUser, ApiToken, AuditEntry, Department, FaceEvent, FaceTemplate,
                      LoginThrottle, MakeupRequest, OutboxItem, Punch, Setting, SetupClaim, Staff)
 from .models import FleetCursor, FleetEnrolment   # issue 20
+from .models import StoreCounter
 from .rules import CompanyDay, Leave, Schedule, ScheduleAssignment, ScheduleDay, Shift
 from .setup import MIGRATIONS_DIR, Store, create_store_app, database_url, open_store
 
@@ -38,6 +39,7 @@ __all__ = [
     "OutboxItem",
     "Punch",
     "Setting",
+    "StoreCounter",
     "SetupClaim",
     "Staff",
     "Store",

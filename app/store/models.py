@@ -26,7 +26,9 @@ from sqlalchemy import (
     Uuid,
     event,
     func,
+    insert,
     select,
+    update,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -83,8 +85,31 @@ class Staff(db.Model):
 ZK_UID_MAX = 65535
 
 
+class StoreCounter(db.Model):
+    """A number that only grows, kept apart from the rows it numbers. ``zk_uid``: the highest
+    ZKTeco uid ever given, so a deleted person's uid is never handed to the next one (an HR system
+    that pulled it would file the newcomer's punches under the one who left)."""
+
+    __tablename__ = "store_counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigId, default=0)
+
+
+ZK_UID_COUNTER = "zk_uid"
+
+
+def _raise_counter(connection, name: str, value: int) -> None:
+    table = StoreCounter.__table__
+    raised = connection.execute(update(table).where(table.c.name == name, table.c.value < value)
+                                .values(value=value)).rowcount
+    if not raised and connection.execute(select(table.c.value).where(table.c.name == name)).scalar() is None:
+        connection.execute(insert(table).values(name=name, value=value))
+
+
 def _free_zk_uids(connection, top: int):
-    """The uids to give, in order: above the highest, then (once 65,535 is reached) the gaps."""
+    """The uids to give, in order: above the highest ever given, then (once 65,535 is reached:
+    tens of thousands of people have come and gone) the gaps."""
     yield from range(top + 1, ZK_UID_MAX + 1)
     used = set(connection.execute(select(Staff.zk_uid)).scalars())
     yield from (uid for uid in range(1, ZK_UID_MAX + 1) if uid not in used)
@@ -95,14 +120,18 @@ def _free_zk_uids(connection, top: int):
 def _give_zk_uid(_mapper, connection, target: Staff) -> None:
     # One flush inserts many rows in one statement, so the numbers are handed out per transaction
     # (the transaction object is held, so a later one is never mistaken for it).
-    if target.zk_uid is not None:
+    if target.zk_uid is not None:   # given by the caller (a ZKTeco client's set_user): remembered too
+        _raise_counter(connection, ZK_UID_COUNTER, target.zk_uid)
         return
     counter = connection.info.get("daka_zk_uid")
     transaction = connection.get_transaction()
     if counter is None or counter[0] is not transaction:
-        top = connection.execute(select(func.coalesce(func.max(Staff.zk_uid), 0))).scalar_one()
+        top = max(connection.execute(select(func.coalesce(func.max(Staff.zk_uid), 0))).scalar_one(),
+                  connection.execute(select(StoreCounter.value).where(StoreCounter.name == ZK_UID_COUNTER))
+                  .scalar() or 0)
         counter = connection.info["daka_zk_uid"] = (transaction, _free_zk_uids(connection, top))
     target.zk_uid = next(counter[1])
+    _raise_counter(connection, ZK_UID_COUNTER, target.zk_uid)
 
 
 class FaceTemplate(db.Model):

@@ -60,6 +60,20 @@ def test_an_enrolment_of_a_new_person_is_applied(fleet_centre):
             "staff", "face_templates", "face_photos"}
 
 
+def test_a_new_person_enrolled_after_the_newest_was_deleted_gets_a_new_uid(fleet_centre):
+    """The trigger gave "one above the highest in use": the deleted newest person's uid went to the
+    next person a terminal enrolled (the store's rule, and now the trigger's: never again)."""
+    t1, _ = fleet_centre.terminals
+    assert _send(fleet_centre, t1, staff_no="1001", name="张三")["applied"]
+    assert _send(fleet_centre, t1, staff_no="1002", name="李四", photo=PHOTO + b"2")["applied"]
+    with fleet_centre.connect() as c:
+        c.execute("DELETE FROM staff WHERE staff_no = '1002'")   # uid 2, the highest
+    assert _send(fleet_centre, t1, staff_no="1003", name="王五", photo=PHOTO + b"3")["applied"]
+    assert [(no, uid) for no, _, uid, _ in _library(fleet_centre)["staff"]] == [("1001", 1), ("1003", 3)]
+    with fleet_centre.connect() as c:
+        assert c.execute("SELECT value FROM store_counters WHERE name = 'zk_uid'").fetchone() == (3,)
+
+
 def test_an_enrolment_of_a_known_person_adds_a_photo_and_a_second_of_the_same_photo_is_refused(fleet_centre):
     t1 = fleet_centre.terminals[0]
     with fleet_centre.connect() as c:

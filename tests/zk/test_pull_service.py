@@ -7,7 +7,7 @@ import socket
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from zk.exception import ZKErrorResponse, ZKNetworkError
 
 from admin.auth.users import create_user
@@ -119,6 +119,32 @@ def test_staff_get_consecutive_uids_at_creation(store):
     with store.engine.connect() as conn:
         uids = conn.execute(text("SELECT staff_no, zk_uid FROM staff ORDER BY id")).all()
     assert uids == [("N0", 1), ("N1", 2), ("N2", 3), ("N3", 4), ("N4", 5), ("N9", 6)]
+
+
+def test_a_deleted_persons_uid_is_never_given_to_the_next_one(store):
+    """The uid was "one above the highest in use": deleting the newest person and enrolling another
+    gave the newcomer the deleted one's uid, and an HR system that had pulled it filed the
+    newcomer's punches under the one who left."""
+    with store.session() as s:
+        s.add_all([Staff(staff_no=f"D{i}", name=f"员工{i}") for i in range(3)])
+    with store.session() as s:
+        s.delete(s.scalar(select(Staff).where(Staff.staff_no == "D2")))   # uid 3, the highest
+    with store.session() as s:
+        s.add(Staff(staff_no="D3", name="新人"))
+    with store.session() as s:
+        s.delete(s.scalar(select(Staff).where(Staff.staff_no == "D3")))
+        s.add(Staff(staff_no="D4", name="又一个"))   # deleted and added in one transaction too
+    with store.engine.connect() as conn:
+        uids = conn.execute(text("SELECT staff_no, zk_uid FROM staff ORDER BY zk_uid")).all()
+    assert uids == [("D0", 1), ("D1", 2), ("D4", 5)]
+    with store.session() as s:   # a uid a ZKTeco client chose (set_user) is remembered the same way
+        s.add(Staff(staff_no="Z50", name="客户端", zk_uid=50))
+    with store.session() as s:
+        s.delete(s.scalar(select(Staff).where(Staff.staff_no == "Z50")))
+    with store.session() as s:
+        s.add(Staff(staff_no="D5", name="再一个"))
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT zk_uid FROM staff WHERE staff_no = 'D5'")).scalar() == 51
 
 
 def test_the_migration_numbers_existing_staff_in_creation_order(make_config, instance, database_url):

@@ -199,6 +199,7 @@ CREATE OR REPLACE FUNCTION fleet_apply_enrolment() RETURNS trigger
 DECLARE
     digest text;
     who integer;
+    uid integer;
     stored text;
     model text;
     encoded text;
@@ -224,13 +225,17 @@ BEGIN
             IF NEW.name IS NULL OR btrim(NEW.name) = '' OR length(NEW.name) > 64 THEN
                 RAISE EXCEPTION USING ERRCODE = 'DKE04', MESSAGE = 'bad_name';
             END IF;
-            -- zk_uid is handed out above the highest (the store's rule); the lock keeps two
+            -- zk_uid is handed out above the highest ever given (the store's rule: a deleted
+            -- person's uid is never given again; store_counters keeps it); the lock keeps two
             -- enrolments of new people from taking the same number
             LOCK TABLE staff IN SHARE ROW EXCLUSIVE MODE;
             INSERT INTO staff (staff_no, name, department, phone, active, created_at, updated_at, zk_uid)
                 VALUES (NEW.staff_no, NEW.name, '', '', true, utc, utc,
-                        (SELECT coalesce(max(zk_uid), 0) + 1 FROM staff))
-                RETURNING id INTO who;
+                        greatest((SELECT coalesce(max(zk_uid), 0) FROM staff),
+                                 (SELECT coalesce(max(value), 0) FROM store_counters WHERE name = 'zk_uid')) + 1)
+                RETURNING id, zk_uid INTO who, uid;
+            INSERT INTO store_counters (name, value) VALUES ('zk_uid', uid)
+                ON CONFLICT (name) DO UPDATE SET value = greatest(store_counters.value, excluded.value);
         ELSIF coalesce(btrim(NEW.name), '') <> '' AND NEW.name <> (SELECT name FROM staff WHERE id = who) THEN
             -- the library's own rule: a staff number names one person (no name: the known one)
             RAISE EXCEPTION USING ERRCODE = 'DKE06', MESSAGE = 'name_conflict';
