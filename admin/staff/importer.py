@@ -238,6 +238,6 @@ def apply(svc: AdminServices, data: bytes, actor: str) -> dict:
             s.flush()
         s.flush()
         svc.store.audit(s, actor, "import_staff", created=created, updated=updated)
-    if svc.library_loaded:
-        svc.library.sync_gallery()  # people made active or inactive join or leave the live gallery
+    # No gallery work: an import neither adds photos nor makes anyone active or inactive, and the
+    # kiosk's cards read names from the store (StaffCards), not from the gallery.
     return {"created": created, "updated": updated}

@@ -67,9 +67,6 @@ class PunchUploader:
     def cursor(self) -> int:
         return self._stored.position
 
-    def _move(self, position: int) -> None:
-        self._stored.move(position)
-
     def pending(self) -> int:
         """Local punches the centre has not committed yet (after the cursor)."""
         with self.store.session() as s:
@@ -106,7 +103,7 @@ class PunchUploader:
                     if not rows:
                         break
                     self._send(conn, rows)
-                    self._move(rows[-1][0])    # only after the central commit
+                    self._stored.move(rows[-1][0])    # only after the central commit
                     total += len(rows)
                     batches += 1
             except psycopg.Error as exc:
