@@ -32,6 +32,7 @@ class CameraSpec:
     flip_method: int | None = None  # CSI: explicit nvvidconv flip-method from the URL
     loop: bool = True  # file: start again at the end
     image: str = ""  # test: a picture moving through the synthetic scene
+    drift: float = 1.0  # test: how fast the picture moves (1 = its usual sway, 0 = still)
 
     @property
     def url(self) -> str:
@@ -46,6 +47,16 @@ class CameraSpec:
         if self.scheme == "gst":
             return "gst://" + self.target
         return self.target
+
+
+def _drift(source: str, value: str) -> float:
+    try:
+        drift = float(value)
+    except ValueError:
+        drift = -1.0
+    if not (0.0 <= drift <= 10.0):
+        raise CameraUrlError(f"{source!r}: drift must be a number from 0 (still) to 10, not {value!r}")
+    return drift
 
 
 def parse_camera_source(
@@ -97,6 +108,8 @@ def parse_camera_source(
         spec = replace(spec, target=path)
     elif scheme == "test":
         spec = replace(spec, image=params.pop("image", ""))
+        if "drift" in params:
+            spec = replace(spec, drift=_drift(source, params.pop("drift")))
     else:
         raise CameraUrlError(f"unknown camera scheme {scheme!r}")
     if params:

@@ -308,7 +308,8 @@ def v4l2_devices() -> list[str]:
 
 class SyntheticSource(FrameSource):
     """A moving scene drawn in numpy at the configured size and rate: a gradient, a ball that
-    bounces, a frame counter, and optionally a picture (e.g. a face photo) drifting across."""
+    bounces, a frame counter, and optionally a picture (e.g. a face photo) drifting across at
+    `drift` times its usual sway (0: it stays in the middle while the ball moves on)."""
 
     def __init__(self, spec: CameraSpec) -> None:
         self.spec = spec
@@ -339,8 +340,6 @@ class SyntheticSource(FrameSource):
         self._t0 = time.monotonic()
 
     def read(self, timeout: float) -> np.ndarray | None:
-        import cv2
-
         if self._background is None:
             raise CameraLost("not open")
         due = self._t0 + self._n / self.spec.fps
@@ -350,21 +349,31 @@ class SyntheticSource(FrameSource):
             return None
         if wait > 0:
             time.sleep(wait)
-        t = self._n / self.spec.fps
+        frame = self.frame_at(self._n)
+        self._n += 1
+        return frame
+
+    def frame_at(self, n: int) -> np.ndarray:
+        """Frame number `n` of the scene (`read` paces them at the rate; tests may pick any)."""
+        import cv2
+
+        if self._background is None:
+            raise CameraLost("not open")
+        t = n / self.spec.fps
         frame = self._background.copy()
         h, w = frame.shape[:2]
         if self._picture is not None:
             ph, pw = self._picture.shape[:2]
-            px = int((w - pw) * (0.5 + 0.5 * math.sin(t * 0.7)))
-            py = int((h - ph) * (0.5 + 0.3 * math.sin(t * 0.45)))
+            d = t * self.spec.drift
+            px = int((w - pw) * (0.5 + 0.5 * math.sin(d * 0.7)))
+            py = int((h - ph) * (0.5 + 0.3 * math.sin(d * 0.45)))
             frame[py:py + ph, px:px + pw] = self._picture
         r = max(8, h // 12)
         cx = int(r + (w - 2 * r) * abs(((t * 0.35) % 2) - 1))
         cy = int(r + (h - 2 * r) * abs(((t * 0.5) % 2) - 1))
         cv2.circle(frame, (cx, cy), r, (30, 30, 220), -1, cv2.LINE_AA)
-        cv2.putText(frame, f"{self._n:06d}", (10, h - 12), cv2.FONT_HERSHEY_SIMPLEX,
+        cv2.putText(frame, f"{n:06d}", (10, h - 12), cv2.FONT_HERSHEY_SIMPLEX,
                     max(0.4, h / 720), (255, 255, 255), 2, cv2.LINE_AA)
-        self._n += 1
         return frame
 
     def close(self) -> None:

@@ -262,6 +262,25 @@ def test_test_source_with_a_picture(tmp_path):
     assert magenta.sum() > 0.5 * (240 * 0.6) ** 2 * 0.8  # the scaled picture is in the scene
 
 
+@pytest.mark.parametrize("drift, moved", [(1.0, 14), (0.2, 3), (0.0, 0)])
+def test_the_pictures_drift_scales_its_speed(tmp_path, drift, moved):
+    from app.hardware.sources import SyntheticSource
+
+    picture = np.zeros((50, 40, 3), np.uint8)
+    picture[:] = (255, 0, 255)
+    path = tmp_path / "p.png"
+    cv2.imwrite(str(path), picture)
+    source = SyntheticSource(parse_camera_source(f"test://?width=320&height=240&fps=10&image={path}&drift={drift}"))
+    source.open()
+
+    def left(n):
+        return int(np.flatnonzero(np.all(source.frame_at(n) == (255, 0, 255), axis=2).any(axis=0))[0])
+
+    # 0.2 s of scene from the middle: the 115 px wide picture's left edge moves (320 - 115) * 0.5 * sin(0.7 * 0.2 * drift)
+    assert left(2) - left(0) == moved
+    assert not np.array_equal(source.frame_at(0), source.frame_at(2))   # the ball and counter move on
+
+
 def test_transform_matches_numpy():
     frame = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
     assert np.array_equal(transform(frame, 90, False), np.rot90(frame, -1))

@@ -62,7 +62,9 @@ def test_other_schemes():
     assert spec.target == "/tmp/a b.mp4" and spec.loop is False
     assert parse_camera_source("rtsp://cam.local:554/live?x=1").target == "rtsp://cam.local:554/live?x=1"
     spec = parse_camera_source("test://?width=320&height=240&fps=10")
-    assert (spec.width, spec.height, spec.fps) == (320, 240, 10)
+    assert (spec.width, spec.height, spec.fps, spec.drift) == (320, 240, 10, 1.0)
+    assert parse_camera_source("test://?image=/tmp/a.jpg&drift=0.2").drift == 0.2
+    assert parse_camera_source("test://?drift=0").drift == 0.0
     assert parse_camera_source("auto").scheme == "auto"
     assert parse_camera_source("none").scheme == "none"
 
@@ -84,7 +86,9 @@ def test_gst_pipeline_is_taken_verbatim_and_given_a_bgr_tail():
      ("csi://0?flip=9", "flip-method"), ("csi://0?width=abc", "not a positive whole number"),
      ("v4l2://", "device is missing"), ("file://", "file path is missing"), ("rtsp://", "host"),
      ("gst://  ", "pipeline is missing"), ("foo://bar", "unknown camera scheme"),
-     ("csi://0?colour=1", "unknown parameter")],
+     ("csi://0?colour=1", "unknown parameter"), ("test://?drift=fast", "drift must be a number"),
+     ("test://?drift=-1", "drift must be"), ("test://?drift=nan", "drift must be"),
+     ("test://?drift=1e9", "drift must be"), ("csi://0?drift=1", "unknown parameter")],
 )
 def test_bad_urls_are_clear_errors(url, message):
     with pytest.raises(CameraUrlError, match=message):

@@ -3,14 +3,31 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
 import pytest
 
-from tests.helpers.kiosk_window import FAST, MOCK_PINS, Kiosk, enrol
+from tests.helpers.kiosk_window import FAST, MOCK_PINS, Kiosk, enrol, portrait
+
+# How fast a scene's portrait sways (test://'s drift). A person answering a card stands about
+# still; at the synthetic scene's full sway (~120 px/s) a loaded machine that processes a frame
+# a second sees the face jump by most of its width between two frames, loses the track and
+# takes the card back (and shows it again, with the punch state reset) in the middle of a test.
+SCENE_DRIFT = 0.2
 
 
 @pytest.fixture(autouse=True)
 def _loguru_to_this_test(loguru_to_this_test):
     """Every kiosk test logs to its own stderr (tests/conftest.py)."""
+
+
+@pytest.fixture
+def scene(tmp_path):
+    """A moving camera scene (640x480) with a portrait cut from a registry photo swaying slowly in it."""
+    def make(photo, fps=15, drift=SCENE_DRIFT) -> str:
+        image = portrait(photo, tmp_path / "scenes")
+        return f"test://?image={urllib.parse.quote(str(image))}&width=640&height=480&fps={fps}&drift={drift}"
+    return make
 
 
 @pytest.fixture

@@ -3,22 +3,11 @@ state is stored with the punch and is the status of its ZKTeco ATTLOG line."""
 
 from __future__ import annotations
 
-import urllib.parse
-
-import pytest
 from sqlalchemy import select
 
-from tests.helpers.kiosk_window import configure, portrait
+from tests.helpers.kiosk_window import configure
 
 configure()
-
-
-@pytest.fixture
-def scene(tmp_path):
-    def make(photo, fps=15) -> str:
-        image = portrait(photo, tmp_path / "scenes")
-        return f"test://?image={urllib.parse.quote(str(image))}&width=640&height=480&fps={fps}"
-    return make
 
 
 def test_the_chosen_state_is_stored_and_sent_as_the_attlog_status(terminal_for, photos, kiosk_for, scene):

@@ -4,24 +4,13 @@ front of the camera; each punch and each refused face is one INFO line."""
 
 from __future__ import annotations
 
-import urllib.parse
-
 import cv2
 import numpy as np
 import pytest
 from loguru import logger
 from sqlalchemy import select
 
-from tests.helpers.kiosk_window import portrait
 from tests.helpers.waiting import wait_for
-
-
-@pytest.fixture
-def scene(tmp_path):
-    def make(photo, fps=15) -> str:
-        image = portrait(photo, tmp_path / "scenes")
-        return f"test://?image={urllib.parse.quote(str(image))}&width=640&height=480&fps={fps}"
-    return make
 
 
 @pytest.fixture

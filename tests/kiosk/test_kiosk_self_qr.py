@@ -3,14 +3,11 @@ carrying a signed link to the person's own page on this terminal's admin."""
 
 from __future__ import annotations
 
-import urllib.parse
-
 import cv2
 import numpy as np
-import pytest
 
 from app.store import Staff
-from tests.helpers.kiosk_window import assert_not_blank, configure, portrait
+from tests.helpers.kiosk_window import assert_not_blank, configure
 
 configure()
 
@@ -18,14 +15,6 @@ from app.kiosk.flow import FlowTimes  # noqa: E402  (after configure: Kivy reads
 
 # the result stays up long enough for a screenshot on a busy machine (the QR code is read from it)
 SLOW_RESULT = FlowTimes(confirm_s=30.0, result_s=120.0, unknown_s=2.0, idle_s=120.0)
-
-
-@pytest.fixture
-def scene(tmp_path):
-    def make(photo, fps=15) -> str:
-        image = portrait(photo, tmp_path / "scenes")
-        return f"test://?image={urllib.parse.quote(str(image))}&width=640&height=480&fps={fps}"
-    return make
 
 
 def test_the_success_screen_shows_a_readable_qr_code_of_the_persons_link(terminal_for, photos, kiosk_for, scene,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.parse
 
 import numpy as np
 import pytest
@@ -14,20 +13,11 @@ from sqlalchemy import func, select
 
 from app.services.settings import threshold_key as threshold_key_of
 
-from tests.helpers.kiosk_window import FAST, MOCK_PINS, assert_not_blank, configure, portrait
+from tests.helpers.kiosk_window import FAST, MOCK_PINS, assert_not_blank, configure
 
 configure()
 
 from app.kiosk.flow import FlowTimes  # noqa: E402  (after configure: Kivy reads its settings at import)
-
-
-@pytest.fixture
-def scene(tmp_path):
-    """A moving camera scene (640x480) with a portrait cut from a registry photo drifting through."""
-    def make(photo, fps=15) -> str:
-        image = portrait(photo, tmp_path / "scenes")
-        return f"test://?image={urllib.parse.quote(str(image))}&width=640&height=480&fps={fps}"
-    return make
 
 
 def punches(terminal):
