@@ -12,6 +12,8 @@ PY     := $(VENV)/bin/python
 STAMPS := .cache/stamps
 NATIVE_SOURCES := $(shell find native models -type f 2>/dev/null) pyproject.toml
 PYTEST_ARGS ?=
+# pytest-xdist workers of `make test` (0: one process, as `python -m pytest` alone)
+PYTEST_WORKERS ?= 2
 RUN_ARGS ?=
 
 .PHONY: help run test core-test bench doctor clean
@@ -85,7 +87,7 @@ core-test: $(STAMPS)/system
 # pytest's exit code 5 (no tests collected) is a failure here, not a pass.
 test: $(STAMPS)/models $(STAMPS)/test-install $(STAMPS)/test-system $(STAMPS)/test-node
 	@$(MAKE) --no-print-directory core-test
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	$(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 	@$(MAKE) --no-print-directory test-setup-chroot-if-changed
 	@$(MAKE) --no-print-directory test-arm64-if-changed
