@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 
 from app.attendance import PunchAudit, PunchRecord, PunchWriter, rules
 from app.attendance.localtime import FIRST_DATE, LAST_DATE
+from app.attendance.push import pushes_here
 from app.config import resolve_device_id
 from app.i18n import text
 from app.store import MakeupRequest, Staff
@@ -105,11 +106,12 @@ def _writer(svc: AdminServices) -> PunchWriter:
     """The punch writer whose outbox rule applies: the one face punches go through.
 
     Inside ``daka run`` it is the terminal's (it follows ``push.webhook_url`` at once); a
-    standalone admin has no terminal and builds one with the setting the terminal follows.
+    standalone admin has no terminal and builds one by the terminal's rule (a fleet terminal's
+    punches are queued and delivered at the centre).
     """
     if svc.attendance is not None:
         return svc.attendance.writer
-    return PunchWriter(svc.store, push_enabled=bool(svc.settings.get("push.webhook_url")))
+    return PunchWriter(svc.store, push_enabled=pushes_here(svc.settings.effective()[0]))
 
 
 def _decide_leave(svc: AdminServices, request_id: int, approve: bool, actor: str) -> int | None:

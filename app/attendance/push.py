@@ -55,21 +55,31 @@ class Backlog:
     next_attempt_at: dt.datetime | None
 
 
+def pushes_here(config) -> bool:
+    """Whether this process delivers its own punches to the webhook: push is on, and the terminal
+    is not in a fleet (there the centre delivers every terminal's punches, signed with the key the
+    terminals may not read: app/fleet/delivery.py)."""
+    return bool(config.push.webhook_url) and not config.fleet.database_url
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class WebhookPusher:
+    """``by_centre``: a fleet terminal's pusher, which never delivers (the centre does)."""
+
     def __init__(self, store: Store, push_cfg, *, device_id: str, timezone: str,
-                 clock: Callable[[], dt.datetime] = _utcnow):
+                 clock: Callable[[], dt.datetime] = _utcnow, by_centre: bool = False):
         self.store, self.cfg = store, push_cfg
         self.device_id, self.tz = device_id, ZoneInfo(timezone)
+        self.by_centre = by_centre
         self._clock = clock
         self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
-        return bool(self.cfg.webhook_url)
+        return bool(self.cfg.webhook_url) and not self.by_centre
 
     def configure(self, push_cfg, timezone: str) -> None:
         """Take a changed ``[push]`` section and time zone (run-time settings).

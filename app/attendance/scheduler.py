@@ -19,6 +19,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from loguru import logger
 
+from .push import pushes_here
+
 if TYPE_CHECKING:
     from .service import Attendance
 
@@ -37,7 +39,7 @@ def job_specs(config) -> list[JobSpec]:
     specs = [JobSpec(FLUSH_JOB, f"flush journaled punches every {config.attendance.flush_seconds} s "
                                 f"or at {config.attendance.flush_batch} waiting",
                      IntervalTrigger(seconds=config.attendance.flush_seconds, timezone=tz))]
-    if config.push.webhook_url:
+    if pushes_here(config):
         specs.append(JobSpec(PUSH_JOB, f"deliver punches to the HR webhook every "
                                        f"{config.push.poll_seconds} s",
                              IntervalTrigger(seconds=config.push.poll_seconds, timezone=tz)))
@@ -117,8 +119,9 @@ class AttendanceScheduler(BackgroundScheduler):
                 job.modify(name=spec.description)
                 self.reschedule_job(spec.id, trigger=spec.trigger)
                 changed.append(spec.id)
-        push = bool(config.push.webhook_url)
+        push = pushes_here(config)
         # punches flushed while push is on get an outbox row; each flush then wakes the delivery
+        # (a fleet terminal's punches get theirs at the centre, which delivers them)
         self.attendance.writer.push_enabled = push
         self.attendance.flusher.after_flush = (lambda _n: self.run_now(PUSH_JOB)) if push else None
         if changed:

@@ -14,7 +14,7 @@ from .clockin import ClockInService
 from .flush import PunchFlusher
 from .journal import PunchJournal
 from .punches import PunchWriter
-from .push import WebhookPusher
+from .push import WebhookPusher, pushes_here
 from .retention import RetentionService
 
 RETENTION_STATE_FILE = "retention.json"
@@ -82,9 +82,10 @@ def open_attendance(config, instance, store: Store) -> Attendance:
     clockin = ClockInService(store, journal, device_id=device_id, timezone=config.device.timezone,
                              dedupe_seconds=a.dedupe_seconds, flush_batch=a.flush_batch,
                              snapshots_dir=instance.snapshots_dir)
-    writer = PunchWriter(store, push_enabled=bool(config.push.webhook_url))
+    writer = PunchWriter(store, push_enabled=pushes_here(config))
     flusher = PunchFlusher(writer, journal, batch_size=a.flush_batch)
-    pusher = WebhookPusher(store, config.push, device_id=device_id, timezone=config.device.timezone)
+    pusher = WebhookPusher(store, config.push, device_id=device_id, timezone=config.device.timezone,
+                           by_centre=bool(config.fleet.database_url))
     retention = open_retention(store, instance, days=config.storage.retention_days,
                                event_days=config.records.face_event_days)
     return Attendance(store, journal, writer, clockin, flusher, pusher, retention, instance)

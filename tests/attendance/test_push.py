@@ -149,6 +149,26 @@ def test_no_webhook_means_no_outbox(store, instance, make_config, person):
     a.journal.close()
 
 
+def test_a_fleet_terminal_leaves_the_webhook_to_the_centre(store, instance, make_config, person, receiver):
+    """In a fleet the centre delivers every terminal's punches, signed with the key terminals may not
+    read (app/fleet/delivery.py): a terminal that delivered too sent each punch twice, unsigned."""
+    config = make_config(attendance={"dedupe_seconds": 0, "flush_seconds": 1, "flush_batch": 100},
+                         push={"webhook_url": receiver.url},     # what a fleet terminal reads from the centre
+                         fleet={"database_url": "postgresql+psycopg://daka_t_gate1:pw@10.0.0.5/daka"})
+    a = open_attendance(config, instance, store)
+    scheduler = build_scheduler(config, a)
+    try:
+        assert {j.id for j in scheduler.get_jobs()} == {"attendance.flush", "attendance.retention"}
+        assert not a.writer.push_enabled and not a.pusher.enabled
+        _punch(a, person, 2)
+        assert a.flusher.flush() == 2
+        assert a.pusher.backlog().pending == 0 and a.pusher.deliver() == 0
+        assert receiver.requests == 0
+        assert a.status()["push_enabled"] is False
+    finally:
+        a.journal.close()
+
+
 def test_backoff_doubles_up_to_the_cap(store, instance, make_config):
     a = open_attendance(make_config(push={"backoff_base_seconds": 2, "backoff_max_seconds": 30}),
                         instance, store)
