@@ -30,17 +30,6 @@ def add_parser(sub):
     return admin
 
 
-def _centre_delivery(app):
-    """On a PostgreSQL store, the central admin's webhook delivery (it acts once the database is a
-    fleet's centre: app/fleet/delivery.py); None on SQLite, where the terminal delivers."""
-    svc = app.extensions["daka_admin"]
-    if svc.store.dialect != "postgresql":
-        return None
-    from app.fleet.delivery import CentreDelivery  # lazy: psycopg
-
-    return CentreDelivery(svc.store, lambda: svc.settings.effective()[0]).start()
-
-
 def run(args, instance, config) -> int:
     from app.store import open_store  # lazy: SQLAlchemy
 
@@ -50,7 +39,7 @@ def run(args, instance, config) -> int:
         app = create_app(config, instance)
         server = AdminServer(app, args.host or config.admin.host, args.port or config.admin.port,
                              threads=config.admin.threads)
-        delivery = _centre_delivery(app)
+        delivery = app.extensions["daka_admin"].start_centre_delivery()   # a fleet's centre delivers the webhook
         print(json.dumps({"url": server.url}), flush=True)
         try:
             server.serve_forever()

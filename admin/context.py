@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from app.attendance import RetentionService, open_retention
+from app.fleet.delivery import CentreDelivery
 from app.services.compose import open_library
 from app.services.settings import SettingsService
 from app.store import OutboxItem, Punch
@@ -56,6 +57,13 @@ class AdminServices:
     @property
     def library_loaded(self) -> bool:
         return self._library is not None
+
+    def start_centre_delivery(self) -> CentreDelivery | None:
+        """The standalone admin's webhook delivery on a PostgreSQL store: it acts once the database
+        is a fleet's centre (app/fleet/delivery.py). None on SQLite, where the terminal delivers."""
+        if self.store.dialect != "postgresql":
+            return None
+        return CentreDelivery(self.store, lambda: self.settings.effective()[0]).start()
 
     def retention(self) -> RetentionService:
         """The terminal's retention service, or (standalone) one made by the same recipe."""
