@@ -37,9 +37,7 @@ class CentreDelivery:
 
     def __init__(self, store: Store, current_config: Callable[[], object]):
         self.store, self.current_config = store, current_config
-        config = current_config()
-        self.pusher = WebhookPusher(store, config.push, device_id=resolve_device_id(config),
-                                    timezone=config.device.timezone)
+        self.pusher: WebhookPusher | None = None    # made by the first round (the database may be away now)
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
         self.rounds = 0
@@ -49,7 +47,11 @@ class CentreDelivery:
         """One round: deliver what is due when this database is a centre with push on; the seconds
         until the next round."""
         config = self.current_config()
-        self.pusher.configure(config.push, config.device.timezone)
+        if self.pusher is None:
+            self.pusher = WebhookPusher(self.store, config.push, device_id=resolve_device_id(config),
+                                        timezone=config.device.timezone)
+        else:
+            self.pusher.configure(config.push, config.device.timezone)
         if not is_centre(self.store):
             return IDLE_S
         self.delivered += self.pusher.deliver()

@@ -125,3 +125,28 @@ def test_daka_admin_serve_on_a_centre_delivers(fleet_centre, centre_store, recei
         json.loads(child.wait_line(120, "url line"))
         child.wait_for(lambda: receiver.punches, 120, "the punch at HR")
     assert receiver.bad_signatures == 0 and [p["device_id"] for p in receiver.punches] == [t1.device_id]
+
+
+
+def test_a_centre_that_does_not_answer_is_asked_again(make_config, instance):
+    """The central admin may run while its database is away: each round logs why and the next
+    one tries again; the thread lives on."""
+    from loguru import logger
+
+    from tests.helpers.children import free_port
+
+    config = make_config()
+    store = open_store(config, instance, url=f"postgresql+psycopg://nobody:pw@127.0.0.1:{free_port()}/daka",
+                       upgrade=False)
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="WARNING", format="{message}")
+    delivery = CentreDelivery(store, lambda: config).start()
+    try:
+        wait_for(lambda: lines, 60)
+        assert "the central database is not reachable" in lines[0] and "trying again in 30 s" in lines[0]
+        assert delivery._thread.is_alive() and delivery.pusher is not None and delivery.rounds == 0
+    finally:
+        delivery.stop()
+        logger.remove(sink)
+        store.dispose()
+    assert not delivery._thread.is_alive()
