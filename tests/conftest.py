@@ -1,5 +1,5 @@
 """Fixtures shared by the areas: verified models, registry face photos, decoded frames, stores on both
-backends, loguru to the running test. An area's own fixtures are in its folder's conftest.py."""
+backends, an HR webhook receiver, loguru to the running test. An area's own fixtures are in its folder's conftest.py."""
 
 from __future__ import annotations
 
@@ -115,6 +115,16 @@ def store(instance, make_config, database_url):
     s = open_store(make_config(), instance, url=database_url)
     yield s
     s.dispose()
+
+
+@pytest.fixture
+def receiver():
+    """An HR webhook endpoint on a real local HTTP server (tests/helpers/hr_receiver.py)."""
+    from tests.helpers.hr_receiver import Receiver
+
+    r = Receiver()
+    yield r
+    r.close()
 
 
 @pytest.fixture

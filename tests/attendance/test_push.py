@@ -17,13 +17,6 @@ from tests.helpers.hr_receiver import SECRET, Receiver
 
 
 @pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
-
-
-@pytest.fixture
 def person(store):
     with store.session() as s:
         p = Staff(staff_no="HR0878", name="张三")

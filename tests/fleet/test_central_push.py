@@ -20,17 +20,10 @@ from app.services.settings import SettingsService
 from app.store import OutboxItem, open_store
 from tests.helpers.children import daka, started
 from tests.helpers.fleet import add_staff, insert_punch
-from tests.helpers.hr_receiver import SECRET, Receiver
+from tests.helpers.hr_receiver import SECRET
 from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture

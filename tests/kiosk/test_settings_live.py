@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from tests.helpers.hr_receiver import SECRET, Receiver
+from tests.helpers.hr_receiver import SECRET
 from tests.helpers.kiosk_window import MOCK_PINS, Kiosk, configure
 from tests.helpers.waiting import wait_for
 
@@ -210,13 +210,6 @@ def test_retention_days(live):
     wait_for(lambda: left() == ["A2"], timeout=DEADLINE)
     admin.save("storage.retention_days", 0)
     assert RETENTION_JOB not in jobs(terminal)
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def test_push_webhook_url_switches_push_on_and_off(live, receiver):
