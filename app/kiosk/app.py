@@ -90,6 +90,7 @@ class KioskApp(App):
         self.probe = probe
         self.latest_update: F.VisionUpdate | None = None
         self._incoming: F.VisionUpdate | None = None
+        self._detached = False              # detach() ran: late calls from other threads do nothing
         self._presence: list[bool | None] = []
         self._status_in: dict | None = None
         self._settings_in = None
@@ -207,9 +208,9 @@ class KioskApp(App):
         self._presence_trigger = Clock.create_trigger(self._apply_presence)
         self._status_trigger = Clock.create_trigger(self._apply_status)
         self._settings_trigger = Clock.create_trigger(self._apply_settings)
-        self.terminal.on_update(self._vision_from_worker)
-        self.terminal.on_presence(self._presence_from_sensor)
         self._unsubscribe = [
+            self.terminal.on_update(self._vision_from_worker),
+            self.terminal.on_presence(self._presence_from_sensor),
             self.terminal.on_status(self._status_from_housekeeper),
             # (config, changed keys) for a change saved in any process (app/services/settings.py)
             self.terminal.settings.subscribe(lambda config, _keys: self._settings_from_store(config)),
@@ -238,7 +239,13 @@ class KioskApp(App):
         logger.info("kiosk window ready ({}x{})", *SCREEN_SIZE)
 
     def detach(self) -> None:
-        """Stop this app's clock events and subscriptions (tests run several apps on one window)."""
+        """Stop this app's clock events and subscriptions (tests run several apps on one window).
+
+        A result the vision thread was handing over at this moment may still arm a trigger after
+        it is cancelled: the flag makes such a late call (and its trigger) do nothing, so nothing
+        of this app runs on the next app's frames against a terminal that has stopped.
+        """
+        self._detached = True
         for event in self._events:
             event.cancel()
         for unsubscribe in self._unsubscribe:
@@ -260,25 +267,29 @@ class KioskApp(App):
     # -- from other threads (never touch widgets there) -----------------------------------------
     def _vision_from_worker(self, update: F.VisionUpdate) -> None:
         self._incoming = update
-        self._vision_trigger()
+        if not self._detached:
+            self._vision_trigger()
 
     def _presence_from_sensor(self, present: bool | None) -> None:
         self._presence.append(present)
-        self._presence_trigger()
+        if not self._detached:
+            self._presence_trigger()
 
     def _status_from_housekeeper(self, status: dict) -> None:
         self._status_in = status
-        self._status_trigger()
+        if not self._detached:
+            self._status_trigger()
 
     def _settings_from_store(self, config) -> None:
         """A run-time setting changed (`config`: the new effective config, None: read the terminal's)."""
         self._settings_in = config
-        self._settings_trigger()
+        if not self._detached:
+            self._settings_trigger()
 
     # -- UI thread -------------------------------------------------------------------------------
     def _apply_vision(self, _dt) -> None:
         update, self._incoming = self._incoming, None
-        if update is None:
+        if update is None or self._detached:
             return
         self.latest_update = update
         if update.result.tracks:
@@ -293,6 +304,8 @@ class KioskApp(App):
 
     def _apply_presence(self, _dt) -> None:
         events, self._presence = self._presence, []
+        if self._detached:
+            return
         for present in events:
             self.flow.presence(present, time.monotonic())
         self._sync_screen()
@@ -316,11 +329,13 @@ class KioskApp(App):
 
     def _apply_status(self, _dt) -> None:
         status, self._status_in = self._status_in, None
-        if status is not None:
+        if status is not None and not self._detached:
             self._status_changed(status)
 
     def _apply_settings(self, _dt) -> None:
         config, self._settings_in = self._settings_in, None
+        if self._detached:
+            return
         self._settings_changed(config if config is not None else self.terminal.config)
 
     def _tick(self, _dt) -> None:
@@ -390,6 +405,8 @@ class KioskApp(App):
         future.add_done_callback(lambda f: Clock.schedule_once(lambda _dt: self._confirm_done(f)))
 
     def _confirm_done(self, future) -> None:
+        if self._detached:
+            return
         now = time.monotonic()
         try:
             result = future.result()

@@ -130,13 +130,19 @@ class Terminal:
         """Run `service` with the terminal: started after the core parts, stopped first."""
         self.services.append(service)
 
-    def on_update(self, listener: Callable[[VisionUpdate], None]) -> None:
-        """Call `listener` (on the vision thread) with every vision result."""
-        self._listeners.append(listener)
+    def on_update(self, listener: Callable[[VisionUpdate], None]) -> Callable[[], None]:
+        """Call `listener` (on the vision thread) with every vision result; returns the unsubscribe."""
+        self._listeners = [*self._listeners, listener]
+        return lambda: self._drop("_listeners", listener)
 
-    def on_presence(self, listener: Callable[[bool | None], None]) -> None:
-        """Call `listener` (on the sensor thread) when the sensor's presence changes."""
-        self._presence_listeners.append(listener)
+    def on_presence(self, listener: Callable[[bool | None], None]) -> Callable[[], None]:
+        """Call `listener` (on the sensor thread) when the sensor's presence changes; returns the unsubscribe."""
+        self._presence_listeners = [*self._presence_listeners, listener]
+        return lambda: self._drop("_presence_listeners", listener)
+
+    def _drop(self, name: str, listener) -> None:
+        # a new list, never the one another thread may be calling through (copy on write)
+        setattr(self, name, [other for other in getattr(self, name) if other is not listener])
 
     def on_status(self, listener: Callable[[dict], None]) -> Callable[[], None]:
         """Call `listener` (on the housekeeper thread) with each status reading; returns the unsubscribe."""

@@ -8,6 +8,7 @@ tests/kiosk/conftest.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -69,8 +70,15 @@ class Kiosk:
         flow = ClockInFlow(times, have_sensor=terminal.sensor is not None) if times else None
         self.app = KioskApp(terminal, font, flow=flow, probe=probe)
         terminal.ui_attached = True
-        self.app._run_prepare()
-        self.pump(3)
+        try:
+            self.app._run_prepare()
+            self.pump(3)
+        except BaseException:
+            # an app that failed half way must not keep running on the shared window's clock
+            # into the next test (the caller never gets this object to close)
+            with contextlib.suppress(Exception):
+                self._leave_window()
+            raise
 
     @property
     def screen(self) -> str:
@@ -141,11 +149,14 @@ class Kiosk:
         return rgba[::-1, :, :3].copy()   # GL rows run bottom-up
 
     def close(self) -> None:
+        self._leave_window()
+        self.terminal.stop()
+
+    def _leave_window(self) -> None:
         self.app.detach()
         self.app.dispatch("on_stop")   # kv's `app` proxy forgets this app only on its on_stop
         if self.app.root is not None and self.app.root.parent is not None:
             self.window.remove_widget(self.app.root)
-        self.terminal.stop()
 
 
 def assert_not_blank(picture: np.ndarray, what: str) -> None:
