@@ -10,6 +10,7 @@ import select
 import socket
 import struct
 import threading
+import time
 
 import pytest
 from sqlalchemy import text
@@ -184,6 +185,35 @@ def test_clients_at_once_each_read_everything(store):
     assert not errors and len(results) == 6
     expected = (stored_users(store), [(u, n, t) for u, n, t, _v in stored_punches(store)])
     assert all(seen == expected for seen in results.values())
+
+
+def test_a_probe_connection_that_hung_up_takes_no_clients_place(store):
+    """pyzk connects once to probe the port and closes at once, then connects for real: on a busy
+    machine the probe's serving thread may not have seen the hang-up yet. The probes' threads are
+    held here, so only the server's own look at the sockets can tell that they are gone."""
+    hold, held = threading.Event(), []
+    with serving(store, per_address=2) as server:
+        serve = server._serve_tcp
+
+        def slow_for_the_probes(conn, peer):
+            if len(held) < 2:
+                held.append(peer)
+                hold.wait(60)
+            serve(conn, peer)
+
+        server._serve_tcp = slow_for_the_probes
+        try:
+            for _ in range(2):          # two probes, as two pyzk clients make them
+                socket.create_connection(("127.0.0.1", server.port), timeout=10).close()
+            deadline = time.monotonic() + 60
+            while len(held) < 2 and time.monotonic() < deadline:    # both accepted and counted
+                time.sleep(0.01)
+            assert len(server._connections) == 2
+            zk = connect_pyzk(server.port)     # its own probe, then its connection: both let in
+            assert zk.get_users() == [] and server.counters["refused_connections"] == 0
+            zk.disconnect()
+        finally:
+            hold.set()
 
 
 def test_pyzk_reads_chunks_without_the_gap_the_node_clients_need(store):

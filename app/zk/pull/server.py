@@ -177,6 +177,16 @@ class PullServer:
             self._threads.append(thread)
         thread.start()
 
+    def _count(self, address: str) -> tuple[int, int]:
+        """Connections open in all, and from ``address`` (under the lock)."""
+        return len(self._connections), sum(1 for a in self._connections.values() if a == address)
+
+    def _forget_hung_up(self) -> None:
+        """Stop counting connections whose client has hung up (under the lock); their serving
+        threads close them when they see it."""
+        for conn in [c for c in self._connections if _hung_up(c)]:
+            self._connections.pop(conn, None)
+
     def _refused(self, peer: str, why: str) -> None:
         self.counters["refused_connections"] += 1
         if self._refusal_log.allow(peer):
@@ -198,8 +208,14 @@ class PullServer:
             except OSError:   # closed by stop()
                 return
             with self._lock:
-                total = len(self._connections)
-                same = sum(1 for a in self._connections.values() if a == address)
+                total, same = self._count(address)
+                if total >= self.max_connections or same >= self.per_address:
+                    # Count only clients still there: pyzk probes the port with a connection it
+                    # closes at once before its real one, and a busy machine's serving thread may
+                    # not have seen that hang-up yet (three pyzk clients on one HR server were
+                    # refused as six connections).
+                    self._forget_hung_up()
+                    total, same = self._count(address)
                 accepted = total < self.max_connections and same < self.per_address
                 if accepted:
                     self._connections[conn] = address
@@ -351,3 +367,15 @@ class PullServer:
         with self._lock:
             for key in [k for k, (_s, seen) in self._udp.items() if seen < cutoff]:
                 del self._udp[key]
+
+
+def _hung_up(conn: socket.socket) -> bool:
+    """Whether the peer closed ``conn`` (readable, and a peek reads the end of the stream);
+    a request waiting to be read is a client still there."""
+    try:
+        readable, _, _ = select.select([conn], [], [], 0)
+        return bool(readable) and conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except (OSError, ValueError):   # reset, or already closed by its thread
+        return True
