@@ -97,7 +97,7 @@ test: $(STAMPS)/models $(STAMPS)/test-install $(STAMPS)/test-system $(STAMPS)/te
 # so a clean clone in CI runs it once after each change. SETUP_CHROOT=always|never overrides.
 SETUP_CHROOT ?= auto
 SETUP_FILES := scripts/flash_and_setup.sh scripts/install_system_deps.sh scripts/daka-set-time $(sort $(wildcard scripts/setup/*)) \
-               tests/installer/test_setup_chroot.py
+               tests/installer/test_setup_chroot.py tests/helpers/debian_roots.py
 setup_hash = $$(sha256sum $(SETUP_FILES) | sha256sum | cut -c1-64)
 
 .PHONY: test-setup-chroot test-setup-chroot-if-changed
@@ -120,7 +120,7 @@ test-setup-chroot: $(STAMPS)/models $(STAMPS)/test-install $(STAMPS)/test-system
 # run, tests/arm64/arm64_root.sha256 (committed). ARM64_ROOT=always|never overrides.
 ARM64_ROOT ?= auto
 ARM64_FILES = $(sort $(shell find native -type f) pyproject.toml scripts/flash_and_setup.sh scripts/install_system_deps.sh \
-               scripts/daka-set-time $(wildcard scripts/setup/*) $(wildcard tests/arm64/*.py))
+               scripts/daka-set-time $(wildcard scripts/setup/*) $(wildcard tests/arm64/*.py) tests/helpers/debian_roots.py)
 arm64_hash = $$(sha256sum $(ARM64_FILES) | sha256sum | cut -c1-64)
 # What the gate runs when the hash differs (tests/arm64/test_arm64_gate.py replaces it).
 ARM64_TEST ?= $(MAKE) --no-print-directory test-arm64

@@ -20,6 +20,8 @@ def clone(tmp_path):
         shutil.copy2(REPO / name, tmp_path / name)
     for folder in ("native", "scripts", "tests/arm64"):
         shutil.copytree(REPO / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "tests" / "helpers").mkdir()
+    shutil.copy2(REPO / "tests" / "helpers" / "debian_roots.py", tmp_path / "tests" / "helpers")
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "boards.md").write_text("# Boards\n")
     (tmp_path / "tests" / "arm64" / "arm64_root.sha256").unlink(missing_ok=True)
@@ -52,7 +54,7 @@ def test_nothing_changed_since_the_recorded_run_skips_it(clone):
 
 @pytest.mark.parametrize("changed", ["native/core/gallery.cpp", "native/CMakeLists.txt", "pyproject.toml",
                                      "scripts/flash_and_setup.sh", "scripts/install_system_deps.sh",
-                                     "tests/arm64/probe_child.py"])
+                                     "tests/arm64/probe_child.py", "tests/helpers/debian_roots.py"])
 def test_a_change_to_what_it_builds_runs_it_again(clone, changed):
     record(clone)
     with (clone / changed).open("a") as fh:

@@ -32,13 +32,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers.debian_roots import REPO, base_tarball, copy_source
+
 pytestmark = pytest.mark.chroot
 
-REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("DAKA_ARM64_CACHE", "/var/cache/daka-arm64"))
-SUITE = "bookworm"
-MIRROR = os.environ.get("DAKA_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-BASE = CACHE / f"debian-{SUITE}-arm64-minbase.tar"
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 QEMU_RULE = Path("/usr/lib/binfmt.d/qemu-aarch64.conf")   # Debian's qemu-user-static
 # A Raspberry Pi 5 (its -mcpu=cortex-a76: qemu's default CPU has every instruction of it).
@@ -79,29 +77,7 @@ class Binfmt:
 
 
 def build_base() -> Path:
-    if BASE.exists():
-        return BASE
-    CACHE.mkdir(parents=True, exist_ok=True)
-    work = CACHE / "debootstrap"
-    shutil.rmtree(work, ignore_errors=True)
-    subprocess.run(["debootstrap", "--arch=arm64", "--variant=minbase", "--include=systemd,systemd-sysv", SUITE,
-                    str(work), MIRROR], check=True, stdout=subprocess.DEVNULL, timeout=3600)
-    tmp = BASE.with_suffix(".tmp")
-    subprocess.run(["tar", "-C", str(work), "-cf", str(tmp), "."], check=True)
-    tmp.rename(BASE)
-    shutil.rmtree(work)
-    return BASE
-
-
-def copy_source(dest: Path) -> None:
-    """The repository as a clone has it (tracked and new files, nothing ignored)."""
-    files = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                           check=True, capture_output=True).stdout.split(b"\0")
-    for name in filter(None, files):
-        src = REPO / name.decode()
-        if src.is_file():
-            (dest / name.decode()).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / name.decode())
+    return base_tarball(CACHE, "arm64", timeout=3600)
 
 
 @dataclass
@@ -168,7 +144,7 @@ def packages_key(scratch: Path) -> str:
                           *SETUP_ARGS], env=env, capture_output=True, text=True, timeout=120)
     assert dry.returncode == 0, dry.stdout + dry.stderr
     planned = [line for line in dry.stdout.splitlines() if line.startswith("  [dry-run] ")]
-    digest = hashlib.sha256("\n".join([BASE.name, *planned]).encode())
+    digest = hashlib.sha256("\n".join([build_base().name, *planned]).encode())
     digest.update((REPO / "scripts" / "install_system_deps.sh").read_bytes())
     shutil.rmtree(scratch)
     return digest.hexdigest()[:16]

@@ -19,45 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.debian_roots import REPO, base_tarball, copy_source
+
 pytestmark = pytest.mark.chroot
 
-REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".cache" / "setup-chroot"
-SUITE = "bookworm"
-MIRROR = os.environ.get("DAKA_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-BASE = CACHE / f"debian-{SUITE}-amd64-minbase.tar"
 SETUP_ARGS = ["--skip-build", "--swap", "64M", "--rotate", "90"]
 # Written by apt or by the run itself, not by the set-up's decisions.
 VOLATILE = ("proc", "dev", "run", "tmp", "var/cache", "var/log/daka-setup.log")
-
-
-def build_base() -> Path:
-    if BASE.exists():
-        return BASE
-    if shutil.which("debootstrap") is None:
-        pytest.fail("debootstrap is not installed (make test installs it)")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    work = CACHE / "debootstrap"
-    shutil.rmtree(work, ignore_errors=True)
-    subprocess.run(["debootstrap", "--variant=minbase", "--include=systemd,systemd-sysv", SUITE, str(work), MIRROR],
-                   check=True, stdout=subprocess.DEVNULL, timeout=1200)
-    tmp = BASE.with_suffix(".tmp")
-    subprocess.run(["tar", "-C", str(work), "-cf", str(tmp), "."], check=True)
-    tmp.rename(BASE)
-    shutil.rmtree(work)
-    return BASE
-
-
-def copy_source(dest: Path) -> None:
-    """The repository as a clone has it (tracked and new files, nothing ignored)."""
-    files = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                           check=True, capture_output=True).stdout.split(b"\0")
-    dest.mkdir(parents=True)
-    for name in filter(None, files):
-        src = REPO / name.decode()
-        if src.is_file():
-            (dest / name.decode()).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / name.decode())
 
 
 @dataclass
@@ -109,7 +78,7 @@ class Chroot:
 def debian(tmp_path_factory):
     if os.geteuid() != 0 or shutil.which("chroot") is None:
         pytest.fail("the chroot run needs root (CI and make test run as root)")
-    base = build_base()
+    base = base_tarball(CACHE, "amd64", timeout=1200)
     root = tmp_path_factory.mktemp("debian") / "root"
     root.mkdir()
     subprocess.run(["tar", "-C", str(root), "-xf", str(base)], check=True)
