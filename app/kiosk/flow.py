@@ -25,6 +25,10 @@ from .texts import has, text
 LIVE, CONFIRM, RESULT, IDLE, NO_CAMERA = "live", "confirm", "result", "idle", "no_camera"
 SETTLE_S, HOLD_S = 0.6, 1.5   # a hint shows once the same advice held this long, and stays at least this long
 SUCCESS, ALREADY, UNKNOWN, LIVENESS, ERROR = "success", "already", "unknown", "liveness", "error"
+# A card whose own track names nobody is withdrawn after `unconfirmed_s` AND this many such results
+# in a row: a board that processes a frame a second (busy) must not lose a standing person's card
+# to two results of a re-check.
+UNCONFIRMED_RESULTS = 3
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,8 @@ class FlowTimes:
     away_s: float = 3.0        # a person no face was recognised as for this long has left: coming back is a new visit
     again_s: float | None = None   # a person who stays in view is asked again after this long (the dedupe
                                    # window); None: once per visit, as vendors' terminals do
-    unconfirmed_s: float = 1.0  # a card's own track naming nobody this long (a missed pass, a re-check): withdrawn
+    unconfirmed_s: float = 1.0  # a card's own track naming nobody this long (a missed pass, a re-check), and on
+                                # UNCONFIRMED_RESULTS results in a row: withdrawn
 
 
 class ClockInFlow:
@@ -126,8 +131,10 @@ class ClockInFlow:
         self._present: bool | None = None
         self.changes = 0                     # counts screen changes (the UI redraws on change)
         self.withdrawn = 0                   # cards taken back: their face changed or left
+        self.withdrawals: list[str] = []     # why each was (gone, someone else, refused, names nobody)
         self._auto_since: float | None = None
         self._unconfirmed_since: float | None = None
+        self._unconfirmed_results = 0
 
     # -- inputs ----------------------------------------------------------------------------
     def vision(self, update: VisionUpdate, now: float) -> None:
@@ -149,12 +156,14 @@ class ClockInFlow:
         if self.screen == CONFIRM and self.pending is not None and not self.submitting:
             under = next((t for t in tracks if t.track_id == self.pending.track_id), None)
             if under is not None and under.staff_id == self.pending.card.staff_id:
-                self._unconfirmed_since = None
+                self._unconfirmed_since, self._unconfirmed_results = None, 0
                 if self.auto is not None:
                     self._auto_check(under, now)
             elif under is None or under.staff_id is not None or (
                     under.liveness is not None and under.liveness.state == "spoof"):
-                self.withdraw(now)     # gone, another face (a new track), someone else, or refused
+                # gone, another face (a new track), someone else, or refused
+                self.withdraw(now, "gone" if under is None else "someone else" if under.staff_id is not None
+                              else "refused")
             else:
                 # The same track (its face still looks like the views its descriptors vouched for)
                 # names nobody on this result: a detection pass missed it, or a view is being
@@ -162,8 +171,10 @@ class ClockInFlow:
                 self.auto_ready = False
                 if self._unconfirmed_since is None:
                     self._unconfirmed_since = now
-                if now - self._unconfirmed_since >= self.times.unconfirmed_s:
-                    self.withdraw(now)
+                self._unconfirmed_results += 1
+                if now - self._unconfirmed_since >= self.times.unconfirmed_s \
+                        and self._unconfirmed_results >= UNCONFIRMED_RESULTS:
+                    self.withdraw(now, "names nobody")
         if self.screen != LIVE:
             return
         for t in tracks:   # a recognised face that failed liveness: refused, nothing recorded
@@ -184,7 +195,7 @@ class ClockInFlow:
             self.pending = Pending(card, best.track_id, best.recognition.similarity, best.box, now,
                                    now + self.times.confirm_s)
             self._go(CONFIRM, now, until=self.pending.deadline)
-            self._auto_since, self._unconfirmed_since = now, None
+            self._auto_since, self._unconfirmed_since, self._unconfirmed_results = now, None, 0
             if self.auto is not None:
                 self._auto_check(best, now)
             return
@@ -257,11 +268,12 @@ class ClockInFlow:
             self._auto_since = now
         self.auto_ready = self._auto_since is not None and now - self._auto_since >= self.auto.hold_s
 
-    def withdraw(self, now: float) -> None:
+    def withdraw(self, now: float, why: str = "") -> None:
         """Take the card back unanswered: its face changed or left (it may be offered again to that face)."""
         if self.screen != CONFIRM or self.pending is None or self.submitting:
             return
         self.withdrawn += 1
+        self.withdrawals.append(why)
         self.pending = None
         self.auto_ready = False
         self._go(LIVE, now)

@@ -13,6 +13,7 @@ from tests.helpers.kiosk_window import FAST, MOCK_PINS, Kiosk, enrol, portrait
 # still; at the synthetic scene's full sway (~120 px/s) a loaded machine that processes a frame
 # a second sees the face jump by most of its width between two frames, loses the track and
 # takes the card back (and shows it again, with the punch state reset) in the middle of a test.
+# The liveness tests keep the full sway (drift=1.0): a picture moved about is what they refuse.
 SCENE_DRIFT = 0.2
 
 

@@ -227,6 +227,21 @@ def test_a_card_is_withdrawn_when_its_face_is_not_recognised_for_a_second(flow):
     assert flow.screen == F.CONFIRM and flow.pending.card.staff_id == 7
 
 
+def test_a_slow_boards_two_results_naming_nobody_do_not_take_the_card(flow):
+    """A busy board processes a frame a second: two results of a re-check span the second, but the
+    same track (the same face) keeps its card until a third says nobody too."""
+    flow.vision(update(track(1, 7)), 1.0)
+    flow.vision(update(track(1, 7, reason=None)), 2.0)
+    flow.vision(update(track(1, 7, reason=None)), 3.2)
+    assert flow.screen == F.CONFIRM and flow.withdrawn == 0
+    flow.vision(update(track(1, 7)), 4.1)                # named again: the count starts over
+    flow.vision(update(track(1, 7, reason=None)), 5.0)
+    flow.vision(update(track(1, 7, reason=None)), 6.5)
+    assert flow.screen == F.CONFIRM and flow.withdrawn == 0
+    flow.vision(update(track(1, 7, reason=None)), 7.4)
+    assert flow.screen == F.LIVE and flow.withdrawn == 1 and flow.withdrawals == ["names nobody"]
+
+
 def test_a_card_is_withdrawn_at_once_when_its_track_names_someone_else(flow):
     flow.vision(update(track(1, 7)), 1.0)
     flow.vision(update(track(1, 8)), 1.1)

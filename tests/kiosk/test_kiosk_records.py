@@ -51,7 +51,7 @@ def test_records_off_keeps_nothing(terminal_for, scene, photos):
 
 
 def test_a_flat_picture_liveness_refuses_is_one_spoof_record(terminal_for, scene, photos):
-    terminal = terminal_for(scene(photos["obama2.jpg"], fps=30), liveness={"level": "normal"})
+    terminal = terminal_for(scene(photos["obama2.jpg"], fps=30, drift=1.0), liveness={"level": "normal"})
     wait_for(lambda: any(k == "spoof" for k, _, _ in _records(terminal)), timeout=90)
     seen = terminal.worker.processed
     wait_for(lambda: terminal.worker.processed >= seen + 60, timeout=120)

@@ -146,7 +146,7 @@ def test_a_flat_picture_is_refused_and_audited(terminal_for, photos, kiosk_for, 
     the attempt is audited with a snapshot."""
     from app.store import AuditEntry
 
-    terminal = terminal_for(scene(photos["obama2.jpg"], fps=30), liveness={"level": "normal"})
+    terminal = terminal_for(scene(photos["obama2.jpg"], fps=30, drift=1.0), liveness={"level": "normal"})
     kiosk = kiosk_for(terminal)
     kiosk.pump_until(lambda: kiosk.app.hint_text == "请缓慢转头", what="请缓慢转头")   # shown once steady
     assert kiosk.screen != "confirm"
