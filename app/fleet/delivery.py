@@ -40,8 +40,7 @@ class CentreDelivery:
         self.pusher: WebhookPusher | None = None    # made by the first round (the database may be away now)
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
-        self.rounds = 0
-        self.delivered = 0
+        self.rounds = 0     # rounds that reached a centre
 
     def run_once(self) -> float:
         """One round: deliver what is due when this database is a centre with push on; the seconds
@@ -54,7 +53,7 @@ class CentreDelivery:
             self.pusher.configure(config.push, config.device.timezone)
         if not is_centre(self.store):
             return IDLE_S
-        self.delivered += self.pusher.deliver()
+        self.pusher.deliver()
         self.rounds += 1
         return float(config.push.poll_seconds)
 

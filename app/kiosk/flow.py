@@ -130,8 +130,8 @@ class ClockInFlow:
         self._camera_ok = True
         self._present: bool | None = None
         self.changes = 0                     # counts screen changes (the UI redraws on change)
-        self.withdrawn = 0                   # cards taken back: their face changed or left
-        self.withdrawals: list[str] = []     # why each was (gone, someone else, refused, names nobody)
+        # cards taken back (their face changed or left), each by why: gone, someone else, refused, names nobody
+        self.withdrawals: list[str] = []
         self._auto_since: float | None = None
         self._unconfirmed_since: float | None = None
         self._unconfirmed_results = 0
@@ -268,11 +268,14 @@ class ClockInFlow:
             self._auto_since = now
         self.auto_ready = self._auto_since is not None and now - self._auto_since >= self.auto.hold_s
 
+    @property
+    def withdrawn(self) -> int:
+        return len(self.withdrawals)
+
     def withdraw(self, now: float, why: str = "") -> None:
         """Take the card back unanswered: its face changed or left (it may be offered again to that face)."""
         if self.screen != CONFIRM or self.pending is None or self.submitting:
             return
-        self.withdrawn += 1
         self.withdrawals.append(why)
         self.pending = None
         self.auto_ready = False
